@@ -1,0 +1,402 @@
+//! Who may do what to an audience, decided as a pure function.
+//!
+//! `decide(principal, action, resource)` answers with a [`Decision`]: allowed or not, and
+//! the [`Reason`]. Nothing here talks to AWS, reads a clock or does I/O; the caller looks
+//! up the facts (the principal's role, the account's access level on the audience, the
+//! receiving account's organization) and this crate turns them into a decision. Anything
+//! not explicitly allowed is denied.
+//!
+//! The words are the product's: an account holds an [`AccessLevel`] on an audience
+//! (`owner`, `usable`, `view_only`, `private`); only [`ShareLevel`]s are ever assigned;
+//! a user holds a [`Role`] in an account.
+
+mod filter;
+mod vocabulary;
+
+pub use filter::deliver_identities;
+pub use vocabulary::{AccessLevel, IdentityType, ParseError, Role, ShareLevel};
+
+/// The acting side of a decision: a user, through one account it is a member of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub account: AccountRef,
+    pub role: Role,
+}
+
+/// An account and the organization it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AccountRef {
+    pub id: String,
+    pub organization_id: String,
+}
+
+impl AccountRef {
+    pub fn new(id: impl Into<String>, organization_id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            organization_id: organization_id.into(),
+        }
+    }
+}
+
+/// Everything a user can ask the service to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    // On the principal's own account.
+    ListUsers,
+    ManageUsers,
+    ViewActivity,
+    ViewSharingDefaults,
+    ChangeSharingDefaults,
+    ViewIdentitySharing,
+    ChangeIdentitySharing,
+    ListSharedWithMe,
+    CreateAudience,
+    RecordProfiles,
+    ListAccessRequests,
+    // On an audience, seen from the principal's account.
+    ViewAudience,
+    EditAudience,
+    ViewSharing,
+    ChangeSharing,
+    ConnectAudience,
+    ViewConnections,
+    DeleteConnection,
+    UploadMembers,
+    RequestAccess,
+    DecideAccessRequest,
+    // On one of the principal's account's own connections.
+    ReadDeliveredMembers,
+    // Naming a receiving account in a grant, a default or an identity grant.
+    ShareWith,
+}
+
+impl Action {
+    pub const ALL: [Action; 23] = [
+        Action::ListUsers,
+        Action::ManageUsers,
+        Action::ViewActivity,
+        Action::ViewSharingDefaults,
+        Action::ChangeSharingDefaults,
+        Action::ViewIdentitySharing,
+        Action::ChangeIdentitySharing,
+        Action::ListSharedWithMe,
+        Action::CreateAudience,
+        Action::RecordProfiles,
+        Action::ListAccessRequests,
+        Action::ViewAudience,
+        Action::EditAudience,
+        Action::ViewSharing,
+        Action::ChangeSharing,
+        Action::ConnectAudience,
+        Action::ViewConnections,
+        Action::DeleteConnection,
+        Action::UploadMembers,
+        Action::RequestAccess,
+        Action::DecideAccessRequest,
+        Action::ReadDeliveredMembers,
+        Action::ShareWith,
+    ];
+
+    /// The snake_case name used in decision tables and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::ListUsers => "list_users",
+            Action::ManageUsers => "manage_users",
+            Action::ViewActivity => "view_activity",
+            Action::ViewSharingDefaults => "view_sharing_defaults",
+            Action::ChangeSharingDefaults => "change_sharing_defaults",
+            Action::ViewIdentitySharing => "view_identity_sharing",
+            Action::ChangeIdentitySharing => "change_identity_sharing",
+            Action::ListSharedWithMe => "list_shared_with_me",
+            Action::CreateAudience => "create_audience",
+            Action::RecordProfiles => "record_profiles",
+            Action::ListAccessRequests => "list_access_requests",
+            Action::ViewAudience => "view_audience",
+            Action::EditAudience => "edit_audience",
+            Action::ViewSharing => "view_sharing",
+            Action::ChangeSharing => "change_sharing",
+            Action::ConnectAudience => "connect_audience",
+            Action::ViewConnections => "view_connections",
+            Action::DeleteConnection => "delete_connection",
+            Action::UploadMembers => "upload_members",
+            Action::RequestAccess => "request_access",
+            Action::DecideAccessRequest => "decide_access_request",
+            Action::ReadDeliveredMembers => "read_delivered_members",
+            Action::ShareWith => "share_with",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// Which roles may attempt the action at all.
+    fn role_permits(self, role: Role) -> bool {
+        match self {
+            Action::ListUsers | Action::ManageUsers => role.manages_users(),
+            Action::ViewActivity
+            | Action::ViewSharingDefaults
+            | Action::ChangeSharingDefaults
+            | Action::ViewIdentitySharing
+            | Action::ChangeIdentitySharing
+            | Action::ViewSharing
+            | Action::ChangeSharing
+            | Action::DecideAccessRequest
+            | Action::ShareWith => role.is_admin_level(),
+            Action::CreateAudience
+            | Action::RecordProfiles
+            | Action::EditAudience
+            | Action::ConnectAudience
+            | Action::ViewConnections
+            | Action::DeleteConnection
+            | Action::UploadMembers
+            | Action::RequestAccess
+            | Action::ReadDeliveredMembers => role.manages_audiences(),
+            Action::ListSharedWithMe | Action::ListAccessRequests | Action::ViewAudience => true,
+        }
+    }
+}
+
+/// What the action is applied to, as facts the caller has already looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    /// The principal's own account (users, defaults, activity, listings).
+    Account,
+    /// An audience, with the access level the principal's account effectively holds on
+    /// it now (expired grants already count as private).
+    Audience { access: AccessLevel },
+    /// One of the principal's account's own connections, with the account's effective
+    /// access level on the connected audience.
+    Connection { access: AccessLevel },
+    /// A receiving account named by the principal's account; `None` when no such
+    /// account exists.
+    Receiver(Option<AccountRef>),
+}
+
+/// Why a decision came out the way it did. Deny reasons map one-to-one onto the
+/// contract's error codes (see [`Reason::code`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The role permits it and the access level suffices.
+    Permitted,
+    /// The audience is private to the principal's account: it must look as if it did not
+    /// exist.
+    NotVisible,
+    /// The principal's role in the account does not allow the action.
+    RoleForbids,
+    /// The account's access level on the audience is too low (this includes a receiver
+    /// trying to share onward).
+    InsufficientAccess,
+    /// The account already holds `usable` or owns the audience: nothing to request.
+    AlreadyGranted,
+    /// The receiving account is outside the principal's organization (or does not exist).
+    CrossOrganization,
+    /// The receiving account is the principal's own account.
+    SelfGrant,
+    /// The action does not apply to that kind of resource.
+    NotApplicable,
+}
+
+impl Reason {
+    /// The contract's error code for a deny reason, or `None` for [`Reason::Permitted`].
+    pub fn code(self) -> Option<&'static str> {
+        match self {
+            Reason::Permitted => None,
+            Reason::NotVisible | Reason::NotApplicable => Some("not_found"),
+            Reason::RoleForbids => Some("forbidden"),
+            Reason::InsufficientAccess => Some("insufficient_access"),
+            Reason::AlreadyGranted => Some("already_granted"),
+            Reason::CrossOrganization => Some("cross_organization"),
+            Reason::SelfGrant => Some("validation_failed"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub reason: Reason,
+}
+
+impl Decision {
+    const fn allow() -> Self {
+        Decision {
+            allowed: true,
+            reason: Reason::Permitted,
+        }
+    }
+    const fn deny(reason: Reason) -> Self {
+        Decision {
+            allowed: false,
+            reason,
+        }
+    }
+}
+
+/// The one decision function. Deny by default.
+///
+/// Order of checks for an audience: visibility first (a private audience is not there,
+/// whatever the role), then the role, then the access level.
+pub fn decide(principal: &Principal, action: Action, resource: &Resource) -> Decision {
+    match (action, resource) {
+        (
+            Action::ListUsers
+            | Action::ManageUsers
+            | Action::ViewActivity
+            | Action::ViewSharingDefaults
+            | Action::ChangeSharingDefaults
+            | Action::ViewIdentitySharing
+            | Action::ChangeIdentitySharing
+            | Action::ListSharedWithMe
+            | Action::CreateAudience
+            | Action::RecordProfiles
+            | Action::ListAccessRequests,
+            Resource::Account,
+        ) => role_only(principal, action),
+        (
+            Action::ViewAudience
+            | Action::EditAudience
+            | Action::ViewSharing
+            | Action::ChangeSharing
+            | Action::ConnectAudience
+            | Action::ViewConnections
+            | Action::DeleteConnection
+            | Action::UploadMembers
+            | Action::DecideAccessRequest,
+            Resource::Audience { access },
+        ) => on_audience(principal, action, *access),
+        (Action::RequestAccess, Resource::Audience { access }) => {
+            request_access(principal, *access)
+        }
+        (Action::ReadDeliveredMembers, Resource::Connection { access }) => {
+            if !action.role_permits(principal.role) {
+                Decision::deny(Reason::RoleForbids)
+            } else if *access >= AccessLevel::Usable {
+                Decision::allow()
+            } else {
+                // The connection is the account's own: it is suspended, not invisible.
+                Decision::deny(Reason::InsufficientAccess)
+            }
+        }
+        (Action::ShareWith, Resource::Receiver(receiver)) => share_with(principal, receiver),
+        _ => Decision::deny(Reason::NotApplicable),
+    }
+}
+
+fn role_only(principal: &Principal, action: Action) -> Decision {
+    if action.role_permits(principal.role) {
+        Decision::allow()
+    } else {
+        Decision::deny(Reason::RoleForbids)
+    }
+}
+
+/// The least access level an account needs on the audience for the action.
+fn required_access(action: Action) -> AccessLevel {
+    match action {
+        Action::ViewAudience | Action::ViewConnections | Action::DeleteConnection => {
+            AccessLevel::ViewOnly
+        }
+        Action::ConnectAudience | Action::ReadDeliveredMembers => AccessLevel::Usable,
+        // Editing, sharing (no re-share), uploading members and deciding requests
+        // belong to the owner account alone.
+        _ => AccessLevel::Owner,
+    }
+}
+
+fn on_audience(principal: &Principal, action: Action, access: AccessLevel) -> Decision {
+    if access == AccessLevel::Private {
+        return Decision::deny(Reason::NotVisible);
+    }
+    if !action.role_permits(principal.role) {
+        return Decision::deny(Reason::RoleForbids);
+    }
+    if access >= required_access(action) {
+        Decision::allow()
+    } else {
+        Decision::deny(Reason::InsufficientAccess)
+    }
+}
+
+fn request_access(principal: &Principal, access: AccessLevel) -> Decision {
+    match access {
+        AccessLevel::Private => Decision::deny(Reason::NotVisible),
+        _ if !Action::RequestAccess.role_permits(principal.role) => {
+            Decision::deny(Reason::RoleForbids)
+        }
+        AccessLevel::ViewOnly => Decision::allow(),
+        AccessLevel::Usable | AccessLevel::Owner => Decision::deny(Reason::AlreadyGranted),
+    }
+}
+
+fn share_with(principal: &Principal, receiver: &Option<AccountRef>) -> Decision {
+    if !Action::ShareWith.role_permits(principal.role) {
+        return Decision::deny(Reason::RoleForbids);
+    }
+    match receiver {
+        None => Decision::deny(Reason::CrossOrganization),
+        Some(r) if r.organization_id != principal.account.organization_id => {
+            Decision::deny(Reason::CrossOrganization)
+        }
+        Some(r) if r.id == principal.account.id => Decision::deny(Reason::SelfGrant),
+        Some(_) => Decision::allow(),
+    }
+}
+
+/// The level an account effectively holds from a stored grant: an expired grant counts
+/// as private without anyone acting. `expires_at` and `now` are in the same unit (the
+/// caller's choice, e.g. epoch seconds).
+pub fn effective_level(level: ShareLevel, expires_at: Option<i64>, now: i64) -> ShareLevel {
+    match expires_at {
+        Some(t) if t <= now => ShareLevel::Private,
+        _ => level,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role) -> Principal {
+        Principal {
+            account: AccountRef::new("acc-1", "org-1"),
+            role,
+        }
+    }
+
+    #[test]
+    fn private_audience_is_invisible_even_to_admins() {
+        let d = decide(
+            &principal(Role::Admin),
+            Action::ViewAudience,
+            &Resource::Audience {
+                access: AccessLevel::Private,
+            },
+        );
+        assert_eq!(d, Decision::deny(Reason::NotVisible));
+    }
+
+    #[test]
+    fn expired_grant_reads_private() {
+        assert_eq!(
+            effective_level(ShareLevel::Usable, Some(10), 10),
+            ShareLevel::Private
+        );
+        assert_eq!(
+            effective_level(ShareLevel::Usable, Some(11), 10),
+            ShareLevel::Usable
+        );
+        assert_eq!(
+            effective_level(ShareLevel::ViewOnly, None, 10),
+            ShareLevel::ViewOnly
+        );
+    }
+
+    #[test]
+    fn action_names_round_trip() {
+        for a in Action::ALL {
+            assert_eq!(Action::from_name(a.name()), Some(a));
+        }
+    }
+}

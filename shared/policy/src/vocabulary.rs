@@ -1,0 +1,177 @@
+//! The product's vocabulary: roles, access levels and identity types, with their wire
+//! names (snake_case, as in the contract).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A wire name that is not one of the vocabulary's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub kind: &'static str,
+    pub value: String,
+    pub allowed: &'static [&'static str],
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "'{}' is not a known {}; use one of: {}",
+            self.value,
+            self.kind,
+            self.allowed.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident, $kind:literal, { $($(#[$vmeta:meta])* $variant:ident => $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub const NAMES: &'static [&'static str] = &[$($wire),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ParseError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($wire => Ok($name::$variant),)+
+                    _ => Err(ParseError { kind: $kind, value: s.to_owned(), allowed: Self::NAMES }),
+                }
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// A user's role in one account (seeds/users-and-roles.txt).
+    Role, "role", {
+        /// Same as `user`, plus managing users and the activity view.
+        Admin => "admin",
+        /// Can view and change everything but users and the activity view.
+        User => "user",
+        /// Sees what `user` sees, changes nothing.
+        ReadOnly => "read_only",
+        /// Views and manages audiences; may connect them to existing outputs.
+        AudiencesOnly => "audiences_only",
+        /// Privacy and GDPR; read-only elsewhere.
+        Compliance => "compliance",
+        /// `admin` plus compliance.
+        AdminCompliance => "admin_compliance",
+        /// Admin permissions except managing users.
+        SupportAccess => "support_access",
+    }
+);
+
+impl Role {
+    /// Admin-level roles set sharing levels, defaults and identity permissions.
+    pub fn is_admin_level(self) -> bool {
+        matches!(self, Role::Admin | Role::AdminCompliance | Role::SupportAccess)
+    }
+
+    /// Only admins and admin-compliance users add, remove and change users.
+    pub fn manages_users(self) -> bool {
+        matches!(self, Role::Admin | Role::AdminCompliance)
+    }
+
+    /// Roles that may create, edit and connect audiences (everyone who may change
+    /// anything: not `read_only`, not `compliance`).
+    pub fn manages_audiences(self) -> bool {
+        !matches!(self, Role::ReadOnly | Role::Compliance)
+    }
+}
+
+wire_enum!(
+    /// A level that can be assigned to a receiving account on an audience.
+    ShareLevel, "share level", {
+        Private => "private",
+        ViewOnly => "view_only",
+        Usable => "usable",
+    }
+);
+
+wire_enum!(
+    /// The level an account holds on an audience. Ordered:
+    /// private < view_only < usable < owner.
+    AccessLevel, "access level", {
+        Private => "private",
+        ViewOnly => "view_only",
+        Usable => "usable",
+        Owner => "owner",
+    }
+);
+
+impl From<ShareLevel> for AccessLevel {
+    fn from(level: ShareLevel) -> Self {
+        match level {
+            ShareLevel::Private => AccessLevel::Private,
+            ShareLevel::ViewOnly => AccessLevel::ViewOnly,
+            ShareLevel::Usable => AccessLevel::Usable,
+        }
+    }
+}
+
+wire_enum!(
+    /// The identity types an audience member can carry.
+    IdentityType, "identity type", {
+        CustomerId => "customer_id",
+        Email => "email",
+        MobileNumber => "mobile_number",
+        GoogleAdvertisingId => "google_advertising_id",
+        IosIdfa => "ios_idfa",
+        IosIdfv => "ios_idfv",
+        AndroidDeviceId => "android_device_id",
+        RokuAdvertisingId => "roku_advertising_id",
+        FireAdvertisingId => "fire_advertising_id",
+        MicrosoftAdvertisingId => "microsoft_advertising_id",
+        Other => "other",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_round_trip_through_serde_and_from_str() {
+        for r in Role::ALL {
+            let json = serde_json_like(r.as_str());
+            assert_eq!(r.as_str().parse::<Role>().unwrap(), *r);
+            assert!(json.contains(r.as_str()));
+        }
+        for t in IdentityType::ALL {
+            assert_eq!(t.as_str().parse::<IdentityType>().unwrap(), *t);
+        }
+        assert!("owner".parse::<ShareLevel>().is_err());
+        assert_eq!("owner".parse::<AccessLevel>().unwrap(), AccessLevel::Owner);
+    }
+
+    fn serde_json_like(s: &str) -> String {
+        format!("\"{s}\"")
+    }
+
+    #[test]
+    fn access_levels_are_ordered() {
+        assert!(AccessLevel::Private < AccessLevel::ViewOnly);
+        assert!(AccessLevel::ViewOnly < AccessLevel::Usable);
+        assert!(AccessLevel::Usable < AccessLevel::Owner);
+    }
+}

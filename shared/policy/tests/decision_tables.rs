@@ -1,0 +1,81 @@
+//! Decision tables: each `decisions/*.decisions` file is rows of
+//! `role action resource expect`, run through `decide`. One test per file.
+
+use sharing_policy::{AccessLevel, AccountRef, Action, Principal, Resource, Role, decide};
+use std::path::Path;
+
+fn resource(spec: &str) -> Resource {
+    let (kind, arg) = spec.split_once(':').unwrap_or((spec, ""));
+    match kind {
+        "account" => Resource::Account,
+        "audience" => Resource::Audience {
+            access: arg.parse::<AccessLevel>().unwrap(),
+        },
+        "connection" => Resource::Connection {
+            access: arg.parse::<AccessLevel>().unwrap(),
+        },
+        "receiver" => Resource::Receiver(match arg {
+            "same_org" => Some(AccountRef::new("acc-2", "org-1")),
+            "other_org" => Some(AccountRef::new("acc-9", "org-2")),
+            "self" => Some(AccountRef::new("acc-1", "org-1")),
+            "unknown" => None,
+            other => panic!("unknown receiver kind {other}"),
+        }),
+        other => panic!("unknown resource kind {other}"),
+    }
+}
+
+fn run_table(file: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/decisions")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut rows = 0;
+    let mut failures = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cols.len(), 4, "{file}:{}: want 4 columns: {line}", n + 1);
+        let role: Role = cols[0].parse().unwrap();
+        let action = Action::from_name(cols[1])
+            .unwrap_or_else(|| panic!("{file}:{}: unknown action {}", n + 1, cols[1]));
+        let principal = Principal {
+            account: AccountRef::new("acc-1", "org-1"),
+            role,
+        };
+        let decision = decide(&principal, action, &resource(cols[2]));
+        let got = if decision.allowed {
+            "allow"
+        } else {
+            decision.reason.code().unwrap()
+        };
+        rows += 1;
+        if got != cols[3] {
+            failures.push(format!(
+                "{file}:{}: {line}\n    got {got} ({:?})",
+                n + 1,
+                decision.reason
+            ));
+        }
+    }
+    assert!(rows > 0, "{file} has no rows");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn account_actions() {
+    run_table("account.decisions");
+}
+
+#[test]
+fn audience_actions() {
+    run_table("audience.decisions");
+}
+
+#[test]
+fn receiving_accounts() {
+    run_table("receivers.decisions");
+}
