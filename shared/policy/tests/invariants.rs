@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
 //! Property tests of the invariants the decision must keep whatever the inputs.
 
 use proptest::prelude::*;

@@ -1,0 +1,6 @@
+//! Lambda entry point: wiring only; the routes live in the library.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    sharing_http::runtime::run_http(access_requests::routes).await
+}

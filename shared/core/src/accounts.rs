@@ -1,0 +1,365 @@
+//! Accounts, users and their roles: who the caller is in an account, `GET /me`, and the
+//! user management of admins (with the rule that an account keeps at least one admin).
+
+use crate::activity::{Entry, action};
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, OrganizationId, UserId};
+use crate::items::{AccountItem, MembershipItem, OrganizationItem, entity};
+use crate::keys;
+use crate::store::{Expr, Page, PageRequest, Query, Tx, TxError};
+use crate::validate;
+use crate::{Caller, Core, Member};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sharing_policy::{AccountRef, Action, Resource, Role};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MembershipView {
+    pub account_id: String,
+    pub account_name: String,
+    pub organization_id: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MeView {
+    pub user_id: String,
+    pub email: String,
+    pub memberships: Vec<MembershipView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub user_id: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+}
+
+impl From<MembershipItem> for UserView {
+    fn from(m: MembershipItem) -> Self {
+        UserView {
+            user_id: m.user_id,
+            email: m.email,
+            first_name: m.first_name,
+            last_name: m.last_name,
+            role: m.role,
+        }
+    }
+}
+
+/// `PUT /accounts/{a}/users/{userId}` body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserInput {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+}
+
+impl UserInput {
+    fn validate(&self) -> Result<()> {
+        validate::email("email", &self.email)?;
+        validate::single_line("firstName", &self.first_name, 100)?;
+        validate::single_line("lastName", &self.last_name, 100)
+    }
+}
+
+/// Admin and admin-compliance users are the ones an account must keep one of.
+fn counts_as_admin(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::AdminCompliance)
+}
+
+impl Core {
+    /// The caller as a member of `account_id`. Not a member: the account is not there
+    /// for them (404).
+    pub async fn member(&self, caller: &Caller, account_id: &AccountId) -> Result<Member> {
+        let m: Option<MembershipItem> = self
+            .table
+            .get(&keys::membership(account_id, &caller.user_id))
+            .await?;
+        let m = m.ok_or_else(|| Error::NotFound(format!("account '{account_id}' was not found")))?;
+        Ok(Member {
+            user_id: caller.user_id.clone(),
+            email: caller.email.clone(),
+            account_id: account_id.clone(),
+            account_name: m.account_name,
+            organization_id: m.organization_id,
+            role: m.role,
+        })
+    }
+
+    /// `GET /me`.
+    pub async fn me(&self, caller: &Caller) -> Result<MeView> {
+        let q = Query::index(keys::GSI1, keys::user_memberships(&caller.user_id));
+        let items: Vec<MembershipItem> = self.table.query_all(&q).await?;
+        Ok(MeView {
+            user_id: caller.user_id.to_string(),
+            email: caller.email.clone(),
+            memberships: items
+                .into_iter()
+                .filter(|m| m.entity_type == entity::MEMBERSHIP)
+                .map(|m| MembershipView {
+                    account_id: m.account_id,
+                    account_name: m.account_name,
+                    organization_id: m.organization_id,
+                    role: m.role,
+                })
+                .collect(),
+        })
+    }
+
+    /// Looks up accounts by id; unknown ids are absent from the map.
+    pub async fn accounts(&self, ids: &[AccountId]) -> Result<HashMap<String, AccountItem>> {
+        let keys: Vec<_> = ids.iter().map(keys::account).collect();
+        let items: Vec<AccountItem> = self.table.batch_get(&keys).await?;
+        Ok(items.into_iter().map(|a| (a.id.clone(), a)).collect())
+    }
+
+    /// The policy's view of a receiving account named by `member`'s account: `None` when
+    /// it does not exist, so that it reads exactly like another organization's.
+    pub fn receiver_ref(found: &HashMap<String, AccountItem>, id: &AccountId) -> Option<AccountRef> {
+        found
+            .get(id.as_str())
+            .map(|a| AccountRef::new(a.id.as_str(), a.organization_id.as_str()))
+    }
+
+    /// Checks that `member` may name each receiving account (same organization, not its
+    /// own), and answers their names.
+    pub async fn check_receivers(
+        &self,
+        member: &Member,
+        receivers: &[AccountId],
+    ) -> Result<HashMap<String, AccountItem>> {
+        let found = self.accounts(receivers).await?;
+        for r in receivers {
+            let resource = Resource::Receiver(Self::receiver_ref(&found, r));
+            member.require(Action::ShareWith, &resource, || {
+                if r == &member.account_id {
+                    format!("account '{r}' is the owner itself; an owner cannot be granted a level")
+                } else {
+                    format!(
+                        "account '{r}' is not in your organization; sharing never leaves the organization"
+                    )
+                }
+            })?;
+        }
+        Ok(found)
+    }
+
+    /// `GET /accounts/{a}/users`.
+    pub async fn list_users(&self, member: &Member, page: &PageRequest) -> Result<Page<UserView>> {
+        member.require(Action::ListUsers, &Resource::Account, String::new)?;
+        let q = Query::table(keys::account_pk(&member.account_id)).prefix(keys::MEMBER_PREFIX);
+        let p: Page<MembershipItem> = self.table.query(&q, page).await?;
+        Ok(Page {
+            items: p.items.into_iter().map(UserView::from).collect(),
+            next_cursor: p.next_cursor,
+        })
+    }
+
+    /// `PUT /accounts/{a}/users/{userId}`: adds the user to the account or changes it.
+    /// Answers the user and whether it was added.
+    pub async fn put_user(&self, member: &Member, user_id: &UserId, input: &UserInput) -> Result<(UserView, bool)> {
+        member.require(Action::ManageUsers, &Resource::Account, String::new)?;
+        input.validate()?;
+        self.write_membership(
+            member.user_id.as_str(),
+            &member.account_id,
+            &member.account_name,
+            &member.organization_id,
+            user_id,
+            input,
+        )
+        .await
+    }
+
+    /// The write behind `put_user`, also used by the fixture loader (as ops).
+    pub(crate) async fn write_membership(
+        &self,
+        actor: &str,
+        account_id: &AccountId,
+        account_name: &str,
+        organization_id: &str,
+        user_id: &UserId,
+        input: &UserInput,
+    ) -> Result<(UserView, bool)> {
+        let key = keys::membership(account_id, user_id);
+        let before: Option<MembershipItem> = self.table.get(&key).await?;
+        let item = MembershipItem {
+            pk: key.pk.clone(),
+            sk: key.sk.clone(),
+            gsi1pk: keys::user_memberships(user_id),
+            gsi1sk: keys::account_pk(account_id),
+            entity_type: entity::MEMBERSHIP.to_owned(),
+            account_id: account_id.to_string(),
+            account_name: account_name.to_owned(),
+            organization_id: organization_id.to_owned(),
+            user_id: user_id.to_string(),
+            email: input.email.clone(),
+            first_name: input.first_name.clone(),
+            last_name: input.last_name.clone(),
+            role: input.role,
+        };
+        let view = UserView::from(item.clone());
+        if let Some(b) = &before
+            && b.role == item.role
+            && b.email == item.email
+            && b.first_name == item.first_name
+            && b.last_name == item.last_name
+            && b.account_name == item.account_name
+        {
+            return Ok((view, false));
+        }
+
+        let mut tx = Tx::new();
+        let user_key = keys::user(user_id);
+        tx.update(
+            &self.table,
+            "user",
+            &user_key,
+            Expr::new(
+                "SET entityType = :t, id = :id, email = if_not_exists(email, :e), \
+                 firstName = if_not_exists(firstName, :f), lastName = if_not_exists(lastName, :l)",
+            )
+            .value(":t", &entity::USER)?
+            .value(":id", &user_id.as_str())?
+            .value(":e", &input.email)?
+            .value(":f", &input.first_name)?
+            .value(":l", &input.last_name)?,
+            None,
+        )?;
+        let condition = match &before {
+            Some(b) => Expr::new("#role = :old").name("#role", "role").value(":old", &b.role)?,
+            None => Expr::absent(),
+        };
+        tx.put(&self.table, "membership", &item, Some(condition))?;
+        let was_admin = before.as_ref().is_some_and(|b| counts_as_admin(b.role));
+        let is_admin = counts_as_admin(input.role);
+        admin_count_change(self, &mut tx, account_id, was_admin, is_admin)?;
+        let role_changed = before.as_ref().map(|b| b.role) != Some(input.role);
+        if role_changed {
+            Entry {
+                actor_user_id: actor.to_owned(),
+                action: action::USER_ROLE_CHANGED,
+                user_id: Some(user_id.to_string()),
+                before: Some(before.as_ref().map_or(json!(null), |b| json!(b.role))),
+                after: Some(json!(input.role)),
+                ..Default::default()
+            }
+            .add_to(self, &mut tx, &[account_id])?;
+        }
+        match self.table.commit(tx).await {
+            Ok(()) => Ok((view, before.is_none())),
+            Err(TxError::Condition("admin_count")) => Err(last_admin(account_id)),
+            Err(TxError::Condition(_)) => Err(Error::Conflict(
+                "this user was changed at the same time; read it again and retry".to_owned(),
+            )),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+
+    /// `DELETE /accounts/{a}/users/{userId}`.
+    pub async fn remove_user(&self, member: &Member, user_id: &UserId) -> Result<()> {
+        member.require(Action::ManageUsers, &Resource::Account, String::new)?;
+        let key = keys::membership(&member.account_id, user_id);
+        let before: MembershipItem = self.table.get(&key).await?.ok_or_else(|| {
+            Error::NotFound(format!("user '{user_id}' is not a member of this account"))
+        })?;
+        let mut tx = Tx::new();
+        tx.delete(
+            &self.table,
+            "membership",
+            &key,
+            Some(Expr::new("#role = :old").name("#role", "role").value(":old", &before.role)?),
+        )?;
+        admin_count_change(self, &mut tx, &member.account_id, counts_as_admin(before.role), false)?;
+        Entry {
+            actor_user_id: member.user_id.to_string(),
+            action: action::USER_REMOVED,
+            user_id: Some(user_id.to_string()),
+            before: Some(json!(before.role)),
+            ..Default::default()
+        }
+        .add_to(self, &mut tx, &[&member.account_id])?;
+        match self.table.commit(tx).await {
+            Ok(()) => Ok(()),
+            Err(TxError::Condition("admin_count")) => Err(last_admin(&member.account_id)),
+            Err(TxError::Condition(_)) => Err(Error::Conflict(
+                "this user was changed at the same time; read it again and retry".to_owned(),
+            )),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+
+    /// Creates or renames an organization (fixture loading by ops).
+    pub async fn put_organization(&self, id: &OrganizationId, name: &str) -> Result<()> {
+        let key = keys::organization(id);
+        let item = OrganizationItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: entity::ORGANIZATION.to_owned(),
+            id: id.to_string(),
+            name: name.to_owned(),
+        };
+        self.table.put(&item, None).await?;
+        Ok(())
+    }
+
+    /// Creates or renames an account (fixture loading by ops). Keeps its admin count.
+    pub async fn put_account(&self, org: &OrganizationId, id: &AccountId, name: &str) -> Result<()> {
+        let key = keys::account(id);
+        self.table
+            .update(
+                &key,
+                Expr::new(
+                    "SET entityType = :t, id = :id, #name = :n, organizationId = :o, \
+                     GSI1PK = :g1, GSI1SK = :g2, adminCount = if_not_exists(adminCount, :zero)",
+                )
+                .name("#name", "name")
+                .value(":t", &entity::ACCOUNT)?
+                .value(":id", &id.as_str())?
+                .value(":n", &name)?
+                .value(":o", &org.as_str())?
+                .value(":g1", &keys::organization_accounts(org))?
+                .value(":g2", &keys::account_pk(id))?
+                .value(":zero", &0)?,
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+fn admin_count_change(core: &Core, tx: &mut Tx, account: &AccountId, was: bool, is: bool) -> Result<()> {
+    let key = keys::account(account);
+    match (was, is) {
+        (false, true) => tx.update(
+            &core.table,
+            "admin_count",
+            &key,
+            Expr::new("ADD adminCount :one").value(":one", &1)?,
+            Some("attribute_exists(PK)"),
+        ),
+        (true, false) => tx.update(
+            &core.table,
+            "admin_count",
+            &key,
+            Expr::new("ADD adminCount :minus").value(":minus", &-1)?.value(":one", &1)?,
+            Some("adminCount > :one"),
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn last_admin(account: &AccountId) -> Error {
+    Error::Conflict(format!(
+        "this is the last admin of account '{account}'; make another user admin first"
+    ))
+}

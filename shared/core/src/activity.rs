@@ -1,0 +1,123 @@
+//! The activity log: one item per account a change touched, newest first.
+
+use crate::error::Result;
+use crate::ids::AccountId;
+use crate::items::{ActivityItem, entity};
+use crate::keys;
+use crate::store::{Page, PageRequest, Query, Tx};
+use crate::{Core, Member};
+use serde::Serialize;
+use serde_json::Value;
+use sharing_policy::{Action, Resource};
+
+/// What happened, in the contract's words.
+pub mod action {
+    pub const SHARING_CHANGED: &str = "sharing.changed";
+    pub const DEFAULTS_CHANGED: &str = "defaults.changed";
+    pub const IDENTITY_SHARING_CHANGED: &str = "identity_sharing.changed";
+    pub const USER_ROLE_CHANGED: &str = "user.role_changed";
+    pub const USER_REMOVED: &str = "user.removed";
+    pub const ACCESS_REQUEST_CREATED: &str = "access_request.created";
+    pub const ACCESS_REQUEST_APPROVED: &str = "access_request.approved";
+    pub const ACCESS_REQUEST_DENIED: &str = "access_request.denied";
+}
+
+/// One change, before it is written into the log of each account it touched.
+#[derive(Debug, Clone, Default)]
+pub struct Entry {
+    pub actor_user_id: String,
+    pub action: &'static str,
+    pub audience_id: Option<String>,
+    pub account_id: Option<String>,
+    /// The user a role change or removal was about.
+    pub user_id: Option<String>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub request_id: Option<String>,
+    pub expires_at: Option<String>,
+}
+
+impl Entry {
+    /// Adds the entry to `tx`, once in the log of each account in `accounts`.
+    pub fn add_to(&self, core: &Core, tx: &mut Tx, accounts: &[&AccountId]) -> Result<()> {
+        let at = core.now_rfc3339();
+        for account in accounts {
+            let id = core.ids.new_id();
+            let key = keys::activity(account, &id);
+            let item = ActivityItem {
+                pk: key.pk,
+                sk: key.sk,
+                entity_type: entity::ACTIVITY.to_owned(),
+                id,
+                at: at.clone(),
+                actor_user_id: self.actor_user_id.clone(),
+                action: self.action.to_owned(),
+                audience_id: self.audience_id.clone(),
+                account_id: self.account_id.clone(),
+                user_id: self.user_id.clone(),
+                before: self.before.clone(),
+                after: self.after.clone(),
+                request_id: self.request_id.clone(),
+                expires_at: self.expires_at.clone(),
+            };
+            tx.put(&core.table, "activity", &item, None)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityView {
+    pub id: String,
+    pub at: String,
+    pub actor_user_id: String,
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audience_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+impl From<ActivityItem> for ActivityView {
+    fn from(i: ActivityItem) -> Self {
+        ActivityView {
+            id: i.id,
+            at: i.at,
+            actor_user_id: i.actor_user_id,
+            action: i.action,
+            audience_id: i.audience_id,
+            account_id: i.account_id,
+            user_id: i.user_id,
+            before: i.before,
+            after: i.after,
+            request_id: i.request_id,
+            expires_at: i.expires_at,
+        }
+    }
+}
+
+impl Core {
+    /// `GET /accounts/{a}/activity`: admin-level users, newest first.
+    pub async fn list_activity(&self, member: &Member, page: &PageRequest) -> Result<Page<ActivityView>> {
+        member.require(Action::ViewActivity, &Resource::Account, String::new)?;
+        let q = Query::table(keys::account_pk(&member.account_id))
+            .prefix(keys::ACTIVITY_PREFIX)
+            .newest_first();
+        let p: Page<ActivityItem> = self.table.query(&q, page).await?;
+        Ok(Page {
+            items: p.items.into_iter().map(ActivityView::from).collect(),
+            next_cursor: p.next_cursor,
+        })
+    }
+}

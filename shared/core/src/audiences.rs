@@ -1,0 +1,346 @@
+//! Audiences on the owner side: create (with a snapshot of the account's sharing
+//! defaults), list, read (owner and receivers), edit (owner only).
+
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, AudienceId};
+use crate::items::{AudienceItem, GrantItem, SharingDefaultsItem, SharingEntry, entity};
+use crate::keys;
+use crate::store::{Expr, MAX_TX_OPS, Page, PageRequest, Query, Tx, TxError};
+use crate::validate;
+use crate::{Core, Member};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use sharing_policy::{AccessLevel, Action, Resource, ShareLevel, effective_level};
+
+pub const MAX_DEFINITION_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewAudience {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub definition: Value,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AudiencePatch {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Absent: unchanged; `null`: cleared.
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+    #[serde(default)]
+    pub definition: Option<Value>,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AudienceDetail {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub definition: Value,
+    pub owner_account_id: String,
+    pub owner_account_name: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: i64,
+    pub access: AccessLevel,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SharedWithCounts {
+    pub view_only: u32,
+    pub usable: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AudienceSummary {
+    pub id: String,
+    pub name: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub shared_with: SharedWithCounts,
+}
+
+/// The level `account` holds on the audience at `now` (epoch seconds).
+pub fn access_of(audience: &AudienceItem, account: &AccountId, now: i64) -> AccessLevel {
+    if audience.owner_account_id == account.as_str() {
+        return AccessLevel::Owner;
+    }
+    audience
+        .sharing
+        .get(account.as_str())
+        .map(|e| effective_level(e.level, e.expires_at_epoch, now).into())
+        .unwrap_or(AccessLevel::Private)
+}
+
+/// The sharing entries that are in force at `now` (expired ones read as private).
+pub fn effective_sharing(audience: &AudienceItem, now: i64) -> impl Iterator<Item = (&String, &SharingEntry)> {
+    audience
+        .sharing
+        .iter()
+        .filter(move |(_, e)| effective_level(e.level, e.expires_at_epoch, now) != ShareLevel::Private)
+}
+
+fn counts(audience: &AudienceItem, now: i64) -> SharedWithCounts {
+    let mut c = SharedWithCounts::default();
+    for (_, e) in effective_sharing(audience, now) {
+        match e.level {
+            ShareLevel::ViewOnly => c.view_only += 1,
+            ShareLevel::Usable => c.usable += 1,
+            ShareLevel::Private => {}
+        }
+    }
+    c
+}
+
+fn detail(a: &AudienceItem, access: AccessLevel) -> AudienceDetail {
+    AudienceDetail {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        description: a.description.clone(),
+        definition: serde_json::from_str(&a.definition).unwrap_or(Value::Null),
+        owner_account_id: a.owner_account_id.clone(),
+        owner_account_name: a.owner_account_name.clone(),
+        created_by: a.created_by.clone(),
+        created_at: a.created_at.clone(),
+        updated_at: a.updated_at.clone(),
+        version: a.version,
+        access,
+    }
+}
+
+fn validate_definition(definition: &Value) -> Result<String> {
+    if !definition.is_object() {
+        return Err(Error::Validation("definition must be a JSON object".to_owned()));
+    }
+    let text = serde_json::to_string(definition).map_err(Error::store)?;
+    if text.len() > MAX_DEFINITION_BYTES {
+        return Err(Error::Validation(format!(
+            "definition is {} bytes; at most {MAX_DEFINITION_BYTES} are allowed",
+            text.len()
+        )));
+    }
+    Ok(text)
+}
+
+fn validate_description(d: &Option<String>) -> Result<()> {
+    match d {
+        Some(d) if !d.is_empty() => validate::text("description", d, 2000),
+        _ => Ok(()),
+    }
+}
+
+/// The grant item that makes an audience appear in a receiver's "Shared with me".
+pub(crate) fn grant_item(audience: &AudienceItem, receiver: &str, entry: &SharingEntry) -> Result<GrantItem> {
+    let receiver_id = AccountId::parse(receiver)?;
+    let audience_id = AudienceId::parse(&audience.id)?;
+    let key = keys::grant(&audience_id, &receiver_id);
+    Ok(GrantItem {
+        pk: key.pk,
+        sk: key.sk,
+        gsi1pk: keys::received_grants(&receiver_id),
+        gsi1sk: keys::received_grant_sort(entry.level, &audience_id),
+        entity_type: entity::GRANT.to_owned(),
+        audience_id: audience.id.clone(),
+        audience_name: audience.name.clone(),
+        owner_account_id: audience.owner_account_id.clone(),
+        owner_account_name: audience.owner_account_name.clone(),
+        receiver_account_id: receiver.to_owned(),
+        level: entry.level,
+        expires_at: entry.expires_at.clone(),
+        expires_at_epoch: entry.expires_at_epoch,
+        ttl: entry.expires_at_epoch,
+    })
+}
+
+impl Core {
+    /// Loads an audience as `member`'s account sees it and asks the policy about
+    /// `action`. Missing and private read the same.
+    pub async fn audience_for(&self, member: &Member, id: &AudienceId, action: Action) -> Result<(AudienceItem, AccessLevel)> {
+        let not_found = || Error::NotFound(format!("audience '{id}' was not found"));
+        let audience: AudienceItem = self.table.get(&keys::audience(id)).await?.ok_or_else(not_found)?;
+        let access = access_of(&audience, &member.account_id, self.now_epoch());
+        member.require(action, &Resource::Audience { access }, || match access {
+            AccessLevel::Private => format!("audience '{id}' was not found"),
+            AccessLevel::ViewOnly => format!(
+                "your account holds view_only access to audience '{id}'; this needs {}",
+                if action == Action::ConnectAudience { "usable access (request it from the owner)" } else { "the owner account" }
+            ),
+            _ => format!("only the owner account of audience '{id}' can do this"),
+        })?;
+        Ok((audience, access))
+    }
+
+    /// `POST /accounts/{a}/audiences`.
+    pub async fn create_audience(&self, member: &Member, input: &NewAudience) -> Result<AudienceDetail> {
+        member.require(Action::CreateAudience, &Resource::Account, String::new)?;
+        validate::single_line("name", &input.name, 200)?;
+        validate_description(&input.description)?;
+        let definition = validate_definition(&input.definition)?;
+
+        let defaults: Option<SharingDefaultsItem> = self.table.get(&keys::sharing_defaults(&member.account_id)).await?;
+        let id = AudienceId::parse(&self.ids.new_id())?;
+        let key = keys::audience(&id);
+        let now = self.now_rfc3339();
+        let sharing = defaults
+            .map(|d| d.defaults)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| d.level != ShareLevel::Private)
+            .map(|d| {
+                (d.account_id, SharingEntry { level: d.level, account_name: d.account_name, expires_at: None, expires_at_epoch: None })
+            })
+            .collect();
+        let audience = AudienceItem {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: keys::owned_audiences(&member.account_id),
+            gsi1sk: keys::audience(&id).sk,
+            entity_type: entity::AUDIENCE.to_owned(),
+            id: id.to_string(),
+            name: input.name.clone(),
+            description: input.description.clone().filter(|d| !d.is_empty()),
+            definition,
+            owner_account_id: member.account_id.to_string(),
+            owner_account_name: member.account_name.clone(),
+            organization_id: member.organization_id.clone(),
+            created_by: member.user_id.to_string(),
+            created_by_email: member.email.clone(),
+            created_at: now.clone(),
+            updated_at: now,
+            version: 1,
+            sharing_version: 1,
+            sharing,
+        };
+        // The audience and the snapshot of the defaults go in one transaction; an
+        // organization with more receiving accounts than a transaction holds gets the
+        // rest in batched writes right after.
+        let grants = audience
+            .sharing
+            .iter()
+            .map(|(r, e)| grant_item(&audience, r, e))
+            .collect::<Result<Vec<_>>>()?;
+        let (first, rest) = grants.split_at(grants.len().min(MAX_TX_OPS - 1));
+        let mut tx = Tx::new();
+        tx.put(&self.table, "audience", &audience, Some(Expr::absent()))?;
+        for g in first {
+            tx.put(&self.table, "grant", g, None)?;
+        }
+        self.table.commit(tx).await.map_err(|e| match e {
+            TxError::Condition(_) => Error::Conflict("an audience with this id already exists".to_owned()),
+            TxError::Other(e) => e,
+        })?;
+        self.table.batch_put(rest).await?;
+        Ok(detail(&audience, AccessLevel::Owner))
+    }
+
+    /// `GET /accounts/{a}/audiences`: the audiences the account owns, newest first.
+    pub async fn list_audiences(&self, member: &Member, page: &PageRequest) -> Result<Page<AudienceSummary>> {
+        let q = Query::index(keys::GSI1, keys::owned_audiences(&member.account_id)).newest_first();
+        let p: Page<AudienceItem> = self.table.query(&q, page).await?;
+        let now = self.now_epoch();
+        Ok(Page {
+            items: p
+                .items
+                .iter()
+                .map(|a| AudienceSummary {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                    created_by: a.created_by.clone(),
+                    created_at: a.created_at.clone(),
+                    shared_with: counts(a, now),
+                })
+                .collect(),
+            next_cursor: p.next_cursor,
+        })
+    }
+
+    /// `GET /accounts/{a}/audiences/{id}`.
+    pub async fn get_audience(&self, member: &Member, id: &AudienceId) -> Result<AudienceDetail> {
+        let (audience, access) = self.audience_for(member, id, Action::ViewAudience).await?;
+        Ok(detail(&audience, access))
+    }
+
+    /// `PATCH /accounts/{a}/audiences/{id}`: owner account only. A new name reaches the
+    /// receivers' "Shared with me" in the same transaction.
+    pub async fn patch_audience(&self, member: &Member, id: &AudienceId, patch: &AudiencePatch, if_match: Option<i64>) -> Result<AudienceDetail> {
+        if patch.name.is_none() && patch.description.is_none() && patch.definition.is_none() {
+            return Err(Error::Validation("give at least one of name, description, definition".to_owned()));
+        }
+        if let Some(n) = &patch.name {
+            validate::single_line("name", n, 200)?;
+        }
+        if let Some(d) = &patch.description {
+            validate_description(d)?;
+        }
+        let definition = patch.definition.as_ref().map(validate_definition).transpose()?;
+        for _attempt in 0..5 {
+            let (mut audience, _) = self.audience_for(member, id, Action::EditAudience).await?;
+            if let Some(v) = if_match
+                && v != audience.version
+            {
+                return Err(stale(audience.version));
+            }
+            let read_version = audience.version;
+            if let Some(n) = &patch.name {
+                audience.name = n.clone();
+            }
+            if let Some(d) = &patch.description {
+                audience.description = d.clone().filter(|d| !d.is_empty());
+            }
+            if let Some(d) = &definition {
+                audience.definition = d.clone();
+            }
+            audience.version += 1;
+            audience.updated_at = self.now_rfc3339();
+
+            let mut tx = Tx::new();
+            tx.put(
+                &self.table,
+                "audience",
+                &audience,
+                Some(Expr::new("version = :v").value(":v", &read_version)?),
+            )?;
+            if patch.name.is_some() {
+                let now = self.now_epoch();
+                for (receiver, entry) in effective_sharing(&audience, now).take(MAX_TX_OPS - 1) {
+                    let g = grant_item(&audience, receiver, entry)?;
+                    tx.update(
+                        &self.table,
+                        "grant",
+                        &keys::Key { pk: g.pk, sk: g.sk },
+                        Expr::new("SET audienceName = :n").value(":n", &audience.name)?,
+                        Some("attribute_exists(PK)"),
+                    )?;
+                }
+            }
+            match self.table.commit(tx).await {
+                Ok(()) => return Ok(detail(&audience, AccessLevel::Owner)),
+                Err(TxError::Condition(_)) if if_match.is_some() => {
+                    let current: Option<AudienceItem> = self.table.get(&keys::audience(id)).await?;
+                    return Err(stale(current.map_or(0, |a| a.version)));
+                }
+                Err(TxError::Condition(_)) => continue,
+                Err(TxError::Other(e)) => return Err(e),
+            }
+        }
+        Err(Error::Conflict("the audience kept changing while it was being edited; try again".to_owned()))
+    }
+}
+
+pub(crate) fn stale(current: i64) -> Error {
+    Error::PreconditionFailed(format!(
+        "If-Match does not match the current version (\"{current}\"); read it again and retry"
+    ))
+}

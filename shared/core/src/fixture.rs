@@ -1,0 +1,167 @@
+//! Organizations, accounts and users are created by ops from a JSON fixture (format in
+//! the contract). A fixture may also carry demo audiences with their sharing. Loading is
+//! idempotent: loading the same file twice leaves the table as after the first time,
+//! and audiences that already exist are left as they are.
+
+use crate::accounts::UserInput;
+use crate::audiences::grant_item;
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, AudienceId, OrganizationId, UserId};
+use crate::items::{AudienceItem, SharingEntry, entity};
+use crate::keys;
+use crate::store::{Expr, Tx, TxError};
+use crate::Core;
+use serde::Deserialize;
+use serde_json::Value;
+use sharing_policy::{Role, ShareLevel};
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Fixture {
+    pub organizations: Vec<FixtureOrganization>,
+    #[serde(default)]
+    pub users: Vec<FixtureUser>,
+    #[serde(default)]
+    pub audiences: Vec<FixtureAudience>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixtureOrganization {
+    pub id: OrganizationId,
+    pub name: String,
+    pub accounts: Vec<FixtureAccount>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixtureAccount {
+    pub id: AccountId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixtureUser {
+    pub id: UserId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub memberships: Vec<FixtureMembership>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixtureMembership {
+    pub account_id: AccountId,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixtureAudience {
+    pub id: AudienceId,
+    pub owner_account_id: AccountId,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub definition: Value,
+    /// A user of the owner account.
+    pub created_by: UserId,
+    #[serde(default)]
+    pub sharing: Vec<FixtureGrant>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixtureGrant {
+    pub account_id: AccountId,
+    pub level: ShareLevel,
+}
+
+/// What a load did, for the operator.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct LoadReport {
+    pub organizations: usize,
+    pub accounts: usize,
+    pub memberships: usize,
+    pub audiences_created: usize,
+    pub audiences_existing: usize,
+}
+
+const OPS: &str = "ops";
+
+impl Core {
+    pub async fn load_fixture(&self, f: &Fixture) -> Result<LoadReport> {
+        let mut report = LoadReport::default();
+        let mut accounts: HashMap<String, (String, String)> = HashMap::new();
+        for org in &f.organizations {
+            self.put_organization(&org.id, &org.name).await?;
+            report.organizations += 1;
+            for a in &org.accounts {
+                self.put_account(&org.id, &a.id, &a.name).await?;
+                accounts.insert(a.id.to_string(), (a.name.clone(), org.id.to_string()));
+                report.accounts += 1;
+            }
+        }
+        let unknown = |a: &AccountId| Error::Validation(format!("fixture names account '{a}', which is not in its organizations"));
+        let mut emails = HashMap::new();
+        // Admins first, so an account always has its admin before anyone else.
+        let mut memberships: Vec<(&FixtureUser, &FixtureMembership)> =
+            f.users.iter().flat_map(|u| u.memberships.iter().map(move |m| (u, m))).collect();
+        memberships.sort_by_key(|(_, m)| !matches!(m.role, Role::Admin | Role::AdminCompliance));
+        for (u, m) in memberships {
+            let (name, org) = accounts.get(m.account_id.as_str()).ok_or_else(|| unknown(&m.account_id))?;
+            let input = UserInput { email: u.email.clone(), first_name: u.first_name.clone(), last_name: u.last_name.clone(), role: m.role };
+            self.write_membership(OPS, &m.account_id, name, org, &u.id, &input).await?;
+            emails.insert(u.id.to_string(), u.email.clone());
+            report.memberships += 1;
+        }
+        for a in &f.audiences {
+            let (owner_name, org) = accounts.get(a.owner_account_id.as_str()).ok_or_else(|| unknown(&a.owner_account_id))?;
+            let mut sharing = BTreeMap::new();
+            for g in a.sharing.iter().filter(|g| g.level != ShareLevel::Private) {
+                let (name, receiver_org) = accounts.get(g.account_id.as_str()).ok_or_else(|| unknown(&g.account_id))?;
+                if receiver_org != org || g.account_id == a.owner_account_id {
+                    return Err(Error::Validation(format!("fixture shares '{}' with '{}' outside its organization or with its owner", a.id, g.account_id)));
+                }
+                sharing.insert(g.account_id.to_string(), SharingEntry { level: g.level, account_name: name.clone(), expires_at: None, expires_at_epoch: None });
+            }
+            let key = keys::audience(&a.id);
+            let now = self.now_rfc3339();
+            let item = AudienceItem {
+                pk: key.pk.clone(),
+                sk: key.sk.clone(),
+                gsi1pk: keys::owned_audiences(&a.owner_account_id),
+                gsi1sk: key.sk,
+                entity_type: entity::AUDIENCE.to_owned(),
+                id: a.id.to_string(),
+                name: a.name.clone(),
+                description: a.description.clone(),
+                definition: serde_json::to_string(&a.definition).map_err(Error::store)?,
+                owner_account_id: a.owner_account_id.to_string(),
+                owner_account_name: owner_name.clone(),
+                organization_id: org.clone(),
+                created_by: a.created_by.to_string(),
+                created_by_email: emails.get(a.created_by.as_str()).cloned().unwrap_or_default(),
+                created_at: now.clone(),
+                updated_at: now,
+                version: 1,
+                sharing_version: 1,
+                sharing,
+            };
+            let mut tx = Tx::new();
+            tx.put(&self.table, "audience", &item, Some(Expr::absent()))?;
+            for (r, e) in &item.sharing {
+                tx.put(&self.table, "grant", &grant_item(&item, r, e)?, None)?;
+            }
+            match self.table.commit(tx).await {
+                Ok(()) => report.audiences_created += 1,
+                Err(TxError::Condition(_)) => report.audiences_existing += 1,
+                Err(TxError::Other(e)) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+}

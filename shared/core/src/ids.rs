@@ -1,0 +1,87 @@
+//! Identifier newtypes. Ids arrive in paths, bodies and token claims, so each one is
+//! checked once, at the edge, for a safe shape: 1-128 characters of `A-Z a-z 0-9` and
+//! `_ - . | @ : +` (identity providers' subjects look like `auth0|abc` or a UUID). Key
+//! strings are built from them with `#` separators, which this shape can never contain.
+
+use crate::error::Error;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident, $what:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(value: &str) -> Result<Self, Error> {
+                if is_safe_id(value) {
+                    Ok(Self(value.to_owned()))
+                } else {
+                    Err(Error::Validation(format!(
+                        "'{}' is not a valid {}: use 1-128 letters, digits or '_' '-' '.' '|' '@' ':' '+'",
+                        truncate(value),
+                        $what
+                    )))
+                }
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = Error;
+            fn try_from(value: String) -> Result<Self, Error> {
+                Self::parse(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(OrganizationId, "organization id");
+id_type!(AccountId, "account id");
+id_type!(UserId, "user id");
+id_type!(AudienceId, "audience id");
+id_type!(ConnectionId, "connection id");
+id_type!(RequestId, "access request id");
+
+fn is_safe_id(value: &str) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.|@:+".contains(&b))
+}
+
+fn truncate(value: &str) -> String {
+    value.chars().take(40).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_reject_separators_and_empty() {
+        assert!(AccountId::parse("mPTravel").is_ok());
+        assert!(AccountId::parse("acc_1-x").is_ok());
+        assert!(AccountId::parse("").is_err());
+        assert!(AccountId::parse("a#b").is_err());
+        assert!(AccountId::parse(&"x".repeat(129)).is_err());
+        assert!(UserId::parse("auth0|5f1c").is_ok());
+        assert!(serde_json::from_str::<AccountId>("\"a b\"").is_err());
+    }
+}

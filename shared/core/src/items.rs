@@ -1,0 +1,263 @@
+//! The stored shape of each entity. Each struct is written and read with `serde_dynamo`;
+//! key attributes are filled from `keys`, and `entityType` names the entity.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sharing_policy::{Role, ShareLevel};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub id: String,
+    pub name: String,
+    pub organization_id: String,
+    /// How many members hold `admin` or `admin_compliance`: the last one cannot go.
+    #[serde(default)]
+    pub admin_count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MembershipItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub account_id: String,
+    pub account_name: String,
+    pub organization_id: String,
+    pub user_id: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+}
+
+/// One receiving account's entry in an audience's sharing map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SharingEntry {
+    pub level: ShareLevel,
+    pub account_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// `expiresAt` as epoch seconds, for comparisons and TTL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_epoch: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AudienceItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The audience definition, stored as its JSON text.
+    pub definition: String,
+    pub owner_account_id: String,
+    pub owner_account_name: String,
+    pub organization_id: String,
+    pub created_by: String,
+    /// The creator's email: access requests are sent there.
+    #[serde(default)]
+    pub created_by_email: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: i64,
+    pub sharing_version: i64,
+    /// Receiving account id → its non-private level. Absent = private.
+    #[serde(default)]
+    pub sharing: BTreeMap<String, SharingEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub audience_id: String,
+    pub audience_name: String,
+    pub owner_account_id: String,
+    pub owner_account_name: String,
+    pub receiver_account_id: String,
+    pub level: ShareLevel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_epoch: Option<i64>,
+    /// DynamoDB TTL: the item is cleaned up after `expiresAt`; reads filter it at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DefaultEntry {
+    pub account_id: String,
+    pub account_name: String,
+    pub level: ShareLevel,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SharingDefaultsItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub account_id: String,
+    pub version: i64,
+    pub defaults: Vec<DefaultEntry>,
+    pub updated_at: String,
+    pub updated_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    pub entity_type: String,
+    pub id: String,
+    pub account_id: String,
+    pub audience_id: String,
+    pub output_id: String,
+    pub platform: String,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+/// Holds an output's place: one connection per output, account and audience.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionOutputItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub connection_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub id: String,
+    pub at: String,
+    pub actor_user_id: String,
+    pub action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdempotencyItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    /// SHA-256 of method, path and body: the same key with another request is a conflict.
+    pub request_hash: String,
+    /// `in_progress` or `completed`.
+    pub status: String,
+    /// Epoch seconds after which an `in_progress` record may be taken over (the first
+    /// attempt died).
+    pub lease_until: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
+    #[serde(default)]
+    pub response_headers: BTreeMap<String, String>,
+    pub ttl: i64,
+}
+
+pub mod entity {
+    pub const ORGANIZATION: &str = "organization";
+    pub const ACCOUNT: &str = "account";
+    pub const USER: &str = "user";
+    pub const MEMBERSHIP: &str = "membership";
+    pub const AUDIENCE: &str = "audience";
+    pub const GRANT: &str = "grant";
+    pub const SHARING_DEFAULTS: &str = "sharing_defaults";
+    pub const CONNECTION: &str = "connection";
+    pub const CONNECTION_OUTPUT: &str = "connection_output";
+    pub const ACTIVITY: &str = "activity";
+    pub const IDEMPOTENCY: &str = "idempotency";
+    pub const ACCESS_REQUEST: &str = "access_request";
+    pub const PENDING_REQUEST: &str = "pending_request";
+    pub const OUTBOX_EMAIL: &str = "outbox_email";
+    pub const IDENTITY_GRANT: &str = "identity_grant";
+    pub const AUDIENCE_MEMBER: &str = "audience_member";
+    pub const SEEN_PROFILE: &str = "seen_profile";
+}

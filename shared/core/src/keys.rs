@@ -1,0 +1,252 @@
+//! Every key string of the single table, built in this one place (infra/TABLE.md).
+
+use crate::ids::{AccountId, AudienceId, ConnectionId, OrganizationId, RequestId, UserId};
+use sharing_policy::{IdentityType, ShareLevel};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
+
+/// A primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    fn same(pk: String) -> Key {
+        Key { sk: pk.clone(), pk }
+    }
+}
+
+pub fn organization(org: &OrganizationId) -> Key {
+    Key::same(format!("ORG#{org}"))
+}
+
+pub fn account(a: &AccountId) -> Key {
+    Key::same(account_pk(a))
+}
+
+pub fn account_pk(a: &AccountId) -> String {
+    format!("ACCOUNT#{a}")
+}
+
+/// GSI1 partition of the accounts of an organization.
+pub fn organization_accounts(org: &OrganizationId) -> String {
+    format!("ORG#{org}")
+}
+
+pub fn user(u: &UserId) -> Key {
+    Key::same(format!("USER#{u}"))
+}
+
+pub fn membership(a: &AccountId, u: &UserId) -> Key {
+    Key {
+        pk: account_pk(a),
+        sk: format!("{MEMBER_PREFIX}{u}"),
+    }
+}
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+
+/// GSI1 partition of a user's memberships.
+pub fn user_memberships(u: &UserId) -> String {
+    format!("USER#{u}")
+}
+
+pub fn sharing_defaults(a: &AccountId) -> Key {
+    Key {
+        pk: account_pk(a),
+        sk: "SHARING_DEFAULTS".to_owned(),
+    }
+}
+
+pub fn activity(a: &AccountId, ulid: &str) -> Key {
+    Key {
+        pk: account_pk(a),
+        sk: format!("{ACTIVITY_PREFIX}{ulid}"),
+    }
+}
+pub const ACTIVITY_PREFIX: &str = "ACTIVITY#";
+
+pub fn audience(id: &AudienceId) -> Key {
+    Key::same(audience_pk(id))
+}
+
+fn audience_pk(id: &AudienceId) -> String {
+    format!("AUDIENCE#{id}")
+}
+
+/// GSI1 partition of the audiences an account owns; sort key is the audience key.
+pub fn owned_audiences(owner: &AccountId) -> String {
+    format!("OWNER#{owner}")
+}
+
+pub fn grant(id: &AudienceId, receiver: &AccountId) -> Key {
+    Key {
+        pk: audience_pk(id),
+        sk: format!("GRANT#{receiver}"),
+    }
+}
+
+/// GSI1 partition of the grants an account receives.
+pub fn received_grants(receiver: &AccountId) -> String {
+    format!("RECEIVER#{receiver}")
+}
+
+/// GSI1 sort key of a grant: level first, so one level is a `begins_with`.
+pub fn received_grant_sort(level: ShareLevel, id: &AudienceId) -> String {
+    format!("{}{id}", level_prefix(level))
+}
+
+pub fn level_prefix(level: ShareLevel) -> String {
+    format!("{}#", level.as_str().to_ascii_uppercase())
+}
+
+pub fn connection(c: &ConnectionId) -> Key {
+    Key::same(format!("CONNECTION#{c}"))
+}
+
+/// GSI1 partition of an account's connections to one audience.
+pub fn audience_connections(account: &AccountId, id: &AudienceId) -> String {
+    format!("{}#AUDIENCE#{id}", account_pk(account))
+}
+
+pub fn connection_sort(c: &ConnectionId) -> String {
+    format!("CONNECTION#{c}")
+}
+
+/// A connection's output, unique per account and audience.
+pub fn connection_output(account: &AccountId, id: &AudienceId, output_id: &str) -> Key {
+    Key::same(format!(
+        "OUTPUT#{}#{id}#{}",
+        account,
+        hex_digest(output_id)
+    ))
+}
+
+pub fn idempotency(a: &AccountId, u: &UserId, key_digest: &str) -> Key {
+    Key {
+        pk: format!("IDEMPOTENCY#{a}#{u}#{key_digest}"),
+        sk: "IDEMPOTENCY".to_owned(),
+    }
+}
+
+pub fn access_request(r: &RequestId) -> Key {
+    Key::same(format!("ACCESS_REQUEST#{r}"))
+}
+
+/// GSI1 partition of the requests an account sent.
+pub fn outgoing_requests(requester: &AccountId) -> String {
+    format!("REQUESTS_OUT#{requester}")
+}
+
+/// GSI2 partition of the requests an account received.
+pub fn incoming_requests(owner: &AccountId) -> String {
+    format!("REQUESTS_IN#{owner}")
+}
+
+pub fn request_sort(status: &str, r: &RequestId) -> String {
+    format!("{}#{r}", status.to_ascii_uppercase())
+}
+
+pub fn status_prefix(status: &str) -> String {
+    format!("{}#", status.to_ascii_uppercase())
+}
+
+pub fn pending_request(id: &AudienceId, requester: &AccountId) -> Key {
+    Key {
+        pk: audience_pk(id),
+        sk: format!("PENDING_REQUEST#{requester}"),
+    }
+}
+
+pub fn outbox(email_id: &str) -> Key {
+    Key::same(format!("OUTBOX#{email_id}"))
+}
+
+pub fn identity_grant(owner: &AccountId, t: IdentityType, receiver: &AccountId) -> Key {
+    Key {
+        pk: account_pk(owner),
+        sk: format!("{IDENTITY_GRANT_PREFIX}{}#{receiver}", t.as_str()),
+    }
+}
+pub const IDENTITY_GRANT_PREFIX: &str = "IDENTITY_GRANT#";
+
+pub fn audience_member(id: &AudienceId, user_id: &str) -> Key {
+    Key {
+        pk: audience_members(id),
+        sk: format!("MEMBER#{user_id}"),
+    }
+}
+
+pub fn audience_members(id: &AudienceId) -> String {
+    format!("AUDIENCE_MEMBERS#{id}")
+}
+
+pub fn seen_profile(receiver: &AccountId, user_id: &str) -> Key {
+    Key {
+        pk: format!("PROFILE#{receiver}#{user_id}"),
+        sk: "PROFILE".to_owned(),
+    }
+}
+
+/// Free-form values (output ids, end-user ids, idempotency keys) go into keys hashed, so
+/// no separator or length can break the key shape.
+pub fn hex_digest(value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(value.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acc(s: &str) -> AccountId {
+        AccountId::parse(s).unwrap()
+    }
+    fn aud(s: &str) -> AudienceId {
+        AudienceId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn key_shapes_match_the_table_design() {
+        assert_eq!(
+            membership(&acc("mPTravel"), &UserId::parse("u1").unwrap()),
+            Key {
+                pk: "ACCOUNT#mPTravel".into(),
+                sk: "MEMBER#u1".into()
+            }
+        );
+        assert_eq!(
+            grant(&aud("A1"), &acc("mPDine")),
+            Key {
+                pk: "AUDIENCE#A1".into(),
+                sk: "GRANT#mPDine".into()
+            }
+        );
+        assert_eq!(
+            received_grant_sort(ShareLevel::ViewOnly, &aud("A1")),
+            "VIEW_ONLY#A1"
+        );
+        assert_eq!(received_grants(&acc("mPDine")), "RECEIVER#mPDine");
+        assert_eq!(
+            identity_grant(&acc("a"), IdentityType::IosIdfa, &acc("b")).sk,
+            "IDENTITY_GRANT#ios_idfa#b"
+        );
+        assert_eq!(sharing_defaults(&acc("a")).sk, "SHARING_DEFAULTS");
+        assert_eq!(activity(&acc("a"), "01J").sk, "ACTIVITY#01J");
+    }
+
+    #[test]
+    fn view_only_prefix_does_not_shadow_usable() {
+        assert!(!level_prefix(ShareLevel::Usable).starts_with(&level_prefix(ShareLevel::ViewOnly)));
+        assert!(!level_prefix(ShareLevel::ViewOnly).starts_with(&level_prefix(ShareLevel::Usable)));
+    }
+}

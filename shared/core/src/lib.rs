@@ -1,0 +1,108 @@
+//! The domain of cross-account audience sharing: who the caller is in an account, the
+//! audiences an account owns, the levels it grants to the other accounts of its
+//! organization, what is shared with an account, connections to outputs and the activity
+//! log. Decisions come from the pure `sharing-policy` crate; data lives in one DynamoDB
+//! table (`store`, `keys`, `items`).
+
+pub mod accounts;
+pub mod activity;
+pub mod audiences;
+pub mod clock;
+pub mod connections;
+pub mod cursor;
+pub mod error;
+pub mod fixture;
+pub mod idempotency;
+pub mod ids;
+pub mod items;
+pub mod keys;
+pub mod sharing;
+pub mod store;
+pub mod validate;
+
+pub use error::{Error, Result};
+pub use sharing_policy as policy;
+
+use clock::{Clock, IdGenerator, SystemClock, UlidGenerator};
+use ids::{AccountId, UserId};
+use sharing_policy::{AccountRef, Action, Principal, Resource, Role, decide};
+use std::sync::Arc;
+use store::Table;
+
+/// The domain's ports, built once per process: the table, the clock and the id source.
+#[derive(Clone)]
+pub struct Core {
+    pub table: Table,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+impl Core {
+    pub fn new(table: Table) -> Self {
+        Core {
+            table,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UlidGenerator),
+        }
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    pub fn now_epoch(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
+    pub fn now_rfc3339(&self) -> String {
+        clock::rfc3339(self.clock.now())
+    }
+}
+
+/// The authenticated user behind a request (the token's `sub` and `email`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub email: String,
+}
+
+/// A caller acting through one account it is a member of.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user_id: UserId,
+    pub email: String,
+    pub account_id: AccountId,
+    pub account_name: String,
+    pub organization_id: String,
+    pub role: Role,
+}
+
+impl Member {
+    pub fn principal(&self) -> Principal {
+        Principal {
+            account: AccountRef::new(self.account_id.as_str(), self.organization_id.as_str()),
+            role: self.role,
+        }
+    }
+
+    /// Asks the policy; a denial becomes the matching error with `detail`.
+    pub fn require(&self, action: Action, resource: &Resource, detail: impl FnOnce() -> String) -> Result<()> {
+        let d = decide(&self.principal(), action, resource);
+        if d.allowed {
+            Ok(())
+        } else {
+            Err(Error::denied(d.reason, explain(d.reason, action, detail())))
+        }
+    }
+}
+
+fn explain(reason: sharing_policy::Reason, action: Action, detail: String) -> String {
+    use sharing_policy::Reason;
+    match reason {
+        Reason::RoleForbids => format!(
+            "your role in this account does not allow {}",
+            action.name().replace('_', " ")
+        ),
+        _ => detail,
+    }
+}

@@ -1,0 +1,67 @@
+//! HTTP plumbing shared by every function: the caller taken from the request context
+//! (API Gateway's JWT authorizer, or the local stack's stand-in), problem+json errors,
+//! JSON bodies, lists with cursors, ETags, `Idempotency-Key`, and the Lambda runtime
+//! wiring. Each function's routes are an axum `Router<Core>`; [`app`] finishes it the
+//! same way for Lambda, the local API and in-process tests.
+
+pub mod context;
+pub mod extract;
+pub mod idempotency;
+pub mod local_auth;
+pub mod problem;
+pub mod respond;
+pub mod runtime;
+
+pub use context::Caller;
+pub use extract::{IfMatch, JsonBody, ListQuery, path_id};
+pub use problem::ApiError;
+pub use respond::{List, created, with_etag};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use sharing_core::Core;
+
+/// Request bodies above this answer 413 `payload_too_large`.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Finishes a router of routes: problem+json for unknown routes, the body limit,
+/// `Idempotency-Key` on POST, one structured log line per request, and the state.
+pub fn app(routes: Router<Core>, core: Core) -> Router {
+    routes
+        .fallback(problem::no_route)
+        .method_not_allowed_fallback(problem::no_route)
+        .layer(middleware::from_fn_with_state(core.clone(), idempotency::layer))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(log_request))
+        .with_state(core)
+}
+
+/// One line per request: method, route template, status, duration. Never bodies,
+/// tokens or end-user identities.
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    tracing::info!(
+        method = %method,
+        route = %route,
+        status = res.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    res
+}
+
+/// The caller as a member of the account in the path (404 when not a member, or when the
+/// id cannot be an account).
+pub async fn member_of(core: &Core, caller: &sharing_core::Caller, account: &str) -> Result<sharing_core::Member, ApiError> {
+    let id = path_id(account, sharing_core::ids::AccountId::parse, "account")?;
+    Ok(core.member(caller, &id).await?)
+}
