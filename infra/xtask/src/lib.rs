@@ -1,0 +1,59 @@
+//! The local stack, as a library: the processes (DynamoDB Local, the SES v2 emulator),
+//! the table created from `template.yaml`, fixtures, and the local API that serves every
+//! function's routes behind the local JWT check. `cargo xtask` and the end-to-end tests
+//! both use it.
+
+pub mod local_api;
+pub mod services;
+pub mod table;
+
+use anyhow::Context;
+use std::path::PathBuf;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("no free local port")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// Fails with a clear message when `port` on 127.0.0.1 is taken.
+pub fn ensure_port_free(port: u16, what: &str) -> anyhow::Result<()> {
+    std::net::TcpListener::bind(("127.0.0.1", port))
+        .map(drop)
+        .with_context(|| format!("port {port} on 127.0.0.1 is already in use; {what} needs it (is another `cargo xtask up` running?)"))
+}
+
+/// A DynamoDB client for a local endpoint, with dummy credentials and a fixed region.
+pub async fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local", "local", None, None, "local",
+        ))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+/// Loads a fixture file into the table behind `core`.
+pub async fn seed(
+    core: &sharing_core::Core,
+    path: &std::path::Path,
+) -> anyhow::Result<sharing_core::fixture::LoadReport> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read fixture {}", path.display()))?;
+    let fixture: sharing_core::fixture::Fixture = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a valid fixture", path.display()))?;
+    Ok(core.load_fixture(&fixture).await?)
+}
+
+/// The demo fixture: the seed's mPTravel / mPDine example.
+pub fn demo_fixture() -> PathBuf {
+    root().join("infra/fixtures/demo.json")
+}

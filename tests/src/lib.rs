@@ -1,0 +1,261 @@
+//! The end-to-end harness. DynamoDB Local and the SES v2 emulator are started once per
+//! test process (or taken from `E2E_DYNAMODB_ENDPOINT` / `E2E_SES_ENDPOINT`, which
+//! `cargo xtask test` sets after starting them on free ports). Each [`Stack`] gets a
+//! fresh table created from `template.yaml`, loaded with the demo fixture, and the local
+//! API serving every function's routes on its own free port, over real HTTP.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use reqwest::Method;
+use serde_json::Value;
+use sharing_core::Core;
+use sharing_core::store::Table;
+use std::sync::OnceLock;
+use xtask::services::Service;
+
+pub const JWT_SECRET: &str = "e2e-secret";
+
+struct Services {
+    dynamodb: String,
+    ses: String,
+    _running: Vec<Service>,
+}
+
+static SERVICES: OnceLock<Services> = OnceLock::new();
+
+fn services() -> &'static Services {
+    SERVICES.get_or_init(|| {
+        let mut running = Vec::new();
+        let dynamodb = match std::env::var("E2E_DYNAMODB_ENDPOINT") {
+            Ok(e) => e,
+            Err(_) => {
+                let modules = xtask::services::ensure_node_tools().expect("node tools");
+                let s = xtask::services::start_dynamodb(&modules, xtask::free_port().unwrap())
+                    .expect("DynamoDB Local");
+                let e = s.endpoint();
+                running.push(s);
+                e
+            }
+        };
+        let ses = match std::env::var("E2E_SES_ENDPOINT") {
+            Ok(e) => e,
+            Err(_) => {
+                let modules = xtask::services::ensure_node_tools().expect("node tools");
+                let s = xtask::services::start_ses(&modules, xtask::free_port().unwrap())
+                    .expect("SES emulator");
+                let e = s.endpoint();
+                running.push(s);
+                e
+            }
+        };
+        Services {
+            dynamodb,
+            ses,
+            _running: running,
+        }
+    })
+}
+
+/// One answer of the API.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub json: Value,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// Asserts a problem+json error with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "status of {}", self.json);
+        assert_eq!(
+            self.header("content-type").as_deref(),
+            Some("application/problem+json"),
+            "{}",
+            self.json
+        );
+        assert_eq!(self.json["code"], code, "{}", self.json);
+        assert_eq!(self.json["status"], status);
+        assert!(self.json["title"].is_string() && self.json["type"].is_string());
+        assert!(
+            !self.json["detail"].as_str().unwrap_or("").is_empty(),
+            "detail must say what was wrong"
+        );
+    }
+}
+
+/// A fresh table with the demo data, and the local API serving it.
+pub struct Stack {
+    pub api: String,
+    pub ses_url: String,
+    pub dynamodb_endpoint: String,
+    pub table_name: String,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub core: Core,
+    pub http: reqwest::Client,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Stack {
+    /// Starts a stack on the current tokio runtime.
+    pub async fn start() -> Stack {
+        let svc = tokio::task::spawn_blocking(services).await.unwrap();
+        let dynamodb = xtask::dynamodb_client(&svc.dynamodb).await;
+        let table_name = format!("e2e-{}", ulid::Ulid::new().to_string().to_lowercase());
+        xtask::table::create(&dynamodb, &table_name)
+            .await
+            .expect("create table");
+        let core = Core::new(Table::new(dynamodb.clone(), table_name.clone()));
+        xtask::seed(&core, &xtask::demo_fixture())
+            .await
+            .expect("demo fixture");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = xtask::local_api::app(core.clone(), JWT_SECRET);
+        tokio::spawn(xtask::local_api::serve(listener, app, async move {
+            let _ = rx.await;
+        }));
+        Stack {
+            api,
+            ses_url: svc.ses.clone(),
+            dynamodb_endpoint: svc.dynamodb.clone(),
+            table_name,
+            dynamodb,
+            core,
+            http: reqwest::Client::new(),
+            _shutdown: tx,
+        }
+    }
+
+    /// A local bearer token for `user` (email from the demo fixture's `<user>@...`
+    /// convention is not assumed: pass it with [`Stack::token_with_email`] if needed).
+    pub fn token(&self, user: &str) -> String {
+        let email = demo_email(user);
+        sharing_http::local_auth::mint(JWT_SECRET, user, email.as_deref(), 3600).unwrap()
+    }
+
+    pub fn token_with_email(&self, user: &str, email: Option<&str>) -> String {
+        sharing_http::local_auth::mint(JWT_SECRET, user, email, 3600).unwrap()
+    }
+
+    /// Calls the API as `user` (`None`: no Authorization header).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        user: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut headers = Vec::new();
+        if let Some(u) = user {
+            headers.push((
+                "authorization".to_owned(),
+                format!("Bearer {}", self.token(u)),
+            ));
+        }
+        self.call_with(method, path, &headers, body.map(|b| b.to_string()))
+            .await
+    }
+
+    /// Calls the API with raw headers and a raw body.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(String, String)],
+        body: Option<String>,
+    ) -> Response {
+        let mut req = self.http.request(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}{}", self.api, path),
+        );
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Response {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    /// Mail the SES emulator has received.
+    pub async fn emails(&self) -> Vec<Value> {
+        let v: Value = self
+            .http
+            .get(format!("{}/store", self.ses_url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["emails"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Every item of the table (for "changed nothing" assertions). Test-only: a Scan.
+    pub async fn dump(&self) -> Vec<std::collections::BTreeMap<String, String>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let res = self
+                .dynamodb
+                .scan()
+                .table_name(&self.table_name)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            for item in res.items.unwrap_or_default() {
+                out.push(
+                    item.into_iter()
+                        .map(|(k, v)| (k, format!("{v:?}")))
+                        .collect(),
+                );
+            }
+            match res.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// The demo fixture's email of a user, if it has one.
+pub fn demo_email(user: &str) -> Option<String> {
+    let text = std::fs::read_to_string(xtask::demo_fixture()).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    v["users"]
+        .as_array()?
+        .iter()
+        .find(|u| u["id"] == user)
+        .and_then(|u| u["email"].as_str())
+        .map(str::to_owned)
+}
