@@ -219,8 +219,8 @@ impl Stack {
     }
 
     /// Every item of the table (for "changed nothing" assertions). Test-only: a Scan.
-    pub async fn dump(&self) -> Vec<std::collections::BTreeMap<String, String>> {
-        let mut out = Vec::new();
+    pub async fn dump(&self) -> Vec<Value> {
+        let mut out: Vec<Value> = Vec::new();
         let mut start = None;
         loop {
             let res = self
@@ -232,18 +232,14 @@ impl Stack {
                 .await
                 .unwrap();
             for item in res.items.unwrap_or_default() {
-                out.push(
-                    item.into_iter()
-                        .map(|(k, v)| (k, format!("{v:?}")))
-                        .collect(),
-                );
+                out.push(serde_dynamo::from_item(item).unwrap());
             }
             match res.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
                 _ => break,
             }
         }
-        out.sort();
+        out.sort_by_key(|v| v.to_string());
         out
     }
 }
@@ -258,4 +254,14 @@ pub fn demo_email(user: &str) -> Option<String> {
         .find(|u| u["id"] == user)
         .and_then(|u| u["email"].as_str())
         .map(str::to_owned)
+}
+
+impl Stack {
+    /// Loads `tests/fixtures/<name>` into this stack's table.
+    pub async fn load(&self, name: &str) {
+        let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name);
+        xtask::seed(&self.core, &path).await.expect("fixture");
+    }
 }

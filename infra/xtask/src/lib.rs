@@ -5,6 +5,7 @@
 
 pub mod local_api;
 pub mod services;
+pub mod smoke;
 pub mod table;
 
 use anyhow::Context;
