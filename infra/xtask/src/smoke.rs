@@ -119,7 +119,6 @@ pub async fn run(dynamodb_endpoint: &str, table: &str, path: &str) -> anyhow::Re
             "--invoke-port",
             &port.to_string(),
             "--ignore-changes",
-            "--only-lambda-apis",
             "--env-vars",
             &env,
         ])
