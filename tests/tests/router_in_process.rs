@@ -1,0 +1,85 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Each function's router driven in-process with `tower::ServiceExt::oneshot`, the way
+//! `lambda_http::run` drives it in Lambda: the caller comes from the API Gateway request
+//! context in the request's extensions (no HTTP server, no local JWT layer).
+
+use axum::body::Body;
+use e2e_tests::Stack;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use sharing_http::local_auth::{Claims, request_context};
+use tower::ServiceExt;
+
+async fn call(router: axum::Router, method: &str, path: &str, user: Option<&str>) -> (u16, Value) {
+    let mut req = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .body(Body::empty())
+        .unwrap();
+    if let Some(u) = user {
+        let claims = Claims {
+            sub: u.to_owned(),
+            email: e2e_tests::demo_email(u),
+            exp: 4_000_000_000,
+        };
+        req.extensions_mut()
+            .insert(request_context(&claims, method, path).unwrap());
+    }
+    let res = router.oneshot(req).await.unwrap();
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn each_function_router_serves_its_own_routes_only() {
+    let s = Stack::start().await;
+    let listings = sharing_http::app(receiver_listings::routes(), s.core.clone());
+    let (status, body) = call(
+        listings.clone(),
+        "GET",
+        "/accounts/mpdine/shared-with-me?access=usable",
+        Some("dan"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"][0]["audienceId"], "ibiza-dreamers");
+    // Another function's route is not in this router.
+    let (status, body) = call(listings, "GET", "/me", Some("dan")).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+
+    let owner = sharing_http::app(share_updates::routes(), s.core.clone());
+    let (status, body) = call(
+        owner.clone(),
+        "GET",
+        "/accounts/mptravel/audiences/aspiring-athenians/sharing",
+        Some("ana"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["grants"][0]["level"], "view_only");
+
+    let admin = sharing_http::app(admin::routes(), s.core.clone());
+    let (status, body) = call(admin.clone(), "GET", "/me", Some("dina")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["memberships"][0]["accountId"], "mpdine");
+}
+
+#[tokio::test]
+async fn without_authorizer_claims_the_function_answers_401() {
+    let s = Stack::start().await;
+    let admin = sharing_http::app(admin::routes(), s.core.clone());
+    let (status, body) = call(admin, "GET", "/me", None).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("unauthenticated"))
+    );
+}
