@@ -84,7 +84,8 @@ impl Core {
             .table
             .get(&keys::membership(account_id, &caller.user_id))
             .await?;
-        let m = m.ok_or_else(|| Error::NotFound(format!("account '{account_id}' was not found")))?;
+        let m =
+            m.ok_or_else(|| Error::NotFound(format!("account '{account_id}' was not found")))?;
         Ok(Member {
             user_id: caller.user_id.clone(),
             email: caller.email.clone(),
@@ -124,7 +125,10 @@ impl Core {
 
     /// The policy's view of a receiving account named by `member`'s account: `None` when
     /// it does not exist, so that it reads exactly like another organization's.
-    pub fn receiver_ref(found: &HashMap<String, AccountItem>, id: &AccountId) -> Option<AccountRef> {
+    pub fn receiver_ref(
+        found: &HashMap<String, AccountItem>,
+        id: &AccountId,
+    ) -> Option<AccountRef> {
         found
             .get(id.as_str())
             .map(|a| AccountRef::new(a.id.as_str(), a.organization_id.as_str()))
@@ -166,7 +170,12 @@ impl Core {
 
     /// `PUT /accounts/{a}/users/{userId}`: adds the user to the account or changes it.
     /// Answers the user and whether it was added.
-    pub async fn put_user(&self, member: &Member, user_id: &UserId, input: &UserInput) -> Result<(UserView, bool)> {
+    pub async fn put_user(
+        &self,
+        member: &Member,
+        user_id: &UserId,
+        input: &UserInput,
+    ) -> Result<(UserView, bool)> {
         member.require(Action::ManageUsers, &Resource::Account, String::new)?;
         input.validate()?;
         self.write_membership(
@@ -236,7 +245,9 @@ impl Core {
             None,
         )?;
         let condition = match &before {
-            Some(b) => Expr::new("#role = :old").name("#role", "role").value(":old", &b.role)?,
+            Some(b) => Expr::new("#role = :old")
+                .name("#role", "role")
+                .value(":old", &b.role)?,
             None => Expr::absent(),
         };
         tx.put(&self.table, "membership", &item, Some(condition))?;
@@ -249,7 +260,7 @@ impl Core {
                 actor_user_id: actor.to_owned(),
                 action: action::USER_ROLE_CHANGED,
                 user_id: Some(user_id.to_string()),
-                before: Some(before.as_ref().map_or(json!(null), |b| json!(b.role))),
+                before: before.as_ref().map(|b| json!(b.role)),
                 after: Some(json!(input.role)),
                 ..Default::default()
             }
@@ -277,9 +288,19 @@ impl Core {
             &self.table,
             "membership",
             &key,
-            Some(Expr::new("#role = :old").name("#role", "role").value(":old", &before.role)?),
+            Some(
+                Expr::new("#role = :old")
+                    .name("#role", "role")
+                    .value(":old", &before.role)?,
+            ),
         )?;
-        admin_count_change(self, &mut tx, &member.account_id, counts_as_admin(before.role), false)?;
+        admin_count_change(
+            self,
+            &mut tx,
+            &member.account_id,
+            counts_as_admin(before.role),
+            false,
+        )?;
         Entry {
             actor_user_id: member.user_id.to_string(),
             action: action::USER_REMOVED,
@@ -313,7 +334,12 @@ impl Core {
     }
 
     /// Creates or renames an account (fixture loading by ops). Keeps its admin count.
-    pub async fn put_account(&self, org: &OrganizationId, id: &AccountId, name: &str) -> Result<()> {
+    pub async fn put_account(
+        &self,
+        org: &OrganizationId,
+        id: &AccountId,
+        name: &str,
+    ) -> Result<()> {
         let key = keys::account(id);
         self.table
             .update(
@@ -337,7 +363,13 @@ impl Core {
     }
 }
 
-fn admin_count_change(core: &Core, tx: &mut Tx, account: &AccountId, was: bool, is: bool) -> Result<()> {
+fn admin_count_change(
+    core: &Core,
+    tx: &mut Tx,
+    account: &AccountId,
+    was: bool,
+    is: bool,
+) -> Result<()> {
     let key = keys::account(account);
     match (was, is) {
         (false, true) => tx.update(
@@ -351,7 +383,9 @@ fn admin_count_change(core: &Core, tx: &mut Tx, account: &AccountId, was: bool, 
             &core.table,
             "admin_count",
             &key,
-            Expr::new("ADD adminCount :minus").value(":minus", &-1)?.value(":one", &1)?,
+            Expr::new("ADD adminCount :minus")
+                .value(":minus", &-1)?
+                .value(":one", &1)?,
             Some("adminCount > :one"),
         ),
         _ => Ok(()),
