@@ -5,9 +5,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use sharing_core::Core;
 use sharing_core::accounts::UserInput;
 use sharing_core::ids::UserId;
-use sharing_core::Core;
 use sharing_http::context::CallerOf;
 use sharing_http::{ApiError, JsonBody, List, ListQuery, member_of, path_id};
 
@@ -15,7 +15,10 @@ pub fn routes() -> Router<Core> {
     Router::new()
         .route("/me", get(me))
         .route("/accounts/{accountId}/users", get(list_users))
-        .route("/accounts/{accountId}/users/{userId}", put(put_user).delete(remove_user))
+        .route(
+            "/accounts/{accountId}/users/{userId}",
+            put(put_user).delete(remove_user),
+        )
         .route("/accounts/{accountId}/activity", get(activity))
 }
 
@@ -23,7 +26,12 @@ async fn me(State(core): State<Core>, CallerOf(caller): CallerOf) -> Result<Resp
     Ok(Json(core.me(&caller).await?).into_response())
 }
 
-async fn list_users(State(core): State<Core>, CallerOf(caller): CallerOf, Path(account): Path<String>, list: ListQuery) -> Result<Response, ApiError> {
+async fn list_users(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path(account): Path<String>,
+    list: ListQuery,
+) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
     Ok(List::from(core.list_users(&member, &list.page).await?).into_response())
 }
@@ -37,18 +45,31 @@ async fn put_user(
     let member = member_of(&core, &caller, &account).await?;
     let user = UserId::parse(&user)?;
     let (view, added) = core.put_user(&member, &user, &input).await?;
-    let status = if added { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(view)).into_response())
 }
 
-async fn remove_user(State(core): State<Core>, CallerOf(caller): CallerOf, Path((account, user)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+async fn remove_user(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path((account, user)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
     let user = path_id(&user, UserId::parse, "user")?;
     core.remove_user(&member, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn activity(State(core): State<Core>, CallerOf(caller): CallerOf, Path(account): Path<String>, list: ListQuery) -> Result<Response, ApiError> {
+async fn activity(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path(account): Path<String>,
+    list: ListQuery,
+) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
     Ok(List::from(core.list_activity(&member, &list.page).await?).into_response())
 }

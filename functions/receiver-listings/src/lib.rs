@@ -6,21 +6,32 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
+use sharing_core::Core;
 use sharing_core::connections::NewConnection;
 use sharing_core::ids::{AudienceId, ConnectionId};
 use sharing_core::policy::ShareLevel;
-use sharing_core::Core;
 use sharing_http::context::CallerOf;
 use sharing_http::{ApiError, JsonBody, List, ListQuery, created, member_of, path_id};
 
 pub fn routes() -> Router<Core> {
     Router::new()
         .route("/accounts/{accountId}/shared-with-me", get(shared_with_me))
-        .route("/accounts/{accountId}/audiences/{audienceId}/connections", get(list_connections).post(create_connection))
-        .route("/accounts/{accountId}/audiences/{audienceId}/connections/{connectionId}", delete(delete_connection))
+        .route(
+            "/accounts/{accountId}/audiences/{audienceId}/connections",
+            get(list_connections).post(create_connection),
+        )
+        .route(
+            "/accounts/{accountId}/audiences/{audienceId}/connections/{connectionId}",
+            delete(delete_connection),
+        )
 }
 
-async fn shared_with_me(State(core): State<Core>, CallerOf(caller): CallerOf, Path(account): Path<String>, list: ListQuery) -> Result<Response, ApiError> {
+async fn shared_with_me(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path(account): Path<String>,
+    list: ListQuery,
+) -> Result<Response, ApiError> {
     let access: Option<ShareLevel> = list.param("access", "view_only, usable")?;
     let member = member_of(&core, &caller, &account).await?;
     Ok(List::from(core.shared_with_me(&member, access, &list.page).await?).into_response())
@@ -35,10 +46,18 @@ async fn create_connection(
     let member = member_of(&core, &caller, &account).await?;
     let id = path_id(&id, AudienceId::parse, "audience")?;
     let c = core.create_connection(&member, &id, &input).await?;
-    Ok(created(&format!("/accounts/{account}/audiences/{id}/connections/{}", c.id), &c))
+    Ok(created(
+        &format!("/accounts/{account}/audiences/{id}/connections/{}", c.id),
+        &c,
+    ))
 }
 
-async fn list_connections(State(core): State<Core>, CallerOf(caller): CallerOf, Path((account, id)): Path<(String, String)>, list: ListQuery) -> Result<Response, ApiError> {
+async fn list_connections(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path((account, id)): Path<(String, String)>,
+    list: ListQuery,
+) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
     let id = path_id(&id, AudienceId::parse, "audience")?;
     Ok(List::from(core.list_connections(&member, &id, &list.page).await?).into_response())

@@ -6,20 +6,37 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, put};
+use sharing_core::Core;
 use sharing_core::audiences::{AudiencePatch, NewAudience};
 use sharing_core::ids::{AccountId, AudienceId};
 use sharing_core::sharing::{DefaultsInput, OneGrantInput, SharingInput};
-use sharing_core::Core;
 use sharing_http::context::CallerOf;
-use sharing_http::{ApiError, IfMatch, JsonBody, List, ListQuery, created, member_of, path_id, with_etag};
+use sharing_http::{
+    ApiError, IfMatch, JsonBody, List, ListQuery, created, member_of, path_id, with_etag,
+};
 
 pub fn routes() -> Router<Core> {
     Router::new()
-        .route("/accounts/{accountId}/audiences", get(list_audiences).post(create_audience))
-        .route("/accounts/{accountId}/audiences/{audienceId}", get(get_audience).patch(patch_audience))
-        .route("/accounts/{accountId}/audiences/{audienceId}/sharing", get(get_sharing).put(put_sharing))
-        .route("/accounts/{accountId}/audiences/{audienceId}/sharing/{receiverAccountId}", put(put_grant))
-        .route("/accounts/{accountId}/sharing-defaults", get(get_defaults).put(put_defaults))
+        .route(
+            "/accounts/{accountId}/audiences",
+            get(list_audiences).post(create_audience),
+        )
+        .route(
+            "/accounts/{accountId}/audiences/{audienceId}",
+            get(get_audience).patch(patch_audience),
+        )
+        .route(
+            "/accounts/{accountId}/audiences/{audienceId}/sharing",
+            get(get_sharing).put(put_sharing),
+        )
+        .route(
+            "/accounts/{accountId}/audiences/{audienceId}/sharing/{receiverAccountId}",
+            put(put_grant),
+        )
+        .route(
+            "/accounts/{accountId}/sharing-defaults",
+            get(get_defaults).put(put_defaults),
+        )
 }
 
 fn audience_id(raw: &str) -> Result<AudienceId, ApiError> {
@@ -35,12 +52,14 @@ async fn create_audience(
     let member = member_of(&core, &caller, &account).await?;
     let a = core.create_audience(&member, &input).await?;
     let mut res = created(&format!("/accounts/{account}/audiences/{}", a.id), &a);
-    res.headers_mut().insert(axum::http::header::ETAG, etag(a.version));
+    res.headers_mut()
+        .insert(axum::http::header::ETAG, etag(a.version));
     Ok(res)
 }
 
 fn etag(version: i64) -> axum::http::HeaderValue {
-    axum::http::HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(axum::http::HeaderValue::from_static("\"0\""))
+    axum::http::HeaderValue::from_str(&format!("\"{version}\""))
+        .unwrap_or(axum::http::HeaderValue::from_static("\"0\""))
 }
 
 async fn list_audiences(
@@ -50,7 +69,9 @@ async fn list_audiences(
     list: ListQuery,
 ) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
-    Ok(axum::response::IntoResponse::into_response(List::from(core.list_audiences(&member, &list.page).await?)))
+    Ok(axum::response::IntoResponse::into_response(List::from(
+        core.list_audiences(&member, &list.page).await?,
+    )))
 }
 
 async fn get_audience(
@@ -71,7 +92,9 @@ async fn patch_audience(
     JsonBody(patch): JsonBody<AudiencePatch>,
 ) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
-    let a = core.patch_audience(&member, &audience_id(&id)?, &patch, if_match).await?;
+    let a = core
+        .patch_audience(&member, &audience_id(&id)?, &patch, if_match)
+        .await?;
     Ok(with_etag(StatusCode::OK, a.version, &a))
 }
 
@@ -93,7 +116,9 @@ async fn put_sharing(
     JsonBody(input): JsonBody<SharingInput>,
 ) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
-    let s = core.put_sharing(&member, &audience_id(&id)?, &input, if_match).await?;
+    let s = core
+        .put_sharing(&member, &audience_id(&id)?, &input, if_match)
+        .await?;
     Ok(with_etag(StatusCode::OK, s.version, &s))
 }
 
@@ -111,17 +136,26 @@ async fn put_grant(
     let receiver = match AccountId::parse(&receiver) {
         Ok(r) => r,
         Err(_) => {
-            core.audience_for(&member, &id, sharing_core::policy::Action::ChangeSharing).await?;
-            return Err(ApiError::from(sharing_core::Error::CrossOrganization(format!(
-                "account '{receiver}' is not in your organization; sharing never leaves the organization"
-            ))));
+            core.audience_for(&member, &id, sharing_core::policy::Action::ChangeSharing)
+                .await?;
+            return Err(ApiError::from(sharing_core::Error::CrossOrganization(
+                format!(
+                    "account '{receiver}' is not in your organization; sharing never leaves the organization"
+                ),
+            )));
         }
     };
-    let s = core.put_grant(&member, &id, &receiver, &input, if_match).await?;
+    let s = core
+        .put_grant(&member, &id, &receiver, &input, if_match)
+        .await?;
     Ok(with_etag(StatusCode::OK, s.version, &s))
 }
 
-async fn get_defaults(State(core): State<Core>, CallerOf(caller): CallerOf, Path(account): Path<String>) -> Result<Response, ApiError> {
+async fn get_defaults(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path(account): Path<String>,
+) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
     let d = core.get_defaults(&member).await?;
     Ok(with_etag(StatusCode::OK, d.version, &d))

@@ -109,7 +109,11 @@ impl From<ActivityItem> for ActivityView {
 
 impl Core {
     /// `GET /accounts/{a}/activity`: admin-level users, newest first.
-    pub async fn list_activity(&self, member: &Member, page: &PageRequest) -> Result<Page<ActivityView>> {
+    pub async fn list_activity(
+        &self,
+        member: &Member,
+        page: &PageRequest,
+    ) -> Result<Page<ActivityView>> {
         member.require(Action::ViewActivity, &Resource::Account, String::new)?;
         let q = Query::table(keys::account_pk(&member.account_id))
             .prefix(keys::ACTIVITY_PREFIX)

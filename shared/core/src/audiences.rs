@@ -35,7 +35,9 @@ pub struct AudiencePatch {
     pub definition: Option<Value>,
 }
 
-fn present<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<Option<String>>, D::Error> {
+fn present<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<String>>, D::Error> {
     Ok(Some(Option::deserialize(d)?))
 }
 
@@ -85,11 +87,13 @@ pub fn access_of(audience: &AudienceItem, account: &AccountId, now: i64) -> Acce
 }
 
 /// The sharing entries that are in force at `now` (expired ones read as private).
-pub fn effective_sharing(audience: &AudienceItem, now: i64) -> impl Iterator<Item = (&String, &SharingEntry)> {
-    audience
-        .sharing
-        .iter()
-        .filter(move |(_, e)| effective_level(e.level, e.expires_at_epoch, now) != ShareLevel::Private)
+pub fn effective_sharing(
+    audience: &AudienceItem,
+    now: i64,
+) -> impl Iterator<Item = (&String, &SharingEntry)> {
+    audience.sharing.iter().filter(move |(_, e)| {
+        effective_level(e.level, e.expires_at_epoch, now) != ShareLevel::Private
+    })
 }
 
 fn counts(audience: &AudienceItem, now: i64) -> SharedWithCounts {
@@ -122,7 +126,9 @@ fn detail(a: &AudienceItem, access: AccessLevel) -> AudienceDetail {
 
 fn validate_definition(definition: &Value) -> Result<String> {
     if !definition.is_object() {
-        return Err(Error::Validation("definition must be a JSON object".to_owned()));
+        return Err(Error::Validation(
+            "definition must be a JSON object".to_owned(),
+        ));
     }
     let text = serde_json::to_string(definition).map_err(Error::store)?;
     if text.len() > MAX_DEFINITION_BYTES {
@@ -142,7 +148,11 @@ fn validate_description(d: &Option<String>) -> Result<()> {
 }
 
 /// The grant item that makes an audience appear in a receiver's "Shared with me".
-pub(crate) fn grant_item(audience: &AudienceItem, receiver: &str, entry: &SharingEntry) -> Result<GrantItem> {
+pub(crate) fn grant_item(
+    audience: &AudienceItem,
+    receiver: &str,
+    entry: &SharingEntry,
+) -> Result<GrantItem> {
     let receiver_id = AccountId::parse(receiver)?;
     let audience_id = AudienceId::parse(&audience.id)?;
     let key = keys::grant(&audience_id, &receiver_id);
@@ -167,15 +177,28 @@ pub(crate) fn grant_item(audience: &AudienceItem, receiver: &str, entry: &Sharin
 impl Core {
     /// Loads an audience as `member`'s account sees it and asks the policy about
     /// `action`. Missing and private read the same.
-    pub async fn audience_for(&self, member: &Member, id: &AudienceId, action: Action) -> Result<(AudienceItem, AccessLevel)> {
+    pub async fn audience_for(
+        &self,
+        member: &Member,
+        id: &AudienceId,
+        action: Action,
+    ) -> Result<(AudienceItem, AccessLevel)> {
         let not_found = || Error::NotFound(format!("audience '{id}' was not found"));
-        let audience: AudienceItem = self.table.get(&keys::audience(id)).await?.ok_or_else(not_found)?;
+        let audience: AudienceItem = self
+            .table
+            .get(&keys::audience(id))
+            .await?
+            .ok_or_else(not_found)?;
         let access = access_of(&audience, &member.account_id, self.now_epoch());
         member.require(action, &Resource::Audience { access }, || match access {
             AccessLevel::Private => format!("audience '{id}' was not found"),
             AccessLevel::ViewOnly => format!(
                 "your account holds view_only access to audience '{id}'; this needs {}",
-                if action == Action::ConnectAudience { "usable access (request it from the owner)" } else { "the owner account" }
+                if action == Action::ConnectAudience {
+                    "usable access (request it from the owner)"
+                } else {
+                    "the owner account"
+                }
             ),
             _ => format!("only the owner account of audience '{id}' can do this"),
         })?;
@@ -183,13 +206,20 @@ impl Core {
     }
 
     /// `POST /accounts/{a}/audiences`.
-    pub async fn create_audience(&self, member: &Member, input: &NewAudience) -> Result<AudienceDetail> {
+    pub async fn create_audience(
+        &self,
+        member: &Member,
+        input: &NewAudience,
+    ) -> Result<AudienceDetail> {
         member.require(Action::CreateAudience, &Resource::Account, String::new)?;
         validate::single_line("name", &input.name, 200)?;
         validate_description(&input.description)?;
         let definition = validate_definition(&input.definition)?;
 
-        let defaults: Option<SharingDefaultsItem> = self.table.get(&keys::sharing_defaults(&member.account_id)).await?;
+        let defaults: Option<SharingDefaultsItem> = self
+            .table
+            .get(&keys::sharing_defaults(&member.account_id))
+            .await?;
         let id = AudienceId::parse(&self.ids.new_id())?;
         let key = keys::audience(&id);
         let now = self.now_rfc3339();
@@ -199,7 +229,15 @@ impl Core {
             .into_iter()
             .filter(|d| d.level != ShareLevel::Private)
             .map(|d| {
-                (d.account_id, SharingEntry { level: d.level, account_name: d.account_name, expires_at: None, expires_at_epoch: None })
+                (
+                    d.account_id,
+                    SharingEntry {
+                        level: d.level,
+                        account_name: d.account_name,
+                        expires_at: None,
+                        expires_at_epoch: None,
+                    },
+                )
             })
             .collect();
         let audience = AudienceItem {
@@ -238,7 +276,9 @@ impl Core {
             tx.put(&self.table, "grant", g, None)?;
         }
         self.table.commit(tx).await.map_err(|e| match e {
-            TxError::Condition(_) => Error::Conflict("an audience with this id already exists".to_owned()),
+            TxError::Condition(_) => {
+                Error::Conflict("an audience with this id already exists".to_owned())
+            }
             TxError::Other(e) => e,
         })?;
         self.table.batch_put(rest).await?;
@@ -246,7 +286,11 @@ impl Core {
     }
 
     /// `GET /accounts/{a}/audiences`: the audiences the account owns, newest first.
-    pub async fn list_audiences(&self, member: &Member, page: &PageRequest) -> Result<Page<AudienceSummary>> {
+    pub async fn list_audiences(
+        &self,
+        member: &Member,
+        page: &PageRequest,
+    ) -> Result<Page<AudienceSummary>> {
         let q = Query::index(keys::GSI1, keys::owned_audiences(&member.account_id)).newest_first();
         let p: Page<AudienceItem> = self.table.query(&q, page).await?;
         let now = self.now_epoch();
@@ -274,9 +318,17 @@ impl Core {
 
     /// `PATCH /accounts/{a}/audiences/{id}`: owner account only. A new name reaches the
     /// receivers' "Shared with me" in the same transaction.
-    pub async fn patch_audience(&self, member: &Member, id: &AudienceId, patch: &AudiencePatch, if_match: Option<i64>) -> Result<AudienceDetail> {
+    pub async fn patch_audience(
+        &self,
+        member: &Member,
+        id: &AudienceId,
+        patch: &AudiencePatch,
+        if_match: Option<i64>,
+    ) -> Result<AudienceDetail> {
         if patch.name.is_none() && patch.description.is_none() && patch.definition.is_none() {
-            return Err(Error::Validation("give at least one of name, description, definition".to_owned()));
+            return Err(Error::Validation(
+                "give at least one of name, description, definition".to_owned(),
+            ));
         }
         if let Some(n) = &patch.name {
             validate::single_line("name", n, 200)?;
@@ -284,7 +336,11 @@ impl Core {
         if let Some(d) = &patch.description {
             validate_description(d)?;
         }
-        let definition = patch.definition.as_ref().map(validate_definition).transpose()?;
+        let definition = patch
+            .definition
+            .as_ref()
+            .map(validate_definition)
+            .transpose()?;
         for _attempt in 0..5 {
             let (mut audience, _) = self.audience_for(member, id, Action::EditAudience).await?;
             if let Some(v) = if_match
@@ -335,7 +391,9 @@ impl Core {
                 Err(TxError::Other(e)) => return Err(e),
             }
         }
-        Err(Error::Conflict("the audience kept changing while it was being edited; try again".to_owned()))
+        Err(Error::Conflict(
+            "the audience kept changing while it was being edited; try again".to_owned(),
+        ))
     }
 }
 

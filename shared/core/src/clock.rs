@@ -52,7 +52,8 @@ impl IdGenerator for UlidGenerator {
 /// RFC 3339 in UTC with a `Z`, as the contract's timestamps.
 pub fn rfc3339(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    t.format(&Rfc3339).unwrap_or_else(|_| t.unix_timestamp().to_string())
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
 pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {

@@ -78,16 +78,23 @@ fn view(c: &ConnectionItem, access: AccessLevel) -> ConnectionView {
 impl Core {
     /// `GET /accounts/{b}/shared-with-me[?access=]`: one Query on the receiver index;
     /// expired grants are filtered out on read.
-    pub async fn shared_with_me(&self, member: &Member, access: Option<ShareLevel>, page: &PageRequest) -> Result<Page<SharedAudienceView>> {
+    pub async fn shared_with_me(
+        &self,
+        member: &Member,
+        access: Option<ShareLevel>,
+        page: &PageRequest,
+    ) -> Result<Page<SharedAudienceView>> {
         member.require(Action::ListSharedWithMe, &Resource::Account, String::new)?;
         let mut q = Query::index(keys::GSI1, keys::received_grants(&member.account_id)).filter(
-            Expr::new("attribute_not_exists(expiresAtEpoch) OR expiresAtEpoch > :now").value(":now", &self.now_epoch())?,
+            Expr::new("attribute_not_exists(expiresAtEpoch) OR expiresAtEpoch > :now")
+                .value(":now", &self.now_epoch())?,
         );
         match access {
             None => {}
             Some(ShareLevel::Private) => {
                 return Err(Error::Validation(
-                    "access must be view_only or usable: private audiences are never listed".to_owned(),
+                    "access must be view_only or usable: private audiences are never listed"
+                        .to_owned(),
                 ));
             }
             Some(level) => q = q.prefix(keys::level_prefix(level)),
@@ -111,8 +118,15 @@ impl Core {
     }
 
     /// `POST /accounts/{b}/audiences/{id}/connections`: the owner or a `usable` holder.
-    pub async fn create_connection(&self, member: &Member, id: &AudienceId, input: &NewConnection) -> Result<ConnectionView> {
-        let (_, access) = self.audience_for(member, id, Action::ConnectAudience).await?;
+    pub async fn create_connection(
+        &self,
+        member: &Member,
+        id: &AudienceId,
+        input: &NewConnection,
+    ) -> Result<ConnectionView> {
+        let (_, access) = self
+            .audience_for(member, id, Action::ConnectAudience)
+            .await?;
         validate::single_line("outputId", &input.output_id, 128)?;
         validate::single_line("platform", &input.platform, 64)?;
         let cid = ConnectionId::parse(&self.ids.new_id())?;
@@ -132,7 +146,12 @@ impl Core {
             created_by: member.user_id.to_string(),
         };
         let okey = keys::connection_output(&member.account_id, id, &input.output_id);
-        let output = ConnectionOutputItem { pk: okey.pk, sk: okey.sk, entity_type: entity::CONNECTION_OUTPUT.to_owned(), connection_id: cid.to_string() };
+        let output = ConnectionOutputItem {
+            pk: okey.pk,
+            sk: okey.sk,
+            entity_type: entity::CONNECTION_OUTPUT.to_owned(),
+            connection_id: cid.to_string(),
+        };
         let mut tx = Tx::new();
         tx.put(&self.table, "output", &output, Some(Expr::absent()))?;
         tx.put(&self.table, "connection", &item, Some(Expr::absent()))?;
@@ -147,23 +166,52 @@ impl Core {
     }
 
     /// `GET /accounts/{b}/audiences/{id}/connections`.
-    pub async fn list_connections(&self, member: &Member, id: &AudienceId, page: &PageRequest) -> Result<Page<ConnectionView>> {
-        let (_, access) = self.audience_for(member, id, Action::ViewConnections).await?;
-        let q = Query::index(keys::GSI1, keys::audience_connections(&member.account_id, id));
+    pub async fn list_connections(
+        &self,
+        member: &Member,
+        id: &AudienceId,
+        page: &PageRequest,
+    ) -> Result<Page<ConnectionView>> {
+        let (_, access) = self
+            .audience_for(member, id, Action::ViewConnections)
+            .await?;
+        let q = Query::index(
+            keys::GSI1,
+            keys::audience_connections(&member.account_id, id),
+        );
         let p: Page<ConnectionItem> = self.table.query(&q, page).await?;
-        Ok(Page { items: p.items.iter().map(|c| view(c, access)).collect(), next_cursor: p.next_cursor })
+        Ok(Page {
+            items: p.items.iter().map(|c| view(c, access)).collect(),
+            next_cursor: p.next_cursor,
+        })
     }
 
     /// `DELETE /accounts/{b}/audiences/{id}/connections/{cid}`.
-    pub async fn delete_connection(&self, member: &Member, id: &AudienceId, cid: &ConnectionId) -> Result<()> {
-        self.audience_for(member, id, Action::DeleteConnection).await?;
+    pub async fn delete_connection(
+        &self,
+        member: &Member,
+        id: &AudienceId,
+        cid: &ConnectionId,
+    ) -> Result<()> {
+        self.audience_for(member, id, Action::DeleteConnection)
+            .await?;
         let c = self.own_connection(member, cid).await?;
         if c.audience_id != id.as_str() {
             return Err(connection_not_found(cid));
         }
         let mut tx = Tx::new();
-        tx.delete(&self.table, "connection", &keys::connection(cid), Some(Expr::present()))?;
-        tx.delete(&self.table, "output", &keys::connection_output(&member.account_id, id, &c.output_id), None)?;
+        tx.delete(
+            &self.table,
+            "connection",
+            &keys::connection(cid),
+            Some(Expr::present()),
+        )?;
+        tx.delete(
+            &self.table,
+            "output",
+            &keys::connection_output(&member.account_id, id, &c.output_id),
+            None,
+        )?;
         match self.table.commit(tx).await {
             Ok(()) => Ok(()),
             Err(TxError::Condition(_)) => Err(connection_not_found(cid)),
@@ -172,16 +220,28 @@ impl Core {
     }
 
     /// One of `member`'s account's connections (another account's reads as missing).
-    pub async fn own_connection(&self, member: &Member, cid: &ConnectionId) -> Result<ConnectionItem> {
+    pub async fn own_connection(
+        &self,
+        member: &Member,
+        cid: &ConnectionId,
+    ) -> Result<ConnectionItem> {
         let c: Option<ConnectionItem> = self.table.get(&keys::connection(cid)).await?;
-        c.filter(|c| c.account_id == member.account_id.as_str()).ok_or_else(|| connection_not_found(cid))
+        c.filter(|c| c.account_id == member.account_id.as_str())
+            .ok_or_else(|| connection_not_found(cid))
     }
 
     /// The level `account` holds now on the audience of a connection.
-    pub async fn connection_access(&self, account: &AccountId, audience_id: &str) -> Result<AccessLevel> {
+    pub async fn connection_access(
+        &self,
+        account: &AccountId,
+        audience_id: &str,
+    ) -> Result<AccessLevel> {
         let id = AudienceId::parse(audience_id)?;
-        let audience: Option<crate::items::AudienceItem> = self.table.get(&keys::audience(&id)).await?;
-        Ok(audience.map_or(AccessLevel::Private, |a| access_of(&a, account, self.now_epoch())))
+        let audience: Option<crate::items::AudienceItem> =
+            self.table.get(&keys::audience(&id)).await?;
+        Ok(audience.map_or(AccessLevel::Private, |a| {
+            access_of(&a, account, self.now_epoch())
+        }))
     }
 }
 

@@ -3,6 +3,7 @@
 //! idempotent: loading the same file twice leaves the table as after the first time,
 //! and audiences that already exist are left as they are.
 
+use crate::Core;
 use crate::accounts::UserInput;
 use crate::audiences::grant_item;
 use crate::error::{Error, Result};
@@ -10,7 +11,6 @@ use crate::ids::{AccountId, AudienceId, OrganizationId, UserId};
 use crate::items::{AudienceItem, SharingEntry, entity};
 use crate::keys;
 use crate::store::{Expr, Tx, TxError};
-use crate::Core;
 use serde::Deserialize;
 use serde_json::Value;
 use sharing_policy::{Role, ShareLevel};
@@ -105,28 +105,58 @@ impl Core {
                 report.accounts += 1;
             }
         }
-        let unknown = |a: &AccountId| Error::Validation(format!("fixture names account '{a}', which is not in its organizations"));
+        let unknown = |a: &AccountId| {
+            Error::Validation(format!(
+                "fixture names account '{a}', which is not in its organizations"
+            ))
+        };
         let mut emails = HashMap::new();
         // Admins first, so an account always has its admin before anyone else.
-        let mut memberships: Vec<(&FixtureUser, &FixtureMembership)> =
-            f.users.iter().flat_map(|u| u.memberships.iter().map(move |m| (u, m))).collect();
+        let mut memberships: Vec<(&FixtureUser, &FixtureMembership)> = f
+            .users
+            .iter()
+            .flat_map(|u| u.memberships.iter().map(move |m| (u, m)))
+            .collect();
         memberships.sort_by_key(|(_, m)| !matches!(m.role, Role::Admin | Role::AdminCompliance));
         for (u, m) in memberships {
-            let (name, org) = accounts.get(m.account_id.as_str()).ok_or_else(|| unknown(&m.account_id))?;
-            let input = UserInput { email: u.email.clone(), first_name: u.first_name.clone(), last_name: u.last_name.clone(), role: m.role };
-            self.write_membership(OPS, &m.account_id, name, org, &u.id, &input).await?;
+            let (name, org) = accounts
+                .get(m.account_id.as_str())
+                .ok_or_else(|| unknown(&m.account_id))?;
+            let input = UserInput {
+                email: u.email.clone(),
+                first_name: u.first_name.clone(),
+                last_name: u.last_name.clone(),
+                role: m.role,
+            };
+            self.write_membership(OPS, &m.account_id, name, org, &u.id, &input)
+                .await?;
             emails.insert(u.id.to_string(), u.email.clone());
             report.memberships += 1;
         }
         for a in &f.audiences {
-            let (owner_name, org) = accounts.get(a.owner_account_id.as_str()).ok_or_else(|| unknown(&a.owner_account_id))?;
+            let (owner_name, org) = accounts
+                .get(a.owner_account_id.as_str())
+                .ok_or_else(|| unknown(&a.owner_account_id))?;
             let mut sharing = BTreeMap::new();
             for g in a.sharing.iter().filter(|g| g.level != ShareLevel::Private) {
-                let (name, receiver_org) = accounts.get(g.account_id.as_str()).ok_or_else(|| unknown(&g.account_id))?;
+                let (name, receiver_org) = accounts
+                    .get(g.account_id.as_str())
+                    .ok_or_else(|| unknown(&g.account_id))?;
                 if receiver_org != org || g.account_id == a.owner_account_id {
-                    return Err(Error::Validation(format!("fixture shares '{}' with '{}' outside its organization or with its owner", a.id, g.account_id)));
+                    return Err(Error::Validation(format!(
+                        "fixture shares '{}' with '{}' outside its organization or with its owner",
+                        a.id, g.account_id
+                    )));
                 }
-                sharing.insert(g.account_id.to_string(), SharingEntry { level: g.level, account_name: name.clone(), expires_at: None, expires_at_epoch: None });
+                sharing.insert(
+                    g.account_id.to_string(),
+                    SharingEntry {
+                        level: g.level,
+                        account_name: name.clone(),
+                        expires_at: None,
+                        expires_at_epoch: None,
+                    },
+                );
             }
             let key = keys::audience(&a.id);
             let now = self.now_rfc3339();
@@ -144,7 +174,10 @@ impl Core {
                 owner_account_name: owner_name.clone(),
                 organization_id: org.clone(),
                 created_by: a.created_by.to_string(),
-                created_by_email: emails.get(a.created_by.as_str()).cloned().unwrap_or_default(),
+                created_by_email: emails
+                    .get(a.created_by.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
                 created_at: now.clone(),
                 updated_at: now,
                 version: 1,

@@ -3,12 +3,12 @@
 //! again without a second effect. The same key with another request, or while the first
 //! is still running, is a conflict.
 
+use crate::Core;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, UserId};
 use crate::items::{IdempotencyItem, entity};
 use crate::keys;
 use crate::store::Expr;
-use crate::Core;
 use std::collections::BTreeMap;
 
 pub const RETENTION_SECONDS: i64 = 24 * 3600;
@@ -43,7 +43,11 @@ impl IdempotencyScope {
 }
 
 impl Core {
-    pub async fn idempotency_begin(&self, scope: &IdempotencyScope, request_hash: &str) -> Result<Begin> {
+    pub async fn idempotency_begin(
+        &self,
+        scope: &IdempotencyScope,
+        request_hash: &str,
+    ) -> Result<Begin> {
         let now = self.now_epoch();
         let key = scope.key();
         let item = IdempotencyItem {
@@ -73,7 +77,8 @@ impl Core {
         let existing: Option<IdempotencyItem> = self.table.get(&key).await?;
         match existing {
             Some(e) if e.request_hash != request_hash => Err(Error::Conflict(
-                "this Idempotency-Key was already used with a different request; use a new key".to_owned(),
+                "this Idempotency-Key was already used with a different request; use a new key"
+                    .to_owned(),
             )),
             Some(e) if e.status == "completed" => Ok(Begin::Replay(StoredResponse {
                 status: e.response_status.unwrap_or(200),
@@ -81,14 +86,20 @@ impl Core {
                 headers: e.response_headers,
             })),
             Some(_) => Err(Error::Conflict(
-                "a request with this Idempotency-Key is still being processed; retry in a moment".to_owned(),
+                "a request with this Idempotency-Key is still being processed; retry in a moment"
+                    .to_owned(),
             )),
             // Expired and removed in between: treat as a fresh attempt.
             None => Box::pin(self.idempotency_begin(scope, request_hash)).await,
         }
     }
 
-    pub async fn idempotency_complete(&self, scope: &IdempotencyScope, request_hash: &str, response: &StoredResponse) -> Result<()> {
+    pub async fn idempotency_complete(
+        &self,
+        scope: &IdempotencyScope,
+        request_hash: &str,
+        response: &StoredResponse,
+    ) -> Result<()> {
         let now = self.now_epoch();
         let key = scope.key();
         let item = IdempotencyItem {
@@ -110,7 +121,14 @@ impl Core {
     /// Forgets an attempt that failed on the server side, so a retry runs again.
     pub async fn idempotency_abandon(&self, scope: &IdempotencyScope) -> Result<()> {
         self.table
-            .delete(&scope.key(), Some(Expr::new("#s = :p").name("#s", "status").value(":p", &"in_progress")?))
+            .delete(
+                &scope.key(),
+                Some(
+                    Expr::new("#s = :p")
+                        .name("#s", "status")
+                        .value(":p", &"in_progress")?,
+                ),
+            )
             .await?;
         Ok(())
     }

@@ -140,7 +140,9 @@ pub fn plan_changes(audience: &AudienceItem, desired: &Desired, now: i64) -> Vec
             let before = in_force(audience, receiver.as_str(), now);
             let same = match (&before, after) {
                 (None, None) => true,
-                (Some(b), Some(a)) => b.level == a.level && b.expires_at_epoch == a.expires_at_epoch,
+                (Some(b), Some(a)) => {
+                    b.level == a.level && b.expires_at_epoch == a.expires_at_epoch
+                }
                 _ => false,
             };
             (!same).then(|| GrantChange {
@@ -153,23 +155,37 @@ pub fn plan_changes(audience: &AudienceItem, desired: &Desired, now: i64) -> Vec
 }
 
 /// Parses an `expiresAt`: RFC 3339, in the future, only with a level above private.
-pub fn parse_expiry(level: ShareLevel, expires_at: Option<&str>, now: i64) -> Result<(Option<String>, Option<i64>)> {
+pub fn parse_expiry(
+    level: ShareLevel,
+    expires_at: Option<&str>,
+    now: i64,
+) -> Result<(Option<String>, Option<i64>)> {
     let Some(raw) = expires_at else {
         return Ok((None, None));
     };
     if level == ShareLevel::Private {
-        return Err(Error::Validation("expiresAt only applies to view_only or usable".to_owned()));
+        return Err(Error::Validation(
+            "expiresAt only applies to view_only or usable".to_owned(),
+        ));
     }
     let t = parse_rfc3339(raw).ok_or_else(|| {
-        Error::Validation(format!("expiresAt '{raw}' is not an RFC 3339 timestamp (e.g. 2027-01-31T00:00:00Z)"))
+        Error::Validation(format!(
+            "expiresAt '{raw}' is not an RFC 3339 timestamp (e.g. 2027-01-31T00:00:00Z)"
+        ))
     })?;
     if t.unix_timestamp() <= now {
-        return Err(Error::Validation(format!("expiresAt '{raw}' is not in the future")));
+        return Err(Error::Validation(format!(
+            "expiresAt '{raw}' is not in the future"
+        )));
     }
     Ok((Some(rfc3339(t)), Some(t.unix_timestamp())))
 }
 
-fn entry(level: ShareLevel, account_name: &str, expiry: (Option<String>, Option<i64>)) -> Option<SharingEntry> {
+fn entry(
+    level: ShareLevel,
+    account_name: &str,
+    expiry: (Option<String>, Option<i64>),
+) -> Option<SharingEntry> {
     (level != ShareLevel::Private).then(|| SharingEntry {
         level,
         account_name: account_name.to_owned(),
@@ -199,9 +215,9 @@ impl Core {
         let mut after = audience.clone();
         // Expired entries are dropped from the map as we go (their grant items are
         // already filtered on read and cleaned up by TTL).
-        after
-            .sharing
-            .retain(|_, e| effective_level(e.level, e.expires_at_epoch, now) != ShareLevel::Private);
+        after.sharing.retain(|_, e| {
+            effective_level(e.level, e.expires_at_epoch, now) != ShareLevel::Private
+        });
         for c in changes {
             match &c.after {
                 Some(e) => {
@@ -227,8 +243,18 @@ impl Core {
         let owner = AccountId::parse(&audience.owner_account_id)?;
         for c in changes {
             match &c.after {
-                Some(e) => tx.put(&self.table, "grant", &grant_item(&after, c.receiver.as_str(), e)?, None)?,
-                None => tx.delete(&self.table, "grant", &keys::grant(&audience_id, &c.receiver), None)?,
+                Some(e) => tx.put(
+                    &self.table,
+                    "grant",
+                    &grant_item(&after, c.receiver.as_str(), e)?,
+                    None,
+                )?,
+                None => tx.delete(
+                    &self.table,
+                    "grant",
+                    &keys::grant(&audience_id, &c.receiver),
+                    None,
+                )?,
             }
             Entry {
                 actor_user_id: actor.to_owned(),
@@ -276,7 +302,13 @@ impl Core {
                 return Ok(sharing_view(&audience, now));
             }
             let mut tx = Tx::new();
-            let after = self.add_sharing_change(&mut tx, member.user_id.as_str(), &audience, &changes, None)?;
+            let after = self.add_sharing_change(
+                &mut tx,
+                member.user_id.as_str(),
+                &audience,
+                &changes,
+                None,
+            )?;
             match self.table.commit(tx).await {
                 Ok(()) => return Ok(sharing_view(&after, now)),
                 Err(TxError::Condition("audience")) if if_match.is_some() => {
@@ -288,7 +320,8 @@ impl Core {
             }
         }
         Err(Error::Conflict(
-            "the sharing of this audience kept changing while it was being saved; try again".to_owned(),
+            "the sharing of this audience kept changing while it was being saved; try again"
+                .to_owned(),
         ))
     }
 
@@ -300,14 +333,25 @@ impl Core {
 
     /// `PUT /accounts/{a}/audiences/{id}/sharing`: declarative; unlisted accounts are
     /// private.
-    pub async fn put_sharing(&self, member: &Member, id: &AudienceId, input: &SharingInput, if_match: Option<i64>) -> Result<SharingView> {
+    pub async fn put_sharing(
+        &self,
+        member: &Member,
+        id: &AudienceId,
+        input: &SharingInput,
+        if_match: Option<i64>,
+    ) -> Result<SharingView> {
         if input.grants.len() > MAX_ENTRIES {
-            return Err(Error::Validation(format!("at most {MAX_ENTRIES} grants are allowed")));
+            return Err(Error::Validation(format!(
+                "at most {MAX_ENTRIES} grants are allowed"
+            )));
         }
         let mut seen = BTreeSet::new();
         for g in &input.grants {
             if !seen.insert(&g.account_id) {
-                return Err(Error::Validation(format!("account '{}' is listed twice", g.account_id)));
+                return Err(Error::Validation(format!(
+                    "account '{}' is listed twice",
+                    g.account_id
+                )));
             }
         }
         // Visibility and role come first: a receiver learns nothing from the body check.
@@ -319,8 +363,18 @@ impl Core {
             .grants
             .iter()
             .map(|g| {
-                let name = accounts.get(g.account_id.as_str()).map(|a| a.name.clone()).unwrap_or_default();
-                Ok((g.account_id.clone(), entry(g.level, &name, parse_expiry(g.level, g.expires_at.as_deref(), now)?)))
+                let name = accounts
+                    .get(g.account_id.as_str())
+                    .map(|a| a.name.clone())
+                    .unwrap_or_default();
+                Ok((
+                    g.account_id.clone(),
+                    entry(
+                        g.level,
+                        &name,
+                        parse_expiry(g.level, g.expires_at.as_deref(), now)?,
+                    ),
+                ))
             })
             .collect::<Result<Desired>>()?;
         self.change_sharing(member, id, if_match, |audience, now| {
@@ -335,42 +389,80 @@ impl Core {
     }
 
     /// `PUT /accounts/{a}/audiences/{id}/sharing/{receiver}`.
-    pub async fn put_grant(&self, member: &Member, id: &AudienceId, receiver: &AccountId, input: &OneGrantInput, if_match: Option<i64>) -> Result<SharingView> {
+    pub async fn put_grant(
+        &self,
+        member: &Member,
+        id: &AudienceId,
+        receiver: &AccountId,
+        input: &OneGrantInput,
+        if_match: Option<i64>,
+    ) -> Result<SharingView> {
         self.audience_for(member, id, Action::ChangeSharing).await?;
-        let accounts = self.check_receivers(member, std::slice::from_ref(receiver)).await?;
-        let name = accounts.get(receiver.as_str()).map(|a| a.name.clone()).unwrap_or_default();
+        let accounts = self
+            .check_receivers(member, std::slice::from_ref(receiver))
+            .await?;
+        let name = accounts
+            .get(receiver.as_str())
+            .map(|a| a.name.clone())
+            .unwrap_or_default();
         let expiry = parse_expiry(input.level, input.expires_at.as_deref(), self.now_epoch())?;
-        let desired: Desired = BTreeMap::from([(receiver.clone(), entry(input.level, &name, expiry))]);
-        self.change_sharing(member, id, if_match, |_, _| Ok(desired.clone())).await
+        let desired: Desired =
+            BTreeMap::from([(receiver.clone(), entry(input.level, &name, expiry))]);
+        self.change_sharing(member, id, if_match, |_, _| Ok(desired.clone()))
+            .await
     }
 
     /// `GET /accounts/{a}/sharing-defaults`.
     pub async fn get_defaults(&self, member: &Member) -> Result<DefaultsView> {
         member.require(Action::ViewSharingDefaults, &Resource::Account, String::new)?;
-        let item: Option<SharingDefaultsItem> = self.table.get(&keys::sharing_defaults(&member.account_id)).await?;
+        let item: Option<SharingDefaultsItem> = self
+            .table
+            .get(&keys::sharing_defaults(&member.account_id))
+            .await?;
         Ok(defaults_view(item.as_ref()))
     }
 
     /// `PUT /accounts/{a}/sharing-defaults`: applies to audiences created afterwards only.
-    pub async fn put_defaults(&self, member: &Member, input: &DefaultsInput, if_match: Option<i64>) -> Result<DefaultsView> {
-        member.require(Action::ChangeSharingDefaults, &Resource::Account, String::new)?;
+    pub async fn put_defaults(
+        &self,
+        member: &Member,
+        input: &DefaultsInput,
+        if_match: Option<i64>,
+    ) -> Result<DefaultsView> {
+        member.require(
+            Action::ChangeSharingDefaults,
+            &Resource::Account,
+            String::new,
+        )?;
         if input.defaults.len() > MAX_ENTRIES {
-            return Err(Error::Validation(format!("at most {MAX_ENTRIES} defaults are allowed")));
+            return Err(Error::Validation(format!(
+                "at most {MAX_ENTRIES} defaults are allowed"
+            )));
         }
         let mut seen = BTreeSet::new();
         for d in &input.defaults {
             if !seen.insert(&d.account_id) {
-                return Err(Error::Validation(format!("account '{}' is listed twice", d.account_id)));
+                return Err(Error::Validation(format!(
+                    "account '{}' is listed twice",
+                    d.account_id
+                )));
             }
         }
-        let listed: Vec<AccountId> = input.defaults.iter().map(|d| d.account_id.clone()).collect();
+        let listed: Vec<AccountId> = input
+            .defaults
+            .iter()
+            .map(|d| d.account_id.clone())
+            .collect();
         let accounts = self.check_receivers(member, &listed).await?;
         let defaults: Vec<DefaultEntry> = input
             .defaults
             .iter()
             .map(|d| DefaultEntry {
                 account_id: d.account_id.to_string(),
-                account_name: accounts.get(d.account_id.as_str()).map(|a| a.name.clone()).unwrap_or_default(),
+                account_name: accounts
+                    .get(d.account_id.as_str())
+                    .map(|a| a.name.clone())
+                    .unwrap_or_default(),
                 level: d.level,
             })
             .collect();
@@ -417,7 +509,9 @@ impl Core {
                 Err(TxError::Other(e)) => return Err(e),
             }
         }
-        Err(Error::Conflict("the defaults kept changing while they were being saved; try again".to_owned()))
+        Err(Error::Conflict(
+            "the defaults kept changing while they were being saved; try again".to_owned(),
+        ))
     }
 }
 
@@ -428,10 +522,17 @@ fn defaults_view(item: Option<&SharingDefaultsItem>) -> DefaultsView {
             defaults: i
                 .defaults
                 .iter()
-                .map(|d| DefaultView { account_id: d.account_id.clone(), account_name: d.account_name.clone(), level: d.level })
+                .map(|d| DefaultView {
+                    account_id: d.account_id.clone(),
+                    account_name: d.account_name.clone(),
+                    level: d.level,
+                })
                 .collect(),
         },
-        None => DefaultsView { version: 0, defaults: Vec::new() },
+        None => DefaultsView {
+            version: 0,
+            defaults: Vec::new(),
+        },
     }
 }
 
@@ -467,7 +568,15 @@ mod tests {
             sharing: sharing
                 .iter()
                 .map(|(id, level, exp)| {
-                    (id.to_string(), SharingEntry { level: *level, account_name: id.to_string(), expires_at: exp.map(|e| e.to_string()), expires_at_epoch: *exp })
+                    (
+                        id.to_string(),
+                        SharingEntry {
+                            level: *level,
+                            account_name: id.to_string(),
+                            expires_at: exp.map(|e| e.to_string()),
+                            expires_at_epoch: *exp,
+                        },
+                    )
                 })
                 .collect(),
         }
@@ -479,7 +588,10 @@ mod tests {
 
     #[test]
     fn same_level_is_no_change_and_expired_counts_as_private() {
-        let a = audience(&[("b", ShareLevel::Usable, None), ("c", ShareLevel::ViewOnly, Some(50))]);
+        let a = audience(&[
+            ("b", ShareLevel::Usable, None),
+            ("c", ShareLevel::ViewOnly, Some(50)),
+        ]);
         let desired: Desired = BTreeMap::from([
             (acc("b"), entry(ShareLevel::Usable, "b", (None, None))),
             (acc("c"), None),
@@ -495,10 +607,18 @@ mod tests {
 
     #[test]
     fn expiry_must_be_future_and_not_private() {
-        assert!(parse_expiry(ShareLevel::Usable, Some("2020-01-01T00:00:00Z"), 1_900_000_000).is_err());
+        assert!(
+            parse_expiry(
+                ShareLevel::Usable,
+                Some("2020-01-01T00:00:00Z"),
+                1_900_000_000
+            )
+            .is_err()
+        );
         assert!(parse_expiry(ShareLevel::Private, Some("2099-01-01T00:00:00Z"), 0).is_err());
         assert!(parse_expiry(ShareLevel::Usable, Some("tomorrow"), 0).is_err());
-        let (text, epoch) = parse_expiry(ShareLevel::Usable, Some("2099-01-01T01:00:00+01:00"), 0).unwrap();
+        let (text, epoch) =
+            parse_expiry(ShareLevel::Usable, Some("2099-01-01T01:00:00+01:00"), 0).unwrap();
         assert_eq!(text.as_deref(), Some("2099-01-01T00:00:00Z"));
         assert_eq!(epoch, Some(4_070_908_800));
     }

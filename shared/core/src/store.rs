@@ -188,7 +188,10 @@ impl Tx {
             .set_expression_attribute_values(condition.values())
             .build()
             .map_err(Error::store)?;
-        self.push(label, TransactWriteItem::builder().condition_check(op).build());
+        self.push(
+            label,
+            TransactWriteItem::builder().condition_check(op).build(),
+        );
         Ok(())
     }
 
@@ -310,7 +313,11 @@ impl Table {
     /// Puts an item; a failed condition answers `Ok(false)`.
     pub async fn put<T: Serialize>(&self, item: &T, condition: Option<Expr>) -> Result<bool> {
         let item: Item = serde_dynamo::to_item(item).map_err(Error::store)?;
-        let mut req = self.client.put_item().table_name(&self.name).set_item(Some(item));
+        let mut req = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item));
         if let Some(c) = condition {
             req = req
                 .condition_expression(c.text.clone())
@@ -321,7 +328,9 @@ impl Table {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+                _ => Err(Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(
+                    e,
+                ))),
             },
         }
     }
@@ -343,7 +352,9 @@ impl Table {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+                _ => Err(Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(
+                    e,
+                ))),
             },
         }
     }
@@ -363,7 +374,9 @@ impl Table {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+                _ => Err(Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(
+                    e,
+                ))),
             },
         }
     }
@@ -423,7 +436,11 @@ impl Table {
     }
 
     /// Reads one page of a partition.
-    pub async fn query<T: DeserializeOwned>(&self, q: &Query, page: &PageRequest) -> Result<Page<T>> {
+    pub async fn query<T: DeserializeOwned>(
+        &self,
+        q: &Query,
+        page: &PageRequest,
+    ) -> Result<Page<T>> {
         let (pk_attr, sk_attr) = q.key_attributes();
         let scope = q.scope();
         let start = match &page.cursor {
@@ -431,7 +448,8 @@ impl Table {
             None => None,
         };
         let mut names = HashMap::from([("#pk".to_owned(), pk_attr.to_owned())]);
-        let mut values = HashMap::from([(":pk".to_owned(), AttributeValue::S(q.partition.clone()))]);
+        let mut values =
+            HashMap::from([(":pk".to_owned(), AttributeValue::S(q.partition.clone()))]);
         let mut key_condition = "#pk = :pk".to_owned();
         if let Some(prefix) = &q.sort_prefix {
             names.insert("#sk".to_owned(), sk_attr.to_owned());

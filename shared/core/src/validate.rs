@@ -14,7 +14,10 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
             "{field} is {n} characters long; at most {max} are allowed"
         )));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err(Error::Validation(format!(
             "{field} must not contain control characters"
         )));
@@ -26,9 +29,7 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
 pub fn single_line(field: &str, value: &str, max: usize) -> Result<()> {
     text(field, value, max)?;
     if value.contains(['\r', '\n']) {
-        return Err(Error::Validation(format!(
-            "{field} must be a single line"
-        )));
+        return Err(Error::Validation(format!("{field} must be a single line")));
     }
     Ok(())
 }

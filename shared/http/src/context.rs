@@ -11,23 +11,33 @@ use sharing_core::ids::UserId;
 pub use sharing_core::Caller;
 
 /// The claims of the request context, if any.
-pub fn claims(parts: &axum::http::Extensions) -> Option<&std::collections::HashMap<String, String>> {
+pub fn claims(
+    parts: &axum::http::Extensions,
+) -> Option<&std::collections::HashMap<String, String>> {
     #[allow(unreachable_patterns)]
     match parts.get::<RequestContext>()? {
-        RequestContext::ApiGatewayV2(ctx) => ctx.authorizer.as_ref()?.jwt.as_ref().map(|j| &j.claims),
+        RequestContext::ApiGatewayV2(ctx) => {
+            ctx.authorizer.as_ref()?.jwt.as_ref().map(|j| &j.claims)
+        }
         _ => None,
     }
 }
 
 /// The caller of a request, or 401.
 pub fn caller(extensions: &axum::http::Extensions) -> Result<Caller, ApiError> {
-    let claims = claims(extensions)
-        .ok_or_else(|| ApiError::unauthenticated("send a bearer token in the Authorization header"))?;
+    let claims = claims(extensions).ok_or_else(|| {
+        ApiError::unauthenticated("send a bearer token in the Authorization header")
+    })?;
     let sub = claims
         .get("sub")
         .ok_or_else(|| ApiError::unauthenticated("the token has no 'sub' claim"))?;
-    let user_id = UserId::parse(sub).map_err(|_| ApiError::unauthenticated("the token's 'sub' claim is not a usable user id"))?;
-    Ok(Caller { user_id, email: claims.get("email").cloned().unwrap_or_default() })
+    let user_id = UserId::parse(sub).map_err(|_| {
+        ApiError::unauthenticated("the token's 'sub' claim is not a usable user id")
+    })?;
+    Ok(Caller {
+        user_id,
+        email: claims.get("email").cloned().unwrap_or_default(),
+    })
 }
 
 /// Extractor form: `caller: CallerOf` in a handler.

@@ -24,7 +24,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ApiError::validation(format!("could not read the request body: {e}"))
             }
         })?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
         let de = &mut serde_json::Deserializer::from_slice(bytes);
         match serde_path_to_error::deserialize(de) {
             Ok(v) => Ok(JsonBody(v)),
@@ -55,7 +59,11 @@ impl ListQuery {
     pub const DEFAULT_LIMIT: i32 = 50;
 
     /// A filter parameter parsed with `FromStr`; a bad value is a 400 naming `allowed`.
-    pub fn param<T: std::str::FromStr>(&self, name: &str, allowed: &str) -> Result<Option<T>, ApiError> {
+    pub fn param<T: std::str::FromStr>(
+        &self,
+        name: &str,
+        allowed: &str,
+    ) -> Result<Option<T>, ApiError> {
         match self.params.get(name) {
             None => Ok(None),
             Some(v) => v.parse().map(Some).map_err(|_| {
@@ -74,14 +82,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
             None => Self::DEFAULT_LIMIT,
             Some(l) => match l.parse::<i32>() {
                 Ok(n) if (1..=100).contains(&n) => n,
-                _ => return Err(ApiError::validation(format!("limit '{l}' must be a whole number from 1 to 100"))),
+                _ => {
+                    return Err(ApiError::validation(format!(
+                        "limit '{l}' must be a whole number from 1 to 100"
+                    )));
+                }
             },
         };
         let cursor = params.get("cursor").cloned();
         if cursor.as_deref() == Some("") {
-            return Err(ApiError::validation("cursor must not be empty; leave it out for the first page"));
+            return Err(ApiError::validation(
+                "cursor must not be empty; leave it out for the first page",
+            ));
         }
-        Ok(ListQuery { page: PageRequest { limit, cursor }, params })
+        Ok(ListQuery {
+            page: PageRequest { limit, cursor },
+            params,
+        })
     }
 }
 
@@ -92,7 +109,9 @@ fn parse_query(q: &str) -> Result<HashMap<String, String>, ApiError> {
         let k = decode(k)?;
         let v = decode(v)?;
         if out.insert(k.clone(), v).is_some() {
-            return Err(ApiError::validation(format!("query parameter '{k}' is given more than once")));
+            return Err(ApiError::validation(format!(
+                "query parameter '{k}' is given more than once"
+            )));
         }
     }
     Ok(out)
@@ -106,11 +125,17 @@ fn decode(s: &str) -> Result<String, ApiError> {
         match b {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
                 let v = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
                 match v {
                     Some(v) => out.push(v),
-                    None => return Err(ApiError::validation("the query string is not properly percent-encoded")),
+                    None => {
+                        return Err(ApiError::validation(
+                            "the query string is not properly percent-encoded",
+                        ));
+                    }
                 }
                 i += 2;
             }
@@ -151,8 +176,17 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 }
 
 /// An id from the path. One that cannot be an id cannot exist either: 404.
-pub fn path_id<T>(raw: &str, parse: impl Fn(&str) -> Result<T, sharing_core::Error>, what: &str) -> Result<T, ApiError> {
-    parse(raw).map_err(|_| ApiError::not_found(format!("{what} '{}' was not found", raw.chars().take(64).collect::<String>())))
+pub fn path_id<T>(
+    raw: &str,
+    parse: impl Fn(&str) -> Result<T, sharing_core::Error>,
+    what: &str,
+) -> Result<T, ApiError> {
+    parse(raw).map_err(|_| {
+        ApiError::not_found(format!(
+            "{what} '{}' was not found",
+            raw.chars().take(64).collect::<String>()
+        ))
+    })
 }
 
 #[cfg(test)]

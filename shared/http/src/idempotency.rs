@@ -3,8 +3,8 @@
 //! `Idempotent-Replayed: true`) without running again. Keys are scoped to the account in
 //! the path and the calling user.
 
-use crate::problem::ApiError;
 use crate::MAX_BODY_BYTES;
+use crate::problem::ApiError;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method};
@@ -27,8 +27,13 @@ pub async fn layer(State(core): State<Core>, req: Request, next: Next) -> Respon
         return next.run(req).await;
     };
     let key = match raw_key.to_str() {
-        Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x20..0x7f).contains(&b)) => k.to_owned(),
-        _ => return ApiError::validation("Idempotency-Key must be 1-255 printable ASCII characters").into_response(),
+        Ok(k) if (1..=255).contains(&k.len()) && k.bytes().all(|b| (0x20..0x7f).contains(&b)) => {
+            k.to_owned()
+        }
+        _ => {
+            return ApiError::validation("Idempotency-Key must be 1-255 printable ASCII characters")
+                .into_response();
+        }
     };
     // Unauthenticated or outside an account: the handler answers as usual.
     let Ok(caller) = crate::context::caller(req.extensions()) else {
@@ -55,20 +60,33 @@ pub async fn layer(State(core): State<Core>, req: Request, next: Next) -> Respon
     hasher.update(parts.uri.path().as_bytes());
     hasher.update(b"\n");
     hasher.update(&bytes);
-    let hash: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    let scope = IdempotencyScope { account, user: caller.user_id, key };
+    let hash: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let scope = IdempotencyScope {
+        account,
+        user: caller.user_id,
+        key,
+    };
 
     match core.idempotency_begin(&scope, &hash).await {
         Err(e) => ApiError::from(e).into_response(),
         Ok(Begin::Replay(stored)) => replay(stored),
         Ok(Begin::Proceed) => {
-            let res = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+            let res = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
             let (rparts, rbody) = res.into_parts();
             let rbytes = match to_bytes(rbody, usize::MAX).await {
                 Ok(b) => b,
                 Err(_) => {
                     let _ = core.idempotency_abandon(&scope).await;
-                    return ApiError::from(sharing_core::Error::Store("could not buffer the response".into())).into_response();
+                    return ApiError::from(sharing_core::Error::Store(
+                        "could not buffer the response".into(),
+                    ))
+                    .into_response();
                 }
             };
             let status = rparts.status;
@@ -79,9 +97,19 @@ pub async fn layer(State(core): State<Core>, req: Request, next: Next) -> Respon
             } else {
                 let headers = KEPT_HEADERS
                     .iter()
-                    .filter_map(|h| rparts.headers.get(*h).and_then(|v| v.to_str().ok()).map(|v| ((*h).to_owned(), v.to_owned())))
+                    .filter_map(|h| {
+                        rparts
+                            .headers
+                            .get(*h)
+                            .and_then(|v| v.to_str().ok())
+                            .map(|v| ((*h).to_owned(), v.to_owned()))
+                    })
                     .collect::<BTreeMap<_, _>>();
-                let stored = StoredResponse { status: status.as_u16(), body: String::from_utf8_lossy(&rbytes).into_owned(), headers };
+                let stored = StoredResponse {
+                    status: status.as_u16(),
+                    body: String::from_utf8_lossy(&rbytes).into_owned(),
+                    headers,
+                };
                 if let Err(e) = core.idempotency_complete(&scope, &hash, &stored).await {
                     // The effect happened; a retry will see the key in progress (409)
                     // until its lease ends, never run twice within it.
@@ -95,12 +123,14 @@ pub async fn layer(State(core): State<Core>, req: Request, next: Next) -> Respon
 
 fn replay(stored: StoredResponse) -> Response {
     let mut res = Response::new(Body::from(stored.body));
-    *res.status_mut() = axum::http::StatusCode::from_u16(stored.status).unwrap_or(axum::http::StatusCode::OK);
+    *res.status_mut() =
+        axum::http::StatusCode::from_u16(stored.status).unwrap_or(axum::http::StatusCode::OK);
     for (k, v) in stored.headers {
         if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::from_str(&v)) {
             res.headers_mut().insert(k, v);
         }
     }
-    res.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    res.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
     res
 }

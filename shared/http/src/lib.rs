@@ -32,7 +32,10 @@ pub fn app(routes: Router<Core>, core: Core) -> Router {
     routes
         .fallback(problem::no_route)
         .method_not_allowed_fallback(problem::no_route)
-        .layer(middleware::from_fn_with_state(core.clone(), idempotency::layer))
+        .layer(middleware::from_fn_with_state(
+            core.clone(),
+            idempotency::layer,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(log_request))
         .with_state(core)
@@ -61,7 +64,11 @@ async fn log_request(req: Request, next: Next) -> Response {
 
 /// The caller as a member of the account in the path (404 when not a member, or when the
 /// id cannot be an account).
-pub async fn member_of(core: &Core, caller: &sharing_core::Caller, account: &str) -> Result<sharing_core::Member, ApiError> {
+pub async fn member_of(
+    core: &Core,
+    caller: &sharing_core::Caller,
+    account: &str,
+) -> Result<sharing_core::Member, ApiError> {
     let id = path_id(account, sharing_core::ids::AccountId::parse, "account")?;
     Ok(core.member(caller, &id).await?)
 }

@@ -23,10 +23,23 @@ pub struct Claims {
 }
 
 /// Signs a local token valid for `ttl_seconds`.
-pub fn mint(secret: &str, sub: &str, email: Option<&str>, ttl_seconds: i64) -> Result<String, jsonwebtoken::errors::Error> {
+pub fn mint(
+    secret: &str,
+    sub: &str,
+    email: Option<&str>,
+    ttl_seconds: i64,
+) -> Result<String, jsonwebtoken::errors::Error> {
     let exp = time::OffsetDateTime::now_utc().unix_timestamp() + ttl_seconds;
-    let claims = Claims { sub: sub.to_owned(), email: email.map(str::to_owned), exp };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
+    let claims = Claims {
+        sub: sub.to_owned(),
+        email: email.map(str::to_owned),
+        exp,
+    };
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
 }
 
 /// The request context API Gateway (HTTP API, payload 2.0) builds for a request that
@@ -52,7 +65,9 @@ pub fn request_context(claims: &Claims, method: &str, path: &str) -> Option<Requ
         "authorizer": { "jwt": { "claims": jwt_claims, "scopes": null } },
         "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "local" }
     });
-    serde_json::from_value(ctx).ok().map(RequestContext::ApiGatewayV2)
+    serde_json::from_value(ctx)
+        .ok()
+        .map(RequestContext::ApiGatewayV2)
 }
 
 #[derive(Clone)]
@@ -62,7 +77,9 @@ pub struct LocalAuth {
 
 impl LocalAuth {
     pub fn new(secret: &str) -> Self {
-        LocalAuth { key: Arc::new(DecodingKey::from_secret(secret.as_bytes())) }
+        LocalAuth {
+            key: Arc::new(DecodingKey::from_secret(secret.as_bytes())),
+        }
     }
 }
 
@@ -72,16 +89,25 @@ pub async fn layer(State(auth): State<LocalAuth>, mut req: Request, next: Next) 
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        });
     let Some(token) = token else {
-        return ApiError::unauthenticated("send 'Authorization: Bearer <token>' (cargo xtask token USER_ID prints one)").into_response();
+        return ApiError::unauthenticated(
+            "send 'Authorization: Bearer <token>' (cargo xtask token USER_ID prints one)",
+        )
+        .into_response();
     };
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_required_spec_claims(&["exp", "sub"]);
     validation.validate_aud = false;
     let claims = match jsonwebtoken::decode::<Claims>(token, &auth.key, &validation) {
         Ok(data) => data.claims,
-        Err(e) => return ApiError::unauthenticated(format!("the bearer token was rejected: {e}")).into_response(),
+        Err(e) => {
+            return ApiError::unauthenticated(format!("the bearer token was rejected: {e}"))
+                .into_response();
+        }
     };
     match request_context(&claims, req.method().as_str(), req.uri().path()) {
         Some(ctx) => {

@@ -26,7 +26,11 @@ struct Problem<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, code, detail: detail.into() }
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+        }
     }
 
     pub fn unauthenticated(detail: impl Into<String>) -> Self {
@@ -45,7 +49,10 @@ impl ApiError {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("the request body is larger than {} bytes", crate::MAX_BODY_BYTES),
+            format!(
+                "the request body is larger than {} bytes",
+                crate::MAX_BODY_BYTES
+            ),
         )
     }
 
@@ -76,9 +83,15 @@ impl From<Error> for ApiError {
             Error::Validation(d) => ApiError::new(S::BAD_REQUEST, "validation_failed", d),
             Error::Conflict(d) => ApiError::new(S::CONFLICT, "conflict", d),
             Error::AlreadyGranted(d) => ApiError::new(S::CONFLICT, "already_granted", d),
-            Error::PreconditionFailed(d) => ApiError::new(S::PRECONDITION_FAILED, "precondition_failed", d),
-            Error::CrossOrganization(d) => ApiError::new(S::UNPROCESSABLE_ENTITY, "cross_organization", d),
-            Error::PayloadTooLarge(d) => ApiError::new(S::PAYLOAD_TOO_LARGE, "payload_too_large", d),
+            Error::PreconditionFailed(d) => {
+                ApiError::new(S::PRECONDITION_FAILED, "precondition_failed", d)
+            }
+            Error::CrossOrganization(d) => {
+                ApiError::new(S::UNPROCESSABLE_ENTITY, "cross_organization", d)
+            }
+            Error::PayloadTooLarge(d) => {
+                ApiError::new(S::PAYLOAD_TOO_LARGE, "payload_too_large", d)
+            }
             Error::Store(d) => {
                 tracing::error!(error = %d, "internal error");
                 ApiError::new(
@@ -107,5 +120,9 @@ impl IntoResponse for ApiError {
 
 /// Unknown route or method: a problem, like everything else.
 pub async fn no_route(req: axum::extract::Request) -> ApiError {
-    ApiError::not_found(format!("there is no route {} {}", req.method(), req.uri().path()))
+    ApiError::not_found(format!(
+        "there is no route {} {}",
+        req.method(),
+        req.uri().path()
+    ))
 }

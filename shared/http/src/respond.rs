@@ -16,7 +16,10 @@ pub struct List<T> {
 
 impl<T> From<Page<T>> for List<T> {
     fn from(p: Page<T>) -> Self {
-        List { items: p.items, next_cursor: p.next_cursor }
+        List {
+            items: p.items,
+            next_cursor: p.next_cursor,
+        }
     }
 }
 

@@ -16,12 +16,17 @@ pub struct Config {
 pub struct MissingEnv(pub &'static str);
 
 pub fn required_env(name: &'static str) -> Result<String, MissingEnv> {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(MissingEnv(name))
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or(MissingEnv(name))
 }
 
 impl Config {
     pub fn from_env() -> Result<Self, MissingEnv> {
-        Ok(Config { table_name: required_env("TABLE_NAME")? })
+        Ok(Config {
+            table_name: required_env("TABLE_NAME")?,
+        })
     }
 }
 

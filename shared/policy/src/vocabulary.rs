@@ -84,7 +84,10 @@ wire_enum!(
 impl Role {
     /// Admin-level roles set sharing levels, defaults and identity permissions.
     pub fn is_admin_level(self) -> bool {
-        matches!(self, Role::Admin | Role::AdminCompliance | Role::SupportAccess)
+        matches!(
+            self,
+            Role::Admin | Role::AdminCompliance | Role::SupportAccess
+        )
     }
 
     /// Only admins and admin-compliance users add, remove and change users.

@@ -1,11 +1,16 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 //! Property tests of the invariants the decision must keep whatever the inputs.
 
 use proptest::prelude::*;
 use sharing_policy::{
-    AccessLevel, AccountRef, Action, IdentityType, Principal, Reason, Resource, Role,
-    ShareLevel, decide, deliver_identities, effective_level,
+    AccessLevel, AccountRef, Action, IdentityType, Principal, Reason, Resource, Role, ShareLevel,
+    decide, deliver_identities, effective_level,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,7 +42,10 @@ fn principal(role: Role) -> Principal {
     }
 }
 fn resources(access: AccessLevel) -> [Resource; 2] {
-    [Resource::Audience { access }, Resource::Connection { access }]
+    [
+        Resource::Audience { access },
+        Resource::Connection { access },
+    ]
 }
 
 proptest! {
