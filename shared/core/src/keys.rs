@@ -170,6 +170,10 @@ pub fn outbox(email_id: &str) -> Key {
     Key::same(format!("OUTBOX#{email_id}"))
 }
 
+/// GSI1 partition of the outbox emails not sent yet (a sparse index entry: it is removed
+/// when the email is marked sent). The sort key is the email id, so oldest first.
+pub const OUTBOX_UNSENT: &str = "OUTBOX_UNSENT";
+
 pub fn identity_grant(owner: &AccountId, t: IdentityType, receiver: &AccountId) -> Key {
     Key {
         pk: account_pk(owner),

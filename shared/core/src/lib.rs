@@ -4,18 +4,21 @@
 //! log. Decisions come from the pure `sharing-policy` crate; data lives in one DynamoDB
 //! table (`store`, `keys`, `items`).
 
+pub mod access_requests;
 pub mod accounts;
 pub mod activity;
 pub mod audiences;
 pub mod clock;
 pub mod connections;
 pub mod cursor;
+pub mod email;
 pub mod error;
 pub mod fixture;
 pub mod idempotency;
 pub mod ids;
 pub mod items;
 pub mod keys;
+pub mod outbox;
 pub mod sharing;
 pub mod store;
 pub mod validate;

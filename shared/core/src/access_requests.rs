@@ -1,0 +1,907 @@
+//! Access requests (seed: "Request 'usable' access for a 'view only' audience" and
+//! "Respond to an access request"). A receiving account that holds `view_only` asks the
+//! owner for `usable`, giving the requested level, the campaign's date range, its details
+//! and the activation platforms. The audience's creator is emailed; the owner's
+//! admin-level users approve (which grants through the same code path as a sharing
+//! change) or deny, and the requester is emailed the outcome.
+//!
+//! Every write is one transaction with its email in the outbox and its activity, so a
+//! request or a decision never exists without its notification.
+
+use crate::activity::{Entry, action};
+use crate::audiences::access_of;
+use crate::email::{EmailFacts, EmailKind};
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, AudienceId, RequestId};
+use crate::items::{AudienceItem, MembershipItem, SharingEntry, entity};
+use crate::keys;
+use crate::sharing::{Desired, parse_expiry, plan_changes};
+use crate::store::{Expr, Page, PageRequest, Query, Tx, TxError};
+use crate::{Core, Member, validate};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+
+pub const MAX_DETAILS_CHARS: usize = 4000;
+pub const MAX_PLATFORMS: usize = 20;
+pub const MAX_PLATFORM_CHARS: usize = 100;
+pub const MAX_REASON_CHARS: usize = 2000;
+
+/// Where a request is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    Pending,
+    Approved,
+    Denied,
+}
+
+impl RequestStatus {
+    pub const NAMES: &'static str = "pending, approved, denied";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Pending => "pending",
+            RequestStatus::Approved => "approved",
+            RequestStatus::Denied => "denied",
+        }
+    }
+}
+
+impl FromStr for RequestStatus {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "pending" => Ok(RequestStatus::Pending),
+            "approved" => Ok(RequestStatus::Approved),
+            "denied" => Ok(RequestStatus::Denied),
+            _ => Err(Error::Validation(format!(
+                "status '{s}' is not valid; use one of: {}",
+                RequestStatus::NAMES
+            ))),
+        }
+    }
+}
+
+/// Which side of the requests an account lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Requests for audiences the account owns.
+    #[default]
+    Incoming,
+    /// Requests the account made.
+    Outgoing,
+}
+
+impl FromStr for Direction {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "incoming" => Ok(Direction::Incoming),
+            "outgoing" => Ok(Direction::Outgoing),
+            _ => Err(Error::Validation(format!(
+                "direction '{s}' is not valid; use one of: incoming, outgoing"
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Campaign {
+    /// First day, `YYYY-MM-DD`.
+    pub start: String,
+    /// Last day, `YYYY-MM-DD`, not before `start`.
+    pub end: String,
+    pub details: String,
+}
+
+/// `POST /accounts/{b}/access-requests` body: all four parts are required.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewAccessRequest {
+    pub audience_id: String,
+    pub requested_level: String,
+    pub campaign: Campaign,
+    pub activation_platforms: Vec<String>,
+}
+
+/// `POST .../approve` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Approval {
+    #[serde(default)]
+    pub level: Option<ShareLevel>,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+/// `POST .../deny` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Denial {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserRef {
+    pub user_id: String,
+    pub email: String,
+}
+
+/// An access request as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessRequestView {
+    pub id: String,
+    pub audience_id: String,
+    pub audience_name: String,
+    pub owner_account_id: String,
+    pub owner_account_name: String,
+    pub requester_account_id: String,
+    pub requester_account_name: String,
+    pub requested_by: UserRef,
+    pub requested_level: ShareLevel,
+    pub campaign: Campaign,
+    pub activation_platforms: Vec<String>,
+    pub status: RequestStatus,
+    pub created_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<UserRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granted_level: Option<ShareLevel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The stored access request: `ACCESS_REQUEST#{r}`, listed by the requester on GSI1
+/// (`REQUESTS_OUT#{b}` / `{STATUS}#{r}`) and by the owner on GSI2 (`REQUESTS_IN#{a}` /
+/// `{STATUS}#{r}`). The status is in both sort keys, so they change with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessRequestItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    #[serde(rename = "GSI1PK")]
+    pub gsi1pk: String,
+    #[serde(rename = "GSI1SK")]
+    pub gsi1sk: String,
+    #[serde(rename = "GSI2PK")]
+    pub gsi2pk: String,
+    #[serde(rename = "GSI2SK")]
+    pub gsi2sk: String,
+    pub entity_type: String,
+    /// The requester's name as their membership had it (for the owner's email).
+    #[serde(default)]
+    pub requester_name: String,
+    #[serde(flatten)]
+    pub request: AccessRequestView,
+}
+
+impl AccessRequestItem {
+    /// The item of `request`, with the keys its status calls for.
+    pub fn new(request: AccessRequestView, requester_name: String) -> Result<Self> {
+        let id = RequestId::parse(&request.id)?;
+        let owner = AccountId::parse(&request.owner_account_id)?;
+        let requester = AccountId::parse(&request.requester_account_id)?;
+        let key = keys::access_request(&id);
+        let sort = keys::request_sort(request.status.as_str(), &id);
+        Ok(AccessRequestItem {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: keys::outgoing_requests(&requester),
+            gsi1sk: sort.clone(),
+            gsi2pk: keys::incoming_requests(&owner),
+            gsi2sk: sort,
+            entity_type: entity::ACCESS_REQUEST.to_owned(),
+            requester_name,
+            request,
+        })
+    }
+}
+
+/// Held while a request of an account for an audience is pending (`AUDIENCE#{id}` /
+/// `PENDING_REQUEST#{b}`): a second one cannot be written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingRequestItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub request_id: String,
+}
+
+/// Only the address of a user item.
+#[derive(Debug, Clone, Deserialize)]
+struct UserEmail {
+    #[serde(default)]
+    email: String,
+}
+
+/// A campaign date, `YYYY-MM-DD` exactly.
+pub fn parse_date(field: &str, value: &str) -> Result<time::Date> {
+    let b = value.as_bytes();
+    let shaped = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        });
+    let bad = || {
+        Error::Validation(format!(
+            "{field} '{}' is not a date like 2027-07-01 (YYYY-MM-DD)",
+            value.chars().take(40).collect::<String>()
+        ))
+    };
+    if !shaped {
+        return Err(bad());
+    }
+    time::Date::parse(value, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| bad())
+}
+
+/// The end of the campaign's last day: the next day at 00:00:00Z.
+pub fn campaign_expiry(end: time::Date) -> Option<time::OffsetDateTime> {
+    end.next_day().map(|d| d.midnight().assume_utc())
+}
+
+impl NewAccessRequest {
+    /// Checks every part; answers the audience id.
+    pub fn validate(&self) -> Result<AudienceId> {
+        if self.audience_id.is_empty() {
+            return Err(Error::Validation("audienceId must not be empty".to_owned()));
+        }
+        let audience = AudienceId::parse(&self.audience_id).map_err(|_| {
+            Error::NotFound(format!(
+                "audience '{}' was not found",
+                self.audience_id.chars().take(64).collect::<String>()
+            ))
+        })?;
+        if self.requested_level != ShareLevel::Usable.as_str() {
+            return Err(Error::Validation(format!(
+                "requestedLevel '{}' cannot be requested; only usable can",
+                self.requested_level.chars().take(40).collect::<String>()
+            )));
+        }
+        self.campaign.validate()?;
+        validate_platforms(&self.activation_platforms)?;
+        Ok(audience)
+    }
+}
+
+impl Campaign {
+    pub fn validate(&self) -> Result<()> {
+        let start = parse_date("campaign.start", &self.start)?;
+        let end = parse_date("campaign.end", &self.end)?;
+        if end < start {
+            return Err(Error::Validation(format!(
+                "campaign.end {} is before campaign.start {}",
+                self.end, self.start
+            )));
+        }
+        validate::text("campaign.details", &self.details, MAX_DETAILS_CHARS)
+    }
+}
+
+fn validate_platforms(platforms: &[String]) -> Result<()> {
+    if platforms.is_empty() {
+        return Err(Error::Validation(
+            "activationPlatforms must name at least one platform".to_owned(),
+        ));
+    }
+    if platforms.len() > MAX_PLATFORMS {
+        return Err(Error::Validation(format!(
+            "activationPlatforms has {} entries; at most {MAX_PLATFORMS} are allowed",
+            platforms.len()
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, p) in platforms.iter().enumerate() {
+        validate::single_line(&format!("activationPlatforms[{i}]"), p, MAX_PLATFORM_CHARS)?;
+        if !seen.insert(p.as_str()) {
+            return Err(Error::Validation(format!(
+                "activationPlatforms lists '{p}' more than once"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn facts(kind: EmailKind, item: &AccessRequestItem) -> EmailFacts {
+    let r = &item.request;
+    EmailFacts {
+        kind,
+        request_id: r.id.clone(),
+        audience_id: r.audience_id.clone(),
+        audience_name: r.audience_name.clone(),
+        owner_account_id: r.owner_account_id.clone(),
+        owner_account_name: r.owner_account_name.clone(),
+        requester_account_id: r.requester_account_id.clone(),
+        requester_account_name: r.requester_account_name.clone(),
+        requester_name: item.requester_name.clone(),
+        requester_email: r.requested_by.email.clone(),
+        requested_level: r.requested_level,
+        campaign_start: r.campaign.start.clone(),
+        campaign_end: r.campaign.end.clone(),
+        campaign_details: r.campaign.details.clone(),
+        activation_platforms: r.activation_platforms.clone(),
+        granted_level: r.granted_level,
+        expires_at: r.expires_at.clone(),
+        reason: r.reason.clone(),
+        decided_by_email: r.decided_by.as_ref().map(|d| d.email.clone()),
+    }
+}
+
+fn usable_address(email: &str) -> Option<&str> {
+    validate::email("email", email).ok().map(|()| email)
+}
+
+fn not_found(id: &str) -> Error {
+    Error::NotFound(format!("access request '{id}' was not found"))
+}
+
+/// What an approval or a denial does.
+enum Decision {
+    Approve(Approval),
+    Deny(Denial),
+}
+
+impl Core {
+    /// `POST /accounts/{b}/access-requests`.
+    pub async fn create_access_request(
+        &self,
+        member: &Member,
+        input: &NewAccessRequest,
+    ) -> Result<AccessRequestView> {
+        let audience_id = input.validate()?;
+        let membership: Option<MembershipItem> = self
+            .table
+            .get(&keys::membership(&member.account_id, &member.user_id))
+            .await?;
+        let requester_name = membership
+            .as_ref()
+            .map(|m| format!("{} {}", m.first_name, m.last_name).trim().to_owned())
+            .unwrap_or_default();
+        // The Reply-To: the address in the caller's token, else the one of its membership.
+        let requester_email = usable_address(&member.email)
+            .map(str::to_owned)
+            .or_else(|| {
+                membership
+                    .as_ref()
+                    .and_then(|m| usable_address(&m.email))
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| member.email.clone());
+
+        for _attempt in 0..5 {
+            let audience: AudienceItem = self
+                .table
+                .get(&keys::audience(&audience_id))
+                .await?
+                .ok_or_else(|| {
+                    Error::NotFound(format!("audience '{audience_id}' was not found"))
+                })?;
+            let access = access_of(&audience, &member.account_id, self.now_epoch());
+            member.require(
+                Action::RequestAccess,
+                &Resource::Audience { access },
+                || match access {
+                    AccessLevel::Private => format!("audience '{audience_id}' was not found"),
+                    AccessLevel::Owner => format!(
+                        "your account owns audience '{audience_id}'; there is nothing to request"
+                    ),
+                    _ => format!(
+                        "your account already holds {access} access to audience '{audience_id}'"
+                    ),
+                },
+            )?;
+            let owner_email = self.creator_email(&audience).await?;
+
+            let id = RequestId::parse(&self.ids.new_id())?;
+            let view = AccessRequestView {
+                id: id.to_string(),
+                audience_id: audience.id.clone(),
+                audience_name: audience.name.clone(),
+                owner_account_id: audience.owner_account_id.clone(),
+                owner_account_name: audience.owner_account_name.clone(),
+                requester_account_id: member.account_id.to_string(),
+                requester_account_name: member.account_name.clone(),
+                requested_by: UserRef {
+                    user_id: member.user_id.to_string(),
+                    email: requester_email.clone(),
+                },
+                requested_level: ShareLevel::Usable,
+                campaign: input.campaign.clone(),
+                activation_platforms: input.activation_platforms.clone(),
+                status: RequestStatus::Pending,
+                created_at: self.now_rfc3339(),
+                decided_at: None,
+                decided_by: None,
+                granted_level: None,
+                expires_at: None,
+                reason: None,
+            };
+            let item = AccessRequestItem::new(view, requester_name.clone())?;
+            let lock_key = keys::pending_request(&audience_id, &member.account_id);
+            let lock = PendingRequestItem {
+                pk: lock_key.pk,
+                sk: lock_key.sk,
+                entity_type: entity::PENDING_REQUEST.to_owned(),
+                request_id: id.to_string(),
+            };
+
+            let mut tx = Tx::new();
+            tx.put(&self.table, "request", &item, Some(Expr::absent()))?;
+            tx.put(&self.table, "lock", &lock, Some(Expr::absent()))?;
+            // The decision above holds only for the sharing it was made on.
+            tx.check(
+                &self.table,
+                "audience",
+                &keys::audience(&audience_id),
+                Expr::new("sharingVersion = :v").value(":v", &audience.sharing_version)?,
+            )?;
+            match &owner_email {
+                Some(to) => {
+                    self.add_outbox_email(
+                        &mut tx,
+                        to,
+                        usable_address(&requester_email),
+                        facts(EmailKind::AccessRequestCreated, &item),
+                    )?;
+                }
+                None => tracing::warn!(
+                    request_id = %id,
+                    "the audience's creator has no usable email address; no notification"
+                ),
+            }
+            let owner = AccountId::parse(&audience.owner_account_id)?;
+            Entry {
+                actor_user_id: member.user_id.to_string(),
+                action: action::ACCESS_REQUEST_CREATED,
+                audience_id: Some(audience.id.clone()),
+                account_id: Some(member.account_id.to_string()),
+                before: Some(json!(access)),
+                after: Some(json!(ShareLevel::Usable)),
+                request_id: Some(id.to_string()),
+                ..Default::default()
+            }
+            .add_to(self, &mut tx, &[&owner, &member.account_id])?;
+
+            match self.table.commit(tx).await {
+                Ok(()) => return Ok(item.request),
+                Err(TxError::Condition("lock")) => {
+                    return Err(Error::Conflict(format!(
+                        "your account already has a pending request for audience '{audience_id}'; \
+                         wait for the owner's decision"
+                    )));
+                }
+                Err(TxError::Condition("audience")) => continue,
+                Err(TxError::Condition(_)) => {
+                    return Err(Error::Conflict(
+                        "the request could not be saved because of a concurrent change; try again"
+                            .to_owned(),
+                    ));
+                }
+                Err(TxError::Other(e)) => return Err(e),
+            }
+        }
+        Err(Error::Conflict(
+            "the sharing of this audience kept changing while the request was being saved; try again"
+                .to_owned(),
+        ))
+    }
+
+    /// The address access requests for `audience` go to: its creator's.
+    async fn creator_email(&self, audience: &AudienceItem) -> Result<Option<String>> {
+        if let Some(e) = usable_address(&audience.created_by_email) {
+            return Ok(Some(e.to_owned()));
+        }
+        let Ok(creator) = crate::ids::UserId::parse(&audience.created_by) else {
+            return Ok(None);
+        };
+        let user: Option<UserEmail> = self.table.get(&keys::user(&creator)).await?;
+        Ok(user.and_then(|u| usable_address(&u.email).map(str::to_owned)))
+    }
+
+    /// `GET /accounts/{a}/access-requests`.
+    pub async fn list_access_requests(
+        &self,
+        member: &Member,
+        direction: Direction,
+        status: Option<RequestStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<AccessRequestView>> {
+        member.require(Action::ListAccessRequests, &Resource::Account, String::new)?;
+        let mut q = match direction {
+            Direction::Incoming => {
+                Query::index(keys::GSI2, keys::incoming_requests(&member.account_id))
+            }
+            Direction::Outgoing => {
+                Query::index(keys::GSI1, keys::outgoing_requests(&member.account_id))
+            }
+        }
+        .newest_first();
+        if let Some(s) = status {
+            q = q.prefix(keys::status_prefix(s.as_str()));
+        }
+        let p: Page<AccessRequestItem> = self.table.query(&q, page).await?;
+        Ok(Page {
+            items: p.items.into_iter().map(|i| i.request).collect(),
+            next_cursor: p.next_cursor,
+        })
+    }
+
+    /// A request as `member`'s account may see it: it must be one of its two sides.
+    async fn request_for(&self, member: &Member, id: &RequestId) -> Result<AccessRequestItem> {
+        let item: AccessRequestItem = self
+            .table
+            .get(&keys::access_request(id))
+            .await?
+            .ok_or_else(|| not_found(id.as_str()))?;
+        let mine = member.account_id.as_str();
+        if item.request.owner_account_id != mine && item.request.requester_account_id != mine {
+            return Err(not_found(id.as_str()));
+        }
+        Ok(item)
+    }
+
+    /// `GET /accounts/{a}/access-requests/{r}` (either side).
+    pub async fn get_access_request(
+        &self,
+        member: &Member,
+        id: &RequestId,
+    ) -> Result<AccessRequestView> {
+        Ok(self.request_for(member, id).await?.request)
+    }
+
+    /// `POST /accounts/{a}/access-requests/{r}/approve`.
+    pub async fn approve_access_request(
+        &self,
+        member: &Member,
+        id: &RequestId,
+        input: &Approval,
+    ) -> Result<AccessRequestView> {
+        self.decide_access_request(member, id, Decision::Approve(input.clone()))
+            .await
+    }
+
+    /// `POST /accounts/{a}/access-requests/{r}/deny`.
+    pub async fn deny_access_request(
+        &self,
+        member: &Member,
+        id: &RequestId,
+        input: &Denial,
+    ) -> Result<AccessRequestView> {
+        if let Some(r) = &input.reason
+            && !r.is_empty()
+        {
+            validate::text("reason", r, MAX_REASON_CHARS)?;
+        }
+        self.decide_access_request(member, id, Decision::Deny(input.clone()))
+            .await
+    }
+
+    async fn decide_access_request(
+        &self,
+        member: &Member,
+        id: &RequestId,
+        decision: Decision,
+    ) -> Result<AccessRequestView> {
+        for _attempt in 0..5 {
+            let item = self.request_for(member, id).await?;
+            let audience_id = AudienceId::parse(&item.request.audience_id)?;
+            let audience: AudienceItem = self
+                .table
+                .get(&keys::audience(&audience_id))
+                .await?
+                .ok_or_else(|| {
+                    Error::NotFound(format!(
+                        "audience '{audience_id}' of this request no longer exists"
+                    ))
+                })?;
+            let now = self.now_epoch();
+            // The request is visible to both sides; only the owner account decides.
+            let access = access_of(&audience, &member.account_id, now).max(AccessLevel::ViewOnly);
+            member.require(
+                Action::DecideAccessRequest,
+                &Resource::Audience { access },
+                || {
+                    format!(
+                        "only account '{}', which owns the audience, can approve or deny this request",
+                        item.request.owner_account_id
+                    )
+                },
+            )?;
+            if item.request.status != RequestStatus::Pending {
+                return Err(Error::Conflict(format!(
+                    "access request '{id}' was already {}",
+                    item.request.status.as_str()
+                )));
+            }
+            let requester = AccountId::parse(&item.request.requester_account_id)?;
+            let owner = AccountId::parse(&item.request.owner_account_id)?;
+            let decided_by = UserRef {
+                user_id: member.user_id.to_string(),
+                email: member.email.clone(),
+            };
+
+            let mut decided = item.request.clone();
+            decided.decided_at = Some(self.now_rfc3339());
+            decided.decided_by = Some(decided_by);
+            let mut tx = Tx::new();
+            let (kind, activity_action, before, after) = match &decision {
+                Decision::Approve(input) => {
+                    let level = input.level.unwrap_or(item.request.requested_level);
+                    if level == ShareLevel::Private {
+                        return Err(Error::Validation(
+                            "level must be view_only or usable; to refuse the request, deny it"
+                                .to_owned(),
+                        ));
+                    }
+                    let (expires_at, expires_at_epoch) = match &input.expires_at {
+                        Some(raw) => parse_expiry(level, Some(raw), now)?,
+                        None => default_expiry(&item.request.campaign, now)?,
+                    };
+                    let entry = SharingEntry {
+                        level,
+                        account_name: item.request.requester_account_name.clone(),
+                        expires_at: expires_at.clone(),
+                        expires_at_epoch,
+                    };
+                    let desired: Desired = BTreeMap::from([(requester.clone(), Some(entry))]);
+                    let changes = plan_changes(&audience, &desired, now);
+                    if changes.is_empty() {
+                        // Already exactly that: still decided against the sharing read.
+                        tx.check(
+                            &self.table,
+                            "audience",
+                            &keys::audience(&audience_id),
+                            Expr::new("sharingVersion = :v")
+                                .value(":v", &audience.sharing_version)?,
+                        )?;
+                    } else {
+                        self.add_sharing_change(
+                            &mut tx,
+                            member.user_id.as_str(),
+                            &audience,
+                            &changes,
+                            Some(id.as_str()),
+                        )?;
+                    }
+                    decided.status = RequestStatus::Approved;
+                    decided.granted_level = Some(level);
+                    decided.expires_at = expires_at;
+                    (
+                        EmailKind::AccessRequestApproved,
+                        action::ACCESS_REQUEST_APPROVED,
+                        json!(access_of(&audience, &requester, now)),
+                        json!(level),
+                    )
+                }
+                Decision::Deny(input) => {
+                    decided.status = RequestStatus::Denied;
+                    decided.reason = input.reason.clone().filter(|r| !r.is_empty());
+                    let current = json!(access_of(&audience, &requester, now));
+                    (
+                        EmailKind::AccessRequestDenied,
+                        action::ACCESS_REQUEST_DENIED,
+                        current.clone(),
+                        current,
+                    )
+                }
+            };
+            let new_item = AccessRequestItem::new(decided, item.requester_name.clone())?;
+            tx.put(
+                &self.table,
+                "request",
+                &new_item,
+                Some(
+                    Expr::new("#status = :pending")
+                        .name("#status", "status")
+                        .value(":pending", &RequestStatus::Pending)?,
+                ),
+            )?;
+            tx.delete(
+                &self.table,
+                "lock",
+                &keys::pending_request(&audience_id, &requester),
+                None,
+            )?;
+            match usable_address(&new_item.request.requested_by.email) {
+                Some(to) => {
+                    let to = to.to_owned();
+                    self.add_outbox_email(&mut tx, &to, None, facts(kind, &new_item))?;
+                }
+                None => tracing::warn!(
+                    request_id = %id,
+                    "the requester has no usable email address; no notification"
+                ),
+            }
+            Entry {
+                actor_user_id: member.user_id.to_string(),
+                action: activity_action,
+                audience_id: Some(audience.id.clone()),
+                account_id: Some(requester.to_string()),
+                before: Some(before),
+                after: Some(after),
+                request_id: Some(id.to_string()),
+                expires_at: new_item.request.expires_at.clone(),
+                ..Default::default()
+            }
+            .add_to(self, &mut tx, &[&owner, &requester])?;
+
+            match self.table.commit(tx).await {
+                Ok(()) => return Ok(new_item.request),
+                // The sharing moved since it was read: decide again on a fresh read.
+                Err(TxError::Condition("audience")) => continue,
+                Err(TxError::Condition("request")) => {
+                    let now: Option<AccessRequestItem> =
+                        self.table.get(&keys::access_request(id)).await?;
+                    let status = now.map_or("decided", |n| n.request.status.as_str());
+                    return Err(Error::Conflict(format!(
+                        "access request '{id}' was already {status}"
+                    )));
+                }
+                Err(TxError::Condition(_)) => {
+                    return Err(Error::Conflict(
+                        "the decision could not be saved because of a concurrent change; try again"
+                            .to_owned(),
+                    ));
+                }
+                Err(TxError::Other(e)) => return Err(e),
+            }
+        }
+        Err(Error::Conflict(
+            "the sharing of this audience kept changing while the decision was being saved; try again"
+                .to_owned(),
+        ))
+    }
+}
+
+/// The default end of an approved grant: the end of the campaign's last day.
+fn default_expiry(campaign: &Campaign, now: i64) -> Result<(Option<String>, Option<i64>)> {
+    let end = parse_date("campaign.end", &campaign.end)?;
+    let t = campaign_expiry(end)
+        .ok_or_else(|| Error::Validation("campaign.end is out of range".to_owned()))?;
+    if t.unix_timestamp() <= now {
+        return Err(Error::Validation(format!(
+            "the campaign ended on {}; send an expiresAt in the future to approve it anyway",
+            campaign.end
+        )));
+    }
+    Ok((
+        Some(crate::clock::rfc3339(t)),
+        Some(t.unix_timestamp()),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> NewAccessRequest {
+        NewAccessRequest {
+            audience_id: "aud1".into(),
+            requested_level: "usable".into(),
+            campaign: Campaign {
+                start: "2027-07-01".into(),
+                end: "2027-08-31".into(),
+                details: "Summer".into(),
+            },
+            activation_platforms: vec!["meta".into()],
+        }
+    }
+
+    fn fails(f: impl FnOnce(&mut NewAccessRequest)) -> String {
+        let mut i = input();
+        f(&mut i);
+        match i.validate() {
+            Err(Error::Validation(d)) => d,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_complete_request_is_valid() {
+        assert_eq!(input().validate().unwrap().as_str(), "aud1");
+    }
+
+    #[test]
+    fn every_part_is_checked() {
+        assert!(fails(|i| i.requested_level = "view_only".into()).contains("requestedLevel"));
+        assert!(fails(|i| i.campaign.start = "2027-7-1".into()).contains("campaign.start"));
+        assert!(fails(|i| i.campaign.end = "2027-02-30".into()).contains("campaign.end"));
+        assert!(fails(|i| i.campaign.end = "+2027-08-3".into()).contains("campaign.end"));
+        assert!(fails(|i| i.campaign.end = "2027-06-30".into()).contains("before"));
+        assert!(fails(|i| i.campaign.details = " ".into()).contains("details"));
+        assert!(fails(|i| i.campaign.details = "x".repeat(4001)).contains("4000"));
+        assert!(fails(|i| i.activation_platforms.clear()).contains("at least one"));
+        assert!(fails(|i| i.activation_platforms = vec!["a".into(); 2]).contains("more than once"));
+        assert!(
+            fails(|i| i.activation_platforms = (0..21).map(|n| n.to_string()).collect())
+                .contains("at most 20")
+        );
+        assert!(fails(|i| i.activation_platforms = vec!["meta\r\nBcc: x".into()]).contains("activationPlatforms[0]"));
+        assert!(fails(|i| i.activation_platforms = vec!["x".repeat(101)]).contains("100"));
+        assert!(fails(|i| i.audience_id = String::new()).contains("audienceId"));
+        // A one-day campaign is fine; details may have several lines.
+        let mut i = input();
+        i.campaign.end = i.campaign.start.clone();
+        i.campaign.details = "line one\nline two".into();
+        assert!(i.validate().is_ok());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let body = r#"{"audienceId":"a","requestedLevel":"usable","campaign":{"start":"2027-01-01","end":"2027-01-02","details":"d","budget":1},"activationPlatforms":["meta"]}"#;
+        assert!(serde_json::from_str::<NewAccessRequest>(body).is_err());
+        let body = r#"{"audienceId":"a","requestedLevel":"usable","campaign":{"start":"2027-01-01","end":"2027-01-02","details":"d"},"activationPlatforms":["meta"],"x":1}"#;
+        assert!(serde_json::from_str::<NewAccessRequest>(body).is_err());
+        let body = r#"{"audienceId":"a","requestedLevel":"usable","activationPlatforms":["meta"]}"#;
+        assert!(serde_json::from_str::<NewAccessRequest>(body).is_err());
+    }
+
+    #[test]
+    fn default_expiry_is_the_end_of_the_last_day() {
+        let c = input().campaign;
+        let (text, epoch) = default_expiry(&c, 0).unwrap();
+        assert_eq!(text.as_deref(), Some("2027-09-01T00:00:00Z"));
+        assert_eq!(epoch, Some(1_819_756_800));
+        assert!(default_expiry(&c, 1_819_756_800).is_err());
+    }
+
+    #[test]
+    fn item_keys_follow_the_status() {
+        let view = AccessRequestView {
+            id: "01JREQ".into(),
+            audience_id: "aud1".into(),
+            audience_name: "Aspiring Athenians".into(),
+            owner_account_id: "mptravel".into(),
+            owner_account_name: "mPTravel".into(),
+            requester_account_id: "mpdine".into(),
+            requester_account_name: "mPDine".into(),
+            requested_by: UserRef {
+                user_id: "dan".into(),
+                email: "dan@mpdine.example".into(),
+            },
+            requested_level: ShareLevel::Usable,
+            campaign: input().campaign,
+            activation_platforms: vec!["meta".into()],
+            status: RequestStatus::Pending,
+            created_at: "2026-11-23T10:00:00Z".into(),
+            decided_at: None,
+            decided_by: None,
+            granted_level: None,
+            expires_at: None,
+            reason: None,
+        };
+        let item = AccessRequestItem::new(view.clone(), "Dan".into()).unwrap();
+        assert_eq!(item.pk, "ACCESS_REQUEST#01JREQ");
+        assert_eq!(item.sk, "ACCESS_REQUEST#01JREQ");
+        assert_eq!(item.gsi1pk, "REQUESTS_OUT#mpdine");
+        assert_eq!(item.gsi1sk, "PENDING#01JREQ");
+        assert_eq!(item.gsi2pk, "REQUESTS_IN#mptravel");
+        assert_eq!(item.gsi2sk, "PENDING#01JREQ");
+        let stored: crate::store::Item = serde_dynamo::to_item(&item).unwrap();
+        assert!(stored.contains_key("campaign") && stored.contains_key("requestedBy"));
+        let back: AccessRequestItem = serde_dynamo::from_item(stored).unwrap();
+        assert_eq!(back, item);
+
+        let mut approved = view;
+        approved.status = RequestStatus::Approved;
+        let item = AccessRequestItem::new(approved, "Dan".into()).unwrap();
+        assert_eq!(item.gsi1sk, "APPROVED#01JREQ");
+        assert_eq!(item.gsi2sk, "APPROVED#01JREQ");
+    }
+}

@@ -1,0 +1,278 @@
+//! The transactional outbox of emails. An email is written as an item (`OUTBOX#{id}`,
+//! `status = pending`) in the same transaction as its cause (an access request or its
+//! decision), so neither exists without the other. The notifier then sends it:
+//!
+//! 1. **claim**: a conditional update `pending → sending` with a lease and a claim token
+//!    (or the take-over of a `sending` claim whose lease ran out);
+//! 2. send through SES;
+//! 3. **mark sent**: `sending → sent`, conditioned on the claim token; or, when SES
+//!    failed, **release**: `sending → pending` with the next attempt time.
+//!
+//! A redelivered stream record finds the item `sent` (or claimed by someone else within
+//! the lease) and sends nothing. The one window left is a worker dying between SES
+//! accepting the email and the mark: after the lease the email is sent again (SES has
+//! no idempotency key), so the lease is long compared to one send.
+//!
+//! Unsent items also carry a sparse GSI1 entry (`OUTBOX_UNSENT` / id) so a sweep finds
+//! the ones whose stream delivery was given up on, without a scan.
+
+use crate::email::EmailFacts;
+use crate::Core;
+use crate::error::Result;
+use crate::keys;
+use crate::store::{Expr, Page, PageRequest, Query, Tx};
+use serde::{Deserialize, Serialize};
+
+/// Where an outbox email is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    Pending,
+    Sending,
+    Sent,
+}
+
+impl OutboxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Sending => "sending",
+            OutboxStatus::Sent => "sent",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    /// Present while unsent (`OUTBOX_UNSENT`), for the sweep.
+    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1pk: Option<String>,
+    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi1sk: Option<String>,
+    pub entity_type: String,
+    pub id: String,
+    pub status: OutboxStatus,
+    pub to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    pub facts: EmailFacts,
+    pub created_at: String,
+    #[serde(default)]
+    pub attempts: u32,
+    /// Epoch seconds before which a sweep leaves it alone (backoff after a failure).
+    #[serde(default)]
+    pub next_attempt_at: i64,
+    /// Epoch seconds until which a `sending` claim holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+}
+
+/// The answer of a claim.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// This worker holds the email until the lease ends; send it, then mark or release.
+    Claimed { item: Box<OutboxItem>, token: String },
+    /// Already sent: nothing to do.
+    AlreadySent,
+    /// Another worker holds a live claim: try again later.
+    InFlight,
+    /// No such outbox email.
+    Missing,
+}
+
+/// The stored error text is cut to this many characters.
+const MAX_ERROR_CHARS: usize = 500;
+
+impl Core {
+    /// Adds an email to `tx` (label `"outbox"`), pending. Answers its id.
+    pub fn add_outbox_email(
+        &self,
+        tx: &mut Tx,
+        to: &str,
+        reply_to: Option<&str>,
+        facts: EmailFacts,
+    ) -> Result<String> {
+        let item = self.new_outbox_item(to, reply_to, facts);
+        let id = item.id.clone();
+        tx.put(&self.table, "outbox", &item, Some(Expr::absent()))?;
+        Ok(id)
+    }
+
+    /// A new pending outbox item (not written).
+    pub fn new_outbox_item(
+        &self,
+        to: &str,
+        reply_to: Option<&str>,
+        facts: EmailFacts,
+    ) -> OutboxItem {
+        let id = self.ids.new_id();
+        let key = keys::outbox(&id);
+        OutboxItem {
+            pk: key.pk,
+            sk: key.sk,
+            gsi1pk: Some(keys::OUTBOX_UNSENT.to_owned()),
+            gsi1sk: Some(id.clone()),
+            entity_type: crate::items::entity::OUTBOX_EMAIL.to_owned(),
+            id,
+            status: OutboxStatus::Pending,
+            to: to.to_owned(),
+            reply_to: reply_to.map(str::to_owned),
+            facts,
+            created_at: self.now_rfc3339(),
+            attempts: 0,
+            next_attempt_at: 0,
+            lease_until: None,
+            claim_token: None,
+            last_error: None,
+            sent_at: None,
+            message_id: None,
+        }
+    }
+
+    pub async fn outbox_email(&self, id: &str) -> Result<Option<OutboxItem>> {
+        self.table.get(&keys::outbox(id)).await
+    }
+
+    /// Claims an email for sending, for `lease_secs` seconds.
+    pub async fn claim_outbox_email(&self, id: &str, lease_secs: i64) -> Result<Claim> {
+        let now = self.now_epoch();
+        let token = self.ids.new_id();
+        let claimed = self
+            .table
+            .update(
+                &keys::outbox(id),
+                Expr::new(
+                    "SET #status = :sending, leaseUntil = :lease, claimToken = :token, \
+                     attempts = if_not_exists(attempts, :zero) + :one",
+                )
+                .name("#status", "status")
+                .value(":sending", &OutboxStatus::Sending)?
+                .value(":pending", &OutboxStatus::Pending)?
+                .value(":lease", &(now + lease_secs))?
+                .value(":now", &now)?
+                .value(":token", &token)?
+                .value(":zero", &0)?
+                .value(":one", &1)?,
+                Some(
+                    "attribute_exists(PK) AND (#status = :pending OR \
+                     (#status = :sending AND leaseUntil < :now))",
+                ),
+            )
+            .await?;
+        let current = self.outbox_email(id).await?;
+        Ok(match current {
+            None => Claim::Missing,
+            Some(item) if claimed && item.claim_token.as_deref() == Some(token.as_str()) => {
+                Claim::Claimed {
+                    item: Box::new(item),
+                    token,
+                }
+            }
+            Some(item) if item.status == OutboxStatus::Sent => Claim::AlreadySent,
+            Some(_) => Claim::InFlight,
+        })
+    }
+
+    /// Marks a claimed email sent. `Ok(false)`: the claim had been lost (its lease ran
+    /// out and another worker took it) — the email went out anyway, the caller logs it.
+    pub async fn mark_outbox_sent(
+        &self,
+        id: &str,
+        token: &str,
+        message_id: Option<&str>,
+    ) -> Result<bool> {
+        self.table
+            .update(
+                &keys::outbox(id),
+                Expr::new(
+                    "SET #status = :sent, sentAt = :at, messageId = :mid \
+                     REMOVE leaseUntil, claimToken, GSI1PK, GSI1SK, lastError",
+                )
+                .name("#status", "status")
+                .value(":sent", &OutboxStatus::Sent)?
+                .value(":sending", &OutboxStatus::Sending)?
+                .value(":at", &self.now_rfc3339())?
+                .value(":mid", &message_id.unwrap_or(""))?
+                .value(":token", &token)?,
+                Some("#status = :sending AND claimToken = :token"),
+            )
+            .await
+    }
+
+    /// Gives a claimed email back (sending failed): pending again, not before
+    /// `retry_after_secs` for the sweep.
+    pub async fn release_outbox_email(
+        &self,
+        id: &str,
+        token: &str,
+        error: &str,
+        retry_after_secs: i64,
+    ) -> Result<bool> {
+        let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
+        self.table
+            .update(
+                &keys::outbox(id),
+                Expr::new(
+                    "SET #status = :pending, lastError = :err, nextAttemptAt = :next \
+                     REMOVE leaseUntil, claimToken",
+                )
+                .name("#status", "status")
+                .value(":pending", &OutboxStatus::Pending)?
+                .value(":sending", &OutboxStatus::Sending)?
+                .value(":err", &error)?
+                .value(":next", &(self.now_epoch() + retry_after_secs.max(0)))?
+                .value(":token", &token)?,
+                Some("#status = :sending AND claimToken = :token"),
+            )
+            .await
+    }
+
+    /// One page of unsent emails, oldest first (the sweep's work list).
+    pub async fn unsent_outbox_emails(&self, page: &PageRequest) -> Result<Page<OutboxItem>> {
+        let q = Query::index(keys::GSI1, keys::OUTBOX_UNSENT.to_owned());
+        self.table.query(&q, page).await
+    }
+
+    /// Whether an unsent email is due for another attempt at `now`: pending past its
+    /// backoff, or claimed by a worker whose lease ran out.
+    pub fn outbox_due(item: &OutboxItem, now: i64) -> bool {
+        match item.status {
+            OutboxStatus::Pending => item.next_attempt_at <= now,
+            OutboxStatus::Sending => item.lease_until.is_none_or(|l| l < now),
+            OutboxStatus::Sent => false,
+        }
+    }
+}
+
+/// Exponential backoff after `attempts` failed sends: 1 s, 2 s, 4 s ... capped.
+pub fn retry_after(attempts: u32, cap_secs: i64) -> i64 {
+    let exp = 1i64 << attempts.saturating_sub(1).min(20);
+    exp.min(cap_secs.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(retry_after(1, 300), 1);
+        assert_eq!(retry_after(2, 300), 2);
+        assert_eq!(retry_after(5, 300), 16);
+        assert_eq!(retry_after(30, 300), 300);
+        assert_eq!(retry_after(30, 2), 2);
+    }
+}
