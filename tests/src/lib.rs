@@ -14,7 +14,8 @@ use reqwest::Method;
 use serde_json::Value;
 use sharing_core::Core;
 use sharing_core::store::Table;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use xtask::services::Service;
 
 pub const JWT_SECRET: &str = "e2e-secret";
@@ -58,6 +59,32 @@ fn services() -> &'static Services {
             _running: running,
         }
     })
+}
+
+/// Counts every DynamoDB request the stack's client sends (each retry attempt of the SDK
+/// is one execution).
+#[derive(Debug, Default, Clone)]
+pub struct CallCounter(Arc<AtomicU64>);
+
+impl CallCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
 }
 
 /// One answer of the API.
@@ -105,6 +132,8 @@ pub struct Stack {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub core: Core,
     pub http: reqwest::Client,
+    /// DynamoDB requests sent by the stack (the API and the harness) so far.
+    pub dynamodb_calls: CallCounter,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -112,7 +141,14 @@ impl Stack {
     /// Starts a stack on the current tokio runtime.
     pub async fn start() -> Stack {
         let svc = tokio::task::spawn_blocking(services).await.unwrap();
-        let dynamodb = xtask::dynamodb_client(&svc.dynamodb).await;
+        let dynamodb_calls = CallCounter::default();
+        let base = xtask::dynamodb_client(&svc.dynamodb).await;
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            base.config()
+                .to_builder()
+                .interceptor(dynamodb_calls.clone())
+                .build(),
+        );
         let table_name = format!("e2e-{}", ulid::Ulid::new().to_string().to_lowercase());
         xtask::table::create(&dynamodb, &table_name)
             .await
@@ -136,6 +172,7 @@ impl Stack {
             dynamodb,
             core,
             http: reqwest::Client::new(),
+            dynamodb_calls,
             _shutdown: tx,
         }
     }

@@ -898,3 +898,77 @@ async fn lists_page_with_cursors() {
         "5 new + 3 demo audiences, each once"
     );
 }
+
+#[tokio::test]
+async fn defaults_for_a_hundred_accounts_are_snapshotted_past_one_transaction() {
+    let s = Stack::start().await;
+    let accounts: Vec<Value> = (0..100)
+        .map(|i| json!({"id": format!("acc-{i:03}"), "name": format!("Account {i}")}))
+        .collect();
+    let fixture = json!({
+        "organizations": [{"id": "mparticle", "name": "mParticle", "accounts": accounts}],
+        "users": [{"id": "last", "email": "last@acc-099.example", "firstName": "L", "lastName": "A",
+                   "memberships": [{"accountId": "acc-099", "role": "user"}]}]
+    });
+    s.core
+        .load_fixture(&serde_json::from_value(fixture).unwrap())
+        .await
+        .unwrap();
+    let defaults: Vec<Value> = (0..100)
+        .map(|i| json!({"accountId": format!("acc-{i:03}"), "level": "usable"}))
+        .collect();
+    let r = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/sharing-defaults",
+            Some("ana"),
+            Some(json!({"defaults": defaults})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let a = create_audience(&s, "mptravel", "ana", "Everyone's Favourite").await;
+    let id = a["id"].as_str().unwrap();
+    let r = s
+        .call(
+            "GET",
+            &format!("/accounts/mptravel/audiences/{id}/sharing"),
+            Some("ana"),
+            None,
+        )
+        .await;
+    assert_eq!(r.json["grants"].as_array().unwrap().len(), 100);
+    let r = s
+        .call(
+            "GET",
+            "/accounts/mptravel/audiences?limit=100",
+            Some("ana"),
+            None,
+        )
+        .await;
+    let counts = &r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id)
+        .unwrap()["sharedWith"];
+    assert_eq!(counts, &json!({"viewOnly": 0, "usable": 100}));
+    // The last receiver's "Shared with me" has it: its grant was written past the first
+    // transaction's 100 operations.
+    let r = s
+        .call(
+            "GET",
+            "/accounts/acc-099/shared-with-me",
+            Some("last"),
+            None,
+        )
+        .await;
+    assert!(
+        r.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["audienceId"] == id),
+        "{}",
+        r.json
+    );
+}
