@@ -279,11 +279,20 @@ impl Core {
         &self,
         member: &Member,
         id: &AudienceId,
+        first_read: AudienceItem,
         if_match: Option<i64>,
         desire: impl Fn(&AudienceItem, i64) -> Result<Desired>,
     ) -> Result<SharingView> {
+        let mut read = Some(first_read);
         for _attempt in 0..5 {
-            let (audience, _) = self.audience_for(member, id, Action::ChangeSharing).await?;
+            let audience = match read.take() {
+                Some(a) => a,
+                None => {
+                    self.audience_for(member, id, Action::ChangeSharing)
+                        .await?
+                        .0
+                }
+            };
             if let Some(v) = if_match
                 && v != audience.sharing_version
             {
@@ -355,7 +364,7 @@ impl Core {
             }
         }
         // Visibility and role come first: a receiver learns nothing from the body check.
-        self.audience_for(member, id, Action::ChangeSharing).await?;
+        let (audience, _) = self.audience_for(member, id, Action::ChangeSharing).await?;
         let listed: Vec<AccountId> = input.grants.iter().map(|g| g.account_id.clone()).collect();
         let accounts = self.check_receivers(member, &listed).await?;
         let now = self.now_epoch();
@@ -377,7 +386,7 @@ impl Core {
                 ))
             })
             .collect::<Result<Desired>>()?;
-        self.change_sharing(member, id, if_match, |audience, now| {
+        self.change_sharing(member, id, audience, if_match, |audience, now| {
             let mut desired = parsed.clone();
             for (receiver, _) in crate::audiences::effective_sharing(audience, now) {
                 let r = AccountId::parse(receiver)?;
@@ -397,7 +406,7 @@ impl Core {
         input: &OneGrantInput,
         if_match: Option<i64>,
     ) -> Result<SharingView> {
-        self.audience_for(member, id, Action::ChangeSharing).await?;
+        let (audience, _) = self.audience_for(member, id, Action::ChangeSharing).await?;
         let accounts = self
             .check_receivers(member, std::slice::from_ref(receiver))
             .await?;
@@ -408,7 +417,7 @@ impl Core {
         let expiry = parse_expiry(input.level, input.expires_at.as_deref(), self.now_epoch())?;
         let desired: Desired =
             BTreeMap::from([(receiver.clone(), entry(input.level, &name, expiry))]);
-        self.change_sharing(member, id, if_match, |_, _| Ok(desired.clone()))
+        self.change_sharing(member, id, audience, if_match, |_, _| Ok(desired.clone()))
             .await
     }
 
