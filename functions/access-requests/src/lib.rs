@@ -7,9 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sharing_core::Core;
-use sharing_core::access_requests::{
-    Approval, Denial, Direction, NewAccessRequest, RequestStatus,
-};
+use sharing_core::access_requests::{Approval, Denial, Direction, NewAccessRequest, RequestStatus};
 use sharing_core::ids::RequestId;
 use sharing_http::context::CallerOf;
 use sharing_http::{ApiError, JsonBody, List, ListQuery, created, member_of, path_id};

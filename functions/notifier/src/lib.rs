@@ -1,1 +1,572 @@
-//! (being built)
+//! `notifier`: sends the outbox's emails (access requests and their decisions) through
+//! SES v2, exactly once per outbox item as far as SES allows.
+//!
+//! The same [`Notifier`] is driven two ways:
+//! - in AWS by the table's stream ([`Notifier::handle_stream_event`], with batch item
+//!   failures so a failed send is retried) and by a schedule that sweeps up unsent
+//!   emails whose stream retries were exhausted ([`Notifier::sweep`]);
+//! - locally by [`local::run`], which polls DynamoDB Local's stream and sweeps.
+//!
+//! Each email is claimed before it is sent (`pending → sending`, with a lease), then
+//! marked `sent`; a redelivered record finds it sent (or claimed) and sends nothing. When
+//! SES fails, the claim is released (`pending` again, with a backoff) and the record is
+//! reported as failed: the email is delayed, never lost.
+
+pub mod local;
+
+use async_trait::async_trait;
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use serde::Deserialize;
+use sharing_core::Core;
+use sharing_core::email::{RenderedEmail, render};
+use sharing_core::items::entity;
+use sharing_core::outbox::{Claim, OutboxStatus, retry_after};
+use sharing_core::store::PageRequest;
+use std::sync::Arc;
+
+/// Where the approve/deny calls in the owner's email point when nothing is configured:
+/// the local API.
+pub const DEFAULT_API_BASE_URL: &str = "http://127.0.0.1:3000";
+
+/// Configuration read once at cold start from an allow-list of variables.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    /// `SENDER_ADDRESS`: the From address (must belong to a verified SES identity).
+    pub sender_address: String,
+    /// `CONFIGURATION_SET`: SES configuration set, when non-empty.
+    pub configuration_set: Option<String>,
+    /// `API_BASE_URL`: base of the approve/deny calls shown in the owner's email.
+    pub api_base_url: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, sharing_http::runtime::MissingEnv> {
+        use sharing_http::runtime::required_env;
+        Ok(Config {
+            table_name: required_env("TABLE_NAME")?,
+            sender_address: required_env("SENDER_ADDRESS")?,
+            configuration_set: std::env::var("CONFIGURATION_SET")
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
+            api_base_url: std::env::var("API_BASE_URL")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| DEFAULT_API_BASE_URL.to_owned()),
+        })
+    }
+}
+
+/// How patient the notifier is.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// How long a claim holds before another worker may take the email over. Long
+    /// compared to one SES call: a worker that dies between SES accepting the email and
+    /// the mark makes it go out again after this.
+    pub lease_secs: i64,
+    /// Longest wait between two attempts of a failing email (backoff doubles up to it).
+    pub max_backoff_secs: i64,
+    /// The sweep leaves emails younger than this to the stream.
+    pub sweep_min_age_secs: i64,
+    /// At most this many emails per sweep.
+    pub sweep_limit: usize,
+}
+
+impl Timing {
+    /// In AWS: stream retries come first, the scheduled sweep picks up what they gave up.
+    pub fn aws() -> Self {
+        Timing {
+            lease_secs: 300,
+            max_backoff_secs: 900,
+            sweep_min_age_secs: 120,
+            sweep_limit: 200,
+        }
+    }
+
+    /// Locally: mail appears within seconds, and within seconds after an outage ends.
+    pub fn local() -> Self {
+        Timing {
+            lease_secs: 60,
+            max_backoff_secs: 2,
+            sweep_min_age_secs: 0,
+            sweep_limit: 200,
+        }
+    }
+}
+
+/// Why sending failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct MailError(pub String);
+
+/// The port to the mail service.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Sends one email; answers the provider's message id.
+    async fn send(&self, email: &RenderedEmail) -> Result<Option<String>, MailError>;
+}
+
+/// SES v2 `SendEmail` with `Simple` content.
+#[derive(Clone, Debug)]
+pub struct SesMailer {
+    client: aws_sdk_sesv2::Client,
+    from: String,
+    configuration_set: Option<String>,
+}
+
+impl SesMailer {
+    pub fn new(
+        client: aws_sdk_sesv2::Client,
+        from: impl Into<String>,
+        configuration_set: Option<String>,
+    ) -> Self {
+        SesMailer {
+            client,
+            from: from.into(),
+            configuration_set,
+        }
+    }
+}
+
+fn utf8(data: &str) -> Result<aws_sdk_sesv2::types::Content, MailError> {
+    aws_sdk_sesv2::types::Content::builder()
+        .data(data)
+        .charset("UTF-8")
+        .build()
+        .map_err(|e| MailError(e.to_string()))
+}
+
+#[async_trait]
+impl Mailer for SesMailer {
+    async fn send(&self, email: &RenderedEmail) -> Result<Option<String>, MailError> {
+        use aws_sdk_sesv2::types::{Body, Destination, EmailContent, Message};
+        let message = Message::builder()
+            .subject(utf8(&email.subject)?)
+            .body(
+                Body::builder()
+                    .text(utf8(&email.text)?)
+                    .html(utf8(&email.html)?)
+                    .build(),
+            )
+            .build();
+        let out = self
+            .client
+            .send_email()
+            .from_email_address(&self.from)
+            .destination(Destination::builder().to_addresses(&email.to).build())
+            .set_reply_to_addresses(email.reply_to.clone().map(|r| vec![r]))
+            .content(EmailContent::builder().simple(message).build())
+            .set_configuration_set_name(self.configuration_set.clone())
+            .send()
+            .await
+            .map_err(|e| MailError(aws_sdk_sesv2::error::DisplayErrorContext(e).to_string()))?;
+        Ok(out.message_id)
+    }
+}
+
+/// What happened to one outbox email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Sent now.
+    Sent,
+    /// It had been sent before: nothing sent.
+    AlreadySent,
+    /// Another worker holds a live claim on it: nothing sent; try again later.
+    InFlight,
+    /// No such email.
+    Missing,
+    /// The record is not an email to send (another entity, or a status change).
+    Ignored,
+    /// It can never be rendered (refused address): marked rejected, not retried.
+    Rejected(String),
+    /// Sending failed; the email is pending again and will be retried.
+    Failed(String),
+}
+
+impl Outcome {
+    /// Whether the stream record must be retried.
+    pub fn retry(&self) -> bool {
+        matches!(self, Outcome::InFlight | Outcome::Failed(_))
+    }
+}
+
+/// A failure of the notifier itself (not of one email).
+#[derive(Debug, thiserror::Error)]
+pub enum NotifierError {
+    #[error("table: {0}")]
+    Store(#[from] sharing_core::Error),
+    #[error("the event is neither a DynamoDB stream batch nor a scheduled sweep: {0}")]
+    UnknownEvent(String),
+    #[error("stream: {0}")]
+    Stream(String),
+}
+
+impl From<NotifierError> for lambda_runtime::Diagnostic {
+    fn from(e: NotifierError) -> Self {
+        let error_type = match &e {
+            NotifierError::Store(_) => "Retryable.Store",
+            NotifierError::UnknownEvent(_) => "Permanent.UnknownEvent",
+            NotifierError::Stream(_) => "Retryable.Stream",
+        };
+        lambda_runtime::Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// The few attributes of a stream image the notifier looks at.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxImage {
+    #[serde(default)]
+    pub entity_type: String,
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub status: String,
+}
+
+/// One stream record, from Lambda's event or from the Streams API.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Change {
+    /// `INSERT`, `MODIFY` or `REMOVE`.
+    pub event_name: String,
+    /// The record's sequence number: its identifier in batch item failures.
+    pub sequence_number: Option<String>,
+    pub new_image: Option<OutboxImage>,
+    pub old_image: Option<OutboxImage>,
+}
+
+fn image(item: serde_dynamo::Item) -> Option<OutboxImage> {
+    if item.is_empty() {
+        return None;
+    }
+    serde_dynamo::from_item(item).ok()
+}
+
+impl Change {
+    pub fn from_lambda(record: &EventRecord) -> Change {
+        Change {
+            event_name: record.event_name.clone(),
+            sequence_number: record.change.sequence_number.clone(),
+            new_image: image(record.change.new_image.clone()),
+            old_image: image(record.change.old_image.clone()),
+        }
+    }
+
+    /// The id of the outbox email this record asks to send, if any: an outbox item
+    /// written (INSERT) or put back (MODIFY) as `pending`. A claim being released
+    /// (`sending → pending`) is not a new request to send: its retry belongs to the
+    /// record that failed (Lambda) or to the sweep.
+    pub fn email_to_send(&self) -> Option<&str> {
+        if self.event_name != "INSERT" && self.event_name != "MODIFY" {
+            return None;
+        }
+        let new = self.new_image.as_ref()?;
+        if new.entity_type != entity::OUTBOX_EMAIL
+            || new.status != OutboxStatus::Pending.as_str()
+            || new.id.is_empty()
+        {
+            return None;
+        }
+        if self.event_name == "MODIFY"
+            && self
+                .old_image
+                .as_ref()
+                .is_some_and(|o| o.status == OutboxStatus::Sending.as_str())
+        {
+            return None;
+        }
+        Some(&new.id)
+    }
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SweepReport {
+    pub examined: usize,
+    pub sent: usize,
+    pub failed: usize,
+}
+
+/// Renders and sends outbox emails.
+#[derive(Clone)]
+pub struct Notifier {
+    core: Core,
+    mailer: Arc<dyn Mailer>,
+    api_base_url: String,
+    timing: Timing,
+}
+
+impl Notifier {
+    pub fn new(
+        core: Core,
+        mailer: Arc<dyn Mailer>,
+        api_base_url: impl Into<String>,
+        timing: Timing,
+    ) -> Self {
+        Notifier {
+            core,
+            mailer,
+            api_base_url: api_base_url.into(),
+            timing,
+        }
+    }
+
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// Claims, renders, sends and marks one outbox email.
+    pub async fn deliver(&self, id: &str) -> Result<Outcome, NotifierError> {
+        let (item, token) = match self
+            .core
+            .claim_outbox_email(id, self.timing.lease_secs)
+            .await?
+        {
+            Claim::Claimed { item, token } => (item, token),
+            Claim::AlreadySent => return Ok(Outcome::AlreadySent),
+            Claim::InFlight => return Ok(Outcome::InFlight),
+            Claim::Missing => return Ok(Outcome::Missing),
+        };
+        let email = match render(
+            &item.facts,
+            &item.to,
+            item.reply_to.as_deref(),
+            &self.api_base_url,
+        ) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(outbox_id = %id, error = %e, "outbox email cannot be rendered; rejected");
+                self.core
+                    .reject_outbox_email(id, &token, &e.to_string())
+                    .await?;
+                return Ok(Outcome::Rejected(e.to_string()));
+            }
+        };
+        match self.mailer.send(&email).await {
+            Ok(message_id) => {
+                let marked = self
+                    .core
+                    .mark_outbox_sent(id, &token, message_id.as_deref())
+                    .await?;
+                if !marked {
+                    tracing::warn!(outbox_id = %id, "sent, but the claim had been taken over; the email may go out twice");
+                }
+                tracing::info!(outbox_id = %id, kind = item.facts.kind.as_str(), "email sent");
+                Ok(Outcome::Sent)
+            }
+            Err(e) => {
+                let wait = retry_after(item.attempts, self.timing.max_backoff_secs);
+                tracing::warn!(outbox_id = %id, attempts = item.attempts, retry_in_secs = wait, error = %e, "sending failed; will retry");
+                self.core
+                    .release_outbox_email(id, &token, &e.0, wait)
+                    .await?;
+                Ok(Outcome::Failed(e.0))
+            }
+        }
+    }
+
+    /// Handles one stream record.
+    pub async fn handle_change(&self, change: &Change) -> Result<Outcome, NotifierError> {
+        match change.email_to_send() {
+            Some(id) => self.deliver(id).await,
+            None => Ok(Outcome::Ignored),
+        }
+    }
+
+    /// A Lambda batch of stream records: every record whose email could not be sent (or
+    /// is being sent by another worker) is reported as a batch item failure, so Lambda
+    /// retries it (and, past the retry limit, hands it to the on-failure destination;
+    /// the email stays pending for the sweep).
+    pub async fn handle_stream_event(&self, event: Event) -> DynamoDbEventResponse {
+        let mut response = DynamoDbEventResponse::default();
+        for record in &event.records {
+            let change = Change::from_lambda(record);
+            let retry = match self.handle_change(&change).await {
+                Ok(outcome) => outcome.retry(),
+                Err(e) => {
+                    tracing::error!(error = %e, "stream record failed");
+                    true
+                }
+            };
+            if retry {
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = change.sequence_number.clone();
+                response.batch_item_failures.push(failure);
+            }
+        }
+        response
+    }
+
+    /// Sends the unsent emails that are due: pending past their backoff (and older than
+    /// the stream's turn), or claimed by a worker whose lease ran out.
+    pub async fn sweep(&self) -> Result<SweepReport, NotifierError> {
+        let now = self.core.now_epoch();
+        let mut report = SweepReport::default();
+        let mut page = PageRequest {
+            limit: 100,
+            cursor: None,
+        };
+        loop {
+            let p = self.core.unsent_outbox_emails(&page).await?;
+            for item in p.items {
+                if report.examined >= self.timing.sweep_limit {
+                    return Ok(report);
+                }
+                report.examined += 1;
+                let old_enough = sharing_core::clock::parse_rfc3339(&item.created_at)
+                    .is_none_or(|t| t.unix_timestamp() + self.timing.sweep_min_age_secs <= now);
+                if !old_enough || !Core::outbox_due(&item, now) {
+                    continue;
+                }
+                match self.deliver(&item.id).await? {
+                    Outcome::Sent => report.sent += 1,
+                    Outcome::Failed(_) => report.failed += 1,
+                    _ => {}
+                }
+            }
+            match p.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => return Ok(report),
+            }
+        }
+    }
+
+    /// The Lambda entry: a stream batch, or a scheduled sweep (EventBridge).
+    pub async fn handle_lambda(
+        &self,
+        payload: serde_json::Value,
+    ) -> Result<serde_json::Value, NotifierError> {
+        if payload.get("Records").is_some() {
+            let event: Event = serde_json::from_value(payload)
+                .map_err(|e| NotifierError::Stream(format!("not a stream batch: {e}")))?;
+            let response = self.handle_stream_event(event).await;
+            return serde_json::to_value(response)
+                .map_err(|e| NotifierError::Stream(e.to_string()));
+        }
+        if payload.get("detail-type").and_then(|d| d.as_str()) == Some("Scheduled Event") {
+            let report = self.sweep().await?;
+            tracing::info!(
+                examined = report.examined,
+                sent = report.sent,
+                failed = report.failed,
+                "sweep"
+            );
+            return serde_json::to_value(report).map_err(|e| NotifierError::Stream(e.to_string()));
+        }
+        let shape = payload
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>().join(","))
+            .unwrap_or_default();
+        Err(NotifierError::UnknownEvent(format!(
+            "top-level keys: {shape}"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn img(entity_type: &str, status: &str) -> Option<OutboxImage> {
+        Some(OutboxImage {
+            entity_type: entity_type.into(),
+            id: "E1".into(),
+            status: status.into(),
+        })
+    }
+
+    #[test]
+    fn only_pending_outbox_writes_are_sent() {
+        let insert = Change {
+            event_name: "INSERT".into(),
+            sequence_number: Some("1".into()),
+            new_image: img("outbox_email", "pending"),
+            old_image: None,
+        };
+        assert_eq!(insert.email_to_send(), Some("E1"));
+
+        let claim = Change {
+            event_name: "MODIFY".into(),
+            new_image: img("outbox_email", "sending"),
+            old_image: img("outbox_email", "pending"),
+            ..Default::default()
+        };
+        assert_eq!(claim.email_to_send(), None);
+
+        let release = Change {
+            event_name: "MODIFY".into(),
+            new_image: img("outbox_email", "pending"),
+            old_image: img("outbox_email", "sending"),
+            ..Default::default()
+        };
+        assert_eq!(release.email_to_send(), None);
+
+        let requeued_by_ops = Change {
+            event_name: "MODIFY".into(),
+            new_image: img("outbox_email", "pending"),
+            old_image: img("outbox_email", "sent"),
+            ..Default::default()
+        };
+        assert_eq!(requeued_by_ops.email_to_send(), Some("E1"));
+
+        let other = Change {
+            event_name: "INSERT".into(),
+            new_image: img("access_request", "pending"),
+            ..Default::default()
+        };
+        assert_eq!(other.email_to_send(), None);
+
+        let removed = Change {
+            event_name: "REMOVE".into(),
+            old_image: img("outbox_email", "pending"),
+            ..Default::default()
+        };
+        assert_eq!(removed.email_to_send(), None);
+    }
+
+    #[test]
+    fn lambda_stream_records_are_read() {
+        let event: Event = serde_json::from_value(serde_json::json!({
+            "Records": [{
+                "eventID": "1",
+                "eventName": "INSERT",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "ApproximateCreationDateTime": 1700000000,
+                    "Keys": {"PK": {"S": "OUTBOX#E1"}, "SK": {"S": "OUTBOX#E1"}},
+                    "NewImage": {
+                        "PK": {"S": "OUTBOX#E1"}, "SK": {"S": "OUTBOX#E1"},
+                        "entityType": {"S": "outbox_email"}, "id": {"S": "E1"},
+                        "status": {"S": "pending"}, "attempts": {"N": "0"},
+                        "facts": {"M": {"kind": {"S": "access_request_created"}}}
+                    },
+                    "SequenceNumber": "111",
+                    "SizeBytes": 26,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES"
+                },
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x"
+            }]
+        }))
+        .unwrap();
+        let change = Change::from_lambda(&event.records[0]);
+        assert_eq!(change.sequence_number.as_deref(), Some("111"));
+        assert_eq!(change.old_image, None);
+        assert_eq!(change.email_to_send(), Some("E1"));
+    }
+
+    #[test]
+    fn failures_are_the_retryable_outcomes() {
+        assert!(Outcome::Failed("down".into()).retry());
+        assert!(Outcome::InFlight.retry());
+        assert!(!Outcome::Sent.retry());
+        assert!(!Outcome::AlreadySent.retry());
+        assert!(!Outcome::Rejected("bad".into()).retry());
+    }
+}

@@ -1,2 +1,32 @@
-//! (being built)
-fn main() {}
+//! Lambda entry point: wiring only. Config and clients once at cold start; each event
+//! (a stream batch or a scheduled sweep) goes to the library's `Notifier`.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use notifier::{Config, Notifier, SesMailer, Timing};
+use sharing_core::Core;
+use sharing_core::store::Table;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    sharing_http::runtime::init_tracing();
+    let config = Config::from_env()?;
+    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let core = Core::new(Table::new(
+        aws_sdk_dynamodb::Client::new(&shared),
+        config.table_name.clone(),
+    ));
+    let mailer = SesMailer::new(
+        aws_sdk_sesv2::Client::new(&shared),
+        config.sender_address.clone(),
+        config.configuration_set.clone(),
+    );
+    let notifier = Notifier::new(core, Arc::new(mailer), config.api_base_url, Timing::aws());
+    let notifier = &notifier;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            notifier.handle_lambda(event.payload).await
+        },
+    ))
+    .await
+}

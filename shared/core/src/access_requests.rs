@@ -247,8 +247,11 @@ pub fn parse_date(field: &str, value: &str) -> Result<time::Date> {
     if !shaped {
         return Err(bad());
     }
-    time::Date::parse(value, time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| bad())
+    time::Date::parse(
+        value,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| bad())
 }
 
 /// The end of the campaign's last day: the next day at 00:00:00Z.
@@ -371,7 +374,11 @@ impl Core {
             .await?;
         let requester_name = membership
             .as_ref()
-            .map(|m| format!("{} {}", m.first_name, m.last_name).trim().to_owned())
+            .map(|m| {
+                format!("{} {}", m.first_name, m.last_name)
+                    .trim()
+                    .to_owned()
+            })
             .unwrap_or_default();
         // The Reply-To: the address in the caller's token, else the one of its membership.
         let requester_email = usable_address(&member.email)
@@ -780,10 +787,7 @@ fn default_expiry(campaign: &Campaign, now: i64) -> Result<(Option<String>, Opti
             campaign.end
         )));
     }
-    Ok((
-        Some(crate::clock::rfc3339(t)),
-        Some(t.unix_timestamp()),
-    ))
+    Ok((Some(crate::clock::rfc3339(t)), Some(t.unix_timestamp())))
 }
 
 #[cfg(test)]
@@ -832,7 +836,10 @@ mod tests {
             fails(|i| i.activation_platforms = (0..21).map(|n| n.to_string()).collect())
                 .contains("at most 20")
         );
-        assert!(fails(|i| i.activation_platforms = vec!["meta\r\nBcc: x".into()]).contains("activationPlatforms[0]"));
+        assert!(
+            fails(|i| i.activation_platforms = vec!["meta\r\nBcc: x".into()])
+                .contains("activationPlatforms[0]")
+        );
         assert!(fails(|i| i.activation_platforms = vec!["x".repeat(101)]).contains("100"));
         assert!(fails(|i| i.audience_id = String::new()).contains("audienceId"));
         // A one-day campaign is fine; details may have several lines.

@@ -157,7 +157,9 @@ pub fn escape_html(value: &str) -> String {
 
 /// Escaped, with line breaks kept visible.
 fn escape_multiline(value: &str) -> String {
-    escape_html(value).replace("\r\n", "\n").replace('\n', "<br>\n")
+    escape_html(value)
+        .replace("\r\n", "\n")
+        .replace('\n', "<br>\n")
 }
 
 fn level_words(level: ShareLevel) -> &'static str {
@@ -212,11 +214,7 @@ fn created(f: &EmailFacts, api_base_url: &str) -> (String, String, String) {
         "Requested by:        {} ({})",
         f.requester_name, f.requester_email
     );
-    let _ = writeln!(
-        text,
-        "Requested level:     {}",
-        f.requested_level.as_str()
-    );
+    let _ = writeln!(text, "Requested level:     {}", f.requested_level.as_str());
     let _ = writeln!(
         text,
         "Campaign dates:      {} to {}",
@@ -296,10 +294,7 @@ fn approved(f: &EmailFacts) -> (String, String, String) {
         level_words(level),
         f.requester_account_name
     );
-    let until_text = until.map_or_else(
-        || "with no end date".to_owned(),
-        |t| format!("until {t}"),
-    );
+    let until_text = until.map_or_else(|| "with no end date".to_owned(), |t| format!("until {t}"));
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -316,11 +311,7 @@ fn approved(f: &EmailFacts) -> (String, String, String) {
         f.requester_account_name,
         level.as_str()
     );
-    let _ = writeln!(
-        text,
-        "Campaign: {} to {}",
-        f.campaign_start, f.campaign_end
-    );
+    let _ = writeln!(text, "Campaign: {} to {}", f.campaign_start, f.campaign_end);
     if let Some(by) = &f.decided_by_email {
         let _ = writeln!(text, "Approved by: {by}");
     }
@@ -478,7 +469,9 @@ mod tests {
         assert!(!m.html.contains("<img"));
         assert!(!m.html.contains("<b>meta"));
         assert!(m.html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-        assert!(m.html.contains("&lt;img src=x onerror=alert(1)&gt; &amp; &quot;quotes&quot; &#39;single&#39;"));
+        assert!(m.html.contains(
+            "&lt;img src=x onerror=alert(1)&gt; &amp; &quot;quotes&quot; &#39;single&#39;"
+        ));
         assert!(m.html.contains("&lt;b&gt;meta&lt;/b&gt;"));
         // The plain-text body is text: it carries the words as they are.
         assert!(m.text.contains("<script>alert(1)</script>"));

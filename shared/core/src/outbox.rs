@@ -16,8 +16,8 @@
 //! Unsent items also carry a sparse GSI1 entry (`OUTBOX_UNSENT` / id) so a sweep finds
 //! the ones whose stream delivery was given up on, without a scan.
 
-use crate::email::EmailFacts;
 use crate::Core;
+use crate::email::EmailFacts;
 use crate::error::Result;
 use crate::keys;
 use crate::store::{Expr, Page, PageRequest, Query, Tx};
@@ -30,6 +30,9 @@ pub enum OutboxStatus {
     Pending,
     Sending,
     Sent,
+    /// It can never be sent (e.g. an address that would break a header): kept for
+    /// inspection, not retried.
+    Rejected,
 }
 
 impl OutboxStatus {
@@ -38,6 +41,7 @@ impl OutboxStatus {
             OutboxStatus::Pending => "pending",
             OutboxStatus::Sending => "sending",
             OutboxStatus::Sent => "sent",
+            OutboxStatus::Rejected => "rejected",
         }
     }
 }
@@ -84,8 +88,11 @@ pub struct OutboxItem {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Claim {
     /// This worker holds the email until the lease ends; send it, then mark or release.
-    Claimed { item: Box<OutboxItem>, token: String },
-    /// Already sent: nothing to do.
+    Claimed {
+        item: Box<OutboxItem>,
+        token: String,
+    },
+    /// Already sent (or rejected as unsendable): nothing to do.
     AlreadySent,
     /// Another worker holds a live claim: try again later.
     InFlight,
@@ -181,7 +188,9 @@ impl Core {
                     token,
                 }
             }
-            Some(item) if item.status == OutboxStatus::Sent => Claim::AlreadySent,
+            Some(item) if matches!(item.status, OutboxStatus::Sent | OutboxStatus::Rejected) => {
+                Claim::AlreadySent
+            }
             Some(_) => Claim::InFlight,
         })
     }
@@ -240,6 +249,26 @@ impl Core {
             .await
     }
 
+    /// Marks a claimed email as never sendable (it leaves the sweep's list).
+    pub async fn reject_outbox_email(&self, id: &str, token: &str, error: &str) -> Result<bool> {
+        let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
+        self.table
+            .update(
+                &keys::outbox(id),
+                Expr::new(
+                    "SET #status = :rejected, lastError = :err \
+                     REMOVE leaseUntil, claimToken, GSI1PK, GSI1SK",
+                )
+                .name("#status", "status")
+                .value(":rejected", &OutboxStatus::Rejected)?
+                .value(":sending", &OutboxStatus::Sending)?
+                .value(":err", &error)?
+                .value(":token", &token)?,
+                Some("#status = :sending AND claimToken = :token"),
+            )
+            .await
+    }
+
     /// One page of unsent emails, oldest first (the sweep's work list).
     pub async fn unsent_outbox_emails(&self, page: &PageRequest) -> Result<Page<OutboxItem>> {
         let q = Query::index(keys::GSI1, keys::OUTBOX_UNSENT.to_owned());
@@ -252,7 +281,7 @@ impl Core {
         match item.status {
             OutboxStatus::Pending => item.next_attempt_at <= now,
             OutboxStatus::Sending => item.lease_until.is_none_or(|l| l < now),
-            OutboxStatus::Sent => false,
+            OutboxStatus::Sent | OutboxStatus::Rejected => false,
         }
     }
 }
