@@ -83,3 +83,24 @@ async fn without_authorizer_claims_the_function_answers_401() {
         (401, Some("unauthenticated"))
     );
 }
+
+#[tokio::test]
+async fn a_storage_failure_is_a_500_problem_that_leaks_nothing() {
+    let s = Stack::start().await;
+    let broken = sharing_core::Core::new(sharing_core::store::Table::new(
+        s.dynamodb.clone(),
+        "no-such-table",
+    ));
+    let admin = sharing_http::app(admin::routes(), broken);
+    let (status, body) = call(admin, "GET", "/accounts/mptravel/users", Some("ana")).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (500, Some("internal")),
+        "{body}"
+    );
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        !detail.contains("no-such-table") && !detail.contains("ResourceNotFound"),
+        "{detail}"
+    );
+}
