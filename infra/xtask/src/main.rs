@@ -12,6 +12,7 @@ const DYNAMODB_PORT: u16 = 8000;
 const SES_PORT: u16 = 8005;
 const API_PORT: u16 = 3000;
 const DEFAULT_TABLE: &str = "audience-sharing";
+const LOCAL_SENDER: &str = "notifications@audience-sharing.example";
 
 #[derive(Parser)]
 #[command(about = "The audience sharing service's local stack and project tasks")]
@@ -127,6 +128,13 @@ async fn lookup_email(user: &str) -> Option<String> {
 }
 
 async fn up() -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws=warn")),
+        )
+        .with_target(false)
+        .try_init();
     xtask::ensure_port_free(DYNAMODB_PORT, "DynamoDB Local")?;
     xtask::ensure_port_free(SES_PORT, "the SES v2 emulator")?;
     xtask::ensure_port_free(API_PORT, "the local API")?;
@@ -139,6 +147,24 @@ async fn up() -> anyhow::Result<()> {
     let core = Core::new(Table::new(client, table.clone()));
     xtask::seed(&core, &xtask::demo_fixture()).await?;
 
+    // The same notifier as in AWS, fed from DynamoDB Local's stream: access-request
+    // emails reach the SES emulator within seconds.
+    let sender = std::env::var("SENDER_ADDRESS").unwrap_or_else(|_| LOCAL_SENDER.to_owned());
+    let (d, streams, ses_client) =
+        notifier::local::clients(&dynamodb.endpoint(), &ses.endpoint()).await;
+    let options = notifier::local::Options {
+        api_base_url: format!("http://127.0.0.1:{API_PORT}"),
+        ..Default::default()
+    };
+    let notifier_task = notifier::local::spawn(
+        d,
+        streams,
+        ses_client,
+        table.clone(),
+        sender.clone(),
+        options,
+    );
+
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", API_PORT))
         .await
         .context("cannot listen on 127.0.0.1:3000")?;
@@ -147,6 +173,7 @@ async fn up() -> anyhow::Result<()> {
     let app = xtask::local_api::app(core, &secret);
     xtask::local_api::serve(listener, app, shutdown_signal()).await?;
     eprintln!("stopping ...");
+    notifier_task.abort();
     ses.stop();
     dynamodb.stop();
     Ok(())
