@@ -42,6 +42,36 @@ impl IdempotencyScope {
     }
 }
 
+/// The record of a key: in progress (with a lease) until `response` is known.
+fn record(
+    key: &keys::Key,
+    request_hash: &str,
+    now: i64,
+    response: Option<&StoredResponse>,
+) -> IdempotencyItem {
+    IdempotencyItem {
+        pk: key.pk.clone(),
+        sk: key.sk.clone(),
+        entity_type: entity::IDEMPOTENCY.to_owned(),
+        request_hash: request_hash.to_owned(),
+        status: if response.is_some() {
+            "completed"
+        } else {
+            "in_progress"
+        }
+        .to_owned(),
+        lease_until: if response.is_some() {
+            now
+        } else {
+            now + LEASE_SECONDS
+        },
+        response_status: response.map(|r| r.status),
+        response_body: response.map(|r| r.body.clone()),
+        response_headers: response.map(|r| r.headers.clone()).unwrap_or_default(),
+        ttl: now + RETENTION_SECONDS,
+    }
+}
+
 impl Core {
     pub async fn idempotency_begin(
         &self,
@@ -50,18 +80,7 @@ impl Core {
     ) -> Result<Begin> {
         let now = self.now_epoch();
         let key = scope.key();
-        let item = IdempotencyItem {
-            pk: key.pk.clone(),
-            sk: key.sk.clone(),
-            entity_type: entity::IDEMPOTENCY.to_owned(),
-            request_hash: request_hash.to_owned(),
-            status: "in_progress".to_owned(),
-            lease_until: now + LEASE_SECONDS,
-            response_status: None,
-            response_body: None,
-            response_headers: BTreeMap::new(),
-            ttl: now + RETENTION_SECONDS,
-        };
+        let item = record(&key, request_hash, now, None);
         // New key, or an abandoned first attempt of the very same request.
         let condition = Expr::new(
             "attribute_not_exists(PK) OR (#s = :p AND leaseUntil < :now AND requestHash = :h) OR #ttl < :now",
@@ -100,20 +119,7 @@ impl Core {
         request_hash: &str,
         response: &StoredResponse,
     ) -> Result<()> {
-        let now = self.now_epoch();
-        let key = scope.key();
-        let item = IdempotencyItem {
-            pk: key.pk.clone(),
-            sk: key.sk.clone(),
-            entity_type: entity::IDEMPOTENCY.to_owned(),
-            request_hash: request_hash.to_owned(),
-            status: "completed".to_owned(),
-            lease_until: now,
-            response_status: Some(response.status),
-            response_body: Some(response.body.clone()),
-            response_headers: response.headers.clone(),
-            ttl: now + RETENTION_SECONDS,
-        };
+        let item = record(&scope.key(), request_hash, self.now_epoch(), Some(response));
         self.table.put(&item, None).await?;
         Ok(())
     }

@@ -71,6 +71,20 @@ impl Expr {
     }
 }
 
+/// Sets an optional condition expression, with its placeholders, on any SDK request or
+/// builder that takes one (Put, Delete, PutItem, DeleteItem).
+macro_rules! with_condition {
+    ($builder:expr, $condition:expr) => {
+        match $condition {
+            Some(c) => $builder
+                .condition_expression(c.text.clone())
+                .set_expression_attribute_names(c.names())
+                .set_expression_attribute_values(c.values()),
+            None => $builder,
+        }
+    };
+}
+
 /// A transaction being put together. Each operation carries a label so a failed
 /// condition can be told apart from the others.
 #[derive(Debug, Default)]
@@ -117,14 +131,10 @@ impl Tx {
         condition: Option<Expr>,
     ) -> Result<()> {
         let item: Item = serde_dynamo::to_item(item).map_err(Error::store)?;
-        let mut b = Put::builder().table_name(&table.name).set_item(Some(item));
-        if let Some(c) = condition {
-            b = b
-                .condition_expression(c.text.clone())
-                .set_expression_attribute_names(c.names())
-                .set_expression_attribute_values(c.values());
-        }
-        let put = b.build().map_err(Error::store)?;
+        let b = Put::builder().table_name(&table.name).set_item(Some(item));
+        let put = with_condition!(b, condition)
+            .build()
+            .map_err(Error::store)?;
         self.push(label, TransactWriteItem::builder().put(put).build());
         Ok(())
     }
@@ -159,16 +169,12 @@ impl Tx {
         key: &Key,
         condition: Option<Expr>,
     ) -> Result<()> {
-        let mut b = Delete::builder()
+        let b = Delete::builder()
             .table_name(&table.name)
             .set_key(Some(key_item(key)));
-        if let Some(c) = condition {
-            b = b
-                .condition_expression(c.text.clone())
-                .set_expression_attribute_names(c.names())
-                .set_expression_attribute_values(c.values());
-        }
-        let op = b.build().map_err(Error::store)?;
+        let op = with_condition!(b, condition)
+            .build()
+            .map_err(Error::store)?;
         self.push(label, TransactWriteItem::builder().delete(op).build());
         Ok(())
     }
@@ -313,18 +319,12 @@ impl Table {
     /// Puts an item; a failed condition answers `Ok(false)`.
     pub async fn put<T: Serialize>(&self, item: &T, condition: Option<Expr>) -> Result<bool> {
         let item: Item = serde_dynamo::to_item(item).map_err(Error::store)?;
-        let mut req = self
+        let req = self
             .client
             .put_item()
             .table_name(&self.name)
             .set_item(Some(item));
-        if let Some(c) = condition {
-            req = req
-                .condition_expression(c.text.clone())
-                .set_expression_attribute_names(c.names())
-                .set_expression_attribute_values(c.values());
-        }
-        match req.send().await {
+        match with_condition!(req, condition).send().await {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
@@ -337,18 +337,12 @@ impl Table {
 
     /// Deletes an item; a failed condition answers `Ok(false)`.
     pub async fn delete(&self, key: &Key, condition: Option<Expr>) -> Result<bool> {
-        let mut req = self
+        let req = self
             .client
             .delete_item()
             .table_name(&self.name)
             .set_key(Some(key_item(key)));
-        if let Some(c) = condition {
-            req = req
-                .condition_expression(c.text.clone())
-                .set_expression_attribute_names(c.names())
-                .set_expression_attribute_values(c.values());
-        }
-        match req.send().await {
+        match with_condition!(req, condition).send().await {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
