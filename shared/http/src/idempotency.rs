@@ -31,8 +31,10 @@ pub async fn layer(State(core): State<Core>, req: Request, next: Next) -> Respon
             k.to_owned()
         }
         _ => {
-            return ApiError::validation("Idempotency-Key must be 1-255 printable ASCII characters")
-                .into_response();
+            return ApiError::validation(
+                "Idempotency-Key must be 1-255 printable ASCII characters",
+            )
+            .into_response();
         }
     };
     // Unauthenticated or outside an account: the handler answers as usual.
