@@ -1010,3 +1010,37 @@ async fn an_ses_outage_delays_the_email_and_loses_nothing() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_token_without_email_uses_the_membership_address() {
+    let s = Stack::start().await;
+    let auth = |user: &str| {
+        vec![(
+            "authorization".to_owned(),
+            format!("Bearer {}", s.token_with_email(user, None)),
+        )]
+    };
+    let r = s
+        .call_with(
+            "POST",
+            "/accounts/mpdine/access-requests",
+            &auth("dan"),
+            Some(request_body("aspiring-athenians").to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert_eq!(r.json["requestedBy"]["email"], "dan@mpdine.example");
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let items = outbox_of(&s, &id).await;
+    assert_eq!(items[0].reply_to.as_deref(), Some("dan@mpdine.example"));
+    let r = s
+        .call_with(
+            "POST",
+            &format!("/accounts/mptravel/access-requests/{id}/approve"),
+            &auth("ana"),
+            Some("{}".into()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json["decidedBy"]["email"], "ana@mptravel.example");
+}

@@ -509,6 +509,18 @@ impl Core {
         ))
     }
 
+    /// The caller's address: the one in its token, else the one of its membership.
+    async fn member_email(&self, member: &Member) -> Result<String> {
+        if let Some(e) = usable_address(&member.email) {
+            return Ok(e.to_owned());
+        }
+        let m: Option<MembershipItem> = self
+            .table
+            .get(&keys::membership(&member.account_id, &member.user_id))
+            .await?;
+        Ok(m.map(|m| m.email).unwrap_or_else(|| member.email.clone()))
+    }
+
     /// The address access requests for `audience` go to: its creator's.
     async fn creator_email(&self, audience: &AudienceItem) -> Result<Option<String>> {
         if let Some(e) = usable_address(&audience.created_by_email) {
@@ -640,7 +652,7 @@ impl Core {
             let owner = AccountId::parse(&item.request.owner_account_id)?;
             let decided_by = UserRef {
                 user_id: member.user_id.to_string(),
-                email: member.email.clone(),
+                email: self.member_email(member).await?,
             };
 
             let mut decided = item.request.clone();
