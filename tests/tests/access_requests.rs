@@ -504,7 +504,8 @@ async fn deny_tells_the_requester_why_and_changes_no_level() {
     // The pending lock is gone: a new request can be made.
     let r = create(&s, "dan", request_body("aspiring-athenians")).await;
     assert_eq!(r.status, 201, "{}", r.json);
-    assert_ne!(r.json["id"], id.as_str());
+    let second = r.json["id"].as_str().unwrap().to_owned();
+    assert_ne!(second, id);
     let r = s
         .call(
             "GET",
@@ -513,7 +514,36 @@ async fn deny_tells_the_requester_why_and_changes_no_level() {
             None,
         )
         .await;
+    assert_eq!(ids(&r), vec![id.clone()]);
+    // Without a status: pending first, then denied; and pages hold together.
+    let r = s
+        .call(
+            "GET",
+            "/accounts/mptravel/access-requests?limit=1",
+            Some("ana"),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&r), vec![second.clone()]);
+    let cursor = r.json["nextCursor"].as_str().unwrap().to_owned();
+    let r = s
+        .call(
+            "GET",
+            &format!("/accounts/mptravel/access-requests?limit=1&cursor={cursor}"),
+            Some("ana"),
+            None,
+        )
+        .await;
     assert_eq!(ids(&r), vec![id]);
+    // A cursor of another list is refused.
+    s.call(
+        "GET",
+        &format!("/accounts/mptravel/access-requests?status=pending&cursor={cursor}"),
+        Some("ana"),
+        None,
+    )
+    .await
+    .assert_problem(400, "validation_failed");
 }
 
 #[tokio::test]
