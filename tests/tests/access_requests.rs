@@ -1074,3 +1074,68 @@ async fn a_token_without_email_uses_the_membership_address() {
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json["decidedBy"]["email"], "ana@mptravel.example");
 }
+
+#[tokio::test]
+async fn a_failed_send_is_reported_as_a_batch_item_failure_and_kept() {
+    let s = Stack::start().await;
+    let r = create(&s, "dan", request_body("aspiring-athenians")).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let outbox_id = outbox_of(&s, &id).await[0].id.clone();
+    let raw = s
+        .dynamodb
+        .get_item()
+        .table_name(&s.table_name)
+        .key(
+            "PK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("OUTBOX#{outbox_id}")),
+        )
+        .key(
+            "SK",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("OUTBOX#{outbox_id}")),
+        )
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let event = json!({"Records": [lambda_record(raw, "200")]});
+
+    // Nothing listens on this port: SES is "down".
+    let port = tokio::task::spawn_blocking(|| xtask::free_port().unwrap())
+        .await
+        .unwrap();
+    let down = direct_notifier(&s, &format!("http://127.0.0.1:{port}")).await;
+    let res = down.handle_lambda(event.clone()).await.unwrap();
+    assert_eq!(
+        res["batchItemFailures"],
+        json!([{"itemIdentifier": "200"}]),
+        "{res}"
+    );
+    let item = s.core.outbox_email(&outbox_id).await.unwrap().unwrap();
+    assert_eq!(item.status, OutboxStatus::Pending);
+    assert_eq!(item.attempts, 1);
+    assert!(item.last_error.is_some());
+    assert_eq!(item.gsi1pk.as_deref(), Some("OUTBOX_UNSENT"));
+
+    // Lambda retries the record once SES is back: one email.
+    let up = direct_notifier(&s, &s.ses_url).await;
+    let res = up.handle_lambda(event).await.unwrap();
+    assert_eq!(res["batchItemFailures"], json!([]), "{res}");
+    assert_eq!(
+        emails_to(&s, &s.ses_url, &id, "ana@mptravel.example")
+            .await
+            .len(),
+        1
+    );
+    // An event that is neither a stream batch nor a schedule is an error, not a no-op.
+    assert!(up.handle_lambda(json!({"hello": "world"})).await.is_err());
+    // A scheduled sweep has nothing left to do.
+    let res = up
+        .handle_lambda(
+            json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res["sent"], 0, "{res}");
+}
