@@ -230,6 +230,12 @@ struct UserEmail {
     email: String,
 }
 
+/// Multi-line text as a form may send it (`\r\n`) is stored with `\n` line breaks; a
+/// lone `\r` stays and is refused as a control character.
+pub fn normalize_newlines(text: &str) -> String {
+    text.replace("\r\n", "\n")
+}
+
 /// A campaign date, `YYYY-MM-DD` exactly.
 pub fn parse_date(field: &str, value: &str) -> Result<time::Date> {
     let b = value.as_bytes();
@@ -293,7 +299,11 @@ impl Campaign {
                 self.end, self.start
             )));
         }
-        validate::text("campaign.details", &self.details, MAX_DETAILS_CHARS)
+        validate::text(
+            "campaign.details",
+            &normalize_newlines(&self.details),
+            MAX_DETAILS_CHARS,
+        )
     }
 }
 
@@ -429,7 +439,10 @@ impl Core {
                     email: requester_email.clone(),
                 },
                 requested_level: ShareLevel::Usable,
-                campaign: input.campaign.clone(),
+                campaign: Campaign {
+                    details: normalize_newlines(&input.campaign.details),
+                    ..input.campaign.clone()
+                },
                 activation_platforms: input.activation_platforms.clone(),
                 status: RequestStatus::Pending,
                 created_at: self.now_rfc3339(),
@@ -605,7 +618,7 @@ impl Core {
         if let Some(r) = &input.reason
             && !r.is_empty()
         {
-            validate::text("reason", r, MAX_REASON_CHARS)?;
+            validate::text("reason", &normalize_newlines(r), MAX_REASON_CHARS)?;
         }
         self.decide_access_request(member, id, Decision::Deny(input.clone()))
             .await
@@ -710,7 +723,11 @@ impl Core {
                 }
                 Decision::Deny(input) => {
                     decided.status = RequestStatus::Denied;
-                    decided.reason = input.reason.clone().filter(|r| !r.is_empty());
+                    decided.reason = input
+                        .reason
+                        .as_deref()
+                        .filter(|r| !r.is_empty())
+                        .map(normalize_newlines);
                     let current = json!(access_of(&audience, &requester, now));
                     (
                         EmailKind::AccessRequestDenied,
@@ -857,8 +874,9 @@ mod tests {
         // A one-day campaign is fine; details may have several lines.
         let mut i = input();
         i.campaign.end = i.campaign.start.clone();
-        i.campaign.details = "line one\nline two".into();
+        i.campaign.details = "line one\nline two\r\nline three".into();
         assert!(i.validate().is_ok());
+        assert!(fails(|i| i.campaign.details = "a\rb".into()).contains("control"));
     }
 
     #[test]
