@@ -304,4 +304,68 @@ mod tests {
         assert_eq!(retry_after(30, 300), 300);
         assert_eq!(retry_after(30, 2), 2);
     }
+
+    fn item(status: OutboxStatus) -> OutboxItem {
+        OutboxItem {
+            pk: "OUTBOX#E1".into(),
+            sk: "OUTBOX#E1".into(),
+            gsi1pk: Some(keys::OUTBOX_UNSENT.into()),
+            gsi1sk: Some("E1".into()),
+            entity_type: "outbox_email".into(),
+            id: "E1".into(),
+            status,
+            to: "ana@mptravel.example".into(),
+            reply_to: None,
+            facts: serde_json::from_value(serde_json::json!({
+                "kind": "access_request_denied", "requestId": "R", "audienceId": "A",
+                "audienceName": "A", "ownerAccountId": "o", "ownerAccountName": "O",
+                "requesterAccountId": "r", "requesterAccountName": "R", "requesterName": "",
+                "requesterEmail": "r@x.example", "requestedLevel": "usable",
+                "campaignStart": "2027-01-01", "campaignEnd": "2027-01-02",
+                "campaignDetails": "d", "activationPlatforms": ["meta"]
+            }))
+            .unwrap(),
+            created_at: "2026-11-23T10:00:00Z".into(),
+            attempts: 0,
+            next_attempt_at: 0,
+            lease_until: None,
+            claim_token: None,
+            last_error: None,
+            sent_at: None,
+            message_id: None,
+        }
+    }
+
+    #[test]
+    fn due_means_pending_past_backoff_or_an_abandoned_claim() {
+        let mut pending = item(OutboxStatus::Pending);
+        assert!(Core::outbox_due(&pending, 100));
+        pending.next_attempt_at = 101;
+        assert!(!Core::outbox_due(&pending, 100));
+        assert!(Core::outbox_due(&pending, 101));
+
+        let mut sending = item(OutboxStatus::Sending);
+        sending.lease_until = Some(100);
+        assert!(!Core::outbox_due(&sending, 100));
+        assert!(Core::outbox_due(&sending, 101));
+
+        assert!(!Core::outbox_due(&item(OutboxStatus::Sent), 100));
+        assert!(!Core::outbox_due(&item(OutboxStatus::Rejected), 100));
+    }
+
+    #[test]
+    fn the_stored_item_has_the_table_design_keys() {
+        let stored: crate::store::Item =
+            serde_dynamo::to_item(item(OutboxStatus::Pending)).unwrap();
+        let s = |k: &str| match stored.get(k) {
+            Some(aws_sdk_dynamodb::types::AttributeValue::S(v)) => v.clone(),
+            other => panic!("{k}: {other:?}"),
+        };
+        assert_eq!(s("PK"), "OUTBOX#E1");
+        assert_eq!(s("SK"), "OUTBOX#E1");
+        assert_eq!(s("GSI1PK"), "OUTBOX_UNSENT");
+        assert_eq!(s("entityType"), "outbox_email");
+        assert_eq!(s("status"), "pending");
+        assert!(!stored.contains_key("leaseUntil"));
+    }
 }
