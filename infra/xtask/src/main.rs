@@ -321,7 +321,7 @@ async fn test() -> anyhow::Result<()> {
     run(
         "cargo test (unit, decision tables, property, router and end-to-end tests)",
         Command::new("cargo")
-            .args(["test", "--workspace"])
+            .args(["test", "--workspace", "--no-fail-fast"])
             .env("E2E_DYNAMODB_ENDPOINT", dynamodb.endpoint())
             .env("E2E_SES_ENDPOINT", ses.endpoint()),
     )?;
