@@ -123,11 +123,7 @@ pub fn connection_sort(c: &ConnectionId) -> String {
 
 /// A connection's output, unique per account and audience.
 pub fn connection_output(account: &AccountId, id: &AudienceId, output_id: &str) -> Key {
-    Key::same(format!(
-        "OUTPUT#{}#{id}#{}",
-        account,
-        hex_digest(output_id)
-    ))
+    Key::same(format!("OUTPUT#{}#{id}#{}", account, hex_digest(output_id)))
 }
 
 pub fn idempotency(a: &AccountId, u: &UserId, key_digest: &str) -> Key {

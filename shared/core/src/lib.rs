@@ -89,7 +89,12 @@ impl Member {
     }
 
     /// Asks the policy; a denial becomes the matching error with `detail`.
-    pub fn require(&self, action: Action, resource: &Resource, detail: impl FnOnce() -> String) -> Result<()> {
+    pub fn require(
+        &self,
+        action: Action,
+        resource: &Resource,
+        detail: impl FnOnce() -> String,
+    ) -> Result<()> {
         let d = decide(&self.principal(), action, resource);
         if d.allowed {
             Ok(())
