@@ -190,15 +190,16 @@ impl Core {
             .await?
             .ok_or_else(not_found)?;
         let access = access_of(&audience, &member.account_id, self.now_epoch());
-        member.require(action, &Resource::Audience { access }, || match access {
-            AccessLevel::Private => format!("audience '{id}' was not found"),
-            AccessLevel::ViewOnly => format!(
-                "your account holds view_only access to audience '{id}'; this needs {}",
-                if action == Action::ConnectAudience {
-                    "usable access (request it from the owner)"
-                } else {
-                    "the owner account"
-                }
+        member.require(action, &Resource::Audience { access }, || match (access, action) {
+            (AccessLevel::Private, _) => format!("audience '{id}' was not found"),
+            (_, Action::RequestAccess) => format!(
+                "your account already holds {access} access to audience '{id}'; there is nothing to request"
+            ),
+            (AccessLevel::ViewOnly, Action::ConnectAudience) => format!(
+                "your account holds view_only access to audience '{id}'; connecting needs usable access (request it from the owner)"
+            ),
+            (AccessLevel::ViewOnly, _) => format!(
+                "your account holds view_only access to audience '{id}'; only the owner account can do this"
             ),
             _ => format!("only the owner account of audience '{id}' can do this"),
         })?;

@@ -16,7 +16,8 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
     }
     if value
         .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
+        // Line breaks (LF or CRLF) and tabs are text; single-line fields refuse them below.
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
         return Err(Error::Validation(format!(
             "{field} must not contain control characters"
@@ -75,5 +76,8 @@ mod tests {
         assert!(text("name", "Ibiza Dreamers", 10).is_err());
         assert!(text("name", "Ibiza", 10).is_ok());
         assert!(single_line("subject", "a\nb", 10).is_err());
+        assert!(single_line("subject", "a\r\nBcc: x", 20).is_err());
+        assert!(text("details", "line one\r\nline two", 40).is_ok());
+        assert!(text("details", "bell\u{7}", 40).is_err());
     }
 }
