@@ -101,7 +101,8 @@ async fn main() -> anyhow::Result<()> {
                 std::env::var("PATH").unwrap_or_default()
             );
             let dynamodb = services::start_dynamodb(&modules, xtask::free_port()?)?;
-            xtask_smoke(&dynamodb, &path).await
+            let ses = services::start_ses(&modules, xtask::free_port()?)?;
+            xtask_smoke(&dynamodb, &ses, &path).await
         }
     }
 }
@@ -327,7 +328,7 @@ async fn test() -> anyhow::Result<()> {
     )?;
     passed += 1;
 
-    xtask_smoke(&dynamodb, &path).await?;
+    xtask_smoke(&dynamodb, &ses, &path).await?;
     passed += 1;
     ses.stop();
     dynamodb.stop();
@@ -358,7 +359,7 @@ async fn test() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn xtask_smoke(dynamodb: &Service, path: &str) -> anyhow::Result<()> {
+async fn xtask_smoke(dynamodb: &Service, ses: &Service, path: &str) -> anyhow::Result<()> {
     eprintln!("==> Lambda smoke tests under cargo lambda watch");
     let table = "smoke";
     let client = xtask::dynamodb_client(&dynamodb.endpoint()).await;
@@ -368,5 +369,5 @@ async fn xtask_smoke(dynamodb: &Service, path: &str) -> anyhow::Result<()> {
         &xtask::demo_fixture(),
     )
     .await?;
-    xtask::smoke::run(&dynamodb.endpoint(), table, path).await
+    xtask::smoke::run(&dynamodb.endpoint(), &ses.endpoint(), table, path).await
 }

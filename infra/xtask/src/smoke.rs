@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+const SMOKE_SENDER: &str = "smoke@audience-sharing.example";
+
 /// One invocation and what its answer must show.
 pub struct Case {
     pub function: &'static str,
@@ -63,6 +65,16 @@ pub fn cases() -> Vec<Case> {
             status: 200,
             body_contains: "\"audienceId\":\"ibiza-dreamers\"",
         },
+        Case {
+            function: "access-requests",
+            method: "GET",
+            path: "/accounts/mpdine/access-requests",
+            query: "direction=outgoing",
+            user: dan,
+            body: None,
+            status: 200,
+            body_contains: "\"items\":[",
+        },
     ]
 }
 
@@ -101,14 +113,19 @@ pub fn event(c: &Case) -> Value {
 }
 
 /// Runs every case against the functions under `cargo lambda watch`.
-pub async fn run(dynamodb_endpoint: &str, table: &str, path: &str) -> anyhow::Result<()> {
+pub async fn run(
+    dynamodb_endpoint: &str,
+    ses_endpoint: &str,
+    table: &str,
+    path: &str,
+) -> anyhow::Result<()> {
     let port = crate::free_port()?;
     let root = crate::root();
     let logs = root.join(".local/logs");
     std::fs::create_dir_all(&logs)?;
     let log = std::fs::File::create(logs.join("cargo-lambda-watch.log"))?;
     let env = format!(
-        "TABLE_NAME={table},AWS_ENDPOINT_URL_DYNAMODB={dynamodb_endpoint},AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local,AWS_REGION=us-east-1,RUST_LOG=info"
+        "TABLE_NAME={table},AWS_ENDPOINT_URL_DYNAMODB={dynamodb_endpoint},AWS_ENDPOINT_URL_SESV2={ses_endpoint},SENDER_ADDRESS={SMOKE_SENDER},AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local,AWS_REGION=us-east-1,RUST_LOG=info"
     );
     let mut watch = Command::new("cargo")
         .args([
@@ -129,7 +146,10 @@ pub async fn run(dynamodb_endpoint: &str, table: &str, path: &str) -> anyhow::Re
         .stderr(log)
         .spawn()
         .context("cannot start cargo lambda watch (is cargo-lambda in .venv?)")?;
-    let result = run_cases(port, path).await;
+    let mut result = run_cases(port, path).await;
+    if result.is_ok() {
+        result = notifier_case(port, path, dynamodb_endpoint, ses_endpoint, table).await;
+    }
     let _ = watch.kill();
     let _ = watch.wait();
     result
@@ -151,24 +171,7 @@ async fn run_cases(port: u16, path: &str) -> anyhow::Result<()> {
     for (i, c) in cases().iter().enumerate() {
         let file = dir.join(format!("event-{i}.json"));
         std::fs::write(&file, serde_json::to_vec_pretty(&event(c))?)?;
-        let out = Command::new("cargo")
-            .args([
-                "lambda",
-                "invoke",
-                c.function,
-                "--invoke-address",
-                "127.0.0.1",
-                "--invoke-port",
-                &port.to_string(),
-                "--output-format",
-                "json",
-                "--data-file",
-            ])
-            .arg(&file)
-            .env("PATH", path)
-            .current_dir(crate::root())
-            .output()
-            .context("cannot run cargo lambda invoke")?;
+        let out = invoke(port, path, c.function, &file)?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let answer: Option<Value> = serde_json::from_str(stdout.trim()).ok();
         let status = answer.as_ref().and_then(|a| a["statusCode"].as_u64());
@@ -204,5 +207,135 @@ async fn run_cases(port: u16, path: &str) -> anyhow::Result<()> {
         Ok(())
     } else {
         bail!("Lambda smoke tests failed:\n{}", failures.join("\n"))
+    }
+}
+
+/// Invokes `function` with the JSON file `file`.
+fn invoke(
+    port: u16,
+    path: &str,
+    function: &str,
+    file: &std::path::Path,
+) -> anyhow::Result<std::process::Output> {
+    Command::new("cargo")
+        .args([
+            "lambda",
+            "invoke",
+            function,
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port.to_string(),
+            "--output-format",
+            "json",
+            "--data-file",
+        ])
+        .arg(file)
+        .env("PATH", path)
+        .current_dir(crate::root())
+        .output()
+        .context("cannot run cargo lambda invoke")
+}
+
+/// The notifier binary fed a DynamoDB stream batch (as Lambda delivers it) holding the
+/// insert of a real access request's outbox email: it must answer no batch item
+/// failures, and the email must be in the SES emulator.
+async fn notifier_case(
+    port: u16,
+    path: &str,
+    dynamodb_endpoint: &str,
+    ses_endpoint: &str,
+    table: &str,
+) -> anyhow::Result<()> {
+    use sharing_core::store::Table;
+    let client = crate::dynamodb_client(dynamodb_endpoint).await;
+    let core = sharing_core::Core::new(Table::new(client.clone(), table));
+    let caller = sharing_core::Caller {
+        user_id: sharing_core::ids::UserId::parse("dan")?,
+        email: "dan@mpdine.example".to_owned(),
+    };
+    let member = core
+        .member(&caller, &sharing_core::ids::AccountId::parse("mpdine")?)
+        .await?;
+    let input: sharing_core::access_requests::NewAccessRequest = serde_json::from_value(json!({
+        "audienceId": "aspiring-athenians",
+        "requestedLevel": "usable",
+        "campaign": {"start": "2027-03-01", "end": "2027-03-31", "details": "Smoke test campaign"},
+        "activationPlatforms": ["google_ads"]
+    }))?;
+    let request = core.create_access_request(&member, &input).await?;
+    let page = sharing_core::store::PageRequest {
+        limit: 10,
+        cursor: None,
+    };
+    let outbox = core.unsent_outbox_emails(&page).await?;
+    let email = outbox
+        .items
+        .first()
+        .context("the access request left no outbox email")?;
+    let key = sharing_core::keys::outbox(&email.id);
+    let raw = client
+        .get_item()
+        .table_name(table)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(key.pk))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(key.sk))
+        .send()
+        .await?
+        .item
+        .context("outbox item vanished")?;
+    let image = serde_json::to_value(serde_dynamo::Item::from(raw))?;
+    let event = json!({"Records": [{
+        "eventID": "smoke-1",
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_800_000_000,
+            "Keys": {"PK": image["PK"].clone(), "SK": image["SK"].clone()},
+            "NewImage": image,
+            "SequenceNumber": "100",
+            "SizeBytes": 100,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        },
+        "eventSourceARN": format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026")
+    }]});
+    let file = crate::root().join(".local/smoke/event-notifier.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(&event)?)?;
+    let out = invoke(port, path, "notifier", &file)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let answer: Value = serde_json::from_str(stdout.trim()).with_context(|| {
+        format!(
+            "notifier answered: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    let store: Value = reqwest::get(format!("{ses_endpoint}/store"))
+        .await?
+        .json()
+        .await?;
+    let sent = store["emails"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|e| {
+                    e["body"]["text"]
+                        .as_str()
+                        .is_some_and(|t| t.contains(&request.id))
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    let ok = answer["batchItemFailures"] == json!([]) && sent == 1;
+    eprintln!(
+        "  notifier DynamoDB stream batch: {}",
+        if ok { "ok" } else { "FAILED" }
+    );
+    if ok {
+        Ok(())
+    } else {
+        bail!(
+            "notifier smoke: answer {answer}, {sent} matching emails in the SES emulator (want 1)"
+        )
     }
 }
