@@ -57,8 +57,19 @@ fn local_dynamodb_endpoint() -> String {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+async fn main() -> std::process::ExitCode {
+    match run_command(Cli::parse().command).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The chain of causes, without a backtrace: it is the message that helps.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_command(command: Cmd) -> anyhow::Result<()> {
+    match command {
         Cmd::Up => up().await,
         Cmd::Seed { file } => {
             let client = xtask::dynamodb_client(&local_dynamodb_endpoint()).await;
