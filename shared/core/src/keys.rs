@@ -178,20 +178,25 @@ pub fn identity_grant(owner: &AccountId, t: IdentityType, receiver: &AccountId) 
 }
 pub const IDENTITY_GRANT_PREFIX: &str = "IDENTITY_GRANT#";
 
+/// One member of an audience. The end-user id is free-form (1-256 characters of any
+/// script), so it goes into the key hashed: a sort key holds at most 1024 bytes, and
+/// keys (and the cursors made of them) never carry an end-user identity in clear.
 pub fn audience_member(id: &AudienceId, user_id: &str) -> Key {
     Key {
         pk: audience_members(id),
-        sk: format!("MEMBER#{user_id}"),
+        sk: format!("{AUDIENCE_MEMBER_PREFIX}{}", hex_digest(user_id)),
     }
 }
+pub const AUDIENCE_MEMBER_PREFIX: &str = "MEMBER#";
 
 pub fn audience_members(id: &AudienceId) -> String {
     format!("AUDIENCE_MEMBERS#{id}")
 }
 
+/// Account `receiver` has seen the end user (hashed like [`audience_member`]).
 pub fn seen_profile(receiver: &AccountId, user_id: &str) -> Key {
     Key {
-        pk: format!("PROFILE#{receiver}#{user_id}"),
+        pk: format!("PROFILE#{receiver}#{}", hex_digest(user_id)),
         sk: "PROFILE".to_owned(),
     }
 }
@@ -241,6 +246,22 @@ mod tests {
             "IDENTITY_GRANT#ios_idfa#b"
         );
         assert_eq!(sharing_defaults(&acc("a")).sk, "SHARING_DEFAULTS");
+        // End-user ids go in hashed (SHA-256 of "u1").
+        let u1 = "bb82030dbc2bcaba32a90bf2e207a84a856fc5f033b77c480836ab6f77f40f19";
+        assert_eq!(
+            audience_member(&aud("A1"), "u1"),
+            Key {
+                pk: "AUDIENCE_MEMBERS#A1".into(),
+                sk: format!("MEMBER#{u1}")
+            }
+        );
+        assert_eq!(
+            seen_profile(&acc("b"), "u1"),
+            Key {
+                pk: format!("PROFILE#b#{u1}"),
+                sk: "PROFILE".into()
+            }
+        );
         assert_eq!(activity(&acc("a"), "01J").sk, "ACTIVITY#01J");
     }
 
