@@ -8,7 +8,7 @@ use crate::store::{Page, PageRequest, Query, Tx};
 use crate::{Core, Member};
 use serde::Serialize;
 use serde_json::Value;
-use sharing_policy::{Action, Resource};
+use sharing_policy::{Action, IdentityType, Resource};
 
 /// What happened, in the contract's words.
 pub mod action {
@@ -35,6 +35,8 @@ pub struct Entry {
     pub after: Option<Value>,
     pub request_id: Option<String>,
     pub expires_at: Option<String>,
+    /// The identity type of an `identity_sharing.changed` entry.
+    pub identity_type: Option<IdentityType>,
 }
 
 impl Entry {
@@ -59,6 +61,7 @@ impl Entry {
                 after: self.after.clone(),
                 request_id: self.request_id.clone(),
                 expires_at: self.expires_at.clone(),
+                identity_type: self.identity_type.map(|t| t.as_str().to_owned()),
             };
             tx.put(&core.table, "activity", &item, None)?;
         }
@@ -87,6 +90,8 @@ pub struct ActivityView {
     pub request_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_type: Option<String>,
 }
 
 impl From<ActivityItem> for ActivityView {
@@ -103,6 +108,7 @@ impl From<ActivityItem> for ActivityView {
             after: i.after,
             request_id: i.request_id,
             expires_at: i.expires_at,
+            identity_type: i.identity_type,
         }
     }
 }

@@ -216,6 +216,9 @@ pub struct ActivityItem {
     pub request_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// The identity type of an `identity_sharing.changed` entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
