@@ -1,8 +1,66 @@
-//! (being built)
+//! `identity-grants`: identity-level permissions. An owner account's admin-level users
+//! choose, per identity type and per receiving account of the organization, whether that
+//! identity type is sent when the account's audiences are shared.
 
-use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{get, put};
+use axum::{Json, Router};
 use sharing_core::Core;
+use sharing_core::identity_grants::{
+    IdentityPermissionInput, IdentityPermissionView, IdentitySharingView,
+};
+use sharing_core::ids::AccountId;
+use sharing_http::context::CallerOf;
+use sharing_http::{ApiError, JsonBody, member_of};
+use sharing_policy::{Action, IdentityType, Resource};
 
 pub fn routes() -> Router<Core> {
     Router::new()
+        .route(
+            "/accounts/{accountId}/identity-sharing",
+            get(get_identity_sharing),
+        )
+        .route(
+            "/accounts/{accountId}/identity-sharing/{identityType}/accounts/{receiverAccountId}",
+            put(put_identity_permission),
+        )
+}
+
+async fn get_identity_sharing(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path(account): Path<String>,
+) -> Result<Json<IdentitySharingView>, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    Ok(Json(core.identity_sharing(&member).await?))
+}
+
+async fn put_identity_permission(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path((account, identity_type, receiver)): Path<(String, String, String)>,
+    JsonBody(input): JsonBody<IdentityPermissionInput>,
+) -> Result<Json<IdentityPermissionView>, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    // The role first, so that a user who may not change identity sharing learns only
+    // that; then the identity type (400) and the receiving account.
+    member.require(
+        Action::ChangeIdentitySharing,
+        &Resource::Account,
+        String::new,
+    )?;
+    let identity_type: IdentityType = identity_type
+        .parse()
+        .map_err(|e| ApiError::validation(format!("{e}")))?;
+    // An id that cannot be an account is not in the organization, like any unknown one.
+    let receiver = AccountId::parse(&receiver).map_err(|_| {
+        ApiError::from(sharing_core::Error::CrossOrganization(format!(
+            "account '{}' is not in your organization; identities are only sent within it",
+            receiver.chars().take(64).collect::<String>()
+        )))
+    })?;
+    Ok(Json(
+        core.set_identity_permission(&member, identity_type, &receiver, input)
+            .await?,
+    ))
 }

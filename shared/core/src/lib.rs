@@ -15,6 +15,7 @@ pub mod email;
 pub mod error;
 pub mod fixture;
 pub mod idempotency;
+pub mod identity_grants;
 pub mod ids;
 pub mod items;
 pub mod keys;

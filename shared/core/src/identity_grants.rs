@@ -1,0 +1,331 @@
+//! Identity-level permissions: which identity types an owner account sends to each
+//! receiving account of its organization, for every audience it shares.
+//!
+//! An identity grant is one item, `ACCOUNT#{owner}` / `IDENTITY_GRANT#{type}#{receiver}`:
+//! present = the type is sent, absent = it is not (the default). The whole grant set of
+//! an account is one Query of its partition (11 types x the accounts of one
+//! organization), and the grants of one (owner, receiver) pair are one BatchGetItem of
+//! 11 keys, whatever the size of the organization. Every real change is one transaction:
+//! the grant put or delete, conditioned on the state that was read, and the
+//! `identity_sharing.changed` entry in the logs of both accounts.
+
+use crate::activity::{Entry, action};
+use crate::error::{Error, Result};
+use crate::ids::AccountId;
+use crate::items::entity;
+use crate::keys;
+use crate::store::{Expr, Query, Tx, TxError};
+use crate::{Core, Member};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sharing_policy::{Action, IdentityType, Resource};
+use std::collections::BTreeSet;
+
+/// The stored identity grant: the owner sends `identity_type` to `receiver_account_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityGrantItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub owner_account_id: String,
+    pub identity_type: IdentityType,
+    pub receiver_account_id: String,
+    /// Copied for the listing, like the receiver names of an audience's sharing map.
+    pub receiver_account_name: String,
+    pub granted_at: String,
+    pub granted_by: String,
+}
+
+impl IdentityGrantItem {
+    pub fn new(
+        owner: &AccountId,
+        identity_type: IdentityType,
+        receiver: &AccountId,
+        receiver_name: &str,
+        granted_at: String,
+        granted_by: &str,
+    ) -> Self {
+        let key = keys::identity_grant(owner, identity_type, receiver);
+        IdentityGrantItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: entity::IDENTITY_GRANT.to_owned(),
+            owner_account_id: owner.to_string(),
+            identity_type,
+            receiver_account_id: receiver.to_string(),
+            receiver_account_name: receiver_name.to_owned(),
+            granted_at,
+            granted_by: granted_by.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantedAccount {
+    pub account_id: String,
+    pub account_name: String,
+}
+
+/// One identity type and the accounts it is sent to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentitySharingEntry {
+    pub identity_type: IdentityType,
+    pub granted_account_count: usize,
+    pub accounts: Vec<GrantedAccount>,
+}
+
+/// `GET /accounts/{a}/identity-sharing`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdentitySharingView {
+    pub items: Vec<IdentitySharingEntry>,
+}
+
+/// `PUT /accounts/{a}/identity-sharing/{type}/accounts/{b}` body.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IdentityPermissionInput {
+    pub allowed: bool,
+}
+
+/// One identity type for one receiving account, as it now stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityPermissionView {
+    pub identity_type: IdentityType,
+    pub account_id: String,
+    pub account_name: String,
+    pub allowed: bool,
+}
+
+/// Groups an account's grants by identity type: one entry for every type, in the
+/// order of [`IdentityType::ALL`], zero counts included; accounts in id order.
+pub fn summarize(grants: &[IdentityGrantItem]) -> IdentitySharingView {
+    let items = IdentityType::ALL
+        .iter()
+        .map(|t| {
+            let mut accounts: Vec<GrantedAccount> = grants
+                .iter()
+                .filter(|g| g.identity_type == *t)
+                .map(|g| GrantedAccount {
+                    account_id: g.receiver_account_id.clone(),
+                    account_name: g.receiver_account_name.clone(),
+                })
+                .collect();
+            accounts.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+            accounts.dedup_by(|a, b| a.account_id == b.account_id);
+            IdentitySharingEntry {
+                identity_type: *t,
+                granted_account_count: accounts.len(),
+                accounts,
+            }
+        })
+        .collect();
+    IdentitySharingView { items }
+}
+
+impl Core {
+    /// `GET /accounts/{a}/identity-sharing`: admin-level users; one Query.
+    pub async fn identity_sharing(&self, member: &Member) -> Result<IdentitySharingView> {
+        member.require(Action::ViewIdentitySharing, &Resource::Account, String::new)?;
+        let q =
+            Query::table(keys::account_pk(&member.account_id)).prefix(keys::IDENTITY_GRANT_PREFIX);
+        let grants: Vec<IdentityGrantItem> = self.table.query_all(&q).await?;
+        Ok(summarize(&grants))
+    }
+
+    /// `PUT /accounts/{a}/identity-sharing/{type}/accounts/{b}`: allows or stops one
+    /// identity type for one receiving account of the organization. Setting the current
+    /// value again writes nothing.
+    pub async fn set_identity_permission(
+        &self,
+        member: &Member,
+        identity_type: IdentityType,
+        receiver: &AccountId,
+        input: IdentityPermissionInput,
+    ) -> Result<IdentityPermissionView> {
+        member.require(
+            Action::ChangeIdentitySharing,
+            &Resource::Account,
+            String::new,
+        )?;
+        if receiver == &member.account_id {
+            return Err(Error::Validation(format!(
+                "account '{receiver}' is this account itself; identity types are granted to the other accounts of the organization"
+            )));
+        }
+        let accounts = self
+            .check_receivers(member, std::slice::from_ref(receiver))
+            .await?;
+        let receiver_name = accounts
+            .get(receiver.as_str())
+            .map(|a| a.name.clone())
+            .unwrap_or_default();
+        let view = IdentityPermissionView {
+            identity_type,
+            account_id: receiver.to_string(),
+            account_name: receiver_name.clone(),
+            allowed: input.allowed,
+        };
+
+        let key = keys::identity_grant(&member.account_id, identity_type, receiver);
+        let current: Option<IdentityGrantItem> = self.table.get(&key).await?;
+        let before = current.is_some();
+        if before == input.allowed {
+            return Ok(view);
+        }
+        let mut tx = Tx::new();
+        if input.allowed {
+            let item = IdentityGrantItem::new(
+                &member.account_id,
+                identity_type,
+                receiver,
+                &receiver_name,
+                self.now_rfc3339(),
+                member.user_id.as_str(),
+            );
+            tx.put(&self.table, "identity_grant", &item, Some(Expr::absent()))?;
+        } else {
+            tx.delete(&self.table, "identity_grant", &key, Some(Expr::present()))?;
+        }
+        let entry = Entry {
+            actor_user_id: member.user_id.to_string(),
+            action: action::IDENTITY_SHARING_CHANGED,
+            identity_type: Some(identity_type),
+            before: Some(json!(before)),
+            after: Some(json!(input.allowed)),
+            ..Default::default()
+        };
+        // Each log names the other account concerned: the receiver in the owner's, the
+        // owner in the receiver's.
+        Entry {
+            account_id: Some(receiver.to_string()),
+            ..entry.clone()
+        }
+        .add_to(self, &mut tx, &[&member.account_id])?;
+        Entry {
+            account_id: Some(member.account_id.to_string()),
+            ..entry
+        }
+        .add_to(self, &mut tx, &[receiver])?;
+        match self.table.commit(tx).await {
+            Ok(()) => Ok(view),
+            // A concurrent request made the same change first: the state is the one
+            // asked for, and that request logged the change.
+            Err(TxError::Condition(_)) => Ok(view),
+            Err(TxError::Other(e)) => Err(e),
+        }
+    }
+
+    /// The identity types `owner` sends to `receiver`: one BatchGetItem of one key per
+    /// identity type, independent of the number of accounts in the organization.
+    pub async fn identity_types_granted(
+        &self,
+        owner: &AccountId,
+        receiver: &AccountId,
+    ) -> Result<BTreeSet<IdentityType>> {
+        let keys: Vec<_> = IdentityType::ALL
+            .iter()
+            .map(|t| keys::identity_grant(owner, *t, receiver))
+            .collect();
+        let grants: Vec<IdentityGrantItem> = self.table.batch_get(&keys).await?;
+        Ok(grants
+            .into_iter()
+            .filter(|g| {
+                g.owner_account_id == owner.as_str() && g.receiver_account_id == receiver.as_str()
+            })
+            .map(|g| g.identity_type)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acc(s: &str) -> AccountId {
+        AccountId::parse(s).unwrap()
+    }
+
+    fn grant(t: IdentityType, receiver: &str, name: &str) -> IdentityGrantItem {
+        IdentityGrantItem::new(
+            &acc("mptravel"),
+            t,
+            &acc(receiver),
+            name,
+            "2026-01-01T00:00:00Z".into(),
+            "ana",
+        )
+    }
+
+    #[test]
+    fn stored_item_has_the_designed_key_and_attributes() {
+        let g = grant(IdentityType::IosIdfa, "mpdine", "mPDine");
+        let item: crate::store::Item = serde_dynamo::to_item(&g).unwrap();
+        let s = |k: &str| item.get(k).unwrap().as_s().unwrap().clone();
+        assert_eq!(s("PK"), "ACCOUNT#mptravel");
+        assert_eq!(s("SK"), "IDENTITY_GRANT#ios_idfa#mpdine");
+        assert_eq!(s("entityType"), "identity_grant");
+        assert_eq!(s("identityType"), "ios_idfa");
+        assert_eq!(s("receiverAccountId"), "mpdine");
+        assert_eq!(s("receiverAccountName"), "mPDine");
+        let back: IdentityGrantItem = serde_dynamo::from_item(item).unwrap();
+        assert_eq!(back, g);
+    }
+
+    #[test]
+    fn summary_has_every_type_in_order_with_zero_counts() {
+        let grants = vec![
+            grant(IdentityType::Email, "mpstay", "mPStay"),
+            grant(IdentityType::GoogleAdvertisingId, "mpdine", "mPDine"),
+            grant(IdentityType::Email, "mpdine", "mPDine"),
+        ];
+        let v = summarize(&grants);
+        assert_eq!(v.items.len(), IdentityType::ALL.len());
+        let types: Vec<_> = v.items.iter().map(|e| e.identity_type).collect();
+        assert_eq!(types, IdentityType::ALL.to_vec());
+        let email = v
+            .items
+            .iter()
+            .find(|e| e.identity_type == IdentityType::Email)
+            .unwrap();
+        assert_eq!(email.granted_account_count, 2);
+        assert_eq!(
+            email
+                .accounts
+                .iter()
+                .map(|a| a.account_id.as_str())
+                .collect::<Vec<_>>(),
+            ["mpdine", "mpstay"]
+        );
+        let zero = v
+            .items
+            .iter()
+            .find(|e| e.identity_type == IdentityType::CustomerId)
+            .unwrap();
+        assert_eq!(zero.granted_account_count, 0);
+        assert!(zero.accounts.is_empty());
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["items"][1]["identityType"], "email");
+        assert_eq!(json["items"][1]["grantedAccountCount"], 2);
+        assert_eq!(json["items"][1]["accounts"][0]["accountName"], "mPDine");
+    }
+
+    #[test]
+    fn the_body_is_exactly_allowed() {
+        assert!(
+            serde_json::from_str::<IdentityPermissionInput>(r#"{"allowed":true}"#)
+                .unwrap()
+                .allowed
+        );
+        assert!(serde_json::from_str::<IdentityPermissionInput>(r#"{"allowed":"yes"}"#).is_err());
+        assert!(serde_json::from_str::<IdentityPermissionInput>(r#"{}"#).is_err());
+        assert!(
+            serde_json::from_str::<IdentityPermissionInput>(r#"{"allowed":true,"x":1}"#).is_err()
+        );
+    }
+}
