@@ -19,6 +19,7 @@ pub mod identity_grants;
 pub mod ids;
 pub mod items;
 pub mod keys;
+pub mod members;
 pub mod outbox;
 pub mod sharing;
 pub mod store;

@@ -1,0 +1,560 @@
+//! The data plane: the members of an audience with their identities (uploaded by the
+//! owner account), the users a receiving account has seen, and the members as delivered
+//! to one of an account's connections.
+//!
+//! Delivery applies the pure filter [`sharing_policy::deliver_identities`]: every
+//! identity for a user the receiving account has seen, only the granted identity types
+//! for the others; a member left with no identity is not delivered. One page costs a
+//! bounded number of DynamoDB round trips whatever the sizes of the audience and of the
+//! organization: the membership, the connection and the audience (three GetItem), one
+//! Query of the members page, and, for a receiver, one BatchGetItem of the page's seen
+//! profiles and one BatchGetItem of the 11 identity-grant keys of (owner, receiver).
+
+use crate::audiences::access_of;
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, AudienceId, ConnectionId};
+use crate::items::{AudienceItem, entity};
+use crate::keys;
+use crate::store::{Page, PageRequest, Query};
+use crate::validate;
+use crate::{Core, Member};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sharing_policy::{AccessLevel, Action, IdentityType, Resource, deliver_identities};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// At most this many members or profiles in one call.
+pub const MAX_PER_CALL: usize = 1000;
+/// Length of an end-user id, in characters.
+pub const MAX_USER_ID_CHARS: usize = 256;
+/// Length of one identity value, in characters.
+pub const MAX_IDENTITY_CHARS: usize = 512;
+
+/// A stored audience member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AudienceMemberItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub audience_id: String,
+    pub user_id: String,
+    pub identities: BTreeMap<IdentityType, String>,
+    pub updated_at: String,
+}
+
+impl AudienceMemberItem {
+    pub fn new(
+        audience: &AudienceId,
+        user_id: &str,
+        identities: BTreeMap<IdentityType, String>,
+        updated_at: String,
+    ) -> Self {
+        let key = keys::audience_member(audience, user_id);
+        AudienceMemberItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: entity::AUDIENCE_MEMBER.to_owned(),
+            audience_id: audience.to_string(),
+            user_id: user_id.to_owned(),
+            identities,
+            updated_at,
+        }
+    }
+}
+
+/// A stored "account `b` has seen this user": its presence is what counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeenProfileItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub account_id: String,
+    pub user_id: String,
+    pub recorded_at: String,
+}
+
+impl SeenProfileItem {
+    pub fn new(account: &AccountId, user_id: &str, recorded_at: String) -> Self {
+        let key = keys::seen_profile(account, user_id);
+        SeenProfileItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: entity::SEEN_PROFILE.to_owned(),
+            account_id: account.to_string(),
+            user_id: user_id.to_owned(),
+            recorded_at,
+        }
+    }
+}
+
+/// `PUT /accounts/{a}/audiences/{id}/members` body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MembersInput {
+    pub members: Vec<MemberInput>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MemberInput {
+    pub user_id: String,
+    /// Keys are checked against the identity types, so that an unknown one is named.
+    pub identities: BTreeMap<String, String>,
+}
+
+/// `PUT /accounts/{b}/profiles` body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfilesInput {
+    pub profiles: Vec<ProfileInput>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfileInput {
+    pub user_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MembersResult {
+    pub upserted: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfilesResult {
+    pub recorded: usize,
+}
+
+/// One member as delivered to an output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveredMember {
+    pub user_id: String,
+    pub identities: BTreeMap<IdentityType, String>,
+}
+
+fn count(field: &str, n: usize) -> Result<()> {
+    if (1..=MAX_PER_CALL).contains(&n) {
+        Ok(())
+    } else {
+        Err(Error::Validation(format!(
+            "{field} must hold 1 to {MAX_PER_CALL} entries; it holds {n} (send more in further calls)"
+        )))
+    }
+}
+
+fn user_id(field: &str, value: &str) -> Result<()> {
+    validate::single_line(field, value, MAX_USER_ID_CHARS)
+}
+
+/// Checks an upload and turns each member's identities into typed ones.
+pub fn validate_members(
+    input: &MembersInput,
+) -> Result<Vec<(&str, BTreeMap<IdentityType, String>)>> {
+    count("members", input.members.len())?;
+    let mut seen = HashSet::with_capacity(input.members.len());
+    let mut out = Vec::with_capacity(input.members.len());
+    for (i, m) in input.members.iter().enumerate() {
+        let field = format!("members[{i}]");
+        user_id(&format!("{field}.userId"), &m.user_id)?;
+        if !seen.insert(m.user_id.as_str()) {
+            return Err(Error::Validation(format!(
+                "{field}.userId: '{}' appears more than once; each member may appear once per call",
+                m.user_id.chars().take(64).collect::<String>()
+            )));
+        }
+        if m.identities.is_empty() {
+            return Err(Error::Validation(format!(
+                "{field}.identities must hold at least one identity"
+            )));
+        }
+        let mut identities = BTreeMap::new();
+        for (k, v) in &m.identities {
+            let t: IdentityType = k
+                .parse()
+                .map_err(|e| Error::Validation(format!("{field}.identities: {e}")))?;
+            validate::single_line(&format!("{field}.identities.{k}"), v, MAX_IDENTITY_CHARS)?;
+            identities.insert(t, v.clone());
+        }
+        out.push((m.user_id.as_str(), identities));
+    }
+    Ok(out)
+}
+
+/// Checks profiles; a user given twice is recorded once.
+pub fn validate_profiles(input: &ProfilesInput) -> Result<Vec<&str>> {
+    count("profiles", input.profiles.len())?;
+    let mut seen = HashSet::with_capacity(input.profiles.len());
+    let mut out = Vec::with_capacity(input.profiles.len());
+    for (i, p) in input.profiles.iter().enumerate() {
+        user_id(&format!("profiles[{i}].userId"), &p.user_id)?;
+        if seen.insert(p.user_id.as_str()) {
+            out.push(p.user_id.as_str());
+        }
+    }
+    Ok(out)
+}
+
+/// A members cursor is the store's cursor bound to the connection it was handed out
+/// for: the same audience read through another connection does not accept it.
+fn wrap_cursor(cid: &ConnectionId, inner: Option<String>) -> Option<String> {
+    inner.map(|c| URL_SAFE_NO_PAD.encode(format!("{cid}\n{c}")))
+}
+
+fn unwrap_cursor(cid: &ConnectionId, cursor: &str) -> Result<String> {
+    let invalid = || Error::Validation("the cursor is not one this list handed out".to_owned());
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    match text.split_once('\n') {
+        Some((c, inner)) if c == cid.as_str() && !inner.is_empty() => Ok(inner.to_owned()),
+        _ => Err(invalid()),
+    }
+}
+
+/// Applies the identity filter to one page of members: `seen` are the user ids the
+/// receiving account has seen, `granted` the identity types the owner sends it (`None`:
+/// the owner's own connection, which delivers everything).
+pub fn deliver_page(
+    members: Vec<AudienceMemberItem>,
+    seen: &HashSet<String>,
+    granted: Option<&BTreeSet<IdentityType>>,
+) -> Vec<DeliveredMember> {
+    members
+        .into_iter()
+        .filter_map(|m| {
+            let identities = match granted {
+                None => m.identities,
+                Some(g) => deliver_identities(&m.identities, seen.contains(&m.user_id), g),
+            };
+            (!identities.is_empty()).then_some(DeliveredMember {
+                user_id: m.user_id,
+                identities,
+            })
+        })
+        .collect()
+}
+
+impl Core {
+    /// `PUT /accounts/{a}/audiences/{id}/members`: the owner account adds or replaces up
+    /// to 1000 members (batched writes of 25).
+    pub async fn upsert_members(
+        &self,
+        member: &Member,
+        id: &AudienceId,
+        input: &MembersInput,
+    ) -> Result<MembersResult> {
+        self.audience_for(member, id, Action::UploadMembers).await?;
+        let members = validate_members(input)?;
+        let now = self.now_rfc3339();
+        let items: Vec<AudienceMemberItem> = members
+            .into_iter()
+            .map(|(user, identities)| AudienceMemberItem::new(id, user, identities, now.clone()))
+            .collect();
+        self.table.batch_put(&items).await?;
+        Ok(MembersResult {
+            upserted: items.len(),
+        })
+    }
+
+    /// `PUT /accounts/{b}/profiles`: records users the account has seen.
+    pub async fn record_profiles(
+        &self,
+        member: &Member,
+        input: &ProfilesInput,
+    ) -> Result<ProfilesResult> {
+        member.require(Action::RecordProfiles, &Resource::Account, String::new)?;
+        let users = validate_profiles(input)?;
+        let now = self.now_rfc3339();
+        let items: Vec<SeenProfileItem> = users
+            .into_iter()
+            .map(|u| SeenProfileItem::new(&member.account_id, u, now.clone()))
+            .collect();
+        self.table.batch_put(&items).await?;
+        Ok(ProfilesResult {
+            recorded: items.len(),
+        })
+    }
+
+    /// `GET /accounts/{b}/connections/{cid}/members`: one page of the connection's
+    /// audience, as delivered to its output.
+    pub async fn delivered_members(
+        &self,
+        member: &Member,
+        cid: &ConnectionId,
+        page: &PageRequest,
+    ) -> Result<Page<DeliveredMember>> {
+        let connection = self.own_connection(member, cid).await?;
+        let audience_id = AudienceId::parse(&connection.audience_id)?;
+        let audience: Option<AudienceItem> = self.table.get(&keys::audience(&audience_id)).await?;
+        let access = audience.as_ref().map_or(AccessLevel::Private, |a| {
+            access_of(a, &member.account_id, self.now_epoch())
+        });
+        member.require(
+            Action::ReadDeliveredMembers,
+            &Resource::Connection { access },
+            || {
+                format!(
+                    "connection '{cid}' is suspended: your account no longer holds usable access to audience '{audience_id}', so it delivers nothing; ask the owner account for usable access"
+                )
+            },
+        )?;
+        let Some(audience) = audience else {
+            return Err(Error::NotFound(format!("connection '{cid}' was not found")));
+        };
+        let inner = PageRequest {
+            limit: page.limit,
+            cursor: page
+                .cursor
+                .as_deref()
+                .map(|c| unwrap_cursor(cid, c))
+                .transpose()?,
+        };
+        let q =
+            Query::table(keys::audience_members(&audience_id)).prefix(keys::AUDIENCE_MEMBER_PREFIX);
+        let owner = AccountId::parse(&audience.owner_account_id)?;
+        let (members, granted) = if owner == member.account_id {
+            (
+                self.table.query::<AudienceMemberItem>(&q, &inner).await?,
+                None,
+            )
+        } else {
+            // The page and the grant set do not depend on each other: one round trip of
+            // latency for both.
+            let (members, granted) = tokio::try_join!(
+                self.table.query::<AudienceMemberItem>(&q, &inner),
+                self.identity_types_granted(&owner, &member.account_id),
+            )?;
+            (members, Some(granted))
+        };
+        let seen = match granted {
+            Some(_) if !members.items.is_empty() => {
+                self.seen_by(&member.account_id, &members.items).await?
+            }
+            _ => HashSet::new(),
+        };
+        Ok(Page {
+            items: deliver_page(members.items, &seen, granted.as_ref()),
+            next_cursor: wrap_cursor(cid, members.next_cursor),
+        })
+    }
+
+    /// Which of `members` account `b` has seen: one BatchGetItem (a page holds at most
+    /// 100 members, the most one BatchGetItem takes).
+    async fn seen_by(
+        &self,
+        account: &AccountId,
+        members: &[AudienceMemberItem],
+    ) -> Result<HashSet<String>> {
+        let keys: Vec<_> = members
+            .iter()
+            .map(|m| keys::seen_profile(account, &m.user_id))
+            .collect();
+        let found: Vec<SeenProfileItem> = self.table.batch_get(&keys).await?;
+        Ok(found
+            .into_iter()
+            .filter(|p| p.account_id == account.as_str())
+            .map(|p| p.user_id)
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn members(json: serde_json::Value) -> MembersInput {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn err(r: Result<impl std::fmt::Debug>) -> String {
+        match r {
+            Err(Error::Validation(d)) => d,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn stored_member_has_hashed_key_and_typed_identities() {
+        let aud = AudienceId::parse("ibiza-dreamers").unwrap();
+        let m = AudienceMemberItem::new(
+            &aud,
+            "C-1001",
+            BTreeMap::from([
+                (IdentityType::Email, "m@example.com".to_owned()),
+                (IdentityType::IosIdfa, "6D92".to_owned()),
+            ]),
+            "2026-01-01T00:00:00Z".into(),
+        );
+        let item: crate::store::Item = serde_dynamo::to_item(&m).unwrap();
+        let s = |k: &str| item.get(k).unwrap().as_s().unwrap().clone();
+        assert_eq!(s("PK"), "AUDIENCE_MEMBERS#ibiza-dreamers");
+        assert_eq!(s("SK"), format!("MEMBER#{}", keys::hex_digest("C-1001")));
+        assert_eq!(s("entityType"), "audience_member");
+        assert_eq!(s("userId"), "C-1001");
+        let ids = item.get("identities").unwrap().as_m().unwrap();
+        assert_eq!(ids.get("ios_idfa").unwrap().as_s().unwrap(), "6D92");
+        let back: AudienceMemberItem = serde_dynamo::from_item(item).unwrap();
+        assert_eq!(back, m);
+
+        let p = SeenProfileItem::new(
+            &AccountId::parse("mpdine").unwrap(),
+            "C-1001",
+            "2026-01-01T00:00:00Z".into(),
+        );
+        let item: crate::store::Item = serde_dynamo::to_item(&p).unwrap();
+        let s = |k: &str| item.get(k).unwrap().as_s().unwrap().clone();
+        assert_eq!(
+            s("PK"),
+            format!("PROFILE#mpdine#{}", keys::hex_digest("C-1001"))
+        );
+        assert_eq!(s("SK"), "PROFILE");
+        assert_eq!(s("entityType"), "seen_profile");
+    }
+
+    #[test]
+    fn a_good_upload_is_typed() {
+        let input = members(serde_json::json!({"members": [
+            {"userId": "u1", "identities": {"email": "a@b.c", "ios_idfa": "X"}},
+            {"userId": "u2", "identities": {"other": "Y"}},
+        ]}));
+        let v = validate_members(&input).unwrap();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].0, "u1");
+        assert_eq!(
+            v[0].1.get(&IdentityType::IosIdfa).map(String::as_str),
+            Some("X")
+        );
+    }
+
+    #[test]
+    fn bad_uploads_name_what_is_wrong() {
+        let d = err(validate_members(&members(
+            serde_json::json!({"members": []}),
+        )));
+        assert!(d.contains("1 to 1000"), "{d}");
+        let many: Vec<_> = (0..1001)
+            .map(|i| serde_json::json!({"userId": format!("u{i}"), "identities": {"email": "x"}}))
+            .collect();
+        let d = err(validate_members(&members(
+            serde_json::json!({"members": many}),
+        )));
+        assert!(d.contains("1001"), "{d}");
+        let d = err(validate_members(&members(serde_json::json!({"members": [
+            {"userId": "u1", "identities": {"email": "x"}},
+            {"userId": "u1", "identities": {"email": "y"}},
+        ]}))));
+        assert!(
+            d.contains("members[1].userId") && d.contains("more than once"),
+            "{d}"
+        );
+        let d = err(validate_members(&members(serde_json::json!({"members": [
+            {"userId": "u1", "identities": {}},
+        ]}))));
+        assert!(d.contains("at least one identity"), "{d}");
+        let d = err(validate_members(&members(serde_json::json!({"members": [
+            {"userId": "u1", "identities": {"fax_number": "1"}},
+        ]}))));
+        assert!(
+            d.contains("fax_number") && d.contains("identity type"),
+            "{d}"
+        );
+        let d = err(validate_members(&members(serde_json::json!({"members": [
+            {"userId": "", "identities": {"email": "x"}},
+        ]}))));
+        assert!(d.contains("members[0].userId"), "{d}");
+        let d = err(validate_members(&members(serde_json::json!({"members": [
+            {"userId": "u".repeat(257), "identities": {"email": "x"}},
+        ]}))));
+        assert!(d.contains("at most 256"), "{d}");
+        assert!(
+            validate_members(&members(serde_json::json!({"members": [
+                {"userId": "é".repeat(256), "identities": {"email": "x".repeat(512)}},
+            ]})))
+            .is_ok()
+        );
+        let d = err(validate_members(&members(serde_json::json!({"members": [
+            {"userId": "u1", "identities": {"email": "x".repeat(513)}},
+        ]}))));
+        assert!(d.contains("members[0].identities.email"), "{d}");
+        let d = err(validate_members(&members(serde_json::json!({"members": [
+            {"userId": "u1", "identities": {"email": ""}},
+        ]}))));
+        assert!(d.contains("must not be empty"), "{d}");
+        assert!(
+            serde_json::from_value::<MembersInput>(serde_json::json!({"members": [
+                {"userId": "u1", "identities": {"email": 5}},
+            ]}))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn profiles_are_counted_once() {
+        let input: ProfilesInput = serde_json::from_value(serde_json::json!({"profiles": [
+            {"userId": "u1"}, {"userId": "u2"}, {"userId": "u1"}
+        ]}))
+        .unwrap();
+        assert_eq!(validate_profiles(&input).unwrap(), ["u1", "u2"]);
+        let empty: ProfilesInput =
+            serde_json::from_value(serde_json::json!({"profiles": []})).unwrap();
+        assert!(err(validate_profiles(&empty)).contains("profiles"));
+    }
+
+    #[test]
+    fn cursors_are_bound_to_their_connection() {
+        let c1 = ConnectionId::parse("C1").unwrap();
+        let c2 = ConnectionId::parse("C2").unwrap();
+        let wrapped = wrap_cursor(&c1, Some("abc".into())).unwrap();
+        assert_eq!(unwrap_cursor(&c1, &wrapped).unwrap(), "abc");
+        assert!(unwrap_cursor(&c2, &wrapped).is_err());
+        assert!(unwrap_cursor(&c1, "!!").is_err());
+        assert!(unwrap_cursor(&c1, &URL_SAFE_NO_PAD.encode("C1\n")).is_err());
+        assert!(wrap_cursor(&c1, None).is_none());
+    }
+
+    #[test]
+    fn delivery_filters_unseen_users_and_drops_empty_ones() {
+        let aud = AudienceId::parse("a").unwrap();
+        let m = |u: &str, ids: &[(IdentityType, &str)]| {
+            AudienceMemberItem::new(
+                &aud,
+                u,
+                ids.iter().map(|(t, v)| (*t, (*v).to_owned())).collect(),
+                String::new(),
+            )
+        };
+        let page = vec![
+            m(
+                "seen",
+                &[(IdentityType::Email, "e1"), (IdentityType::IosIdfa, "i1")],
+            ),
+            m(
+                "unseen",
+                &[(IdentityType::Email, "e2"), (IdentityType::IosIdfa, "i2")],
+            ),
+            m("nothing-granted", &[(IdentityType::Email, "e3")]),
+        ];
+        let seen = HashSet::from(["seen".to_owned()]);
+        let granted = BTreeSet::from([IdentityType::IosIdfa]);
+        let out = deliver_page(page.clone(), &seen, Some(&granted));
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].user_id, "seen");
+        assert_eq!(out[0].identities.len(), 2);
+        assert_eq!(out[1].user_id, "unseen");
+        assert_eq!(
+            out[1].identities,
+            BTreeMap::from([(IdentityType::IosIdfa, "i2".to_owned())])
+        );
+        // The owner's own connection: everything.
+        assert_eq!(deliver_page(page, &HashSet::new(), None).len(), 3);
+    }
+}
