@@ -1,0 +1,913 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Identity-level permissions and the audience data that flows to outputs, over HTTP on
+//! DynamoDB Local: grants per identity type and account, their activity, members,
+//! seen profiles, and a connection's members as delivered (the identity filter, revoking,
+//! suspension, other accounts), with the DynamoDB round trips of one page counted.
+
+use e2e_tests::Stack;
+use serde_json::{Value, json};
+use sharing_core::identity_grants::IdentityGrantItem;
+use sharing_core::ids::AccountId;
+use sharing_core::policy::IdentityType;
+
+const IBIZA: &str = "ibiza-dreamers";
+
+async fn grant(
+    s: &Stack,
+    user: &str,
+    t: &str,
+    receiver: &str,
+    allowed: bool,
+) -> e2e_tests::Response {
+    s.call(
+        "PUT",
+        &format!("/accounts/mptravel/identity-sharing/{t}/accounts/{receiver}"),
+        Some(user),
+        Some(json!({ "allowed": allowed })),
+    )
+    .await
+}
+
+async fn upload(
+    s: &Stack,
+    account: &str,
+    user: &str,
+    audience: &str,
+    members: Value,
+) -> e2e_tests::Response {
+    s.call(
+        "PUT",
+        &format!("/accounts/{account}/audiences/{audience}/members"),
+        Some(user),
+        Some(json!({ "members": members })),
+    )
+    .await
+}
+
+async fn connect(s: &Stack, account: &str, user: &str, audience: &str, output: &str) -> String {
+    let r = s
+        .call(
+            "POST",
+            &format!("/accounts/{account}/audiences/{audience}/connections"),
+            Some(user),
+            Some(json!({"outputId": output, "platform": "google_ads"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    r.json["id"].as_str().unwrap().to_owned()
+}
+
+async fn delivered(s: &Stack, account: &str, user: &str, cid: &str) -> e2e_tests::Response {
+    s.call(
+        "GET",
+        &format!("/accounts/{account}/connections/{cid}/members?limit=100"),
+        Some(user),
+        None,
+    )
+    .await
+}
+
+/// userId → identities, for one page.
+fn by_user(r: &e2e_tests::Response) -> std::collections::BTreeMap<String, Value> {
+    assert_eq!(r.status, 200, "{}", r.json);
+    r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["userId"].as_str().unwrap().to_owned(),
+                i["identities"].clone(),
+            )
+        })
+        .collect()
+}
+
+async fn activity(s: &Stack, account: &str, user: &str) -> Vec<Value> {
+    let r = s
+        .call(
+            "GET",
+            &format!("/accounts/{account}/activity?limit=100"),
+            Some(user),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "identity_sharing.changed")
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn identity_sharing_lists_every_type_once_with_zero_counts() {
+    let s = Stack::start().await;
+    s.load("roles-and-other-org.json").await;
+    let r = s
+        .call(
+            "GET",
+            "/accounts/mptravel/identity-sharing",
+            Some("ana"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let items = r.json["items"].as_array().unwrap();
+    let types: Vec<&str> = items
+        .iter()
+        .map(|i| i["identityType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, IdentityType::NAMES);
+    assert!(
+        items
+            .iter()
+            .all(|i| i["grantedAccountCount"] == 0 && i["accounts"] == json!([]))
+    );
+
+    for (t, b) in [
+        ("google_advertising_id", "mpdine"),
+        ("ios_idfa", "mpdine"),
+        ("ios_idfa", "mpstay"),
+    ] {
+        let r = grant(&s, "ana", t, b, true).await;
+        assert_eq!(r.status, 200, "{}", r.json);
+    }
+    let r = grant(&s, "sam", "email", "mpstay", true).await;
+    assert_eq!(
+        r.json,
+        json!({"identityType": "email", "accountId": "mpstay", "accountName": "mPStay", "allowed": true})
+    );
+
+    let r = s
+        .call(
+            "GET",
+            "/accounts/mptravel/identity-sharing",
+            Some("sam"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let entry = |t: &str| {
+        r.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["identityType"] == t)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        entry("ios_idfa"),
+        json!({"identityType": "ios_idfa", "grantedAccountCount": 2, "accounts": [
+            {"accountId": "mpdine", "accountName": "mPDine"},
+            {"accountId": "mpstay", "accountName": "mPStay"}]})
+    );
+    assert_eq!(entry("google_advertising_id")["grantedAccountCount"], 1);
+    assert_eq!(
+        entry("email")["accounts"],
+        json!([{"accountId": "mpstay", "accountName": "mPStay"}])
+    );
+    assert_eq!(entry("customer_id")["grantedAccountCount"], 0);
+    assert_eq!(r.json["items"].as_array().unwrap().len(), 11);
+
+    // Grants are the owner account's own: the receiver's page is empty.
+    let r = s
+        .call(
+            "GET",
+            "/accounts/mpdine/identity-sharing",
+            Some("dina"),
+            None,
+        )
+        .await;
+    assert!(
+        r.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["grantedAccountCount"] == 0)
+    );
+
+    // Revoking removes the account from the list.
+    assert_eq!(
+        grant(&s, "ana", "ios_idfa", "mpstay", false).await.json["allowed"],
+        false
+    );
+    let r = s
+        .call(
+            "GET",
+            "/accounts/mptravel/identity-sharing",
+            Some("ana"),
+            None,
+        )
+        .await;
+    assert_eq!(r.json["items"][4]["identityType"], "ios_idfa");
+    assert_eq!(r.json["items"][4]["grantedAccountCount"], 1);
+}
+
+#[tokio::test]
+async fn identity_grant_changes_are_logged_in_both_accounts_and_no_ops_write_nothing() {
+    let s = Stack::start().await;
+    let r = grant(&s, "ana", "ios_idfa", "mpdine", true).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let owner_log = activity(&s, "mptravel", "ana").await;
+    assert_eq!(owner_log.len(), 1);
+    let e = &owner_log[0];
+    assert_eq!(e["actorUserId"], "ana");
+    assert_eq!(e["identityType"], "ios_idfa");
+    assert_eq!(e["accountId"], "mpdine");
+    assert_eq!(
+        (e["before"].clone(), e["after"].clone()),
+        (json!(false), json!(true))
+    );
+    let receiver_log = activity(&s, "mpdine", "dina").await;
+    assert_eq!(receiver_log.len(), 1);
+    assert_eq!(receiver_log[0]["accountId"], "mptravel");
+    assert_eq!(receiver_log[0]["identityType"], "ios_idfa");
+    assert_eq!(receiver_log[0]["after"], true);
+
+    // Setting the current value again: 200, and nothing written at all.
+    let before = s.dump().await;
+    let r = grant(&s, "ana", "ios_idfa", "mpdine", true).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json["allowed"], true);
+    let r = grant(&s, "ana", "email", "mpdine", false).await;
+    assert_eq!((r.status, r.json["allowed"].clone()), (200, json!(false)));
+    assert_eq!(s.dump().await, before);
+
+    let r = grant(&s, "ana", "ios_idfa", "mpdine", false).await;
+    assert_eq!(r.json["allowed"], false);
+    let owner_log = activity(&s, "mptravel", "ana").await;
+    assert_eq!(owner_log.len(), 2);
+    // Newest first.
+    assert_eq!(
+        (
+            owner_log[0]["before"].clone(),
+            owner_log[0]["after"].clone()
+        ),
+        (json!(true), json!(false))
+    );
+    assert_eq!(activity(&s, "mpdine", "dina").await.len(), 2);
+}
+
+#[tokio::test]
+async fn concurrent_flips_of_one_grant_log_every_real_change_once() {
+    let s = Stack::start().await;
+    // Sixteen writers asking for "allowed": exactly one change happens.
+    let writers = (0..16).map(|_| grant(&s, "ana", "email", "mpdine", true));
+    for r in futures::future::join_all(writers).await {
+        assert_eq!((r.status, r.json["allowed"].clone()), (200, json!(true)));
+    }
+    let log = activity(&s, "mptravel", "ana").await;
+    assert_eq!(log.len(), 1, "{log:?}");
+
+    // Mixed writers: whatever the interleaving, every entry is a real flip, and the
+    // flips add up to the stored state (the log is in id order, which need not be the
+    // commit order of concurrent writers).
+    let writers = (0..16).map(|i| grant(&s, "ana", "email", "mpdine", i % 2 == 0));
+    for r in futures::future::join_all(writers).await {
+        assert_eq!(r.status, 200, "{}", r.json);
+    }
+    let log = activity(&s, "mptravel", "ana").await;
+    let mut net = 0i32;
+    for e in &log {
+        assert_ne!(e["before"], e["after"], "{log:?}");
+        net += if e["after"] == json!(true) { 1 } else { -1 };
+    }
+    assert!(net == 0 || net == 1, "{log:?}");
+    let state = net == 1;
+    let r = s
+        .call(
+            "GET",
+            "/accounts/mptravel/identity-sharing",
+            Some("ana"),
+            None,
+        )
+        .await;
+    let email = &r.json["items"][1];
+    assert_eq!(email["grantedAccountCount"], if state { 1 } else { 0 });
+    assert_eq!(activity(&s, "mpdine", "dina").await.len(), log.len());
+}
+
+#[tokio::test]
+async fn identity_sharing_is_for_admin_level_users_of_the_account() {
+    let s = Stack::start().await;
+    s.load("roles-and-other-org.json").await;
+    for user in ["tom", "rita", "cora"] {
+        s.call(
+            "GET",
+            "/accounts/mptravel/identity-sharing",
+            Some(user),
+            None,
+        )
+        .await
+        .assert_problem(403, "forbidden");
+        grant(&s, user, "email", "mpdine", true)
+            .await
+            .assert_problem(403, "forbidden");
+        // Even with an unknown type, the role answers first.
+        grant(&s, user, "fax", "mpdine", true)
+            .await
+            .assert_problem(403, "forbidden");
+    }
+    // support_access is admin-level.
+    assert_eq!(
+        s.call(
+            "GET",
+            "/accounts/mptravel/identity-sharing",
+            Some("sam"),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    // Not a member of the account: it is not there.
+    s.call(
+        "GET",
+        "/accounts/mptravel/identity-sharing",
+        Some("dina"),
+        None,
+    )
+    .await
+    .assert_problem(404, "not_found");
+    grant(&s, "dina", "email", "mpdine", true)
+        .await
+        .assert_problem(404, "not_found");
+    s.call(
+        "GET",
+        "/accounts/acmeshop/identity-sharing",
+        Some("ana"),
+        None,
+    )
+    .await
+    .assert_problem(404, "not_found");
+    assert!(activity(&s, "mptravel", "ana").await.is_empty());
+}
+
+#[tokio::test]
+async fn identity_sharing_rejects_bad_types_accounts_and_bodies_and_changes_nothing() {
+    let s = Stack::start().await;
+    s.load("roles-and-other-org.json").await;
+    let before = s.dump().await;
+    let r = grant(&s, "ana", "fax_number", "mpdine", true).await;
+    r.assert_problem(400, "validation_failed");
+    assert!(r.json["detail"].as_str().unwrap().contains("fax_number"));
+    grant(&s, "ana", "EMAIL", "mpdine", true)
+        .await
+        .assert_problem(400, "validation_failed");
+    // The account itself.
+    grant(&s, "ana", "email", "mptravel", true)
+        .await
+        .assert_problem(400, "validation_failed");
+    // Another organization, an unknown account, an id that cannot be one.
+    grant(&s, "ana", "email", "acmeshop", true)
+        .await
+        .assert_problem(422, "cross_organization");
+    grant(&s, "ana", "email", "nobody", true)
+        .await
+        .assert_problem(422, "cross_organization");
+    grant(&s, "ana", "email", "bad%20id", true)
+        .await
+        .assert_problem(422, "cross_organization");
+    let path = "/accounts/mptravel/identity-sharing/email/accounts/mpdine";
+    for body in [
+        json!({}),
+        json!({"allowed": "yes"}),
+        json!({"allowed": true, "extra": 1}),
+        json!({"allowed": null}),
+    ] {
+        s.call("PUT", path, Some("ana"), Some(body))
+            .await
+            .assert_problem(400, "validation_failed");
+    }
+    s.call("PUT", path, Some("ana"), None)
+        .await
+        .assert_problem(400, "validation_failed");
+    s.call("DELETE", path, Some("ana"), None)
+        .await
+        .assert_problem(404, "not_found");
+    assert_eq!(s.dump().await, before);
+}
+
+#[tokio::test]
+async fn a_connection_delivers_every_identity_of_seen_users_and_granted_types_of_the_others() {
+    let s = Stack::start().await;
+    let r = upload(&s, "mptravel", "tom", IBIZA, json!([
+        {"userId": "seen", "identities": {"customer_id": "C-1", "email": "seen@example.com", "ios_idfa": "IDFA-1"}},
+        {"userId": "unseen", "identities": {"email": "unseen@example.com", "ios_idfa": "IDFA-2"}},
+        {"userId": "email-only", "identities": {"email": "only@example.com"}},
+        {"userId": "gaid", "identities": {"google_advertising_id": "GAID-4", "mobile_number": "+341"}},
+    ]))
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json, json!({"upserted": 4}));
+    for t in ["ios_idfa", "google_advertising_id"] {
+        assert_eq!(grant(&s, "ana", t, "mpdine", true).await.status, 200);
+    }
+    let r = s
+        .call(
+            "PUT",
+            "/accounts/mpdine/profiles",
+            Some("dan"),
+            Some(json!({"profiles": [{"userId": "seen"}, {"userId": "not-a-member"}]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json, json!({"recorded": 2}));
+
+    let cid = connect(&s, "mpdine", "dan", IBIZA, "out-1").await;
+    let got = by_user(&delivered(&s, "mpdine", "dan", &cid).await);
+    assert_eq!(
+        got,
+        [
+            (
+                "gaid".to_owned(),
+                json!({"google_advertising_id": "GAID-4"})
+            ),
+            (
+                "seen".to_owned(),
+                json!({"customer_id": "C-1", "email": "seen@example.com", "ios_idfa": "IDFA-1"})
+            ),
+            ("unseen".to_owned(), json!({"ios_idfa": "IDFA-2"})),
+        ]
+        .into_iter()
+        .collect()
+    );
+
+    // Revoking a grant: the next page reflects it at once.
+    assert_eq!(
+        grant(&s, "ana", "ios_idfa", "mpdine", false).await.status,
+        200
+    );
+    let got = by_user(&delivered(&s, "mpdine", "dan", &cid).await);
+    assert_eq!(got.keys().collect::<Vec<_>>(), ["gaid", "seen"]);
+    assert_eq!(got["seen"].as_object().unwrap().len(), 3);
+
+    // A member's identities are replaced by a new upload.
+    upload(
+        &s,
+        "mptravel",
+        "ana",
+        IBIZA,
+        json!([{"userId": "gaid", "identities": {"other": "O-4"}}]),
+    )
+    .await;
+    let got = by_user(&delivered(&s, "mpdine", "dan", &cid).await);
+    assert_eq!(got.keys().collect::<Vec<_>>(), ["seen"]);
+
+    // The owner's own connection delivers everything, whatever the grants.
+    let own = connect(&s, "mptravel", "tom", IBIZA, "own-out").await;
+    let got = by_user(&delivered(&s, "mptravel", "tom", &own).await);
+    assert_eq!(got.len(), 4);
+    assert_eq!(got["email-only"], json!({"email": "only@example.com"}));
+    assert_eq!(got["gaid"], json!({"other": "O-4"}));
+}
+
+#[tokio::test]
+async fn other_accounts_cannot_read_a_connection_and_suspended_ones_deliver_nothing() {
+    let s = Stack::start().await;
+    s.load("roles-and-other-org.json").await;
+    upload(
+        &s,
+        "mptravel",
+        "ana",
+        IBIZA,
+        json!([{"userId": "u1", "identities": {"email": "e"}}]),
+    )
+    .await;
+    let cid = connect(&s, "mpdine", "dan", IBIZA, "out-1").await;
+    let path = |account: &str| format!("/accounts/{account}/connections/{cid}/members");
+
+    // The owner account, a sibling account, another organization: not theirs.
+    s.call("GET", &path("mptravel"), Some("ana"), None)
+        .await
+        .assert_problem(404, "not_found");
+    s.call("GET", &path("mpstay"), Some("ana"), None)
+        .await
+        .assert_problem(404, "not_found");
+    s.call("GET", &path("acmeshop"), Some("acme-admin"), None)
+        .await
+        .assert_problem(404, "not_found");
+    // Not a member of mpdine.
+    s.call("GET", &path("mpdine"), Some("ana"), None)
+        .await
+        .assert_problem(404, "not_found");
+    s.call(
+        "GET",
+        "/accounts/mpdine/connections/nope/members",
+        Some("dan"),
+        None,
+    )
+    .await
+    .assert_problem(404, "not_found");
+    // Roles: audiences_only may read, read_only/compliance may not (no such members
+    // in mpdine; mptravel's own connection shows it).
+    assert_eq!(
+        s.call("GET", &path("mpdine"), Some("aud"), None)
+            .await
+            .status,
+        200
+    );
+    let own = connect(&s, "mptravel", "ana", IBIZA, "own-out").await;
+    for user in ["rita", "cora"] {
+        s.call(
+            "GET",
+            &format!("/accounts/mptravel/connections/{own}/members"),
+            Some(user),
+            None,
+        )
+        .await
+        .assert_problem(403, "forbidden");
+    }
+
+    // Suspended (mpdine drops to view_only): 403, nothing delivered.
+    let sharing = "/accounts/mptravel/audiences/ibiza-dreamers/sharing/mpdine";
+    assert_eq!(
+        s.call(
+            "PUT",
+            sharing,
+            Some("ana"),
+            Some(json!({"level": "view_only"}))
+        )
+        .await
+        .status,
+        200
+    );
+    s.call("GET", &path("mpdine"), Some("dan"), None)
+        .await
+        .assert_problem(403, "insufficient_access");
+    // Private: the connection is still the account's own, so still 403, not 404.
+    assert_eq!(
+        s.call(
+            "PUT",
+            sharing,
+            Some("ana"),
+            Some(json!({"level": "private"}))
+        )
+        .await
+        .status,
+        200
+    );
+    s.call("GET", &path("mpdine"), Some("dan"), None)
+        .await
+        .assert_problem(403, "insufficient_access");
+    // Usable again: it delivers again (granted nothing and seen no one: empty page).
+    assert_eq!(
+        s.call(
+            "PUT",
+            sharing,
+            Some("ana"),
+            Some(json!({"level": "usable"}))
+        )
+        .await
+        .status,
+        200
+    );
+    let r = delivered(&s, "mpdine", "dan", &cid).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(r.json, json!({"items": [], "nextCursor": null}));
+}
+
+#[tokio::test]
+async fn members_upload_is_for_the_owner_and_validated() {
+    let s = Stack::start().await;
+    s.load("roles-and-other-org.json").await;
+    let one = json!([{"userId": "u1", "identities": {"email": "e"}}]);
+    let before = s.dump().await;
+    // Receivers, whatever their level; private reads as missing.
+    upload(&s, "mpdine", "dina", IBIZA, one.clone())
+        .await
+        .assert_problem(403, "insufficient_access");
+    upload(&s, "mpdine", "dina", "aspiring-athenians", one.clone())
+        .await
+        .assert_problem(403, "insufficient_access");
+    upload(&s, "mpdine", "dina", "potential-parisians", one.clone())
+        .await
+        .assert_problem(404, "not_found");
+    upload(&s, "mptravel", "ana", "no-such-audience", one.clone())
+        .await
+        .assert_problem(404, "not_found");
+    upload(&s, "mptravel", "dina", IBIZA, one.clone())
+        .await
+        .assert_problem(404, "not_found");
+    for user in ["rita", "cora"] {
+        upload(&s, "mptravel", user, IBIZA, one.clone())
+            .await
+            .assert_problem(403, "forbidden");
+    }
+
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!({"userId": format!("u{i}"), "identities": {"email": "e"}}))
+        .collect();
+    let bad = [
+        (json!([]), "members"),
+        (json!(many), "1001"),
+        (json!([{"userId": "u1", "identities": {"fax": "1"}}]), "fax"),
+        (
+            json!([{"userId": "u1", "identities": {}}]),
+            "at least one identity",
+        ),
+        (
+            json!([{"userId": "u1", "identities": {"email": "a"}}, {"userId": "u1", "identities": {"email": "b"}}]),
+            "more than once",
+        ),
+        (
+            json!([{"userId": "", "identities": {"email": "a"}}]),
+            "userId",
+        ),
+        (
+            json!([{"userId": "x".repeat(257), "identities": {"email": "a"}}]),
+            "256",
+        ),
+        (
+            json!([{"userId": "u1", "identities": {"email": "x".repeat(513)}}]),
+            "512",
+        ),
+        (
+            json!([{"userId": "u1", "identities": {"email": 7}}]),
+            "identities",
+        ),
+        (json!([{"userId": "u1"}]), "identities"),
+        (
+            json!([{"userId": "u1", "identities": {"email": "a"}, "extra": true}]),
+            "extra",
+        ),
+    ];
+    for (members, hint) in bad {
+        let r = upload(&s, "mptravel", "ana", IBIZA, members).await;
+        r.assert_problem(400, "validation_failed");
+        assert!(
+            r.json["detail"].as_str().unwrap().contains(hint),
+            "{hint}: {}",
+            r.json
+        );
+    }
+    // A body above the size limit.
+    let huge: Vec<Value> = (0..1000)
+        .map(|i| json!({"userId": format!("u{i}"), "identities": {"email": "x".repeat(900), "other": "y".repeat(900)}}))
+        .collect();
+    upload(&s, "mptravel", "ana", IBIZA, json!(huge))
+        .await
+        .assert_problem(413, "payload_too_large");
+    assert_eq!(s.dump().await, before);
+
+    // A full call of 1000: every member stored (in batches).
+    let full: Vec<Value> = (0..1000)
+        .map(|i| json!({"userId": format!("user-{i:04}"), "identities": {"email": format!("u{i}@example.com")}}))
+        .collect();
+    let r = upload(&s, "mptravel", "tom", IBIZA, json!(full)).await;
+    assert_eq!((r.status, r.json.clone()), (200, json!({"upserted": 1000})));
+    let own = connect(&s, "mptravel", "tom", IBIZA, "own").await;
+    let mut cursor: Option<String> = None;
+    let mut users = std::collections::BTreeSet::new();
+    loop {
+        let q = cursor
+            .as_ref()
+            .map(|c| format!("&cursor={c}"))
+            .unwrap_or_default();
+        let r = s
+            .call(
+                "GET",
+                &format!("/accounts/mptravel/connections/{own}/members?limit=100{q}"),
+                Some("tom"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        for i in r.json["items"].as_array().unwrap() {
+            assert!(users.insert(i["userId"].as_str().unwrap().to_owned()));
+        }
+        match r.json["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(users.len(), 1000);
+}
+
+#[tokio::test]
+async fn profiles_are_recorded_by_audience_managers_and_validated() {
+    let s = Stack::start().await;
+    s.load("roles-and-other-org.json").await;
+    let r = s
+        .call(
+            "PUT",
+            "/accounts/mpdine/profiles",
+            Some("aud"),
+            Some(json!({"profiles": [{"userId": "u1"}, {"userId": "u1"}, {"userId": "u2"}]})),
+        )
+        .await;
+    assert_eq!((r.status, r.json.clone()), (200, json!({"recorded": 2})));
+    let before = s.dump().await;
+    for user in ["rita", "cora"] {
+        s.call(
+            "PUT",
+            "/accounts/mptravel/profiles",
+            Some(user),
+            Some(json!({"profiles": [{"userId": "u1"}]})),
+        )
+        .await
+        .assert_problem(403, "forbidden");
+    }
+    s.call(
+        "PUT",
+        "/accounts/mptravel/profiles",
+        Some("dan"),
+        Some(json!({"profiles": [{"userId": "u1"}]})),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!({"userId": format!("u{i}")}))
+        .collect();
+    for body in [
+        json!({"profiles": []}),
+        json!({"profiles": many}),
+        json!({"profiles": [{"userId": ""}]}),
+        json!({"profiles": [{"userId": "u1", "email": "x"}]}),
+        json!({}),
+    ] {
+        s.call("PUT", "/accounts/mpdine/profiles", Some("dan"), Some(body))
+            .await
+            .assert_problem(400, "validation_failed");
+    }
+    assert_eq!(s.dump().await, before);
+}
+
+#[tokio::test]
+async fn delivered_members_page_with_cursors_bound_to_the_connection() {
+    let s = Stack::start().await;
+    let members: Vec<Value> = (0..25)
+        .map(|i| json!({"userId": format!("u{i:02}"), "identities": {"email": format!("u{i}@example.com")}}))
+        .collect();
+    upload(&s, "mptravel", "ana", IBIZA, json!(members)).await;
+    grant(&s, "ana", "email", "mpdine", true).await;
+    let c1 = connect(&s, "mpdine", "dan", IBIZA, "out-1").await;
+    let c2 = connect(&s, "mpdine", "dan", IBIZA, "out-2").await;
+    let page = |cid: String, cursor: Option<String>| {
+        let s = &s;
+        async move {
+            let q = cursor.map(|c| format!("&cursor={c}")).unwrap_or_default();
+            s.call(
+                "GET",
+                &format!("/accounts/mpdine/connections/{cid}/members?limit=10{q}"),
+                Some("dan"),
+                None,
+            )
+            .await
+        }
+    };
+    let p1 = page(c1.clone(), None).await;
+    assert_eq!(p1.json["items"].as_array().unwrap().len(), 10);
+    let cursor = p1.json["nextCursor"].as_str().unwrap().to_owned();
+    let p2 = page(c1.clone(), Some(cursor.clone())).await;
+    assert_eq!(p2.status, 200);
+    assert_ne!(p2.json["items"][0], p1.json["items"][0]);
+    // The same audience through another connection does not take this cursor.
+    page(c2, Some(cursor.clone()))
+        .await
+        .assert_problem(400, "validation_failed");
+    page(c1.clone(), Some("not-a-cursor".into()))
+        .await
+        .assert_problem(400, "validation_failed");
+    // Nor does another list.
+    s.call(
+        "GET",
+        &format!("/accounts/mpdine/shared-with-me?cursor={cursor}"),
+        Some("dan"),
+        None,
+    )
+    .await
+    .assert_problem(400, "validation_failed");
+    s.call(
+        "GET",
+        &format!("/accounts/mpdine/connections/{c1}/members?limit=0"),
+        Some("dan"),
+        None,
+    )
+    .await
+    .assert_problem(400, "validation_failed");
+    s.call(
+        "GET",
+        &format!("/accounts/mpdine/connections/{c1}/members?limit=101"),
+        Some("dan"),
+        None,
+    )
+    .await
+    .assert_problem(400, "validation_failed");
+}
+
+/// Round trips of one page of delivered members, counted by the SDK interceptor.
+async fn calls_for_one_page(s: &Stack, account: &str, user: &str, cid: &str) -> (u64, usize) {
+    let before = s.dynamodb_calls.get();
+    let r = delivered(s, account, user, cid).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    (
+        s.dynamodb_calls.get() - before,
+        r.json["items"].as_array().unwrap().len(),
+    )
+}
+
+#[tokio::test]
+async fn one_page_costs_the_same_round_trips_whatever_the_audience_and_organization_size() {
+    let s = Stack::start().await;
+    let members = |n: usize, from: usize| -> Value {
+        json!((from..from + n)
+            .map(|i| json!({"userId": format!("u{i:05}"), "identities": {"email": "e", "ios_idfa": "i"}}))
+            .collect::<Vec<_>>())
+    };
+    grant(&s, "ana", "ios_idfa", "mpdine", true).await;
+    let seen: Vec<Value> = (0..50)
+        .map(|i| json!({"userId": format!("u{i:05}")}))
+        .collect();
+    s.call(
+        "PUT",
+        "/accounts/mpdine/profiles",
+        Some("dan"),
+        Some(json!({"profiles": seen})),
+    )
+    .await;
+    upload(&s, "mptravel", "ana", IBIZA, members(100, 0)).await;
+    let cid = connect(&s, "mpdine", "dan", IBIZA, "out-1").await;
+    let own = connect(&s, "mptravel", "ana", IBIZA, "own-out").await;
+
+    let (small, n) = calls_for_one_page(&s, "mpdine", "dan", &cid).await;
+    assert_eq!(n, 100);
+    let (owner_small, _) = calls_for_one_page(&s, "mptravel", "ana", &own).await;
+
+    // 30x the audience.
+    for k in 1..30 {
+        assert_eq!(
+            upload(&s, "mptravel", "ana", IBIZA, members(100, k * 100))
+                .await
+                .status,
+            200
+        );
+    }
+    let (large, n) = calls_for_one_page(&s, "mpdine", "dan", &cid).await;
+    assert_eq!(n, 100);
+
+    // 200 more accounts in the organization, each granted every identity type.
+    let accounts: Vec<Value> = (0..200)
+        .map(|i| json!({"id": format!("acc-{i:03}"), "name": format!("Account {i}")}))
+        .collect();
+    s.core
+        .load_fixture(
+            &serde_json::from_value(json!({
+                "organizations": [{"id": "mparticle", "name": "mParticle", "accounts": accounts}],
+                "users": []
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let owner = AccountId::parse("mptravel").unwrap();
+    let grants: Vec<IdentityGrantItem> = (0..200)
+        .flat_map(|i| {
+            let owner = owner.clone();
+            IdentityType::ALL.iter().map(move |t| {
+                IdentityGrantItem::new(
+                    &owner,
+                    *t,
+                    &AccountId::parse(&format!("acc-{i:03}")).unwrap(),
+                    "Account",
+                    "2026-01-01T00:00:00Z".into(),
+                    "ana",
+                )
+            })
+        })
+        .collect();
+    s.core.table.batch_put(&grants).await.unwrap();
+    let r = s
+        .call(
+            "GET",
+            "/accounts/mptravel/identity-sharing",
+            Some("ana"),
+            None,
+        )
+        .await;
+    assert_eq!(r.json["items"][0]["grantedAccountCount"], 200);
+    let (large_org, n) = calls_for_one_page(&s, "mpdine", "dan", &cid).await;
+    assert_eq!(n, 100);
+    let (owner_large, _) = calls_for_one_page(&s, "mptravel", "ana", &own).await;
+
+    println!(
+        "DynamoDB round trips per page of 100: receiver {small} (100 members), {large} (3000 members), \
+         {large_org} (3000 members, 202 accounts); owner {owner_small} / {owner_large}"
+    );
+    // membership + connection + audience (GetItem), members Query, identity grants and
+    // seen profiles (BatchGetItem); the owner's own connection skips the last two.
+    assert_eq!(small, 6);
+    assert_eq!(large, small);
+    assert_eq!(large_org, small);
+    assert_eq!(owner_small, 4);
+    assert_eq!(owner_large, owner_small);
+}
