@@ -134,4 +134,42 @@ proptest! {
             prop_assert!(wide.contains_key(t));
         }
     }
+
+    /// For a user the receiver has not seen, exactly the granted types it carries pass:
+    /// nothing granted is dropped, and nothing granted means nothing delivered (the
+    /// member is left out).
+    #[test]
+    fn identity_filter_passes_exactly_the_granted_types_to_unseen_users(ids in identities(), granted in grant_set()) {
+        let out = deliver_identities(&ids, false, &granted);
+        let expected: BTreeMap<_, _> = ids
+            .iter()
+            .filter(|(t, _)| granted.contains(t))
+            .map(|(t, v)| (*t, v.clone()))
+            .collect();
+        prop_assert_eq!(&out, &expected);
+        prop_assert!(deliver_identities(&ids, false, &BTreeSet::new()).is_empty());
+    }
+
+    /// Having seen a user never delivers less than not having seen it.
+    #[test]
+    fn identity_filter_is_monotone_in_seen(ids in identities(), granted in grant_set()) {
+        let unseen = deliver_identities(&ids, false, &granted);
+        let seen = deliver_identities(&ids, true, &granted);
+        for t in unseen.keys() {
+            prop_assert!(seen.contains_key(t));
+        }
+    }
+
+    /// Revoking one type removes exactly that type from what an unseen user delivers.
+    #[test]
+    fn revoking_an_identity_type_removes_only_that_type(ids in identities(), granted in grant_set(), revoked in identity_type()) {
+        let mut after = granted.clone();
+        after.remove(&revoked);
+        let before_out = deliver_identities(&ids, false, &granted);
+        let after_out = deliver_identities(&ids, false, &after);
+        prop_assert!(!after_out.contains_key(&revoked));
+        let mut expected = before_out;
+        expected.remove(&revoked);
+        prop_assert_eq!(after_out, expected);
+    }
 }
