@@ -911,3 +911,105 @@ async fn one_page_costs_the_same_round_trips_whatever_the_audience_and_organizat
     assert_eq!(owner_small, 4);
     assert_eq!(owner_large, owner_small);
 }
+
+/// Each function's router alone, driven in-process the way `lambda_http::run` drives it
+/// (the caller in the API Gateway request context, no HTTP server, no local JWT layer).
+async fn in_process(
+    router: axum::Router,
+    method: &str,
+    path: &str,
+    user: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut req = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            body.map(|b| b.to_string()).unwrap_or_default(),
+        ))
+        .unwrap();
+    let claims = sharing_http::local_auth::Claims {
+        sub: user.to_owned(),
+        email: e2e_tests::demo_email(user),
+        exp: 4_000_000_000,
+    };
+    req.extensions_mut()
+        .insert(sharing_http::local_auth::request_context(&claims, method, path).unwrap());
+    let res = router.oneshot(req).await.unwrap();
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn each_router_serves_its_own_routes_in_process() {
+    let s = Stack::start().await;
+    let grants = sharing_http::app(identity_grants::routes(), s.core.clone());
+    let data = sharing_http::app(audience_data::routes(), s.core.clone());
+    let put_grant = "/accounts/mptravel/identity-sharing/ios_idfa/accounts/mpdine";
+    let (status, body) = in_process(
+        grants.clone(),
+        "PUT",
+        put_grant,
+        "ana",
+        Some(json!({"allowed": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = in_process(
+        grants.clone(),
+        "GET",
+        "/accounts/mptravel/identity-sharing",
+        "ana",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["items"][4]["grantedAccountCount"].clone()),
+        (200, json!(1))
+    );
+
+    let (status, body) = in_process(
+        data.clone(),
+        "PUT",
+        "/accounts/mptravel/audiences/ibiza-dreamers/members",
+        "ana",
+        Some(json!({"members": [
+            {"userId": "u1", "identities": {"email": "e", "ios_idfa": "i"}}]})),
+    )
+    .await;
+    assert_eq!((status, body), (200, json!({"upserted": 1})));
+    let cid = connect(&s, "mpdine", "dan", IBIZA, "out-1").await;
+    let (status, body) = in_process(
+        data.clone(),
+        "GET",
+        &format!("/accounts/mpdine/connections/{cid}/members"),
+        "dan",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"items": [{"userId": "u1", "identities": {"ios_idfa": "i"}}], "nextCursor": null})
+    );
+
+    // Neither serves the other's routes.
+    let (status, body) = in_process(grants, "PUT", "/accounts/mpdine/profiles", "dan", None).await;
+    assert_eq!((status, body["code"].clone()), (404, json!("not_found")));
+    let (status, _) = in_process(
+        data,
+        "GET",
+        "/accounts/mptravel/identity-sharing",
+        "ana",
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+}
