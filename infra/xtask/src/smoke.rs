@@ -75,6 +75,26 @@ pub fn cases() -> Vec<Case> {
             status: 200,
             body_contains: "\"items\":[",
         },
+        Case {
+            function: "identity-grants",
+            method: "GET",
+            path: "/accounts/mptravel/identity-sharing",
+            query: "",
+            user: ana,
+            body: None,
+            status: 200,
+            body_contains: "\"identityType\":\"google_advertising_id\"",
+        },
+        Case {
+            function: "audience-data",
+            method: "PUT",
+            path: "/accounts/mpdine/profiles",
+            query: "",
+            user: dan,
+            body: Some(json!({"profiles": [{"userId": "smoke-user-1"}]})),
+            status: 200,
+            body_contains: "\"recorded\":1",
+        },
     ]
 }
 
