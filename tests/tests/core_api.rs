@@ -217,6 +217,8 @@ async fn bad_input_is_a_problem_and_changes_nothing() {
     let sharing = "/accounts/mptravel/audiences/ibiza-dreamers/sharing";
     let cases: Vec<(&str, &str, String, u16, &str)> = vec![
         ("PUT", sharing, "{not json".into(), 400, "validation_failed"),
+        ("PUT", sharing, json!([[{"accountId": "mpdine", "level": "view_only"}]]).to_string(), 400, "validation_failed"),
+        ("PUT", sharing, "\"grants\"".into(), 400, "validation_failed"),
         ("PUT", sharing, json!({"grants": [{"accountId": "mpdine", "level": "superuser"}]}).to_string(), 400, "validation_failed"),
         ("PUT", sharing, json!({"grants": [{"accountId": "mpdine", "level": "owner"}]}).to_string(), 400, "validation_failed"),
         ("PUT", sharing, json!({"grants": [{"accountId": "mptravel", "level": "usable"}]}).to_string(), 400, "validation_failed"),

@@ -14,11 +14,18 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
             "{field} is {n} characters long; at most {max} are allowed"
         )));
     }
-    if value
-        .chars()
-        // Line breaks (LF or CRLF) and tabs are text; single-line fields refuse them below.
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
+    // Line breaks (LF, or CR only as part of CRLF) and tabs are text; single-line fields
+    // refuse them below.
+    let mut chars = value.chars().peekable();
+    let mut bad = false;
+    while let Some(c) = chars.next() {
+        bad |= match c {
+            '\n' | '\t' => false,
+            '\r' => chars.peek() != Some(&'\n'),
+            c => c.is_control(),
+        };
+    }
+    if bad {
         return Err(Error::Validation(format!(
             "{field} must not contain control characters"
         )));
@@ -79,5 +86,7 @@ mod tests {
         assert!(single_line("subject", "a\r\nBcc: x", 20).is_err());
         assert!(text("details", "line one\r\nline two", 40).is_ok());
         assert!(text("details", "bell\u{7}", 40).is_err());
+        assert!(text("details", "lone\rcarriage return", 40).is_err());
+        assert!(text("details", "ends with\r", 40).is_err());
     }
 }

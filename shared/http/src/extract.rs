@@ -29,6 +29,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         } else {
             &bytes
         };
+        // Every body of the API is an object; serde would also read a struct from an
+        // array (`[true]`), which no client means.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::validation("the body must be a JSON object"));
+        }
         let de = &mut serde_json::Deserializer::from_slice(bytes);
         match serde_path_to_error::deserialize(de) {
             Ok(v) => Ok(JsonBody(v)),
