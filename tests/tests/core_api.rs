@@ -438,6 +438,8 @@ async fn declarative_sharing_with_etags_and_activity() {
         .call("GET", "/accounts/mpdine/activity", Some("dina"), None)
         .await;
     assert_eq!(r.json["items"][0]["after"], "private");
+    // Each log names the other account: the owner, in the receiver's.
+    assert_eq!(r.json["items"][0]["accountId"], "mptravel");
     s.call("GET", "/accounts/mptravel/activity", Some("tom"), None)
         .await
         .assert_problem(403, "forbidden");

@@ -490,13 +490,12 @@ impl Core {
                 actor_user_id: member.user_id.to_string(),
                 action: action::ACCESS_REQUEST_CREATED,
                 audience_id: Some(audience.id.clone()),
-                account_id: Some(member.account_id.to_string()),
                 before: Some(json!(access)),
                 after: Some(json!(ShareLevel::Usable)),
                 request_id: Some(id.to_string()),
                 ..Default::default()
             }
-            .add_to(self, &mut tx, &[&owner, &member.account_id])?;
+            .add_between(self, &mut tx, &owner, &member.account_id)?;
 
             match self.table.commit(tx).await {
                 Ok(()) => return Ok(item.request),
@@ -768,14 +767,13 @@ impl Core {
                 actor_user_id: member.user_id.to_string(),
                 action: activity_action,
                 audience_id: Some(audience.id.clone()),
-                account_id: Some(requester.to_string()),
                 before: Some(before),
                 after: Some(after),
                 request_id: Some(id.to_string()),
                 expires_at: new_item.request.expires_at.clone(),
                 ..Default::default()
             }
-            .add_to(self, &mut tx, &[&owner, &requester])?;
+            .add_between(self, &mut tx, &owner, &requester)?;
 
             match self.table.commit(tx).await {
                 Ok(()) => return Ok(new_item.request),

@@ -69,6 +69,24 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// Adds a change between two accounts to both their logs. Each log names the other
+    /// account in `accountId`: the receiver in the owner's log, the owner in the
+    /// receiver's.
+    pub fn add_between(self, core: &Core, tx: &mut Tx, a: &AccountId, b: &AccountId) -> Result<()> {
+        Entry {
+            account_id: Some(b.to_string()),
+            ..self.clone()
+        }
+        .add_to(core, tx, &[a])?;
+        Entry {
+            account_id: Some(a.to_string()),
+            ..self
+        }
+        .add_to(core, tx, &[b])
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivityView {

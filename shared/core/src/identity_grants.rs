@@ -200,18 +200,7 @@ impl Core {
             after: Some(json!(input.allowed)),
             ..Default::default()
         };
-        // Each log names the other account concerned: the receiver in the owner's, the
-        // owner in the receiver's.
-        Entry {
-            account_id: Some(receiver.to_string()),
-            ..entry.clone()
-        }
-        .add_to(self, &mut tx, &[&member.account_id])?;
-        Entry {
-            account_id: Some(member.account_id.to_string()),
-            ..entry
-        }
-        .add_to(self, &mut tx, &[receiver])?;
+        entry.add_between(self, &mut tx, &member.account_id, receiver)?;
         match self.table.commit(tx).await {
             Ok(()) => Ok(view),
             // A concurrent request made the same change first: the state is the one

@@ -260,14 +260,13 @@ impl Core {
                 actor_user_id: actor.to_owned(),
                 action: action::SHARING_CHANGED,
                 audience_id: Some(audience.id.clone()),
-                account_id: Some(c.receiver.to_string()),
                 before: Some(level_json(&c.before)),
                 after: Some(level_json(&c.after)),
                 request_id: request_id.map(str::to_owned),
                 expires_at: c.after.as_ref().and_then(|e| e.expires_at.clone()),
                 ..Default::default()
             }
-            .add_to(self, tx, &[&owner, &c.receiver])?;
+            .add_between(self, tx, &owner, &c.receiver)?;
         }
         Ok(after)
     }
