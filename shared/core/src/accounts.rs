@@ -146,7 +146,7 @@ impl Core {
             let resource = Resource::Receiver(Self::receiver_ref(&found, r));
             member.require(Action::ShareWith, &resource, || {
                 if r == &member.account_id {
-                    format!("account '{r}' is the owner itself; an owner cannot be granted a level")
+                    format!("account '{r}' is your own account; name another account of your organization")
                 } else {
                     format!(
                         "account '{r}' is not in your organization; sharing never leaves the organization"
