@@ -23,18 +23,17 @@ struct Figures {
 
 impl Figures {
     fn print(&mut self) {
-        self.latencies.sort();
         let n = self.latencies.len();
-        let pct = |p: f64| self.latencies[((n as f64 * p).ceil() as usize).clamp(1, n) - 1];
-        let total: Duration = self.latencies.iter().sum();
+        let (p50, p95, max, rate) =
+            e2e_tests::Latencies(std::mem::take(&mut self.latencies)).summary();
         println!(
             "{:<44} n={:<5} p50={:>7.2?} p95={:>7.2?} max={:>7.2?} {:>7.0} req/s  {:.1} DynamoDB calls/req",
             self.name,
             n,
-            pct(0.50),
-            pct(0.95),
-            self.latencies[n - 1],
-            n as f64 / total.as_secs_f64(),
+            p50,
+            p95,
+            max,
+            rate,
             self.calls as f64 / n as f64
         );
     }

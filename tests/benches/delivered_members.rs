@@ -32,18 +32,17 @@ struct Figures {
 
 impl Figures {
     fn print(&mut self) {
-        self.latencies.sort();
         let n = self.latencies.len();
-        let pct = |p: f64| self.latencies[((n as f64 * p).ceil() as usize).clamp(1, n) - 1];
-        let total: Duration = self.latencies.iter().sum();
+        let (p50, p95, max, rate) =
+            e2e_tests::Latencies(std::mem::take(&mut self.latencies)).summary();
         println!(
             "{:<58} pages={:<5} p50={:>8.2?} p95={:>8.2?} max={:>8.2?} {:>6.0} pages/s  {:.2} round trips/page  {:.1} members/page",
             self.name,
             n,
-            pct(0.50),
-            pct(0.95),
-            self.latencies[n - 1],
-            n as f64 / total.as_secs_f64(),
+            p50,
+            p95,
+            max,
+            rate,
             self.calls as f64 / n as f64,
             self.items as f64 / n as f64,
         );

@@ -302,3 +302,76 @@ impl Stack {
         xtask::seed(&self.core, &path).await.expect("fixture");
     }
 }
+
+/// Calls a router in-process, the way `lambda_http::run` drives it in Lambda: the caller
+/// is the API Gateway request context in the request's extensions (`None`: no claims).
+pub async fn oneshot(
+    router: axum::Router,
+    method: &str,
+    path: &str,
+    user: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let mut req = axum::http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            body.map(|b| b.to_string()).unwrap_or_default(),
+        ))
+        .unwrap();
+    if let Some(u) = user {
+        let claims = sharing_http::local_auth::Claims {
+            sub: u.to_owned(),
+            email: demo_email(u),
+            exp: 4_000_000_000,
+        };
+        req.extensions_mut()
+            .insert(sharing_http::local_auth::request_context(&claims, method, path).unwrap());
+    }
+    let res = router.oneshot(req).await.unwrap();
+    let status = res.status().as_u16();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// Latency figures of a benchmark: percentiles, maximum and rate.
+pub struct Latencies(pub Vec<std::time::Duration>);
+
+impl Latencies {
+    /// `(p50, p95, max, per second)`; the samples are sorted in place.
+    pub fn summary(
+        &mut self,
+    ) -> (
+        std::time::Duration,
+        std::time::Duration,
+        std::time::Duration,
+        f64,
+    ) {
+        self.0.sort();
+        let n = self.0.len().max(1);
+        let pct = |p: f64| {
+            self.0
+                .get(((n as f64 * p).ceil() as usize).clamp(1, n) - 1)
+                .copied()
+                .unwrap_or_default()
+        };
+        let total: std::time::Duration = self.0.iter().sum();
+        let rate = if total.is_zero() {
+            0.0
+        } else {
+            self.0.len() as f64 / total.as_secs_f64()
+        };
+        (
+            pct(0.50),
+            pct(0.95),
+            self.0.last().copied().unwrap_or_default(),
+            rate,
+        )
+    }
+}

@@ -869,23 +869,7 @@ fn lambda_record(
     raw: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
     seq: &str,
 ) -> Value {
-    let image = serde_json::to_value(serde_dynamo::Item::from(raw)).unwrap();
-    json!({
-        "eventID": seq,
-        "eventName": "INSERT",
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "dynamodb": {
-            "ApproximateCreationDateTime": 1_800_000_000,
-            "Keys": {"PK": image["PK"].clone(), "SK": image["SK"].clone()},
-            "NewImage": image,
-            "SequenceNumber": seq,
-            "SizeBytes": 100,
-            "StreamViewType": "NEW_AND_OLD_IMAGES"
-        },
-        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026"
-    })
+    xtask::smoke::stream_insert_record(raw, seq, "t").unwrap()
 }
 
 #[tokio::test]

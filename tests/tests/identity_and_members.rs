@@ -931,30 +931,7 @@ async fn in_process(
     user: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
-    use http_body_util::BodyExt;
-    use tower::ServiceExt;
-    let mut req = axum::http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(
-            body.map(|b| b.to_string()).unwrap_or_default(),
-        ))
-        .unwrap();
-    let claims = sharing_http::local_auth::Claims {
-        sub: user.to_owned(),
-        email: e2e_tests::demo_email(user),
-        exp: 4_000_000_000,
-    };
-    req.extensions_mut()
-        .insert(sharing_http::local_auth::request_context(&claims, method, path).unwrap());
-    let res = router.oneshot(req).await.unwrap();
-    let status = res.status().as_u16();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    e2e_tests::oneshot(router, method, path, Some(user), body).await
 }
 
 #[tokio::test]

@@ -8,35 +8,11 @@
 //! `lambda_http::run` drives it in Lambda: the caller comes from the API Gateway request
 //! context in the request's extensions (no HTTP server, no local JWT layer).
 
-use axum::body::Body;
 use e2e_tests::Stack;
-use http_body_util::BodyExt;
 use serde_json::Value;
-use sharing_http::local_auth::{Claims, request_context};
-use tower::ServiceExt;
 
 async fn call(router: axum::Router, method: &str, path: &str, user: Option<&str>) -> (u16, Value) {
-    let mut req = axum::http::Request::builder()
-        .method(method)
-        .uri(path)
-        .body(Body::empty())
-        .unwrap();
-    if let Some(u) = user {
-        let claims = Claims {
-            sub: u.to_owned(),
-            email: e2e_tests::demo_email(u),
-            exp: 4_000_000_000,
-        };
-        req.extensions_mut()
-            .insert(request_context(&claims, method, path).unwrap());
-    }
-    let res = router.oneshot(req).await.unwrap();
-    let status = res.status().as_u16();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    e2e_tests::oneshot(router, method, path, user, None).await
 }
 
 #[tokio::test]

@@ -303,23 +303,7 @@ async fn notifier_case(
         .await?
         .item
         .context("outbox item vanished")?;
-    let image = serde_json::to_value(serde_dynamo::Item::from(raw))?;
-    let event = json!({"Records": [{
-        "eventID": "smoke-1",
-        "eventName": "INSERT",
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "us-east-1",
-        "dynamodb": {
-            "ApproximateCreationDateTime": 1_800_000_000,
-            "Keys": {"PK": image["PK"].clone(), "SK": image["SK"].clone()},
-            "NewImage": image,
-            "SequenceNumber": "100",
-            "SizeBytes": 100,
-            "StreamViewType": "NEW_AND_OLD_IMAGES"
-        },
-        "eventSourceARN": format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026")
-    }]});
+    let event = json!({ "Records": [stream_insert_record(raw, "100", table)?] });
     let file = crate::root().join(".local/smoke/event-notifier.json");
     std::fs::write(&file, serde_json::to_vec_pretty(&event)?)?;
     let out = invoke(port, path, "notifier", &file)?;
@@ -358,4 +342,29 @@ async fn notifier_case(
             "notifier smoke: answer {answer}, {sent} matching emails in the SES emulator (want 1)"
         )
     }
+}
+
+/// The stream record of an item's INSERT, as Lambda delivers it in a DynamoDB event.
+pub fn stream_insert_record(
+    item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    sequence_number: &str,
+    table: &str,
+) -> anyhow::Result<Value> {
+    let image = serde_json::to_value(serde_dynamo::Item::from(item))?;
+    Ok(json!({
+        "eventID": sequence_number,
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_800_000_000,
+            "Keys": {"PK": image["PK"].clone(), "SK": image["SK"].clone()},
+            "NewImage": image,
+            "SequenceNumber": sequence_number,
+            "SizeBytes": 100,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        },
+        "eventSourceARN": format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026")
+    }))
 }
