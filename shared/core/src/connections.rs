@@ -4,9 +4,8 @@
 //! the audience or holds `usable`, and `suspended` otherwise, so a revoked or expired
 //! grant suspends it at once and granting `usable` again brings it back.
 
-use crate::audiences::access_of;
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, AudienceId, ConnectionId};
+use crate::ids::{AudienceId, ConnectionId};
 use crate::items::{ConnectionItem, ConnectionOutputItem, GrantItem, entity};
 use crate::keys;
 use crate::store::{Expr, Page, PageRequest, Query, Tx, TxError};
@@ -228,20 +227,6 @@ impl Core {
         let c: Option<ConnectionItem> = self.table.get(&keys::connection(cid)).await?;
         c.filter(|c| c.account_id == member.account_id.as_str())
             .ok_or_else(|| connection_not_found(cid))
-    }
-
-    /// The level `account` holds now on the audience of a connection.
-    pub async fn connection_access(
-        &self,
-        account: &AccountId,
-        audience_id: &str,
-    ) -> Result<AccessLevel> {
-        let id = AudienceId::parse(audience_id)?;
-        let audience: Option<crate::items::AudienceItem> =
-            self.table.get(&keys::audience(&id)).await?;
-        Ok(audience.map_or(AccessLevel::Private, |a| {
-            access_of(&a, account, self.now_epoch())
-        }))
     }
 }
 
