@@ -864,14 +864,6 @@ async fn idempotent_retry_makes_one_request_and_one_email() {
     assert_eq!(emails_about(&s, &s.ses_url, id).await.len(), 1);
 }
 
-/// A stream record as Lambda delivers it, for the outbox item `item`.
-fn lambda_record(
-    raw: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
-    seq: &str,
-) -> Value {
-    xtask::smoke::stream_insert_record(raw, seq, "t").unwrap()
-}
-
 #[tokio::test]
 async fn a_redelivered_stream_record_sends_nothing_twice() {
     let s = Stack::start().await;
@@ -886,24 +878,10 @@ async fn a_redelivered_stream_record_sends_nothing_twice() {
     assert_eq!(items[0].to, "ana@mptravel.example");
     assert_eq!(items[0].reply_to.as_deref(), Some("dan@mpdine.example"));
     // The insert image, exactly as the stream carries it.
-    let raw = s
-        .dynamodb
-        .get_item()
-        .table_name(&s.table_name)
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("OUTBOX#{outbox_id}")),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("OUTBOX#{outbox_id}")),
-        )
-        .send()
+    let record = xtask::smoke::outbox_stream_record(&s.dynamodb, &s.table_name, &outbox_id, "100")
         .await
-        .unwrap()
-        .item
         .unwrap();
-    let event = json!({"Records": [lambda_record(raw, "100")]});
+    let event = json!({"Records": [record]});
 
     let n = direct_notifier(&s, &s.ses_url).await;
     // Delivered, then redelivered twice (Lambda retries, duplicate delivery).
@@ -1066,24 +1044,10 @@ async fn a_failed_send_is_reported_as_a_batch_item_failure_and_kept() {
     assert_eq!(r.status, 201, "{}", r.json);
     let id = r.json["id"].as_str().unwrap().to_owned();
     let outbox_id = outbox_of(&s, &id).await[0].id.clone();
-    let raw = s
-        .dynamodb
-        .get_item()
-        .table_name(&s.table_name)
-        .key(
-            "PK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("OUTBOX#{outbox_id}")),
-        )
-        .key(
-            "SK",
-            aws_sdk_dynamodb::types::AttributeValue::S(format!("OUTBOX#{outbox_id}")),
-        )
-        .send()
+    let record = xtask::smoke::outbox_stream_record(&s.dynamodb, &s.table_name, &outbox_id, "200")
         .await
-        .unwrap()
-        .item
         .unwrap();
-    let event = json!({"Records": [lambda_record(raw, "200")]});
+    let event = json!({"Records": [record]});
 
     // Nothing listens on this port: SES is "down".
     let port = tokio::task::spawn_blocking(|| xtask::free_port().unwrap())

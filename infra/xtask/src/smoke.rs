@@ -293,17 +293,8 @@ async fn notifier_case(
         .items
         .first()
         .context("the access request left no outbox email")?;
-    let key = sharing_core::keys::outbox(&email.id);
-    let raw = client
-        .get_item()
-        .table_name(table)
-        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(key.pk))
-        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(key.sk))
-        .send()
-        .await?
-        .item
-        .context("outbox item vanished")?;
-    let event = json!({ "Records": [stream_insert_record(raw, "100", table)?] });
+    let event =
+        json!({ "Records": [outbox_stream_record(&client, table, &email.id, "100").await?] });
     let file = crate::root().join(".local/smoke/event-notifier.json");
     std::fs::write(&file, serde_json::to_vec_pretty(&event)?)?;
     let out = invoke(port, path, "notifier", &file)?;
@@ -367,4 +358,25 @@ pub fn stream_insert_record(
         },
         "eventSourceARN": format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026")
     }))
+}
+
+/// The stream record of an outbox email's INSERT, read from the table as the stream
+/// would carry it.
+pub async fn outbox_stream_record(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    outbox_id: &str,
+    sequence_number: &str,
+) -> anyhow::Result<Value> {
+    let key = sharing_core::keys::outbox(outbox_id);
+    let raw = client
+        .get_item()
+        .table_name(table)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(key.pk))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(key.sk))
+        .send()
+        .await?
+        .item
+        .context("outbox item not found")?;
+    stream_insert_record(raw, sequence_number, table)
 }
