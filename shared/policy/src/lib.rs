@@ -8,19 +8,32 @@
 //!
 //! The words are the product's: an account holds an [`AccessLevel`] on an audience
 //! (`owner`, `usable`, `view_only`, `private`); only [`ShareLevel`]s are ever assigned;
-//! a user holds a [`Role`] in an account.
+//! a user holds a role in an account: one of the seven built-in [`Role`]s or a custom
+//! role of the account. Either way the decision sees only the role's [`Permissions`].
 
 mod filter;
+mod permissions;
 mod vocabulary;
 
 pub use filter::deliver_identities;
+pub use permissions::{PermissionError, Permissions};
 pub use vocabulary::{AccessLevel, IdentityType, ParseError, Role, ShareLevel};
 
-/// The acting side of a decision: a user, through one account it is a member of.
+/// The acting side of a decision: a user, through one account it is a member of, with
+/// the permissions of its role there (built-in or custom).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub account: AccountRef,
-    pub role: Role,
+    pub permissions: Permissions,
+}
+
+impl Principal {
+    pub fn new(account: AccountRef, permissions: impl Into<Permissions>) -> Self {
+        Principal {
+            account,
+            permissions: permissions.into(),
+        }
+    }
 }
 
 /// An account and the organization it belongs to.
@@ -69,10 +82,12 @@ pub enum Action {
     ReadDeliveredMembers,
     // Naming a receiving account in a grant, a default or an identity grant.
     ShareWith,
+    // Who holds and uses an audience the principal's account owns.
+    ViewUsage,
 }
 
 impl Action {
-    pub const ALL: [Action; 23] = [
+    pub const ALL: [Action; 24] = [
         Action::ListUsers,
         Action::ManageUsers,
         Action::ViewActivity,
@@ -96,7 +111,39 @@ impl Action {
         Action::DecideAccessRequest,
         Action::ReadDeliveredMembers,
         Action::ShareWith,
+        Action::ViewUsage,
     ];
+
+    /// The actions a custom role may hold: the contract's permission names. User
+    /// management (`list_users`, `manage_users`) never is, so no custom role can
+    /// escalate; `share_with` follows from holding a sharing permission.
+    pub const GRANTABLE: [Action; 21] = [
+        Action::ViewAudience,
+        Action::CreateAudience,
+        Action::EditAudience,
+        Action::ConnectAudience,
+        Action::ViewConnections,
+        Action::DeleteConnection,
+        Action::UploadMembers,
+        Action::RecordProfiles,
+        Action::ReadDeliveredMembers,
+        Action::RequestAccess,
+        Action::ListSharedWithMe,
+        Action::ListAccessRequests,
+        Action::ViewSharing,
+        Action::ChangeSharing,
+        Action::DecideAccessRequest,
+        Action::ViewSharingDefaults,
+        Action::ChangeSharingDefaults,
+        Action::ViewIdentitySharing,
+        Action::ChangeIdentitySharing,
+        Action::ViewActivity,
+        Action::ViewUsage,
+    ];
+
+    pub fn is_grantable(self) -> bool {
+        Action::GRANTABLE.contains(&self)
+    }
 
     /// The snake_case name used in decision tables and logs.
     pub fn name(self) -> &'static str {
@@ -124,37 +171,12 @@ impl Action {
             Action::DecideAccessRequest => "decide_access_request",
             Action::ReadDeliveredMembers => "read_delivered_members",
             Action::ShareWith => "share_with",
+            Action::ViewUsage => "view_usage",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Action> {
         Action::ALL.into_iter().find(|a| a.name() == name)
-    }
-
-    /// Which roles may attempt the action at all.
-    fn role_permits(self, role: Role) -> bool {
-        match self {
-            Action::ListUsers | Action::ManageUsers => role.manages_users(),
-            Action::ViewActivity
-            | Action::ViewSharingDefaults
-            | Action::ChangeSharingDefaults
-            | Action::ViewIdentitySharing
-            | Action::ChangeIdentitySharing
-            | Action::ViewSharing
-            | Action::ChangeSharing
-            | Action::DecideAccessRequest
-            | Action::ShareWith => role.is_admin_level(),
-            Action::CreateAudience
-            | Action::RecordProfiles
-            | Action::EditAudience
-            | Action::ConnectAudience
-            | Action::ViewConnections
-            | Action::DeleteConnection
-            | Action::UploadMembers
-            | Action::RequestAccess
-            | Action::ReadDeliveredMembers => role.manages_audiences(),
-            Action::ListSharedWithMe | Action::ListAccessRequests | Action::ViewAudience => true,
-        }
     }
 }
 
@@ -263,14 +285,15 @@ pub fn decide(principal: &Principal, action: Action, resource: &Resource) -> Dec
             | Action::ViewConnections
             | Action::DeleteConnection
             | Action::UploadMembers
-            | Action::DecideAccessRequest,
+            | Action::DecideAccessRequest
+            | Action::ViewUsage,
             Resource::Audience { access },
         ) => on_audience(principal, action, *access),
         (Action::RequestAccess, Resource::Audience { access }) => {
             request_access(principal, *access)
         }
         (Action::ReadDeliveredMembers, Resource::Connection { access }) => {
-            if !action.role_permits(principal.role) {
+            if !principal.permissions.permits(action) {
                 Decision::deny(Reason::RoleForbids)
             } else if *access >= AccessLevel::Usable {
                 Decision::allow()
@@ -285,7 +308,7 @@ pub fn decide(principal: &Principal, action: Action, resource: &Resource) -> Dec
 }
 
 fn role_only(principal: &Principal, action: Action) -> Decision {
-    if action.role_permits(principal.role) {
+    if principal.permissions.permits(action) {
         Decision::allow()
     } else {
         Decision::deny(Reason::RoleForbids)
@@ -309,7 +332,7 @@ fn on_audience(principal: &Principal, action: Action, access: AccessLevel) -> De
     if access == AccessLevel::Private {
         return Decision::deny(Reason::NotVisible);
     }
-    if !action.role_permits(principal.role) {
+    if !principal.permissions.permits(action) {
         return Decision::deny(Reason::RoleForbids);
     }
     if access >= required_access(action) {
@@ -322,7 +345,7 @@ fn on_audience(principal: &Principal, action: Action, access: AccessLevel) -> De
 fn request_access(principal: &Principal, access: AccessLevel) -> Decision {
     match access {
         AccessLevel::Private => Decision::deny(Reason::NotVisible),
-        _ if !Action::RequestAccess.role_permits(principal.role) => {
+        _ if !principal.permissions.permits(Action::RequestAccess) => {
             Decision::deny(Reason::RoleForbids)
         }
         AccessLevel::ViewOnly => Decision::allow(),
@@ -331,7 +354,7 @@ fn request_access(principal: &Principal, access: AccessLevel) -> Decision {
 }
 
 fn share_with(principal: &Principal, receiver: &Option<AccountRef>) -> Decision {
-    if !Action::ShareWith.role_permits(principal.role) {
+    if !principal.permissions.permits(Action::ShareWith) {
         return Decision::deny(Reason::RoleForbids);
     }
     match receiver {
@@ -359,10 +382,7 @@ mod tests {
     use super::*;
 
     fn principal(role: Role) -> Principal {
-        Principal {
-            account: AccountRef::new("acc-1", "org-1"),
-            role,
-        }
+        Principal::new(AccountRef::new("acc-1", "org-1"), role)
     }
 
     #[test]

@@ -81,27 +81,6 @@ wire_enum!(
     }
 );
 
-impl Role {
-    /// Admin-level roles set sharing levels, defaults and identity permissions.
-    pub fn is_admin_level(self) -> bool {
-        matches!(
-            self,
-            Role::Admin | Role::AdminCompliance | Role::SupportAccess
-        )
-    }
-
-    /// Only admins and admin-compliance users add, remove and change users.
-    pub fn manages_users(self) -> bool {
-        matches!(self, Role::Admin | Role::AdminCompliance)
-    }
-
-    /// Roles that may create, edit and connect audiences (everyone who may change
-    /// anything: not `read_only`, not `compliance`).
-    pub fn manages_audiences(self) -> bool {
-        !matches!(self, Role::ReadOnly | Role::Compliance)
-    }
-}
-
 wire_enum!(
     /// A level that can be assigned to a receiving account on an audience.
     ShareLevel, "share level", {

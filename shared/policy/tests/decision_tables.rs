@@ -6,9 +6,13 @@
 )]
 
 //! Decision tables: each `decisions/*.decisions` file is rows of
-//! `role action resource expect`, run through `decide`. One test per file.
+//! `role action resource expect`, run through `decide`. One test per file. The role is a
+//! built-in role's name or `custom:` followed by the custom role's permissions joined
+//! with `+` (`custom:` alone holds none).
 
-use sharing_policy::{AccessLevel, AccountRef, Action, Principal, Resource, Role, decide};
+use sharing_policy::{
+    AccessLevel, AccountRef, Action, Permissions, Principal, Resource, Role, decide,
+};
 use std::path::Path;
 
 fn resource(spec: &str) -> Resource {
@@ -46,13 +50,15 @@ fn run_table(file: &str) {
         }
         let cols: Vec<&str> = line.split_whitespace().collect();
         assert_eq!(cols.len(), 4, "{file}:{}: want 4 columns: {line}", n + 1);
-        let role: Role = cols[0].parse().unwrap();
+        let permissions = match cols[0].strip_prefix("custom:") {
+            Some("") => Permissions::NONE,
+            Some(list) => Permissions::custom_from_names(list.split('+'))
+                .unwrap_or_else(|e| panic!("{file}:{}: {e}", n + 1)),
+            None => Permissions::of_role(cols[0].parse::<Role>().unwrap()),
+        };
         let action = Action::from_name(cols[1])
             .unwrap_or_else(|| panic!("{file}:{}: unknown action {}", n + 1, cols[1]));
-        let principal = Principal {
-            account: AccountRef::new("acc-1", "org-1"),
-            role,
-        };
+        let principal = Principal::new(AccountRef::new("acc-1", "org-1"), permissions);
         let decision = decide(&principal, action, &resource(cols[2]));
         let got = if decision.allowed {
             "allow"
@@ -85,4 +91,9 @@ fn audience_actions() {
 #[test]
 fn receiving_accounts() {
     run_table("receivers.decisions");
+}
+
+#[test]
+fn custom_roles() {
+    run_table("custom_roles.decisions");
 }

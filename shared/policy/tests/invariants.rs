@@ -9,8 +9,8 @@
 
 use proptest::prelude::*;
 use sharing_policy::{
-    AccessLevel, AccountRef, Action, IdentityType, Principal, Reason, Resource, Role, ShareLevel,
-    decide, deliver_identities, effective_level,
+    AccessLevel, AccountRef, Action, IdentityType, Permissions, Principal, Reason, Resource, Role,
+    ShareLevel, decide, deliver_identities, effective_level,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,10 +36,205 @@ fn grant_set() -> impl Strategy<Value = BTreeSet<IdentityType>> {
     proptest::collection::btree_set(identity_type(), 0..11)
 }
 fn principal(role: Role) -> Principal {
-    Principal {
-        account: AccountRef::new("acc-1", "org-1"),
-        role,
+    Principal::new(AccountRef::new("acc-1", "org-1"), role)
+}
+fn custom(permissions: Permissions) -> Principal {
+    Principal::new(AccountRef::new("acc-1", "org-1"), permissions)
+}
+/// Any custom role: any subset of the grantable permissions.
+fn custom_permissions() -> impl Strategy<Value = Permissions> {
+    proptest::sample::subsequence(Action::GRANTABLE.to_vec(), 0..=Action::GRANTABLE.len())
+        .prop_map(|actions| Permissions::custom(actions).unwrap())
+}
+/// Every kind of resource, with every access level and every kind of receiver.
+fn every_resource() -> Vec<Resource> {
+    let mut all = vec![Resource::Account];
+    for a in AccessLevel::ALL {
+        all.push(Resource::Audience { access: *a });
+        all.push(Resource::Connection { access: *a });
     }
+    all.push(Resource::Receiver(None));
+    all.push(Resource::Receiver(Some(AccountRef::new("acc-2", "org-1"))));
+    all.push(Resource::Receiver(Some(AccountRef::new("acc-9", "org-2"))));
+    all.push(Resource::Receiver(Some(AccountRef::new("acc-1", "org-1"))));
+    all
+}
+fn resource() -> impl Strategy<Value = Resource> {
+    proptest::sample::select(every_resource())
+}
+
+/// The decision as it was before roles became permission sets (issue 11), kept verbatim
+/// as the reference the built-in roles must still match.
+mod before {
+    use sharing_policy::{AccessLevel, AccountRef, Action, Reason, Resource, Role};
+
+    fn is_admin_level(role: Role) -> bool {
+        matches!(
+            role,
+            Role::Admin | Role::AdminCompliance | Role::SupportAccess
+        )
+    }
+    fn manages_users(role: Role) -> bool {
+        matches!(role, Role::Admin | Role::AdminCompliance)
+    }
+    fn manages_audiences(role: Role) -> bool {
+        !matches!(role, Role::ReadOnly | Role::Compliance)
+    }
+    fn role_permits(action: Action, role: Role) -> bool {
+        match action {
+            Action::ListUsers | Action::ManageUsers => manages_users(role),
+            Action::ViewActivity
+            | Action::ViewSharingDefaults
+            | Action::ChangeSharingDefaults
+            | Action::ViewIdentitySharing
+            | Action::ChangeIdentitySharing
+            | Action::ViewSharing
+            | Action::ChangeSharing
+            | Action::DecideAccessRequest
+            | Action::ShareWith
+            | Action::ViewUsage => is_admin_level(role),
+            Action::CreateAudience
+            | Action::RecordProfiles
+            | Action::EditAudience
+            | Action::ConnectAudience
+            | Action::ViewConnections
+            | Action::DeleteConnection
+            | Action::UploadMembers
+            | Action::RequestAccess
+            | Action::ReadDeliveredMembers => manages_audiences(role),
+            Action::ListSharedWithMe | Action::ListAccessRequests | Action::ViewAudience => true,
+        }
+    }
+    fn required_access(action: Action) -> AccessLevel {
+        match action {
+            Action::ViewAudience | Action::ViewConnections | Action::DeleteConnection => {
+                AccessLevel::ViewOnly
+            }
+            Action::ConnectAudience | Action::ReadDeliveredMembers => AccessLevel::Usable,
+            _ => AccessLevel::Owner,
+        }
+    }
+    /// `(allowed, reason)` as the old `decide` answered.
+    pub fn decide(
+        account: &AccountRef,
+        role: Role,
+        action: Action,
+        resource: &Resource,
+    ) -> (bool, Reason) {
+        let allow = (true, Reason::Permitted);
+        let deny = |r| (false, r);
+        match (action, resource) {
+            (
+                Action::ListUsers
+                | Action::ManageUsers
+                | Action::ViewActivity
+                | Action::ViewSharingDefaults
+                | Action::ChangeSharingDefaults
+                | Action::ViewIdentitySharing
+                | Action::ChangeIdentitySharing
+                | Action::ListSharedWithMe
+                | Action::CreateAudience
+                | Action::RecordProfiles
+                | Action::ListAccessRequests,
+                Resource::Account,
+            ) => {
+                if role_permits(action, role) {
+                    allow
+                } else {
+                    deny(Reason::RoleForbids)
+                }
+            }
+            (
+                Action::ViewAudience
+                | Action::EditAudience
+                | Action::ViewSharing
+                | Action::ChangeSharing
+                | Action::ConnectAudience
+                | Action::ViewConnections
+                | Action::DeleteConnection
+                | Action::UploadMembers
+                | Action::DecideAccessRequest
+                | Action::ViewUsage,
+                Resource::Audience { access },
+            ) => {
+                if *access == AccessLevel::Private {
+                    deny(Reason::NotVisible)
+                } else if !role_permits(action, role) {
+                    deny(Reason::RoleForbids)
+                } else if *access >= required_access(action) {
+                    allow
+                } else {
+                    deny(Reason::InsufficientAccess)
+                }
+            }
+            (Action::RequestAccess, Resource::Audience { access }) => match access {
+                AccessLevel::Private => deny(Reason::NotVisible),
+                _ if !role_permits(Action::RequestAccess, role) => deny(Reason::RoleForbids),
+                AccessLevel::ViewOnly => allow,
+                AccessLevel::Usable | AccessLevel::Owner => deny(Reason::AlreadyGranted),
+            },
+            (Action::ReadDeliveredMembers, Resource::Connection { access }) => {
+                if !role_permits(action, role) {
+                    deny(Reason::RoleForbids)
+                } else if *access >= AccessLevel::Usable {
+                    allow
+                } else {
+                    deny(Reason::InsufficientAccess)
+                }
+            }
+            (Action::ShareWith, Resource::Receiver(receiver)) => {
+                if !role_permits(Action::ShareWith, role) {
+                    return deny(Reason::RoleForbids);
+                }
+                match receiver {
+                    None => deny(Reason::CrossOrganization),
+                    Some(r) if r.organization_id != account.organization_id => {
+                        deny(Reason::CrossOrganization)
+                    }
+                    Some(r) if r.id == account.id => deny(Reason::SelfGrant),
+                    Some(_) => allow,
+                }
+            }
+            _ => deny(Reason::NotApplicable),
+        }
+    }
+}
+
+/// The built-in roles decide exactly as before, for every role, action and resource,
+/// with one deliberate change: reading delivered members (end-user personal data) is
+/// now for admin, admin_compliance and support_access only, so `user` and
+/// `audiences_only` are forbidden where they used to be allowed. (`view_usage` is new;
+/// the reference gives it to admin-level roles, as the contract does.)
+#[test]
+fn built_in_roles_decide_exactly_as_before() {
+    let account = AccountRef::new("acc-1", "org-1");
+    let mut checked = 0;
+    for role in Role::ALL {
+        for action in Action::ALL {
+            for r in every_resource() {
+                let now = decide(&principal(*role), action, &r);
+                let (allowed, reason) = before::decide(&account, *role, action, &r);
+                let personal_data_change = action == Action::ReadDeliveredMembers
+                    && matches!(role, Role::User | Role::AudiencesOnly)
+                    && matches!(r, Resource::Connection { .. });
+                if personal_data_change {
+                    assert_eq!(
+                        (now.allowed, now.reason),
+                        (false, Reason::RoleForbids),
+                        "{role} {action:?} {r:?} (was {allowed} {reason:?})"
+                    );
+                } else {
+                    assert_eq!(
+                        (now.allowed, now.reason),
+                        (allowed, reason),
+                        "{role} {action:?} {r:?}"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 7 * 24 * 13);
 }
 fn resources(access: AccessLevel) -> [Resource; 2] {
     [
@@ -49,6 +244,39 @@ fn resources(access: AccessLevel) -> [Resource; 2] {
 }
 
 proptest! {
+    /// A custom role is never allowed more than its permissions: whatever it is allowed
+    /// is in its set (naming a receiving account comes only with a sharing permission),
+    /// and user management never is.
+    #[test]
+    fn custom_role_never_exceeds_its_permissions(p in custom_permissions(), act in action(), r in resource()) {
+        let d = decide(&custom(p), act, &r);
+        if d.allowed {
+            let named_receiver = act == Action::ShareWith
+                && [Action::ChangeSharing, Action::ChangeSharingDefaults, Action::ChangeIdentitySharing, Action::DecideAccessRequest]
+                    .iter()
+                    .any(|a| p.contains(*a));
+            prop_assert!(p.contains(act) || named_receiver, "{act:?} on {r:?} allowed to {p:?}");
+            prop_assert!(!matches!(act, Action::ListUsers | Action::ManageUsers));
+        }
+    }
+
+    /// Adding a permission to a custom role never takes anything away.
+    #[test]
+    fn more_permissions_never_narrow(p in custom_permissions(), extra in proptest::sample::select(Action::GRANTABLE.to_vec()), act in action(), r in resource()) {
+        if decide(&custom(p), act, &r).allowed {
+            prop_assert!(decide(&custom(p.with(extra)), act, &r).allowed);
+        }
+    }
+
+    /// A custom role holding exactly a built-in role's grantable permissions decides as
+    /// that role does, except for user management, which it never gets.
+    #[test]
+    fn custom_copy_of_a_built_in_role_decides_the_same(role in role(), act in action(), r in resource()) {
+        prop_assume!(!matches!(act, Action::ListUsers | Action::ManageUsers));
+        let copy = Permissions::custom(Permissions::of_role(role).iter().filter(|a| a.is_grantable())).unwrap();
+        prop_assert_eq!(decide(&custom(copy), act, &r), decide(&principal(role), act, &r));
+    }
+
     /// Levels are ordered and assigning a higher share level never yields a lower access
     /// level.
     #[test]
