@@ -1,4 +1,5 @@
-//! `admin`: who am I, the users of an account and their roles, and the activity log.
+//! `admin`: who am I, the users of an account and their roles (built-in and custom), and
+//! the activity log.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -7,7 +8,8 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use sharing_core::Core;
 use sharing_core::accounts::UserInput;
-use sharing_core::ids::UserId;
+use sharing_core::ids::{RoleId, UserId};
+use sharing_core::roles::RoleInput;
 use sharing_http::context::CallerOf;
 use sharing_http::{ApiError, JsonBody, List, ListQuery, member_of, path_id};
 
@@ -18,6 +20,11 @@ pub fn routes() -> Router<Core> {
         .route(
             "/accounts/{accountId}/users/{userId}",
             put(put_user).delete(remove_user),
+        )
+        .route("/accounts/{accountId}/roles", get(list_roles))
+        .route(
+            "/accounts/{accountId}/roles/{roleId}",
+            put(put_role).delete(delete_role),
         )
         .route("/accounts/{accountId}/activity", get(activity))
 }
@@ -72,4 +79,41 @@ async fn activity(
 ) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
     Ok(List::from(core.list_activity(&member, &list.page).await?).into_response())
+}
+
+async fn list_roles(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path(account): Path<String>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    Ok(List::from(core.list_roles(&member).await?).into_response())
+}
+
+async fn put_role(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path((account, role)): Path<(String, String)>,
+    JsonBody(input): JsonBody<RoleInput>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    // The role id is checked (400) after the caller's role, inside `put_role`.
+    let (view, created) = core.put_role(&member, &role, &input).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+async fn delete_role(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path((account, role)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    let role = path_id(&role, RoleId::parse, "role")?;
+    core.delete_role(&member, &role).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -3,15 +3,16 @@
 
 use crate::activity::{Entry, action};
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, OrganizationId, UserId};
-use crate::items::{AccountItem, MembershipItem, OrganizationItem, entity};
+use crate::ids::{AccountId, OrganizationId, RoleId, UserId};
+use crate::items::{AccountItem, MembershipItem, OrganizationItem, RoleItem, entity};
 use crate::keys;
+use crate::roles::MAX_ROLE_HOLDERS;
 use crate::store::{Expr, Page, PageRequest, Query, Tx, TxError};
 use crate::validate;
 use crate::{Caller, Core, Member};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sharing_policy::{AccountRef, Action, Resource, Role};
+use sharing_policy::{AccountRef, Action, Permissions, Resource};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Serialize)]
@@ -20,7 +21,7 @@ pub struct MembershipView {
     pub account_id: String,
     pub account_name: String,
     pub organization_id: String,
-    pub role: Role,
+    pub role: RoleId,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -38,7 +39,7 @@ pub struct UserView {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
-    pub role: Role,
+    pub role: RoleId,
 }
 
 impl From<MembershipItem> for UserView {
@@ -60,7 +61,7 @@ pub struct UserInput {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
-    pub role: Role,
+    pub role: RoleId,
 }
 
 impl UserInput {
@@ -71,9 +72,21 @@ impl UserInput {
     }
 }
 
-/// Admin and admin-compliance users are the ones an account must keep one of.
-fn counts_as_admin(role: Role) -> bool {
-    matches!(role, Role::Admin | Role::AdminCompliance)
+/// The users who manage users (admin and admin_compliance; never a custom role) are the
+/// ones an account must keep one of.
+pub(crate) fn counts_as_admin(role: &RoleId) -> bool {
+    role.built_in()
+        .is_some_and(|r| Permissions::of_role(r).contains(Action::ManageUsers))
+}
+
+/// What a membership's role allows: a built-in role's set from the policy's table, a
+/// custom role's from the permissions kept on the membership.
+fn permissions_of(m: &MembershipItem) -> Result<Permissions> {
+    match m.role.built_in() {
+        Some(role) => Ok(Permissions::of_role(role)),
+        None => Permissions::custom_from_names(m.permissions.iter().flatten().map(String::as_str))
+            .map_err(|e| Error::Store(format!("membership of user '{}' holds {e}", m.user_id))),
+    }
 }
 
 impl Core {
@@ -86,6 +99,7 @@ impl Core {
             .await?;
         let m =
             m.ok_or_else(|| Error::NotFound(format!("account '{account_id}' was not found")))?;
+        let permissions = permissions_of(&m)?;
         Ok(Member {
             user_id: caller.user_id.clone(),
             email: caller.email.clone(),
@@ -93,6 +107,7 @@ impl Core {
             account_name: m.account_name,
             organization_id: m.organization_id,
             role: m.role,
+            permissions,
         })
     }
 
@@ -200,7 +215,16 @@ impl Core {
         input: &UserInput,
     ) -> Result<(UserView, bool)> {
         let key = keys::membership(account_id, user_id);
-        let before: Option<MembershipItem> = self.table.get(&key).await?;
+        let role_key = keys::role(account_id, &input.role);
+        let (before, role) = tokio::try_join!(self.table.get::<MembershipItem>(&key), async {
+            match input.role.built_in() {
+                Some(_) => Ok(None),
+                None => self.table.get::<RoleItem>(&role_key).await,
+            }
+        })?;
+        if input.role.built_in().is_none() && role.is_none() {
+            return Err(unknown_role(account_id, &input.role));
+        }
         let item = MembershipItem {
             pk: key.pk.clone(),
             sk: key.sk.clone(),
@@ -214,7 +238,12 @@ impl Core {
             email: input.email.clone(),
             first_name: input.first_name.clone(),
             last_name: input.last_name.clone(),
-            role: input.role,
+            role: input.role.clone(),
+            permissions: role.as_ref().map(|r| r.permissions.clone()),
+            gsi2pk: role
+                .as_ref()
+                .map(|_| keys::role_holders(account_id, &input.role)),
+            gsi2sk: role.as_ref().map(|_| key.sk.clone()),
         };
         let view = UserView::from(item.clone());
         if let Some(b) = &before
@@ -251,10 +280,37 @@ impl Core {
             None => Expr::absent(),
         };
         tx.put(&self.table, "membership", &item, Some(condition))?;
-        let was_admin = before.as_ref().is_some_and(|b| counts_as_admin(b.role));
-        let is_admin = counts_as_admin(input.role);
+        let was_admin = before.as_ref().is_some_and(|b| counts_as_admin(&b.role));
+        let is_admin = counts_as_admin(&input.role);
         admin_count_change(self, &mut tx, account_id, was_admin, is_admin)?;
-        let role_changed = before.as_ref().map(|b| b.role) != Some(input.role);
+        let old_role = before.as_ref().map(|b| &b.role);
+        let role_changed = old_role != Some(&input.role);
+        if let Some(r) = &role {
+            // The permissions copied above are the role's at `version`: a concurrent
+            // change of the role fails this write instead of leaving them stale.
+            if role_changed {
+                tx.update(
+                    &self.table,
+                    "role",
+                    &role_key,
+                    Expr::new("ADD holderCount :one")
+                        .value(":one", &1)?
+                        .value(":v", &r.version)?
+                        .value(":max", &MAX_ROLE_HOLDERS)?,
+                    Some("version = :v AND holderCount < :max"),
+                )?;
+            } else {
+                tx.check(
+                    &self.table,
+                    "role",
+                    &role_key,
+                    Expr::new("version = :v").value(":v", &r.version)?,
+                )?;
+            }
+        }
+        if let Some(old) = old_role.filter(|o| o.built_in().is_none() && role_changed) {
+            release_role(self, &mut tx, account_id, old)?;
+        }
         if role_changed {
             Entry {
                 actor_user_id: actor.to_owned(),
@@ -262,6 +318,7 @@ impl Core {
                 user_id: Some(user_id.to_string()),
                 before: before.as_ref().map(|b| json!(b.role)),
                 after: Some(json!(input.role)),
+                role_id: role.as_ref().map(|r| r.id.clone()),
                 ..Default::default()
             }
             .add_to(self, &mut tx, &[account_id])?;
@@ -269,6 +326,9 @@ impl Core {
         match self.table.commit(tx).await {
             Ok(()) => Ok((view, before.is_none())),
             Err(TxError::Condition("admin_count")) => Err(last_admin(account_id)),
+            Err(TxError::Condition("role")) => {
+                Err(self.role_write_conflict(account_id, &input.role).await)
+            }
             Err(TxError::Condition(_)) => Err(Error::Conflict(
                 "this user was changed at the same time; read it again and retry".to_owned(),
             )),
@@ -298,9 +358,12 @@ impl Core {
             self,
             &mut tx,
             &member.account_id,
-            counts_as_admin(before.role),
+            counts_as_admin(&before.role),
             false,
         )?;
+        if before.role.built_in().is_none() {
+            release_role(self, &mut tx, &member.account_id, &before.role)?;
+        }
         Entry {
             actor_user_id: member.user_id.to_string(),
             action: action::USER_REMOVED,
@@ -390,6 +453,40 @@ fn admin_count_change(
         ),
         _ => Ok(()),
     }
+}
+
+impl Core {
+    /// Why a membership write guarded by its custom role failed: the role went away, is
+    /// held by as many users as a role can be, or changed at that moment.
+    async fn role_write_conflict(&self, account: &AccountId, role: &RoleId) -> Error {
+        match self.table.get::<RoleItem>(&keys::role(account, role)).await {
+            Ok(None) => unknown_role(account, role),
+            Ok(Some(r)) if r.holder_count >= MAX_ROLE_HOLDERS => Error::Conflict(format!(
+                "role '{role}' is already held by {MAX_ROLE_HOLDERS} users, the most one custom role can have; create another role with the same permissions"
+            )),
+            Ok(Some(_)) => Error::Conflict(format!(
+                "role '{role}' was changed at the same time; try again"
+            )),
+            Err(e) => e,
+        }
+    }
+}
+
+/// The membership no longer holds custom role `role`.
+fn release_role(core: &Core, tx: &mut Tx, account: &AccountId, role: &RoleId) -> Result<()> {
+    tx.update(
+        &core.table,
+        "old_role",
+        &keys::role(account, role),
+        Expr::new("ADD holderCount :minus").value(":minus", &-1)?,
+        Some("attribute_exists(PK)"),
+    )
+}
+
+fn unknown_role(account: &AccountId, role: &RoleId) -> Error {
+    Error::Validation(format!(
+        "role '{role}' is neither a built-in role nor a custom role of account '{account}'; GET /accounts/{account}/roles lists them"
+    ))
 }
 
 fn last_admin(account: &AccountId) -> Error {

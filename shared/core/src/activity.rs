@@ -17,6 +17,9 @@ pub mod action {
     pub const IDENTITY_SHARING_CHANGED: &str = "identity_sharing.changed";
     pub const USER_ROLE_CHANGED: &str = "user.role_changed";
     pub const USER_REMOVED: &str = "user.removed";
+    pub const ROLE_CREATED: &str = "role.created";
+    pub const ROLE_CHANGED: &str = "role.changed";
+    pub const ROLE_DELETED: &str = "role.deleted";
     pub const ACCESS_REQUEST_CREATED: &str = "access_request.created";
     pub const ACCESS_REQUEST_APPROVED: &str = "access_request.approved";
     pub const ACCESS_REQUEST_DENIED: &str = "access_request.denied";
@@ -37,6 +40,8 @@ pub struct Entry {
     pub expires_at: Option<String>,
     /// The identity type of an `identity_sharing.changed` entry.
     pub identity_type: Option<IdentityType>,
+    /// The custom role of a `role.*` entry.
+    pub role_id: Option<String>,
 }
 
 impl Entry {
@@ -62,6 +67,7 @@ impl Entry {
                 request_id: self.request_id.clone(),
                 expires_at: self.expires_at.clone(),
                 identity_type: self.identity_type.map(|t| t.as_str().to_owned()),
+                role_id: self.role_id.clone(),
             };
             tx.put(&core.table, "activity", &item, None)?;
         }
@@ -110,6 +116,8 @@ pub struct ActivityView {
     pub expires_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identity_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_id: Option<String>,
 }
 
 impl From<ActivityItem> for ActivityView {
@@ -127,6 +135,7 @@ impl From<ActivityItem> for ActivityView {
             request_id: i.request_id,
             expires_at: i.expires_at,
             identity_type: i.identity_type,
+            role_id: i.role_id,
         }
     }
 }

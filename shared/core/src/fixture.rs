@@ -4,16 +4,16 @@
 //! and audiences that already exist are left as they are.
 
 use crate::Core;
-use crate::accounts::UserInput;
+use crate::accounts::{UserInput, counts_as_admin};
 use crate::audiences::grant_item;
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, AudienceId, OrganizationId, UserId};
+use crate::ids::{AccountId, AudienceId, OrganizationId, RoleId, UserId};
 use crate::items::{AudienceItem, SharingEntry, entity};
 use crate::keys;
 use crate::store::{Expr, Tx, TxError};
 use serde::Deserialize;
 use serde_json::Value;
-use sharing_policy::{Role, ShareLevel};
+use sharing_policy::{Permissions, ShareLevel};
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +39,18 @@ pub struct FixtureOrganization {
 pub struct FixtureAccount {
     pub id: AccountId,
     pub name: String,
+    /// The account's custom roles.
+    #[serde(default)]
+    pub roles: Vec<FixtureRole>,
+}
+
+/// A custom role, as `PUT /accounts/{a}/roles/{roleId}` takes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixtureRole {
+    pub id: String,
+    pub name: String,
+    pub permissions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -55,7 +67,8 @@ pub struct FixtureUser {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FixtureMembership {
     pub account_id: AccountId,
-    pub role: Role,
+    /// A built-in role or one of the account's custom roles.
+    pub role: RoleId,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -85,6 +98,7 @@ pub struct FixtureGrant {
 pub struct LoadReport {
     pub organizations: usize,
     pub accounts: usize,
+    pub roles: usize,
     pub memberships: usize,
     pub audiences_created: usize,
     pub audiences_existing: usize,
@@ -103,6 +117,18 @@ impl Core {
                 self.put_account(&org.id, &a.id, &a.name).await?;
                 accounts.insert(a.id.to_string(), (a.name.clone(), org.id.to_string()));
                 report.accounts += 1;
+                for r in &a.roles {
+                    let id = RoleId::parse_custom(&r.id)?;
+                    let permissions =
+                        Permissions::custom_from_names(r.permissions.iter().map(String::as_str))
+                            .map_err(|e| {
+                                Error::Validation(format!("fixture role '{}': {e}", r.id))
+                            })?;
+                    crate::validate::single_line("role name", &r.name, 100)?;
+                    self.write_role(OPS, &a.id, &id, &r.name, permissions)
+                        .await?;
+                    report.roles += 1;
+                }
             }
         }
         let unknown = |a: &AccountId| {
@@ -117,7 +143,7 @@ impl Core {
             .iter()
             .flat_map(|u| u.memberships.iter().map(move |m| (u, m)))
             .collect();
-        memberships.sort_by_key(|(_, m)| !matches!(m.role, Role::Admin | Role::AdminCompliance));
+        memberships.sort_by_key(|(_, m)| !counts_as_admin(&m.role));
         for (u, m) in memberships {
             let (name, org) = accounts
                 .get(m.account_id.as_str())
@@ -126,7 +152,7 @@ impl Core {
                 email: u.email.clone(),
                 first_name: u.first_name.clone(),
                 last_name: u.last_name.clone(),
-                role: m.role,
+                role: m.role.clone(),
             };
             self.write_membership(OPS, &m.account_id, name, org, &u.id, &input)
                 .await?;

@@ -5,6 +5,7 @@
 
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
+use sharing_policy::Role;
 use std::fmt;
 
 macro_rules! id_type {
@@ -59,6 +60,74 @@ id_type!(AudienceId, "audience id");
 id_type!(ConnectionId, "connection id");
 id_type!(RequestId, "access request id");
 
+/// The id of a role in an account: a built-in role's name (`admin`, `user`, ...) or a
+/// custom role's id. Lowercase letters, digits and `_`, 1-64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoleId(String);
+
+impl RoleId {
+    pub fn parse(value: &str) -> Result<Self, Error> {
+        let ok = (1..=64).contains(&value.len())
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(RoleId(value.to_owned()))
+        } else {
+            Err(Error::Validation(format!(
+                "'{}' is not a valid role id: use 1-64 lowercase letters, digits or '_'",
+                truncate(value)
+            )))
+        }
+    }
+
+    /// A custom role's id: valid, and not a built-in role's name.
+    pub fn parse_custom(value: &str) -> Result<Self, Error> {
+        let id = Self::parse(value)?;
+        if id.built_in().is_some() {
+            return Err(Error::Validation(format!(
+                "'{value}' is a built-in role; a custom role needs another id"
+            )));
+        }
+        Ok(id)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The built-in role of that name, if it is one.
+    pub fn built_in(&self) -> Option<Role> {
+        self.0.parse().ok()
+    }
+}
+
+impl From<Role> for RoleId {
+    fn from(role: Role) -> Self {
+        RoleId(role.as_str().to_owned())
+    }
+}
+
+impl TryFrom<String> for RoleId {
+    type Error = Error;
+    fn try_from(value: String) -> Result<Self, Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<RoleId> for String {
+    fn from(id: RoleId) -> String {
+        id.0
+    }
+}
+
+impl fmt::Display for RoleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 fn is_safe_id(value: &str) -> bool {
     (1..=128).contains(&value.len())
         && value
@@ -83,5 +152,23 @@ mod tests {
         assert!(AccountId::parse(&"x".repeat(129)).is_err());
         assert!(UserId::parse("auth0|5f1c").is_ok());
         assert!(serde_json::from_str::<AccountId>("\"a b\"").is_err());
+    }
+
+    #[test]
+    fn role_ids() {
+        assert_eq!(
+            RoleId::parse("admin").unwrap().built_in(),
+            Some(Role::Admin)
+        );
+        assert_eq!(
+            RoleId::parse("campaign_planner_2").unwrap().built_in(),
+            None
+        );
+        assert!(RoleId::parse("Planner").is_err());
+        assert!(RoleId::parse("a-b").is_err());
+        assert!(RoleId::parse("").is_err());
+        assert!(RoleId::parse(&"x".repeat(65)).is_err());
+        assert!(RoleId::parse_custom("support_access").is_err());
+        assert!(RoleId::parse_custom("planner").is_ok());
     }
 }

@@ -1,9 +1,10 @@
 //! The stored shape of each entity. Each struct is written and read with `serde_dynamo`;
 //! key attributes are filled from `keys`, and `entityType` names the entity.
 
+use crate::ids::RoleId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sharing_policy::{Role, ShareLevel};
+use sharing_policy::ShareLevel;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,7 +58,41 @@ pub struct MembershipItem {
     pub email: String,
     pub first_name: String,
     pub last_name: String,
-    pub role: Role,
+    /// A built-in role's name or a custom role's id.
+    pub role: RoleId,
+    /// A custom role's permissions, copied from the role and rewritten in the same
+    /// transaction as any change of the role, so that resolving the caller's role stays
+    /// the one membership read. Absent for built-in roles (their table is in the code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<String>>,
+    /// `ROLE#{a}#{roleId}` while the role is a custom one (the role's holders).
+    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
+}
+
+/// A custom role of an account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoleItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    /// Action names (`Action::GRANTABLE`), in `Action::ALL` order.
+    pub permissions: Vec<String>,
+    /// Increases with every change; memberships are rewritten under it.
+    pub version: i64,
+    /// How many memberships hold the role: it cannot be deleted while held, and a change
+    /// rewrites them all in one transaction.
+    pub holder_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 /// One receiving account's entry in an audience's sharing map.
@@ -219,6 +254,9 @@ pub struct ActivityItem {
     /// The identity type of an `identity_sharing.changed` entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_type: Option<String>,
+    /// The custom role of a `role.*` entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -250,6 +288,7 @@ pub mod entity {
     pub const ACCOUNT: &str = "account";
     pub const USER: &str = "user";
     pub const MEMBERSHIP: &str = "membership";
+    pub const ROLE: &str = "role";
     pub const AUDIENCE: &str = "audience";
     pub const GRANT: &str = "grant";
     pub const SHARING_DEFAULTS: &str = "sharing_defaults";

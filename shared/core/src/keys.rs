@@ -1,6 +1,6 @@
 //! Every key string of the single table, built in this one place (infra/TABLE.md).
 
-use crate::ids::{AccountId, AudienceId, ConnectionId, OrganizationId, RequestId, UserId};
+use crate::ids::{AccountId, AudienceId, ConnectionId, OrganizationId, RequestId, RoleId, UserId};
 use sharing_policy::{IdentityType, ShareLevel};
 
 pub const PK: &str = "PK";
@@ -57,6 +57,21 @@ pub const MEMBER_PREFIX: &str = "MEMBER#";
 /// GSI1 partition of a user's memberships.
 pub fn user_memberships(u: &UserId) -> String {
     format!("USER#{u}")
+}
+
+/// A custom role of an account.
+pub fn role(a: &AccountId, r: &RoleId) -> Key {
+    Key {
+        pk: account_pk(a),
+        sk: format!("{ROLE_PREFIX}{r}"),
+    }
+}
+pub const ROLE_PREFIX: &str = "ROLE#";
+
+/// GSI2 partition of the memberships holding a custom role (a sparse index entry: only
+/// memberships with a custom role have it). The sort key is the membership's.
+pub fn role_holders(a: &AccountId, r: &RoleId) -> String {
+    format!("{ROLE_PREFIX}{a}#{r}")
 }
 
 pub fn sharing_defaults(a: &AccountId) -> Key {
@@ -246,6 +261,15 @@ mod tests {
             "IDENTITY_GRANT#ios_idfa#b"
         );
         assert_eq!(sharing_defaults(&acc("a")).sk, "SHARING_DEFAULTS");
+        let planner = RoleId::parse("planner").unwrap();
+        assert_eq!(
+            role(&acc("a"), &planner),
+            Key {
+                pk: "ACCOUNT#a".into(),
+                sk: "ROLE#planner".into()
+            }
+        );
+        assert_eq!(role_holders(&acc("a"), &planner), "ROLE#a#planner");
         // End-user ids go in hashed (SHA-256 of "u1").
         let u1 = "bb82030dbc2bcaba32a90bf2e207a84a856fc5f033b77c480836ab6f77f40f19";
         assert_eq!(

@@ -21,6 +21,7 @@ pub mod items;
 pub mod keys;
 pub mod members;
 pub mod outbox;
+pub mod roles;
 pub mod sharing;
 pub mod store;
 pub mod validate;
@@ -29,8 +30,8 @@ pub use error::{Error, Result};
 pub use sharing_policy as policy;
 
 use clock::{Clock, IdGenerator, SystemClock, UlidGenerator};
-use ids::{AccountId, UserId};
-use sharing_policy::{AccountRef, Action, Principal, Resource, Role, decide};
+use ids::{AccountId, RoleId, UserId};
+use sharing_policy::{AccountRef, Action, Permissions, Principal, Resource, decide};
 use std::sync::Arc;
 use store::Table;
 
@@ -79,15 +80,18 @@ pub struct Member {
     pub account_id: AccountId,
     pub account_name: String,
     pub organization_id: String,
-    pub role: Role,
+    /// A built-in role's name or a custom role's id.
+    pub role: RoleId,
+    /// What the role allows, read with the membership (the only thing decisions see).
+    pub permissions: Permissions,
 }
 
 impl Member {
     pub fn principal(&self) -> Principal {
-        Principal {
-            account: AccountRef::new(self.account_id.as_str(), self.organization_id.as_str()),
-            role: self.role,
-        }
+        Principal::new(
+            AccountRef::new(self.account_id.as_str(), self.organization_id.as_str()),
+            self.permissions,
+        )
     }
 
     /// Asks the policy; a denial becomes the matching error with `detail`.
