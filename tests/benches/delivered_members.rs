@@ -57,7 +57,7 @@ async fn get_page(s: &Stack, cid: &str, cursor: Option<&str>) -> (Value, Duratio
         .call(
             "GET",
             &format!("/accounts/mpdine/connections/{cid}/members?limit=100{q}"),
-            Some("dan"),
+            Some("dina"),
             None,
         )
         .await;

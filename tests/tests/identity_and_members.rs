@@ -434,7 +434,7 @@ async fn a_connection_delivers_every_identity_of_seen_users_and_granted_types_of
     assert_eq!(r.json, json!({"recorded": 2}));
 
     let cid = connect(&s, "mpdine", "dan", IBIZA, "out-1").await;
-    let got = by_user(&delivered(&s, "mpdine", "dan", &cid).await);
+    let got = by_user(&delivered(&s, "mpdine", "dina", &cid).await);
     assert_eq!(
         got,
         [
@@ -457,7 +457,7 @@ async fn a_connection_delivers_every_identity_of_seen_users_and_granted_types_of
         grant(&s, "ana", "ios_idfa", "mpdine", false).await.status,
         200
     );
-    let got = by_user(&delivered(&s, "mpdine", "dan", &cid).await);
+    let got = by_user(&delivered(&s, "mpdine", "dina", &cid).await);
     assert_eq!(got.keys().collect::<Vec<_>>(), ["gaid", "seen"]);
     assert_eq!(got["seen"].as_object().unwrap().len(), 3);
 
@@ -470,7 +470,7 @@ async fn a_connection_delivers_every_identity_of_seen_users_and_granted_types_of
         json!([{"userId": "gaid", "identities": {"other": "O-4"}}]),
     )
     .await;
-    let got = by_user(&delivered(&s, "mpdine", "dan", &cid).await);
+    let got = by_user(&delivered(&s, "mpdine", "dina", &cid).await);
     assert_eq!(got.keys().collect::<Vec<_>>(), ["seen"]);
 
     // The owner's own connection delivers everything, whatever the grants.
@@ -518,16 +518,23 @@ async fn other_accounts_cannot_read_a_connection_and_suspended_ones_deliver_noth
     )
     .await
     .assert_problem(404, "not_found");
-    // Roles: audiences_only may read, read_only/compliance may not (no such members
-    // in mpdine; mptravel's own connection shows it).
+    // Roles: delivered members are end-user personal data, for admin, admin_compliance
+    // and support_access (and custom roles holding read_delivered_members) only; user,
+    // audiences_only, read_only and compliance may not (mptravel's own connection shows
+    // the last two).
     assert_eq!(
-        s.call("GET", &path("mpdine"), Some("aud"), None)
+        s.call("GET", &path("mpdine"), Some("dina"), None)
             .await
             .status,
         200
     );
+    for user in ["dan", "aud"] {
+        s.call("GET", &path("mpdine"), Some(user), None)
+            .await
+            .assert_problem(403, "forbidden");
+    }
     let own = connect(&s, "mptravel", "ana", IBIZA, "own-out").await;
-    for user in ["rita", "cora"] {
+    for user in ["rita", "cora", "tom"] {
         s.call(
             "GET",
             &format!("/accounts/mptravel/connections/{own}/members"),
@@ -551,7 +558,7 @@ async fn other_accounts_cannot_read_a_connection_and_suspended_ones_deliver_noth
         .status,
         200
     );
-    s.call("GET", &path("mpdine"), Some("dan"), None)
+    s.call("GET", &path("mpdine"), Some("dina"), None)
         .await
         .assert_problem(403, "insufficient_access");
     // Private: the connection is still the account's own, so still 403, not 404.
@@ -566,7 +573,7 @@ async fn other_accounts_cannot_read_a_connection_and_suspended_ones_deliver_noth
         .status,
         200
     );
-    s.call("GET", &path("mpdine"), Some("dan"), None)
+    s.call("GET", &path("mpdine"), Some("dina"), None)
         .await
         .assert_problem(403, "insufficient_access");
     // Usable again: it delivers again (granted nothing and seen no one: empty page).
@@ -581,7 +588,7 @@ async fn other_accounts_cannot_read_a_connection_and_suspended_ones_deliver_noth
         .status,
         200
     );
-    let r = delivered(&s, "mpdine", "dan", &cid).await;
+    let r = delivered(&s, "mpdine", "dina", &cid).await;
     assert_eq!(r.status, 200, "{}", r.json);
     assert_eq!(r.json, json!({"items": [], "nextCursor": null}));
 }
@@ -769,7 +776,7 @@ async fn delivered_members_page_with_cursors_bound_to_the_connection() {
             s.call(
                 "GET",
                 &format!("/accounts/mpdine/connections/{cid}/members?limit=10{q}"),
-                Some("dan"),
+                Some("dina"),
                 None,
             )
             .await
@@ -800,7 +807,7 @@ async fn delivered_members_page_with_cursors_bound_to_the_connection() {
     s.call(
         "GET",
         &format!("/accounts/mpdine/connections/{c1}/members?limit=0"),
-        Some("dan"),
+        Some("dina"),
         None,
     )
     .await
@@ -808,7 +815,7 @@ async fn delivered_members_page_with_cursors_bound_to_the_connection() {
     s.call(
         "GET",
         &format!("/accounts/mpdine/connections/{c1}/members?limit=101"),
-        Some("dan"),
+        Some("dina"),
         None,
     )
     .await
@@ -849,7 +856,7 @@ async fn one_page_costs_the_same_round_trips_whatever_the_audience_and_organizat
     let cid = connect(&s, "mpdine", "dan", IBIZA, "out-1").await;
     let own = connect(&s, "mptravel", "ana", IBIZA, "own-out").await;
 
-    let (small, n) = calls_for_one_page(&s, "mpdine", "dan", &cid).await;
+    let (small, n) = calls_for_one_page(&s, "mpdine", "dina", &cid).await;
     assert_eq!(n, 100);
     let (owner_small, _) = calls_for_one_page(&s, "mptravel", "ana", &own).await;
 
@@ -862,7 +869,7 @@ async fn one_page_costs_the_same_round_trips_whatever_the_audience_and_organizat
             200
         );
     }
-    let (large, n) = calls_for_one_page(&s, "mpdine", "dan", &cid).await;
+    let (large, n) = calls_for_one_page(&s, "mpdine", "dina", &cid).await;
     assert_eq!(n, 100);
 
     // 200 more accounts in the organization, each granted every identity type.
@@ -905,7 +912,7 @@ async fn one_page_costs_the_same_round_trips_whatever_the_audience_and_organizat
         )
         .await;
     assert_eq!(r.json["items"][0]["grantedAccountCount"], 200);
-    let (large_org, n) = calls_for_one_page(&s, "mpdine", "dan", &cid).await;
+    let (large_org, n) = calls_for_one_page(&s, "mpdine", "dina", &cid).await;
     assert_eq!(n, 100);
     let (owner_large, _) = calls_for_one_page(&s, "mptravel", "ana", &own).await;
 
@@ -977,7 +984,7 @@ async fn each_router_serves_its_own_routes_in_process() {
         data.clone(),
         "GET",
         &format!("/accounts/mpdine/connections/{cid}/members"),
-        "dan",
+        "dina",
         None,
     )
     .await;

@@ -76,10 +76,11 @@ async fn run_command(command: Cmd) -> anyhow::Result<()> {
             let core = Core::new(Table::new(client, table_name()));
             let r = xtask::seed(&core, &file).await?;
             println!(
-                "loaded {}: {} organizations, {} accounts, {} memberships, {} audiences created, {} already there",
+                "loaded {}: {} organizations, {} accounts, {} custom roles, {} memberships, {} audiences created, {} already there",
                 file.display(),
                 r.organizations,
                 r.accounts,
+                r.roles,
                 r.memberships,
                 r.audiences_created,
                 r.audiences_existing
@@ -232,6 +233,11 @@ fn print_banner(
         ("tom", "tom@mptravel.example", "user of mPTravel"),
         ("dina", "dina@mpdine.example", "admin of mPDine"),
         ("dan", "dan@mpdine.example", "user of mPDine"),
+        (
+            "cleo",
+            "cleo@mpdine.example",
+            "campaign_analyst of mPDine, a custom role",
+        ),
     ] {
         println!(
             "  {user:<5} ({what}): export {}_TOKEN={}",
