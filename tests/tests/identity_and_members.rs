@@ -475,7 +475,7 @@ async fn a_connection_delivers_every_identity_of_seen_users_and_granted_types_of
 
     // The owner's own connection delivers everything, whatever the grants.
     let own = connect(&s, "mptravel", "tom", IBIZA, "own-out").await;
-    let got = by_user(&delivered(&s, "mptravel", "tom", &own).await);
+    let got = by_user(&delivered(&s, "mptravel", "ana", &own).await);
     assert_eq!(got.len(), 4);
     assert_eq!(got["email-only"], json!({"email": "only@example.com"}));
     assert_eq!(got["gaid"], json!({"other": "O-4"}));
@@ -694,7 +694,7 @@ async fn members_upload_is_for_the_owner_and_validated() {
             .call(
                 "GET",
                 &format!("/accounts/mptravel/connections/{own}/members?limit=100{q}"),
-                Some("tom"),
+                Some("ana"),
                 None,
             )
             .await;

@@ -38,6 +38,16 @@ pub fn cases() -> Vec<Case> {
         Case {
             function: "admin",
             method: "GET",
+            path: "/accounts/mpdine/roles",
+            query: "",
+            user: Some(("dina", "dina@mpdine.example")),
+            body: None,
+            status: 200,
+            body_contains: "\"id\":\"campaign_analyst\"",
+        },
+        Case {
+            function: "admin",
+            method: "GET",
             path: "/me",
             query: "",
             user: None,
