@@ -545,3 +545,71 @@ async fn a_role_change_racing_assignments_leaves_every_holder_with_the_role_perm
         .unwrap();
     assert_eq!(role_item["holderCount"], json!(holders.len()));
 }
+
+#[tokio::test]
+async fn a_role_holds_as_many_users_as_one_transaction_rewrites_and_an_account_fifty_roles() {
+    let s = Stack::start().await;
+    assert_eq!(put_role(&s, "crowd", &["view_audience"]).await.status, 201);
+    // 98 holders: the most one transaction (role + activity + holders) can rewrite.
+    for i in 0..98 {
+        let r = set_role(&s, &format!("crowd{i:02}"), "crowd").await;
+        assert_eq!(r.status, 201, "{}", r.json);
+    }
+    let before = s.dump().await;
+    set_role(&s, "crowd98", "crowd")
+        .await
+        .assert_problem(409, "conflict");
+    assert_eq!(s.dump().await, before);
+    // A change with 98 holders still goes through, and applies to all of them.
+    let started = std::time::Instant::now();
+    let calls = s.dynamodb_calls.get();
+    let r = put_role(&s, "crowd", &["view_audience", "list_shared_with_me"]).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    println!(
+        "changing a role held by 98 users: {:?}, {} DynamoDB calls",
+        started.elapsed(),
+        s.dynamodb_calls.get() - calls
+    );
+    let items = s.dump().await;
+    let holders: Vec<&Value> = items
+        .iter()
+        .filter(|i| i["entityType"] == "membership" && i["role"] == "crowd")
+        .collect();
+    assert_eq!(holders.len(), 98);
+    assert!(
+        holders
+            .iter()
+            .all(|h| h["permissions"] == json!(["list_shared_with_me", "view_audience"]))
+    );
+    assert_eq!(
+        s.call(
+            "GET",
+            "/accounts/mptravel/shared-with-me",
+            Some("crowd42"),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+
+    // An account has at most 50 custom roles (listed on one page).
+    for i in 1..50 {
+        assert_eq!(put_role(&s, &format!("role_{i:02}"), &[]).await.status, 201);
+    }
+    let before = s.dump().await;
+    put_role(&s, "one_too_many", &[])
+        .await
+        .assert_problem(409, "conflict");
+    assert_eq!(s.dump().await, before);
+    let r = s.call("GET", ROLES, Some("ana"), None).await;
+    assert_eq!(r.json["items"].as_array().unwrap().len(), 7 + 50);
+    // Deleting one makes room again.
+    assert_eq!(
+        s.call("DELETE", &format!("{ROLES}/role_01"), Some("ana"), None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(put_role(&s, "one_more", &[]).await.status, 201);
+}
