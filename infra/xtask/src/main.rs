@@ -256,6 +256,9 @@ fn print_banner(
     println!(
         "  curl -s -X POST http://127.0.0.1:{API_PORT}/accounts/mpdine/audiences/ibiza-dreamers/connections -H \"Authorization: Bearer $DAN_TOKEN\" -H 'content-type: application/json' -d '{{\"outputId\":\"out-1\",\"platform\":\"google_ads\"}}'"
     );
+    println!(
+        "  curl -s http://127.0.0.1:{API_PORT}/accounts/mpdine/roles -H \"Authorization: Bearer $DINA_TOKEN\""
+    );
     println!();
     println!("Ctrl-C stops everything.");
     Ok(())

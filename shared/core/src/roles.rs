@@ -91,6 +91,69 @@ fn snapshot(name: &str, permissions: &[String]) -> serde_json::Value {
     json!({ "name": name, "permissions": permissions })
 }
 
+/// A new custom role, held by no one.
+fn new_role_item(
+    account: &AccountId,
+    id: &RoleId,
+    name: &str,
+    names: &[String],
+    now: &str,
+) -> RoleItem {
+    let key = keys::role(account, id);
+    RoleItem {
+        pk: key.pk,
+        sk: key.sk,
+        entity_type: entity::ROLE.to_owned(),
+        id: id.to_string(),
+        account_id: account.to_string(),
+        name: name.to_owned(),
+        permissions: names.to_vec(),
+        version: 1,
+        holder_count: 0,
+        created_at: now.to_owned(),
+        updated_at: now.to_owned(),
+    }
+}
+
+/// A change of a custom role: its next item and the memberships whose permissions are
+/// rewritten with it.
+#[derive(Debug, Clone)]
+struct RoleChange {
+    item: RoleItem,
+    holders: Vec<Key>,
+}
+
+/// Plans the change of `current` given the holders read from the index, or `None` when
+/// that read does not match the role's own count yet (the index is eventually
+/// consistent; the count is not).
+fn plan_role_change(
+    current: &RoleItem,
+    holders: &[MembershipItem],
+    name: &str,
+    names: &[String],
+    now: &str,
+) -> Option<RoleChange> {
+    if i64::try_from(holders.len()).ok() != Some(current.holder_count) {
+        return None;
+    }
+    Some(RoleChange {
+        item: RoleItem {
+            name: name.to_owned(),
+            permissions: names.to_vec(),
+            version: current.version + 1,
+            updated_at: now.to_owned(),
+            ..current.clone()
+        },
+        holders: holders
+            .iter()
+            .map(|m| Key {
+                pk: m.pk.clone(),
+                sk: m.sk.clone(),
+            })
+            .collect(),
+    })
+}
+
 impl Core {
     /// `GET /accounts/{a}/roles`: the built-in roles, then the account's custom roles.
     pub async fn list_roles(&self, member: &Member) -> Result<Page<RoleView>> {
@@ -143,10 +206,7 @@ impl Core {
         for attempt in 0..8u32 {
             let current: Option<RoleItem> = self.table.get(&key).await?;
             let outcome = match current {
-                None => {
-                    self.create_role(actor, account, id, &key, name, &names)
-                        .await
-                }
+                None => self.create_role(actor, account, id, name, &names).await,
                 Some(r) if r.name == name && r.permissions == names => {
                     return Ok((RoleView::from(r), false));
                 }
@@ -169,24 +229,10 @@ impl Core {
         actor: &str,
         account: &AccountId,
         id: &RoleId,
-        key: &Key,
         name: &str,
         names: &[String],
     ) -> Result<Option<(RoleView, bool)>> {
-        let now = self.now_rfc3339();
-        let item = RoleItem {
-            pk: key.pk.clone(),
-            sk: key.sk.clone(),
-            entity_type: entity::ROLE.to_owned(),
-            id: id.to_string(),
-            account_id: account.to_string(),
-            name: name.to_owned(),
-            permissions: names.to_vec(),
-            version: 1,
-            holder_count: 0,
-            created_at: now.clone(),
-            updated_at: now,
-        };
+        let item = new_role_item(account, id, name, names, &self.now_rfc3339());
         let mut tx = Tx::new();
         tx.put(&self.table, "role", &item, Some(Expr::absent()))?;
         tx.update(
@@ -233,18 +279,12 @@ impl Core {
     ) -> Result<Option<(RoleView, bool)>> {
         let q = Query::index(keys::GSI2, keys::role_holders(account, id));
         let holders: Vec<MembershipItem> = self.table.query_all(&q).await?;
-        // The index is eventually consistent; the role's own count is not. The
-        // transaction below is conditioned on the count, and each membership on still
+        // The transaction below is conditioned on the count, and each membership on still
         // holding the role, so a stale list can never commit.
-        if i64::try_from(holders.len()).ok() != Some(current.holder_count) {
+        let Some(RoleChange { item, holders }) =
+            plan_role_change(&current, &holders, name, names, &self.now_rfc3339())
+        else {
             return Ok(None);
-        }
-        let item = RoleItem {
-            name: name.to_owned(),
-            permissions: names.to_vec(),
-            version: current.version + 1,
-            updated_at: self.now_rfc3339(),
-            ..current.clone()
         };
         let mut tx = Tx::new();
         tx.put(
@@ -257,14 +297,11 @@ impl Core {
                     .value(":n", &current.holder_count)?,
             ),
         )?;
-        for m in &holders {
+        for holder in &holders {
             tx.update(
                 &self.table,
                 "holder",
-                &Key {
-                    pk: m.pk.clone(),
-                    sk: m.sk.clone(),
-                },
+                holder,
                 Expr::new("SET #permissions = :p")
                     .name("#permissions", "permissions")
                     .name("#role", "role")
@@ -370,6 +407,83 @@ mod tests {
                 .contains(&"read_delivered_members".to_owned())
         );
         assert!(!user.permissions.iter().any(|p| p == "share_with"));
+    }
+
+    fn holder(u: &str) -> MembershipItem {
+        let account = AccountId::parse("mpdine").unwrap();
+        let key = keys::membership(&account, &crate::ids::UserId::parse(u).unwrap());
+        MembershipItem {
+            gsi1pk: format!("USER#{u}"),
+            gsi1sk: key.pk.clone(),
+            pk: key.pk,
+            sk: key.sk.clone(),
+            entity_type: entity::MEMBERSHIP.to_owned(),
+            account_id: "mpdine".into(),
+            account_name: "mPDine".into(),
+            organization_id: "mparticle".into(),
+            user_id: u.into(),
+            email: format!("{u}@mpdine.example"),
+            first_name: "F".into(),
+            last_name: "L".into(),
+            role: RoleId::parse("analyst").unwrap(),
+            permissions: Some(vec!["view_audience".into()]),
+            gsi2pk: Some("ROLE#mpdine#analyst".into()),
+            gsi2sk: Some(key.sk),
+        }
+    }
+
+    #[test]
+    fn a_new_role_has_its_keys_and_no_holders() {
+        let account = AccountId::parse("mpdine").unwrap();
+        let id = RoleId::parse("analyst").unwrap();
+        let r = new_role_item(&account, &id, "Analyst", &["view_audience".into()], "T0");
+        assert_eq!(
+            (r.pk.as_str(), r.sk.as_str()),
+            ("ACCOUNT#mpdine", "ROLE#analyst")
+        );
+        assert_eq!(
+            (r.entity_type.as_str(), r.version, r.holder_count),
+            ("role", 1, 0)
+        );
+        assert_eq!((r.created_at.as_str(), r.updated_at.as_str()), ("T0", "T0"));
+    }
+
+    #[test]
+    fn a_change_rewrites_exactly_the_holders_counted_by_the_role() {
+        let account = AccountId::parse("mpdine").unwrap();
+        let id = RoleId::parse("analyst").unwrap();
+        let mut current = new_role_item(&account, &id, "Analyst", &["view_audience".into()], "T0");
+        current.holder_count = 2;
+        current.version = 4;
+        let names = vec!["view_audience".to_owned(), "view_usage".to_owned()];
+        let holders = [holder("cleo"), holder("cara")];
+        let plan = plan_role_change(&current, &holders, "Analyst 2", &names, "T1").unwrap();
+        assert_eq!(plan.item.version, 5);
+        assert_eq!(plan.item.holder_count, 2);
+        assert_eq!(plan.item.permissions, names);
+        assert_eq!(plan.item.name, "Analyst 2");
+        assert_eq!(
+            (plan.item.created_at.as_str(), plan.item.updated_at.as_str()),
+            ("T0", "T1")
+        );
+        assert_eq!(
+            plan.holders,
+            vec![
+                Key {
+                    pk: "ACCOUNT#mpdine".into(),
+                    sk: "MEMBER#cleo".into()
+                },
+                Key {
+                    pk: "ACCOUNT#mpdine".into(),
+                    sk: "MEMBER#cara".into()
+                },
+            ]
+        );
+        // The index has not caught up with the count (one holder missing, or one too
+        // many): read again rather than leave a holder behind.
+        assert!(plan_role_change(&current, &holders[..1], "A", &names, "T1").is_none());
+        current.holder_count = 1;
+        assert!(plan_role_change(&current, &holders, "A", &names, "T1").is_none());
     }
 
     #[test]
