@@ -1,9 +1,10 @@
 //! The local stack, as a library: the processes (DynamoDB Local, the SES v2 emulator),
 //! the table created from `template.yaml`, fixtures, and the local API that serves every
 //! function's routes behind the local JWT check. `cargo xtask` and the end-to-end tests
-//! both use it.
+//! both use it; `sam_local` runs the same functions under `sam local start-api`.
 
 pub mod local_api;
+pub mod sam_local;
 pub mod services;
 pub mod smoke;
 pub mod table;
