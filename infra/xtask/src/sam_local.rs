@@ -314,13 +314,21 @@ impl Drop for SamApi {
     }
 }
 
+/// Whether the end-to-end test ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Passed,
+    /// Why it could not run (no Docker).
+    Skipped(String),
+}
+
 /// Runs `cargo xtask test`'s end-to-end test through `sam local start-api`, or says
 /// plainly why it was skipped (no Docker) unless [`REQUIRED_ENV`] is `required`.
 pub async fn end_to_end(
     dynamodb_endpoint: &str,
     ses_endpoint: &str,
     path: &str,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Outcome> {
     eprintln!("==> end-to-end test through sam local start-api (Docker)");
     let required = std::env::var(REQUIRED_ENV).is_ok_and(|v| v == "required");
     if let Err(why) = docker_ready() {
@@ -332,7 +340,7 @@ pub async fn end_to_end(
         eprintln!(
             "  SKIPPED the sam local test: Docker is not available here ({why:#}). Start Docker and run cargo xtask test again to include it."
         );
-        return Ok(());
+        return Ok(Outcome::Skipped(format!("{why:#}")));
     }
     let invoke_image = std::env::var(INVOKE_IMAGE_ENV)
         .ok()
@@ -393,7 +401,7 @@ pub async fn end_to_end(
                 "  sam local: {n} checks passed in {:.1}s",
                 started.elapsed().as_secs_f64()
             );
-            Ok(())
+            Ok(Outcome::Passed)
         }
         Err(e) => Err(e.context(format!(
             "sam local test failed; SAM's log: {}",
