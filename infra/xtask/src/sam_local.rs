@@ -279,7 +279,7 @@ impl SamApi {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Waits until SAM exits by itself (or `stop` is due).
+    /// Whether SAM has exited.
     pub fn exited(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
@@ -296,7 +296,7 @@ impl SamApi {
         let _ = Command::new("kill")
             .args(["-INT", &self.child.id().to_string()])
             .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if self.exited() {
                 return;
@@ -305,6 +305,22 @@ impl SamApi {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // SAM did not stop (SIGINT is ignored when we were started in the background):
+        // remove the containers it named in its log, and only those.
+        let ids: Vec<String> = std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split("SAM_CONTAINER_ID: ").nth(1))
+            .map(|id| id.trim().to_owned())
+            .collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker")
+                .args(["rm", "--force"])
+                .args(&ids)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
