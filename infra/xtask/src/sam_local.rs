@@ -571,3 +571,90 @@ async fn seed_example(api: &str, ses: &str, secret: &str) -> anyhow::Result<usiz
     )?;
     Ok(checks)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env() -> EnvVars<'static> {
+        EnvVars {
+            table: "t",
+            dynamodb_endpoint: "http://127.0.0.1:8000",
+            ses_endpoint: "http://localhost:8005",
+            jwt_secret: "s",
+            sender: "a@b.example",
+            api_base_url: "http://127.0.0.1:3000",
+        }
+    }
+
+    fn declared(v: &serde_yaml::Value) -> Vec<String> {
+        v.as_mapping()
+            .map(|m| {
+                m.keys()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// SAM's --env-vars only overrides variables the template declares.
+    #[test]
+    fn every_variable_of_the_env_file_is_declared_in_the_template() {
+        let text = std::fs::read_to_string(crate::root().join("template.yaml")).unwrap();
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let globals = declared(&doc["Globals"]["Function"]["Environment"]["Variables"]);
+        let notifier = declared(
+            &doc["Resources"]["NotifierFunction"]["Properties"]["Environment"]["Variables"],
+        );
+        let file = env().to_json();
+        let names = file["Parameters"].as_object().unwrap();
+        assert!(names.contains_key("LOCAL_JWT_SECRET"));
+        for name in names.keys() {
+            assert!(
+                globals.contains(name) || notifier.contains(name),
+                "{name} is written for SAM but not declared in template.yaml"
+            );
+        }
+    }
+
+    #[test]
+    fn endpoints_are_written_as_the_containers_reach_the_host() {
+        let file = env().to_json();
+        assert_eq!(
+            file["Parameters"]["AWS_ENDPOINT_URL_DYNAMODB"],
+            "http://host.docker.internal:8000"
+        );
+        assert_eq!(
+            file["Parameters"]["AWS_ENDPOINT_URL_SESV2"],
+            "http://host.docker.internal:8005"
+        );
+        assert_eq!(file["Parameters"]["LOCAL_JWT_SECRET"], "s");
+        assert_eq!(file["Parameters"]["TABLE_NAME"], "t");
+    }
+
+    #[test]
+    fn the_layout_gives_every_function_its_bootstrap_and_points_the_template_there() {
+        let base = crate::root().join(format!("target/tmp/sam-layout-{}", std::process::id()));
+        let bins = base.join("bins");
+        let out = base.join("out");
+        std::fs::create_dir_all(&bins).unwrap();
+        for (_, bin) in FUNCTIONS {
+            std::fs::write(bins.join(bin), format!("binary {bin}")).unwrap();
+        }
+        let template = lay_out(&bins, &out).unwrap();
+        let text = std::fs::read_to_string(&template).unwrap();
+        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        for (logical, bin) in FUNCTIONS {
+            let code = doc["Resources"][logical]["Properties"]["CodeUri"]
+                .as_str()
+                .unwrap();
+            assert_eq!(std::path::Path::new(code), out.join(logical));
+            assert_eq!(
+                std::fs::read_to_string(out.join(logical).join("bootstrap")).unwrap(),
+                format!("binary {bin}")
+            );
+        }
+        assert!(!text.contains("CodeUri: functions/"));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}
