@@ -38,8 +38,9 @@ enum Cmd {
         /// access (default: $SAM_LOCAL_INVOKE_IMAGE; unset: SAM pulls the public image).
         #[arg(long)]
         invoke_image: Option<String>,
-        /// Lay out the workspace's debug binaries as `sam build` would, instead of a
-        /// release `sam build` (quick; needs an image whose glibc is at least the host's).
+        /// Debug binaries laid out as `sam build` would, instead of a release `sam build`
+        /// (cargo lambda's for the public image; the workspace's own, quicker, with
+        /// --invoke-image).
         #[arg(long)]
         debug_binaries: bool,
     },
@@ -95,16 +96,18 @@ async fn run_command(command: Cmd) -> anyhow::Result<()> {
             invoke_image,
             debug_binaries,
         } => {
-            let how = if debug_binaries {
-                xtask::sam_local::Build::DebugBinaries
-            } else {
-                xtask::sam_local::Build::Sam
-            };
             let image = invoke_image.or_else(|| {
                 std::env::var(xtask::sam_local::INVOKE_IMAGE_ENV)
                     .ok()
                     .filter(|v| !v.trim().is_empty())
             });
+            let how = if debug_binaries {
+                xtask::sam_local::Build::Debug(xtask::sam_local::Linking::for_image(
+                    image.as_deref(),
+                ))
+            } else {
+                xtask::sam_local::Build::Sam
+            };
             sam_local(port, image, how).await
         }
         Cmd::SamLocalTest => {

@@ -38,11 +38,32 @@ pub enum Build {
     /// `sam build` through cargo-lambda (release, zig-linked for Lambda's glibc), as for a
     /// deployment. Writes `.aws-sam/build/`.
     Sam,
-    /// The workspace's own debug binaries, laid out the way `sam build` lays them out
-    /// (`<LogicalId>/bootstrap` beside a template pointing at them) in `.local/sam/`.
-    /// Quick; they link against the host's glibc, so they need an image at least as new
-    /// (the stand-in image is Debian's).
-    DebugBinaries,
+    /// Debug binaries laid out the way `sam build` lays them out (`<LogicalId>/bootstrap`
+    /// beside a template pointing at them) in `.local/sam/`.
+    Debug(Linking),
+}
+
+/// How debug binaries are linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linking {
+    /// `cargo lambda build` (zig): for the glibc of Lambda's public `provided.al2023`
+    /// image, whatever this machine's is.
+    ForLambda,
+    /// The workspace's own `cargo build`: quickest (already built by the tests), but
+    /// linked against this machine's glibc, so only for an image at least as recent,
+    /// such as the stand-in image built from this machine's Debian.
+    Host,
+}
+
+impl Linking {
+    /// Host binaries for a named stand-in image, Lambda's glibc for the public one.
+    pub fn for_image(invoke_image: Option<&str>) -> Linking {
+        if invoke_image.is_some() {
+            Linking::Host
+        } else {
+            Linking::ForLambda
+        }
+    }
 }
 
 /// The `Architecture` parameter for this machine's Rust target.
@@ -120,21 +141,45 @@ pub fn build(how: Build, path: &str) -> anyhow::Result<PathBuf> {
             }
             Ok(root.join(".aws-sam/build/template.yaml"))
         }
-        Build::DebugBinaries => {
-            eprintln!("==> cargo build of the function binaries (debug)");
+        Build::Debug(linking) => {
             let mut cargo = Command::new("cargo");
-            cargo.args(["build", "--quiet"]);
+            match linking {
+                Linking::Host => {
+                    eprintln!("==> cargo build of the function binaries (debug)");
+                    cargo.args(["build", "--quiet"]);
+                }
+                Linking::ForLambda => {
+                    eprintln!(
+                        "==> cargo lambda build of the function binaries (debug, for Lambda's glibc)"
+                    );
+                    cargo.args(["lambda", "build", "--quiet"]).arg(
+                        if host_architecture() == "arm64" {
+                            "--arm64"
+                        } else {
+                            "--x86-64"
+                        },
+                    );
+                }
+            }
             for (_, bin) in FUNCTIONS {
                 cargo.args(["--bin", bin]);
             }
             let status = cargo
+                .env("PATH", path)
                 .current_dir(&root)
                 .status()
                 .context("cannot run cargo build")?;
             if !status.success() {
-                bail!("cargo build of the function binaries failed ({status})");
+                bail!("the build of the function binaries failed ({status})");
             }
-            lay_out(&root.join("target/debug"), &root.join(".local/sam"))
+            let out = root.join(".local/sam");
+            match linking {
+                Linking::Host => lay_out(&root.join("target/debug"), &out, |bin| bin.to_owned()),
+                // cargo lambda writes target/lambda/<bin>/bootstrap.
+                Linking::ForLambda => lay_out(&root.join("target/lambda"), &out, |bin| {
+                    format!("{bin}/bootstrap")
+                }),
+            }
         }
     }
 }
@@ -142,7 +187,11 @@ pub fn build(how: Build, path: &str) -> anyhow::Result<PathBuf> {
 /// Lays `bins` out as `sam build` does: `<dir>/<LogicalId>/bootstrap`, and
 /// `<dir>/template.yaml`, the project's template with each function's `CodeUri` pointing
 /// there.
-pub fn lay_out(bins: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+pub fn lay_out(
+    bins: &Path,
+    dir: &Path,
+    file_of: impl Fn(&str) -> String,
+) -> anyhow::Result<PathBuf> {
     let mut template = std::fs::read_to_string(crate::root().join("template.yaml"))
         .context("cannot read template.yaml")?;
     for (logical, bin) in FUNCTIONS {
@@ -150,7 +199,7 @@ pub fn lay_out(bins: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
         std::fs::create_dir_all(&code)?;
         let bootstrap = code.join("bootstrap");
         let _ = std::fs::remove_file(&bootstrap);
-        let built = bins.join(bin);
+        let built = bins.join(file_of(bin));
         // A hard link costs nothing (debug binaries are large); a copy where it cannot be.
         if std::fs::hard_link(&built, &bootstrap).is_err() {
             std::fs::copy(&built, &bootstrap)
@@ -367,7 +416,10 @@ pub async fn end_to_end(
     let core = sharing_core::Core::new(sharing_core::store::Table::new(client, table));
     crate::seed(&core, &crate::demo_fixture()).await?;
 
-    let template = build(Build::DebugBinaries, path)?;
+    let template = build(
+        Build::Debug(Linking::for_image(invoke_image.as_deref())),
+        path,
+    )?;
     let port = crate::free_port()?;
     let secret = format!(
         "sam-e2e-{}",
@@ -641,7 +693,7 @@ mod tests {
         for (_, bin) in FUNCTIONS {
             std::fs::write(bins.join(bin), format!("binary {bin}")).unwrap();
         }
-        let template = lay_out(&bins, &out).unwrap();
+        let template = lay_out(&bins, &out, |bin| bin.to_owned()).unwrap();
         let text = std::fs::read_to_string(&template).unwrap();
         let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
         for (logical, bin) in FUNCTIONS {
