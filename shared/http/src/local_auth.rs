@@ -168,10 +168,12 @@ pub async fn sam_local_layer(
         Ok(claims) => claims,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let authorizer = serde_json::from_value(authorizer_json(&claims)).ok();
+    let Ok(authorizer) = serde_json::from_value(authorizer_json(&claims)) else {
+        return ApiError::unauthenticated("the token's claims could not be read").into_response();
+    };
     #[allow(unreachable_patterns)]
     match req.extensions_mut().get_mut::<RequestContext>() {
-        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer = authorizer,
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer = Some(authorizer),
         _ => {
             let Some(ctx) = request_context(&claims, req.method().as_str(), req.uri().path())
             else {
