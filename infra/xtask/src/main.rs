@@ -320,9 +320,7 @@ fn print_banner(
     println!(
         "  curl -s -X POST {api}/accounts/mpdine/audiences/ibiza-dreamers/connections -H \"Authorization: Bearer $DAN\" -H 'content-type: application/json' -d '{{\"outputId\":\"out-1\",\"platform\":\"google_ads\"}}'"
     );
-    println!(
-        "  curl -s http://127.0.0.1:{API_PORT}/accounts/mpdine/roles -H \"Authorization: Bearer $DINA_TOKEN\""
-    );
+    println!("  curl -s {api}/accounts/mpdine/roles -H \"Authorization: Bearer $DINA\"");
     println!();
     Ok(())
 }
