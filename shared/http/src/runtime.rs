@@ -114,7 +114,9 @@ pub fn lambda_app(routes: Router<Core>, core: Core, auth: &Auth) -> Router {
 /// `main` of an HTTP function: `routes` served by the Lambda runtime.
 pub async fn run_http(routes: fn() -> Router<Core>) -> Result<(), lambda_http::Error> {
     init_tracing();
-    let config = Config::from_env()?;
+    // Said in words in the log (the runtime prints only the error's Debug form).
+    let config = Config::from_env()
+        .inspect_err(|e| tracing::error!(error = %e, "cannot start: configuration"))?;
     if config.auth != Auth::Authorizer {
         tracing::warn!("AWS_SAM_LOCAL=true: verifying local bearer tokens (sam local only)");
     }
