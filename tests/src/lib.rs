@@ -87,6 +87,29 @@ impl aws_sdk_dynamodb::config::Intercept for CallCounter {
     }
 }
 
+/// A DynamoDB Local started for one stack only.
+pub struct OwnDynamoDb(Service);
+
+impl OwnDynamoDb {
+    /// SIGSTOP: the process keeps its port open (connections are accepted by the
+    /// kernel) but answers nothing, like a storage that stopped responding.
+    pub fn pause(&self) {
+        self.0.signal("STOP").unwrap();
+    }
+
+    /// SIGCONT: it answers again, including the requests that queued meanwhile.
+    pub fn resume(&self) {
+        self.0.signal("CONT").unwrap();
+    }
+}
+
+impl Drop for OwnDynamoDb {
+    fn drop(&mut self) {
+        // A stopped process would not see its guard's SIGTERM.
+        let _ = self.0.signal("CONT");
+    }
+}
+
 /// One answer of the API.
 #[derive(Debug)]
 pub struct Response {
@@ -141,8 +164,27 @@ impl Stack {
     /// Starts a stack on the current tokio runtime.
     pub async fn start() -> Stack {
         let svc = tokio::task::spawn_blocking(services).await.unwrap();
+        Stack::start_on(&svc.dynamodb, &svc.ses).await
+    }
+
+    /// Starts a stack on a DynamoDB Local of its own, which the test may pause
+    /// ([`OwnDynamoDb::pause`]) without disturbing the other tests.
+    pub async fn start_with_own_dynamodb() -> (Stack, OwnDynamoDb) {
+        let svc = tokio::task::spawn_blocking(services).await.unwrap();
+        let own = tokio::task::spawn_blocking(|| {
+            let modules = xtask::services::ensure_node_tools().expect("node tools");
+            xtask::services::start_dynamodb(&modules, xtask::free_port().unwrap())
+                .expect("DynamoDB Local")
+        })
+        .await
+        .unwrap();
+        let stack = Stack::start_on(&own.endpoint(), &svc.ses).await;
+        (stack, OwnDynamoDb(own))
+    }
+
+    async fn start_on(dynamodb_endpoint: &str, ses: &str) -> Stack {
         let dynamodb_calls = CallCounter::default();
-        let base = xtask::dynamodb_client(&svc.dynamodb).await;
+        let base = xtask::dynamodb_client(dynamodb_endpoint).await;
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             base.config()
                 .to_builder()
@@ -166,8 +208,8 @@ impl Stack {
         }));
         Stack {
             api,
-            ses_url: svc.ses.clone(),
-            dynamodb_endpoint: svc.dynamodb.clone(),
+            ses_url: ses.to_owned(),
+            dynamodb_endpoint: dynamodb_endpoint.to_owned(),
             table_name,
             dynamodb,
             core,

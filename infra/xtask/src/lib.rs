@@ -39,7 +39,7 @@ pub async fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
         .endpoint_url(endpoint)
         .load()
         .await;
-    aws_sdk_dynamodb::Client::new(&config)
+    sharing_core::budget::dynamodb_client(&config)
 }
 
 /// Loads a fixture file into the table behind `core`.

@@ -8,6 +8,7 @@ pub mod access_requests;
 pub mod accounts;
 pub mod activity;
 pub mod audiences;
+pub mod budget;
 pub mod clock;
 pub mod connections;
 pub mod cursor;

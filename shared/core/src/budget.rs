@@ -1,0 +1,78 @@
+//! The time budget of one API request, stated once.
+//!
+//! A Lambda function that runs into its timeout is killed and API Gateway answers a bare
+//! 5xx; the caller learns nothing. So every DynamoDB call is bounded (per attempt and
+//! per operation, retries included) and the whole request is bounded by
+//! [`REQUEST_BUDGET`], which ends early enough that the function always answers a
+//! problem+json `503 unavailable` (with `Retry-After`) itself:
+//!
+//! | what | bound |
+//! |---|---|
+//! | one HTTP attempt to DynamoDB (connect, send, read the answer) | [`ATTEMPT_TIMEOUT`] = 1 s |
+//! | attempts per operation (standard retry mode: throttling, 5xx, timeouts) | [`MAX_ATTEMPTS`] = 3 |
+//! | one operation, retries and backoff included | [`OPERATION_TIMEOUT`] = 2.5 s |
+//! | one request, every call of its handler and of `Idempotency-Key` | [`REQUEST_BUDGET`] = 8 s |
+//! | the function (`template.yaml`, `Globals.Function.Timeout`) | [`FUNCTION_TIMEOUT`] = 10 s |
+//!
+//! A request usually makes 2-6 calls of a few milliseconds each. When DynamoDB stops
+//! answering, the first call gives up after [`OPERATION_TIMEOUT`] and the request answers
+//! 503; when it is merely slow, [`REQUEST_BUDGET`] cuts the request off. The 2 s between
+//! the budget and the function's timeout cover writing the answer and the runtime's own
+//! work. A test reads `template.yaml` and checks the inequality.
+
+use std::time::Duration;
+
+/// One HTTP attempt to DynamoDB, connection included.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Connecting alone (an unreachable endpoint fails fast).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// Attempts per operation, the first included.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// One operation: every attempt and the backoff between them.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(2500);
+/// One API request, from the first byte in to the answer out.
+pub const REQUEST_BUDGET: Duration = Duration::from_secs(8);
+/// The HTTP functions' timeout in `template.yaml` (`Globals.Function.Timeout`).
+pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// `Retry-After` of a 503: long enough for a throttled table to recover a little.
+pub const RETRY_AFTER_SECONDS: u64 = 2;
+
+/// The SDK's timeouts for every client of the service (DynamoDB and SES).
+pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// The SDK's retry policy: standard mode (exponential backoff with jitter on throttling,
+/// transient 5xx and timeouts), [`MAX_ATTEMPTS`] attempts.
+pub fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_millis(500))
+}
+
+/// A DynamoDB client of `shared`'s region, credentials and endpoint, bounded by this
+/// budget. Every place that builds the service's DynamoDB client goes through here.
+pub fn dynamodb_client(shared: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::config::Builder::from(shared)
+        .timeout_config(timeout_config())
+        .retry_config(retry_config())
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_adds_up() {
+        assert!(ATTEMPT_TIMEOUT * MAX_ATTEMPTS >= OPERATION_TIMEOUT);
+        assert!(OPERATION_TIMEOUT < REQUEST_BUDGET);
+        assert!(REQUEST_BUDGET + Duration::from_secs(2) <= FUNCTION_TIMEOUT);
+    }
+}
