@@ -160,6 +160,9 @@ pub struct AccessRequestView {
     pub expires_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The emails about this request that could not be sent (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notification_failures: Vec<crate::outbox::NotificationFailure>,
 }
 
 /// The stored access request: `ACCESS_REQUEST#{r}`, listed by the requester on GSI1
@@ -451,6 +454,7 @@ impl Core {
                 granted_level: None,
                 expires_at: None,
                 reason: None,
+                notification_failures: Vec::new(),
             };
             let item = AccessRequestItem::new(view, requester_name.clone())?;
             let lock_key = keys::pending_request(&audience_id, &member.account_id);
