@@ -13,6 +13,7 @@
 use reqwest::Method;
 use serde_json::Value;
 use sharing_core::Core;
+use sharing_core::budget::Budget;
 use sharing_core::store::Table;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -164,7 +165,7 @@ impl Stack {
     /// Starts a stack on the current tokio runtime.
     pub async fn start() -> Stack {
         let svc = tokio::task::spawn_blocking(services).await.unwrap();
-        Stack::start_on(&svc.dynamodb, &svc.ses).await
+        Stack::start_on(&svc.dynamodb, &svc.ses, Budget::LOCAL).await
     }
 
     /// Starts a stack on a DynamoDB Local of its own, which the test may pause
@@ -178,13 +179,13 @@ impl Stack {
         })
         .await
         .unwrap();
-        let stack = Stack::start_on(&own.endpoint(), &svc.ses).await;
+        let stack = Stack::start_on(&own.endpoint(), &svc.ses, Budget::AWS).await;
         (stack, OwnDynamoDb(own))
     }
 
-    async fn start_on(dynamodb_endpoint: &str, ses: &str) -> Stack {
+    async fn start_on(dynamodb_endpoint: &str, ses: &str, budget: Budget) -> Stack {
         let dynamodb_calls = CallCounter::default();
-        let base = xtask::dynamodb_client(dynamodb_endpoint).await;
+        let base = xtask::dynamodb_client_within(dynamodb_endpoint, budget).await;
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             base.config()
                 .to_builder()
@@ -195,7 +196,7 @@ impl Stack {
         xtask::table::create(&dynamodb, &table_name)
             .await
             .expect("create table");
-        let core = Core::new(Table::new(dynamodb.clone(), table_name.clone()));
+        let core = Core::new(Table::new(dynamodb.clone(), table_name.clone())).with_budget(budget);
         xtask::seed(&core, &xtask::demo_fixture())
             .await
             .expect("demo fixture");
@@ -295,6 +296,31 @@ impl Stack {
             .await
             .unwrap();
         v["emails"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The table's items as the "before" of a "nothing changed" assertion, after showing
+    /// that a dump does see a change made through the API: a probe write (mPDine has
+    /// seen user `dump-probe-N`) must appear in it, or the test fails here. So the
+    /// assertion that follows could fail.
+    pub async fn dump_seeing_changes(&self) -> Vec<Value> {
+        static PROBES: AtomicU64 = AtomicU64::new(0);
+        let probe = format!("dump-probe-{}", PROBES.fetch_add(1, Ordering::SeqCst));
+        let before = self.dump().await;
+        let r = self
+            .call(
+                "PUT",
+                "/accounts/mpdine/profiles",
+                Some("dina"),
+                Some(serde_json::json!({"profiles": [{"userId": probe}]})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "probe write: {}", r.json);
+        let after = self.dump().await;
+        assert!(
+            after.len() > before.len() && after.iter().any(|v| v.to_string().contains(&probe)),
+            "a dump does not see a change made through the API"
+        );
+        after
     }
 
     /// Every item of the table (for "changed nothing" assertions). Test-only: a Scan.

@@ -775,6 +775,8 @@ async fn every_error_of_the_contract_answers_a_problem_and_writes_nothing() {
     let r = create(&s, "dan", request_body("aspiring-athenians")).await;
     assert_eq!(r.status, 201, "{}", r.json);
     let id = r.json["id"].as_str().unwrap().to_owned();
+    // The outbox scan that found nothing above does see an email once one is written.
+    assert_eq!(outbox_of(&s, &id).await.len(), 1);
     let approve = format!("/accounts/mptravel/access-requests/{id}/approve");
     for body in [
         json!({"expiresAt": "2020-01-01T00:00:00Z"}),

@@ -66,7 +66,7 @@ pub async fn clients(
     let ddb = load(dynamodb_endpoint).await;
     let ses = load(ses_endpoint).await;
     (
-        sharing_core::budget::dynamodb_client(&ddb),
+        sharing_core::budget::dynamodb_client_within(&ddb, sharing_core::budget::Budget::LOCAL),
         aws_sdk_dynamodbstreams::Client::new(&ddb),
         crate::ses_client(&ses),
     )

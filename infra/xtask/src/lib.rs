@@ -32,6 +32,14 @@ pub fn ensure_port_free(port: u16, what: &str) -> anyhow::Result<()> {
 
 /// A DynamoDB client for a local endpoint, with dummy credentials and a fixed region.
 pub async fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    dynamodb_client_within(endpoint, sharing_core::budget::Budget::LOCAL).await
+}
+
+/// A client of a local DynamoDB, bounded by `budget`.
+pub async fn dynamodb_client_within(
+    endpoint: &str,
+    budget: sharing_core::budget::Budget,
+) -> aws_sdk_dynamodb::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
@@ -40,7 +48,7 @@ pub async fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
         .endpoint_url(endpoint)
         .load()
         .await;
-    sharing_core::budget::dynamodb_client(&config)
+    sharing_core::budget::dynamodb_client_within(&config, budget)
 }
 
 /// Loads a fixture file into the table behind `core`.

@@ -187,7 +187,8 @@ async fn up() -> anyhow::Result<()> {
     let client = xtask::dynamodb_client(&dynamodb.endpoint()).await;
     let table = table_name();
     xtask::table::create(&client, &table).await?;
-    let core = Core::new(Table::new(client, table.clone()));
+    let core = Core::new(Table::new(client, table.clone()))
+        .with_budget(sharing_core::budget::Budget::LOCAL);
     xtask::seed(&core, &xtask::demo_fixture()).await?;
 
     // The same notifier as in AWS, fed from DynamoDB Local's stream: access-request

@@ -42,12 +42,48 @@ pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// `Retry-After` of a 503: long enough for a throttled table to recover a little.
 pub const RETRY_AFTER_SECONDS: u64 = 2;
 
+/// The bounds a deployment runs under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub attempt: Duration,
+    pub operation: Duration,
+    pub request: Duration,
+}
+
+impl Budget {
+    /// In AWS (and in the test that pauses DynamoDB): the figures above.
+    pub const AWS: Budget = Budget {
+        attempt: ATTEMPT_TIMEOUT,
+        operation: OPERATION_TIMEOUT,
+        request: REQUEST_BUDGET,
+    };
+
+    /// The local stack and the end-to-end tests: DynamoDB Local is a JVM sharing two
+    /// cores with compilers and other test runs, where one call now and then takes
+    /// seconds; cutting those off would make the tests fail at random. Still bounded.
+    pub const LOCAL: Budget = Budget {
+        attempt: Duration::from_secs(10),
+        operation: Duration::from_secs(20),
+        request: Duration::from_secs(30),
+    };
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget::AWS
+    }
+}
+
 /// The SDK's timeouts for every client of the service (DynamoDB and SES).
 pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
+    timeout_config_within(Budget::AWS)
+}
+
+fn timeout_config_within(budget: Budget) -> aws_config::timeout::TimeoutConfig {
     aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
-        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-        .operation_timeout(OPERATION_TIMEOUT)
+        .operation_attempt_timeout(budget.attempt)
+        .operation_timeout(budget.operation)
         .build()
 }
 
@@ -63,8 +99,16 @@ pub fn retry_config() -> aws_config::retry::RetryConfig {
 /// A DynamoDB client of `shared`'s region, credentials and endpoint, bounded by this
 /// budget. Every place that builds the service's DynamoDB client goes through here.
 pub fn dynamodb_client(shared: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    dynamodb_client_within(shared, Budget::AWS)
+}
+
+/// The same, bounded by `budget`.
+pub fn dynamodb_client_within(
+    shared: &aws_config::SdkConfig,
+    budget: Budget,
+) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::config::Builder::from(shared)
-        .timeout_config(timeout_config())
+        .timeout_config(timeout_config_within(budget))
         .retry_config(retry_config())
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)

@@ -37,23 +37,28 @@ pub fn app(routes: Router<Core>, core: Core) -> Router {
             idempotency::layer,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(within_budget))
+        .layer(middleware::from_fn_with_state(core.clone(), within_budget))
         .layer(middleware::from_fn(log_request))
         .with_state(core)
 }
 
-/// Cuts a request off at [`sharing_core::budget::REQUEST_BUDGET`] with a 503
+/// Cuts a request off at its budget ([`sharing_core::budget::REQUEST_BUDGET`] in AWS)
+/// with a 503
 /// `unavailable`, so the function answers before its own timeout even when storage is
 /// slow rather than down. A write cut off may or may not have taken effect; the answer
 /// says that retrying is safe. An `Idempotency-Key` cut off with it keeps its lease, so
 /// a retry of the same POST waits for it instead of running a second time beside it.
-async fn within_budget(req: Request, next: Next) -> Response {
+async fn within_budget(
+    axum::extract::State(core): axum::extract::State<Core>,
+    req: Request,
+    next: Next,
+) -> Response {
     use axum::response::IntoResponse;
-    match tokio::time::timeout(sharing_core::budget::REQUEST_BUDGET, next.run(req)).await {
+    match tokio::time::timeout(core.budget.request, next.run(req)).await {
         Ok(res) => res,
         Err(_) => {
             tracing::warn!(
-                budget_ms = sharing_core::budget::REQUEST_BUDGET.as_millis() as u64,
+                budget_ms = core.budget.request.as_millis() as u64,
                 "request cut off at its time budget; answering 503"
             );
             ApiError::unavailable().into_response()
