@@ -924,6 +924,7 @@ mod tests {
             granted_level: None,
             expires_at: None,
             reason: None,
+            notification_failures: Vec::new(),
         };
         let item = AccessRequestItem::new(view.clone(), "Dan".into()).unwrap();
         assert_eq!(item.pk, "ACCESS_REQUEST#01JREQ");
