@@ -140,7 +140,8 @@ async fn put_grant(
                 .await?;
             return Err(ApiError::from(sharing_core::Error::CrossOrganization(
                 format!(
-                    "account '{receiver}' is not in your organization; sharing never leaves the organization"
+                    "account '{}' is not in your organization; sharing never leaves the organization",
+                    receiver.chars().take(64).collect::<String>()
                 ),
             )));
         }

@@ -58,7 +58,8 @@ impl FromStr for RequestStatus {
             "approved" => Ok(RequestStatus::Approved),
             "denied" => Ok(RequestStatus::Denied),
             _ => Err(Error::Validation(format!(
-                "status '{s}' is not valid; use one of: {}",
+                "status '{}' is not valid; use one of: {}",
+                s.chars().take(64).collect::<String>(),
                 RequestStatus::NAMES
             ))),
         }
@@ -82,7 +83,8 @@ impl FromStr for Direction {
             "incoming" => Ok(Direction::Incoming),
             "outgoing" => Ok(Direction::Outgoing),
             _ => Err(Error::Validation(format!(
-                "direction '{s}' is not valid; use one of: incoming, outgoing"
+                "direction '{}' is not valid; use one of: incoming, outgoing",
+                s.chars().take(64).collect::<String>()
             ))),
         }
     }

@@ -170,7 +170,8 @@ pub fn parse_expiry(
     }
     let t = parse_rfc3339(raw).ok_or_else(|| {
         Error::Validation(format!(
-            "expiresAt '{raw}' is not an RFC 3339 timestamp (e.g. 2027-01-31T00:00:00Z)"
+            "expiresAt '{}' is not an RFC 3339 timestamp (e.g. 2027-01-31T00:00:00Z)",
+            raw.chars().take(64).collect::<String>()
         ))
     })?;
     if t.unix_timestamp() <= now {

@@ -37,6 +37,7 @@ pub fn app(routes: Router<Core>, core: Core) -> Router {
             idempotency::layer,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(utf8_path))
         .layer(middleware::from_fn_with_state(core.clone(), within_budget))
         .layer(middleware::from_fn(log_request))
         .with_state(core)
@@ -66,6 +67,43 @@ async fn within_budget(
     }
 }
 
+/// A path whose percent-decoded bytes are not UTF-8 cannot name anything: a problem
+/// document, not the router's plain-text rejection.
+async fn utf8_path(req: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    if !percent_decodes_to_utf8(req.uri().path()) {
+        return ApiError::validation(
+            "the path is not valid UTF-8 once percent-decoded; ids are letters, digits and '_' '-' '.' '|' '@' ':' '+'",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+fn percent_decodes_to_utf8(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let decoded = (b == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match decoded {
+            Some(v) => {
+                out.push(v);
+                i += 3;
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&out).is_ok()
+}
+
 /// One line per request: method, route template, status, duration. Never bodies,
 /// tokens or end-user identities.
 async fn log_request(req: Request, next: Next) -> Response {
@@ -85,6 +123,17 @@ async fn log_request(req: Request, next: Next) -> Response {
         "request"
     );
     res
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paths_must_decode_to_utf8() {
+        assert!(super::percent_decodes_to_utf8("/accounts/mp%20dine/users"));
+        assert!(super::percent_decodes_to_utf8("/accounts/Zo%C3%AB"));
+        assert!(!super::percent_decodes_to_utf8("/accounts/%FF%FE/users"));
+        assert!(!super::percent_decodes_to_utf8("/accounts/%C3"));
+    }
 }
 
 /// The caller as a member of the account in the path (404 when not a member, or when the

@@ -18,7 +18,7 @@ impl fmt::Display for ParseError {
         write!(
             f,
             "'{}' is not a known {}; use one of: {}",
-            self.value,
+            cut(&self.value),
             self.kind,
             self.allowed.join(", ")
         )
@@ -26,6 +26,15 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+/// An echoed value, cut to a readable length.
+fn cut(value: &str) -> String {
+    if value.chars().count() <= 64 {
+        value.to_owned()
+    } else {
+        format!("{}…", value.chars().take(64).collect::<String>())
+    }
+}
 
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident, $kind:literal, { $($(#[$vmeta:meta])* $variant:ident => $wire:literal),+ $(,)? }) => {
