@@ -70,7 +70,7 @@ async fn list_audiences(
 ) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
     Ok(axum::response::IntoResponse::into_response(List::from(
-        core.list_audiences(&member, &list.page).await?,
+        core.list_audiences(&member, list.page()?).await?,
     )))
 }
 

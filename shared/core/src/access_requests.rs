@@ -273,15 +273,26 @@ pub fn campaign_expiry(end: time::Date) -> Option<time::OffsetDateTime> {
 impl NewAccessRequest {
     /// Checks every part; answers the audience id.
     pub fn validate(&self) -> Result<AudienceId> {
+        let audience = self.audience()?;
+        self.validate_rest()?;
+        Ok(audience)
+    }
+
+    /// The audience asked for: an id that cannot be one names nothing (404).
+    pub fn audience(&self) -> Result<AudienceId> {
         if self.audience_id.is_empty() {
             return Err(Error::Validation("audienceId must not be empty".to_owned()));
         }
-        let audience = AudienceId::parse(&self.audience_id).map_err(|_| {
+        AudienceId::parse(&self.audience_id).map_err(|_| {
             Error::NotFound(format!(
                 "audience '{}' was not found",
                 self.audience_id.chars().take(64).collect::<String>()
             ))
-        })?;
+        })
+    }
+
+    /// Everything but the audience: checked once the audience is known to be visible.
+    pub fn validate_rest(&self) -> Result<()> {
         if self.requested_level != ShareLevel::Usable.as_str() {
             return Err(Error::Validation(format!(
                 "requestedLevel '{}' cannot be requested; only usable can",
@@ -290,7 +301,7 @@ impl NewAccessRequest {
         }
         self.campaign.validate()?;
         validate_platforms(&self.activation_platforms)?;
-        Ok(audience)
+        Ok(())
     }
 }
 
@@ -382,7 +393,7 @@ impl Core {
         member: &Member,
         input: &NewAccessRequest,
     ) -> Result<AccessRequestView> {
-        let audience_id = input.validate()?;
+        let audience_id = input.audience()?;
         let membership: Option<MembershipItem> = self
             .table
             .get(&keys::membership(&member.account_id, &member.user_id))
@@ -415,7 +426,9 @@ impl Core {
                     Error::NotFound(format!("audience '{audience_id}' was not found"))
                 })?;
             let access = access_of(&audience, &member.account_id, self.now_epoch());
-            member.require(
+            // The order of checks: visibility and role (404, 403), then the request's own
+            // validity (400), then the stored state (409 already_granted).
+            let decided = member.require(
                 Action::RequestAccess,
                 &Resource::Audience { access },
                 || match access {
@@ -427,7 +440,15 @@ impl Core {
                         "your account already holds {access} access to audience '{audience_id}'"
                     ),
                 },
-            )?;
+            );
+            match decided {
+                Err(e @ (Error::AlreadyGranted(_) | Error::Conflict(_))) => {
+                    input.validate_rest()?;
+                    return Err(e);
+                }
+                other => other?,
+            }
+            input.validate_rest()?;
             let owner_email = self.creator_email(&audience).await?;
 
             let id = RequestId::parse(&self.ids.new_id())?;

@@ -97,12 +97,20 @@ pub fn cut(value: &str, max: usize) -> String {
 /// The query string of a list: `limit` (1-100, default 50), `cursor`, and the list's own
 /// filters.
 pub struct ListQuery {
-    pub page: PageRequest,
+    /// The page asked for, or why `limit`/`cursor` are not valid: answered by
+    /// [`ListQuery::page`], which handlers call after the caller's membership was checked
+    /// (404 before 400).
+    page: Result<PageRequest, ApiError>,
     params: HashMap<String, String>,
 }
 
 impl ListQuery {
     pub const DEFAULT_LIMIT: i32 = 50;
+
+    /// The page asked for; a bad `limit` or an empty `cursor` is a 400.
+    pub fn page(&self) -> Result<&PageRequest, ApiError> {
+        self.page.as_ref().map_err(Clone::clone)
+    }
 
     /// A filter parameter parsed with `FromStr`; a bad value is a 400 naming `allowed`.
     pub fn param<T: std::str::FromStr>(
@@ -127,29 +135,31 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let params = parse_query(parts.uri.query().unwrap_or(""))?;
-        let limit = match params.get("limit") {
-            None => Self::DEFAULT_LIMIT,
-            Some(l) => match l.parse::<i32>() {
-                Ok(n) if (1..=100).contains(&n) => n,
-                _ => {
-                    return Err(ApiError::validation(format!(
-                        "limit '{}' must be a whole number from 1 to 100",
-                        cut(l, 32)
-                    )));
-                }
-            },
-        };
-        let cursor = params.get("cursor").cloned();
-        if cursor.as_deref() == Some("") {
-            return Err(ApiError::validation(
-                "cursor must not be empty; leave it out for the first page",
-            ));
-        }
-        Ok(ListQuery {
-            page: PageRequest { limit, cursor },
-            params,
-        })
+        let page = page_of(&params);
+        Ok(ListQuery { page, params })
     }
+}
+
+fn page_of(params: &HashMap<String, String>) -> Result<PageRequest, ApiError> {
+    let limit = match params.get("limit") {
+        None => ListQuery::DEFAULT_LIMIT,
+        Some(l) => match l.parse::<i32>() {
+            Ok(n) if (1..=100).contains(&n) => n,
+            _ => {
+                return Err(ApiError::validation(format!(
+                    "limit '{}' must be a whole number from 1 to 100",
+                    cut(l, 32)
+                )));
+            }
+        },
+    };
+    let cursor = params.get("cursor").cloned();
+    if cursor.as_deref() == Some("") {
+        return Err(ApiError::validation(
+            "cursor must not be empty; leave it out for the first page",
+        ));
+    }
+    Ok(PageRequest { limit, cursor })
 }
 
 fn parse_query(q: &str) -> Result<HashMap<String, String>, ApiError> {
