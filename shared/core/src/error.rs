@@ -124,6 +124,8 @@ const THROTTLING_CODES: [&str; 5] = [
     "TransactionInProgressException",
 ];
 
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,5 +139,3 @@ mod tests {
         assert!(!Error::store("bad item").is_unavailable());
     }
 }
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -125,17 +125,6 @@ async fn log_request(req: Request, next: Next) -> Response {
     res
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn paths_must_decode_to_utf8() {
-        assert!(super::percent_decodes_to_utf8("/accounts/mp%20dine/users"));
-        assert!(super::percent_decodes_to_utf8("/accounts/Zo%C3%AB"));
-        assert!(!super::percent_decodes_to_utf8("/accounts/%FF%FE/users"));
-        assert!(!super::percent_decodes_to_utf8("/accounts/%C3"));
-    }
-}
-
 /// The caller as a member of the account in the path (404 when not a member, or when the
 /// id cannot be an account).
 pub async fn member_of(
@@ -145,4 +134,15 @@ pub async fn member_of(
 ) -> Result<sharing_core::Member, ApiError> {
     let id = path_id(account, sharing_core::ids::AccountId::parse, "account")?;
     Ok(core.member(caller, &id).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paths_must_decode_to_utf8() {
+        assert!(super::percent_decodes_to_utf8("/accounts/mp%20dine/users"));
+        assert!(super::percent_decodes_to_utf8("/accounts/Zo%C3%AB"));
+        assert!(!super::percent_decodes_to_utf8("/accounts/%FF%FE/users"));
+        assert!(!super::percent_decodes_to_utf8("/accounts/%C3"));
+    }
 }
