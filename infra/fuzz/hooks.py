@@ -12,6 +12,17 @@ from datetime import date, datetime, timezone
 import schemathesis
 
 
+BUILT_IN_ROLES = {
+    "admin",
+    "user",
+    "read_only",
+    "audiences_only",
+    "compliance",
+    "admin_compliance",
+    "support_access",
+}
+
+
 @schemathesis.hook
 def filter_query(context, query):
     # A cursor is opaque: only one the server handed out is valid ("a forged or foreign
@@ -42,6 +53,11 @@ def filter_body(context, body):
             return False
     # Each member at most once per call.
     if isinstance(body.get("members"), list) and _users_repeat(body["members"]):
+        return False
+    # A user's role must exist: the built-in ones do; a custom role id the fuzzer made
+    # up does not (400, naming GET .../roles).
+    role = body.get("role")
+    if isinstance(role, str) and "email" in body and role not in BUILT_IN_ROLES:
         return False
     # An expiry must be in the future.
     grants = body.get("grants") if isinstance(body.get("grants"), list) else [body]

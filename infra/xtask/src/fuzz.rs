@@ -24,16 +24,19 @@ pub struct Volume {
     pub min_requests: u64,
     /// Hypothesis seed, for a reproducible run.
     pub seed: Option<u64>,
+    /// Schemathesis phases.
+    pub phases: String,
 }
 
 impl Volume {
     /// The step of `cargo xtask test`: at least 2,000 requests, a few minutes at most.
     pub fn ci() -> Self {
         Volume {
-            max_examples: 30,
+            max_examples: 60,
             max_time_secs: 150,
             min_requests: 2_000,
             seed: Some(12),
+            phases: "examples,fuzzing".to_owned(),
         }
     }
 
@@ -44,6 +47,7 @@ impl Volume {
             max_time_secs: 1_800,
             min_requests: 20_000,
             seed: None,
+            phases: "examples,fuzzing,stateful".to_owned(),
         }
     }
 }
@@ -115,8 +119,11 @@ pub async fn run(dynamodb_endpoint: &str, st: &Path, volume: &Volume) -> anyhow:
             .args(["--exclude-checks", "unsupported_method"])
             .args(["--suppress-health-check", "filter_too_much"])
             // The coverage phase does not go through the hooks (infra/fuzz/hooks.py) that
-            // teach the generator the rules no schema can state; it is left out.
-            .args(["--phases", "examples,fuzzing,stateful"])
+            // teach the generator the rules no schema can state; it is left out. The
+            // stateful phase fills path parameters from earlier responses without them
+            // either (it sends an account's own id as the receiver, a 400 by contract):
+            // it runs in the long run only, whose findings are read, not gated on.
+            .args(["--phases", &volume.phases])
             .args(["--max-examples", &volume.max_examples.to_string()])
             .args(["--max-time", &volume.max_time_secs.to_string()])
             .args(["--workers", "2"])
