@@ -212,7 +212,7 @@ async fn audience_lifecycle_and_roles() {
 async fn bad_input_is_a_problem_and_changes_nothing() {
     let s = Stack::start().await;
     s.load("roles-and-other-org.json").await;
-    let before = s.dump().await;
+    let before = s.dump_seeing_changes().await;
     let ana = auth(&s.token("ana"));
     let sharing = "/accounts/mptravel/audiences/ibiza-dreamers/sharing";
     let cases: Vec<(&str, &str, String, u16, &str)> = vec![
@@ -396,7 +396,7 @@ async fn declarative_sharing_with_etags_and_activity() {
     );
     assert_ne!(r.header("etag"), Some(etag.clone()));
     // The same If-Match again is stale and changes nothing.
-    let before = s.dump().await;
+    let before = s.dump_seeing_changes().await;
     s.call_with("PUT", path, &h, Some(json!({"grants": []}).to_string()))
         .await
         .assert_problem(412, "precondition_failed");

@@ -40,7 +40,7 @@ async fn list_users(
     list: ListQuery,
 ) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
-    Ok(List::from(core.list_users(&member, &list.page).await?).into_response())
+    Ok(List::from(core.list_users(&member, list.page()?).await?).into_response())
 }
 
 async fn put_user(
@@ -78,7 +78,7 @@ async fn activity(
     list: ListQuery,
 ) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
-    Ok(List::from(core.list_activity(&member, &list.page).await?).into_response())
+    Ok(List::from(core.list_activity(&member, list.page()?).await?).into_response())
 }
 
 async fn list_roles(

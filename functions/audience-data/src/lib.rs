@@ -57,6 +57,6 @@ async fn get_delivered_members(
     let member = member_of(&core, &caller, &account).await?;
     let cid = path_id(&connection, ConnectionId::parse, "connection")?;
     Ok(List::from(
-        core.delivered_members(&member, &cid, &list.page).await?,
+        core.delivered_members(&member, &cid, list.page()?).await?,
     ))
 }

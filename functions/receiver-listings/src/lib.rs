@@ -34,7 +34,7 @@ async fn shared_with_me(
 ) -> Result<Response, ApiError> {
     let access: Option<ShareLevel> = list.param("access", "view_only, usable")?;
     let member = member_of(&core, &caller, &account).await?;
-    Ok(List::from(core.shared_with_me(&member, access, &list.page).await?).into_response())
+    Ok(List::from(core.shared_with_me(&member, access, list.page()?).await?).into_response())
 }
 
 async fn create_connection(
@@ -60,7 +60,7 @@ async fn list_connections(
 ) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
     let id = path_id(&id, AudienceId::parse, "audience")?;
-    Ok(List::from(core.list_connections(&member, &id, &list.page).await?).into_response())
+    Ok(List::from(core.list_connections(&member, &id, list.page()?).await?).into_response())
 }
 
 async fn delete_connection(

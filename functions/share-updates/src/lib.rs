@@ -70,7 +70,7 @@ async fn list_audiences(
 ) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
     Ok(axum::response::IntoResponse::into_response(List::from(
-        core.list_audiences(&member, &list.page).await?,
+        core.list_audiences(&member, list.page()?).await?,
     )))
 }
 
@@ -140,7 +140,8 @@ async fn put_grant(
                 .await?;
             return Err(ApiError::from(sharing_core::Error::CrossOrganization(
                 format!(
-                    "account '{receiver}' is not in your organization; sharing never leaves the organization"
+                    "account '{}' is not in your organization; sharing never leaves the organization",
+                    receiver.chars().take(64).collect::<String>()
                 ),
             )));
         }

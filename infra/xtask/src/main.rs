@@ -60,6 +60,17 @@ enum Cmd {
     Smoke,
     /// Only the end-to-end test through `sam local start-api` (part of `test`).
     SamLocalTest,
+    /// Fuzz the API from infra/openapi.yaml with schemathesis, as an admin and as a
+    /// receiver's user (a short run is part of `test`; `--long` sends at least 20,000
+    /// requests).
+    Fuzz {
+        /// The long run (>= 20,000 requests, up to 30 minutes per caller).
+        #[arg(long)]
+        long: bool,
+        /// Hypothesis seed, to replay a run.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
 }
 
 fn jwt_secret() -> String {
@@ -159,6 +170,25 @@ async fn run_command(command: Cmd) -> anyhow::Result<()> {
             let ses = services::start_ses(&modules, xtask::free_port()?)?;
             xtask_smoke(&dynamodb, &ses, &path).await
         }
+        Cmd::Fuzz { long, seed } => {
+            let bin = ensure_python_tools()?;
+            let modules = services::ensure_node_tools()?;
+            let dynamodb = services::start_dynamodb(&modules, xtask::free_port()?)?;
+            let mut volume = if long {
+                xtask::fuzz::Volume::long()
+            } else {
+                xtask::fuzz::Volume::ci()
+            };
+            if seed.is_some() {
+                volume.seed = seed;
+            }
+            let report = xtask::fuzz::run(&dynamodb.endpoint(), &bin.join("st"), &volume).await?;
+            println!(
+                "fuzz: {} requests, {} server errors, 0 responses breaking infra/openapi.yaml",
+                report.requests, report.server_errors
+            );
+            Ok(())
+        }
     }
 }
 
@@ -216,7 +246,8 @@ async fn up() -> anyhow::Result<()> {
     let client = xtask::dynamodb_client(&dynamodb.endpoint()).await;
     let table = table_name();
     xtask::table::create(&client, &table).await?;
-    let core = Core::new(Table::new(client, table.clone()));
+    let core = Core::new(Table::new(client, table.clone()))
+        .with_budget(sharing_core::budget::Budget::LOCAL);
     xtask::seed(&core, &xtask::demo_fixture()).await?;
 
     // The same notifier as in AWS, fed from DynamoDB Local's stream: access-request
@@ -483,6 +514,7 @@ async fn test() -> anyhow::Result<()> {
     // One DynamoDB Local and one SES emulator on free ports for all test binaries.
     let dynamodb = services::start_dynamodb(&modules, xtask::free_port()?)?;
     let ses = services::start_ses(&modules, xtask::free_port()?)?;
+
     run(
         "cargo test (unit, decision tables, property, router and end-to-end tests)",
         Command::new("cargo")
@@ -490,6 +522,15 @@ async fn test() -> anyhow::Result<()> {
             .env("E2E_DYNAMODB_ENDPOINT", dynamodb.endpoint())
             .env("E2E_SES_ENDPOINT", ses.endpoint()),
     )?;
+    passed += 1;
+
+    eprintln!("==> contract fuzzing (schemathesis, infra/openapi.yaml)");
+    xtask::fuzz::run(
+        &dynamodb.endpoint(),
+        &bin.join("st"),
+        &xtask::fuzz::Volume::ci(),
+    )
+    .await?;
     passed += 1;
 
     xtask_smoke(&dynamodb, &ses, &path).await?;

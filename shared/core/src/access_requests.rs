@@ -58,7 +58,8 @@ impl FromStr for RequestStatus {
             "approved" => Ok(RequestStatus::Approved),
             "denied" => Ok(RequestStatus::Denied),
             _ => Err(Error::Validation(format!(
-                "status '{s}' is not valid; use one of: {}",
+                "status '{}' is not valid; use one of: {}",
+                s.chars().take(64).collect::<String>(),
                 RequestStatus::NAMES
             ))),
         }
@@ -82,7 +83,8 @@ impl FromStr for Direction {
             "incoming" => Ok(Direction::Incoming),
             "outgoing" => Ok(Direction::Outgoing),
             _ => Err(Error::Validation(format!(
-                "direction '{s}' is not valid; use one of: incoming, outgoing"
+                "direction '{}' is not valid; use one of: incoming, outgoing",
+                s.chars().take(64).collect::<String>()
             ))),
         }
     }
@@ -160,6 +162,9 @@ pub struct AccessRequestView {
     pub expires_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The emails about this request that could not be sent (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notification_failures: Vec<crate::outbox::NotificationFailure>,
 }
 
 /// The stored access request: `ACCESS_REQUEST#{r}`, listed by the requester on GSI1
@@ -268,15 +273,26 @@ pub fn campaign_expiry(end: time::Date) -> Option<time::OffsetDateTime> {
 impl NewAccessRequest {
     /// Checks every part; answers the audience id.
     pub fn validate(&self) -> Result<AudienceId> {
+        let audience = self.audience()?;
+        self.validate_rest()?;
+        Ok(audience)
+    }
+
+    /// The audience asked for: an id that cannot be one names nothing (404).
+    pub fn audience(&self) -> Result<AudienceId> {
         if self.audience_id.is_empty() {
             return Err(Error::Validation("audienceId must not be empty".to_owned()));
         }
-        let audience = AudienceId::parse(&self.audience_id).map_err(|_| {
+        AudienceId::parse(&self.audience_id).map_err(|_| {
             Error::NotFound(format!(
                 "audience '{}' was not found",
                 self.audience_id.chars().take(64).collect::<String>()
             ))
-        })?;
+        })
+    }
+
+    /// Everything but the audience: checked once the audience is known to be visible.
+    pub fn validate_rest(&self) -> Result<()> {
         if self.requested_level != ShareLevel::Usable.as_str() {
             return Err(Error::Validation(format!(
                 "requestedLevel '{}' cannot be requested; only usable can",
@@ -285,7 +301,7 @@ impl NewAccessRequest {
         }
         self.campaign.validate()?;
         validate_platforms(&self.activation_platforms)?;
-        Ok(audience)
+        Ok(())
     }
 }
 
@@ -377,7 +393,7 @@ impl Core {
         member: &Member,
         input: &NewAccessRequest,
     ) -> Result<AccessRequestView> {
-        let audience_id = input.validate()?;
+        let audience_id = input.audience()?;
         let membership: Option<MembershipItem> = self
             .table
             .get(&keys::membership(&member.account_id, &member.user_id))
@@ -410,7 +426,9 @@ impl Core {
                     Error::NotFound(format!("audience '{audience_id}' was not found"))
                 })?;
             let access = access_of(&audience, &member.account_id, self.now_epoch());
-            member.require(
+            // The order of checks: visibility and role (404, 403), then the request's own
+            // validity (400), then the stored state (409 already_granted).
+            let decided = member.require(
                 Action::RequestAccess,
                 &Resource::Audience { access },
                 || match access {
@@ -422,7 +440,15 @@ impl Core {
                         "your account already holds {access} access to audience '{audience_id}'"
                     ),
                 },
-            )?;
+            );
+            match decided {
+                Err(e @ (Error::AlreadyGranted(_) | Error::Conflict(_))) => {
+                    input.validate_rest()?;
+                    return Err(e);
+                }
+                other => other?,
+            }
+            input.validate_rest()?;
             let owner_email = self.creator_email(&audience).await?;
 
             let id = RequestId::parse(&self.ids.new_id())?;
@@ -451,6 +477,7 @@ impl Core {
                 granted_level: None,
                 expires_at: None,
                 reason: None,
+                notification_failures: Vec::new(),
             };
             let item = AccessRequestItem::new(view, requester_name.clone())?;
             let lock_key = keys::pending_request(&audience_id, &member.account_id);
@@ -920,6 +947,7 @@ mod tests {
             granted_level: None,
             expires_at: None,
             reason: None,
+            notification_failures: Vec::new(),
         };
         let item = AccessRequestItem::new(view.clone(), "Dan".into()).unwrap();
         assert_eq!(item.pk, "ACCESS_REQUEST#01JREQ");

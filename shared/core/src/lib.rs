@@ -8,6 +8,7 @@ pub mod access_requests;
 pub mod accounts;
 pub mod activity;
 pub mod audiences;
+pub mod budget;
 pub mod clock;
 pub mod connections;
 pub mod cursor;
@@ -41,6 +42,8 @@ pub struct Core {
     pub table: Table,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
+    /// How long a request may take ([`budget`]).
+    pub budget: budget::Budget,
 }
 
 impl Core {
@@ -49,7 +52,14 @@ impl Core {
             table,
             clock: Arc::new(SystemClock),
             ids: Arc::new(UlidGenerator),
+            budget: budget::Budget::AWS,
         }
+    }
+
+    /// The same core, its requests bounded by `budget` (the local stack's is looser).
+    pub fn with_budget(mut self, budget: budget::Budget) -> Self {
+        self.budget = budget;
+        self
     }
 
     pub fn now(&self) -> time::OffsetDateTime {

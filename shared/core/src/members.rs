@@ -106,7 +106,41 @@ pub struct MembersInput {
 pub struct MemberInput {
     pub user_id: String,
     /// Keys are checked against the identity types, so that an unknown one is named.
+    /// A key given twice is refused (JSON parsers differ on which one wins).
+    #[serde(deserialize_with = "unique_keys")]
     pub identities: BTreeMap<String, String>,
+}
+
+/// A JSON object read into a map, refusing a key given twice instead of keeping the
+/// last one silently.
+fn unique_keys<'de, D>(d: D) -> std::result::Result<BTreeMap<String, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of identity type to value")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = map.next_entry::<String, String>()? {
+                if out.contains_key(&k) {
+                    return Err(serde::de::Error::custom(format!(
+                        "identity type '{}' is given more than once",
+                        k.chars().take(64).collect::<String>()
+                    )));
+                }
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Visitor)
 }
 
 /// `PUT /accounts/{b}/profiles` body.

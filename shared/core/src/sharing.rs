@@ -170,7 +170,8 @@ pub fn parse_expiry(
     }
     let t = parse_rfc3339(raw).ok_or_else(|| {
         Error::Validation(format!(
-            "expiresAt '{raw}' is not an RFC 3339 timestamp (e.g. 2027-01-31T00:00:00Z)"
+            "expiresAt '{}' is not an RFC 3339 timestamp (e.g. 2027-01-31T00:00:00Z)",
+            raw.chars().take(64).collect::<String>()
         ))
     })?;
     if t.unix_timestamp() <= now {
@@ -339,6 +340,15 @@ impl Core {
         Ok(sharing_view(&audience, self.now_epoch()))
     }
 
+    /// `If-Match` against the version just read: 412 when it differs. Evaluated after the
+    /// request's own checks and before those against the stored state (409, 422).
+    fn precondition(if_match: Option<i64>, current: i64) -> Result<()> {
+        match if_match {
+            Some(v) if v != current => Err(stale(current)),
+            _ => Ok(()),
+        }
+    }
+
     /// `PUT /accounts/{a}/audiences/{id}/sharing`: declarative; unlisted accounts are
     /// private.
     pub async fn put_sharing(
@@ -364,9 +374,15 @@ impl Core {
         }
         // Visibility and role come first: a receiver learns nothing from the body check.
         let (audience, _) = self.audience_for(member, id, Action::ChangeSharing).await?;
+        let now = self.now_epoch();
+        // Then the request's own validity, then the precondition, then the stored state
+        // (the receivers: 422).
+        for g in &input.grants {
+            parse_expiry(g.level, g.expires_at.as_deref(), now)?;
+        }
+        Self::precondition(if_match, audience.sharing_version)?;
         let listed: Vec<AccountId> = input.grants.iter().map(|g| g.account_id.clone()).collect();
         let accounts = self.check_receivers(member, &listed).await?;
-        let now = self.now_epoch();
         let parsed = input
             .grants
             .iter()
@@ -406,6 +422,8 @@ impl Core {
         if_match: Option<i64>,
     ) -> Result<SharingView> {
         let (audience, _) = self.audience_for(member, id, Action::ChangeSharing).await?;
+        let expiry = parse_expiry(input.level, input.expires_at.as_deref(), self.now_epoch())?;
+        Self::precondition(if_match, audience.sharing_version)?;
         let accounts = self
             .check_receivers(member, std::slice::from_ref(receiver))
             .await?;
@@ -413,7 +431,6 @@ impl Core {
             .get(receiver.as_str())
             .map(|a| a.name.clone())
             .unwrap_or_default();
-        let expiry = parse_expiry(input.level, input.expires_at.as_deref(), self.now_epoch())?;
         let desired: Desired =
             BTreeMap::from([(receiver.clone(), entry(input.level, &name, expiry))]);
         self.change_sharing(member, id, audience, if_match, |_, _| Ok(desired.clone()))
@@ -456,6 +473,12 @@ impl Core {
                 )));
             }
         }
+        let key = keys::sharing_defaults(&member.account_id);
+        // The precondition before the receivers (422) are looked at.
+        if if_match.is_some() {
+            let current: Option<SharingDefaultsItem> = self.table.get(&key).await?;
+            Self::precondition(if_match, current.as_ref().map_or(0, |c| c.version))?;
+        }
         let listed: Vec<AccountId> = input
             .defaults
             .iter()
@@ -474,7 +497,6 @@ impl Core {
                 level: d.level,
             })
             .collect();
-        let key = keys::sharing_defaults(&member.account_id);
         for _attempt in 0..5 {
             let current: Option<SharingDefaultsItem> = self.table.get(&key).await?;
             let version = current.as_ref().map_or(0, |c| c.version);

@@ -309,7 +309,7 @@ impl Table {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(Error::sdk)?;
         match out.item {
             Some(item) => Ok(Some(serde_dynamo::from_item(item).map_err(Error::store)?)),
             None => Ok(None),
@@ -328,9 +328,7 @@ impl Table {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(
-                    e,
-                ))),
+                _ => Err(Error::sdk(e)),
             },
         }
     }
@@ -346,9 +344,7 @@ impl Table {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(
-                    e,
-                ))),
+                _ => Err(Error::sdk(e)),
             },
         }
     }
@@ -368,9 +364,7 @@ impl Table {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(
-                    e,
-                ))),
+                _ => Err(Error::sdk(e)),
             },
         }
     }
@@ -423,9 +417,7 @@ impl Table {
                         .to_owned(),
                 )));
             }
-            return Err(TxError::Other(Error::store(
-                aws_sdk_dynamodb::error::DisplayErrorContext(err),
-            )));
+            return Err(TxError::Other(Error::sdk(err)));
         }
     }
 
@@ -469,7 +461,7 @@ impl Table {
             .set_expression_attribute_values(Some(values))
             .send()
             .await
-            .map_err(|e| Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(Error::sdk)?;
         let items = out
             .items
             .unwrap_or_default()
@@ -520,7 +512,7 @@ impl Table {
                     .request_items(&self.name, ka)
                     .send()
                     .await
-                    .map_err(|e| Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+                    .map_err(Error::sdk)?;
                 if let Some(mut responses) = res.responses {
                     for item in responses.remove(&self.name).unwrap_or_default() {
                         out.push(serde_dynamo::from_item(item).map_err(Error::store)?);
@@ -534,7 +526,7 @@ impl Table {
                 if !pending.is_empty() {
                     attempt += 1;
                     if attempt > 10 {
-                        return Err(Error::Store("batch read kept being throttled".into()));
+                        return Err(Error::throttled("batch read kept being throttled"));
                     }
                     tokio::time::sleep(backoff(attempt)).await;
                 }
@@ -565,7 +557,7 @@ impl Table {
                     .request_items(&self.name, pending.clone())
                     .send()
                     .await
-                    .map_err(|e| Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+                    .map_err(Error::sdk)?;
                 pending = res
                     .unprocessed_items
                     .and_then(|mut u| u.remove(&self.name))
@@ -573,7 +565,7 @@ impl Table {
                 if !pending.is_empty() {
                     attempt += 1;
                     if attempt > 10 {
-                        return Err(Error::Store("batch write kept being throttled".into()));
+                        return Err(Error::throttled("batch write kept being throttled"));
                     }
                     tokio::time::sleep(backoff(attempt)).await;
                 }

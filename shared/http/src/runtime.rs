@@ -92,10 +92,10 @@ pub fn init_tracing() {
 }
 
 /// The DynamoDB client from the environment (`AWS_ENDPOINT_URL_DYNAMODB` points it at
-/// DynamoDB Local).
+/// DynamoDB Local), bounded by [`sharing_core::budget`].
 pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
     let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    aws_sdk_dynamodb::Client::new(&shared)
+    sharing_core::budget::dynamodb_client(&shared)
 }
 
 /// The application a function serves: [`crate::app`], plus, only under `sam local`, the
