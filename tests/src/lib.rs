@@ -13,6 +13,7 @@
 use reqwest::Method;
 use serde_json::Value;
 use sharing_core::Core;
+use sharing_core::clock::{Clock, FixedClock, SystemClock};
 use sharing_core::store::Table;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -140,6 +141,18 @@ pub struct Stack {
 impl Stack {
     /// Starts a stack on the current tokio runtime.
     pub async fn start() -> Stack {
+        Self::start_with_clock(None).await
+    }
+
+    /// Starts a stack whose API reads time from a [`FixedClock`] set to the current
+    /// second; tests move it instead of sleeping.
+    pub async fn start_at_fixed_time() -> (Stack, Arc<FixedClock>) {
+        let clock = Arc::new(FixedClock::at(SystemClock.now()));
+        let stack = Self::start_with_clock(Some(clock.clone())).await;
+        (stack, clock)
+    }
+
+    async fn start_with_clock(clock: Option<Arc<FixedClock>>) -> Stack {
         let svc = tokio::task::spawn_blocking(services).await.unwrap();
         let dynamodb_calls = CallCounter::default();
         let base = xtask::dynamodb_client(&svc.dynamodb).await;
@@ -153,7 +166,10 @@ impl Stack {
         xtask::table::create(&dynamodb, &table_name)
             .await
             .expect("create table");
-        let core = Core::new(Table::new(dynamodb.clone(), table_name.clone()));
+        let mut core = Core::new(Table::new(dynamodb.clone(), table_name.clone()));
+        if let Some(c) = clock {
+            core.clock = c;
+        }
         xtask::seed(&core, &xtask::demo_fixture())
             .await
             .expect("demo fixture");

@@ -4,8 +4,8 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::{get, put};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use sharing_core::Core;
 use sharing_core::audiences::{AudiencePatch, NewAudience};
 use sharing_core::ids::{AccountId, AudienceId};
@@ -31,7 +31,7 @@ pub fn routes() -> Router<Core> {
         )
         .route(
             "/accounts/{accountId}/audiences/{audienceId}/sharing/{receiverAccountId}",
-            put(put_grant),
+            get(explain_grant).put(put_grant),
         )
         .route(
             "/accounts/{accountId}/sharing-defaults",
@@ -149,6 +149,29 @@ async fn put_grant(
         .put_grant(&member, &id, &receiver, &input, if_match)
         .await?;
     Ok(with_etag(StatusCode::OK, s.version, &s))
+}
+
+async fn explain_grant(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path((account, id, receiver)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    let id = audience_id(&id)?;
+    // A receiver id that cannot be an account is not an account of the organization.
+    let receiver = match AccountId::parse(&receiver) {
+        Ok(r) => r,
+        Err(_) => {
+            core.audience_for(&member, &id, sharing_core::policy::Action::ViewSharing)
+                .await?;
+            return Err(ApiError::from(sharing_core::Error::NotFound(format!(
+                "account '{}' was not found in your organization",
+                receiver.chars().take(64).collect::<String>()
+            ))));
+        }
+    };
+    let e = core.explain_grant(&member, &id, &receiver).await?;
+    Ok(axum::Json(e).into_response())
 }
 
 async fn get_defaults(

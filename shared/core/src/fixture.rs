@@ -177,10 +177,9 @@ impl Core {
                 sharing.insert(
                     g.account_id.to_string(),
                     SharingEntry {
-                        level: g.level,
-                        account_name: name.clone(),
-                        expires_at: None,
-                        expires_at_epoch: None,
+                        granted_by: Some(OPS.to_owned()),
+                        granted_at: Some(self.now_rfc3339()),
+                        ..SharingEntry::plain(g.level, name.clone())
                     },
                 );
             }

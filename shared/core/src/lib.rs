@@ -13,6 +13,7 @@ pub mod connections;
 pub mod cursor;
 pub mod email;
 pub mod error;
+pub mod explain;
 pub mod fixture;
 pub mod idempotency;
 pub mod identity_grants;

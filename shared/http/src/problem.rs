@@ -68,6 +68,7 @@ impl ApiError {
             "precondition_failed" => "Precondition failed",
             "cross_organization" => "Outside your organization",
             "payload_too_large" => "Payload too large",
+            "platform_not_allowed" => "Platform not allowed",
             _ => "Internal error",
         }
     }
@@ -89,6 +90,7 @@ impl From<Error> for ApiError {
             Error::CrossOrganization(d) => {
                 ApiError::new(S::UNPROCESSABLE_ENTITY, "cross_organization", d)
             }
+            Error::PlatformNotAllowed(d) => ApiError::new(S::FORBIDDEN, "platform_not_allowed", d),
             Error::PayloadTooLarge(d) => {
                 ApiError::new(S::PAYLOAD_TOO_LARGE, "payload_too_large", d)
             }
