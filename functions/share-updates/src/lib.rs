@@ -1,12 +1,13 @@
 //! `share-updates`: the owner side. Audiences, their per-account sharing levels, and the
-//! account's sharing defaults for new audiences.
+//! account's sharing defaults for new audiences (and their application to existing ones).
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use sharing_core::Core;
+use sharing_core::apply_defaults::ApplyDefaultsInput;
 use sharing_core::audiences::{AudiencePatch, NewAudience};
 use sharing_core::ids::{AccountId, AudienceId};
 use sharing_core::sharing::{DefaultsInput, OneGrantInput, SharingInput};
@@ -36,6 +37,10 @@ pub fn routes() -> Router<Core> {
         .route(
             "/accounts/{accountId}/sharing-defaults",
             get(get_defaults).put(put_defaults),
+        )
+        .route(
+            "/accounts/{accountId}/sharing-defaults/apply",
+            post(apply_defaults),
         )
 }
 
@@ -194,4 +199,14 @@ async fn put_defaults(
     let member = member_of(&core, &caller, &account).await?;
     let d = core.put_defaults(&member, &input, if_match).await?;
     Ok(with_etag(StatusCode::OK, d.version, &d))
+}
+
+async fn apply_defaults(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path(account): Path<String>,
+    JsonBody(input): JsonBody<ApplyDefaultsInput>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    Ok(axum::Json(core.apply_defaults(&member, &input).await?).into_response())
 }

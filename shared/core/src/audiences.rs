@@ -274,6 +274,7 @@ impl Core {
             version: 1,
             sharing_version: 1,
             sharing,
+            edited_accounts: Default::default(),
         };
         // The audience and the snapshot of the defaults go in one transaction; an
         // organization with more receiving accounts than a transaction holds gets the

@@ -208,6 +208,8 @@ impl Core {
                 version: 1,
                 sharing_version: 1,
                 sharing,
+                // Every account the fixture names was set on the audience, private too.
+                edited_accounts: a.sharing.iter().map(|g| g.account_id.to_string()).collect(),
             };
             let mut tx = Tx::new();
             tx.put(&self.table, "audience", &item, Some(Expr::absent()))?;

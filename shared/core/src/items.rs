@@ -5,7 +5,7 @@ use crate::ids::RoleId;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sharing_policy::{GrantWindow, ShareLevel, effective_level, platform_allowed};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -242,9 +242,15 @@ pub struct AudienceItem {
     pub updated_at: String,
     pub version: i64,
     pub sharing_version: i64,
-    /// Receiving account id → its non-private level. Absent = private.
+    /// Receiving account id → its grant. Absent = private.
     #[serde(default)]
     pub sharing: BTreeMap<String, SharingEntry>,
+    /// Receiving accounts whose grant was set on this audience itself (a sharing change
+    /// or an approved request, including setting it to private): applying the defaults
+    /// leaves them alone unless told otherwise. Audiences stored before this was
+    /// recorded read as none.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub edited_accounts: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

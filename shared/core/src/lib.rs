@@ -7,6 +7,7 @@
 pub mod access_requests;
 pub mod accounts;
 pub mod activity;
+pub mod apply_defaults;
 pub mod audiences;
 pub mod clock;
 pub mod connections;

@@ -364,13 +364,19 @@ impl Core {
             }
         }
         after.sharing_version = audience.sharing_version + 1;
+        if source != GrantSource::Default {
+            after
+                .edited_accounts
+                .extend(changes.iter().map(|c| c.receiver.to_string()));
+        }
         tx.update(
             &self.table,
             "audience",
             &keys::audience(&AudienceId::parse(&audience.id)?),
-            Expr::new("SET sharing = :s, sharingVersion = :nv")
+            Expr::new("SET sharing = :s, sharingVersion = :nv, editedAccounts = :e")
                 .value(":s", &after.sharing)?
                 .value(":nv", &after.sharing_version)?
+                .value(":e", &after.edited_accounts)?
                 .value(":v", &audience.sharing_version)?,
             Some("attribute_exists(PK) AND sharingVersion = :v"),
         )?;
@@ -734,6 +740,7 @@ mod tests {
                 .iter()
                 .map(|(id, e)| (id.to_string(), e.clone()))
                 .collect(),
+            edited_accounts: Default::default(),
         }
     }
 
