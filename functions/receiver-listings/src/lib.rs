@@ -17,6 +17,10 @@ pub fn routes() -> Router<Core> {
     Router::new()
         .route("/accounts/{accountId}/shared-with-me", get(shared_with_me))
         .route(
+            "/accounts/{accountId}/connections",
+            get(account_connections),
+        )
+        .route(
             "/accounts/{accountId}/audiences/{audienceId}/access",
             get(explain_access),
         )
@@ -49,6 +53,16 @@ async fn explain_access(
     let member = member_of(&core, &caller, &account).await?;
     let id = path_id(&id, AudienceId::parse, "audience")?;
     Ok(axum::Json(core.explain_access(&member, &id).await?).into_response())
+}
+
+async fn account_connections(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path(account): Path<String>,
+    list: ListQuery,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    Ok(List::from(core.account_connections(&member, &list.page).await?).into_response())
 }
 
 async fn create_connection(

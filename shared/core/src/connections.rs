@@ -107,6 +107,22 @@ pub struct ConnectionView {
     pub created_by: String,
 }
 
+/// One connection in the account-wide list.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountConnectionView {
+    pub id: String,
+    pub audience_id: String,
+    pub audience_name: String,
+    pub owner_account_id: String,
+    pub output_id: String,
+    pub platform: String,
+    pub status: ConnectionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended_reason: Option<SuspendedReason>,
+    pub created_at: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewConnection {
@@ -218,6 +234,8 @@ impl Core {
             sk: key.sk,
             gsi1pk: keys::audience_connections(&member.account_id, id),
             gsi1sk: keys::connection_sort(&cid),
+            gsi2pk: Some(keys::account_connections(&member.account_id)),
+            gsi2sk: Some(keys::connection_sort(&cid)),
             entity_type: entity::CONNECTION.to_owned(),
             id: cid.to_string(),
             account_id: member.account_id.to_string(),
@@ -273,6 +291,61 @@ impl Core {
                 .items
                 .iter()
                 .map(|c| connection_view(c, &audience, &member.account_id, now))
+                .collect(),
+            next_cursor: p.next_cursor,
+        })
+    }
+
+    /// `GET /accounts/{b}/connections`: every connection of the account across
+    /// audiences, oldest first. One Query per page on the account's connections, then
+    /// one BatchGetItem of the page's audiences (their names, owners and the grants the
+    /// status is derived from). An audience that no longer exists reads as private.
+    pub async fn account_connections(
+        &self,
+        member: &Member,
+        page: &PageRequest,
+    ) -> Result<Page<AccountConnectionView>> {
+        member.require(Action::ViewConnections, &Resource::Account, String::new)?;
+        let q = Query::index(keys::GSI2, keys::account_connections(&member.account_id));
+        let p: Page<ConnectionItem> = self.table.query(&q, page).await?;
+        let audience_keys = p
+            .items
+            .iter()
+            .map(|c| AudienceId::parse(&c.audience_id).map(|id| keys::audience(&id)))
+            .collect::<Result<Vec<_>>>()?;
+        let audiences: Vec<AudienceItem> = if audience_keys.is_empty() {
+            Vec::new()
+        } else {
+            self.table.batch_get(&audience_keys).await?
+        };
+        let now = self.now_epoch();
+        Ok(Page {
+            items: p
+                .items
+                .iter()
+                .map(|c| {
+                    let audience = audiences.iter().find(|a| a.id == c.audience_id);
+                    let (status, suspended_reason) = match audience {
+                        Some(a) => connection_state(
+                            access_of(a, &member.account_id, now),
+                            platform_allowed(a, &member.account_id, &c.platform),
+                        ),
+                        None => connection_state(AccessLevel::Private, true),
+                    };
+                    AccountConnectionView {
+                        id: c.id.clone(),
+                        audience_id: c.audience_id.clone(),
+                        audience_name: audience.map(|a| a.name.clone()).unwrap_or_default(),
+                        owner_account_id: audience
+                            .map(|a| a.owner_account_id.clone())
+                            .unwrap_or_default(),
+                        output_id: c.output_id.clone(),
+                        platform: c.platform.clone(),
+                        status,
+                        suspended_reason,
+                        created_at: c.created_at.clone(),
+                    }
+                })
                 .collect(),
             next_cursor: p.next_cursor,
         })

@@ -315,6 +315,12 @@ pub struct ConnectionItem {
     pub gsi1pk: String,
     #[serde(rename = "GSI1SK")]
     pub gsi1sk: String,
+    /// `CONNECTIONS#{b}` / `CONNECTION#{c}`: the account's connections across audiences.
+    /// Connections made before this index existed do not have it.
+    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2pk: Option<String>,
+    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
+    pub gsi2sk: Option<String>,
     pub entity_type: String,
     pub id: String,
     pub account_id: String,

@@ -132,6 +132,11 @@ pub fn audience_connections(account: &AccountId, id: &AudienceId) -> String {
     format!("{}#AUDIENCE#{id}", account_pk(account))
 }
 
+/// GSI2 partition of every connection of an account, across audiences.
+pub fn account_connections(account: &AccountId) -> String {
+    format!("CONNECTIONS#{account}")
+}
+
 pub fn connection_sort(c: &ConnectionId) -> String {
     format!("CONNECTION#{c}")
 }

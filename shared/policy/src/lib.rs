@@ -286,7 +286,9 @@ pub fn decide(principal: &Principal, action: Action, resource: &Resource) -> Dec
             | Action::ListSharedWithMe
             | Action::CreateAudience
             | Action::RecordProfiles
-            | Action::ListAccessRequests,
+            | Action::ListAccessRequests
+            // Every connection of the account, across audiences.
+            | Action::ViewConnections,
             Resource::Account,
         ) => role_only(principal, action),
         (
