@@ -42,6 +42,10 @@ pub fn routes() -> Router<Core> {
             "/accounts/{accountId}/sharing-defaults/apply",
             post(apply_defaults),
         )
+        .route(
+            "/accounts/{accountId}/audiences/{audienceId}/usage",
+            get(usage),
+        )
 }
 
 fn audience_id(raw: &str) -> Result<AudienceId, ApiError> {
@@ -209,4 +213,13 @@ async fn apply_defaults(
 ) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
     Ok(axum::Json(core.apply_defaults(&member, &input).await?).into_response())
+}
+
+async fn usage(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path((account, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    Ok(axum::Json(core.usage(&member, &audience_id(&id)?).await?).into_response())
 }

@@ -255,6 +255,12 @@ impl Core {
         let mut tx = Tx::new();
         tx.put(&self.table, "output", &output, Some(Expr::absent()))?;
         tx.put(&self.table, "connection", &item, Some(Expr::absent()))?;
+        tx.put(
+            &self.table,
+            "usage",
+            &crate::usage::ConnectionUsageItem::of(&item, id, &cid),
+            None,
+        )?;
         match self.table.commit(tx).await {
             Ok(()) => Ok(connection_view(
                 &item,
@@ -377,6 +383,7 @@ impl Core {
             &keys::connection_output(&member.account_id, id, &c.output_id),
             None,
         )?;
+        tx.delete(&self.table, "usage", &keys::usage_connection(id, cid), None)?;
         match self.table.commit(tx).await {
             Ok(()) => Ok(()),
             Err(TxError::Condition(_)) => Err(connection_not_found(cid)),

@@ -429,4 +429,6 @@ pub mod entity {
     pub const IDENTITY_GRANT: &str = "identity_grant";
     pub const AUDIENCE_MEMBER: &str = "audience_member";
     pub const SEEN_PROFILE: &str = "seen_profile";
+    pub const CONNECTION_USAGE: &str = "connection_usage";
+    pub const DELIVERY_COUNT: &str = "delivery_count";
 }

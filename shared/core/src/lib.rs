@@ -26,6 +26,7 @@ pub mod outbox;
 pub mod roles;
 pub mod sharing;
 pub mod store;
+pub mod usage;
 pub mod validate;
 
 pub use error::{Error, Result};

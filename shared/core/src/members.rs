@@ -355,8 +355,11 @@ impl Core {
             }
             _ => HashSet::new(),
         };
+        let items = deliver_page(members.items, &seen, granted.as_ref());
+        // Counted where it happens, without waiting for the write (see `usage`).
+        self.count_delivery(&audience_id, &connection, items.len());
         Ok(Page {
-            items: deliver_page(members.items, &seen, granted.as_ref()),
+            items,
             next_cursor: wrap_cursor(cid, members.next_cursor),
         })
     }
