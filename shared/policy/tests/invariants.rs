@@ -153,7 +153,10 @@ mod before {
                 | Action::ListSharedWithMe
                 | Action::CreateAudience
                 | Action::RecordProfiles
-                | Action::ListAccessRequests,
+                | Action::ListAccessRequests
+                // Added since: every connection of the account, across audiences
+                // (`GET /accounts/{b}/connections`), for the roles that manage them.
+                | Action::ViewConnections,
                 Resource::Account,
             ) => {
                 if role_permits(action, role) {
