@@ -14,6 +14,7 @@ use reqwest::Method;
 use serde_json::Value;
 use sharing_core::Core;
 use sharing_core::budget::Budget;
+use sharing_core::clock::{Clock, FixedClock, SystemClock};
 use sharing_core::store::Table;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -164,8 +165,20 @@ pub struct Stack {
 impl Stack {
     /// Starts a stack on the current tokio runtime.
     pub async fn start() -> Stack {
+        Self::start_with_clock(None).await
+    }
+
+    /// Starts a stack whose API reads time from a [`FixedClock`] set to the current
+    /// second; tests move it instead of sleeping.
+    pub async fn start_at_fixed_time() -> (Stack, Arc<FixedClock>) {
+        let clock = Arc::new(FixedClock::at(SystemClock.now()));
+        let stack = Self::start_with_clock(Some(clock.clone())).await;
+        (stack, clock)
+    }
+
+    async fn start_with_clock(clock: Option<Arc<FixedClock>>) -> Stack {
         let svc = tokio::task::spawn_blocking(services).await.unwrap();
-        Stack::start_on(&svc.dynamodb, &svc.ses, Budget::LOCAL).await
+        Stack::start_on(&svc.dynamodb, &svc.ses, Budget::LOCAL, clock).await
     }
 
     /// Starts a stack on a DynamoDB Local of its own, which the test may pause
@@ -179,11 +192,16 @@ impl Stack {
         })
         .await
         .unwrap();
-        let stack = Stack::start_on(&own.endpoint(), &svc.ses, Budget::AWS).await;
+        let stack = Stack::start_on(&own.endpoint(), &svc.ses, Budget::AWS, None).await;
         (stack, OwnDynamoDb(own))
     }
 
-    async fn start_on(dynamodb_endpoint: &str, ses: &str, budget: Budget) -> Stack {
+    async fn start_on(
+        dynamodb_endpoint: &str,
+        ses: &str,
+        budget: Budget,
+        clock: Option<Arc<FixedClock>>,
+    ) -> Stack {
         let dynamodb_calls = CallCounter::default();
         let base = xtask::dynamodb_client_within(dynamodb_endpoint, budget).await;
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
@@ -196,7 +214,11 @@ impl Stack {
         xtask::table::create(&dynamodb, &table_name)
             .await
             .expect("create table");
-        let core = Core::new(Table::new(dynamodb.clone(), table_name.clone())).with_budget(budget);
+        let mut core =
+            Core::new(Table::new(dynamodb.clone(), table_name.clone())).with_budget(budget);
+        if let Some(c) = clock {
+            core.clock = c;
+        }
         xtask::seed(&core, &xtask::demo_fixture())
             .await
             .expect("demo fixture");

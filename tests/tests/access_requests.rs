@@ -402,8 +402,18 @@ async fn request_then_approve_grants_usable_until_the_campaign_ends_and_emails_b
     assert_eq!(mail.len(), 1, "{mail:?}");
     assert!(mail[0]["subject"].as_str().unwrap().contains("approved"));
     let text = mail[0]["body"]["text"].as_str().unwrap();
+    // The campaign's window (from the approval until the end of its last day) and the
+    // request's platforms.
     assert!(
-        text.contains("usable access, until 2027-09-01T00:00:00Z"),
+        text.contains("usable access, from ") && text.contains(" until 2027-09-01T00:00:00Z."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Activation platforms allowed: meta, google_ads only."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Outside that window the account holds view_only access."),
         "{text}"
     );
 

@@ -1,5 +1,5 @@
-//! `admin`: who am I, the users of an account and their roles (built-in and custom), and
-//! the activity log.
+//! `admin`: who am I, the organization of an account, the users of an account and their
+//! roles (built-in and custom), and the activity log.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,6 +16,7 @@ use sharing_http::{ApiError, JsonBody, List, ListQuery, member_of, path_id};
 pub fn routes() -> Router<Core> {
     Router::new()
         .route("/me", get(me))
+        .route("/accounts/{accountId}/organization", get(organization))
         .route("/accounts/{accountId}/users", get(list_users))
         .route(
             "/accounts/{accountId}/users/{userId}",
@@ -31,6 +32,15 @@ pub fn routes() -> Router<Core> {
 
 async fn me(State(core): State<Core>, CallerOf(caller): CallerOf) -> Result<Response, ApiError> {
     Ok(Json(core.me(&caller).await?).into_response())
+}
+
+async fn organization(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path(account): Path<String>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    Ok(Json(core.organization(&member).await?).into_response())
 }
 
 async fn list_users(

@@ -1,5 +1,5 @@
-//! `receiver-listings`: the receiving side. "Shared with me" and connections of
-//! audiences to outputs.
+//! `receiver-listings`: the receiving side. "Shared with me", why the account holds what
+//! it holds on an audience, and connections of audiences to outputs.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -16,6 +16,14 @@ use sharing_http::{ApiError, JsonBody, List, ListQuery, created, member_of, path
 pub fn routes() -> Router<Core> {
     Router::new()
         .route("/accounts/{accountId}/shared-with-me", get(shared_with_me))
+        .route(
+            "/accounts/{accountId}/connections",
+            get(account_connections),
+        )
+        .route(
+            "/accounts/{accountId}/audiences/{audienceId}/access",
+            get(explain_access),
+        )
         .route(
             "/accounts/{accountId}/audiences/{audienceId}/connections",
             get(list_connections).post(create_connection),
@@ -35,6 +43,26 @@ async fn shared_with_me(
     let access: Option<ShareLevel> = list.param("access", "view_only, usable")?;
     let member = member_of(&core, &caller, &account).await?;
     Ok(List::from(core.shared_with_me(&member, access, list.page()?).await?).into_response())
+}
+
+async fn explain_access(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path((account, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    let id = path_id(&id, AudienceId::parse, "audience")?;
+    Ok(axum::Json(core.explain_access(&member, &id).await?).into_response())
+}
+
+async fn account_connections(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path(account): Path<String>,
+    list: ListQuery,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    Ok(List::from(core.account_connections(&member, list.page()?).await?).into_response())
 }
 
 async fn create_connection(

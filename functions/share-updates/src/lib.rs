@@ -1,12 +1,13 @@
 //! `share-updates`: the owner side. Audiences, their per-account sharing levels, and the
-//! account's sharing defaults for new audiences.
+//! account's sharing defaults for new audiences (and their application to existing ones).
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::{get, put};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use sharing_core::Core;
+use sharing_core::apply_defaults::ApplyDefaultsInput;
 use sharing_core::audiences::{AudiencePatch, NewAudience};
 use sharing_core::ids::{AccountId, AudienceId};
 use sharing_core::sharing::{DefaultsInput, OneGrantInput, SharingInput};
@@ -31,11 +32,19 @@ pub fn routes() -> Router<Core> {
         )
         .route(
             "/accounts/{accountId}/audiences/{audienceId}/sharing/{receiverAccountId}",
-            put(put_grant),
+            get(explain_grant).put(put_grant),
         )
         .route(
             "/accounts/{accountId}/sharing-defaults",
             get(get_defaults).put(put_defaults),
+        )
+        .route(
+            "/accounts/{accountId}/sharing-defaults/apply",
+            post(apply_defaults),
+        )
+        .route(
+            "/accounts/{accountId}/audiences/{audienceId}/usage",
+            get(usage),
         )
 }
 
@@ -152,6 +161,29 @@ async fn put_grant(
     Ok(with_etag(StatusCode::OK, s.version, &s))
 }
 
+async fn explain_grant(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path((account, id, receiver)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    let id = audience_id(&id)?;
+    // A receiver id that cannot be an account is not an account of the organization.
+    let receiver = match AccountId::parse(&receiver) {
+        Ok(r) => r,
+        Err(_) => {
+            core.audience_for(&member, &id, sharing_core::policy::Action::ViewSharing)
+                .await?;
+            return Err(ApiError::from(sharing_core::Error::NotFound(format!(
+                "account '{}' was not found in your organization",
+                receiver.chars().take(64).collect::<String>()
+            ))));
+        }
+    };
+    let e = core.explain_grant(&member, &id, &receiver).await?;
+    Ok(axum::Json(e).into_response())
+}
+
 async fn get_defaults(
     State(core): State<Core>,
     CallerOf(caller): CallerOf,
@@ -172,4 +204,23 @@ async fn put_defaults(
     let member = member_of(&core, &caller, &account).await?;
     let d = core.put_defaults(&member, &input, if_match).await?;
     Ok(with_etag(StatusCode::OK, d.version, &d))
+}
+
+async fn apply_defaults(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path(account): Path<String>,
+    JsonBody(input): JsonBody<ApplyDefaultsInput>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    Ok(axum::Json(core.apply_defaults(&member, &input).await?).into_response())
+}
+
+async fn usage(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path((account, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    Ok(axum::Json(core.usage(&member, &audience_id(&id)?).await?).into_response())
 }

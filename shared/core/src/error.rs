@@ -29,6 +29,10 @@ pub enum Error {
     /// 422 `cross_organization`.
     #[error("{0}")]
     CrossOrganization(String),
+    /// 403 `platform_not_allowed`: the grant binds the audience to other activation
+    /// platforms.
+    #[error("{0}")]
+    PlatformNotAllowed(String),
     /// 413 `payload_too_large`.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -61,6 +65,7 @@ impl Error {
             Reason::AlreadyGranted => Error::AlreadyGranted(detail),
             Reason::CrossOrganization => Error::CrossOrganization(detail),
             Reason::SelfGrant => Error::Validation(detail),
+            Reason::PlatformNotAllowed => Error::PlatformNotAllowed(detail),
         }
     }
 

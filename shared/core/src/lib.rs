@@ -7,6 +7,7 @@
 pub mod access_requests;
 pub mod accounts;
 pub mod activity;
+pub mod apply_defaults;
 pub mod audiences;
 pub mod budget;
 pub mod clock;
@@ -14,6 +15,7 @@ pub mod connections;
 pub mod cursor;
 pub mod email;
 pub mod error;
+pub mod explain;
 pub mod fixture;
 pub mod idempotency;
 pub mod identity_grants;
@@ -25,6 +27,7 @@ pub mod outbox;
 pub mod roles;
 pub mod sharing;
 pub mod store;
+pub mod usage;
 pub mod validate;
 
 pub use error::{Error, Result};

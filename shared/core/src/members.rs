@@ -10,7 +10,7 @@
 //! Query of the members page, and, for a receiver, one BatchGetItem of the page's seen
 //! profiles and one BatchGetItem of the 11 identity-grant keys of (owner, receiver).
 
-use crate::audiences::access_of;
+use crate::audiences::{access_of, platform_allowed};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId};
 use crate::items::{AudienceItem, entity};
@@ -329,16 +329,30 @@ impl Core {
         let connection = self.own_connection(member, cid).await?;
         let audience_id = AudienceId::parse(&connection.audience_id)?;
         let audience: Option<AudienceItem> = self.table.get(&keys::audience(&audience_id)).await?;
-        let access = audience.as_ref().map_or(AccessLevel::Private, |a| {
-            access_of(a, &member.account_id, self.now_epoch())
+        let now = self.now_epoch();
+        let (access, allowed) = audience.as_ref().map_or((AccessLevel::Private, true), |a| {
+            (
+                access_of(a, &member.account_id, now),
+                platform_allowed(a, &member.account_id, &connection.platform),
+            )
         });
         member.require(
             Action::ReadDeliveredMembers,
-            &Resource::Connection { access },
+            &Resource::Activation {
+                access,
+                platform_allowed: allowed,
+            },
             || {
-                format!(
-                    "connection '{cid}' is suspended: your account no longer holds usable access to audience '{audience_id}', so it delivers nothing; ask the owner account for usable access"
-                )
+                if access >= AccessLevel::Usable {
+                    format!(
+                        "connection '{cid}' is suspended: your account's grant on audience '{audience_id}' no longer allows platform '{}', so it delivers nothing; ask the owner account to allow it",
+                        connection.platform
+                    )
+                } else {
+                    format!(
+                        "connection '{cid}' is suspended: your account no longer holds usable access to audience '{audience_id}', so it delivers nothing; ask the owner account for usable access"
+                    )
+                }
             },
         )?;
         let Some(audience) = audience else {
@@ -375,8 +389,11 @@ impl Core {
             }
             _ => HashSet::new(),
         };
+        let items = deliver_page(members.items, &seen, granted.as_ref());
+        // Counted where it happens, without waiting for the write (see `usage`).
+        self.count_delivery(&audience_id, &connection, items.len());
         Ok(Page {
-            items: deliver_page(members.items, &seen, granted.as_ref()),
+            items,
             next_cursor: wrap_cursor(cid, members.next_cursor),
         })
     }

@@ -110,6 +110,7 @@ impl From<Error> for ApiError {
             Error::CrossOrganization(d) => {
                 ApiError::new(S::UNPROCESSABLE_ENTITY, "cross_organization", d)
             }
+            Error::PlatformNotAllowed(d) => ApiError::new(S::FORBIDDEN, "platform_not_allowed", d),
             Error::PayloadTooLarge(d) => {
                 ApiError::new(S::PAYLOAD_TOO_LARGE, "payload_too_large", d)
             }
