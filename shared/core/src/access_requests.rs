@@ -16,7 +16,8 @@ use crate::ids::{AccountId, AudienceId, RequestId};
 use crate::items::{AudienceItem, GrantSource, MembershipItem, SharingEntry, entity};
 use crate::keys;
 use crate::sharing::{Desired, GrantTerms, Provenance, build_grant, plan_changes};
-use crate::store::{Expr, Page, PageRequest, Query, Tx, TxError};
+use crate::store::{Page, PageRequest, Query};
+use crate::write::{Cond, Tx, TxError};
 use crate::{Core, Member, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -412,6 +413,30 @@ enum Decision {
     Deny(Denial),
 }
 
+/// The guarded steps of creating an access request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Create {
+    /// The request's id is new.
+    Request,
+    /// No other request of the account for the audience is pending.
+    Lock,
+    /// The audience's sharing is still the one the request was decided on.
+    Audience,
+    /// The notification's id is new.
+    Outbox,
+}
+
+/// The guarded steps of deciding an access request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decide {
+    /// The request is still pending.
+    Request,
+    /// The audience's sharing is still the one the decision was made on.
+    Audience,
+    /// The notification's id is new.
+    Outbox,
+}
+
 impl Core {
     /// `POST /accounts/{b}/access-requests`.
     pub async fn create_access_request(
@@ -523,19 +548,19 @@ impl Core {
             };
 
             let mut tx = Tx::new();
-            tx.put(&self.table, "request", &item, Some(Expr::absent()))?;
-            tx.put(&self.table, "lock", &lock, Some(Expr::absent()))?;
+            tx.put_if(Create::Request, &item, Cond::absent())?;
+            tx.put_if(Create::Lock, &lock, Cond::absent())?;
             // The decision above holds only for the sharing it was made on.
             tx.check(
-                &self.table,
-                "audience",
-                &keys::audience(&audience_id),
-                Expr::new("sharingVersion = :v").value(":v", &audience.sharing_version)?,
-            )?;
+                Create::Audience,
+                keys::audience(&audience_id),
+                Cond::eq("sharingVersion", &audience.sharing_version)?,
+            );
             match &owner_email {
                 Some(to) => {
                     self.add_outbox_email(
                         &mut tx,
+                        Create::Outbox,
                         to,
                         usable_address(&requester_email),
                         facts(EmailKind::AccessRequestCreated, &item),
@@ -560,20 +585,20 @@ impl Core {
 
             match self.table.commit(tx).await {
                 Ok(()) => return Ok(item.request),
-                Err(TxError::Condition("lock")) => {
+                Err(TxError::Guard(Create::Lock)) => {
                     return Err(Error::Conflict(format!(
                         "your account already has a pending request for audience '{audience_id}'; \
                          wait for the owner's decision"
                     )));
                 }
-                Err(TxError::Condition("audience")) => continue,
-                Err(TxError::Condition(_)) => {
+                Err(TxError::Guard(Create::Audience)) => continue,
+                Err(TxError::Guard(Create::Request | Create::Outbox)) => {
                     return Err(Error::Conflict(
                         "the request could not be saved because of a concurrent change; try again"
                             .to_owned(),
                     ));
                 }
-                Err(TxError::Other(e)) => return Err(e),
+                Err(TxError::Store(e)) => return Err(e),
             }
         }
         Err(Error::Conflict(
@@ -752,15 +777,14 @@ impl Core {
                     if changes.is_empty() {
                         // Already exactly that: still decided against the sharing read.
                         tx.check(
-                            &self.table,
-                            "audience",
-                            &keys::audience(&audience_id),
-                            Expr::new("sharingVersion = :v")
-                                .value(":v", &audience.sharing_version)?,
-                        )?;
+                            Decide::Audience,
+                            keys::audience(&audience_id),
+                            Cond::eq("sharingVersion", &audience.sharing_version)?,
+                        );
                     } else {
                         self.add_sharing_change(
                             &mut tx,
+                            Decide::Audience,
                             member.user_id.as_str(),
                             &audience,
                             &changes,
@@ -798,26 +822,22 @@ impl Core {
                 }
             };
             let new_item = AccessRequestItem::new(decided, item.requester_name.clone())?;
-            tx.put(
-                &self.table,
-                "request",
+            tx.put_if(
+                Decide::Request,
                 &new_item,
-                Some(
-                    Expr::new("#status = :pending")
-                        .name("#status", "status")
-                        .value(":pending", &RequestStatus::Pending)?,
-                ),
+                Cond::eq("status", &RequestStatus::Pending)?,
             )?;
-            tx.delete(
-                &self.table,
-                "lock",
-                &keys::pending_request(&audience_id, &requester),
-                None,
-            )?;
+            tx.delete(keys::pending_request(&audience_id, &requester));
             match usable_address(&new_item.request.requested_by.email) {
                 Some(to) => {
                     let to = to.to_owned();
-                    self.add_outbox_email(&mut tx, &to, None, facts(kind, &new_item))?;
+                    self.add_outbox_email(
+                        &mut tx,
+                        Decide::Outbox,
+                        &to,
+                        None,
+                        facts(kind, &new_item),
+                    )?;
                 }
                 None => tracing::warn!(
                     request_id = %id,
@@ -844,8 +864,8 @@ impl Core {
             match self.table.commit(tx).await {
                 Ok(()) => return Ok(new_item.request),
                 // The sharing moved since it was read: decide again on a fresh read.
-                Err(TxError::Condition("audience")) => continue,
-                Err(TxError::Condition("request")) => {
+                Err(TxError::Guard(Decide::Audience)) => continue,
+                Err(TxError::Guard(Decide::Request)) => {
                     let now: Option<AccessRequestItem> =
                         self.table.get(&keys::access_request(id)).await?;
                     let status = now.map_or("decided", |n| n.request.status.as_str());
@@ -853,13 +873,13 @@ impl Core {
                         "access request '{id}' was already {status}"
                     )));
                 }
-                Err(TxError::Condition(_)) => {
+                Err(TxError::Guard(Decide::Outbox)) => {
                     return Err(Error::Conflict(
                         "the decision could not be saved because of a concurrent change; try again"
                             .to_owned(),
                     ));
                 }
-                Err(TxError::Other(e)) => return Err(e),
+                Err(TxError::Store(e)) => return Err(e),
             }
         }
         Err(Error::Conflict(

@@ -7,8 +7,9 @@ use crate::ids::{AccountId, OrganizationId, RoleId, UserId};
 use crate::items::{AccountItem, MembershipItem, OrganizationItem, RoleItem, entity};
 use crate::keys;
 use crate::roles::MAX_ROLE_HOLDERS;
-use crate::store::{Expr, Page, PageRequest, Query, Tx, TxError};
+use crate::store::{Page, PageRequest, Query};
 use crate::validate;
+use crate::write::{Cond, Tx, TxError, Update};
 use crate::{Caller, Core, Member};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -259,57 +260,46 @@ impl Core {
         let mut tx = Tx::new();
         let user_key = keys::user(user_id);
         tx.update(
-            &self.table,
-            "user",
-            &user_key,
-            Expr::new(
-                "SET entityType = :t, id = :id, email = if_not_exists(email, :e), \
-                 firstName = if_not_exists(firstName, :f), lastName = if_not_exists(lastName, :l)",
-            )
-            .value(":t", &entity::USER)?
-            .value(":id", &user_id.as_str())?
-            .value(":e", &input.email)?
-            .value(":f", &input.first_name)?
-            .value(":l", &input.last_name)?,
-            None,
-        )?;
-        let condition = match &before {
-            Some(b) => Expr::new("#role = :old")
-                .name("#role", "role")
-                .value(":old", &b.role)?,
-            None => Expr::absent(),
+            user_key,
+            Update::new()
+                .set("entityType", entity::USER)?
+                .set("id", user_id.as_str())?
+                .set_if_absent("email", &input.email)?
+                .set_if_absent("firstName", &input.first_name)?
+                .set_if_absent("lastName", &input.last_name)?,
+        );
+        let guard = match &before {
+            Some(b) => Cond::eq("role", &b.role)?,
+            None => Cond::absent(),
         };
-        tx.put(&self.table, "membership", &item, Some(condition))?;
+        tx.put_if(SetUser::Membership, &item, guard)?;
         let was_admin = before.as_ref().is_some_and(|b| counts_as_admin(&b.role));
         let is_admin = counts_as_admin(&input.role);
-        admin_count_change(self, &mut tx, account_id, was_admin, is_admin)?;
+        admin_count_change(
+            &mut tx,
+            SetUser::AdminCount,
+            account_id,
+            was_admin,
+            is_admin,
+        )?;
         let old_role = before.as_ref().map(|b| &b.role);
         let role_changed = old_role != Some(&input.role);
         if let Some(r) = &role {
             // The permissions copied above are the role's at `version`: a concurrent
             // change of the role fails this write instead of leaving them stale.
             if role_changed {
-                tx.update(
-                    &self.table,
-                    "role",
-                    &role_key,
-                    Expr::new("ADD holderCount :one")
-                        .value(":one", &1)?
-                        .value(":v", &r.version)?
-                        .value(":max", &MAX_ROLE_HOLDERS)?,
-                    Some("version = :v AND holderCount < :max"),
-                )?;
+                tx.update_if(
+                    SetUser::Role,
+                    role_key,
+                    Update::new().add("holderCount", 1),
+                    Cond::version(r.version).and(Cond::lt("holderCount", &MAX_ROLE_HOLDERS)?),
+                );
             } else {
-                tx.check(
-                    &self.table,
-                    "role",
-                    &role_key,
-                    Expr::new("version = :v").value(":v", &r.version)?,
-                )?;
+                tx.check(SetUser::Role, role_key, Cond::version(r.version));
             }
         }
         if let Some(old) = old_role.filter(|o| o.built_in().is_none() && role_changed) {
-            release_role(self, &mut tx, account_id, old)?;
+            release_role(&mut tx, SetUser::OldRole, account_id, old);
         }
         if role_changed {
             Entry {
@@ -325,14 +315,14 @@ impl Core {
         }
         match self.table.commit(tx).await {
             Ok(()) => Ok((view, before.is_none())),
-            Err(TxError::Condition("admin_count")) => Err(last_admin(account_id)),
-            Err(TxError::Condition("role")) => {
+            Err(TxError::Guard(SetUser::AdminCount)) => Err(last_admin(account_id)),
+            Err(TxError::Guard(SetUser::Role)) => {
                 Err(self.role_write_conflict(account_id, &input.role).await)
             }
-            Err(TxError::Condition(_)) => Err(Error::Conflict(
+            Err(TxError::Guard(SetUser::Membership | SetUser::OldRole)) => Err(Error::Conflict(
                 "this user was changed at the same time; read it again and retry".to_owned(),
             )),
-            Err(TxError::Other(e)) => Err(e),
+            Err(TxError::Store(e)) => Err(e),
         }
     }
 
@@ -344,25 +334,21 @@ impl Core {
             Error::NotFound(format!("user '{user_id}' is not a member of this account"))
         })?;
         let mut tx = Tx::new();
-        tx.delete(
-            &self.table,
-            "membership",
-            &key,
-            Some(
-                Expr::new("#role = :old")
-                    .name("#role", "role")
-                    .value(":old", &before.role)?,
-            ),
-        )?;
+        tx.delete_if(RemoveUser::Membership, key, Cond::eq("role", &before.role)?);
         admin_count_change(
-            self,
             &mut tx,
+            RemoveUser::AdminCount,
             &member.account_id,
             counts_as_admin(&before.role),
             false,
         )?;
         if before.role.built_in().is_none() {
-            release_role(self, &mut tx, &member.account_id, &before.role)?;
+            release_role(
+                &mut tx,
+                RemoveUser::OldRole,
+                &member.account_id,
+                &before.role,
+            );
         }
         Entry {
             actor_user_id: member.user_id.to_string(),
@@ -374,11 +360,13 @@ impl Core {
         .add_to(self, &mut tx, &[&member.account_id])?;
         match self.table.commit(tx).await {
             Ok(()) => Ok(()),
-            Err(TxError::Condition("admin_count")) => Err(last_admin(&member.account_id)),
-            Err(TxError::Condition(_)) => Err(Error::Conflict(
-                "this user was changed at the same time; read it again and retry".to_owned(),
-            )),
-            Err(TxError::Other(e)) => Err(e),
+            Err(TxError::Guard(RemoveUser::AdminCount)) => Err(last_admin(&member.account_id)),
+            Err(TxError::Guard(RemoveUser::Membership | RemoveUser::OldRole)) => {
+                Err(Error::Conflict(
+                    "this user was changed at the same time; read it again and retry".to_owned(),
+                ))
+            }
+            Err(TxError::Store(e)) => Err(e),
         }
     }
 
@@ -407,18 +395,14 @@ impl Core {
         self.table
             .update(
                 &key,
-                Expr::new(
-                    "SET entityType = :t, id = :id, #name = :n, organizationId = :o, \
-                     GSI1PK = :g1, GSI1SK = :g2, adminCount = if_not_exists(adminCount, :zero)",
-                )
-                .name("#name", "name")
-                .value(":t", &entity::ACCOUNT)?
-                .value(":id", &id.as_str())?
-                .value(":n", &name)?
-                .value(":o", &org.as_str())?
-                .value(":g1", &keys::organization_accounts(org))?
-                .value(":g2", &keys::account_pk(id))?
-                .value(":zero", &0)?,
+                &Update::new()
+                    .set("entityType", entity::ACCOUNT)?
+                    .set("id", id.as_str())?
+                    .set("name", name)?
+                    .set("organizationId", org.as_str())?
+                    .set(keys::GSI1PK, &keys::organization_accounts(org))?
+                    .set(keys::GSI1SK, &keys::account_pk(id))?
+                    .set_if_absent("adminCount", &0)?,
                 None,
             )
             .await?;
@@ -426,33 +410,57 @@ impl Core {
     }
 }
 
-fn admin_count_change(
-    core: &Core,
-    tx: &mut Tx,
+/// The guarded steps of giving a user a role in an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetUser {
+    /// The membership is still as read (absent, or at the role it had).
+    Membership,
+    /// The account keeps an admin.
+    AdminCount,
+    /// The custom role given is at the version read and has room for one more holder.
+    Role,
+    /// The custom role given up is still there.
+    OldRole,
+}
+
+/// The guarded steps of removing a user from an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RemoveUser {
+    /// The membership still has the role it was read with.
+    Membership,
+    /// The account keeps an admin.
+    AdminCount,
+    /// The custom role given up is still there.
+    OldRole,
+}
+
+/// Keeps the account's count of admins, guarded as `step`: the last admin cannot go.
+fn admin_count_change<W>(
+    tx: &mut Tx<W>,
+    step: W,
     account: &AccountId,
     was: bool,
     is: bool,
 ) -> Result<()> {
     let key = keys::account(account);
     match (was, is) {
-        (false, true) => tx.update(
-            &core.table,
-            "admin_count",
-            &key,
-            Expr::new("ADD adminCount :one").value(":one", &1)?,
-            Some("attribute_exists(PK)"),
+        (false, true) => {
+            tx.update_if(
+                step,
+                key,
+                Update::new().add("adminCount", 1),
+                Cond::present(),
+            );
+        }
+        (true, false) => tx.update_if(
+            step,
+            key,
+            Update::new().add("adminCount", -1),
+            Cond::gt("adminCount", &1)?,
         ),
-        (true, false) => tx.update(
-            &core.table,
-            "admin_count",
-            &key,
-            Expr::new("ADD adminCount :minus")
-                .value(":minus", &-1)?
-                .value(":one", &1)?,
-            Some("adminCount > :one"),
-        ),
-        _ => Ok(()),
+        _ => {}
     }
+    Ok(())
 }
 
 impl Core {
@@ -472,15 +480,14 @@ impl Core {
     }
 }
 
-/// The membership no longer holds custom role `role`.
-fn release_role(core: &Core, tx: &mut Tx, account: &AccountId, role: &RoleId) -> Result<()> {
-    tx.update(
-        &core.table,
-        "old_role",
-        &keys::role(account, role),
-        Expr::new("ADD holderCount :minus").value(":minus", &-1)?,
-        Some("attribute_exists(PK)"),
-    )
+/// The membership no longer holds custom role `role` (guarded as `step`: it is there).
+fn release_role<W>(tx: &mut Tx<W>, step: W, account: &AccountId, role: &RoleId) {
+    tx.update_if(
+        step,
+        keys::role(account, role),
+        Update::new().add("holderCount", -1),
+        Cond::present(),
+    );
 }
 
 fn unknown_role(account: &AccountId, role: &RoleId) -> Error {

@@ -4,7 +4,8 @@ use crate::error::Result;
 use crate::ids::AccountId;
 use crate::items::{ActivityItem, GrantSource, entity};
 use crate::keys;
-use crate::store::{Page, PageRequest, Query, Tx};
+use crate::store::{Page, PageRequest, Query};
+use crate::write::Tx;
 use crate::{Core, Member};
 use serde::Serialize;
 use serde_json::Value;
@@ -52,7 +53,7 @@ pub struct Entry {
 
 impl Entry {
     /// Adds the entry to `tx`, once in the log of each account in `accounts`.
-    pub fn add_to(&self, core: &Core, tx: &mut Tx, accounts: &[&AccountId]) -> Result<()> {
+    pub fn add_to<W>(&self, core: &Core, tx: &mut Tx<W>, accounts: &[&AccountId]) -> Result<()> {
         let at = core.now_rfc3339();
         for account in accounts {
             let id = core.ids.new_id();
@@ -79,7 +80,7 @@ impl Entry {
                 allowed_platforms: self.allowed_platforms.clone(),
                 source: self.source,
             };
-            tx.put(&core.table, "activity", &item, None)?;
+            tx.put(&item)?;
         }
         Ok(())
     }
@@ -89,7 +90,13 @@ impl Entry {
     /// Adds a change between two accounts to both their logs. Each log names the other
     /// account in `accountId`: the receiver in the owner's log, the owner in the
     /// receiver's.
-    pub fn add_between(self, core: &Core, tx: &mut Tx, a: &AccountId, b: &AccountId) -> Result<()> {
+    pub fn add_between<W>(
+        self,
+        core: &Core,
+        tx: &mut Tx<W>,
+        a: &AccountId,
+        b: &AccountId,
+    ) -> Result<()> {
         Entry {
             account_id: Some(b.to_string()),
             ..self.clone()

@@ -16,8 +16,9 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
 use crate::items::{AudienceItem, ConnectionItem, GrantSource, SharingDefaultsItem, SharingEntry};
 use crate::keys;
-use crate::sharing::{Desired, GrantChange, MAX_CHANGES, plan_changes};
-use crate::store::{PageRequest, Query, Tx, TxError};
+use crate::sharing::{Desired, GrantChange, MAX_CHANGES, SharingMoved, plan_changes};
+use crate::store::{PageRequest, Query};
+use crate::write::{Tx, TxError};
 use crate::{Core, Member};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -226,6 +227,7 @@ impl Core {
                 let mut tx = Tx::new();
                 let after = self.add_sharing_change(
                     &mut tx,
+                    SharingMoved,
                     member.user_id.as_str(),
                     &audience,
                     chunk,
@@ -237,11 +239,11 @@ impl Core {
                         audience = after;
                         applied.extend_from_slice(described);
                     }
-                    Err(TxError::Condition(_)) => {
+                    Err(TxError::Guard(SharingMoved)) => {
                         conflict = true;
                         break;
                     }
-                    Err(TxError::Other(e)) => return Err(e),
+                    Err(TxError::Store(e)) => return Err(e),
                 }
             }
             if !conflict {

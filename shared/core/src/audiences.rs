@@ -7,8 +7,9 @@ use crate::items::{
     AudienceItem, GrantItem, GrantSource, SharingDefaultsItem, SharingEntry, entity,
 };
 use crate::keys;
-use crate::store::{Expr, MAX_TX_OPS, Page, PageRequest, Query, Tx, TxError};
+use crate::store::{Page, PageRequest, Query};
 use crate::validate;
+use crate::write::{Cond, MAX_TX_OPS, Tx, TxError, Update};
 use crate::{Core, Member};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -286,15 +287,15 @@ impl Core {
             .collect::<Result<Vec<_>>>()?;
         let (first, rest) = grants.split_at(grants.len().min(MAX_TX_OPS - 1));
         let mut tx = Tx::new();
-        tx.put(&self.table, "audience", &audience, Some(Expr::absent()))?;
+        tx.put_if(AudienceIsNew, &audience, Cond::absent())?;
         for g in first {
-            tx.put(&self.table, "grant", g, None)?;
+            tx.put(g)?;
         }
         self.table.commit(tx).await.map_err(|e| match e {
-            TxError::Condition(_) => {
+            TxError::Guard(AudienceIsNew) => {
                 Error::Conflict("an audience with this id already exists".to_owned())
             }
-            TxError::Other(e) => e,
+            TxError::Store(e) => e,
         })?;
         self.table.batch_put(rest).await?;
         Ok(detail(&audience, AccessLevel::Owner))
@@ -377,39 +378,46 @@ impl Core {
             audience.updated_at = self.now_rfc3339();
 
             let mut tx = Tx::new();
-            tx.put(
-                &self.table,
-                "audience",
-                &audience,
-                Some(Expr::new("version = :v").value(":v", &read_version)?),
-            )?;
+            tx.put_if(Guarded::Audience, &audience, Cond::version(read_version))?;
             if patch.name.is_some() {
                 let now = self.now_epoch();
                 for (receiver, entry) in effective_sharing(&audience, now).take(MAX_TX_OPS - 1) {
                     let g = grant_item(&audience, receiver, entry)?;
-                    tx.update(
-                        &self.table,
-                        "grant",
-                        &keys::Key { pk: g.pk, sk: g.sk },
-                        Expr::new("SET audienceName = :n").value(":n", &audience.name)?,
-                        Some("attribute_exists(PK)"),
-                    )?;
+                    tx.update_if(
+                        Guarded::Grant,
+                        keys::Key { pk: g.pk, sk: g.sk },
+                        Update::new().set("audienceName", &audience.name)?,
+                        Cond::present(),
+                    );
                 }
             }
             match self.table.commit(tx).await {
                 Ok(()) => return Ok(detail(&audience, AccessLevel::Owner)),
-                Err(TxError::Condition(_)) if if_match.is_some() => {
+                Err(TxError::Guard(Guarded::Audience | Guarded::Grant)) if if_match.is_some() => {
                     let current: Option<AudienceItem> = self.table.get(&keys::audience(id)).await?;
                     return Err(stale(current.map_or(0, |a| a.version)));
                 }
-                Err(TxError::Condition(_)) => continue,
-                Err(TxError::Other(e)) => return Err(e),
+                Err(TxError::Guard(Guarded::Audience | Guarded::Grant)) => continue,
+                Err(TxError::Store(e)) => return Err(e),
             }
         }
         Err(Error::Conflict(
             "the audience kept changing while it was being edited; try again".to_owned(),
         ))
     }
+}
+
+/// The one guard of creating an audience: its id is new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AudienceIsNew;
+
+/// The guarded steps of an audience edit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guarded {
+    /// The audience item: new, or at the version that was read.
+    Audience,
+    /// A grant item renamed with its audience: still there.
+    Grant,
 }
 
 pub(crate) fn stale(current: i64) -> Error {

@@ -12,8 +12,9 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId};
 use crate::items::{AudienceItem, ConnectionItem, ConnectionOutputItem, GrantItem, entity};
 use crate::keys;
-use crate::store::{Expr, Page, PageRequest, Query, Tx, TxError};
+use crate::store::{Page, PageRequest, Query};
 use crate::validate;
+use crate::write::{Cond, Tx, TxError};
 use crate::{Core, Member};
 use serde::{Deserialize, Serialize};
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
@@ -79,18 +80,17 @@ pub fn connection_state(
 /// (`startsAtEpoch <= now < expiresAtEpoch`, absent bounds pass) the level holds, outside
 /// it the fallback (absent = private). `access` narrows to one effective level. The
 /// policy's [`sharing_policy::effective_level`] decides again on every item read.
-pub fn shared_with_me_filter(access: Option<ShareLevel>, now: i64) -> Result<Expr> {
-    const INSIDE: &str = "((attribute_not_exists(startsAtEpoch) OR startsAtEpoch <= :now) \
-         AND (attribute_not_exists(expiresAtEpoch) OR expiresAtEpoch > :now))";
-    let e = match access {
-        None => Expr::new(format!("{INSIDE} OR attribute_exists(fallbackLevel)")),
-        Some(level) => Expr::new(format!(
-            "({INSIDE} AND #level = :level) OR ((NOT {INSIDE}) AND fallbackLevel = :level)"
-        ))
-        .name("#level", "level")
-        .value(":level", &level)?,
-    };
-    e.value(":now", &now)
+pub fn shared_with_me_filter(access: Option<ShareLevel>, now: i64) -> Result<Cond> {
+    let inside = Cond::not_exists("startsAtEpoch")
+        .or(Cond::le("startsAtEpoch", &now)?)
+        .and(Cond::not_exists("expiresAtEpoch").or(Cond::gt("expiresAtEpoch", &now)?));
+    Ok(match access {
+        None => inside.or(Cond::exists("fallbackLevel")),
+        Some(level) => inside
+            .clone()
+            .and(Cond::eq("level", &level)?)
+            .or(inside.negate().and(Cond::eq("fallbackLevel", &level)?)),
+    })
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -152,6 +152,19 @@ pub fn connection_view(
         created_by: c.created_by.clone(),
     }
 }
+
+/// The guarded steps of connecting an audience to an output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Connect {
+    /// The output is not connected to the audience yet.
+    Output,
+    /// The connection's id is new.
+    Connection,
+}
+
+/// The guard of disconnecting: the connection is still there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StillConnected;
 
 impl Core {
     /// `GET /accounts/{b}/shared-with-me[?access=]`: one Query on the receiver index;
@@ -253,14 +266,9 @@ impl Core {
             connection_id: cid.to_string(),
         };
         let mut tx = Tx::new();
-        tx.put(&self.table, "output", &output, Some(Expr::absent()))?;
-        tx.put(&self.table, "connection", &item, Some(Expr::absent()))?;
-        tx.put(
-            &self.table,
-            "usage",
-            &crate::usage::ConnectionUsageItem::of(&item, id, &cid),
-            None,
-        )?;
+        tx.put_if(Connect::Output, &output, Cond::absent())?;
+        tx.put_if(Connect::Connection, &item, Cond::absent())?;
+        tx.put(&crate::usage::ConnectionUsageItem::of(&item, id, &cid))?;
         match self.table.commit(tx).await {
             Ok(()) => Ok(connection_view(
                 &item,
@@ -268,11 +276,13 @@ impl Core {
                 &member.account_id,
                 self.now_epoch(),
             )),
-            Err(TxError::Condition(_)) => Err(Error::Conflict(format!(
-                "output '{}' is already connected to audience '{id}'",
-                input.output_id
-            ))),
-            Err(TxError::Other(e)) => Err(e),
+            Err(TxError::Guard(Connect::Output | Connect::Connection)) => {
+                Err(Error::Conflict(format!(
+                    "output '{}' is already connected to audience '{id}'",
+                    input.output_id
+                )))
+            }
+            Err(TxError::Store(e)) => Err(e),
         }
     }
 
@@ -371,23 +381,17 @@ impl Core {
             return Err(connection_not_found(cid));
         }
         let mut tx = Tx::new();
-        tx.delete(
-            &self.table,
-            "connection",
-            &keys::connection(cid),
-            Some(Expr::present()),
-        )?;
-        tx.delete(
-            &self.table,
-            "output",
-            &keys::connection_output(&member.account_id, id, &c.output_id),
-            None,
-        )?;
-        tx.delete(&self.table, "usage", &keys::usage_connection(id, cid), None)?;
+        tx.delete_if(StillConnected, keys::connection(cid), Cond::present());
+        tx.delete(keys::connection_output(
+            &member.account_id,
+            id,
+            &c.output_id,
+        ));
+        tx.delete(keys::usage_connection(id, cid));
         match self.table.commit(tx).await {
             Ok(()) => Ok(()),
-            Err(TxError::Condition(_)) => Err(connection_not_found(cid)),
-            Err(TxError::Other(e)) => Err(e),
+            Err(TxError::Guard(StillConnected)) => Err(connection_not_found(cid)),
+            Err(TxError::Store(e)) => Err(e),
         }
     }
 

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, OrganizationId, RoleId, UserId};
 use crate::items::{AudienceItem, SharingEntry, entity};
 use crate::keys;
-use crate::store::{Expr, Tx, TxError};
+use crate::write::{Cond, Tx, TxError};
 use serde::Deserialize;
 use serde_json::Value;
 use sharing_policy::{Permissions, ShareLevel};
@@ -212,16 +212,20 @@ impl Core {
                 edited_accounts: a.sharing.iter().map(|g| g.account_id.to_string()).collect(),
             };
             let mut tx = Tx::new();
-            tx.put(&self.table, "audience", &item, Some(Expr::absent()))?;
+            tx.put_if(AudienceIsNew, &item, Cond::absent())?;
             for (r, e) in &item.sharing {
-                tx.put(&self.table, "grant", &grant_item(&item, r, e)?, None)?;
+                tx.put(&grant_item(&item, r, e)?)?;
             }
             match self.table.commit(tx).await {
                 Ok(()) => report.audiences_created += 1,
-                Err(TxError::Condition(_)) => report.audiences_existing += 1,
-                Err(TxError::Other(e)) => return Err(e),
+                Err(TxError::Guard(AudienceIsNew)) => report.audiences_existing += 1,
+                Err(TxError::Store(e)) => return Err(e),
             }
         }
         Ok(report)
     }
 }
+
+/// The guard of loading a fixture's audience: it is not there yet (a reload keeps it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct AudienceIsNew;

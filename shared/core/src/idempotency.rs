@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, UserId};
 use crate::items::{IdempotencyItem, entity};
 use crate::keys;
-use crate::store::Expr;
+use crate::write::Cond;
 use std::collections::BTreeMap;
 
 pub const RETENTION_SECONDS: i64 = 24 * 3600;
@@ -84,14 +84,11 @@ impl Core {
         let key = scope.key();
         let item = record(&key, request_hash, now, None);
         // New key, or an abandoned first attempt of the very same request.
-        let condition = Expr::new(
-            "attribute_not_exists(PK) OR (#s = :p AND leaseUntil < :now AND requestHash = :h) OR #ttl < :now",
-        )
-        .name("#s", "status")
-        .name("#ttl", "ttl")
-        .value(":p", &"in_progress")?
-        .value(":now", &now)?
-        .value(":h", &request_hash)?;
+        let condition = Cond::absent()
+            .or(Cond::eq("status", "in_progress")?
+                .and(Cond::lt("leaseUntil", &now)?)
+                .and(Cond::eq("requestHash", request_hash)?))
+            .or(Cond::lt("ttl", &now)?);
         if self.table.put(&item, Some(condition)).await? {
             return Ok(Begin::Proceed);
         }
@@ -129,14 +126,7 @@ impl Core {
     /// Forgets an attempt that failed on the server side, so a retry runs again.
     pub async fn idempotency_abandon(&self, scope: &IdempotencyScope) -> Result<()> {
         self.table
-            .delete(
-                &scope.key(),
-                Some(
-                    Expr::new("#s = :p")
-                        .name("#s", "status")
-                        .value(":p", &"in_progress")?,
-                ),
-            )
+            .delete(&scope.key(), Some(Cond::eq("status", "in_progress")?))
             .await?;
         Ok(())
     }

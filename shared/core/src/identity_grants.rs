@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 use crate::ids::AccountId;
 use crate::items::entity;
 use crate::keys;
-use crate::store::{Expr, Query, Tx, TxError};
+use crate::store::Query;
+use crate::write::{Cond, Tx, TxError};
 use crate::{Core, Member};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -128,6 +129,11 @@ pub fn summarize(grants: &[IdentityGrantItem]) -> IdentitySharingView {
     IdentitySharingView { items }
 }
 
+/// The guard of an identity-grant change: the grant is still as it was read (absent
+/// before it is given, present before it is taken away).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StillAsRead;
+
 impl Core {
     /// `GET /accounts/{a}/identity-sharing`: admin-level users; one Query.
     pub async fn identity_sharing(&self, member: &Member) -> Result<IdentitySharingView> {
@@ -188,9 +194,9 @@ impl Core {
                 self.now_rfc3339(),
                 member.user_id.as_str(),
             );
-            tx.put(&self.table, "identity_grant", &item, Some(Expr::absent()))?;
+            tx.put_if(StillAsRead, &item, Cond::absent())?;
         } else {
-            tx.delete(&self.table, "identity_grant", &key, Some(Expr::present()))?;
+            tx.delete_if(StillAsRead, key, Cond::present());
         }
         let entry = Entry {
             actor_user_id: member.user_id.to_string(),
@@ -205,8 +211,8 @@ impl Core {
             Ok(()) => Ok(view),
             // A concurrent request made the same change first: the state is the one
             // asked for, and that request logged the change.
-            Err(TxError::Condition(_)) => Ok(view),
-            Err(TxError::Other(e)) => Err(e),
+            Err(TxError::Guard(StillAsRead)) => Ok(view),
+            Err(TxError::Store(e)) => Err(e),
         }
     }
 

@@ -29,6 +29,7 @@ pub mod sharing;
 pub mod store;
 pub mod usage;
 pub mod validate;
+pub mod write;
 
 pub use error::{Error, Result};
 pub use sharing_policy as policy;

@@ -20,7 +20,8 @@ use crate::Core;
 use crate::email::EmailFacts;
 use crate::error::Result;
 use crate::keys;
-use crate::store::{Expr, Page, PageRequest, Query, Tx};
+use crate::store::{Page, PageRequest, Query};
+use crate::write::{Cond, Tx, TxError, Update};
 use serde::{Deserialize, Serialize};
 
 /// Where an outbox email is.
@@ -121,18 +122,34 @@ pub struct NotificationFailure {
     pub failed_at: String,
 }
 
+/// The guard of every write by the worker holding an email's claim.
+fn claimed_with(token: &str) -> Result<Cond> {
+    Ok(Cond::eq("status", &OutboxStatus::Sending)?.and(Cond::eq("claimToken", token)?))
+}
+
+/// The guarded steps of failing an email for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failing {
+    /// The worker still holds the email's claim.
+    Claim,
+    /// The access request the email is about is still there.
+    Request,
+}
+
 impl Core {
-    /// Adds an email to `tx` (label `"outbox"`), pending. Answers its id.
-    pub fn add_outbox_email(
+    /// Adds an email to `tx`, pending, guarded as `step` by its id being new. Answers its
+    /// id.
+    pub fn add_outbox_email<W>(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<W>,
+        step: W,
         to: &str,
         reply_to: Option<&str>,
         facts: EmailFacts,
     ) -> Result<String> {
         let item = self.new_outbox_item(to, reply_to, facts);
         let id = item.id.clone();
-        tx.put(&self.table, "outbox", &item, Some(Expr::absent()))?;
+        tx.put_if(step, &item, Cond::absent())?;
         Ok(id)
     }
 
@@ -179,21 +196,19 @@ impl Core {
             .table
             .update(
                 &keys::outbox(id),
-                Expr::new(
-                    "SET #status = :sending, leaseUntil = :lease, claimToken = :token, \
-                     attempts = if_not_exists(attempts, :zero) + :one",
-                )
-                .name("#status", "status")
-                .value(":sending", &OutboxStatus::Sending)?
-                .value(":pending", &OutboxStatus::Pending)?
-                .value(":lease", &(now + lease_secs))?
-                .value(":now", &now)?
-                .value(":token", &token)?
-                .value(":zero", &0)?
-                .value(":one", &1)?,
+                &Update::new()
+                    .set("status", &OutboxStatus::Sending)?
+                    .set("leaseUntil", &(now + lease_secs))?
+                    .set("claimToken", &token)?
+                    .add("attempts", 1),
                 Some(
-                    "attribute_exists(PK) AND (#status = :pending OR \
-                     (#status = :sending AND leaseUntil < :now))",
+                    Cond::present().and(
+                        Cond::eq("status", &OutboxStatus::Pending)?.or(Cond::eq(
+                            "status",
+                            &OutboxStatus::Sending,
+                        )?
+                        .and(Cond::lt("leaseUntil", &now)?)),
+                    ),
                 ),
             )
             .await?;
@@ -229,17 +244,16 @@ impl Core {
         self.table
             .update(
                 &keys::outbox(id),
-                Expr::new(
-                    "SET #status = :sent, sentAt = :at, messageId = :mid \
-                     REMOVE leaseUntil, claimToken, GSI1PK, GSI1SK, lastError",
-                )
-                .name("#status", "status")
-                .value(":sent", &OutboxStatus::Sent)?
-                .value(":sending", &OutboxStatus::Sending)?
-                .value(":at", &self.now_rfc3339())?
-                .value(":mid", &message_id.unwrap_or(""))?
-                .value(":token", &token)?,
-                Some("#status = :sending AND claimToken = :token"),
+                &Update::new()
+                    .set("status", &OutboxStatus::Sent)?
+                    .set("sentAt", &self.now_rfc3339())?
+                    .set("messageId", message_id.unwrap_or(""))?
+                    .remove("leaseUntil")
+                    .remove("claimToken")
+                    .remove(keys::GSI1PK)
+                    .remove(keys::GSI1SK)
+                    .remove("lastError"),
+                Some(claimed_with(token)?),
             )
             .await
     }
@@ -257,17 +271,16 @@ impl Core {
         self.table
             .update(
                 &keys::outbox(id),
-                Expr::new(
-                    "SET #status = :pending, lastError = :err, nextAttemptAt = :next \
-                     REMOVE leaseUntil, claimToken",
-                )
-                .name("#status", "status")
-                .value(":pending", &OutboxStatus::Pending)?
-                .value(":sending", &OutboxStatus::Sending)?
-                .value(":err", &error)?
-                .value(":next", &(self.now_epoch() + retry_after_secs.max(0)))?
-                .value(":token", &token)?,
-                Some("#status = :sending AND claimToken = :token"),
+                &Update::new()
+                    .set("status", &OutboxStatus::Pending)?
+                    .set("lastError", &error)?
+                    .set(
+                        "nextAttemptAt",
+                        &(self.now_epoch() + retry_after_secs.max(0)),
+                    )?
+                    .remove("leaseUntil")
+                    .remove("claimToken"),
+                Some(claimed_with(token)?),
             )
             .await
     }
@@ -278,16 +291,14 @@ impl Core {
         self.table
             .update(
                 &keys::outbox(id),
-                Expr::new(
-                    "SET #status = :rejected, lastError = :err \
-                     REMOVE leaseUntil, claimToken, GSI1PK, GSI1SK",
-                )
-                .name("#status", "status")
-                .value(":rejected", &OutboxStatus::Rejected)?
-                .value(":sending", &OutboxStatus::Sending)?
-                .value(":err", &error)?
-                .value(":token", &token)?,
-                Some("#status = :sending AND claimToken = :token"),
+                &Update::new()
+                    .set("status", &OutboxStatus::Rejected)?
+                    .set("lastError", &error)?
+                    .remove("leaseUntil")
+                    .remove("claimToken")
+                    .remove(keys::GSI1PK)
+                    .remove(keys::GSI1SK),
+                Some(claimed_with(token)?),
             )
             .await
     }
@@ -306,44 +317,36 @@ impl Core {
         let reason: String = reason.chars().take(MAX_REASON_CHARS).collect();
         let detail: String = detail.chars().take(MAX_ERROR_CHARS).collect();
         let mut tx = Tx::new();
-        tx.update(
-            &self.table,
-            "outbox",
-            &keys::outbox(&item.id),
-            Expr::new(
-                "SET #status = :failed, lastError = :err, failureReason = :reason \
-                 REMOVE leaseUntil, claimToken, GSI1PK, GSI1SK",
-            )
-            .name("#status", "status")
-            .value(":failed", &OutboxStatus::Failed)?
-            .value(":sending", &OutboxStatus::Sending)?
-            .value(":err", &detail)?
-            .value(":reason", &reason)?
-            .value(":token", &token)?,
-            Some("#status = :sending AND claimToken = :token"),
-        )?;
+        tx.update_if(
+            Failing::Claim,
+            keys::outbox(&item.id),
+            Update::new()
+                .set("status", &OutboxStatus::Failed)?
+                .set("lastError", &detail)?
+                .set("failureReason", &reason)?
+                .remove("leaseUntil")
+                .remove("claimToken")
+                .remove(keys::GSI1PK)
+                .remove(keys::GSI1SK),
+            claimed_with(token)?,
+        );
         if let Ok(request) = crate::ids::RequestId::parse(&item.facts.request_id) {
             let failure = NotificationFailure {
                 email: item.facts.kind,
                 reason,
                 failed_at: self.now_rfc3339(),
             };
-            tx.update(
-                &self.table,
-                "request",
-                &keys::access_request(&request),
-                Expr::new(
-                    "SET notificationFailures = list_append(if_not_exists(notificationFailures, :none), :f)",
-                )
-                .value(":none", &Vec::<NotificationFailure>::new())?
-                .value(":f", &vec![failure])?,
-                Some("attribute_exists(PK)"),
-            )?;
+            tx.update_if(
+                Failing::Request,
+                keys::access_request(&request),
+                Update::new().append("notificationFailures", &[failure])?,
+                Cond::present(),
+            );
         }
         match self.table.commit(tx).await {
             Ok(()) => Ok(true),
-            Err(crate::store::TxError::Condition(_)) => Ok(false),
-            Err(crate::store::TxError::Other(e)) => Err(e),
+            Err(TxError::Guard(Failing::Claim | Failing::Request)) => Ok(false),
+            Err(TxError::Store(e)) => Err(e),
         }
     }
 

@@ -12,7 +12,8 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, RoleId};
 use crate::items::{MembershipItem, RoleItem, entity};
 use crate::keys::{self, Key};
-use crate::store::{Expr, Page, Query, Tx, TxError};
+use crate::store::{Page, Query};
+use crate::write::{Cond, Tx, TxError, Update};
 use crate::{Core, Member, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -154,6 +155,33 @@ fn plan_role_change(
     })
 }
 
+/// The guarded steps of creating a custom role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CreateRole {
+    /// The role's id is new.
+    Role,
+    /// The account has room for one more custom role.
+    RoleCount,
+}
+
+/// The guarded steps of changing a custom role and its holders' permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChangeRole {
+    /// The role is at the version and holder count read.
+    Role,
+    /// A membership listed as a holder still holds the role.
+    Holder,
+}
+
+/// The guarded steps of deleting a custom role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeleteRole {
+    /// Nobody holds the role.
+    Role,
+    /// The account is there.
+    RoleCount,
+}
+
 impl Core {
     /// `GET /accounts/{a}/roles`: the built-in roles, then the account's custom roles.
     pub async fn list_roles(&self, member: &Member) -> Result<Page<RoleView>> {
@@ -234,18 +262,16 @@ impl Core {
     ) -> Result<Option<(RoleView, bool)>> {
         let item = new_role_item(account, id, name, names, &self.now_rfc3339());
         let mut tx = Tx::new();
-        tx.put(&self.table, "role", &item, Some(Expr::absent()))?;
-        tx.update(
-            &self.table,
-            "role_count",
-            &keys::account(account),
-            Expr::new("ADD customRoleCount :one")
-                .value(":one", &1)?
-                .value(":max", &MAX_CUSTOM_ROLES)?,
-            Some(
-                "attribute_exists(PK) AND (attribute_not_exists(customRoleCount) OR customRoleCount < :max)",
+        tx.put_if(CreateRole::Role, &item, Cond::absent())?;
+        tx.update_if(
+            CreateRole::RoleCount,
+            keys::account(account),
+            Update::new().add("customRoleCount", 1),
+            Cond::present().and(
+                Cond::not_exists("customRoleCount")
+                    .or(Cond::lt("customRoleCount", &MAX_CUSTOM_ROLES)?),
             ),
-        )?;
+        );
         Entry {
             actor_user_id: actor.to_owned(),
             action: action::ROLE_CREATED,
@@ -256,12 +282,11 @@ impl Core {
         .add_to(self, &mut tx, &[account])?;
         match self.table.commit(tx).await {
             Ok(()) => Ok(Some((RoleView::from(item), true))),
-            Err(TxError::Condition("role")) => Ok(None),
-            Err(TxError::Condition("role_count")) => Err(Error::Conflict(format!(
+            Err(TxError::Guard(CreateRole::Role)) => Ok(None),
+            Err(TxError::Guard(CreateRole::RoleCount)) => Err(Error::Conflict(format!(
                 "account '{account}' already has {MAX_CUSTOM_ROLES} custom roles, the most it can have; delete one first"
             ))),
-            Err(TxError::Condition(_)) => Ok(None),
-            Err(TxError::Other(e)) => Err(e),
+            Err(TxError::Store(e)) => Err(e),
         }
     }
 
@@ -287,28 +312,18 @@ impl Core {
             return Ok(None);
         };
         let mut tx = Tx::new();
-        tx.put(
-            &self.table,
-            "role",
+        tx.put_if(
+            ChangeRole::Role,
             &item,
-            Some(
-                Expr::new("version = :v AND holderCount = :n")
-                    .value(":v", &current.version)?
-                    .value(":n", &current.holder_count)?,
-            ),
+            Cond::version(current.version).and(Cond::eq("holderCount", &current.holder_count)?),
         )?;
-        for holder in &holders {
-            tx.update(
-                &self.table,
-                "holder",
+        for holder in holders {
+            tx.update_if(
+                ChangeRole::Holder,
                 holder,
-                Expr::new("SET #permissions = :p")
-                    .name("#permissions", "permissions")
-                    .name("#role", "role")
-                    .value(":p", &names)?
-                    .value(":r", &id.as_str())?,
-                Some("#role = :r"),
-            )?;
+                Update::new().set("permissions", &names)?,
+                Cond::eq("role", id.as_str())?,
+            );
         }
         Entry {
             actor_user_id: actor.to_owned(),
@@ -321,8 +336,8 @@ impl Core {
         .add_to(self, &mut tx, &[account])?;
         match self.table.commit(tx).await {
             Ok(()) => Ok(Some((RoleView::from(item), false))),
-            Err(TxError::Condition(_)) => Ok(None),
-            Err(TxError::Other(e)) => Err(e),
+            Err(TxError::Guard(ChangeRole::Role | ChangeRole::Holder)) => Ok(None),
+            Err(TxError::Store(e)) => Err(e),
         }
     }
 
@@ -351,19 +366,13 @@ impl Core {
             return Err(held(current.holder_count));
         }
         let mut tx = Tx::new();
-        tx.delete(
-            &self.table,
-            "role",
-            &key,
-            Some(Expr::new("holderCount = :zero").value(":zero", &0)?),
-        )?;
-        tx.update(
-            &self.table,
-            "role_count",
-            &keys::account(account),
-            Expr::new("ADD customRoleCount :minus").value(":minus", &-1)?,
-            Some("attribute_exists(PK)"),
-        )?;
+        tx.delete_if(DeleteRole::Role, key.clone(), Cond::eq("holderCount", &0)?);
+        tx.update_if(
+            DeleteRole::RoleCount,
+            keys::account(account),
+            Update::new().add("customRoleCount", -1),
+            Cond::present(),
+        );
         Entry {
             actor_user_id: member.user_id.to_string(),
             action: action::ROLE_DELETED,
@@ -374,14 +383,16 @@ impl Core {
         .add_to(self, &mut tx, &[account])?;
         match self.table.commit(tx).await {
             Ok(()) => Ok(()),
-            Err(TxError::Condition(_)) => match self.table.get::<RoleItem>(&key).await? {
-                None => Err(not_found()),
-                Some(r) if r.holder_count > 0 => Err(held(r.holder_count)),
-                Some(_) => Err(Error::Conflict(format!(
-                    "role '{role_id}' was changed at the same time; try again"
-                ))),
-            },
-            Err(TxError::Other(e)) => Err(e),
+            Err(TxError::Guard(DeleteRole::Role | DeleteRole::RoleCount)) => {
+                match self.table.get::<RoleItem>(&key).await? {
+                    None => Err(not_found()),
+                    Some(r) if r.holder_count > 0 => Err(held(r.holder_count)),
+                    Some(_) => Err(Error::Conflict(format!(
+                        "role '{role_id}' was changed at the same time; try again"
+                    ))),
+                }
+            }
+            Err(TxError::Store(e)) => Err(e),
         }
     }
 }

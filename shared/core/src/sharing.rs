@@ -15,7 +15,7 @@ use crate::items::{
     AudienceItem, DefaultEntry, GrantSource, SharingDefaultsItem, SharingEntry, entity,
 };
 use crate::keys;
-use crate::store::{Expr, Tx, TxError};
+use crate::write::{Cond, Tx, TxError, Update};
 use crate::{Core, Member};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -334,14 +334,25 @@ fn level_json(e: &Option<SharingEntry>) -> serde_json::Value {
     json!(e.as_ref().map_or(ShareLevel::Private, |e| e.level))
 }
 
+/// The guard of a sharing change: the audience's sharing is still at the version the
+/// change was planned on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharingMoved;
+
+/// The guard of saving the defaults: they are still at the version that was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DefaultsMoved;
+
 impl Core {
-    /// Adds one sharing change of `audience` to `tx`: the audience item (conditioned on
-    /// the `sharingVersion` it was read at, label `"audience"`), grant puts and deletes,
-    /// and the activity of the owner and of each receiver. Answers the audience as it
-    /// will be after the commit.
-    pub fn add_sharing_change(
+    /// Adds one sharing change of `audience` to `tx`: the audience item (guarded, as
+    /// step `audience_step`, by the `sharingVersion` it was read at), grant puts and
+    /// deletes, and the activity of the owner and of each receiver. Answers the audience
+    /// as it will be after the commit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_sharing_change<W>(
         &self,
-        tx: &mut Tx,
+        tx: &mut Tx<W>,
+        audience_step: W,
         actor: &str,
         audience: &AudienceItem,
         changes: &[GrantChange],
@@ -369,33 +380,21 @@ impl Core {
                 .edited_accounts
                 .extend(changes.iter().map(|c| c.receiver.to_string()));
         }
-        tx.update(
-            &self.table,
-            "audience",
-            &keys::audience(&AudienceId::parse(&audience.id)?),
-            Expr::new("SET sharing = :s, sharingVersion = :nv, editedAccounts = :e")
-                .value(":s", &after.sharing)?
-                .value(":nv", &after.sharing_version)?
-                .value(":e", &after.edited_accounts)?
-                .value(":v", &audience.sharing_version)?,
-            Some("attribute_exists(PK) AND sharingVersion = :v"),
-        )?;
+        tx.update_if(
+            audience_step,
+            keys::audience(&AudienceId::parse(&audience.id)?),
+            Update::new()
+                .set("sharing", &after.sharing)?
+                .set("sharingVersion", &after.sharing_version)?
+                .set("editedAccounts", &after.edited_accounts)?,
+            Cond::present().and(Cond::eq("sharingVersion", &audience.sharing_version)?),
+        );
         let audience_id = AudienceId::parse(&audience.id)?;
         let owner = AccountId::parse(&audience.owner_account_id)?;
         for c in changes {
             match &c.after {
-                Some(e) => tx.put(
-                    &self.table,
-                    "grant",
-                    &grant_item(&after, c.receiver.as_str(), e)?,
-                    None,
-                )?,
-                None => tx.delete(
-                    &self.table,
-                    "grant",
-                    &keys::grant(&audience_id, &c.receiver),
-                    None,
-                )?,
+                Some(e) => tx.put(&grant_item(&after, c.receiver.as_str(), e)?)?,
+                None => tx.delete(keys::grant(&audience_id, &c.receiver)),
             }
             Entry {
                 actor_user_id: actor.to_owned(),
@@ -457,6 +456,7 @@ impl Core {
             let mut tx = Tx::new();
             let after = self.add_sharing_change(
                 &mut tx,
+                SharingMoved,
                 member.user_id.as_str(),
                 &audience,
                 &changes,
@@ -465,12 +465,12 @@ impl Core {
             )?;
             match self.table.commit(tx).await {
                 Ok(()) => return Ok(sharing_view(&after, now)),
-                Err(TxError::Condition("audience")) if if_match.is_some() => {
+                Err(TxError::Guard(SharingMoved)) if if_match.is_some() => {
                     let current: Option<AudienceItem> = self.table.get(&keys::audience(id)).await?;
                     return Err(stale(current.map_or(0, |a| a.sharing_version)));
                 }
-                Err(TxError::Condition(_)) => continue,
-                Err(TxError::Other(e)) => return Err(e),
+                Err(TxError::Guard(SharingMoved)) => continue,
+                Err(TxError::Store(e)) => return Err(e),
             }
         }
         Err(Error::Conflict(
@@ -673,12 +673,12 @@ impl Core {
                 updated_at: self.now_rfc3339(),
                 updated_by: member.user_id.to_string(),
             };
-            let condition = match &current {
-                Some(_) => Expr::new("version = :v").value(":v", &version)?,
-                None => Expr::absent(),
+            let guard = match &current {
+                Some(_) => Cond::version(version),
+                None => Cond::absent(),
             };
             let mut tx = Tx::new();
-            tx.put(&self.table, "defaults", &item, Some(condition))?;
+            tx.put_if(DefaultsMoved, &item, guard)?;
             Entry {
                 actor_user_id: member.user_id.to_string(),
                 action: action::DEFAULTS_CHANGED,
@@ -689,12 +689,12 @@ impl Core {
             .add_to(self, &mut tx, &[&member.account_id])?;
             match self.table.commit(tx).await {
                 Ok(()) => return Ok(defaults_view(Some(&item))),
-                Err(TxError::Condition(_)) if if_match.is_some() => {
+                Err(TxError::Guard(DefaultsMoved)) if if_match.is_some() => {
                     let now: Option<SharingDefaultsItem> = self.table.get(&key).await?;
                     return Err(stale(now.map_or(0, |c| c.version)));
                 }
-                Err(TxError::Condition(_)) => continue,
-                Err(TxError::Other(e)) => return Err(e),
+                Err(TxError::Guard(DefaultsMoved)) => continue,
+                Err(TxError::Store(e)) => return Err(e),
             }
         }
         Err(Error::Conflict(

@@ -1,14 +1,16 @@
-//! The DynamoDB adapter: one table, items through `serde_dynamo`, conditional writes and
-//! transactions with their failures turned into domain errors, and one-page queries with
-//! opaque cursors.
+//! The DynamoDB adapter, the one place that builds SDK types: one table, items through
+//! `serde_dynamo`, the typed units of work of [`crate::write`] rendered into expressions
+//! (placeholders generated here) with a failed guard answered as the caller's step, and
+//! one-page queries with opaque cursors.
 
 use crate::cursor;
 use crate::error::{Error, Result};
 use crate::keys::{self, Key};
+use crate::write::{Action, Cmp, Cond, Op, Tx, TxError, Update};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem,
-    Update, WriteRequest,
+    Update as SdkUpdate, WriteRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -24,42 +26,90 @@ pub struct Table {
     name: String,
 }
 
-/// A condition or update expression with its placeholders.
-#[derive(Debug, Clone, Default)]
-pub struct Expr {
-    text: String,
+/// The placeholders of one request (`#n0`, `:v0`, ...), filled while rendering its
+/// typed conditions and updates: the only place expression text is written.
+#[derive(Debug, Default)]
+struct Placeholders {
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
 }
 
-impl Expr {
-    pub fn new(text: impl Into<String>) -> Self {
-        Expr {
-            text: text.into(),
-            ..Default::default()
+impl Placeholders {
+    fn name(&mut self, attribute: &str) -> String {
+        if let Some((placeholder, _)) = self.names.iter().find(|(_, a)| a.as_str() == attribute) {
+            return placeholder.clone();
+        }
+        let placeholder = format!("#n{}", self.names.len());
+        self.names.insert(placeholder.clone(), attribute.to_owned());
+        placeholder
+    }
+
+    fn value(&mut self, v: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), v);
+        placeholder
+    }
+
+    fn cond(&mut self, c: &Cond) -> String {
+        let join = |p: &mut Self, cs: &[Cond], op: &str| {
+            cs.iter()
+                .map(|c| format!("({})", p.cond(c)))
+                .collect::<Vec<_>>()
+                .join(op)
+        };
+        match c {
+            Cond::Exists(a) => format!("attribute_exists({})", self.name(a)),
+            Cond::NotExists(a) => format!("attribute_not_exists({})", self.name(a)),
+            Cond::Compare(a, cmp, v) => {
+                let op = match cmp {
+                    Cmp::Eq => "=",
+                    Cmp::Lt => "<",
+                    Cmp::Le => "<=",
+                    Cmp::Gt => ">",
+                };
+                let name = self.name(a);
+                let value = self.value(v.clone().into());
+                format!("{name} {op} {value}")
+            }
+            Cond::All(cs) => join(self, cs, " AND "),
+            Cond::Any(cs) => join(self, cs, " OR "),
+            Cond::Not(c) => format!("NOT ({})", self.cond(c)),
         }
     }
 
-    /// `attribute_not_exists(PK)`: the item must be new.
-    pub fn absent() -> Self {
-        Expr::new("attribute_not_exists(PK)")
-    }
-
-    /// `attribute_exists(PK)`: the item must be there.
-    pub fn present() -> Self {
-        Expr::new("attribute_exists(PK)")
-    }
-
-    pub fn name(mut self, placeholder: &str, attribute: &str) -> Self {
-        self.names
-            .insert(placeholder.to_owned(), attribute.to_owned());
-        self
-    }
-
-    pub fn value<T: Serialize>(mut self, placeholder: &str, value: &T) -> Result<Self> {
-        let v: AttributeValue = serde_dynamo::to_attribute_value(value).map_err(Error::store)?;
-        self.values.insert(placeholder.to_owned(), v);
-        Ok(self)
+    fn update(&mut self, u: &Update) -> String {
+        let (mut set, mut add, mut remove) = (Vec::new(), Vec::new(), Vec::new());
+        for action in &u.actions {
+            match action {
+                Action::Set(a, v) => {
+                    let (n, v) = (self.name(a), self.value(v.clone().into()));
+                    set.push(format!("{n} = {v}"));
+                }
+                Action::SetIfAbsent(a, v) => {
+                    let (n, v) = (self.name(a), self.value(v.clone().into()));
+                    set.push(format!("{n} = if_not_exists({n}, {v})"));
+                }
+                Action::Append(a, v) => {
+                    let n = self.name(a);
+                    let empty = self.value(AttributeValue::L(Vec::new()));
+                    let v = self.value(v.clone().into());
+                    set.push(format!(
+                        "{n} = list_append(if_not_exists({n}, {empty}), {v})"
+                    ));
+                }
+                Action::Add(a, by) => {
+                    let (n, v) = (self.name(a), self.value(AttributeValue::N(by.to_string())));
+                    add.push(format!("{n} {v}"));
+                }
+                Action::Remove(a) => remove.push(self.name(a)),
+            }
+        }
+        [("SET", set), ("ADD", add), ("REMOVE", remove)]
+            .into_iter()
+            .filter(|(_, parts)| !parts.is_empty())
+            .map(|(kw, parts)| format!("{kw} {}", parts.join(", ")))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     fn names(&self) -> Option<HashMap<String, String>> {
@@ -71,140 +121,73 @@ impl Expr {
     }
 }
 
-/// Sets an optional condition expression, with its placeholders, on any SDK request or
-/// builder that takes one (Put, Delete, PutItem, DeleteItem).
-macro_rules! with_condition {
-    ($builder:expr, $condition:expr) => {
-        match $condition {
-            Some(c) => $builder
-                .condition_expression(c.text.clone())
-                .set_expression_attribute_names(c.names())
-                .set_expression_attribute_values(c.values()),
-            None => $builder,
+/// A condition rendered for one request.
+fn render_cond(cond: Option<&Cond>) -> (Option<String>, Placeholders) {
+    let mut p = Placeholders::default();
+    let text = cond.map(|c| p.cond(c));
+    (text, p)
+}
+
+/// The SDK's form of one write of a transaction.
+fn transact_item(table: &str, op: &Op) -> Result<TransactWriteItem> {
+    let b = TransactWriteItem::builder();
+    Ok(match op {
+        Op::Put { item, cond } => {
+            let (text, p) = render_cond(cond.as_ref());
+            b.put(
+                Put::builder()
+                    .table_name(table)
+                    .set_item(Some(item.clone().into()))
+                    .set_condition_expression(text)
+                    .set_expression_attribute_names(p.names())
+                    .set_expression_attribute_values(p.values())
+                    .build()
+                    .map_err(Error::store)?,
+            )
         }
-    };
-}
-
-/// A transaction being put together. Each operation carries a label so a failed
-/// condition can be told apart from the others.
-#[derive(Debug, Default)]
-pub struct Tx {
-    ops: Vec<TransactWriteItem>,
-    labels: Vec<&'static str>,
-}
-
-/// Why a transaction did not commit.
-#[derive(Debug)]
-pub enum TxError {
-    /// The condition of the operation with this label failed.
-    Condition(&'static str),
-    Other(Error),
-}
-
-impl From<Error> for TxError {
-    fn from(e: Error) -> Self {
-        TxError::Other(e)
-    }
-}
-
-/// DynamoDB takes at most 100 operations in one transaction.
-pub const MAX_TX_OPS: usize = 100;
-
-impl Tx {
-    pub fn new() -> Self {
-        Tx::default()
-    }
-
-    pub fn len(&self) -> usize {
-        self.ops.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
-    }
-
-    pub fn put<T: Serialize>(
-        &mut self,
-        table: &Table,
-        label: &'static str,
-        item: &T,
-        condition: Option<Expr>,
-    ) -> Result<()> {
-        let item: Item = serde_dynamo::to_item(item).map_err(Error::store)?;
-        let b = Put::builder().table_name(&table.name).set_item(Some(item));
-        let put = with_condition!(b, condition)
-            .build()
-            .map_err(Error::store)?;
-        self.push(label, TransactWriteItem::builder().put(put).build());
-        Ok(())
-    }
-
-    /// An update; `condition` may be `None`.
-    pub fn update(
-        &mut self,
-        table: &Table,
-        label: &'static str,
-        key: &Key,
-        update: Expr,
-        condition: Option<&str>,
-    ) -> Result<()> {
-        let mut b = Update::builder()
-            .table_name(&table.name)
-            .set_key(Some(key_item(key)))
-            .update_expression(update.text.clone())
-            .set_expression_attribute_names(update.names())
-            .set_expression_attribute_values(update.values());
-        if let Some(c) = condition {
-            b = b.condition_expression(c);
+        Op::Update { key, update, cond } => {
+            let (text, mut p) = render_cond(cond.as_ref());
+            let update = p.update(update);
+            b.update(
+                SdkUpdate::builder()
+                    .table_name(table)
+                    .set_key(Some(key_item(key)))
+                    .update_expression(update)
+                    .set_condition_expression(text)
+                    .set_expression_attribute_names(p.names())
+                    .set_expression_attribute_values(p.values())
+                    .build()
+                    .map_err(Error::store)?,
+            )
         }
-        let op = b.build().map_err(Error::store)?;
-        self.push(label, TransactWriteItem::builder().update(op).build());
-        Ok(())
+        Op::Delete { key, cond } => {
+            let (text, p) = render_cond(cond.as_ref());
+            b.delete(
+                Delete::builder()
+                    .table_name(table)
+                    .set_key(Some(key_item(key)))
+                    .set_condition_expression(text)
+                    .set_expression_attribute_names(p.names())
+                    .set_expression_attribute_values(p.values())
+                    .build()
+                    .map_err(Error::store)?,
+            )
+        }
+        Op::Check { key, cond } => {
+            let (text, p) = render_cond(Some(cond));
+            b.condition_check(
+                ConditionCheck::builder()
+                    .table_name(table)
+                    .set_key(Some(key_item(key)))
+                    .set_condition_expression(text)
+                    .set_expression_attribute_names(p.names())
+                    .set_expression_attribute_values(p.values())
+                    .build()
+                    .map_err(Error::store)?,
+            )
+        }
     }
-
-    pub fn delete(
-        &mut self,
-        table: &Table,
-        label: &'static str,
-        key: &Key,
-        condition: Option<Expr>,
-    ) -> Result<()> {
-        let b = Delete::builder()
-            .table_name(&table.name)
-            .set_key(Some(key_item(key)));
-        let op = with_condition!(b, condition)
-            .build()
-            .map_err(Error::store)?;
-        self.push(label, TransactWriteItem::builder().delete(op).build());
-        Ok(())
-    }
-
-    pub fn check(
-        &mut self,
-        table: &Table,
-        label: &'static str,
-        key: &Key,
-        condition: Expr,
-    ) -> Result<()> {
-        let op = ConditionCheck::builder()
-            .table_name(&table.name)
-            .set_key(Some(key_item(key)))
-            .condition_expression(condition.text.clone())
-            .set_expression_attribute_names(condition.names())
-            .set_expression_attribute_values(condition.values())
-            .build()
-            .map_err(Error::store)?;
-        self.push(
-            label,
-            TransactWriteItem::builder().condition_check(op).build(),
-        );
-        Ok(())
-    }
-
-    fn push(&mut self, label: &'static str, op: TransactWriteItem) {
-        self.ops.push(op);
-        self.labels.push(label);
-    }
+    .build())
 }
 
 /// A query of one partition (of the table or an index), read one page at a time.
@@ -214,7 +197,7 @@ pub struct Query {
     pub partition: String,
     pub sort_prefix: Option<String>,
     pub newest_first: bool,
-    pub filter: Option<Expr>,
+    pub filter: Option<Cond>,
 }
 
 impl Query {
@@ -245,7 +228,7 @@ impl Query {
         self
     }
 
-    pub fn filter(mut self, filter: Expr) -> Self {
+    pub fn filter(mut self, filter: Cond) -> Self {
         self.filter = Some(filter);
         self
     }
@@ -317,14 +300,20 @@ impl Table {
     }
 
     /// Puts an item; a failed condition answers `Ok(false)`.
-    pub async fn put<T: Serialize>(&self, item: &T, condition: Option<Expr>) -> Result<bool> {
-        let item: Item = serde_dynamo::to_item(item).map_err(Error::store)?;
-        let req = self
+    pub async fn put<T: Serialize>(&self, item: &T, condition: Option<Cond>) -> Result<bool> {
+        let item = crate::write::to_item(item)?;
+        let (text, p) = render_cond(condition.as_ref());
+        let res = self
             .client
             .put_item()
             .table_name(&self.name)
-            .set_item(Some(item));
-        match with_condition!(req, condition).send().await {
+            .set_item(Some(item.into()))
+            .set_condition_expression(text)
+            .set_expression_attribute_names(p.names())
+            .set_expression_attribute_values(p.values())
+            .send()
+            .await;
+        match res {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
@@ -334,13 +323,19 @@ impl Table {
     }
 
     /// Deletes an item; a failed condition answers `Ok(false)`.
-    pub async fn delete(&self, key: &Key, condition: Option<Expr>) -> Result<bool> {
-        let req = self
+    pub async fn delete(&self, key: &Key, condition: Option<Cond>) -> Result<bool> {
+        let (text, p) = render_cond(condition.as_ref());
+        let res = self
             .client
             .delete_item()
             .table_name(&self.name)
-            .set_key(Some(key_item(key)));
-        match with_condition!(req, condition).send().await {
+            .set_key(Some(key_item(key)))
+            .set_condition_expression(text)
+            .set_expression_attribute_names(p.names())
+            .set_expression_attribute_values(p.values())
+            .send()
+            .await;
+        match res {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
@@ -350,17 +345,26 @@ impl Table {
     }
 
     /// Updates an item; a failed condition answers `Ok(false)`.
-    pub async fn update(&self, key: &Key, update: Expr, condition: Option<&str>) -> Result<bool> {
-        let req = self
+    pub async fn update(
+        &self,
+        key: &Key,
+        update: &Update,
+        condition: Option<Cond>,
+    ) -> Result<bool> {
+        let (text, mut p) = render_cond(condition.as_ref());
+        let update = p.update(update);
+        let res = self
             .client
             .update_item()
             .table_name(&self.name)
             .set_key(Some(key_item(key)))
-            .update_expression(update.text.clone())
-            .set_expression_attribute_names(update.names())
-            .set_expression_attribute_values(update.values())
-            .set_condition_expression(condition.map(str::to_owned));
-        match req.send().await {
+            .update_expression(update)
+            .set_condition_expression(text)
+            .set_expression_attribute_names(p.names())
+            .set_expression_attribute_values(p.values())
+            .send()
+            .await;
+        match res {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
@@ -371,17 +375,22 @@ impl Table {
 
     /// Commits a transaction. A `TransactionConflict` (another transaction touching the
     /// same items at that moment) is retried with backoff, so that the caller sees the
-    /// outcome of its own conditions, not the race.
-    pub async fn commit(&self, tx: Tx) -> Result<(), TxError> {
+    /// outcome of its own guards, not the race. A failed guard answers its step.
+    pub async fn commit<W: Copy>(&self, tx: Tx<W>) -> Result<(), TxError<W>> {
         if tx.ops.is_empty() {
             return Ok(());
         }
+        let items = tx
+            .ops
+            .iter()
+            .map(|(op, _)| transact_item(&self.name, op))
+            .collect::<Result<Vec<_>>>()?;
         let mut attempt = 0u32;
         loop {
             let res = self
                 .client
                 .transact_write_items()
-                .set_transact_items(Some(tx.ops.clone()))
+                .set_transact_items(Some(items.clone()))
                 .send()
                 .await;
             let err = match res {
@@ -393,8 +402,12 @@ impl Table {
                 for (i, reason) in c.cancellation_reasons().iter().enumerate() {
                     match reason.code() {
                         Some("ConditionalCheckFailed") => {
-                            let label = tx.labels.get(i).copied().unwrap_or("unknown");
-                            return Err(TxError::Condition(label));
+                            return Err(match tx.ops.get(i).and_then(|(_, step)| *step) {
+                                Some(step) => TxError::Guard(step),
+                                None => TxError::Store(Error::Store(format!(
+                                    "DynamoDB reported a failed condition on write {i}, which has none"
+                                ))),
+                            });
                         }
                         Some("TransactionConflict") => conflict = true,
                         _ => {}
@@ -412,12 +425,12 @@ impl Table {
                 continue;
             }
             if retryable {
-                return Err(TxError::Other(Error::Conflict(
+                return Err(TxError::Store(Error::Conflict(
                     "another change to the same data was being made at the same time; try again"
                         .to_owned(),
                 )));
             }
-            return Err(TxError::Other(Error::sdk(err)));
+            return Err(TxError::Store(Error::sdk(err)));
         }
     }
 
@@ -433,32 +446,30 @@ impl Table {
             Some(c) => Some(cursor::decode(c, &scope, pk_attr, &q.partition)?),
             None => None,
         };
-        let mut names = HashMap::from([("#pk".to_owned(), pk_attr.to_owned())]);
-        let mut values =
-            HashMap::from([(":pk".to_owned(), AttributeValue::S(q.partition.clone()))]);
-        let mut key_condition = "#pk = :pk".to_owned();
+        let mut p = Placeholders::default();
+        let mut key_condition = format!(
+            "{} = {}",
+            p.name(pk_attr),
+            p.value(AttributeValue::S(q.partition.clone()))
+        );
         if let Some(prefix) = &q.sort_prefix {
-            names.insert("#sk".to_owned(), sk_attr.to_owned());
-            values.insert(":sk".to_owned(), AttributeValue::S(prefix.clone()));
-            key_condition.push_str(" AND begins_with(#sk, :sk)");
+            let (n, v) = (p.name(sk_attr), p.value(AttributeValue::S(prefix.clone())));
+            key_condition.push_str(&format!(" AND begins_with({n}, {v})"));
         }
-        let mut req = self
+        let filter = q.filter.as_ref().map(|f| p.cond(f));
+        let req = self
             .client
             .query()
             .table_name(&self.name)
             .set_index_name(q.index.map(str::to_owned))
             .key_condition_expression(key_condition)
+            .set_filter_expression(filter)
             .scan_index_forward(!q.newest_first)
             .limit(page.limit.clamp(1, 100))
             .set_exclusive_start_key(start);
-        if let Some(f) = &q.filter {
-            names.extend(f.names.clone());
-            values.extend(f.values.clone());
-            req = req.filter_expression(f.text.clone());
-        }
         let out = req
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
+            .set_expression_attribute_names(p.names())
+            .set_expression_attribute_values(p.values())
             .send()
             .await
             .map_err(Error::sdk)?;
@@ -600,4 +611,77 @@ fn backoff(attempt: u32) -> Duration {
             .unwrap_or(0),
     ) % base.max(1);
     Duration::from_millis(base / 2 + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guard_renders_with_its_own_names_and_values() {
+        let cond = Cond::present().and(Cond::eq("sharingVersion", &7).unwrap());
+        let (text, p) = render_cond(Some(&cond));
+        assert_eq!(
+            text.as_deref(),
+            Some("(attribute_exists(#n0)) AND (#n1 = :v0)")
+        );
+        assert_eq!(
+            p.names(),
+            Some(HashMap::from([
+                ("#n0".to_owned(), "PK".to_owned()),
+                ("#n1".to_owned(), "sharingVersion".to_owned()),
+            ]))
+        );
+        assert_eq!(
+            p.values(),
+            Some(HashMap::from([(
+                ":v0".to_owned(),
+                AttributeValue::N("7".into())
+            )]))
+        );
+    }
+
+    #[test]
+    fn no_guard_renders_nothing() {
+        let (text, p) = render_cond(None);
+        assert_eq!((text, p.names(), p.values()), (None, None, None));
+    }
+
+    #[test]
+    fn reserved_words_are_always_placeholders() {
+        // `status`, `name`, `ttl` and `role` are DynamoDB reserved words.
+        let cond = Cond::eq("status", "pending")
+            .unwrap()
+            .or(Cond::lt("ttl", &5).unwrap().negate());
+        let (text, p) = render_cond(Some(&cond));
+        assert_eq!(text.as_deref(), Some("(#n0 = :v0) OR (NOT (#n1 < :v1))"));
+        let names = p.names().unwrap_or_default();
+        assert_eq!(names.get("#n0").map(String::as_str), Some("status"));
+        assert_eq!(names.get("#n1").map(String::as_str), Some("ttl"));
+    }
+
+    #[test]
+    fn an_update_groups_its_actions_and_shares_placeholders_with_its_guard() {
+        let update = Update::new()
+            .set("status", "sent")
+            .unwrap()
+            .set_if_absent("adminCount", &0)
+            .unwrap()
+            .append("failures", &["x"])
+            .unwrap()
+            .add("attempts", 1)
+            .remove(keys::GSI1PK)
+            .remove(keys::GSI1SK);
+        let (cond, mut p) = render_cond(Some(&Cond::eq("status", "sending").unwrap()));
+        let text = p.update(&update);
+        assert_eq!(cond.as_deref(), Some("#n0 = :v0"));
+        assert_eq!(
+            text,
+            "SET #n0 = :v1, #n1 = if_not_exists(#n1, :v2), \
+             #n2 = list_append(if_not_exists(#n2, :v3), :v4) ADD #n3 :v5 REMOVE #n4, #n5"
+        );
+        let values = p.values().unwrap_or_default();
+        assert_eq!(values.get(":v3"), Some(&AttributeValue::L(Vec::new())));
+        assert_eq!(values.get(":v5"), Some(&AttributeValue::N("1".into())));
+    }
 }

@@ -16,7 +16,8 @@ use crate::error::Result;
 use crate::ids::{AccountId, AudienceId, ConnectionId};
 use crate::items::{AccountItem, ConnectionItem, entity};
 use crate::keys;
-use crate::store::{Expr, Query};
+use crate::store::Query;
+use crate::write::Update;
 use crate::{Core, Member};
 use serde::{Deserialize, Serialize};
 use sharing_policy::{AccessLevel, Action};
@@ -116,19 +117,17 @@ impl Core {
         };
         let shard = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % keys::USAGE_SHARDS;
         let key = keys::delivery_count(audience, shard, &cid);
-        let update = Expr::new(
-            "ADD membersDelivered :n SET entityType = :t, connectionId = :c, accountId = :a, lastDeliveredAt = :at",
-        )
-        .value(":n", &count)
-        .and_then(|e| e.value(":t", &entity::DELIVERY_COUNT))
-        .and_then(|e| e.value(":c", &c.id))
-        .and_then(|e| e.value(":a", &c.account_id))
-        .and_then(|e| e.value(":at", &self.now_rfc3339()));
+        let update = Update::new()
+            .add("membersDelivered", i64::try_from(count).unwrap_or(i64::MAX))
+            .set("entityType", entity::DELIVERY_COUNT)
+            .and_then(|u| u.set("connectionId", &c.id))
+            .and_then(|u| u.set("accountId", &c.account_id))
+            .and_then(|u| u.set("lastDeliveredAt", &self.now_rfc3339()));
         let table = self.table.clone();
         let connection = c.id.clone();
         tokio::spawn(async move {
             let result = match update {
-                Ok(u) => table.update(&key, u, None).await.map(|_| ()),
+                Ok(u) => table.update(&key, &u, None).await.map(|_| ()),
                 Err(e) => Err(e),
             };
             if let Err(e) = result {

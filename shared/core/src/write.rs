@@ -1,0 +1,354 @@
+//! Units of work as data: typed conditions ([`Cond`]), update actions ([`Update`]) and
+//! transactions ([`Tx`]) whose every guard names the step it protects. Nothing here is an
+//! SDK type: the DynamoDB adapter ([`crate::store`]) renders them, placeholders included,
+//! so a condition's attribute names and values can never drift from its text, and a
+//! failed transaction answers *which* guard failed as the caller's own enum
+//! ([`TxError::Guard`]), matched exhaustively.
+
+use crate::error::{Error, Result};
+use crate::keys::{self, Key};
+use serde::Serialize;
+
+/// A value in a condition or an update (a `serde_dynamo` value, not the SDK's).
+pub type Value = serde_dynamo::AttributeValue;
+
+/// An item ready to be written (a `serde_dynamo` item, not the SDK's).
+pub type Item = serde_dynamo::Item;
+
+pub(crate) fn value<T: Serialize + ?Sized>(v: &T) -> Result<Value> {
+    serde_dynamo::to_attribute_value(v).map_err(Error::store)
+}
+
+pub(crate) fn to_item<T: Serialize + ?Sized>(v: &T) -> Result<Item> {
+    serde_dynamo::to_item(v).map_err(Error::store)
+}
+
+/// How an attribute compares with a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Lt,
+    Le,
+    Gt,
+}
+
+/// A condition on an item: the attribute names and values are part of the value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cond {
+    /// `attribute_exists(attr)`
+    Exists(&'static str),
+    /// `attribute_not_exists(attr)`
+    NotExists(&'static str),
+    /// `attr <op> value`
+    Compare(&'static str, Cmp, Value),
+    All(Vec<Cond>),
+    Any(Vec<Cond>),
+    Not(Box<Cond>),
+}
+
+impl Cond {
+    /// The item must be new.
+    pub fn absent() -> Cond {
+        Cond::NotExists(keys::PK)
+    }
+
+    /// The item must be there.
+    pub fn present() -> Cond {
+        Cond::Exists(keys::PK)
+    }
+
+    /// The item is there at this `version` (optimistic locking of a whole item).
+    pub fn version(v: i64) -> Cond {
+        Cond::Compare("version", Cmp::Eq, Value::N(v.to_string()))
+    }
+
+    pub fn exists(attr: &'static str) -> Cond {
+        Cond::Exists(attr)
+    }
+
+    pub fn not_exists(attr: &'static str) -> Cond {
+        Cond::NotExists(attr)
+    }
+
+    pub fn eq<T: Serialize + ?Sized>(attr: &'static str, v: &T) -> Result<Cond> {
+        Ok(Cond::Compare(attr, Cmp::Eq, value(v)?))
+    }
+
+    pub fn lt<T: Serialize + ?Sized>(attr: &'static str, v: &T) -> Result<Cond> {
+        Ok(Cond::Compare(attr, Cmp::Lt, value(v)?))
+    }
+
+    pub fn le<T: Serialize + ?Sized>(attr: &'static str, v: &T) -> Result<Cond> {
+        Ok(Cond::Compare(attr, Cmp::Le, value(v)?))
+    }
+
+    pub fn gt<T: Serialize + ?Sized>(attr: &'static str, v: &T) -> Result<Cond> {
+        Ok(Cond::Compare(attr, Cmp::Gt, value(v)?))
+    }
+
+    /// Both hold.
+    pub fn and(self, other: Cond) -> Cond {
+        match self {
+            Cond::All(mut all) => {
+                all.push(other);
+                Cond::All(all)
+            }
+            one => Cond::All(vec![one, other]),
+        }
+    }
+
+    /// Either holds.
+    pub fn or(self, other: Cond) -> Cond {
+        match self {
+            Cond::Any(mut any) => {
+                any.push(other);
+                Cond::Any(any)
+            }
+            one => Cond::Any(vec![one, other]),
+        }
+    }
+
+    pub fn negate(self) -> Cond {
+        Cond::Not(Box::new(self))
+    }
+}
+
+/// One action of an update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// `SET attr = value`
+    Set(&'static str, Value),
+    /// `SET attr = if_not_exists(attr, value)`
+    SetIfAbsent(&'static str, Value),
+    /// `SET attr = list_append(if_not_exists(attr, []), value)`
+    Append(&'static str, Value),
+    /// `ADD attr n` (a missing number counts as 0)
+    Add(&'static str, i64),
+    /// `REMOVE attr`
+    Remove(&'static str),
+}
+
+/// An update of an item's attributes, names and values inside.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Update {
+    pub actions: Vec<Action>,
+}
+
+impl Update {
+    pub fn new() -> Update {
+        Update::default()
+    }
+
+    pub fn set<T: Serialize + ?Sized>(mut self, attr: &'static str, v: &T) -> Result<Update> {
+        self.actions.push(Action::Set(attr, value(v)?));
+        Ok(self)
+    }
+
+    pub fn set_if_absent<T: Serialize + ?Sized>(
+        mut self,
+        attr: &'static str,
+        v: &T,
+    ) -> Result<Update> {
+        self.actions.push(Action::SetIfAbsent(attr, value(v)?));
+        Ok(self)
+    }
+
+    /// Appends `items` to the list `attr` (created when missing).
+    pub fn append<T: Serialize>(mut self, attr: &'static str, items: &[T]) -> Result<Update> {
+        self.actions.push(Action::Append(attr, value(items)?));
+        Ok(self)
+    }
+
+    pub fn add(mut self, attr: &'static str, n: i64) -> Update {
+        self.actions.push(Action::Add(attr, n));
+        self
+    }
+
+    pub fn remove(mut self, attr: &'static str) -> Update {
+        self.actions.push(Action::Remove(attr));
+        self
+    }
+}
+
+/// One write of a transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Put {
+        item: Item,
+        cond: Option<Cond>,
+    },
+    Update {
+        key: Key,
+        update: Update,
+        cond: Option<Cond>,
+    },
+    Delete {
+        key: Key,
+        cond: Option<Cond>,
+    },
+    Check {
+        key: Key,
+        cond: Cond,
+    },
+}
+
+/// A transaction being put together. `W` is the caller's enum of the steps that carry a
+/// guard: a failed commit answers the step whose guard failed ([`TxError::Guard`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tx<W> {
+    pub(crate) ops: Vec<(Op, Option<W>)>,
+}
+
+impl<W> Default for Tx<W> {
+    fn default() -> Self {
+        Tx { ops: Vec::new() }
+    }
+}
+
+/// Why a transaction did not commit.
+#[derive(Debug)]
+pub enum TxError<W> {
+    /// The guard of this step failed.
+    Guard(W),
+    /// Anything else (storage unavailable, a defect).
+    Store(Error),
+}
+
+impl<W> From<Error> for TxError<W> {
+    fn from(e: Error) -> Self {
+        TxError::Store(e)
+    }
+}
+
+/// DynamoDB takes at most 100 operations in one transaction.
+pub const MAX_TX_OPS: usize = 100;
+
+impl<W> Tx<W> {
+    pub fn new() -> Self {
+        Tx::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The writes, in order, each with the step its guard belongs to.
+    pub fn ops(&self) -> impl Iterator<Item = (&Op, Option<&W>)> {
+        self.ops.iter().map(|(op, w)| (op, w.as_ref()))
+    }
+
+    /// An unconditional put.
+    pub fn put<T: Serialize>(&mut self, item: &T) -> Result<()> {
+        self.ops.push((
+            Op::Put {
+                item: to_item(item)?,
+                cond: None,
+            },
+            None,
+        ));
+        Ok(())
+    }
+
+    /// A put guarded by `cond`, reported as `step` when it fails.
+    pub fn put_if<T: Serialize>(&mut self, step: W, item: &T, cond: Cond) -> Result<()> {
+        self.ops.push((
+            Op::Put {
+                item: to_item(item)?,
+                cond: Some(cond),
+            },
+            Some(step),
+        ));
+        Ok(())
+    }
+
+    /// An unconditional update.
+    pub fn update(&mut self, key: Key, update: Update) {
+        self.ops.push((
+            Op::Update {
+                key,
+                update,
+                cond: None,
+            },
+            None,
+        ));
+    }
+
+    pub fn update_if(&mut self, step: W, key: Key, update: Update, cond: Cond) {
+        self.ops.push((
+            Op::Update {
+                key,
+                update,
+                cond: Some(cond),
+            },
+            Some(step),
+        ));
+    }
+
+    /// An unconditional delete.
+    pub fn delete(&mut self, key: Key) {
+        self.ops.push((Op::Delete { key, cond: None }, None));
+    }
+
+    pub fn delete_if(&mut self, step: W, key: Key, cond: Cond) {
+        self.ops.push((
+            Op::Delete {
+                key,
+                cond: Some(cond),
+            },
+            Some(step),
+        ));
+    }
+
+    /// A condition on an item the transaction does not write.
+    pub fn check(&mut self, step: W, key: Key, cond: Cond) {
+        self.ops.push((Op::Check { key, cond }, Some(step)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq)]
+    enum Step {
+        Audience,
+    }
+
+    #[test]
+    fn conditions_compose_flat() {
+        let c = Cond::present()
+            .and(Cond::version(3))
+            .and(Cond::not_exists("x"));
+        assert_eq!(
+            c,
+            Cond::All(vec![
+                Cond::Exists("PK"),
+                Cond::Compare("version", Cmp::Eq, Value::N("3".into())),
+                Cond::NotExists("x"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_guarded_op_carries_its_step() {
+        let mut tx = Tx::new();
+        tx.check(
+            Step::Audience,
+            Key {
+                pk: "A".into(),
+                sk: "A".into(),
+            },
+            Cond::present(),
+        );
+        tx.delete(Key {
+            pk: "B".into(),
+            sk: "B".into(),
+        });
+        let steps: Vec<_> = tx.ops().map(|(_, w)| w.copied()).collect();
+        assert_eq!(steps, vec![Some(Step::Audience), None]);
+    }
+}
