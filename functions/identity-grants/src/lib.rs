@@ -1,4 +1,4 @@
-//! `identity-grants`: identity-level permissions. An owner account's admin-level users
+//! `identity-grants`: identity grants (identity-level permissions). An owner account's admin-level users
 //! choose, per identity type and per receiving account of the organization, whether that
 //! identity type is sent when the account's audiences are shared.
 
@@ -6,9 +6,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use sharing_core::Core;
-use sharing_core::identity_grants::{
-    IdentityPermissionInput, IdentityPermissionView, IdentitySharingView,
-};
+use sharing_core::identity_grants::{IdentityGrantInput, IdentityGrantView, IdentityGrantsView};
 use sharing_core::ids::AccountId;
 use sharing_http::context::CallerOf;
 use sharing_http::{ApiError, JsonBody, member_of};
@@ -18,29 +16,29 @@ pub fn routes() -> Router<Core> {
     Router::new()
         .route(
             "/accounts/{accountId}/identity-sharing",
-            get(get_identity_sharing),
+            get(get_identity_grants),
         )
         .route(
             "/accounts/{accountId}/identity-sharing/{identityType}/accounts/{receiverAccountId}",
-            put(put_identity_permission),
+            put(put_identity_grant),
         )
 }
 
-async fn get_identity_sharing(
+async fn get_identity_grants(
     State(core): State<Core>,
     CallerOf(caller): CallerOf,
     Path(account): Path<String>,
-) -> Result<Json<IdentitySharingView>, ApiError> {
+) -> Result<Json<IdentityGrantsView>, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
-    Ok(Json(core.identity_sharing(&member).await?))
+    Ok(Json(core.identity_grants(&member).await?))
 }
 
-async fn put_identity_permission(
+async fn put_identity_grant(
     State(core): State<Core>,
     CallerOf(caller): CallerOf,
     Path((account, identity_type, receiver)): Path<(String, String, String)>,
-    JsonBody(input): JsonBody<IdentityPermissionInput>,
-) -> Result<Json<IdentityPermissionView>, ApiError> {
+    JsonBody(input): JsonBody<IdentityGrantInput>,
+) -> Result<Json<IdentityGrantView>, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
     // The role first, so that a user who may not change identity sharing learns only
     // that; then the identity type (400) and the receiving account.
@@ -60,7 +58,7 @@ async fn put_identity_permission(
         )))
     })?;
     Ok(Json(
-        core.set_identity_permission(&member, identity_type, &receiver, input)
+        core.set_identity_grant(&member, identity_type, &receiver, input)
             .await?,
     ))
 }

@@ -18,7 +18,7 @@ use crate::keys;
 use crate::sharing::{Desired, GrantTerms, Provenance, build_grant, plan_changes};
 use crate::store::{Page, PageRequest, Query};
 use crate::write::{Cond, Tx, TxError};
-use crate::{Core, Member, validate};
+use crate::{AccountMember, Core, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
@@ -441,7 +441,7 @@ impl Core {
     /// `POST /accounts/{b}/access-requests`.
     pub async fn create_access_request(
         &self,
-        member: &Member,
+        member: &AccountMember,
         input: &NewAccessRequest,
     ) -> Result<AccessRequestView> {
         let audience_id = input.audience()?;
@@ -608,7 +608,7 @@ impl Core {
     }
 
     /// The caller's address: the one in its token, else the one of its membership.
-    async fn member_email(&self, member: &Member) -> Result<String> {
+    async fn member_email(&self, member: &AccountMember) -> Result<String> {
         if let Some(e) = usable_address(&member.email) {
             return Ok(e.to_owned());
         }
@@ -634,7 +634,7 @@ impl Core {
     /// `GET /accounts/{a}/access-requests`.
     pub async fn list_access_requests(
         &self,
-        member: &Member,
+        member: &AccountMember,
         direction: Direction,
         status: Option<RequestStatus>,
         page: &PageRequest,
@@ -660,7 +660,11 @@ impl Core {
     }
 
     /// A request as `member`'s account may see it: it must be one of its two sides.
-    async fn request_for(&self, member: &Member, id: &RequestId) -> Result<AccessRequestItem> {
+    async fn request_for(
+        &self,
+        member: &AccountMember,
+        id: &RequestId,
+    ) -> Result<AccessRequestItem> {
         let item: AccessRequestItem = self
             .table
             .get(&keys::access_request(id))
@@ -676,7 +680,7 @@ impl Core {
     /// `GET /accounts/{a}/access-requests/{r}` (either side).
     pub async fn get_access_request(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &RequestId,
     ) -> Result<AccessRequestView> {
         Ok(self.request_for(member, id).await?.request)
@@ -685,7 +689,7 @@ impl Core {
     /// `POST /accounts/{a}/access-requests/{r}/approve`.
     pub async fn approve_access_request(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &RequestId,
         input: &Approval,
     ) -> Result<AccessRequestView> {
@@ -696,7 +700,7 @@ impl Core {
     /// `POST /accounts/{a}/access-requests/{r}/deny`.
     pub async fn deny_access_request(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &RequestId,
         input: &Denial,
     ) -> Result<AccessRequestView> {
@@ -711,7 +715,7 @@ impl Core {
 
     async fn decide_access_request(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &RequestId,
         decision: Decision,
     ) -> Result<AccessRequestView> {

@@ -10,7 +10,7 @@ use crate::roles::MAX_ROLE_HOLDERS;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
 use crate::write::{Cond, Tx, TxError, Update};
-use crate::{Caller, Core, Member};
+use crate::{AccountMember, Caller, Core};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{AccountRef, Action, Permissions, Resource};
@@ -93,7 +93,7 @@ fn permissions_of(m: &MembershipItem) -> Result<Permissions> {
 impl Core {
     /// The caller as a member of `account_id`. Not a member: the account is not there
     /// for them (404).
-    pub async fn member(&self, caller: &Caller, account_id: &AccountId) -> Result<Member> {
+    pub async fn member(&self, caller: &Caller, account_id: &AccountId) -> Result<AccountMember> {
         let m: Option<MembershipItem> = self
             .table
             .get(&keys::membership(account_id, &caller.user_id))
@@ -101,7 +101,7 @@ impl Core {
         let m =
             m.ok_or_else(|| Error::NotFound(format!("account '{account_id}' was not found")))?;
         let permissions = permissions_of(&m)?;
-        Ok(Member {
+        Ok(AccountMember {
             user_id: caller.user_id.clone(),
             email: caller.email.clone(),
             account_id: account_id.clone(),
@@ -154,7 +154,7 @@ impl Core {
     /// own), and answers their names.
     pub async fn check_receivers(
         &self,
-        member: &Member,
+        member: &AccountMember,
         receivers: &[AccountId],
     ) -> Result<HashMap<String, AccountItem>> {
         let found = self.accounts(receivers).await?;
@@ -174,7 +174,11 @@ impl Core {
     }
 
     /// `GET /accounts/{a}/users`.
-    pub async fn list_users(&self, member: &Member, page: &PageRequest) -> Result<Page<UserView>> {
+    pub async fn list_users(
+        &self,
+        member: &AccountMember,
+        page: &PageRequest,
+    ) -> Result<Page<UserView>> {
         member.require(Action::ListUsers, &Resource::Account, String::new)?;
         let q = Query::table(keys::account_pk(&member.account_id)).prefix(keys::MEMBER_PREFIX);
         let p: Page<MembershipItem> = self.table.query(&q, page).await?;
@@ -188,7 +192,7 @@ impl Core {
     /// Answers the user and whether it was added.
     pub async fn put_user(
         &self,
-        member: &Member,
+        member: &AccountMember,
         user_id: &UserId,
         input: &UserInput,
     ) -> Result<(UserView, bool)> {
@@ -327,7 +331,7 @@ impl Core {
     }
 
     /// `DELETE /accounts/{a}/users/{userId}`.
-    pub async fn remove_user(&self, member: &Member, user_id: &UserId) -> Result<()> {
+    pub async fn remove_user(&self, member: &AccountMember, user_id: &UserId) -> Result<()> {
         member.require(Action::ManageUsers, &Resource::Account, String::new)?;
         let key = keys::membership(&member.account_id, user_id);
         let before: MembershipItem = self.table.get(&key).await?.ok_or_else(|| {

@@ -6,7 +6,7 @@ use crate::items::{ActivityItem, GrantSource, entity};
 use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::write::Tx;
-use crate::{Core, Member};
+use crate::{AccountMember, Core};
 use serde::Serialize;
 use serde_json::Value;
 use sharing_policy::{Action, IdentityType, Resource, ShareLevel};
@@ -173,7 +173,7 @@ impl Core {
     /// `GET /accounts/{a}/activity`: admin-level users, newest first.
     pub async fn list_activity(
         &self,
-        member: &Member,
+        member: &AccountMember,
         page: &PageRequest,
     ) -> Result<Page<ActivityView>> {
         member.require(Action::ViewActivity, &Resource::Account, String::new)?;

@@ -19,7 +19,7 @@ use crate::keys;
 use crate::sharing::{Desired, GrantChange, MAX_CHANGES, SharingMoved, plan_changes};
 use crate::store::{PageRequest, Query};
 use crate::write::{Tx, TxError};
-use crate::{Core, Member};
+use crate::{AccountMember, Core};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -131,7 +131,7 @@ impl Core {
     /// `POST /accounts/{a}/sharing-defaults/apply`.
     pub async fn apply_defaults(
         &self,
-        member: &Member,
+        member: &AccountMember,
         input: &ApplyDefaultsInput,
     ) -> Result<ApplyResult> {
         member.require(
@@ -191,7 +191,7 @@ impl Core {
     /// or `None` when the audience kept changing under it and was skipped.
     async fn apply_to_audience(
         &self,
-        member: &Member,
+        member: &AccountMember,
         first_read: AudienceItem,
         defaults: &[(AccountId, String, ShareLevel)],
         input: &ApplyDefaultsInput,

@@ -10,7 +10,7 @@ use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
 use crate::write::{Cond, MAX_TX_OPS, Tx, TxError, Update};
-use crate::{Core, Member};
+use crate::{AccountMember, Core};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
@@ -193,7 +193,7 @@ impl Core {
     /// `action`. Missing and private read the same.
     pub async fn audience_for(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &AudienceId,
         action: Action,
     ) -> Result<(AudienceItem, AccessLevel)> {
@@ -223,7 +223,7 @@ impl Core {
     /// `POST /accounts/{a}/audiences`.
     pub async fn create_audience(
         &self,
-        member: &Member,
+        member: &AccountMember,
         input: &NewAudience,
     ) -> Result<AudienceDetail> {
         member.require(Action::CreateAudience, &Resource::Account, String::new)?;
@@ -304,7 +304,7 @@ impl Core {
     /// `GET /accounts/{a}/audiences`: the audiences the account owns, newest first.
     pub async fn list_audiences(
         &self,
-        member: &Member,
+        member: &AccountMember,
         page: &PageRequest,
     ) -> Result<Page<AudienceSummary>> {
         let q = Query::index(keys::GSI1, keys::owned_audiences(&member.account_id)).newest_first();
@@ -327,7 +327,11 @@ impl Core {
     }
 
     /// `GET /accounts/{a}/audiences/{id}`.
-    pub async fn get_audience(&self, member: &Member, id: &AudienceId) -> Result<AudienceDetail> {
+    pub async fn get_audience(
+        &self,
+        member: &AccountMember,
+        id: &AudienceId,
+    ) -> Result<AudienceDetail> {
         let (audience, access) = self.audience_for(member, id, Action::ViewAudience).await?;
         Ok(detail(&audience, access))
     }
@@ -336,7 +340,7 @@ impl Core {
     /// receivers' "Shared with me" in the same transaction.
     pub async fn patch_audience(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &AudienceId,
         patch: &AudiencePatch,
         if_match: Option<i64>,

@@ -15,7 +15,7 @@ use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
 use crate::write::{Cond, Tx, TxError};
-use crate::{Core, Member};
+use crate::{AccountMember, Core};
 use serde::{Deserialize, Serialize};
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
 
@@ -171,7 +171,7 @@ impl Core {
     /// expired grants are filtered out on read.
     pub async fn shared_with_me(
         &self,
-        member: &Member,
+        member: &AccountMember,
         access: Option<ShareLevel>,
         page: &PageRequest,
     ) -> Result<Page<SharedAudienceView>> {
@@ -211,7 +211,7 @@ impl Core {
     /// `POST /accounts/{b}/audiences/{id}/connections`: the owner or a `usable` holder.
     pub async fn create_connection(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &AudienceId,
         input: &NewConnection,
     ) -> Result<ConnectionView> {
@@ -289,7 +289,7 @@ impl Core {
     /// `GET /accounts/{b}/audiences/{id}/connections`.
     pub async fn list_connections(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &AudienceId,
         page: &PageRequest,
     ) -> Result<Page<ConnectionView>> {
@@ -318,7 +318,7 @@ impl Core {
     /// status is derived from). An audience that no longer exists reads as private.
     pub async fn account_connections(
         &self,
-        member: &Member,
+        member: &AccountMember,
         page: &PageRequest,
     ) -> Result<Page<AccountConnectionView>> {
         member.require(Action::ViewConnections, &Resource::Account, String::new)?;
@@ -370,7 +370,7 @@ impl Core {
     /// `DELETE /accounts/{b}/audiences/{id}/connections/{cid}`.
     pub async fn delete_connection(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &AudienceId,
         cid: &ConnectionId,
     ) -> Result<()> {
@@ -398,7 +398,7 @@ impl Core {
     /// One of `member`'s account's connections (another account's reads as missing).
     pub async fn own_connection(
         &self,
-        member: &Member,
+        member: &AccountMember,
         cid: &ConnectionId,
     ) -> Result<ConnectionItem> {
         let c: Option<ConnectionItem> = self.table.get(&keys::connection(cid)).await?;

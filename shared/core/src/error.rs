@@ -1,7 +1,7 @@
-//! The one error type of the domain. The HTTP crate maps each variant onto a status and a
-//! problem+json `code`; the variants are exactly the contract's error codes.
+//! The one error type of the domain. Each variant has its contract [`Code`]
+//! ([`Error::code`]), from which the HTTP crate answers the status and problem+json.
 
-use sharing_policy::Reason;
+use sharing_policy::{Code, Reason};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -66,6 +66,24 @@ impl Error {
             Reason::CrossOrganization => Error::CrossOrganization(detail),
             Reason::SelfGrant => Error::Validation(detail),
             Reason::PlatformNotAllowed => Error::PlatformNotAllowed(detail),
+        }
+    }
+
+    /// The contract's code of this error (its status and problem title follow from it).
+    pub fn code(&self) -> Code {
+        match self {
+            Error::NotFound(_) => Code::NotFound,
+            Error::Forbidden(_) => Code::Forbidden,
+            Error::InsufficientAccess(_) => Code::InsufficientAccess,
+            Error::Validation(_) => Code::ValidationFailed,
+            Error::Conflict(_) => Code::Conflict,
+            Error::AlreadyGranted(_) => Code::AlreadyGranted,
+            Error::PreconditionFailed(_) => Code::PreconditionFailed,
+            Error::CrossOrganization(_) => Code::CrossOrganization,
+            Error::PlatformNotAllowed(_) => Code::PlatformNotAllowed,
+            Error::PayloadTooLarge(_) => Code::PayloadTooLarge,
+            Error::Unavailable { .. } => Code::Unavailable,
+            Error::Store(_) => Code::Internal,
         }
     }
 
@@ -142,5 +160,22 @@ mod tests {
         let source = std::error::Error::source(&e).map(ToString::to_string);
         assert_eq!(source.as_deref(), Some("batch write kept being throttled"));
         assert!(!Error::store("bad item").is_unavailable());
+    }
+
+    #[test]
+    fn a_denial_has_the_code_of_its_reason() {
+        use sharing_policy::Reason as R;
+        for r in [
+            R::NotVisible,
+            R::RoleForbids,
+            R::InsufficientAccess,
+            R::AlreadyGranted,
+            R::CrossOrganization,
+            R::SelfGrant,
+            R::NotApplicable,
+            R::PlatformNotAllowed,
+        ] {
+            assert_eq!(Some(Error::denied(r, "x").code()), r.error(), "{r:?}");
+        }
     }
 }

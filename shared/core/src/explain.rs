@@ -17,7 +17,7 @@ use crate::items::{
 use crate::keys;
 use crate::sharing::GrantView;
 use crate::store::Query;
-use crate::{Core, Member};
+use crate::{AccountMember, Core};
 use serde::Serialize;
 use sharing_policy::{AccessLevel, Action, IdentityType, Principal, Resource, decide};
 
@@ -200,7 +200,7 @@ impl Core {
     /// `GET /accounts/{b}/audiences/{id}/access`: any member of `b`; private to `b`: 404.
     pub async fn explain_access(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &AudienceId,
     ) -> Result<AccessExplanation> {
         let (audience, _) = self.audience_for(member, id, Action::ViewAudience).await?;
@@ -222,7 +222,7 @@ impl Core {
     /// account. An account outside the organization (or none): 404.
     pub async fn explain_grant(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &AudienceId,
         receiver: &AccountId,
     ) -> Result<AccessExplanation> {
@@ -245,7 +245,7 @@ impl Core {
 
     /// `GET /accounts/{a}/organization`: any member; the organization and every account
     /// in it (the receivers an owner can choose from), by id.
-    pub async fn organization(&self, member: &Member) -> Result<OrganizationView> {
+    pub async fn organization(&self, member: &AccountMember) -> Result<OrganizationView> {
         let org = OrganizationId::parse(&member.organization_id)?;
         let q = Query::index(keys::GSI1, keys::organization_accounts(&org));
         let key = keys::organization(&org);

@@ -1,5 +1,8 @@
-//! Identity-level permissions: which identity types an owner account sends to each
-//! receiving account of its organization, for every audience it shares.
+//! Identity grants (the seed's "identity-level permissions"): which identity types an
+//! owner account sends to each receiving account of its organization, for every audience
+//! it shares. The code, keys and docs call one of them an *identity grant*; the
+//! contract's routes (`/identity-sharing`), permissions (`change_identity_sharing`) and
+//! activity action (`identity_sharing.changed`) keep their published names.
 //!
 //! An identity grant is one item, `ACCOUNT#{owner}` / `IDENTITY_GRANT#{type}#{receiver}`:
 //! present = the type is sent, absent = it is not (the default). The whole grant set of
@@ -16,7 +19,7 @@ use crate::items::entity;
 use crate::keys;
 use crate::store::Query;
 use crate::write::{Cond, Tx, TxError};
-use crate::{Core, Member};
+use crate::{AccountMember, Core};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{Action, IdentityType, Resource};
@@ -74,7 +77,7 @@ pub struct GrantedAccount {
 /// One identity type and the accounts it is sent to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct IdentitySharingEntry {
+pub struct IdentityTypeGrants {
     pub identity_type: IdentityType,
     pub granted_account_count: usize,
     pub accounts: Vec<GrantedAccount>,
@@ -82,21 +85,21 @@ pub struct IdentitySharingEntry {
 
 /// `GET /accounts/{a}/identity-sharing`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct IdentitySharingView {
-    pub items: Vec<IdentitySharingEntry>,
+pub struct IdentityGrantsView {
+    pub items: Vec<IdentityTypeGrants>,
 }
 
 /// `PUT /accounts/{a}/identity-sharing/{type}/accounts/{b}` body.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct IdentityPermissionInput {
+pub struct IdentityGrantInput {
     pub allowed: bool,
 }
 
 /// One identity type for one receiving account, as it now stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct IdentityPermissionView {
+pub struct IdentityGrantView {
     pub identity_type: IdentityType,
     pub account_id: String,
     pub account_name: String,
@@ -105,7 +108,7 @@ pub struct IdentityPermissionView {
 
 /// Groups an account's grants by identity type: one entry for every type, in the
 /// order of [`IdentityType::ALL`], zero counts included; accounts in id order.
-pub fn summarize(grants: &[IdentityGrantItem]) -> IdentitySharingView {
+pub fn summarize(grants: &[IdentityGrantItem]) -> IdentityGrantsView {
     let items = IdentityType::ALL
         .iter()
         .map(|t| {
@@ -119,14 +122,14 @@ pub fn summarize(grants: &[IdentityGrantItem]) -> IdentitySharingView {
                 .collect();
             accounts.sort_by(|a, b| a.account_id.cmp(&b.account_id));
             accounts.dedup_by(|a, b| a.account_id == b.account_id);
-            IdentitySharingEntry {
+            IdentityTypeGrants {
                 identity_type: *t,
                 granted_account_count: accounts.len(),
                 accounts,
             }
         })
         .collect();
-    IdentitySharingView { items }
+    IdentityGrantsView { items }
 }
 
 /// The guard of an identity-grant change: the grant is still as it was read (absent
@@ -136,7 +139,7 @@ struct StillAsRead;
 
 impl Core {
     /// `GET /accounts/{a}/identity-sharing`: admin-level users; one Query.
-    pub async fn identity_sharing(&self, member: &Member) -> Result<IdentitySharingView> {
+    pub async fn identity_grants(&self, member: &AccountMember) -> Result<IdentityGrantsView> {
         member.require(Action::ViewIdentitySharing, &Resource::Account, String::new)?;
         let q =
             Query::table(keys::account_pk(&member.account_id)).prefix(keys::IDENTITY_GRANT_PREFIX);
@@ -147,13 +150,13 @@ impl Core {
     /// `PUT /accounts/{a}/identity-sharing/{type}/accounts/{b}`: allows or stops one
     /// identity type for one receiving account of the organization. Setting the current
     /// value again writes nothing.
-    pub async fn set_identity_permission(
+    pub async fn set_identity_grant(
         &self,
-        member: &Member,
+        member: &AccountMember,
         identity_type: IdentityType,
         receiver: &AccountId,
-        input: IdentityPermissionInput,
-    ) -> Result<IdentityPermissionView> {
+        input: IdentityGrantInput,
+    ) -> Result<IdentityGrantView> {
         member.require(
             Action::ChangeIdentitySharing,
             &Resource::Account,
@@ -171,7 +174,7 @@ impl Core {
             .get(receiver.as_str())
             .map(|a| a.name.clone())
             .unwrap_or_default();
-        let view = IdentityPermissionView {
+        let view = IdentityGrantView {
             identity_type,
             account_id: receiver.to_string(),
             account_name: receiver_name.clone(),
@@ -313,14 +316,12 @@ mod tests {
     #[test]
     fn the_body_is_exactly_allowed() {
         assert!(
-            serde_json::from_str::<IdentityPermissionInput>(r#"{"allowed":true}"#)
+            serde_json::from_str::<IdentityGrantInput>(r#"{"allowed":true}"#)
                 .unwrap()
                 .allowed
         );
-        assert!(serde_json::from_str::<IdentityPermissionInput>(r#"{"allowed":"yes"}"#).is_err());
-        assert!(serde_json::from_str::<IdentityPermissionInput>(r#"{}"#).is_err());
-        assert!(
-            serde_json::from_str::<IdentityPermissionInput>(r#"{"allowed":true,"x":1}"#).is_err()
-        );
+        assert!(serde_json::from_str::<IdentityGrantInput>(r#"{"allowed":"yes"}"#).is_err());
+        assert!(serde_json::from_str::<IdentityGrantInput>(r#"{}"#).is_err());
+        assert!(serde_json::from_str::<IdentityGrantInput>(r#"{"allowed":true,"x":1}"#).is_err());
     }
 }

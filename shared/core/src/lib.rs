@@ -88,7 +88,7 @@ pub struct Caller {
 
 /// A caller acting through one account it is a member of.
 #[derive(Debug, Clone)]
-pub struct Member {
+pub struct AccountMember {
     pub user_id: UserId,
     pub email: String,
     pub account_id: AccountId,
@@ -100,7 +100,7 @@ pub struct Member {
     pub permissions: Permissions,
 }
 
-impl Member {
+impl AccountMember {
     pub fn principal(&self) -> Principal {
         Principal::new(
             AccountRef::new(self.account_id.as_str(), self.organization_id.as_str()),

@@ -17,7 +17,7 @@ use crate::items::{AudienceItem, entity};
 use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
-use crate::{Core, Member};
+use crate::{AccountMember, Core};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -282,7 +282,7 @@ impl Core {
     /// to 1000 members (batched writes of 25).
     pub async fn upsert_members(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &AudienceId,
         input: &MembersInput,
     ) -> Result<MembersResult> {
@@ -302,7 +302,7 @@ impl Core {
     /// `PUT /accounts/{b}/profiles`: records users the account has seen.
     pub async fn record_profiles(
         &self,
-        member: &Member,
+        member: &AccountMember,
         input: &ProfilesInput,
     ) -> Result<ProfilesResult> {
         member.require(Action::RecordProfiles, &Resource::Account, String::new)?;
@@ -322,7 +322,7 @@ impl Core {
     /// audience, as delivered to its output.
     pub async fn delivered_members(
         &self,
-        member: &Member,
+        member: &AccountMember,
         cid: &ConnectionId,
         page: &PageRequest,
     ) -> Result<Page<DeliveredMember>> {

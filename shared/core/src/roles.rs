@@ -14,7 +14,7 @@ use crate::items::{MembershipItem, RoleItem, entity};
 use crate::keys::{self, Key};
 use crate::store::{Page, Query};
 use crate::write::{Cond, Tx, TxError, Update};
-use crate::{Core, Member, validate};
+use crate::{AccountMember, Core, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{Action, Permissions, Resource, Role};
@@ -184,7 +184,7 @@ enum DeleteRole {
 
 impl Core {
     /// `GET /accounts/{a}/roles`: the built-in roles, then the account's custom roles.
-    pub async fn list_roles(&self, member: &Member) -> Result<Page<RoleView>> {
+    pub async fn list_roles(&self, member: &AccountMember) -> Result<Page<RoleView>> {
         member.require(Action::ListUsers, &Resource::Account, String::new)?;
         let q = Query::table(keys::account_pk(&member.account_id)).prefix(keys::ROLE_PREFIX);
         let custom: Vec<RoleItem> = self.table.query_all(&q).await?;
@@ -203,7 +203,7 @@ impl Core {
     /// role and whether it was created.
     pub async fn put_role(
         &self,
-        member: &Member,
+        member: &AccountMember,
         role_id: &str,
         input: &RoleInput,
     ) -> Result<(RoleView, bool)> {
@@ -342,7 +342,7 @@ impl Core {
     }
 
     /// `DELETE /accounts/{a}/roles/{roleId}`: 409 while a user holds the role.
-    pub async fn delete_role(&self, member: &Member, role_id: &RoleId) -> Result<()> {
+    pub async fn delete_role(&self, member: &AccountMember, role_id: &RoleId) -> Result<()> {
         member.require(Action::ManageUsers, &Resource::Account, String::new)?;
         if role_id.built_in().is_some() {
             return Err(Error::Validation(format!(

@@ -16,7 +16,7 @@ use crate::items::{
 };
 use crate::keys;
 use crate::write::{Cond, Tx, TxError, Update};
-use crate::{Core, Member};
+use crate::{AccountMember, Core};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{AccessLevel, Action, GrantWindow, Resource, ShareLevel, WindowError};
@@ -420,7 +420,7 @@ impl Core {
     /// `If-Match`, which then answers 412.
     async fn change_sharing(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &AudienceId,
         first_read: AudienceItem,
         if_match: Option<i64>,
@@ -480,7 +480,11 @@ impl Core {
     }
 
     /// `GET /accounts/{a}/audiences/{id}/sharing`.
-    pub async fn get_sharing(&self, member: &Member, id: &AudienceId) -> Result<SharingView> {
+    pub async fn get_sharing(
+        &self,
+        member: &AccountMember,
+        id: &AudienceId,
+    ) -> Result<SharingView> {
         let (audience, _) = self.audience_for(member, id, Action::ViewSharing).await?;
         Ok(sharing_view(&audience, self.now_epoch()))
     }
@@ -498,7 +502,7 @@ impl Core {
     /// private.
     pub async fn put_sharing(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &AudienceId,
         input: &SharingInput,
         if_match: Option<i64>,
@@ -559,7 +563,7 @@ impl Core {
     /// `PUT /accounts/{a}/audiences/{id}/sharing/{receiver}`.
     pub async fn put_grant(
         &self,
-        member: &Member,
+        member: &AccountMember,
         id: &AudienceId,
         receiver: &AccountId,
         input: &OneGrantInput,
@@ -586,7 +590,7 @@ impl Core {
     }
 
     /// A grant made by `member` now, on the audience itself.
-    fn provenance(&self, member: &Member) -> Provenance {
+    fn provenance(&self, member: &AccountMember) -> Provenance {
         Provenance {
             source: GrantSource::Grant,
             request_id: None,
@@ -596,7 +600,7 @@ impl Core {
     }
 
     /// `GET /accounts/{a}/sharing-defaults`.
-    pub async fn get_defaults(&self, member: &Member) -> Result<DefaultsView> {
+    pub async fn get_defaults(&self, member: &AccountMember) -> Result<DefaultsView> {
         member.require(Action::ViewSharingDefaults, &Resource::Account, String::new)?;
         let item: Option<SharingDefaultsItem> = self
             .table
@@ -608,7 +612,7 @@ impl Core {
     /// `PUT /accounts/{a}/sharing-defaults`: applies to audiences created afterwards only.
     pub async fn put_defaults(
         &self,
-        member: &Member,
+        member: &AccountMember,
         input: &DefaultsInput,
         if_match: Option<i64>,
     ) -> Result<DefaultsView> {

@@ -18,7 +18,7 @@ use crate::items::{AccountItem, ConnectionItem, entity};
 use crate::keys;
 use crate::store::Query;
 use crate::write::Update;
-use crate::{Core, Member};
+use crate::{AccountMember, Core};
 use serde::{Deserialize, Serialize};
 use sharing_policy::{AccessLevel, Action};
 use std::collections::BTreeMap;
@@ -140,7 +140,7 @@ impl Core {
     /// One GetItem of the audience, then concurrently one Query of the connection registry
     /// and one Query per counter shard, and (only for accounts without a grant) one
     /// BatchGetItem of their names.
-    pub async fn usage(&self, member: &Member, id: &AudienceId) -> Result<UsageView> {
+    pub async fn usage(&self, member: &AccountMember, id: &AudienceId) -> Result<UsageView> {
         let (audience, _) = self.audience_for(member, id, Action::ViewUsage).await?;
         let registry = Query::table(keys::usage_registry(id));
         let shards = (0..keys::USAGE_SHARDS).map(|s| {

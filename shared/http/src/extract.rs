@@ -31,8 +31,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         // A body is JSON only when it says so: `text/plain` is not read as JSON.
         if !bytes.is_empty() && !content_type.as_deref().is_some_and(is_json) {
             return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                crate::problem::Code::UnsupportedMediaType,
                 format!(
                     "the body must be sent as Content-Type: application/json (it was {})",
                     content_type

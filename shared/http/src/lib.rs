@@ -131,7 +131,7 @@ pub async fn member_of(
     core: &Core,
     caller: &sharing_core::Caller,
     account: &str,
-) -> Result<sharing_core::Member, ApiError> {
+) -> Result<sharing_core::AccountMember, ApiError> {
     let id = path_id(account, sharing_core::ids::AccountId::parse, "account")?;
     Ok(core.member(caller, &id).await?)
 }

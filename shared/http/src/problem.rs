@@ -4,13 +4,13 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sharing_core::Error;
+pub use sharing_core::policy::Code;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub detail: String,
     /// `Retry-After` (seconds) of a 503.
     pub retry_after: Option<u64>,
@@ -27,13 +27,16 @@ struct Problem<'a> {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(code: Code, detail: impl Into<String>) -> Self {
         ApiError {
-            status,
             code,
             detail: detail.into(),
             retry_after: None,
         }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// 503 `unavailable` with `Retry-After`: storage did not answer in time.
@@ -41,8 +44,7 @@ impl ApiError {
         ApiError {
             retry_after: Some(sharing_core::budget::RETRY_AFTER_SECONDS),
             ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
+                Code::Unavailable,
                 format!(
                     "the service's storage is busy or did not answer in time; retry in {} seconds (a retried write takes effect once: PUTs are idempotent, and a POST with the same Idempotency-Key returns the first result)",
                     sharing_core::budget::RETRY_AFTER_SECONDS
@@ -52,68 +54,32 @@ impl ApiError {
     }
 
     pub fn unauthenticated(detail: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", detail)
+        ApiError::new(Code::Unauthenticated, detail)
     }
 
     pub fn validation(detail: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "validation_failed", detail)
+        ApiError::new(Code::ValidationFailed, detail)
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", detail)
+        ApiError::new(Code::NotFound, detail)
     }
 
     pub fn too_large() -> Self {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            Code::PayloadTooLarge,
             format!(
                 "the request body is larger than {} bytes",
                 crate::MAX_BODY_BYTES
             ),
         )
     }
-
-    fn title(&self) -> &'static str {
-        match self.code {
-            "unauthenticated" => "Authentication required",
-            "forbidden" => "Not allowed for your role",
-            "insufficient_access" => "Insufficient access level",
-            "not_found" => "Not found",
-            "validation_failed" => "Invalid request",
-            "conflict" => "Conflict",
-            "already_granted" => "Already granted",
-            "precondition_failed" => "Precondition failed",
-            "cross_organization" => "Outside your organization",
-            "payload_too_large" => "Payload too large",
-            "unsupported_media_type" => "Unsupported media type",
-            "platform_not_allowed" => "Platform not allowed",
-            "unavailable" => "Service unavailable",
-            _ => "Internal error",
-        }
-    }
 }
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        use StatusCode as S;
+        let code = e.code();
         match e {
-            Error::NotFound(d) => ApiError::new(S::NOT_FOUND, "not_found", d),
-            Error::Forbidden(d) => ApiError::new(S::FORBIDDEN, "forbidden", d),
-            Error::InsufficientAccess(d) => ApiError::new(S::FORBIDDEN, "insufficient_access", d),
-            Error::Validation(d) => ApiError::new(S::BAD_REQUEST, "validation_failed", d),
-            Error::Conflict(d) => ApiError::new(S::CONFLICT, "conflict", d),
-            Error::AlreadyGranted(d) => ApiError::new(S::CONFLICT, "already_granted", d),
-            Error::PreconditionFailed(d) => {
-                ApiError::new(S::PRECONDITION_FAILED, "precondition_failed", d)
-            }
-            Error::CrossOrganization(d) => {
-                ApiError::new(S::UNPROCESSABLE_ENTITY, "cross_organization", d)
-            }
-            Error::PlatformNotAllowed(d) => ApiError::new(S::FORBIDDEN, "platform_not_allowed", d),
-            Error::PayloadTooLarge(d) => {
-                ApiError::new(S::PAYLOAD_TOO_LARGE, "payload_too_large", d)
-            }
             e @ Error::Unavailable { .. } => {
                 tracing::warn!(error = %e, cause = %source_chain(&e), "storage unavailable; answering 503");
                 ApiError::unavailable()
@@ -121,11 +87,20 @@ impl From<Error> for ApiError {
             Error::Store(d) => {
                 tracing::error!(error = %d, "internal error");
                 ApiError::new(
-                    S::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    code,
                     "the service could not complete the request; it has been logged, try again later",
                 )
             }
+            Error::NotFound(d)
+            | Error::Forbidden(d)
+            | Error::InsufficientAccess(d)
+            | Error::Validation(d)
+            | Error::Conflict(d)
+            | Error::AlreadyGranted(d)
+            | Error::PreconditionFailed(d)
+            | Error::CrossOrganization(d)
+            | Error::PlatformNotAllowed(d)
+            | Error::PayloadTooLarge(d) => ApiError::new(code, d),
         }
     }
 }
@@ -134,13 +109,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Problem {
             kind: format!("https://audience-sharing.dev/problems/{}", self.code),
-            title: self.title(),
-            status: self.status.as_u16(),
+            title: self.code.title(),
+            status: self.code.status(),
             detail: &self.detail,
-            code: self.code,
+            code: self.code.name(),
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
-        let mut res = (self.status, [(header::CONTENT_TYPE, PROBLEM_JSON)], json).into_response();
+        let mut res = (self.status(), [(header::CONTENT_TYPE, PROBLEM_JSON)], json).into_response();
         if let Some(secs) = self.retry_after {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));

@@ -11,11 +11,13 @@
 //! a user holds a role in an account: one of the seven built-in [`Role`]s or a custom
 //! role of the account. Either way the decision sees only the role's [`Permissions`].
 
+mod code;
 mod filter;
 mod grant;
 mod permissions;
 mod vocabulary;
 
+pub use code::Code;
 pub use filter::deliver_identities;
 pub use grant::{GrantWindow, WindowError, effective_level, platform_allowed};
 pub use permissions::{PermissionError, Permissions};
@@ -206,8 +208,8 @@ pub enum Resource {
     },
 }
 
-/// Why a decision came out the way it did. Deny reasons map one-to-one onto the
-/// contract's error codes (see [`Reason::code`]).
+/// Why a decision came out the way it did. Each deny reason maps onto one of the
+/// contract's error [`Code`]s (see [`Reason::error`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
     /// The role permits it and the access level suffices.
@@ -234,17 +236,23 @@ pub enum Reason {
 
 impl Reason {
     /// The contract's error code for a deny reason, or `None` for [`Reason::Permitted`].
-    pub fn code(self) -> Option<&'static str> {
+    pub fn error(self) -> Option<Code> {
         match self {
             Reason::Permitted => None,
-            Reason::NotVisible | Reason::NotApplicable => Some("not_found"),
-            Reason::RoleForbids => Some("forbidden"),
-            Reason::InsufficientAccess => Some("insufficient_access"),
-            Reason::AlreadyGranted => Some("already_granted"),
-            Reason::CrossOrganization => Some("cross_organization"),
-            Reason::SelfGrant => Some("validation_failed"),
-            Reason::PlatformNotAllowed => Some("platform_not_allowed"),
+            Reason::NotVisible | Reason::NotApplicable => Some(Code::NotFound),
+            Reason::RoleForbids => Some(Code::Forbidden),
+            Reason::InsufficientAccess => Some(Code::InsufficientAccess),
+            Reason::AlreadyGranted => Some(Code::AlreadyGranted),
+            Reason::CrossOrganization => Some(Code::CrossOrganization),
+            Reason::SelfGrant => Some(Code::ValidationFailed),
+            Reason::PlatformNotAllowed => Some(Code::PlatformNotAllowed),
         }
+    }
+
+    /// The name of [`Reason::error`] (`not_found`, ...), as decision tables and
+    /// explanations write it.
+    pub fn code(self) -> Option<&'static str> {
+        self.error().map(Code::name)
     }
 }
 
