@@ -5,7 +5,8 @@
 //! - in AWS by the table's stream ([`Notifier::handle_stream_event`], with batch item
 //!   failures so a failed send is retried) and by a schedule that sweeps up unsent
 //!   emails whose stream retries were exhausted ([`Notifier::sweep`]);
-//! - locally by [`local::run`], which polls DynamoDB Local's stream and sweeps.
+//! - locally by `local::run` (feature `local`, never in the Lambda binary), which polls
+//!   DynamoDB Local's stream and sweeps.
 //!
 //! Each email is claimed before it is sent (`pending → sending`, with a lease), then
 //! marked `sent`; a redelivered record finds it sent (or claimed) and sends nothing.
@@ -17,6 +18,7 @@
 //! address, ...) — or a transient one past that age — marks the email `failed` with its
 //! reason, once, and records on the access request that its notification failed.
 
+#[cfg(feature = "local")]
 pub mod local;
 
 use async_trait::async_trait;
@@ -47,8 +49,8 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, sharing_http::runtime::MissingEnv> {
-        use sharing_http::runtime::required_env;
+    pub fn from_env() -> Result<Self, sharing_core::startup::MissingEnv> {
+        use sharing_core::startup::required_env;
         Ok(Config {
             table_name: required_env("TABLE_NAME")?,
             sender_address: required_env("SENDER_ADDRESS")?,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    sharing_http::runtime::init_tracing();
+    sharing_core::startup::init_tracing();
     let config = Config::from_env()?;
     let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let core = Core::new(Table::new(

@@ -463,7 +463,7 @@ fn ensure_python_tools() -> anyhow::Result<PathBuf> {
     let venv = root.join(".venv");
     let lock = std::fs::read(root.join("infra/requirements.lock"))
         .context("infra/requirements.lock is missing")?;
-    let want = xtask::table::sha256_hex(&lock);
+    let want = sharing_core::keys::sha256_hex(&lock);
     let stamp = venv.join(".installed-lock-sha256");
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) {
         return Ok(venv.join("bin"));

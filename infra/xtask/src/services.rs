@@ -19,7 +19,7 @@ pub fn ensure_node_tools() -> anyhow::Result<PathBuf> {
     let lock = std::fs::read(src.join("package-lock.json"))
         .context("infra/local/package-lock.json is missing")?;
     let stamp = dir.join(".installed-lock-sha256");
-    let want = crate::table::sha256_hex(&lock);
+    let want = sharing_core::keys::sha256_hex(&lock);
     let modules = dir.join("node_modules");
     if modules.is_dir() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) {
         return Ok(modules);

@@ -10,14 +10,6 @@ use aws_sdk_dynamodb::types::{
 };
 use serde_yaml::Value;
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The `Properties` of the `AudienceTable` resource in `template.yaml`.
 pub fn table_properties() -> anyhow::Result<Value> {
     let path = crate::root().join("template.yaml");

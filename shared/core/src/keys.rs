@@ -254,9 +254,17 @@ pub fn seen_profile(receiver: &AccountId, user_id: &str) -> Key {
 /// Free-form values (output ids, end-user ids, idempotency keys) go into keys hashed, so
 /// no separator or length can break the key shape.
 pub fn hex_digest(value: &str) -> String {
+    sha256_hex(value.as_bytes())
+}
+
+/// SHA-256 in lowercase hex: the one hex encoder of the workspace (keys, request hashes
+/// of idempotency records, lock-file stamps of the local tools).
+pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(value.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

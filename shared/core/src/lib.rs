@@ -26,6 +26,7 @@ pub mod members;
 pub mod outbox;
 pub mod roles;
 pub mod sharing;
+pub mod startup;
 pub mod store;
 pub mod usage;
 pub mod validate;

@@ -127,6 +127,22 @@ fn claimed_with(token: &str) -> Result<Cond> {
     Ok(Cond::eq("status", &OutboxStatus::Sending)?.and(Cond::eq("claimToken", token)?))
 }
 
+/// The update that ends a claim with `status`: the lease and its token go, and an email
+/// that will not be sent any more leaves the unsent index (`OUTBOX_UNSENT`): the sparse
+/// index entry follows from the status.
+fn end_claim(status: OutboxStatus) -> Result<Update> {
+    let update = Update::new()
+        .set("status", &status)?
+        .remove("leaseUntil")
+        .remove("claimToken");
+    Ok(match status {
+        OutboxStatus::Pending | OutboxStatus::Sending => update,
+        OutboxStatus::Sent | OutboxStatus::Rejected | OutboxStatus::Failed => {
+            update.remove(keys::GSI1PK).remove(keys::GSI1SK)
+        }
+    })
+}
+
 /// The guarded steps of failing an email for good.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Failing {
@@ -241,20 +257,17 @@ impl Core {
         token: &str,
         message_id: Option<&str>,
     ) -> Result<bool> {
+        let update = end_claim(OutboxStatus::Sent)?
+            .set("sentAt", &self.now_rfc3339())?
+            .set("messageId", message_id.unwrap_or(""))?
+            .remove("lastError");
+        self.update_claimed(id, token, update).await
+    }
+
+    /// Updates an email while `token` still holds its claim (`Ok(false)` otherwise).
+    async fn update_claimed(&self, id: &str, token: &str, update: Update) -> Result<bool> {
         self.table
-            .update(
-                &keys::outbox(id),
-                &Update::new()
-                    .set("status", &OutboxStatus::Sent)?
-                    .set("sentAt", &self.now_rfc3339())?
-                    .set("messageId", message_id.unwrap_or(""))?
-                    .remove("leaseUntil")
-                    .remove("claimToken")
-                    .remove(keys::GSI1PK)
-                    .remove(keys::GSI1SK)
-                    .remove("lastError"),
-                Some(claimed_with(token)?),
-            )
+            .update(&keys::outbox(id), &update, Some(claimed_with(token)?))
             .await
     }
 
@@ -268,39 +281,20 @@ impl Core {
         retry_after_secs: i64,
     ) -> Result<bool> {
         let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
-        self.table
-            .update(
-                &keys::outbox(id),
-                &Update::new()
-                    .set("status", &OutboxStatus::Pending)?
-                    .set("lastError", &error)?
-                    .set(
-                        "nextAttemptAt",
-                        &(self.now_epoch() + retry_after_secs.max(0)),
-                    )?
-                    .remove("leaseUntil")
-                    .remove("claimToken"),
-                Some(claimed_with(token)?),
-            )
-            .await
+        let update = end_claim(OutboxStatus::Pending)?
+            .set("lastError", &error)?
+            .set(
+                "nextAttemptAt",
+                &(self.now_epoch() + retry_after_secs.max(0)),
+            )?;
+        self.update_claimed(id, token, update).await
     }
 
     /// Marks a claimed email as never sendable (it leaves the sweep's list).
     pub async fn reject_outbox_email(&self, id: &str, token: &str, error: &str) -> Result<bool> {
         let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
-        self.table
-            .update(
-                &keys::outbox(id),
-                &Update::new()
-                    .set("status", &OutboxStatus::Rejected)?
-                    .set("lastError", &error)?
-                    .remove("leaseUntil")
-                    .remove("claimToken")
-                    .remove(keys::GSI1PK)
-                    .remove(keys::GSI1SK),
-                Some(claimed_with(token)?),
-            )
-            .await
+        let update = end_claim(OutboxStatus::Rejected)?.set("lastError", &error)?;
+        self.update_claimed(id, token, update).await
     }
 
     /// Marks a claimed email `failed` for good and, in the same transaction, records on
@@ -320,14 +314,9 @@ impl Core {
         tx.update_if(
             Failing::Claim,
             keys::outbox(&item.id),
-            Update::new()
-                .set("status", &OutboxStatus::Failed)?
+            end_claim(OutboxStatus::Failed)?
                 .set("lastError", &detail)?
-                .set("failureReason", &reason)?
-                .remove("leaseUntil")
-                .remove("claimToken")
-                .remove(keys::GSI1PK)
-                .remove(keys::GSI1SK),
+                .set("failureReason", &reason)?,
             claimed_with(token)?,
         );
         if let Ok(request) = crate::ids::RequestId::parse(&item.facts.request_id) {

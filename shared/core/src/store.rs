@@ -128,63 +128,73 @@ fn render_cond(cond: Option<&Cond>) -> (Option<String>, Placeholders) {
     (text, p)
 }
 
+/// Sets a rendered condition and the placeholders of the request on any SDK builder that
+/// takes them (Put, Update, Delete, ConditionCheck and their single-item forms).
+macro_rules! conditioned {
+    ($builder:expr, $text:expr, $placeholders:expr) => {
+        $builder
+            .set_condition_expression($text)
+            .set_expression_attribute_names($placeholders.names())
+            .set_expression_attribute_values($placeholders.values())
+    };
+}
+/// The outcome of a single-item conditional write: `Ok(false)` when its condition failed.
+fn held<O, E, R>(res: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>) -> Result<bool>
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match res {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some(CONDITION_FAILED) => {
+            Ok(false)
+        }
+        Err(e) => Err(Error::sdk(e)),
+    }
+}
+
+const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+
 /// The SDK's form of one write of a transaction.
 fn transact_item(table: &str, op: &Op) -> Result<TransactWriteItem> {
     let b = TransactWriteItem::builder();
     Ok(match op {
         Op::Put { item, cond } => {
             let (text, p) = render_cond(cond.as_ref());
-            b.put(
-                Put::builder()
-                    .table_name(table)
-                    .set_item(Some(item.clone().into()))
-                    .set_condition_expression(text)
-                    .set_expression_attribute_names(p.names())
-                    .set_expression_attribute_values(p.values())
-                    .build()
-                    .map_err(Error::store)?,
-            )
+            let put = Put::builder()
+                .table_name(table)
+                .set_item(Some(item.clone().into()));
+            b.put(conditioned!(put, text, p).build().map_err(Error::store)?)
         }
         Op::Update { key, update, cond } => {
             let (text, mut p) = render_cond(cond.as_ref());
-            let update = p.update(update);
+            let update = SdkUpdate::builder()
+                .table_name(table)
+                .set_key(Some(key_item(key)))
+                .update_expression(p.update(update));
             b.update(
-                SdkUpdate::builder()
-                    .table_name(table)
-                    .set_key(Some(key_item(key)))
-                    .update_expression(update)
-                    .set_condition_expression(text)
-                    .set_expression_attribute_names(p.names())
-                    .set_expression_attribute_values(p.values())
+                conditioned!(update, text, p)
                     .build()
                     .map_err(Error::store)?,
             )
         }
         Op::Delete { key, cond } => {
             let (text, p) = render_cond(cond.as_ref());
+            let delete = Delete::builder()
+                .table_name(table)
+                .set_key(Some(key_item(key)));
             b.delete(
-                Delete::builder()
-                    .table_name(table)
-                    .set_key(Some(key_item(key)))
-                    .set_condition_expression(text)
-                    .set_expression_attribute_names(p.names())
-                    .set_expression_attribute_values(p.values())
+                conditioned!(delete, text, p)
                     .build()
                     .map_err(Error::store)?,
             )
         }
         Op::Check { key, cond } => {
             let (text, p) = render_cond(Some(cond));
-            b.condition_check(
-                ConditionCheck::builder()
-                    .table_name(table)
-                    .set_key(Some(key_item(key)))
-                    .set_condition_expression(text)
-                    .set_expression_attribute_names(p.names())
-                    .set_expression_attribute_values(p.values())
-                    .build()
-                    .map_err(Error::store)?,
-            )
+            let check = ConditionCheck::builder()
+                .table_name(table)
+                .set_key(Some(key_item(key)));
+            b.condition_check(conditioned!(check, text, p).build().map_err(Error::store)?)
         }
     }
     .build())
@@ -303,45 +313,23 @@ impl Table {
     pub async fn put<T: Serialize>(&self, item: &T, condition: Option<Cond>) -> Result<bool> {
         let item = crate::write::to_item(item)?;
         let (text, p) = render_cond(condition.as_ref());
-        let res = self
+        let req = self
             .client
             .put_item()
             .table_name(&self.name)
-            .set_item(Some(item.into()))
-            .set_condition_expression(text)
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(Error::sdk(e)),
-            },
-        }
+            .set_item(Some(item.into()));
+        held(conditioned!(req, text, p).send().await)
     }
 
     /// Deletes an item; a failed condition answers `Ok(false)`.
     pub async fn delete(&self, key: &Key, condition: Option<Cond>) -> Result<bool> {
         let (text, p) = render_cond(condition.as_ref());
-        let res = self
+        let req = self
             .client
             .delete_item()
             .table_name(&self.name)
-            .set_key(Some(key_item(key)))
-            .set_condition_expression(text)
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(Error::sdk(e)),
-            },
-        }
+            .set_key(Some(key_item(key)));
+        held(conditioned!(req, text, p).send().await)
     }
 
     /// Updates an item; a failed condition answers `Ok(false)`.
@@ -353,24 +341,13 @@ impl Table {
     ) -> Result<bool> {
         let (text, mut p) = render_cond(condition.as_ref());
         let update = p.update(update);
-        let res = self
+        let req = self
             .client
             .update_item()
             .table_name(&self.name)
             .set_key(Some(key_item(key)))
-            .update_expression(update)
-            .set_condition_expression(text)
-            .set_expression_attribute_names(p.names())
-            .set_expression_attribute_values(p.values())
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(e) => match e.as_service_error() {
-                Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(Error::sdk(e)),
-            },
-        }
+            .update_expression(update);
+        held(conditioned!(req, text, p).send().await)
     }
 
     /// Commits a transaction. A `TransactionConflict` (another transaction touching the

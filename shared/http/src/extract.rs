@@ -2,7 +2,7 @@
 
 use crate::problem::ApiError;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -133,7 +133,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let params = parse_query(parts.uri.query().unwrap_or(""))?;
+        let params = match parts.uri.query() {
+            Some(q) => parse_query(q)?,
+            None => HashMap::new(),
+        };
         let page = page_of(&params);
         Ok(ListQuery { page, params })
     }
@@ -161,12 +164,25 @@ fn page_of(params: &HashMap<String, String>) -> Result<PageRequest, ApiError> {
     Ok(PageRequest { limit, cursor })
 }
 
+/// The query's parameters, decoded by axum's `Query`; a parameter given twice, a broken
+/// percent escape or bytes that are not UTF-8 are a 400.
 fn parse_query(q: &str) -> Result<HashMap<String, String>, ApiError> {
+    let (decoded, escapes_valid) = crate::percent_decode(q);
+    if !escapes_valid {
+        return Err(ApiError::validation(
+            "the query string is not properly percent-encoded",
+        ));
+    }
+    if std::str::from_utf8(&decoded).is_err() {
+        return Err(ApiError::validation("the query string is not UTF-8"));
+    }
+    let uri: axum::http::Uri = format!("/?{q}")
+        .parse()
+        .map_err(|_| ApiError::validation("the query string is not valid"))?;
+    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(&uri)
+        .map_err(|e| ApiError::validation(format!("the query string is not valid: {e}")))?;
     let mut out = HashMap::new();
-    for pair in q.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let k = decode(k)?;
-        let v = decode(v)?;
+    for (k, v) in pairs {
         if out.insert(k.clone(), v).is_some() {
             return Err(ApiError::validation(format!(
                 "query parameter '{}' is given more than once",
@@ -175,35 +191,6 @@ fn parse_query(q: &str) -> Result<HashMap<String, String>, ApiError> {
         }
     }
     Ok(out)
-}
-
-fn decode(s: &str) -> Result<String, ApiError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok());
-                let v = hex.and_then(|h| u8::from_str_radix(h, 16).ok());
-                match v {
-                    Some(v) => out.push(v),
-                    None => {
-                        return Err(ApiError::validation(
-                            "the query string is not properly percent-encoded",
-                        ));
-                    }
-                }
-                i += 2;
-            }
-            _ => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).map_err(|_| ApiError::validation("the query string is not UTF-8"))
 }
 
 /// `If-Match: "<version>"`. Absent or `*`: no precondition. Anything that is not one of

@@ -10,7 +10,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
 use sharing_core::Core;
 use sharing_core::idempotency::{Begin, IdempotencyScope, StoredResponse};
 use sharing_core::ids::AccountId;
@@ -56,17 +55,15 @@ pub async fn layer(State(core): State<Core>, req: Request, next: Next) -> Respon
         Ok(b) => b,
         Err(_) => return ApiError::too_large().into_response(),
     };
-    let mut hasher = Sha256::new();
-    hasher.update(parts.method.as_str().as_bytes());
-    hasher.update(b" ");
-    hasher.update(parts.uri.path().as_bytes());
-    hasher.update(b"\n");
-    hasher.update(&bytes);
-    let hash: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let request = [
+        parts.method.as_str().as_bytes(),
+        b" ",
+        parts.uri.path().as_bytes(),
+        b"\n",
+        &bytes,
+    ]
+    .concat();
+    let hash = sharing_core::keys::sha256_hex(&request);
     let scope = IdempotencyScope {
         account,
         user: caller.user_id,

@@ -81,8 +81,15 @@ async fn utf8_path(req: Request, next: Next) -> Response {
 }
 
 fn percent_decodes_to_utf8(path: &str) -> bool {
-    let bytes = path.as_bytes();
+    std::str::from_utf8(&percent_decode(path).0).is_ok()
+}
+
+/// The bytes `s` stands for once percent-decoded, and whether every `%` began a valid
+/// escape (an invalid one is kept as it is). Checks only: axum's extractors decode.
+pub(crate) fn percent_decode(s: &str) -> (Vec<u8>, bool) {
+    let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
+    let mut valid = true;
     let mut i = 0;
     while let Some(&b) = bytes.get(i) {
         let decoded = (b == b'%')
@@ -96,12 +103,13 @@ fn percent_decodes_to_utf8(path: &str) -> bool {
                 i += 3;
             }
             None => {
+                valid &= b != b'%';
                 out.push(b);
                 i += 1;
             }
         }
     }
-    std::str::from_utf8(&out).is_ok()
+    (out, valid)
 }
 
 /// One line per request: method, route template, status, duration. Never bodies,

@@ -5,6 +5,7 @@ use crate::local_auth::{self, LocalAuth};
 use axum::Router;
 use axum::middleware;
 use sharing_core::Core;
+use sharing_core::startup::{MissingEnv, init_tracing};
 use sharing_core::store::Table;
 
 /// Configuration read once at cold start from an allow-list of environment variables
@@ -39,10 +40,6 @@ impl std::fmt::Debug for Auth {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("environment variable {0} is not set")]
-pub struct MissingEnv(pub &'static str);
-
-#[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(transparent)]
     Missing(#[from] MissingEnv),
@@ -50,13 +47,6 @@ pub enum ConfigError {
         "AWS_SAM_LOCAL=true but LOCAL_JWT_SECRET is not set: under sam local the functions verify bearer tokens themselves and assume no default secret; pass it with --env-vars"
     )]
     SamLocalWithoutSecret,
-}
-
-pub fn required_env(name: &'static str) -> Result<String, MissingEnv> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .ok_or(MissingEnv(name))
 }
 
 impl Config {
@@ -77,18 +67,6 @@ impl Config {
         };
         Ok(Config { table_name, auth })
     }
-}
-
-/// JSON logs (CloudWatch), level from `RUST_LOG` (default info).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(true)
-        .with_target(false)
-        .try_init();
 }
 
 /// The DynamoDB client from the environment (`AWS_ENDPOINT_URL_DYNAMODB` points it at
