@@ -14,9 +14,11 @@ use reqwest::Method;
 use serde_json::Value;
 use sharing_core::Core;
 use sharing_core::store::Table;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 use xtask::services::Service;
+
+pub mod routes;
 
 pub const JWT_SECRET: &str = "e2e-secret";
 
@@ -61,15 +63,181 @@ fn services() -> &'static Services {
     })
 }
 
-/// Counts every DynamoDB request the stack's client sends (each retry attempt of the SDK
-/// is one execution).
+/// Records every DynamoDB request the stack's client sends: the operation, when it
+/// started and ended, and the capacity DynamoDB says it consumed (the interceptor asks
+/// for `ReturnConsumedCapacity=TOTAL` on every request, so no code under test has to).
+/// One SDK execution (retries included) is one call.
 #[derive(Debug, Default, Clone)]
-pub struct CallCounter(Arc<AtomicU64>);
+pub struct CallCounter(Arc<Mutex<Vec<Call>>>);
+
+/// One DynamoDB request as the interceptor saw it.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub operation: &'static str,
+    pub start: Instant,
+    pub end: Option<Instant>,
+    /// Read capacity units (GetItem, Query, Scan, BatchGetItem, TransactGetItems).
+    pub rcu: f64,
+    /// Write capacity units (every other operation).
+    pub wcu: f64,
+}
+
+/// Where a window of calls begins: [`CallCounter::mark`].
+#[derive(Debug, Clone, Copy)]
+pub struct Mark(usize);
+
+/// The calls of a window: how many, how deep, how much capacity.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Calls {
+    pub calls: u64,
+    /// Sequential round trips: calls whose time spans overlap count once.
+    pub depth: u64,
+    pub rcu: f64,
+    pub wcu: f64,
+    pub operations: Vec<&'static str>,
+}
 
 impl CallCounter {
+    /// Calls sent so far.
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+        self.lock().len() as u64
     }
+
+    pub fn mark(&self) -> Mark {
+        Mark(self.lock().len())
+    }
+
+    /// The calls sent since `mark`.
+    pub fn since(&self, mark: Mark) -> Calls {
+        let calls: Vec<Call> = self.lock().iter().skip(mark.0).cloned().collect();
+        Calls {
+            calls: calls.len() as u64,
+            depth: depth(&calls),
+            rcu: calls.iter().map(|c| c.rcu).sum(),
+            wcu: calls.iter().map(|c| c.wcu).sum(),
+            operations: calls.iter().map(|c| c.operation).collect(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Call>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Sequential depth: the calls sorted by start, merged while they overlap.
+pub fn depth(calls: &[Call]) -> u64 {
+    let mut spans: Vec<(Instant, Instant)> = calls
+        .iter()
+        .map(|c| (c.start, c.end.unwrap_or(c.start)))
+        .collect();
+    spans.sort();
+    let mut rounds = 0;
+    let mut until: Option<Instant> = None;
+    for (start, end) in spans {
+        match until {
+            Some(u) if start < u => until = Some(u.max(end)),
+            _ => {
+                rounds += 1;
+                until = Some(end);
+            }
+        }
+    }
+    rounds
+}
+
+/// The index of this execution's call, kept in its config bag between the interceptor's
+/// hooks.
+#[derive(Debug, Clone, Copy)]
+struct CallIndex(usize);
+
+impl aws_smithy_types::config_bag::Storable for CallIndex {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+/// Runs `$body` with `$v` bound to the request input of each operation the project uses.
+macro_rules! each_input {
+    ($input:expr, $v:ident => $body:expr) => {{
+        use aws_sdk_dynamodb::operation as op;
+        if let Some($v) = $input.downcast_mut::<op::get_item::GetItemInput>() {
+            $body;
+            "GetItem"
+        } else if let Some($v) = $input.downcast_mut::<op::query::QueryInput>() {
+            $body;
+            "Query"
+        } else if let Some($v) = $input.downcast_mut::<op::scan::ScanInput>() {
+            $body;
+            "Scan"
+        } else if let Some($v) = $input.downcast_mut::<op::batch_get_item::BatchGetItemInput>() {
+            $body;
+            "BatchGetItem"
+        } else if let Some($v) =
+            $input.downcast_mut::<op::transact_get_items::TransactGetItemsInput>()
+        {
+            $body;
+            "TransactGetItems"
+        } else if let Some($v) = $input.downcast_mut::<op::put_item::PutItemInput>() {
+            $body;
+            "PutItem"
+        } else if let Some($v) = $input.downcast_mut::<op::update_item::UpdateItemInput>() {
+            $body;
+            "UpdateItem"
+        } else if let Some($v) = $input.downcast_mut::<op::delete_item::DeleteItemInput>() {
+            $body;
+            "DeleteItem"
+        } else if let Some($v) = $input.downcast_mut::<op::batch_write_item::BatchWriteItemInput>()
+        {
+            $body;
+            "BatchWriteItem"
+        } else if let Some($v) =
+            $input.downcast_mut::<op::transact_write_items::TransactWriteItemsInput>()
+        {
+            $body;
+            "TransactWriteItems"
+        } else {
+            "other"
+        }
+    }};
+}
+
+/// The capacity units an operation's output reports.
+fn consumed(output: &aws_smithy_runtime_api::client::interceptors::context::Output) -> f64 {
+    use aws_sdk_dynamodb::operation as op;
+    use aws_sdk_dynamodb::types::ConsumedCapacity;
+    let one = |c: Option<&ConsumedCapacity>| c.and_then(|c| c.capacity_units()).unwrap_or(0.0);
+    let many = |c: &[ConsumedCapacity]| c.iter().filter_map(|c| c.capacity_units()).sum::<f64>();
+    if let Some(o) = output.downcast_ref::<op::get_item::GetItemOutput>() {
+        one(o.consumed_capacity())
+    } else if let Some(o) = output.downcast_ref::<op::query::QueryOutput>() {
+        one(o.consumed_capacity())
+    } else if let Some(o) = output.downcast_ref::<op::scan::ScanOutput>() {
+        one(o.consumed_capacity())
+    } else if let Some(o) = output.downcast_ref::<op::batch_get_item::BatchGetItemOutput>() {
+        many(o.consumed_capacity())
+    } else if let Some(o) = output.downcast_ref::<op::transact_get_items::TransactGetItemsOutput>()
+    {
+        many(o.consumed_capacity())
+    } else if let Some(o) = output.downcast_ref::<op::put_item::PutItemOutput>() {
+        one(o.consumed_capacity())
+    } else if let Some(o) = output.downcast_ref::<op::update_item::UpdateItemOutput>() {
+        one(o.consumed_capacity())
+    } else if let Some(o) = output.downcast_ref::<op::delete_item::DeleteItemOutput>() {
+        one(o.consumed_capacity())
+    } else if let Some(o) = output.downcast_ref::<op::batch_write_item::BatchWriteItemOutput>() {
+        many(o.consumed_capacity())
+    } else if let Some(o) =
+        output.downcast_ref::<op::transact_write_items::TransactWriteItemsOutput>()
+    {
+        many(o.consumed_capacity())
+    } else {
+        0.0
+    }
+}
+
+fn is_read(operation: &str) -> bool {
+    matches!(
+        operation,
+        "GetItem" | "Query" | "Scan" | "BatchGetItem" | "TransactGetItems"
+    )
 }
 
 impl aws_sdk_dynamodb::config::Intercept for CallCounter {
@@ -77,12 +245,50 @@ impl aws_sdk_dynamodb::config::Intercept for CallCounter {
         "CallCounter"
     }
 
-    fn read_before_execution(
+    fn modify_before_serialization(
         &self,
-        _: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
-        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+        ctx: &mut aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextMut<
+            '_,
+        >,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
+        let input = ctx.input_mut();
+        let operation = each_input!(input, i => i.return_consumed_capacity = Some(ReturnConsumedCapacity::Total));
+        let mut calls = self.lock();
+        cfg.interceptor_state().store_put(CallIndex(calls.len()));
+        calls.push(Call {
+            operation,
+            start: Instant::now(),
+            end: None,
+            rcu: 0.0,
+            wcu: 0.0,
+        });
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        ctx: &aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let end = Instant::now();
+        let units = match ctx.output_or_error() {
+            Some(Ok(output)) => consumed(output),
+            _ => 0.0,
+        };
+        if let Some(CallIndex(i)) = cfg.load::<CallIndex>().copied()
+            && let Some(call) = self.lock().get_mut(i)
+        {
+            call.end = Some(end);
+            if is_read(call.operation) {
+                call.rcu = units;
+            } else {
+                call.wcu = units;
+            }
+        }
         Ok(())
     }
 }

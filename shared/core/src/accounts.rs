@@ -111,6 +111,21 @@ impl Core {
         })
     }
 
+    /// The caller as a member of `account_id` and what `read` answers, in one round trip:
+    /// the membership `GetItem` and `read` are in flight together. Membership is decided
+    /// first (a caller who is not a member gets its 404 whatever `read` found), and what
+    /// `read` answered only comes back beside the [`Member`], for the caller to ask the
+    /// policy before it uses or returns any of it.
+    pub async fn member_and<T>(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        read: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<(Member, T)> {
+        let (member, read) = tokio::join!(self.member(caller, account_id), read);
+        Ok((member?, read?))
+    }
+
     /// `GET /me`.
     pub async fn me(&self, caller: &Caller) -> Result<MeView> {
         let q = Query::index(keys::GSI1, keys::user_memberships(&caller.user_id));
@@ -157,8 +172,18 @@ impl Core {
         receivers: &[AccountId],
     ) -> Result<HashMap<String, AccountItem>> {
         let found = self.accounts(receivers).await?;
+        Self::allow_receivers(member, receivers, &found)?;
+        Ok(found)
+    }
+
+    /// [`Core::check_receivers`] on accounts already read with [`Core::accounts`].
+    pub fn allow_receivers(
+        member: &Member,
+        receivers: &[AccountId],
+        found: &HashMap<String, AccountItem>,
+    ) -> Result<()> {
         for r in receivers {
-            let resource = Resource::Receiver(Self::receiver_ref(&found, r));
+            let resource = Resource::Receiver(Self::receiver_ref(found, r));
             member.require(Action::ShareWith, &resource, || {
                 if r == &member.account_id {
                     format!("account '{r}' is your own account; name another account of your organization")
@@ -169,7 +194,7 @@ impl Core {
                 }
             })?;
         }
-        Ok(found)
+        Ok(())
     }
 
     /// `GET /accounts/{a}/users`.

@@ -10,14 +10,16 @@ use crate::audiences::{access_of, grant_item, stale};
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
-use crate::items::{AudienceItem, DefaultEntry, SharingDefaultsItem, SharingEntry, entity};
+use crate::items::{
+    AccountItem, AudienceItem, DefaultEntry, SharingDefaultsItem, SharingEntry, entity,
+};
 use crate::keys;
 use crate::store::{Expr, Tx, TxError};
-use crate::{Core, Member};
+use crate::{Caller, Core, Member};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel, effective_level};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// At most this many receiving accounts change in one request: each change writes a
 /// grant and two activity items, and a transaction holds 100 operations.
@@ -333,17 +335,49 @@ impl Core {
         ))
     }
 
-    /// `GET /accounts/{a}/audiences/{id}/sharing`.
-    pub async fn get_sharing(&self, member: &Member, id: &AudienceId) -> Result<SharingView> {
-        let (audience, _) = self.audience_for(member, id, Action::ViewSharing).await?;
+    /// `GET /accounts/{a}/audiences/{id}/sharing`: one round trip.
+    pub async fn get_sharing(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        id: &AudienceId,
+    ) -> Result<SharingView> {
+        let (_, audience, _) = self
+            .member_and_audience(caller, account_id, id, Action::ViewSharing)
+            .await?;
         Ok(sharing_view(&audience, self.now_epoch()))
+    }
+
+    /// The membership, the audience and the named receiving accounts, read in one round
+    /// trip; then, in this order, the audience's visibility and the caller's role, and
+    /// the receivers (a receiver learns nothing from the body check).
+    async fn read_for_change(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        id: &AudienceId,
+        receivers: &[AccountId],
+    ) -> Result<(Member, AudienceItem, HashMap<String, AccountItem>)> {
+        let key = keys::audience(id);
+        let (member, (found, accounts)) = self
+            .member_and(caller, account_id, async {
+                tokio::try_join!(
+                    self.table.get::<AudienceItem>(&key),
+                    self.accounts(receivers)
+                )
+            })
+            .await?;
+        let (audience, _) = self.authorize_audience(&member, id, Action::ChangeSharing, found)?;
+        Core::allow_receivers(&member, receivers, &accounts)?;
+        Ok((member, audience, accounts))
     }
 
     /// `PUT /accounts/{a}/audiences/{id}/sharing`: declarative; unlisted accounts are
     /// private.
     pub async fn put_sharing(
         &self,
-        member: &Member,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
         input: &SharingInput,
         if_match: Option<i64>,
@@ -362,10 +396,10 @@ impl Core {
                 )));
             }
         }
-        // Visibility and role come first: a receiver learns nothing from the body check.
-        let (audience, _) = self.audience_for(member, id, Action::ChangeSharing).await?;
         let listed: Vec<AccountId> = input.grants.iter().map(|g| g.account_id.clone()).collect();
-        let accounts = self.check_receivers(member, &listed).await?;
+        let (member, audience, accounts) = self
+            .read_for_change(caller, account_id, id, &listed)
+            .await?;
         let now = self.now_epoch();
         let parsed = input
             .grants
@@ -385,7 +419,7 @@ impl Core {
                 ))
             })
             .collect::<Result<Desired>>()?;
-        self.change_sharing(member, id, audience, if_match, |audience, now| {
+        self.change_sharing(&member, id, audience, if_match, |audience, now| {
             let mut desired = parsed.clone();
             for (receiver, _) in crate::audiences::effective_sharing(audience, now) {
                 let r = AccountId::parse(receiver)?;
@@ -397,17 +431,18 @@ impl Core {
     }
 
     /// `PUT /accounts/{a}/audiences/{id}/sharing/{receiver}`.
+    /// One round trip of reads (membership, audience, receiver), then one transaction.
     pub async fn put_grant(
         &self,
-        member: &Member,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
         receiver: &AccountId,
         input: &OneGrantInput,
         if_match: Option<i64>,
     ) -> Result<SharingView> {
-        let (audience, _) = self.audience_for(member, id, Action::ChangeSharing).await?;
-        let accounts = self
-            .check_receivers(member, std::slice::from_ref(receiver))
+        let (member, audience, accounts) = self
+            .read_for_change(caller, account_id, id, std::slice::from_ref(receiver))
             .await?;
         let name = accounts
             .get(receiver.as_str())
@@ -416,27 +451,59 @@ impl Core {
         let expiry = parse_expiry(input.level, input.expires_at.as_deref(), self.now_epoch())?;
         let desired: Desired =
             BTreeMap::from([(receiver.clone(), entry(input.level, &name, expiry))]);
-        self.change_sharing(member, id, audience, if_match, |_, _| Ok(desired.clone()))
+        self.change_sharing(&member, id, audience, if_match, |_, _| Ok(desired.clone()))
             .await
     }
 
-    /// `GET /accounts/{a}/sharing-defaults`.
-    pub async fn get_defaults(&self, member: &Member) -> Result<DefaultsView> {
-        member.require(Action::ViewSharingDefaults, &Resource::Account, String::new)?;
-        let item: Option<SharingDefaultsItem> = self
-            .table
-            .get(&keys::sharing_defaults(&member.account_id))
+    /// `GET /accounts/{a}/sharing-defaults`: one round trip.
+    pub async fn get_defaults(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+    ) -> Result<DefaultsView> {
+        let (member, item) = self
+            .member_and(
+                caller,
+                account_id,
+                self.table
+                    .get::<SharingDefaultsItem>(&keys::sharing_defaults(account_id)),
+            )
             .await?;
+        member.require(Action::ViewSharingDefaults, &Resource::Account, String::new)?;
         Ok(defaults_view(item.as_ref()))
     }
 
     /// `PUT /accounts/{a}/sharing-defaults`: applies to audiences created afterwards only.
+    /// One round trip of reads (membership, current defaults, named accounts), then one
+    /// transaction; a concurrent change is retried from a fresh read of the defaults.
     pub async fn put_defaults(
         &self,
-        member: &Member,
+        caller: &Caller,
+        account_id: &AccountId,
         input: &DefaultsInput,
         if_match: Option<i64>,
     ) -> Result<DefaultsView> {
+        let listed: Vec<AccountId> = input
+            .defaults
+            .iter()
+            .map(|d| d.account_id.clone())
+            .collect();
+        // An over-long list is refused below, after the role check: it is not read.
+        let to_read = if listed.len() > MAX_ENTRIES {
+            &[][..]
+        } else {
+            &listed[..]
+        };
+        let key = keys::sharing_defaults(account_id);
+        let (member, (first, accounts)) = self
+            .member_and(caller, account_id, async {
+                tokio::try_join!(
+                    self.table.get::<SharingDefaultsItem>(&key),
+                    self.accounts(to_read)
+                )
+            })
+            .await?;
+        let member = &member;
         member.require(
             Action::ChangeSharingDefaults,
             &Resource::Account,
@@ -456,12 +523,7 @@ impl Core {
                 )));
             }
         }
-        let listed: Vec<AccountId> = input
-            .defaults
-            .iter()
-            .map(|d| d.account_id.clone())
-            .collect();
-        let accounts = self.check_receivers(member, &listed).await?;
+        Core::allow_receivers(member, &listed, &accounts)?;
         let defaults: Vec<DefaultEntry> = input
             .defaults
             .iter()
@@ -474,9 +536,12 @@ impl Core {
                 level: d.level,
             })
             .collect();
-        let key = keys::sharing_defaults(&member.account_id);
+        let mut read = Some(first);
         for _attempt in 0..5 {
-            let current: Option<SharingDefaultsItem> = self.table.get(&key).await?;
+            let current: Option<SharingDefaultsItem> = match read.take() {
+                Some(c) => c,
+                None => self.table.get(&key).await?,
+            };
             let version = current.as_ref().map_or(0, |c| c.version);
             if let Some(v) = if_match
                 && v != version

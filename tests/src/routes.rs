@@ -1,0 +1,402 @@
+//! Every route of the API called once, in a story that makes each call meaningful (an
+//! audience to read, a connection to delete, a request to approve), with the DynamoDB
+//! calls, sequential depth and consumed capacity of each call. The round-trip test
+//! asserts the depth of each route from it; the `core_api` benchmark prints it.
+
+use crate::{Calls, Stack};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// The most sequential DynamoDB round trips a route may take, by its kind (issue 14):
+/// a read of one resource 1, a list page 2, a write 2 (one parallel read round, then one
+/// transaction), a page of delivered members 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Read,
+    List,
+    Write,
+    DeliveredMembers,
+}
+
+impl Kind {
+    pub fn target(self) -> u64 {
+        match self {
+            Kind::Read => 1,
+            Kind::List => 2,
+            Kind::Write => 2,
+            Kind::DeliveredMembers => 3,
+        }
+    }
+}
+
+/// One route's figures from one call.
+#[derive(Debug, Clone)]
+pub struct RouteFigure {
+    /// `METHOD /template`, with who called it when it matters.
+    pub route: String,
+    pub kind: Kind,
+    pub calls: Calls,
+    pub elapsed: Duration,
+}
+
+const OK: std::ops::Range<u16> = 200..300;
+
+/// Calls one route and records it (it must succeed).
+async fn step(
+    s: &Stack,
+    out: &mut Vec<RouteFigure>,
+    route: &str,
+    kind: Kind,
+    (method, path, user): (&str, &str, &str),
+    body: Option<Value>,
+    status: std::ops::Range<u16>,
+) -> Value {
+    let mark = s.dynamodb_calls.mark();
+    let t = Instant::now();
+    let r = s.call(method, path, Some(user), body).await;
+    let elapsed = t.elapsed();
+    assert!(
+        status.contains(&r.status),
+        "{route} ({path}): {} {}",
+        r.status,
+        r.json
+    );
+    out.push(RouteFigure {
+        route: route.to_owned(),
+        kind,
+        calls: s.dynamodb_calls.since(mark),
+        elapsed,
+    });
+    r.json
+}
+
+/// Walks every route once on a fresh demo stack (mPTravel owns the audiences, mPDine
+/// receives them; `ana` and `dina` are their admins, `dan` a user of mPDine).
+pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
+    use Kind::*;
+    let mut o = Vec::new();
+    let o = &mut o;
+    let ibiza = "/accounts/mptravel/audiences/ibiza-dreamers";
+    step(s, o, "GET /me", Read, ("GET", "/me", "dan"), None, OK).await;
+    step(
+        s,
+        o,
+        "GET /accounts/{a}/users",
+        List,
+        ("GET", "/accounts/mptravel/users", "ana"),
+        None,
+        OK,
+    )
+    .await;
+    let user = json!({"email": "new@mptravel.example", "firstName": "New", "lastName": "User", "role": "user"});
+    step(
+        s,
+        o,
+        "PUT /accounts/{a}/users/{u}",
+        Write,
+        ("PUT", "/accounts/mptravel/users/newu", "ana"),
+        Some(user),
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "DELETE /accounts/{a}/users/{u}",
+        Write,
+        ("DELETE", "/accounts/mptravel/users/newu", "ana"),
+        None,
+        OK,
+    )
+    .await;
+    let audience = json!({"name": "Round trips", "definition": {"criteria": []}});
+    step(
+        s,
+        o,
+        "POST /accounts/{a}/audiences",
+        Write,
+        ("POST", "/accounts/mptravel/audiences", "ana"),
+        Some(audience),
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "GET /accounts/{a}/audiences",
+        List,
+        ("GET", "/accounts/mptravel/audiences", "ana"),
+        None,
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "GET /accounts/{a}/audiences/{id} (owner)",
+        Read,
+        ("GET", ibiza, "ana"),
+        None,
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "GET /accounts/{b}/audiences/{id} (receiver)",
+        Read,
+        ("GET", "/accounts/mpdine/audiences/ibiza-dreamers", "dan"),
+        None,
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "PATCH /accounts/{a}/audiences/{id}",
+        Write,
+        ("PATCH", ibiza, "ana"),
+        Some(json!({"description": "edited"})),
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "GET .../audiences/{id}/sharing",
+        Read,
+        ("GET", &format!("{ibiza}/sharing"), "ana"),
+        None,
+        OK,
+    )
+    .await;
+    let grants = json!({"grants": [{"accountId": "mpdine", "level": "usable"}]});
+    step(
+        s,
+        o,
+        "PUT .../audiences/{id}/sharing (unchanged)",
+        Write,
+        ("PUT", &format!("{ibiza}/sharing"), "ana"),
+        Some(grants),
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "PUT .../audiences/{id}/sharing/{b}",
+        Write,
+        (
+            "PUT",
+            "/accounts/mptravel/audiences/potential-parisians/sharing/mpdine",
+            "ana",
+        ),
+        Some(json!({"level": "view_only"})),
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "GET /accounts/{a}/sharing-defaults",
+        Read,
+        ("GET", "/accounts/mptravel/sharing-defaults", "ana"),
+        None,
+        OK,
+    )
+    .await;
+    let defaults = json!({"defaults": [{"accountId": "mpdine", "level": "view_only"}]});
+    step(
+        s,
+        o,
+        "PUT /accounts/{a}/sharing-defaults",
+        Write,
+        ("PUT", "/accounts/mptravel/sharing-defaults", "ana"),
+        Some(defaults),
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "GET /accounts/{b}/shared-with-me",
+        List,
+        ("GET", "/accounts/mpdine/shared-with-me", "dan"),
+        None,
+        OK,
+    )
+    .await;
+    let conn = json!({"outputId": "out-1", "platform": "google_ads"});
+    let c = step(
+        s,
+        o,
+        "POST .../audiences/{id}/connections",
+        Write,
+        (
+            "POST",
+            "/accounts/mpdine/audiences/ibiza-dreamers/connections",
+            "dan",
+        ),
+        Some(conn),
+        OK,
+    )
+    .await;
+    let cid = c["id"].as_str().unwrap_or_default().to_owned();
+    step(
+        s,
+        o,
+        "GET .../audiences/{id}/connections",
+        List,
+        (
+            "GET",
+            "/accounts/mpdine/audiences/ibiza-dreamers/connections",
+            "dan",
+        ),
+        None,
+        OK,
+    )
+    .await;
+    let members = json!({"members": [{"userId": "u1", "identities": {"email": "u1@example.com"}}]});
+    step(
+        s,
+        o,
+        "PUT .../audiences/{id}/members",
+        Write,
+        ("PUT", &format!("{ibiza}/members"), "ana"),
+        Some(members),
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "PUT /accounts/{b}/profiles",
+        Write,
+        ("PUT", "/accounts/mpdine/profiles", "dina"),
+        Some(json!({"profiles": [{"userId": "u1"}]})),
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "GET /accounts/{a}/identity-sharing",
+        List,
+        ("GET", "/accounts/mptravel/identity-sharing", "ana"),
+        None,
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "PUT .../identity-sharing/{t}/accounts/{b}",
+        Write,
+        (
+            "PUT",
+            "/accounts/mptravel/identity-sharing/email/accounts/mpdine",
+            "ana",
+        ),
+        Some(json!({"allowed": true})),
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "GET .../connections/{c}/members (receiver)",
+        DeliveredMembers,
+        (
+            "GET",
+            &format!("/accounts/mpdine/connections/{cid}/members"),
+            "dina",
+        ),
+        None,
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "DELETE .../audiences/{id}/connections/{c}",
+        Write,
+        (
+            "DELETE",
+            &format!("/accounts/mpdine/audiences/ibiza-dreamers/connections/{cid}"),
+            "dan",
+        ),
+        None,
+        OK,
+    )
+    .await;
+    let request = json!({
+        "audienceId": "aspiring-athenians",
+        "requestedLevel": "usable",
+        "campaign": {"start": "2027-07-01", "end": "2027-08-31", "details": "Summer dining offers."},
+        "activationPlatforms": ["google_ads"]
+    });
+    let r = step(
+        s,
+        o,
+        "POST /accounts/{b}/access-requests",
+        Write,
+        ("POST", "/accounts/mpdine/access-requests", "dan"),
+        Some(request),
+        OK,
+    )
+    .await;
+    let rid = r["id"].as_str().unwrap_or_default().to_owned();
+    step(
+        s,
+        o,
+        "GET /accounts/{a}/access-requests",
+        List,
+        (
+            "GET",
+            "/accounts/mptravel/access-requests?direction=incoming",
+            "ana",
+        ),
+        None,
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "GET /accounts/{a}/access-requests/{r}",
+        Read,
+        (
+            "GET",
+            &format!("/accounts/mptravel/access-requests/{rid}"),
+            "ana",
+        ),
+        None,
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "POST .../access-requests/{r}/approve",
+        Write,
+        (
+            "POST",
+            &format!("/accounts/mptravel/access-requests/{rid}/approve"),
+            "ana",
+        ),
+        Some(json!({})),
+        OK,
+    )
+    .await;
+    step(
+        s,
+        o,
+        "GET /accounts/{a}/activity",
+        List,
+        ("GET", "/accounts/mptravel/activity", "ana"),
+        None,
+        OK,
+    )
+    .await;
+    std::mem::take(o)
+}
