@@ -15,6 +15,9 @@ pub enum Kind {
     Read,
     List,
     Write,
+    /// A write whose resource names the one it changes (an access request names its
+    /// audience): the second can only be read once the first is, so one more round.
+    ChainedWrite,
     DeliveredMembers,
 }
 
@@ -24,6 +27,7 @@ impl Kind {
             Kind::Read => 1,
             Kind::List => 2,
             Kind::Write => 2,
+            Kind::ChainedWrite => 3,
             Kind::DeliveredMembers => 3,
         }
     }
@@ -378,7 +382,7 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         s,
         o,
         "POST .../access-requests/{r}/approve",
-        Write,
+        ChainedWrite,
         (
             "POST",
             &format!("/accounts/mptravel/access-requests/{rid}/approve"),

@@ -11,7 +11,9 @@ use sharing_core::accounts::UserInput;
 use sharing_core::ids::{RoleId, UserId};
 use sharing_core::roles::RoleInput;
 use sharing_http::context::CallerOf;
-use sharing_http::{ApiError, JsonBody, List, ListQuery, member_of, path_id};
+use sharing_http::{
+    ApiError, JsonBody, List, ListQuery, account_id, id_after_account, member_of, path_id,
+};
 
 pub fn routes() -> Router<Core> {
     Router::new()
@@ -49,9 +51,15 @@ async fn put_user(
     Path((account, user)): Path<(String, String)>,
     JsonBody(input): JsonBody<UserInput>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let user = UserId::parse(&user)?;
-    let (view, added) = core.put_user(&member, &user, &input).await?;
+    let account = account_id(&account)?;
+    let user = id_after_account(
+        &core,
+        &caller,
+        &account,
+        UserId::parse(&user).map_err(ApiError::from),
+    )
+    .await?;
+    let (view, added) = core.put_user(&caller, &account, &user, &input).await?;
     let status = if added {
         StatusCode::CREATED
     } else {
@@ -65,9 +73,15 @@ async fn remove_user(
     CallerOf(caller): CallerOf,
     Path((account, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let user = path_id(&user, UserId::parse, "user")?;
-    core.remove_user(&member, &user).await?;
+    let account = account_id(&account)?;
+    let user = id_after_account(
+        &core,
+        &caller,
+        &account,
+        path_id(&user, UserId::parse, "user"),
+    )
+    .await?;
+    core.remove_user(&caller, &account, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

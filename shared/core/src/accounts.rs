@@ -210,15 +210,26 @@ impl Core {
 
     /// `PUT /accounts/{a}/users/{userId}`: adds the user to the account or changes it.
     /// Answers the user and whether it was added.
+    /// The caller's membership and the user's are read in one round trip, then one
+    /// transaction.
     pub async fn put_user(
         &self,
-        member: &Member,
+        caller: &Caller,
+        account_id: &AccountId,
         user_id: &UserId,
         input: &UserInput,
     ) -> Result<(UserView, bool)> {
+        let (member, reads) = self
+            .member_and(
+                caller,
+                account_id,
+                self.membership_write_reads(account_id, user_id, input),
+            )
+            .await?;
         member.require(Action::ManageUsers, &Resource::Account, String::new)?;
         input.validate()?;
-        self.write_membership(
+        self.write_membership_over(
+            reads,
             member.user_id.as_str(),
             &member.account_id,
             &member.account_name,
@@ -239,14 +250,53 @@ impl Core {
         user_id: &UserId,
         input: &UserInput,
     ) -> Result<(UserView, bool)> {
+        let reads = self
+            .membership_write_reads(account_id, user_id, input)
+            .await?;
+        self.write_membership_over(
+            reads,
+            actor,
+            account_id,
+            account_name,
+            organization_id,
+            user_id,
+            input,
+        )
+        .await
+    }
+
+    /// What a membership write stands on, read together: the membership as it is, and
+    /// the custom role it names (none for a built-in role).
+    async fn membership_write_reads(
+        &self,
+        account_id: &AccountId,
+        user_id: &UserId,
+        input: &UserInput,
+    ) -> Result<(Option<MembershipItem>, Option<RoleItem>)> {
         let key = keys::membership(account_id, user_id);
         let role_key = keys::role(account_id, &input.role);
-        let (before, role) = tokio::try_join!(self.table.get::<MembershipItem>(&key), async {
+        tokio::try_join!(self.table.get::<MembershipItem>(&key), async {
             match input.role.built_in() {
                 Some(_) => Ok(None),
                 None => self.table.get::<RoleItem>(&role_key).await,
             }
-        })?;
+        })
+    }
+
+    /// [`Core::write_membership`] over what [`Core::membership_write_reads`] read.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_membership_over(
+        &self,
+        (before, role): (Option<MembershipItem>, Option<RoleItem>),
+        actor: &str,
+        account_id: &AccountId,
+        account_name: &str,
+        organization_id: &str,
+        user_id: &UserId,
+        input: &UserInput,
+    ) -> Result<(UserView, bool)> {
+        let key = keys::membership(account_id, user_id);
+        let role_key = keys::role(account_id, &input.role);
         if input.role.built_in().is_none() && role.is_none() {
             return Err(unknown_role(account_id, &input.role));
         }
@@ -362,10 +412,20 @@ impl Core {
     }
 
     /// `DELETE /accounts/{a}/users/{userId}`.
-    pub async fn remove_user(&self, member: &Member, user_id: &UserId) -> Result<()> {
+    /// Both memberships in one round trip, then one transaction.
+    pub async fn remove_user(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        user_id: &UserId,
+    ) -> Result<()> {
+        let key = keys::membership(account_id, user_id);
+        let (member, found) = self
+            .member_and(caller, account_id, self.table.get::<MembershipItem>(&key))
+            .await?;
+        let member = &member;
         member.require(Action::ManageUsers, &Resource::Account, String::new)?;
-        let key = keys::membership(&member.account_id, user_id);
-        let before: MembershipItem = self.table.get(&key).await?.ok_or_else(|| {
+        let before: MembershipItem = found.ok_or_else(|| {
             Error::NotFound(format!("user '{user_id}' is not a member of this account"))
         })?;
         let mut tx = Tx::new();

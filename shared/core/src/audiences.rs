@@ -204,6 +204,26 @@ impl Core {
         Ok((member, audience, access))
     }
 
+    /// [`Core::member_and_audience`] with one more read in the same round trip (e.g. the
+    /// connection a route names); its answer comes back only once access is decided.
+    pub async fn member_and_audience_with<T>(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        id: &AudienceId,
+        action: Action,
+        read: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<(Member, AudienceItem, AccessLevel, T)> {
+        let key = keys::audience(id);
+        let (member, (found, extra)) = self
+            .member_and(caller, account_id, async {
+                tokio::try_join!(self.table.get::<AudienceItem>(&key), read)
+            })
+            .await?;
+        let (audience, access) = self.authorize_audience(&member, id, action, found)?;
+        Ok((member, audience, access, extra))
+    }
+
     /// Asks the policy about `action` on an audience already read (`None`: not there).
     /// Missing and private read the same.
     pub fn authorize_audience(

@@ -5,12 +5,12 @@
 //! grant suspends it at once and granting `usable` again brings it back.
 
 use crate::error::{Error, Result};
-use crate::ids::{AudienceId, ConnectionId};
+use crate::ids::{AccountId, AudienceId, ConnectionId};
 use crate::items::{ConnectionItem, ConnectionOutputItem, GrantItem, entity};
 use crate::keys;
 use crate::store::{Expr, Page, PageRequest, Query, Tx, TxError};
 use crate::validate;
-use crate::{Core, Member};
+use crate::{Caller, Core, Member};
 use serde::{Deserialize, Serialize};
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
 
@@ -117,15 +117,18 @@ impl Core {
     }
 
     /// `POST /accounts/{b}/audiences/{id}/connections`: the owner or a `usable` holder.
+    /// One round trip of reads (membership and audience), then one transaction.
     pub async fn create_connection(
         &self,
-        member: &Member,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
         input: &NewConnection,
     ) -> Result<ConnectionView> {
-        let (_, access) = self
-            .audience_for(member, id, Action::ConnectAudience)
+        let (member, audience, access) = self
+            .member_and_audience(caller, account_id, id, Action::ConnectAudience)
             .await?;
+        let member = &member;
         validate::single_line("outputId", &input.output_id, 128)?;
         validate::single_line("platform", &input.platform, 64)?;
         let cid = ConnectionId::parse(&self.ids.new_id())?;
@@ -143,6 +146,7 @@ impl Core {
             platform: input.platform.clone(),
             created_at: self.now_rfc3339(),
             created_by: member.user_id.to_string(),
+            owner_account_id: Some(audience.owner_account_id.clone()),
         };
         let okey = keys::connection_output(&member.account_id, id, &input.output_id);
         let output = ConnectionOutputItem {
@@ -165,14 +169,16 @@ impl Core {
     }
 
     /// `GET /accounts/{b}/audiences/{id}/connections`.
+    /// Membership and audience in one round trip, then the page.
     pub async fn list_connections(
         &self,
-        member: &Member,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
         page: &PageRequest,
     ) -> Result<Page<ConnectionView>> {
-        let (_, access) = self
-            .audience_for(member, id, Action::ViewConnections)
+        let (member, _, access) = self
+            .member_and_audience(caller, account_id, id, Action::ViewConnections)
             .await?;
         let q = Query::index(
             keys::GSI1,
@@ -186,15 +192,27 @@ impl Core {
     }
 
     /// `DELETE /accounts/{b}/audiences/{id}/connections/{cid}`.
+    /// Membership, audience and connection in one round trip, then one transaction.
     pub async fn delete_connection(
         &self,
-        member: &Member,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
         cid: &ConnectionId,
     ) -> Result<()> {
-        self.audience_for(member, id, Action::DeleteConnection)
+        let (member, _, _, found) = self
+            .member_and_audience_with(
+                caller,
+                account_id,
+                id,
+                Action::DeleteConnection,
+                self.table.get::<ConnectionItem>(&keys::connection(cid)),
+            )
             .await?;
-        let c = self.own_connection(member, cid).await?;
+        let member = &member;
+        let c = found
+            .filter(|c| c.account_id == member.account_id.as_str())
+            .ok_or_else(|| connection_not_found(cid))?;
         if c.audience_id != id.as_str() {
             return Err(connection_not_found(cid));
         }
@@ -230,6 +248,6 @@ impl Core {
     }
 }
 
-fn connection_not_found(cid: &ConnectionId) -> Error {
+pub(crate) fn connection_not_found(cid: &ConnectionId) -> Error {
     Error::NotFound(format!("connection '{cid}' was not found"))
 }

@@ -15,7 +15,7 @@ use crate::ids::AccountId;
 use crate::items::entity;
 use crate::keys;
 use crate::store::{Expr, Query, Tx, TxError};
-use crate::{Core, Member};
+use crate::{Caller, Core, Member};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{Action, IdentityType, Resource};
@@ -141,13 +141,26 @@ impl Core {
     /// `PUT /accounts/{a}/identity-sharing/{type}/accounts/{b}`: allows or stops one
     /// identity type for one receiving account of the organization. Setting the current
     /// value again writes nothing.
+    /// One round trip of reads (membership, receiving account, current grant), then one
+    /// transaction.
     pub async fn set_identity_permission(
         &self,
-        member: &Member,
+        caller: &Caller,
+        account_id: &AccountId,
         identity_type: IdentityType,
         receiver: &AccountId,
         input: IdentityPermissionInput,
     ) -> Result<IdentityPermissionView> {
+        let key = keys::identity_grant(account_id, identity_type, receiver);
+        let (member, (accounts, current)) = self
+            .member_and(caller, account_id, async {
+                tokio::try_join!(
+                    self.accounts(std::slice::from_ref(receiver)),
+                    self.table.get::<IdentityGrantItem>(&key)
+                )
+            })
+            .await?;
+        let member = &member;
         member.require(
             Action::ChangeIdentitySharing,
             &Resource::Account,
@@ -158,9 +171,7 @@ impl Core {
                 "account '{receiver}' is this account itself; identity types are granted to the other accounts of the organization"
             )));
         }
-        let accounts = self
-            .check_receivers(member, std::slice::from_ref(receiver))
-            .await?;
+        Core::allow_receivers(member, std::slice::from_ref(receiver), &accounts)?;
         let receiver_name = accounts
             .get(receiver.as_str())
             .map(|a| a.name.clone())
@@ -172,8 +183,6 @@ impl Core {
             allowed: input.allowed,
         };
 
-        let key = keys::identity_grant(&member.account_id, identity_type, receiver);
-        let current: Option<IdentityGrantItem> = self.table.get(&key).await?;
         let before = current.is_some();
         if before == input.allowed {
             return Ok(view);
