@@ -561,7 +561,7 @@ impl Core {
         let Ok(creator) = crate::ids::UserId::parse(&audience.created_by) else {
             return Ok(None);
         };
-        let user: Option<UserEmail> = self.table.get(&keys::user(&creator)).await?;
+        let user: Option<UserEmail> = self.table.get_eventually(&keys::user(&creator)).await?;
         Ok(user.and_then(|u| usable_address(&u.email).map(str::to_owned)))
     }
 
@@ -624,8 +624,10 @@ impl Core {
             .member_and(
                 caller,
                 account_id,
+                // Eventually consistent: which two accounts a request is between never
+                // changes; only its status may lag a decision by a moment.
                 self.table
-                    .get::<AccessRequestItem>(&keys::access_request(id)),
+                    .get_eventually::<AccessRequestItem>(&keys::access_request(id)),
             )
             .await?;
         Ok(Self::visible_request(&member, id, found)?.request)

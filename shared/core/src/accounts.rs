@@ -146,10 +146,12 @@ impl Core {
         })
     }
 
-    /// Looks up accounts by id; unknown ids are absent from the map.
+    /// Looks up accounts by id; unknown ids are absent from the map. Eventually
+    /// consistent: an account's organization never changes once it exists, and its name
+    /// is only shown.
     pub async fn accounts(&self, ids: &[AccountId]) -> Result<HashMap<String, AccountItem>> {
         let keys: Vec<_> = ids.iter().map(keys::account).collect();
-        let items: Vec<AccountItem> = self.table.batch_get(&keys).await?;
+        let items: Vec<AccountItem> = self.table.batch_get_eventually(&keys).await?;
         Ok(items.into_iter().map(|a| (a.id.clone(), a)).collect())
     }
 

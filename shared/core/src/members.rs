@@ -405,7 +405,9 @@ impl Core {
             .iter()
             .map(|m| keys::seen_profile(account, &m.user_id))
             .collect();
-        let found: Vec<SeenProfileItem> = self.table.batch_get(&keys).await?;
+        // Eventually consistent: a profile is only ever added, and one not yet visible
+        // gets fewer identities (the granted types), never more.
+        let found: Vec<SeenProfileItem> = self.table.batch_get_eventually(&keys).await?;
         Ok(found
             .into_iter()
             .filter(|p| p.account_id == account.as_str())
