@@ -3,6 +3,7 @@
 //! function's routes behind the local JWT check. `cargo xtask` and the end-to-end tests
 //! both use it.
 
+pub mod bench_init;
 pub mod local_api;
 pub mod services;
 pub mod smoke;
