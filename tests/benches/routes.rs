@@ -159,7 +159,7 @@ async fn seed_flat(s: &Stack, receiver: &AccountId, owner: &AccountId, n: usize)
     }
 }
 
-async fn first_page(s: &Stack, path: &str, n: usize) -> (Duration, e2e_tests::Calls) {
+async fn first_page(s: &Stack, path: &str, n: usize) -> (Vec<Duration>, e2e_tests::Calls) {
     let mut l = Vec::with_capacity(n);
     let mut calls = e2e_tests::Calls::default();
     for _ in 0..n {
@@ -172,8 +172,7 @@ async fn first_page(s: &Stack, path: &str, n: usize) -> (Duration, e2e_tests::Ca
         assert!(items > 0 && items <= 50, "{items} items");
         calls = s.dynamodb_calls.since(mark);
     }
-    let (p50, _, _, _) = e2e_tests::Latencies(l).summary();
-    (p50, calls)
+    (l, calls)
 }
 
 async fn flat_lists() {
@@ -215,26 +214,52 @@ async fn flat_lists() {
         )
         .await
         .unwrap();
-    println!(
-        "\n{:<12} {:>28} {:>28}",
-        "items", "shared-with-me p50 (depth)", "owner's audiences p50 (depth)"
-    );
-    for n in sizes {
-        let receiver = AccountId::parse(&format!("recv-{n}")).unwrap();
-        let owner = AccountId::parse(&format!("own-{n}")).unwrap();
+    let mut seeded = Vec::new();
+    for &n in &sizes {
         let t = Instant::now();
-        seed_flat(&s, &receiver, &owner, n).await;
-        let seeded = t.elapsed();
-        let (a, ac) = first_page(
+        seed_flat(
             &s,
-            &format!("/accounts/{receiver}/shared-with-me?limit=50"),
-            50,
+            &AccountId::parse(&format!("recv-{n}")).unwrap(),
+            &AccountId::parse(&format!("own-{n}")).unwrap(),
+            n,
         )
         .await;
-        let (b, bc) = first_page(&s, &format!("/accounts/{owner}/audiences?limit=50"), 50).await;
+        seeded.push(t.elapsed());
+    }
+    // Rounds over every size in turn, so that a busy moment of the machine falls on all
+    // sizes alike.
+    let mut shared: BTreeMap<usize, (Vec<Duration>, e2e_tests::Calls)> = BTreeMap::new();
+    let mut owned: BTreeMap<usize, (Vec<Duration>, e2e_tests::Calls)> = BTreeMap::new();
+    for _round in 0..10 {
+        for &n in &sizes {
+            let (a, ac) = first_page(
+                &s,
+                &format!("/accounts/recv-{n}/shared-with-me?limit=50"),
+                10,
+            )
+            .await;
+            let e = shared.entry(n).or_default();
+            e.0.extend(a);
+            e.1 = ac;
+            let (b, bc) =
+                first_page(&s, &format!("/accounts/own-{n}/audiences?limit=50"), 10).await;
+            let e = owned.entry(n).or_default();
+            e.0.extend(b);
+            e.1 = bc;
+        }
+    }
+    println!(
+        "\n{:<10} {:>36} {:>36}",
+        "items", "shared-with-me, page of 50: p50", "owner's audiences, page of 50: p50"
+    );
+    for (k, &n) in sizes.iter().enumerate() {
+        let (a, ac) = shared.remove(&n).unwrap();
+        let (b, bc) = owned.remove(&n).unwrap();
+        let (pa, _, _, _) = e2e_tests::Latencies(a).summary();
+        let (pb, _, _, _) = e2e_tests::Latencies(b).summary();
         println!(
-            "{:<12} {:>19.2?} ({} calls, depth {}) {:>19.2?} ({} calls, depth {})   seeded 2x{n} in {seeded:.1?}",
-            n, a, ac.calls, ac.depth, b, bc.calls, bc.depth
+            "{:<10} {:>14.2?} ({} calls, depth {}) {:>14.2?} ({} calls, depth {})   seeded 2x{n} in {:.1?}",
+            n, pa, ac.calls, ac.depth, pb, bc.calls, bc.depth, seeded[k]
         );
     }
 }
