@@ -581,3 +581,30 @@ impl Latencies {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn call(start_ms: u64, end_ms: u64, base: Instant) -> Call {
+        Call {
+            operation: "GetItem",
+            start: base + Duration::from_millis(start_ms),
+            end: Some(base + Duration::from_millis(end_ms)),
+            rcu: 1.0,
+            wcu: 0.0,
+        }
+    }
+
+    #[test]
+    fn overlapping_calls_count_once_and_sequential_ones_each() {
+        let t = Instant::now();
+        // Two reads in flight together, then a transaction after both: two rounds.
+        assert_eq!(depth(&[call(0, 5, t), call(1, 4, t), call(6, 9, t)]), 2);
+        // A chain of overlaps is one round, whatever the order they are listed in.
+        assert_eq!(depth(&[call(4, 8, t), call(0, 5, t), call(7, 9, t)]), 1);
+        assert_eq!(depth(&[call(0, 1, t), call(2, 3, t), call(4, 5, t)]), 3);
+        assert_eq!(depth(&[]), 0);
+    }
+}
