@@ -482,7 +482,12 @@ impl Stack {
                 _ => break,
             }
         }
-        out.sort_by_key(|v| v.to_string());
+        // By key, not by the JSON text: its field order depends on serde_json's
+        // `preserve_order` feature, which a dev-dependency (cedar-policy) turns on.
+        out.sort_by(|a, b| {
+            let key = |v: &Value| (v["PK"].to_string(), v["SK"].to_string());
+            key(a).cmp(&key(b))
+        });
         out
     }
 }
