@@ -45,6 +45,14 @@ const POLICIES: &str = r#"
 
 @reason("not_found") forbid(principal, action, resource is Audience)
   when { resource.rank == 0 };
+@reason("not_found") forbid(principal, action in Action::"on_account", resource)
+  unless { resource is Account };
+@reason("not_found") forbid(principal, action in Action::"on_audience", resource)
+  unless { resource is Audience };
+@reason("not_found") forbid(principal, action in Action::"on_connection", resource)
+  unless { resource is Connection };
+@reason("not_found") forbid(principal, action in Action::"on_receiver", resource)
+  unless { resource is Receiver };
 @reason("insufficient_access") forbid(principal, action in Action::"needs_view_only", resource)
   when { resource.rank < 1 };
 @reason("insufficient_access") forbid(principal, action in Action::"needs_usable", resource)
@@ -142,10 +150,31 @@ fn static_entities() -> Vec<Value> {
         })
         .collect();
     for (a, groups) in ACTIONS {
-        e.push(json!({"uid": uid("Action", a), "attrs": {},
-                      "parents": groups.iter().map(|g| uid("Action", g)).collect::<Vec<_>>()}));
+        let mut parents: Vec<Value> = groups.iter().map(|g| uid("Action", g)).collect();
+        parents.push(uid("Action", applies_to(a)));
+        e.push(json!({"uid": uid("Action", a), "attrs": {}, "parents": parents}));
     }
     e
+}
+
+/// The kind of resource each action applies to (any other: as if it did not exist).
+fn applies_to(action: &str) -> &'static str {
+    match action {
+        "view_audience"
+        | "edit_audience"
+        | "view_sharing"
+        | "change_sharing"
+        | "connect_audience"
+        | "view_connections"
+        | "delete_connection"
+        | "upload_members"
+        | "decide_access_request"
+        | "view_usage"
+        | "request_access" => "on_audience",
+        "read_delivered_members" => "on_connection",
+        "share_with" => "on_receiver",
+        _ => "on_account",
+    }
 }
 
 fn rank(level: AccessLevel) -> i64 {
