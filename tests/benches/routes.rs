@@ -15,7 +15,7 @@ use e2e_tests::Stack;
 use e2e_tests::routes::{RouteFigure, walk};
 use serde_json::json;
 use sharing_core::ids::{AccountId, AudienceId};
-use sharing_core::items::{AudienceItem, GrantItem};
+use sharing_core::items::{AudienceItem, GrantItem, SharingEntry};
 use sharing_core::keys;
 use sharing_core::policy::ShareLevel;
 use std::collections::BTreeMap;
@@ -107,9 +107,7 @@ async fn seed_flat(s: &Stack, receiver: &AccountId, owner: &AccountId, n: usize)
             owner_account_id: "mptravel".into(),
             owner_account_name: "mPTravel".into(),
             receiver_account_id: receiver.to_string(),
-            level: ShareLevel::Usable,
-            expires_at: None,
-            expires_at_epoch: None,
+            grant: SharingEntry::plain(ShareLevel::Usable, "Flat receiver"),
             ttl: None,
         });
         let key = keys::audience(&id);
@@ -133,6 +131,7 @@ async fn seed_flat(s: &Stack, receiver: &AccountId, owner: &AccountId, n: usize)
             version: 1,
             sharing_version: 1,
             sharing: Default::default(),
+            edited_accounts: Default::default(),
         });
     }
     let chunk = 25 * 40;

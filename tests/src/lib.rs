@@ -13,7 +13,10 @@
 use reqwest::Method;
 use serde_json::Value;
 use sharing_core::Core;
+use sharing_core::budget::Budget;
+use sharing_core::clock::{Clock, FixedClock, SystemClock};
 use sharing_core::store::Table;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use xtask::services::Service;
@@ -293,6 +296,29 @@ impl aws_sdk_dynamodb::config::Intercept for CallCounter {
     }
 }
 
+/// A DynamoDB Local started for one stack only.
+pub struct OwnDynamoDb(Service);
+
+impl OwnDynamoDb {
+    /// SIGSTOP: the process keeps its port open (connections are accepted by the
+    /// kernel) but answers nothing, like a storage that stopped responding.
+    pub fn pause(&self) {
+        self.0.signal("STOP").unwrap();
+    }
+
+    /// SIGCONT: it answers again, including the requests that queued meanwhile.
+    pub fn resume(&self) {
+        self.0.signal("CONT").unwrap();
+    }
+}
+
+impl Drop for OwnDynamoDb {
+    fn drop(&mut self) {
+        // A stopped process would not see its guard's SIGTERM.
+        let _ = self.0.signal("CONT");
+    }
+}
+
 /// One answer of the API.
 #[derive(Debug)]
 pub struct Response {
@@ -346,9 +372,45 @@ pub struct Stack {
 impl Stack {
     /// Starts a stack on the current tokio runtime.
     pub async fn start() -> Stack {
+        Self::start_with_clock(None).await
+    }
+
+    /// Starts a stack whose API reads time from a [`FixedClock`] set to the current
+    /// second; tests move it instead of sleeping.
+    pub async fn start_at_fixed_time() -> (Stack, Arc<FixedClock>) {
+        let clock = Arc::new(FixedClock::at(SystemClock.now()));
+        let stack = Self::start_with_clock(Some(clock.clone())).await;
+        (stack, clock)
+    }
+
+    async fn start_with_clock(clock: Option<Arc<FixedClock>>) -> Stack {
         let svc = tokio::task::spawn_blocking(services).await.unwrap();
+        Stack::start_on(&svc.dynamodb, &svc.ses, Budget::LOCAL, clock).await
+    }
+
+    /// Starts a stack on a DynamoDB Local of its own, which the test may pause
+    /// ([`OwnDynamoDb::pause`]) without disturbing the other tests.
+    pub async fn start_with_own_dynamodb() -> (Stack, OwnDynamoDb) {
+        let svc = tokio::task::spawn_blocking(services).await.unwrap();
+        let own = tokio::task::spawn_blocking(|| {
+            let modules = xtask::services::ensure_node_tools().expect("node tools");
+            xtask::services::start_dynamodb(&modules, xtask::free_port().unwrap())
+                .expect("DynamoDB Local")
+        })
+        .await
+        .unwrap();
+        let stack = Stack::start_on(&own.endpoint(), &svc.ses, Budget::AWS, None).await;
+        (stack, OwnDynamoDb(own))
+    }
+
+    async fn start_on(
+        dynamodb_endpoint: &str,
+        ses: &str,
+        budget: Budget,
+        clock: Option<Arc<FixedClock>>,
+    ) -> Stack {
         let dynamodb_calls = CallCounter::default();
-        let base = xtask::dynamodb_client(&svc.dynamodb).await;
+        let base = xtask::dynamodb_client_within(dynamodb_endpoint, budget).await;
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             base.config()
                 .to_builder()
@@ -359,7 +421,11 @@ impl Stack {
         xtask::table::create(&dynamodb, &table_name)
             .await
             .expect("create table");
-        let core = Core::new(Table::new(dynamodb.clone(), table_name.clone()));
+        let mut core =
+            Core::new(Table::new(dynamodb.clone(), table_name.clone())).with_budget(budget);
+        if let Some(c) = clock {
+            core.clock = c;
+        }
         xtask::seed(&core, &xtask::demo_fixture())
             .await
             .expect("demo fixture");
@@ -372,8 +438,8 @@ impl Stack {
         }));
         Stack {
             api,
-            ses_url: svc.ses.clone(),
-            dynamodb_endpoint: svc.dynamodb.clone(),
+            ses_url: ses.to_owned(),
+            dynamodb_endpoint: dynamodb_endpoint.to_owned(),
             table_name,
             dynamodb,
             core,
@@ -459,6 +525,31 @@ impl Stack {
             .await
             .unwrap();
         v["emails"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The table's items as the "before" of a "nothing changed" assertion, after showing
+    /// that a dump does see a change made through the API: a probe write (mPDine has
+    /// seen user `dump-probe-N`) must appear in it, or the test fails here. So the
+    /// assertion that follows could fail.
+    pub async fn dump_seeing_changes(&self) -> Vec<Value> {
+        static PROBES: AtomicU64 = AtomicU64::new(0);
+        let probe = format!("dump-probe-{}", PROBES.fetch_add(1, Ordering::SeqCst));
+        let before = self.dump().await;
+        let r = self
+            .call(
+                "PUT",
+                "/accounts/mpdine/profiles",
+                Some("dina"),
+                Some(serde_json::json!({"profiles": [{"userId": probe}]})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "probe write: {}", r.json);
+        let after = self.dump().await;
+        assert!(
+            after.len() > before.len() && after.iter().any(|v| v.to_string().contains(&probe)),
+            "a dump does not see a change made through the API"
+        );
+        after
     }
 
     /// Every item of the table (for "changed nothing" assertions). Test-only: a Scan.

@@ -71,16 +71,22 @@ async fn direct_notifier(s: &Stack, ses: &str) -> Notifier {
     )
 }
 
-/// Every email in the emulator at `ses` that is about `request_id`.
+/// Every email in the emulator at `ses` that is about `request_id`. An emulator that
+/// cannot be read fails the test: it must never read as "no email".
 async fn emails_about(s: &Stack, ses: &str, request_id: &str) -> Vec<Value> {
-    let v: Value = match s.http.get(format!("{ses}/store")).send().await {
-        Ok(r) => r.json().await.unwrap_or(Value::Null),
-        Err(_) => return Vec::new(),
-    };
+    let v: Value = s
+        .http
+        .get(format!("{ses}/store"))
+        .send()
+        .await
+        .expect("the SES emulator's store must be readable")
+        .json()
+        .await
+        .expect("the SES emulator's store is JSON");
     v["emails"]
         .as_array()
-        .cloned()
-        .unwrap_or_default()
+        .expect("the store lists emails")
+        .clone()
         .into_iter()
         .filter(|e| {
             e["body"]["text"]
@@ -396,8 +402,18 @@ async fn request_then_approve_grants_usable_until_the_campaign_ends_and_emails_b
     assert_eq!(mail.len(), 1, "{mail:?}");
     assert!(mail[0]["subject"].as_str().unwrap().contains("approved"));
     let text = mail[0]["body"]["text"].as_str().unwrap();
+    // The campaign's window (from the approval until the end of its last day) and the
+    // request's platforms.
     assert!(
-        text.contains("usable access, until 2027-09-01T00:00:00Z"),
+        text.contains("usable access, from ") && text.contains(" until 2027-09-01T00:00:00Z."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Activation platforms allowed: meta, google_ads only."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Outside that window the account holds view_only access."),
         "{text}"
     );
 
@@ -769,6 +785,8 @@ async fn every_error_of_the_contract_answers_a_problem_and_writes_nothing() {
     let r = create(&s, "dan", request_body("aspiring-athenians")).await;
     assert_eq!(r.status, 201, "{}", r.json);
     let id = r.json["id"].as_str().unwrap().to_owned();
+    // The outbox scan that found nothing above does see an email once one is written.
+    assert_eq!(outbox_of(&s, &id).await.len(), 1);
     let approve = format!("/accounts/mptravel/access-requests/{id}/approve");
     for body in [
         json!({"expiresAt": "2020-01-01T00:00:00Z"}),
@@ -949,6 +967,32 @@ async fn an_ses_outage_delays_the_email_and_loses_nothing() {
     let s = Stack::start().await;
     let _n = start_notifier(&s, &ses_url).await;
 
+    // While SES is up, the notifier delivers and this test sees it.
+    // (A first request, denied, so that the one below may be asked again.)
+    let seen = create(&s, "dan", request_body("aspiring-athenians")).await;
+    let seen_id = seen.json["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        wait_for_emails(&s, &ses_url, &seen_id, "ana@mptravel.example", 1)
+            .await
+            .len(),
+        1
+    );
+    let denied = s
+        .call(
+            "POST",
+            &format!("/accounts/mptravel/access-requests/{seen_id}/deny"),
+            Some("ana"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(denied.status, 200, "{}", denied.json);
+    assert_eq!(
+        wait_for_emails(&s, &ses_url, &seen_id, "dan@mpdine.example", 1)
+            .await
+            .len(),
+        1
+    );
+
     // SES goes down.
     tokio::task::spawn_blocking(move || ses.stop())
         .await
@@ -974,7 +1018,10 @@ async fn an_ses_outage_delays_the_email_and_loses_nothing() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(emails_about(&s, &ses_url, &id).await.is_empty());
+    // Nothing went out: the email never got a message id from SES (the emulator itself
+    // cannot be asked while it is down).
+    let o = &outbox_of(&s, &id).await[0];
+    assert!(o.message_id.is_none() && o.sent_at.is_none(), "{o:?}");
     // The request itself is there and pending.
     let r = s
         .call(
@@ -1086,4 +1133,163 @@ async fn a_failed_send_is_reported_as_a_batch_item_failure_and_kept() {
         .await
         .unwrap();
     assert_eq!(res["sent"], 0, "{res}");
+}
+
+/// A mail service that answers every send with the error `make` builds, counting calls.
+struct FailingMailer {
+    calls: std::sync::atomic::AtomicUsize,
+    make: fn() -> notifier::MailError,
+}
+
+#[async_trait::async_trait]
+impl notifier::Mailer for FailingMailer {
+    async fn send(
+        &self,
+        _: &sharing_core::email::RenderedEmail,
+    ) -> Result<Option<String>, notifier::MailError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err((self.make)())
+    }
+}
+
+fn failing_notifier(
+    s: &Stack,
+    make: fn() -> notifier::MailError,
+    max_age_secs: i64,
+) -> (Notifier, Arc<FailingMailer>) {
+    let mailer = Arc::new(FailingMailer {
+        calls: Default::default(),
+        make,
+    });
+    let n = Notifier::new(
+        s.core.clone(),
+        mailer.clone(),
+        API_BASE,
+        Timing {
+            max_age_secs,
+            ..Timing::local()
+        },
+    );
+    (n, mailer)
+}
+
+async fn request_view(s: &Stack, account: &str, user: &str, id: &str) -> Value {
+    let r = s
+        .call(
+            "GET",
+            &format!("/accounts/{account}/access-requests/{id}"),
+            Some(user),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    r.json
+}
+
+#[tokio::test]
+async fn a_permanently_refused_email_fails_once_and_the_request_says_so() {
+    let s = Stack::start().await;
+    let r = create(&s, "dan", request_body("aspiring-athenians")).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    assert!(r.json.get("notificationFailures").is_none(), "{}", r.json);
+    let outbox_id = outbox_of(&s, &id).await[0].id.clone();
+
+    let (n, mailer) = failing_notifier(
+        &s,
+        || notifier::MailError::Permanent {
+            reason: "MessageRejected".into(),
+            source: "Email address is not verified.".into(),
+        },
+        3600,
+    );
+    let outcome = n.deliver(&outbox_id).await.unwrap();
+    assert!(
+        matches!(outcome, Outcome::GaveUp(ref r) if r.contains("MessageRejected")),
+        "{outcome:?}"
+    );
+    let item = s.core.outbox_email(&outbox_id).await.unwrap().unwrap();
+    assert_eq!(item.status, OutboxStatus::Failed);
+    assert_eq!(item.gsi1pk, None, "a failed email leaves the sweep's list");
+    assert!(
+        item.last_error.as_deref().unwrap().contains("not verified"),
+        "{item:?}"
+    );
+
+    // Once: a redelivery, a sweep and the stream send nothing more.
+    assert_eq!(n.deliver(&outbox_id).await.unwrap(), Outcome::AlreadySent);
+    assert_eq!(n.sweep().await.unwrap().examined, 0);
+    assert_eq!(mailer.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // Both sides see that the owner was not notified.
+    for (account, user) in [("mptravel", "ana"), ("mpdine", "dan")] {
+        let v = request_view(&s, account, user, &id).await;
+        let failures = v["notificationFailures"].as_array().unwrap();
+        assert_eq!(failures.len(), 1, "{v}");
+        assert_eq!(failures[0]["email"], "access_request_created");
+        assert!(
+            failures[0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("MessageRejected")
+        );
+        assert!(failures[0]["failedAt"].is_string());
+        assert_eq!(v["status"], "pending", "the request itself stands");
+    }
+}
+
+#[tokio::test]
+async fn a_transiently_failing_email_is_retried_then_failed_past_its_age() {
+    let s = Stack::start().await;
+    let r = create(&s, "dan", request_body("aspiring-athenians")).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let outbox_id = outbox_of(&s, &id).await[0].id.clone();
+    let (n, mailer) = failing_notifier(
+        &s,
+        || notifier::MailError::Transient {
+            reason: "TooManyRequestsException".into(),
+            source: "Maximum sending rate exceeded.".into(),
+        },
+        2,
+    );
+
+    // Young: released with a backoff, pending, still listed for the sweep.
+    assert!(matches!(
+        n.deliver(&outbox_id).await.unwrap(),
+        Outcome::Failed(_)
+    ));
+    let item = s.core.outbox_email(&outbox_id).await.unwrap().unwrap();
+    assert_eq!(item.status, OutboxStatus::Pending);
+    assert_eq!(item.gsi1pk.as_deref(), Some("OUTBOX_UNSENT"));
+    assert!(
+        request_view(&s, "mptravel", "ana", &id)
+            .await
+            .get("notificationFailures")
+            .is_none()
+    );
+
+    // Past the bounded age: failed, once, and visible on the request.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let outcome = n.deliver(&outbox_id).await.unwrap();
+    assert!(
+        matches!(outcome, Outcome::GaveUp(ref r) if r.contains("after 2 attempts")),
+        "{outcome:?}"
+    );
+    let item = s.core.outbox_email(&outbox_id).await.unwrap().unwrap();
+    assert_eq!(item.status, OutboxStatus::Failed);
+    assert_eq!(n.deliver(&outbox_id).await.unwrap(), Outcome::AlreadySent);
+    assert_eq!(mailer.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let v = request_view(&s, "mptravel", "ana", &id).await;
+    assert_eq!(
+        v["notificationFailures"].as_array().unwrap().len(),
+        1,
+        "{v}"
+    );
+    assert!(
+        v["notificationFailures"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("TooManyRequestsException")
+    );
 }

@@ -212,7 +212,7 @@ async fn audience_lifecycle_and_roles() {
 async fn bad_input_is_a_problem_and_changes_nothing() {
     let s = Stack::start().await;
     s.load("roles-and-other-org.json").await;
-    let before = s.dump().await;
+    let before = s.dump_seeing_changes().await;
     let ana = auth(&s.token("ana"));
     let sharing = "/accounts/mptravel/audiences/ibiza-dreamers/sharing";
     let cases: Vec<(&str, &str, String, u16, &str)> = vec![
@@ -373,9 +373,14 @@ async fn declarative_sharing_with_etags_and_activity() {
     let r = s.call("GET", path, Some("ana"), None).await;
     assert_eq!(r.status, 200);
     let etag = r.header("etag").unwrap();
+    let mut grants = r.json["grants"].clone();
+    assert!(grants[0]["grantedAt"].is_string());
+    grants[0].as_object_mut().unwrap().remove("grantedAt");
     assert_eq!(
-        r.json["grants"],
-        json!([{"accountId": "mpdine", "accountName": "mPDine", "level": "view_only"}])
+        grants,
+        json!([{"accountId": "mpdine", "accountName": "mPDine", "level": "view_only",
+                "fallbackLevel": "private", "effectiveLevel": "view_only",
+                "source": "grant", "grantedBy": "ops"}])
     );
 
     // Declarative: mpdine is not listed, so it becomes private; mpstay becomes usable.
@@ -390,13 +395,16 @@ async fn declarative_sharing_with_etags_and_activity() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.json);
-    assert_eq!(
-        r.json["grants"],
-        json!([{"accountId": "mpstay", "accountName": "mPStay", "level": "usable"}])
-    );
+    let g = &r.json["grants"];
+    assert_eq!(g.as_array().unwrap().len(), 1, "{g}");
+    assert_eq!(g[0]["accountId"], "mpstay");
+    assert_eq!(g[0]["accountName"], "mPStay");
+    assert_eq!(g[0]["level"], "usable");
+    assert_eq!(g[0]["effectiveLevel"], "usable");
+    assert_eq!(g[0]["grantedBy"], "ana");
     assert_ne!(r.header("etag"), Some(etag.clone()));
     // The same If-Match again is stale and changes nothing.
-    let before = s.dump().await;
+    let before = s.dump_seeing_changes().await;
     s.call_with("PUT", path, &h, Some(json!({"grants": []}).to_string()))
         .await
         .assert_problem(412, "precondition_failed");
@@ -532,11 +540,20 @@ async fn defaults_apply_to_new_audiences_only() {
         .await;
     let mut grants = r.json["grants"].as_array().unwrap().clone();
     grants.sort_by_key(|g| g["accountId"].as_str().unwrap().to_owned());
+    for g in &mut grants {
+        assert!(g["grantedAt"].is_string());
+        g.as_object_mut().unwrap().remove("grantedAt");
+    }
+    // The snapshot of the defaults says so, and who created the audience.
     assert_eq!(
         grants,
         vec![
-            json!({"accountId": "mpdine", "accountName": "mPDine", "level": "usable"}),
-            json!({"accountId": "mpstay", "accountName": "mPStay", "level": "view_only"}),
+            json!({"accountId": "mpdine", "accountName": "mPDine", "level": "usable",
+                   "fallbackLevel": "private", "effectiveLevel": "usable",
+                   "source": "default", "grantedBy": "tom"}),
+            json!({"accountId": "mpstay", "accountName": "mPStay", "level": "view_only",
+                   "fallbackLevel": "private", "effectiveLevel": "view_only",
+                   "source": "default", "grantedBy": "tom"}),
         ]
     );
     let r = s

@@ -77,7 +77,7 @@ async fn list_requests(
         .unwrap_or_default();
     let status: Option<RequestStatus> = list.param("status", RequestStatus::NAMES)?;
     let page = core
-        .list_access_requests(&member, direction, status, &list.page)
+        .list_access_requests(&member, direction, status, list.page()?)
         .await?;
     Ok(List::from(page).into_response())
 }

@@ -1,5 +1,5 @@
-//! `admin`: who am I, the users of an account and their roles (built-in and custom), and
-//! the activity log.
+//! `admin`: who am I, the organization of an account, the users of an account and their
+//! roles (built-in and custom), and the activity log.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,6 +18,7 @@ use sharing_http::{
 pub fn routes() -> Router<Core> {
     Router::new()
         .route("/me", get(me))
+        .route("/accounts/{accountId}/organization", get(organization))
         .route("/accounts/{accountId}/users", get(list_users))
         .route(
             "/accounts/{accountId}/users/{userId}",
@@ -35,6 +36,15 @@ async fn me(State(core): State<Core>, CallerOf(caller): CallerOf) -> Result<Resp
     Ok(Json(core.me(&caller).await?).into_response())
 }
 
+async fn organization(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path(account): Path<String>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    Ok(Json(core.organization(&member).await?).into_response())
+}
+
 async fn list_users(
     State(core): State<Core>,
     CallerOf(caller): CallerOf,
@@ -42,7 +52,7 @@ async fn list_users(
     list: ListQuery,
 ) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
-    Ok(List::from(core.list_users(&member, &list.page).await?).into_response())
+    Ok(List::from(core.list_users(&member, list.page()?).await?).into_response())
 }
 
 async fn put_user(
@@ -92,7 +102,7 @@ async fn activity(
     list: ListQuery,
 ) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
-    Ok(List::from(core.list_activity(&member, &list.page).await?).into_response())
+    Ok(List::from(core.list_activity(&member, list.page()?).await?).into_response())
 }
 
 async fn list_roles(

@@ -13,7 +13,8 @@ use sharing_core::members::{
 };
 use sharing_http::context::CallerOf;
 use sharing_http::{
-    ApiError, JsonBody, List, ListQuery, account_id, id_after_account, member_of, path_id,
+    ApiError, JsonBody, List, ListQuery, account_id, id_after_account, member_of,
+    page_after_account, path_id,
 };
 
 pub fn routes() -> Router<Core> {
@@ -72,8 +73,9 @@ async fn get_delivered_members(
         path_id(&connection, ConnectionId::parse, "connection"),
     )
     .await?;
+    let page = page_after_account(&core, &caller, &account, &list).await?;
     Ok(List::from(
-        core.delivered_members(&caller, &account, &cid, &list.page)
+        core.delivered_members(&caller, &account, &cid, &page)
             .await?,
     ))
 }

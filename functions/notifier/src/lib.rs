@@ -8,9 +8,14 @@
 //! - locally by [`local::run`], which polls DynamoDB Local's stream and sweeps.
 //!
 //! Each email is claimed before it is sent (`pending → sending`, with a lease), then
-//! marked `sent`; a redelivered record finds it sent (or claimed) and sends nothing. When
-//! SES fails, the claim is released (`pending` again, with a backoff) and the record is
-//! reported as failed: the email is delayed, never lost.
+//! marked `sent`; a redelivered record finds it sent (or claimed) and sends nothing.
+//!
+//! SES failures are of two kinds ([`MailError`]): a **transient** one (throttling, SES's
+//! own 5xx, timeouts, no connection) releases the claim (`pending` again, with a
+//! backoff) and reports the record as failed, up to [`Timing::max_age_secs`] after the
+//! email was written; a **permanent** one (message rejected, unverified sender, invalid
+//! address, ...) — or a transient one past that age — marks the email `failed` with its
+//! reason, once, and records on the access request that its notification failed.
 
 pub mod local;
 
@@ -67,6 +72,8 @@ pub struct Timing {
     pub lease_secs: i64,
     /// Longest wait between two attempts of a failing email (backoff doubles up to it).
     pub max_backoff_secs: i64,
+    /// A transiently failing email is given up (`failed`) once it is this old.
+    pub max_age_secs: i64,
     /// The sweep leaves emails younger than this to the stream.
     pub sweep_min_age_secs: i64,
     /// At most this many emails per sweep.
@@ -79,6 +86,7 @@ impl Timing {
         Timing {
             lease_secs: 300,
             max_backoff_secs: 900,
+            max_age_secs: 24 * 3600,
             sweep_min_age_secs: 120,
             sweep_limit: 200,
         }
@@ -89,22 +97,120 @@ impl Timing {
         Timing {
             lease_secs: 60,
             max_backoff_secs: 2,
+            max_age_secs: 120,
             sweep_min_age_secs: 0,
             sweep_limit: 200,
         }
     }
 }
 
-/// Why sending failed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct MailError(pub String);
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why sending failed, classified by what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The mail service will never take this email as it is (rejected message,
+    /// unverified or invalid address, suspended account, invalid request): mark it
+    /// failed, do not retry.
+    #[error("the email was refused ({reason})")]
+    Permanent {
+        /// The provider's error code, or what was wrong.
+        reason: String,
+        #[source]
+        source: BoxError,
+    },
+    /// It may work later (throttling, the service's 5xx, a timeout, no connection).
+    #[error("the email could not be sent now ({reason})")]
+    Transient {
+        reason: String,
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl MailError {
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, MailError::Permanent { .. })
+    }
+
+    /// The short reason kept on the email and shown on the access request.
+    pub fn reason(&self) -> &str {
+        match self {
+            MailError::Permanent { reason, .. } | MailError::Transient { reason, .. } => reason,
+        }
+    }
+
+    /// Classifies a failed SES v2 `SendEmail`.
+    pub fn from_ses(
+        e: aws_sdk_sesv2::error::SdkError<
+            aws_sdk_sesv2::operation::send_email::SendEmailError,
+            aws_sdk_sesv2::config::http::HttpResponse,
+        >,
+    ) -> MailError {
+        use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
+        let (permanent, reason) = match &e {
+            SdkError::TimeoutError(_) => (false, "timed out".to_owned()),
+            SdkError::DispatchFailure(_) => (false, "SES unreachable".to_owned()),
+            SdkError::ResponseError(_) => (false, "unreadable answer from SES".to_owned()),
+            SdkError::ServiceError(se) => {
+                let code = se.err().code().unwrap_or("unknown").to_owned();
+                let status = Some(se.raw().status().as_u16());
+                (ses_code_is_permanent(&code, status), code)
+            }
+            _ => (false, "could not build the request".to_owned()),
+        };
+        let source: BoxError = Box::new(e);
+        if permanent {
+            MailError::Permanent { reason, source }
+        } else {
+            MailError::Transient { reason, source }
+        }
+    }
+}
+
+/// SES v2 codes that no retry can fix; throttling and SES's own failures are transient,
+/// and so is any other 5xx. An unknown code with a 4xx status is permanent.
+fn ses_code_is_permanent(code: &str, status: Option<u16>) -> bool {
+    const PERMANENT: [&str; 7] = [
+        "MessageRejected",
+        "MailFromDomainNotVerifiedException",
+        "AccountSuspendedException",
+        "BadRequestException",
+        "NotFoundException",
+        "InvalidParameterValue",
+        "ValidationException",
+    ];
+    const TRANSIENT: [&str; 5] = [
+        "TooManyRequestsException",
+        "LimitExceededException",
+        "SendingPausedException",
+        "Throttling",
+        "ThrottlingException",
+    ];
+    if PERMANENT.contains(&code) {
+        return true;
+    }
+    if TRANSIENT.contains(&code) {
+        return false;
+    }
+    status.is_some_and(|s| (400..500).contains(&s))
+}
 
 /// The port to the mail service.
 #[async_trait]
 pub trait Mailer: Send + Sync {
     /// Sends one email; answers the provider's message id.
     async fn send(&self, email: &RenderedEmail) -> Result<Option<String>, MailError>;
+}
+
+/// The SES v2 client of `shared`, with the timeouts and retries of
+/// [`sharing_core::budget`]: a hung SES call is a transient failure, not a hung worker.
+pub fn ses_client(shared: &aws_config::SdkConfig) -> aws_sdk_sesv2::Client {
+    let config = aws_sdk_sesv2::config::Builder::from(shared)
+        .timeout_config(sharing_core::budget::timeout_config())
+        .retry_config(sharing_core::budget::retry_config())
+        .build();
+    aws_sdk_sesv2::Client::from_conf(config)
 }
 
 /// SES v2 `SendEmail` with `Simple` content.
@@ -134,7 +240,10 @@ fn utf8(data: &str) -> Result<aws_sdk_sesv2::types::Content, MailError> {
         .data(data)
         .charset("UTF-8")
         .build()
-        .map_err(|e| MailError(e.to_string()))
+        .map_err(|e| MailError::Permanent {
+            reason: "invalid content".to_owned(),
+            source: Box::new(e),
+        })
 }
 
 #[async_trait]
@@ -160,7 +269,7 @@ impl Mailer for SesMailer {
             .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await
-            .map_err(|e| MailError(aws_sdk_sesv2::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(MailError::from_ses)?;
         Ok(out.message_id)
     }
 }
@@ -180,8 +289,11 @@ pub enum Outcome {
     Ignored,
     /// It can never be rendered (refused address): marked rejected, not retried.
     Rejected(String),
-    /// Sending failed; the email is pending again and will be retried.
+    /// Sending failed for now; the email is pending again and will be retried.
     Failed(String),
+    /// Sending failed for good (a permanent refusal, or too old to keep trying): the
+    /// email is `failed` and its access request says so.
+    GaveUp(String),
 }
 
 impl Outcome {
@@ -189,6 +301,18 @@ impl Outcome {
     pub fn retry(&self) -> bool {
         matches!(self, Outcome::InFlight | Outcome::Failed(_))
     }
+}
+
+/// An error and its causes on one line, for the log and the stored `lastError`.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
 }
 
 /// A failure of the notifier itself (not of one email).
@@ -360,12 +484,40 @@ impl Notifier {
                 Ok(Outcome::Sent)
             }
             Err(e) => {
+                let age = sharing_core::clock::parse_rfc3339(&item.created_at)
+                    .map_or(0, |t| self.core.now_epoch() - t.unix_timestamp());
+                let detail = error_chain(&e);
+                if e.is_permanent() || age >= self.timing.max_age_secs {
+                    let reason = if e.is_permanent() {
+                        format!("refused by the mail service: {}", e.reason())
+                    } else {
+                        format!(
+                            "not sent after {} attempts over {age} s: {}",
+                            item.attempts,
+                            e.reason()
+                        )
+                    };
+                    tracing::error!(
+                        outbox_id = %id,
+                        request_id = %item.facts.request_id,
+                        kind = item.facts.kind.as_str(),
+                        attempts = item.attempts,
+                        permanent = e.is_permanent(),
+                        reason = %reason,
+                        error = %detail,
+                        "email failed; not retried"
+                    );
+                    self.core
+                        .fail_outbox_email(&item, &token, &reason, &detail)
+                        .await?;
+                    return Ok(Outcome::GaveUp(reason));
+                }
                 let wait = retry_after(item.attempts, self.timing.max_backoff_secs);
-                tracing::warn!(outbox_id = %id, attempts = item.attempts, retry_in_secs = wait, error = %e, "sending failed; will retry");
+                tracing::warn!(outbox_id = %id, attempts = item.attempts, retry_in_secs = wait, error = %detail, "sending failed; will retry");
                 self.core
-                    .release_outbox_email(id, &token, &e.0, wait)
+                    .release_outbox_email(id, &token, &detail, wait)
                     .await?;
-                Ok(Outcome::Failed(e.0))
+                Ok(Outcome::Failed(e.reason().to_owned()))
             }
         }
     }
@@ -425,7 +577,7 @@ impl Notifier {
                 }
                 match self.deliver(&item.id).await? {
                     Outcome::Sent => report.sent += 1,
-                    Outcome::Failed(_) => report.failed += 1,
+                    Outcome::Failed(_) | Outcome::GaveUp(_) => report.failed += 1,
                     _ => {}
                 }
             }
@@ -568,5 +720,33 @@ mod tests {
         assert!(!Outcome::Sent.retry());
         assert!(!Outcome::AlreadySent.retry());
         assert!(!Outcome::Rejected("bad".into()).retry());
+    }
+}
+
+#[cfg(test)]
+mod classification {
+    use super::ses_code_is_permanent;
+
+    #[test]
+    fn ses_errors_are_classified() {
+        for code in [
+            "MessageRejected",
+            "MailFromDomainNotVerifiedException",
+            "AccountSuspendedException",
+            "BadRequestException",
+        ] {
+            assert!(ses_code_is_permanent(code, Some(400)), "{code}");
+        }
+        for code in [
+            "TooManyRequestsException",
+            "LimitExceededException",
+            "SendingPausedException",
+        ] {
+            assert!(!ses_code_is_permanent(code, Some(400)), "{code}");
+        }
+        assert!(!ses_code_is_permanent("InternalFailure", Some(500)));
+        assert!(!ses_code_is_permanent("unknown", Some(503)));
+        assert!(ses_code_is_permanent("SomethingNew", Some(400)));
+        assert!(!ses_code_is_permanent("SomethingNew", None));
     }
 }

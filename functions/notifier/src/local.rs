@@ -66,9 +66,9 @@ pub async fn clients(
     let ddb = load(dynamodb_endpoint).await;
     let ses = load(ses_endpoint).await;
     (
-        aws_sdk_dynamodb::Client::new(&ddb),
+        sharing_core::budget::dynamodb_client_within(&ddb, sharing_core::budget::Budget::LOCAL),
         aws_sdk_dynamodbstreams::Client::new(&ddb),
-        aws_sdk_sesv2::Client::new(&ses),
+        crate::ses_client(&ses),
     )
 }
 

@@ -13,11 +13,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env()?;
     let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let core = Core::new(Table::new(
-        aws_sdk_dynamodb::Client::new(&shared),
+        sharing_core::budget::dynamodb_client(&shared),
         config.table_name.clone(),
     ));
     let mailer = SesMailer::new(
-        aws_sdk_sesv2::Client::new(&shared),
+        notifier::ses_client(&shared),
         config.sender_address.clone(),
         config.configuration_set.clone(),
     );

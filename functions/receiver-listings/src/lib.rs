@@ -1,5 +1,5 @@
-//! `receiver-listings`: the receiving side. "Shared with me" and connections of
-//! audiences to outputs.
+//! `receiver-listings`: the receiving side. "Shared with me", why the account holds what
+//! it holds on an audience, and connections of audiences to outputs.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -12,12 +12,21 @@ use sharing_core::ids::{AudienceId, ConnectionId};
 use sharing_core::policy::ShareLevel;
 use sharing_http::context::CallerOf;
 use sharing_http::{
-    ApiError, JsonBody, List, ListQuery, account_id, created, id_after_account, member_of, path_id,
+    ApiError, JsonBody, List, ListQuery, account_id, created, id_after_account, member_of,
+    page_after_account, path_id,
 };
 
 pub fn routes() -> Router<Core> {
     Router::new()
         .route("/accounts/{accountId}/shared-with-me", get(shared_with_me))
+        .route(
+            "/accounts/{accountId}/connections",
+            get(account_connections),
+        )
+        .route(
+            "/accounts/{accountId}/audiences/{audienceId}/access",
+            get(explain_access),
+        )
         .route(
             "/accounts/{accountId}/audiences/{audienceId}/connections",
             get(list_connections).post(create_connection),
@@ -36,7 +45,27 @@ async fn shared_with_me(
 ) -> Result<Response, ApiError> {
     let access: Option<ShareLevel> = list.param("access", "view_only, usable")?;
     let member = member_of(&core, &caller, &account).await?;
-    Ok(List::from(core.shared_with_me(&member, access, &list.page).await?).into_response())
+    Ok(List::from(core.shared_with_me(&member, access, list.page()?).await?).into_response())
+}
+
+async fn explain_access(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path((account, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    let id = path_id(&id, AudienceId::parse, "audience")?;
+    Ok(axum::Json(core.explain_access(&member, &id).await?).into_response())
+}
+
+async fn account_connections(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path(account): Path<String>,
+    list: ListQuery,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    Ok(List::from(core.account_connections(&member, list.page()?).await?).into_response())
 }
 
 async fn create_connection(
@@ -62,11 +91,8 @@ async fn list_connections(
     list: ListQuery,
 ) -> Result<Response, ApiError> {
     let (account, id) = ids(&core, &caller, &account, &id).await?;
-    Ok(List::from(
-        core.list_connections(&caller, &account, &id, &list.page)
-            .await?,
-    )
-    .into_response())
+    let page = page_after_account(&core, &caller, &account, &list).await?;
+    Ok(List::from(core.list_connections(&caller, &account, &id, &page).await?).into_response())
 }
 
 async fn delete_connection(

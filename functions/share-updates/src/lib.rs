@@ -1,12 +1,13 @@
 //! `share-updates`: the owner side. Audiences, their per-account sharing levels, and the
-//! account's sharing defaults for new audiences.
+//! account's sharing defaults for new audiences (and their application to existing ones).
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::{get, put};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use sharing_core::Core;
+use sharing_core::apply_defaults::ApplyDefaultsInput;
 use sharing_core::audiences::{AudiencePatch, NewAudience};
 use sharing_core::ids::{AccountId, AudienceId};
 use sharing_core::sharing::{DefaultsInput, OneGrantInput, SharingInput};
@@ -32,11 +33,19 @@ pub fn routes() -> Router<Core> {
         )
         .route(
             "/accounts/{accountId}/audiences/{audienceId}/sharing/{receiverAccountId}",
-            put(put_grant),
+            get(explain_grant).put(put_grant),
         )
         .route(
             "/accounts/{accountId}/sharing-defaults",
             get(get_defaults).put(put_defaults),
+        )
+        .route(
+            "/accounts/{accountId}/sharing-defaults/apply",
+            post(apply_defaults),
+        )
+        .route(
+            "/accounts/{accountId}/audiences/{audienceId}/usage",
+            get(usage),
         )
 }
 
@@ -84,7 +93,7 @@ async fn list_audiences(
 ) -> Result<Response, ApiError> {
     let member = member_of(&core, &caller, &account).await?;
     Ok(axum::response::IntoResponse::into_response(List::from(
-        core.list_audiences(&member, &list.page).await?,
+        core.list_audiences(&member, list.page()?).await?,
     )))
 }
 
@@ -158,7 +167,8 @@ async fn put_grant(
             .await?;
             return Err(ApiError::from(sharing_core::Error::CrossOrganization(
                 format!(
-                    "account '{receiver}' is not in your organization; sharing never leaves the organization"
+                    "account '{}' is not in your organization; sharing never leaves the organization",
+                    receiver.chars().take(64).collect::<String>()
                 ),
             )));
         }
@@ -167,6 +177,29 @@ async fn put_grant(
         .put_grant(&caller, &account, &id, &receiver, &input, if_match)
         .await?;
     Ok(with_etag(StatusCode::OK, s.version, &s))
+}
+
+async fn explain_grant(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path((account, id, receiver)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    let id = audience_id(&id)?;
+    // A receiver id that cannot be an account is not an account of the organization.
+    let receiver = match AccountId::parse(&receiver) {
+        Ok(r) => r,
+        Err(_) => {
+            core.audience_for(&member, &id, sharing_core::policy::Action::ViewSharing)
+                .await?;
+            return Err(ApiError::from(sharing_core::Error::NotFound(format!(
+                "account '{}' was not found in your organization",
+                receiver.chars().take(64).collect::<String>()
+            ))));
+        }
+    };
+    let e = core.explain_grant(&member, &id, &receiver).await?;
+    Ok(axum::Json(e).into_response())
 }
 
 async fn get_defaults(
@@ -189,4 +222,23 @@ async fn put_defaults(
         .put_defaults(&caller, &account_id(&account)?, &input, if_match)
         .await?;
     Ok(with_etag(StatusCode::OK, d.version, &d))
+}
+
+async fn apply_defaults(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path(account): Path<String>,
+    JsonBody(input): JsonBody<ApplyDefaultsInput>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    Ok(axum::Json(core.apply_defaults(&member, &input).await?).into_response())
+}
+
+async fn usage(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+    Path((account, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let member = member_of(&core, &caller, &account).await?;
+    Ok(axum::Json(core.usage(&member, &audience_id(&id)?).await?).into_response())
 }

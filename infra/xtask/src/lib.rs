@@ -1,10 +1,12 @@
 //! The local stack, as a library: the processes (DynamoDB Local, the SES v2 emulator),
 //! the table created from `template.yaml`, fixtures, and the local API that serves every
 //! function's routes behind the local JWT check. `cargo xtask` and the end-to-end tests
-//! both use it.
+//! both use it; `sam_local` runs the same functions under `sam local start-api`.
 
 pub mod bench_init;
+pub mod fuzz;
 pub mod local_api;
+pub mod sam_local;
 pub mod services;
 pub mod smoke;
 pub mod table;
@@ -32,6 +34,14 @@ pub fn ensure_port_free(port: u16, what: &str) -> anyhow::Result<()> {
 
 /// A DynamoDB client for a local endpoint, with dummy credentials and a fixed region.
 pub async fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+    dynamodb_client_within(endpoint, sharing_core::budget::Budget::LOCAL).await
+}
+
+/// A client of a local DynamoDB, bounded by `budget`.
+pub async fn dynamodb_client_within(
+    endpoint: &str,
+    budget: sharing_core::budget::Budget,
+) -> aws_sdk_dynamodb::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
@@ -40,7 +50,7 @@ pub async fn dynamodb_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
         .endpoint_url(endpoint)
         .load()
         .await;
-    aws_sdk_dynamodb::Client::new(&config)
+    sharing_core::budget::dynamodb_client_within(&config, budget)
 }
 
 /// Loads a fixture file into the table behind `core`.

@@ -1,4 +1,4 @@
-//! `cargo xtask up | seed FILE | token USER_ID | test | smoke | bench-init` (alias in
+//! `cargo xtask up | sam-local | seed FILE | token USER_ID | test | smoke | bench-init` (alias in
 //! .cargo/config.toml).
 
 use anyhow::{Context, bail};
@@ -27,6 +27,23 @@ enum Cmd {
     /// Install the local tools, start DynamoDB Local (:8000), the SES v2 emulator (:8005)
     /// and the API (:3000) with the demo data; Ctrl-C stops everything.
     Up,
+    /// The same, with the functions under `sam local start-api` (Docker): DynamoDB Local
+    /// (:8000) and the SES v2 emulator (:8005) with the demo data, `sam build`, then the
+    /// API on --port; Ctrl-C stops everything.
+    SamLocal {
+        /// Port of `sam local start-api`.
+        #[arg(long, default_value_t = API_PORT)]
+        port: u16,
+        /// A stand-in for the public provided.al2023 image, for machines without registry
+        /// access (default: $SAM_LOCAL_INVOKE_IMAGE; unset: SAM pulls the public image).
+        #[arg(long)]
+        invoke_image: Option<String>,
+        /// Debug binaries laid out as `sam build` would, instead of a release `sam build`
+        /// (cargo lambda's for the public image; the workspace's own, quicker, with
+        /// --invoke-image).
+        #[arg(long)]
+        debug_binaries: bool,
+    },
     /// Load a fixture into the running local table (idempotent).
     Seed { file: PathBuf },
     /// Print a local bearer token for a user.
@@ -51,6 +68,19 @@ enum Cmd {
         /// Use the bootstraps already in target/release.
         #[arg(long)]
         no_build: bool,
+    },
+    /// Only the end-to-end test through `sam local start-api` (part of `test`).
+    SamLocalTest,
+    /// Fuzz the API from infra/openapi.yaml with schemathesis, as an admin and as a
+    /// receiver's user (a short run is part of `test`; `--long` sends at least 20,000
+    /// requests).
+    Fuzz {
+        /// The long run (>= 20,000 requests, up to 30 minutes per caller).
+        #[arg(long)]
+        long: bool,
+        /// Hypothesis seed, to replay a run.
+        #[arg(long)]
+        seed: Option<u64>,
     },
 }
 
@@ -83,6 +113,34 @@ async fn main() -> std::process::ExitCode {
 async fn run_command(command: Cmd) -> anyhow::Result<()> {
     match command {
         Cmd::Up => up().await,
+        Cmd::SamLocal {
+            port,
+            invoke_image,
+            debug_binaries,
+        } => {
+            let image = invoke_image.or_else(|| {
+                std::env::var(xtask::sam_local::INVOKE_IMAGE_ENV)
+                    .ok()
+                    .filter(|v| !v.trim().is_empty())
+            });
+            let how = if debug_binaries {
+                xtask::sam_local::Build::Debug(xtask::sam_local::Linking::for_image(
+                    image.as_deref(),
+                ))
+            } else {
+                xtask::sam_local::Build::Sam
+            };
+            sam_local(port, image, how).await
+        }
+        Cmd::SamLocalTest => {
+            let path = path_with(&ensure_python_tools()?);
+            let modules = services::ensure_node_tools()?;
+            let dynamodb = services::start_dynamodb(&modules, xtask::free_port()?)?;
+            let ses = services::start_ses(&modules, xtask::free_port()?)?;
+            xtask::sam_local::end_to_end(&dynamodb.endpoint(), &ses.endpoint(), &path)
+                .await
+                .map(drop)
+        }
         Cmd::Seed { file } => {
             let client = xtask::dynamodb_client(&local_dynamodb_endpoint()).await;
             let core = Core::new(Table::new(client, table_name()));
@@ -118,16 +176,30 @@ async fn run_command(command: Cmd) -> anyhow::Result<()> {
         Cmd::Test => test().await,
         Cmd::BenchInit { starts, no_build } => xtask::bench_init::run(starts, !no_build),
         Cmd::Smoke => {
-            let bin = ensure_python_tools()?;
+            let path = path_with(&ensure_python_tools()?);
             let modules = services::ensure_node_tools()?;
-            let path = format!(
-                "{}:{}",
-                bin.display(),
-                std::env::var("PATH").unwrap_or_default()
-            );
             let dynamodb = services::start_dynamodb(&modules, xtask::free_port()?)?;
             let ses = services::start_ses(&modules, xtask::free_port()?)?;
             xtask_smoke(&dynamodb, &ses, &path).await
+        }
+        Cmd::Fuzz { long, seed } => {
+            let bin = ensure_python_tools()?;
+            let modules = services::ensure_node_tools()?;
+            let dynamodb = services::start_dynamodb(&modules, xtask::free_port()?)?;
+            let mut volume = if long {
+                xtask::fuzz::Volume::long()
+            } else {
+                xtask::fuzz::Volume::ci()
+            };
+            if seed.is_some() {
+                volume.seed = seed;
+            }
+            let report = xtask::fuzz::run(&dynamodb.endpoint(), &bin.join("st"), &volume).await?;
+            println!(
+                "fuzz: {} requests, {} server errors, 0 responses breaking infra/openapi.yaml",
+                report.requests, report.server_errors
+            );
+            Ok(())
         }
     }
 }
@@ -153,14 +225,30 @@ async fn lookup_email(user: &str) -> Option<String> {
     })
 }
 
-async fn up() -> anyhow::Result<()> {
+/// `PATH` with `bin` (the project's .venv/bin) first.
+fn path_with(bin: &std::path::Path) -> String {
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Logs of the local stack on stdout; colours only on a terminal (not in a file).
+fn init_local_logs() {
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws=warn")),
         )
         .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
         .try_init();
+}
+
+async fn up() -> anyhow::Result<()> {
+    init_local_logs();
     xtask::ensure_port_free(DYNAMODB_PORT, "DynamoDB Local")?;
     xtask::ensure_port_free(SES_PORT, "the SES v2 emulator")?;
     xtask::ensure_port_free(API_PORT, "the local API")?;
@@ -170,7 +258,8 @@ async fn up() -> anyhow::Result<()> {
     let client = xtask::dynamodb_client(&dynamodb.endpoint()).await;
     let table = table_name();
     xtask::table::create(&client, &table).await?;
-    let core = Core::new(Table::new(client, table.clone()));
+    let core = Core::new(Table::new(client, table.clone()))
+        .with_budget(sharing_core::budget::Budget::LOCAL);
     xtask::seed(&core, &xtask::demo_fixture()).await?;
 
     // The same notifier as in AWS, fed from DynamoDB Local's stream: access-request
@@ -195,7 +284,15 @@ async fn up() -> anyhow::Result<()> {
         .await
         .context("cannot listen on 127.0.0.1:3000")?;
     let secret = jwt_secret();
-    print_banner(&dynamodb, &ses, &table, &secret)?;
+    print_banner(
+        &format!("http://127.0.0.1:{API_PORT}"),
+        &dynamodb,
+        &ses,
+        &table,
+        &secret,
+    )?;
+    println!("The table is in memory: a restart starts again from the demo data.");
+    println!("Ctrl-C stops everything.");
     let app = xtask::local_api::app(core, &secret);
     xtask::local_api::serve(listener, app, shutdown_signal()).await?;
     eprintln!("stopping ...");
@@ -221,6 +318,7 @@ async fn shutdown_signal() {
 }
 
 fn print_banner(
+    api: &str,
     dynamodb: &Service,
     ses: &Service,
     table: &str,
@@ -228,7 +326,7 @@ fn print_banner(
 ) -> anyhow::Result<()> {
     let token = |u: &str, e: &str| sharing_http::local_auth::mint(secret, u, Some(e), 12 * 3600);
     println!("Audience sharing, running locally:");
-    println!("  API             http://127.0.0.1:{API_PORT}");
+    println!("  API             {api}");
     println!("  DynamoDB Local  {}  (table {table})", dynamodb.endpoint());
     println!(
         "  SES v2 emulator {}  (sent mail: {}/store)",
@@ -240,7 +338,8 @@ fn print_banner(
         "Demo data: organization mParticle, accounts mptravel (mPTravel) and mpdine (mPDine)."
     );
     println!("mPTravel shares Potential Parisians (private), Aspiring Athenians (view only) and");
-    println!("Ibiza Dreamers (usable) with mPDine. Tokens, valid 12 hours:");
+    println!("Ibiza Dreamers (usable) with mPDine. Tokens, valid 12 hours (the same variables");
+    println!("as the README's walkthrough; `cargo xtask token USER_ID` prints one):");
     for (user, email, what) in [
         ("ana", "ana@mptravel.example", "admin of mPTravel"),
         ("tom", "tom@mptravel.example", "user of mPTravel"),
@@ -252,28 +351,107 @@ fn print_banner(
             "campaign_analyst of mPDine, a custom role",
         ),
     ] {
-        println!(
-            "  {user:<5} ({what}): export {}_TOKEN={}",
-            user.to_uppercase(),
-            token(user, email)?
-        );
+        println!("  # {user} ({what})");
+        println!("  export {}={}", user.to_uppercase(), token(user, email)?);
     }
     println!();
     println!("Try:");
+    println!("  curl -s {api}/accounts/mpdine/shared-with-me -H \"Authorization: Bearer $DAN\"");
     println!(
-        "  curl -s http://127.0.0.1:{API_PORT}/accounts/mpdine/shared-with-me -H \"Authorization: Bearer $DAN_TOKEN\""
+        "  curl -s {api}/accounts/mptravel/audiences/ibiza-dreamers/sharing -H \"Authorization: Bearer $ANA\""
     );
     println!(
-        "  curl -s http://127.0.0.1:{API_PORT}/accounts/mptravel/audiences/ibiza-dreamers/sharing -H \"Authorization: Bearer $ANA_TOKEN\""
+        "  curl -s -X POST {api}/accounts/mpdine/audiences/ibiza-dreamers/connections -H \"Authorization: Bearer $DAN\" -H 'content-type: application/json' -d '{{\"outputId\":\"out-1\",\"platform\":\"google_ads\"}}'"
     );
-    println!(
-        "  curl -s -X POST http://127.0.0.1:{API_PORT}/accounts/mpdine/audiences/ibiza-dreamers/connections -H \"Authorization: Bearer $DAN_TOKEN\" -H 'content-type: application/json' -d '{{\"outputId\":\"out-1\",\"platform\":\"google_ads\"}}'"
-    );
-    println!(
-        "  curl -s http://127.0.0.1:{API_PORT}/accounts/mpdine/roles -H \"Authorization: Bearer $DINA_TOKEN\""
-    );
+    println!("  curl -s {api}/accounts/mpdine/roles -H \"Authorization: Bearer $DINA\"");
     println!();
-    println!("Ctrl-C stops everything.");
+    Ok(())
+}
+
+/// `cargo xtask sam-local`: `up`, with the functions under `sam local start-api`.
+async fn sam_local(
+    port: u16,
+    invoke_image: Option<String>,
+    how: xtask::sam_local::Build,
+) -> anyhow::Result<()> {
+    use xtask::sam_local::{EnvVars, SamApi, StartApi};
+    init_local_logs();
+    xtask::sam_local::docker_ready()
+        .context("sam local runs each function in a Docker container; start Docker first")?;
+    xtask::ensure_port_free(DYNAMODB_PORT, "DynamoDB Local")?;
+    xtask::ensure_port_free(SES_PORT, "the SES v2 emulator")?;
+    xtask::ensure_port_free(port, "sam local start-api")?;
+    let path = path_with(&ensure_python_tools()?);
+    let modules = services::ensure_node_tools()?;
+    let template = xtask::sam_local::build(how, &path)?;
+    let dynamodb = services::start_dynamodb(&modules, DYNAMODB_PORT)?;
+    let ses = services::start_ses(&modules, SES_PORT)?;
+    let client = xtask::dynamodb_client(&dynamodb.endpoint()).await;
+    let table = table_name();
+    xtask::table::create(&client, &table).await?;
+    xtask::seed(
+        &Core::new(Table::new(client, table.clone())),
+        &xtask::demo_fixture(),
+    )
+    .await?;
+
+    // The secret is given to the functions explicitly (they assume none under SAM).
+    let secret = jwt_secret();
+    let sender = std::env::var("SENDER_ADDRESS").unwrap_or_else(|_| LOCAL_SENDER.to_owned());
+    let api_url = format!("http://127.0.0.1:{port}");
+    let env_file = xtask::root().join(".local/sam/env.json");
+    EnvVars {
+        table: &table,
+        dynamodb_endpoint: &dynamodb.endpoint(),
+        ses_endpoint: &ses.endpoint(),
+        jwt_secret: &secret,
+        sender: &sender,
+        api_base_url: &api_url,
+    }
+    .write(&env_file)?;
+    eprintln!("==> sam local start-api on {api_url} (SAM's log: .local/logs/sam-local-{port}.log)");
+    let mut api = SamApi::start(&StartApi {
+        template: &template,
+        env_vars: &env_file,
+        port,
+        invoke_image: invoke_image.as_deref(),
+        path: &path,
+    })?;
+
+    let (d, streams, ses_client) =
+        notifier::local::clients(&dynamodb.endpoint(), &ses.endpoint()).await;
+    let notifier_task = notifier::local::spawn(
+        d,
+        streams,
+        ses_client,
+        table.clone(),
+        sender,
+        notifier::local::Options {
+            api_base_url: api_url.clone(),
+            ..Default::default()
+        },
+    );
+    print_banner(&api_url, &dynamodb, &ses, &table, &secret)?;
+    println!("Each function runs in its own container, started on its first request (a few");
+    println!("seconds), then kept warm. The table is in memory: a restart starts again from");
+    println!("the demo data. Ctrl-C stops everything.");
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {
+                if api.exited() {
+                    eprintln!("sam local start-api stopped; see .local/logs/sam-local-{port}.log");
+                    break;
+                }
+            }
+        }
+    }
+    eprintln!("stopping ...");
+    api.stop();
+    notifier_task.abort();
+    ses.stop();
+    dynamodb.stop();
     Ok(())
 }
 
@@ -324,11 +502,7 @@ async fn test() -> anyhow::Result<()> {
     let mut passed = 0;
     let bin = ensure_python_tools()?;
     let modules = services::ensure_node_tools()?;
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = path_with(&bin);
 
     run(
         "cargo fmt --check",
@@ -352,6 +526,7 @@ async fn test() -> anyhow::Result<()> {
     // One DynamoDB Local and one SES emulator on free ports for all test binaries.
     let dynamodb = services::start_dynamodb(&modules, xtask::free_port()?)?;
     let ses = services::start_ses(&modules, xtask::free_port()?)?;
+
     run(
         "cargo test (unit, decision tables, property, router and end-to-end tests)",
         Command::new("cargo")
@@ -361,8 +536,22 @@ async fn test() -> anyhow::Result<()> {
     )?;
     passed += 1;
 
+    eprintln!("==> contract fuzzing (schemathesis, infra/openapi.yaml)");
+    xtask::fuzz::run(
+        &dynamodb.endpoint(),
+        &bin.join("st"),
+        &xtask::fuzz::Volume::ci(),
+    )
+    .await?;
+    passed += 1;
+
     xtask_smoke(&dynamodb, &ses, &path).await?;
     passed += 1;
+    let sam_local =
+        xtask::sam_local::end_to_end(&dynamodb.endpoint(), &ses.endpoint(), &path).await?;
+    if sam_local == xtask::sam_local::Outcome::Passed {
+        passed += 1;
+    }
     ses.stop();
     dynamodb.stop();
 
@@ -388,7 +577,12 @@ async fn test() -> anyhow::Result<()> {
             .env("PATH", &path),
     )?;
     passed += 1;
-    println!("xtask test: {passed} passed, 0 failed");
+    match sam_local {
+        xtask::sam_local::Outcome::Passed => println!("xtask test: {passed} passed, 0 failed"),
+        xtask::sam_local::Outcome::Skipped(why) => {
+            println!("xtask test: {passed} passed, 0 failed, 1 skipped (the sam local test: {why})")
+        }
+    }
     Ok(())
 }
 

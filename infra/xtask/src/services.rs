@@ -51,6 +51,28 @@ impl Service {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the program the guard runs (not to the
+    /// guard). Tests use it to make a service stop answering without closing its port.
+    pub fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let guard = self.child.id();
+        let children = std::fs::read_to_string(format!("/proc/{guard}/task/{guard}/children"))
+            .with_context(|| format!("cannot list the processes of {}", self.name))?;
+        let pids: Vec<&str> = children.split_whitespace().collect();
+        if pids.is_empty() {
+            bail!("{} is not running", self.name);
+        }
+        for pid in pids {
+            let status = Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(pid)
+                .status()?;
+            if !status.success() {
+                bail!("kill -{signal} {pid} ({}) failed", self.name);
+            }
+        }
+        Ok(())
+    }
+
     /// Stops the process and waits for it.
     pub fn stop(mut self) {
         self.shutdown();

@@ -125,12 +125,25 @@ pub async fn create(client: &Client, name: &str) -> anyhow::Result<bool> {
                 .build()?,
         );
     }
-    req.send().await.map_err(|e| {
-        anyhow!(
-            "CreateTable {name}: {}",
-            aws_sdk_dynamodb::error::DisplayErrorContext(e)
-        )
-    })?;
+    // The client retries an attempt that timed out; when that attempt had in fact
+    // created the table, the retry finds it there: that is success, not an error.
+    if let Err(e) = req.send().await {
+        let retried_into_itself = e
+            .as_service_error()
+            .is_some_and(|s| s.is_resource_in_use_exception())
+            && client
+                .describe_table()
+                .table_name(name)
+                .send()
+                .await
+                .is_ok();
+        if !retried_into_itself {
+            return Err(anyhow!(
+                "CreateTable {name}: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            ));
+        }
+    }
     if let Some(ttl) = p.get("TimeToLiveSpecification")
         && ttl.get("Enabled").and_then(Value::as_bool) == Some(true)
     {

@@ -13,9 +13,9 @@ use crate::audiences::access_of;
 use crate::email::{EmailFacts, EmailKind};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, RequestId};
-use crate::items::{AudienceItem, MembershipItem, SharingEntry, entity};
+use crate::items::{AudienceItem, GrantSource, MembershipItem, SharingEntry, entity};
 use crate::keys;
-use crate::sharing::{Desired, parse_expiry, plan_changes};
+use crate::sharing::{Desired, GrantTerms, Provenance, build_grant, plan_changes};
 use crate::store::{Expr, Page, PageRequest, Query, Tx, TxError};
 use crate::{Caller, Core, Member, validate};
 use serde::{Deserialize, Serialize};
@@ -58,7 +58,8 @@ impl FromStr for RequestStatus {
             "approved" => Ok(RequestStatus::Approved),
             "denied" => Ok(RequestStatus::Denied),
             _ => Err(Error::Validation(format!(
-                "status '{s}' is not valid; use one of: {}",
+                "status '{}' is not valid; use one of: {}",
+                s.chars().take(64).collect::<String>(),
                 RequestStatus::NAMES
             ))),
         }
@@ -82,7 +83,8 @@ impl FromStr for Direction {
             "incoming" => Ok(Direction::Incoming),
             "outgoing" => Ok(Direction::Outgoing),
             _ => Err(Error::Validation(format!(
-                "direction '{s}' is not valid; use one of: incoming, outgoing"
+                "direction '{}' is not valid; use one of: incoming, outgoing",
+                s.chars().take(64).collect::<String>()
             ))),
         }
     }
@@ -108,14 +110,20 @@ pub struct NewAccessRequest {
     pub activation_platforms: Vec<String>,
 }
 
-/// `POST .../approve` body.
+/// `POST .../approve` body: each part overrides the default grant (the requested level
+/// from now until the end of the campaign's last day, for the request's activation
+/// platforms).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Approval {
     #[serde(default)]
     pub level: Option<ShareLevel>,
     #[serde(default)]
+    pub starts_at: Option<String>,
+    #[serde(default)]
     pub expires_at: Option<String>,
+    #[serde(default)]
+    pub allowed_platforms: Option<Vec<String>>,
 }
 
 /// `POST .../deny` body.
@@ -148,6 +156,11 @@ pub struct AccessRequestView {
     pub requested_level: ShareLevel,
     pub campaign: Campaign,
     pub activation_platforms: Vec<String>,
+    /// The level the account held when it asked: the approved grant falls back to it.
+    /// Requests stored before this was recorded read as `view_only`, the only level a
+    /// request can be made from.
+    #[serde(default = "view_only")]
+    pub held_level: ShareLevel,
     pub status: RequestStatus,
     pub created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,9 +170,22 @@ pub struct AccessRequestView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub granted_level: Option<ShareLevel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_level: Option<ShareLevel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_platforms: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The emails about this request that could not be sent (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notification_failures: Vec<crate::outbox::NotificationFailure>,
+}
+
+fn view_only() -> ShareLevel {
+    ShareLevel::ViewOnly
 }
 
 /// The stored access request: `ACCESS_REQUEST#{r}`, listed by the requester on GSI1
@@ -268,15 +294,26 @@ pub fn campaign_expiry(end: time::Date) -> Option<time::OffsetDateTime> {
 impl NewAccessRequest {
     /// Checks every part; answers the audience id.
     pub fn validate(&self) -> Result<AudienceId> {
+        let audience = self.audience()?;
+        self.validate_rest()?;
+        Ok(audience)
+    }
+
+    /// The audience asked for: an id that cannot be one names nothing (404).
+    pub fn audience(&self) -> Result<AudienceId> {
         if self.audience_id.is_empty() {
             return Err(Error::Validation("audienceId must not be empty".to_owned()));
         }
-        let audience = AudienceId::parse(&self.audience_id).map_err(|_| {
+        AudienceId::parse(&self.audience_id).map_err(|_| {
             Error::NotFound(format!(
                 "audience '{}' was not found",
                 self.audience_id.chars().take(64).collect::<String>()
             ))
-        })?;
+        })
+    }
+
+    /// Everything but the audience: checked once the audience is known to be visible.
+    pub fn validate_rest(&self) -> Result<()> {
         if self.requested_level != ShareLevel::Usable.as_str() {
             return Err(Error::Validation(format!(
                 "requestedLevel '{}' cannot be requested; only usable can",
@@ -284,8 +321,8 @@ impl NewAccessRequest {
             )));
         }
         self.campaign.validate()?;
-        validate_platforms(&self.activation_platforms)?;
-        Ok(audience)
+        validate_platforms("activationPlatforms", &self.activation_platforms)?;
+        Ok(())
     }
 }
 
@@ -307,24 +344,26 @@ impl Campaign {
     }
 }
 
-fn validate_platforms(platforms: &[String]) -> Result<()> {
+/// A list of activation platforms (a request's, or a grant's `allowedPlatforms`): 1 to
+/// 20 distinct single-line names of at most 100 characters.
+pub(crate) fn validate_platforms(field: &str, platforms: &[String]) -> Result<()> {
     if platforms.is_empty() {
-        return Err(Error::Validation(
-            "activationPlatforms must name at least one platform".to_owned(),
-        ));
+        return Err(Error::Validation(format!(
+            "{field} must name at least one platform"
+        )));
     }
     if platforms.len() > MAX_PLATFORMS {
         return Err(Error::Validation(format!(
-            "activationPlatforms has {} entries; at most {MAX_PLATFORMS} are allowed",
+            "{field} has {} entries; at most {MAX_PLATFORMS} are allowed",
             platforms.len()
         )));
     }
     let mut seen = BTreeSet::new();
     for (i, p) in platforms.iter().enumerate() {
-        validate::single_line(&format!("activationPlatforms[{i}]"), p, MAX_PLATFORM_CHARS)?;
+        validate::single_line(&format!("{field}[{i}]"), p, MAX_PLATFORM_CHARS)?;
         if !seen.insert(p.as_str()) {
             return Err(Error::Validation(format!(
-                "activationPlatforms lists '{p}' more than once"
+                "{field} lists '{p}' more than once"
             )));
         }
     }
@@ -350,7 +389,10 @@ fn facts(kind: EmailKind, item: &AccessRequestItem) -> EmailFacts {
         campaign_details: r.campaign.details.clone(),
         activation_platforms: r.activation_platforms.clone(),
         granted_level: r.granted_level,
+        starts_at: r.starts_at.clone(),
         expires_at: r.expires_at.clone(),
+        fallback_level: r.fallback_level,
+        allowed_platforms: r.allowed_platforms.clone(),
         reason: r.reason.clone(),
         decided_by_email: r.decided_by.as_ref().map(|d| d.email.clone()),
     }
@@ -380,7 +422,7 @@ impl Core {
         account_id: &AccountId,
         input: &NewAccessRequest,
     ) -> Result<AccessRequestView> {
-        let audience_id = match input.validate() {
+        let audience_id = match input.audience() {
             Ok(a) => a,
             Err(e) => {
                 // A non-member learns about the account first, whatever the body.
@@ -430,7 +472,9 @@ impl Core {
                 Error::NotFound(format!("audience '{audience_id}' was not found"))
             })?;
             let access = access_of(&audience, &member.account_id, self.now_epoch());
-            member.require(
+            // The order of checks: visibility and role (404, 403), then the request's own
+            // validity (400), then the stored state (409 already_granted).
+            let decided = member.require(
                 Action::RequestAccess,
                 &Resource::Audience { access },
                 || match access {
@@ -442,7 +486,15 @@ impl Core {
                         "your account already holds {access} access to audience '{audience_id}'"
                     ),
                 },
-            )?;
+            );
+            match decided {
+                Err(e @ (Error::AlreadyGranted(_) | Error::Conflict(_))) => {
+                    input.validate_rest()?;
+                    return Err(e);
+                }
+                other => other?,
+            }
+            input.validate_rest()?;
             let owner_email = self.creator_email(&audience).await?;
 
             let id = RequestId::parse(&self.ids.new_id())?;
@@ -464,13 +516,22 @@ impl Core {
                     ..input.campaign.clone()
                 },
                 activation_platforms: input.activation_platforms.clone(),
+                held_level: match access {
+                    AccessLevel::Usable => ShareLevel::Usable,
+                    AccessLevel::Private => ShareLevel::Private,
+                    _ => ShareLevel::ViewOnly,
+                },
                 status: RequestStatus::Pending,
                 created_at: self.now_rfc3339(),
                 decided_at: None,
                 decided_by: None,
                 granted_level: None,
+                starts_at: None,
                 expires_at: None,
+                fallback_level: None,
+                allowed_platforms: None,
                 reason: None,
+                notification_failures: Vec::new(),
             };
             let item = AccessRequestItem::new(view, requester_name.clone())?;
             let lock_key = keys::pending_request(&audience_id, &member.account_id);
@@ -731,24 +792,20 @@ impl Core {
             let mut tx = Tx::new();
             let (kind, activity_action, before, after) = match &decision {
                 Decision::Approve(input) => {
-                    let level = input.level.unwrap_or(item.request.requested_level);
-                    if level == ShareLevel::Private {
-                        return Err(Error::Validation(
-                            "level must be view_only or usable; to refuse the request, deny it"
-                                .to_owned(),
-                        ));
-                    }
-                    let (expires_at, expires_at_epoch) = match &input.expires_at {
-                        Some(raw) => parse_expiry(level, Some(raw), now)?,
-                        None => default_expiry(&item.request.campaign, now)?,
-                    };
-                    let entry = SharingEntry {
-                        level,
-                        account_name: item.request.requester_account_name.clone(),
-                        expires_at: expires_at.clone(),
-                        expires_at_epoch,
-                    };
-                    let desired: Desired = BTreeMap::from([(requester.clone(), Some(entry))]);
+                    let entry = approved_grant(
+                        &item.request,
+                        input,
+                        &Provenance {
+                            source: GrantSource::AccessRequest,
+                            request_id: Some(id.to_string()),
+                            granted_by: member.user_id.to_string(),
+                            granted_at: self.now_rfc3339(),
+                        },
+                        now,
+                    )?;
+                    let level = entry.level;
+                    let desired: Desired =
+                        BTreeMap::from([(requester.clone(), Some(entry.clone()))]);
                     let changes = plan_changes(&audience, &desired, now);
                     if changes.is_empty() {
                         // Already exactly that: still decided against the sharing read.
@@ -766,11 +823,15 @@ impl Core {
                             &audience,
                             &changes,
                             Some(id.as_str()),
+                            GrantSource::AccessRequest,
                         )?;
                     }
                     decided.status = RequestStatus::Approved;
                     decided.granted_level = Some(level);
-                    decided.expires_at = expires_at;
+                    decided.starts_at = entry.starts_at.clone();
+                    decided.expires_at = entry.expires_at.clone();
+                    decided.fallback_level = Some(entry.fallback_level);
+                    decided.allowed_platforms = entry.allowed_platforms.clone();
                     (
                         EmailKind::AccessRequestApproved,
                         action::ACCESS_REQUEST_APPROVED,
@@ -829,6 +890,11 @@ impl Core {
                 after: Some(after),
                 request_id: Some(id.to_string()),
                 expires_at: new_item.request.expires_at.clone(),
+                starts_at: new_item.request.starts_at.clone(),
+                fallback_level: new_item.request.fallback_level,
+                allowed_platforms: new_item.request.allowed_platforms.clone(),
+                source: (new_item.request.status == RequestStatus::Approved)
+                    .then_some(GrantSource::AccessRequest),
                 ..Default::default()
             }
             .add_between(self, &mut tx, &owner, &requester)?;
@@ -861,8 +927,58 @@ impl Core {
     }
 }
 
+/// The grant an approval gives: by default the requested level from now until the end
+/// of the campaign's last day, for the request's activation platforms only, falling back
+/// to the level the account held when it asked (or private, when that is not lower than
+/// the approved level). `input` overrides the level, the window and the platforms.
+pub fn approved_grant(
+    request: &AccessRequestView,
+    input: &Approval,
+    provenance: &Provenance,
+    now: i64,
+) -> Result<SharingEntry> {
+    let level = input.level.unwrap_or(request.requested_level);
+    if level == ShareLevel::Private {
+        return Err(Error::Validation(
+            "level must be view_only or usable; to refuse the request, deny it".to_owned(),
+        ));
+    }
+    let expires_at = match &input.expires_at {
+        Some(raw) => raw.clone(),
+        None => default_expiry(&request.campaign, now)?,
+    };
+    let starts_at = input
+        .starts_at
+        .clone()
+        .unwrap_or_else(|| crate::clock::rfc3339_epoch(now));
+    let fallback = if request.held_level < level {
+        request.held_level
+    } else {
+        ShareLevel::Private
+    };
+    let terms = GrantTerms {
+        starts_at: Some(starts_at),
+        expires_at: Some(expires_at),
+        fallback_level: Some(fallback),
+        allowed_platforms: Some(
+            input
+                .allowed_platforms
+                .clone()
+                .unwrap_or_else(|| request.activation_platforms.clone()),
+        ),
+    };
+    build_grant(
+        level,
+        &terms,
+        &request.requester_account_name,
+        provenance,
+        now,
+    )?
+    .ok_or_else(|| Error::Validation("level must be view_only or usable".to_owned()))
+}
+
 /// The default end of an approved grant: the end of the campaign's last day.
-fn default_expiry(campaign: &Campaign, now: i64) -> Result<(Option<String>, Option<i64>)> {
+fn default_expiry(campaign: &Campaign, now: i64) -> Result<String> {
     let end = parse_date("campaign.end", &campaign.end)?;
     let t = campaign_expiry(end)
         .ok_or_else(|| Error::Validation("campaign.end is out of range".to_owned()))?;
@@ -872,7 +988,7 @@ fn default_expiry(campaign: &Campaign, now: i64) -> Result<(Option<String>, Opti
             campaign.end
         )));
     }
-    Ok((Some(crate::clock::rfc3339(t)), Some(t.unix_timestamp())))
+    Ok(crate::clock::rfc3339(t))
 }
 
 #[cfg(test)]
@@ -948,9 +1064,7 @@ mod tests {
     #[test]
     fn default_expiry_is_the_end_of_the_last_day() {
         let c = input().campaign;
-        let (text, epoch) = default_expiry(&c, 0).unwrap();
-        assert_eq!(text.as_deref(), Some("2027-09-01T00:00:00Z"));
-        assert_eq!(epoch, Some(1_819_756_800));
+        assert_eq!(default_expiry(&c, 0).unwrap(), "2027-09-01T00:00:00Z");
         assert!(default_expiry(&c, 1_819_756_800).is_err());
     }
 
@@ -971,13 +1085,18 @@ mod tests {
             requested_level: ShareLevel::Usable,
             campaign: input().campaign,
             activation_platforms: vec!["meta".into()],
+            held_level: ShareLevel::ViewOnly,
             status: RequestStatus::Pending,
             created_at: "2026-11-23T10:00:00Z".into(),
             decided_at: None,
             decided_by: None,
             granted_level: None,
+            starts_at: None,
             expires_at: None,
+            fallback_level: None,
+            allowed_platforms: None,
             reason: None,
+            notification_failures: Vec::new(),
         };
         let item = AccessRequestItem::new(view.clone(), "Dan".into()).unwrap();
         assert_eq!(item.pk, "ACCESS_REQUEST#01JREQ");

@@ -2,13 +2,13 @@
 
 use crate::error::Result;
 use crate::ids::AccountId;
-use crate::items::{ActivityItem, entity};
+use crate::items::{ActivityItem, GrantSource, entity};
 use crate::keys;
 use crate::store::{Page, PageRequest, Query, Tx};
 use crate::{Core, Member};
 use serde::Serialize;
 use serde_json::Value;
-use sharing_policy::{Action, IdentityType, Resource};
+use sharing_policy::{Action, IdentityType, Resource, ShareLevel};
 
 /// What happened, in the contract's words.
 pub mod action {
@@ -42,6 +42,12 @@ pub struct Entry {
     pub identity_type: Option<IdentityType>,
     /// The custom role of a `role.*` entry.
     pub role_id: Option<String>,
+    /// A sharing change: the new grant's window start, fallback and platforms, and
+    /// where the grant came from.
+    pub starts_at: Option<String>,
+    pub fallback_level: Option<ShareLevel>,
+    pub allowed_platforms: Option<Vec<String>>,
+    pub source: Option<GrantSource>,
 }
 
 impl Entry {
@@ -68,6 +74,10 @@ impl Entry {
                 expires_at: self.expires_at.clone(),
                 identity_type: self.identity_type.map(|t| t.as_str().to_owned()),
                 role_id: self.role_id.clone(),
+                starts_at: self.starts_at.clone(),
+                fallback_level: self.fallback_level,
+                allowed_platforms: self.allowed_platforms.clone(),
+                source: self.source,
             };
             tx.put(&core.table, "activity", &item, None)?;
         }
@@ -118,6 +128,14 @@ pub struct ActivityView {
     pub identity_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_level: Option<ShareLevel>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_platforms: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<GrantSource>,
 }
 
 impl From<ActivityItem> for ActivityView {
@@ -136,6 +154,10 @@ impl From<ActivityItem> for ActivityView {
             expires_at: i.expires_at,
             identity_type: i.identity_type,
             role_id: i.role_id,
+            starts_at: i.starts_at,
+            fallback_level: i.fallback_level,
+            allowed_platforms: i.allowed_platforms,
+            source: i.source,
         }
     }
 }

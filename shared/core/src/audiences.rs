@@ -3,14 +3,16 @@
 
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
-use crate::items::{AudienceItem, GrantItem, SharingDefaultsItem, SharingEntry, entity};
+use crate::items::{
+    AudienceItem, GrantItem, GrantSource, SharingDefaultsItem, SharingEntry, entity,
+};
 use crate::keys;
 use crate::store::{Expr, MAX_TX_OPS, Page, PageRequest, Query, Tx, TxError};
 use crate::validate;
 use crate::{Caller, Core, Member};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
-use sharing_policy::{AccessLevel, Action, Resource, ShareLevel, effective_level};
+use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
 
 pub const MAX_DEFINITION_BYTES: usize = 64 * 1024;
 
@@ -74,7 +76,8 @@ pub struct AudienceSummary {
     pub shared_with: SharedWithCounts,
 }
 
-/// The level `account` holds on the audience at `now` (epoch seconds).
+/// The level `account` holds on the audience at `now` (epoch seconds): `owner`, or the
+/// effective level of its grant (the policy's [`sharing_policy::effective_level`]).
 pub fn access_of(audience: &AudienceItem, account: &AccountId, now: i64) -> AccessLevel {
     if audience.owner_account_id == account.as_str() {
         return AccessLevel::Owner;
@@ -82,24 +85,33 @@ pub fn access_of(audience: &AudienceItem, account: &AccountId, now: i64) -> Acce
     audience
         .sharing
         .get(account.as_str())
-        .map(|e| effective_level(e.level, e.expires_at_epoch, now).into())
+        .map(|e| e.effective(now).into())
         .unwrap_or(AccessLevel::Private)
 }
 
-/// The sharing entries that are in force at `now` (expired ones read as private).
+/// Whether `account` may activate the audience on `platform`: the owner always, a
+/// receiver when its grant does not bind it to other platforms.
+pub fn platform_allowed(audience: &AudienceItem, account: &AccountId, platform: &str) -> bool {
+    audience.owner_account_id == account.as_str()
+        || audience
+            .sharing
+            .get(account.as_str())
+            .is_none_or(|e| e.allows_platform(platform))
+}
+
+/// The grants that still matter at `now`: every entry but those whose window is over
+/// and that fall back to private (they read exactly like no grant).
 pub fn effective_sharing(
     audience: &AudienceItem,
     now: i64,
 ) -> impl Iterator<Item = (&String, &SharingEntry)> {
-    audience.sharing.iter().filter(move |(_, e)| {
-        effective_level(e.level, e.expires_at_epoch, now) != ShareLevel::Private
-    })
+    audience.sharing.iter().filter(move |(_, e)| e.is_live(now))
 }
 
 fn counts(audience: &AudienceItem, now: i64) -> SharedWithCounts {
     let mut c = SharedWithCounts::default();
     for (_, e) in effective_sharing(audience, now) {
-        match e.level {
+        match e.effective(now) {
             ShareLevel::ViewOnly => c.view_only += 1,
             ShareLevel::Usable => c.usable += 1,
             ShareLevel::Private => {}
@@ -167,10 +179,11 @@ pub(crate) fn grant_item(
         owner_account_id: audience.owner_account_id.clone(),
         owner_account_name: audience.owner_account_name.clone(),
         receiver_account_id: receiver.to_owned(),
-        level: entry.level,
-        expires_at: entry.expires_at.clone(),
-        expires_at_epoch: entry.expires_at_epoch,
-        ttl: entry.expires_at_epoch,
+        grant: entry.clone(),
+        // Only a grant that ends in private may disappear: a fallback keeps it listed.
+        ttl: entry
+            .expires_at_epoch
+            .filter(|_| entry.fallback_level == ShareLevel::Private),
     })
 }
 
@@ -287,10 +300,10 @@ impl Core {
                 (
                     d.account_id,
                     SharingEntry {
-                        level: d.level,
-                        account_name: d.account_name,
-                        expires_at: None,
-                        expires_at_epoch: None,
+                        source: GrantSource::Default,
+                        granted_by: Some(member.user_id.to_string()),
+                        granted_at: Some(now.clone()),
+                        ..SharingEntry::plain(d.level, d.account_name)
                     },
                 )
             })
@@ -315,6 +328,7 @@ impl Core {
             version: 1,
             sharing_version: 1,
             sharing,
+            edited_accounts: Default::default(),
         };
         // The audience and the snapshot of the defaults go in one transaction; an
         // organization with more receiving accounts than a transaction holds gets the

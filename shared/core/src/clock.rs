@@ -25,6 +25,20 @@ impl FixedClock {
     pub fn at(t: OffsetDateTime) -> Self {
         FixedClock(Mutex::new(t))
     }
+
+    /// Moves the clock to `t` (tests step time instead of sleeping).
+    pub fn set(&self, t: OffsetDateTime) {
+        match self.0.lock() {
+            Ok(mut g) => *g = t,
+            Err(poisoned) => *poisoned.into_inner() = t,
+        }
+    }
+
+    /// Moves the clock forward by `d`.
+    pub fn advance(&self, d: time::Duration) {
+        let now = self.now();
+        self.set(now + d);
+    }
 }
 
 impl Clock for FixedClock {
@@ -54,6 +68,14 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
     t.format(&Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// Epoch seconds as RFC 3339 in UTC.
+pub fn rfc3339_epoch(epoch: i64) -> String {
+    match OffsetDateTime::from_unix_timestamp(epoch) {
+        Ok(t) => rfc3339(t),
+        Err(_) => epoch.to_string(),
+    }
 }
 
 pub fn parse_rfc3339(s: &str) -> Option<OffsetDateTime> {

@@ -1,12 +1,16 @@
 //! The receiving side: "Shared with me" and connections of audiences to outputs.
 //!
 //! A connection's status is derived, never stored: it is `active` while its account owns
-//! the audience or holds `usable`, and `suspended` otherwise, so a revoked or expired
-//! grant suspends it at once and granting `usable` again brings it back.
+//! the audience or effectively holds `usable` and its grant allows the connection's
+//! platform, and `suspended` otherwise (with the reason), so a revoked grant, a closed
+//! window or a platform taken off the grant suspends it at once, and it comes back as
+//! soon as both hold again.
 
+use crate::audiences::{access_of, platform_allowed};
+use crate::clock::rfc3339_epoch;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId};
-use crate::items::{ConnectionItem, ConnectionOutputItem, GrantItem, entity};
+use crate::items::{AudienceItem, ConnectionItem, ConnectionOutputItem, GrantItem, entity};
 use crate::keys;
 use crate::store::{Expr, Page, PageRequest, Query, Tx, TxError};
 use crate::validate;
@@ -21,9 +25,15 @@ pub struct SharedAudienceView {
     pub name: String,
     pub owner_account_id: String,
     pub owner_account_name: String,
+    /// The effective level now.
     pub access: ShareLevel,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// When the schedule next changes `access`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_platforms: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -33,14 +43,54 @@ pub enum ConnectionStatus {
     Suspended,
 }
 
-impl ConnectionStatus {
-    pub fn for_access(access: AccessLevel) -> Self {
-        if access >= AccessLevel::Usable {
-            ConnectionStatus::Active
-        } else {
-            ConnectionStatus::Suspended
-        }
+/// Why a connection is suspended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspendedReason {
+    /// The account no longer effectively holds `usable`.
+    InsufficientAccess,
+    /// The grant no longer allows the connection's platform.
+    PlatformNotAllowed,
+}
+
+/// A connection's status and, when suspended, why: derived from the account's effective
+/// access and the purpose binding of its grant. Access is named first.
+pub fn connection_state(
+    access: AccessLevel,
+    platform_allowed: bool,
+) -> (ConnectionStatus, Option<SuspendedReason>) {
+    if access < AccessLevel::Usable {
+        (
+            ConnectionStatus::Suspended,
+            Some(SuspendedReason::InsufficientAccess),
+        )
+    } else if !platform_allowed {
+        (
+            ConnectionStatus::Suspended,
+            Some(SuspendedReason::PlatformNotAllowed),
+        )
+    } else {
+        (ConnectionStatus::Active, None)
     }
+}
+
+/// The "Shared with me" filter, evaluated by DynamoDB on the grant items of one
+/// receiver so that a page holds only what the policy would list: inside the window
+/// (`startsAtEpoch <= now < expiresAtEpoch`, absent bounds pass) the level holds, outside
+/// it the fallback (absent = private). `access` narrows to one effective level. The
+/// policy's [`sharing_policy::effective_level`] decides again on every item read.
+pub fn shared_with_me_filter(access: Option<ShareLevel>, now: i64) -> Result<Expr> {
+    const INSIDE: &str = "((attribute_not_exists(startsAtEpoch) OR startsAtEpoch <= :now) \
+         AND (attribute_not_exists(expiresAtEpoch) OR expiresAtEpoch > :now))";
+    let e = match access {
+        None => Expr::new(format!("{INSIDE} OR attribute_exists(fallbackLevel)")),
+        Some(level) => Expr::new(format!(
+            "({INSIDE} AND #level = :level) OR ((NOT {INSIDE}) AND fallbackLevel = :level)"
+        ))
+        .name("#level", "level")
+        .value(":level", &level)?,
+    };
+    e.value(":now", &now)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,8 +101,26 @@ pub struct ConnectionView {
     pub output_id: String,
     pub platform: String,
     pub status: ConnectionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended_reason: Option<SuspendedReason>,
     pub created_at: String,
     pub created_by: String,
+}
+
+/// One connection in the account-wide list.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountConnectionView {
+    pub id: String,
+    pub audience_id: String,
+    pub audience_name: String,
+    pub owner_account_id: String,
+    pub output_id: String,
+    pub platform: String,
+    pub status: ConnectionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended_reason: Option<SuspendedReason>,
+    pub created_at: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -62,13 +130,24 @@ pub struct NewConnection {
     pub platform: String,
 }
 
-fn view(c: &ConnectionItem, access: AccessLevel) -> ConnectionView {
+/// A connection as its account sees it on `audience`, with its derived status.
+pub fn connection_view(
+    c: &ConnectionItem,
+    audience: &AudienceItem,
+    account: &AccountId,
+    now: i64,
+) -> ConnectionView {
+    let (status, suspended_reason) = connection_state(
+        access_of(audience, account, now),
+        platform_allowed(audience, account, &c.platform),
+    );
     ConnectionView {
         id: c.id.clone(),
         audience_id: c.audience_id.clone(),
         output_id: c.output_id.clone(),
         platform: c.platform.clone(),
-        status: ConnectionStatus::for_access(access),
+        status,
+        suspended_reason,
         created_at: c.created_at.clone(),
         created_by: c.created_by.clone(),
     }
@@ -84,32 +163,32 @@ impl Core {
         page: &PageRequest,
     ) -> Result<Page<SharedAudienceView>> {
         member.require(Action::ListSharedWithMe, &Resource::Account, String::new)?;
-        let mut q = Query::index(keys::GSI1, keys::received_grants(&member.account_id)).filter(
-            Expr::new("attribute_not_exists(expiresAtEpoch) OR expiresAtEpoch > :now")
-                .value(":now", &self.now_epoch())?,
-        );
-        match access {
-            None => {}
-            Some(ShareLevel::Private) => {
-                return Err(Error::Validation(
-                    "access must be view_only or usable: private audiences are never listed"
-                        .to_owned(),
-                ));
-            }
-            Some(level) => q = q.prefix(keys::level_prefix(level)),
+        if access == Some(ShareLevel::Private) {
+            return Err(Error::Validation(
+                "access must be view_only or usable: private audiences are never listed".to_owned(),
+            ));
         }
+        let now = self.now_epoch();
+        let q = Query::index(keys::GSI1, keys::received_grants(&member.account_id))
+            .filter(shared_with_me_filter(access, now)?);
         let p: Page<GrantItem> = self.table.query(&q, page).await?;
         Ok(Page {
             items: p
                 .items
                 .into_iter()
-                .map(|g| SharedAudienceView {
-                    audience_id: g.audience_id,
-                    name: g.audience_name,
-                    owner_account_id: g.owner_account_id,
-                    owner_account_name: g.owner_account_name,
-                    access: g.level,
-                    expires_at: g.expires_at,
+                .filter_map(|g| {
+                    let level = g.grant.effective(now);
+                    let listed = level != ShareLevel::Private && access.is_none_or(|a| a == level);
+                    listed.then(|| SharedAudienceView {
+                        changes_at: g.grant.window().changes_at(now).map(rfc3339_epoch),
+                        audience_id: g.audience_id,
+                        name: g.audience_name,
+                        owner_account_id: g.owner_account_id,
+                        owner_account_name: g.owner_account_name,
+                        access: level,
+                        expires_at: g.grant.expires_at,
+                        allowed_platforms: g.grant.allowed_platforms,
+                    })
                 })
                 .collect(),
             next_cursor: p.next_cursor,
@@ -131,6 +210,26 @@ impl Core {
         let member = &member;
         validate::single_line("outputId", &input.output_id, 128)?;
         validate::single_line("platform", &input.platform, 64)?;
+        let allowed = platform_allowed(&audience, &member.account_id, &input.platform);
+        member.require(
+            Action::ConnectAudience,
+            &Resource::Activation {
+                access,
+                platform_allowed: allowed,
+            },
+            || {
+                let names = audience
+                    .sharing
+                    .get(member.account_id.as_str())
+                    .and_then(|e| e.allowed_platforms.clone())
+                    .unwrap_or_default()
+                    .join(", ");
+                format!(
+                    "your account's grant on audience '{id}' allows only these activation platforms: {names}; '{}' is not one of them",
+                    input.platform
+                )
+            },
+        )?;
         let cid = ConnectionId::parse(&self.ids.new_id())?;
         let key = keys::connection(&cid);
         let item = ConnectionItem {
@@ -138,6 +237,8 @@ impl Core {
             sk: key.sk,
             gsi1pk: keys::audience_connections(&member.account_id, id),
             gsi1sk: keys::connection_sort(&cid),
+            gsi2pk: Some(keys::account_connections(&member.account_id)),
+            gsi2sk: Some(keys::connection_sort(&cid)),
             entity_type: entity::CONNECTION.to_owned(),
             id: cid.to_string(),
             account_id: member.account_id.to_string(),
@@ -158,8 +259,19 @@ impl Core {
         let mut tx = Tx::new();
         tx.put(&self.table, "output", &output, Some(Expr::absent()))?;
         tx.put(&self.table, "connection", &item, Some(Expr::absent()))?;
+        tx.put(
+            &self.table,
+            "usage",
+            &crate::usage::ConnectionUsageItem::of(&item, id, &cid),
+            None,
+        )?;
         match self.table.commit(tx).await {
-            Ok(()) => Ok(view(&item, access)),
+            Ok(()) => Ok(connection_view(
+                &item,
+                &audience,
+                &member.account_id,
+                self.now_epoch(),
+            )),
             Err(TxError::Condition(_)) => Err(Error::Conflict(format!(
                 "output '{}' is already connected to audience '{id}'",
                 input.output_id
@@ -177,7 +289,7 @@ impl Core {
         id: &AudienceId,
         page: &PageRequest,
     ) -> Result<Page<ConnectionView>> {
-        let (member, _, access) = self
+        let (member, audience, _) = self
             .member_and_audience(caller, account_id, id, Action::ViewConnections)
             .await?;
         let q = Query::index(
@@ -185,8 +297,68 @@ impl Core {
             keys::audience_connections(&member.account_id, id),
         );
         let p: Page<ConnectionItem> = self.table.query(&q, page).await?;
+        let now = self.now_epoch();
         Ok(Page {
-            items: p.items.iter().map(|c| view(c, access)).collect(),
+            items: p
+                .items
+                .iter()
+                .map(|c| connection_view(c, &audience, &member.account_id, now))
+                .collect(),
+            next_cursor: p.next_cursor,
+        })
+    }
+
+    /// `GET /accounts/{b}/connections`: every connection of the account across
+    /// audiences, oldest first. One Query per page on the account's connections, then
+    /// one BatchGetItem of the page's audiences (their names, owners and the grants the
+    /// status is derived from). An audience that no longer exists reads as private.
+    pub async fn account_connections(
+        &self,
+        member: &Member,
+        page: &PageRequest,
+    ) -> Result<Page<AccountConnectionView>> {
+        member.require(Action::ViewConnections, &Resource::Account, String::new)?;
+        let q = Query::index(keys::GSI2, keys::account_connections(&member.account_id));
+        let p: Page<ConnectionItem> = self.table.query(&q, page).await?;
+        let audience_keys = p
+            .items
+            .iter()
+            .map(|c| AudienceId::parse(&c.audience_id).map(|id| keys::audience(&id)))
+            .collect::<Result<Vec<_>>>()?;
+        let audiences: Vec<AudienceItem> = if audience_keys.is_empty() {
+            Vec::new()
+        } else {
+            self.table.batch_get(&audience_keys).await?
+        };
+        let now = self.now_epoch();
+        Ok(Page {
+            items: p
+                .items
+                .iter()
+                .map(|c| {
+                    let audience = audiences.iter().find(|a| a.id == c.audience_id);
+                    let (status, suspended_reason) = match audience {
+                        Some(a) => connection_state(
+                            access_of(a, &member.account_id, now),
+                            platform_allowed(a, &member.account_id, &c.platform),
+                        ),
+                        None => connection_state(AccessLevel::Private, true),
+                    };
+                    AccountConnectionView {
+                        id: c.id.clone(),
+                        audience_id: c.audience_id.clone(),
+                        audience_name: audience.map(|a| a.name.clone()).unwrap_or_default(),
+                        owner_account_id: audience
+                            .map(|a| a.owner_account_id.clone())
+                            .unwrap_or_default(),
+                        output_id: c.output_id.clone(),
+                        platform: c.platform.clone(),
+                        status,
+                        suspended_reason,
+                        created_at: c.created_at.clone(),
+                    }
+                })
+                .collect(),
             next_cursor: p.next_cursor,
         })
     }
@@ -229,6 +401,7 @@ impl Core {
             &keys::connection_output(&member.account_id, id, &c.output_id),
             None,
         )?;
+        tx.delete(&self.table, "usage", &keys::usage_connection(id, cid), None)?;
         match self.table.commit(tx).await {
             Ok(()) => Ok(()),
             Err(TxError::Condition(_)) => Err(connection_not_found(cid)),
@@ -250,4 +423,76 @@ impl Core {
 
 pub(crate) fn connection_not_found(cid: &ConnectionId) -> Error {
     Error::NotFound(format!("connection '{cid}' was not found"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::items::SharingEntry;
+
+    #[test]
+    fn grant_items_round_trip_and_old_ones_still_read() {
+        let grant = SharingEntry {
+            starts_at: Some("2027-07-01T00:00:00Z".into()),
+            starts_at_epoch: Some(1_814_400_000),
+            expires_at: Some("2027-09-01T00:00:00Z".into()),
+            expires_at_epoch: Some(1_819_756_800),
+            fallback_level: ShareLevel::ViewOnly,
+            allowed_platforms: Some(vec!["meta".into()]),
+            ..SharingEntry::plain(ShareLevel::Usable, "mPDine")
+        };
+        let item = GrantItem {
+            pk: "AUDIENCE#A".into(),
+            sk: "GRANT#mpdine".into(),
+            gsi1pk: "RECEIVER#mpdine".into(),
+            gsi1sk: "USABLE#A".into(),
+            entity_type: "grant".into(),
+            audience_id: "A".into(),
+            audience_name: "Aspiring Athenians".into(),
+            owner_account_id: "mptravel".into(),
+            owner_account_name: "mPTravel".into(),
+            receiver_account_id: "mpdine".into(),
+            grant,
+            ttl: None,
+        };
+        let stored: crate::store::Item = serde_dynamo::to_item(&item).unwrap();
+        assert!(stored.contains_key("startsAtEpoch") && stored.contains_key("fallbackLevel"));
+        let back: GrantItem = serde_dynamo::from_item(stored).unwrap();
+        assert_eq!(back.grant, item.grant);
+
+        // A grant item written before windows: level and an optional expiry only.
+        let mut old: crate::store::Item = serde_dynamo::to_item(serde_json::json!({
+            "PK": "AUDIENCE#A", "SK": "GRANT#mpdine", "GSI1PK": "RECEIVER#mpdine",
+            "GSI1SK": "VIEW_ONLY#A", "entityType": "grant", "audienceId": "A",
+            "audienceName": "Aspiring Athenians", "ownerAccountId": "mptravel",
+            "ownerAccountName": "mPTravel", "receiverAccountId": "mpdine",
+            "level": "view_only", "expiresAt": "2027-09-01T00:00:00Z"
+        }))
+        .unwrap();
+        old.insert(
+            "expiresAtEpoch".into(),
+            aws_sdk_dynamodb::types::AttributeValue::N("1819756800".into()),
+        );
+        let old: GrantItem = serde_dynamo::from_item(old).unwrap();
+        assert_eq!(old.grant.source, crate::items::GrantSource::Grant);
+        assert_eq!(old.grant.fallback_level, ShareLevel::Private);
+        assert_eq!(old.grant.effective(1_819_756_799), ShareLevel::ViewOnly);
+        assert_eq!(old.grant.effective(1_819_756_800), ShareLevel::Private);
+    }
+
+    #[test]
+    fn suspension_names_access_first() {
+        use ConnectionStatus::*;
+        use SuspendedReason::*;
+        assert_eq!(connection_state(AccessLevel::Usable, true), (Active, None));
+        assert_eq!(connection_state(AccessLevel::Owner, true), (Active, None));
+        assert_eq!(
+            connection_state(AccessLevel::Usable, false),
+            (Suspended, Some(PlatformNotAllowed))
+        );
+        assert_eq!(
+            connection_state(AccessLevel::ViewOnly, false),
+            (Suspended, Some(InsufficientAccess))
+        );
+    }
 }

@@ -55,7 +55,15 @@ pub struct EmailFacts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub granted_level: Option<ShareLevel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// The level the approved grant falls back to outside its window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_level: Option<ShareLevel>,
+    /// The only activation platforms the approved grant allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_platforms: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -294,7 +302,22 @@ fn approved(f: &EmailFacts) -> (String, String, String) {
         level_words(level),
         f.requester_account_name
     );
-    let until_text = until.map_or_else(|| "with no end date".to_owned(), |t| format!("until {t}"));
+    let until_text = match (f.starts_at.as_deref(), until) {
+        (Some(s), Some(t)) => format!("from {s} until {t}"),
+        (Some(s), None) => format!("from {s}, with no end date"),
+        (None, Some(t)) => format!("until {t}"),
+        (None, None) => "with no end date".to_owned(),
+    };
+    let platforms_text = match &f.allowed_platforms {
+        Some(p) => format!("Activation platforms allowed: {} only.", p.join(", ")),
+        None => "Activation platforms allowed: any.".to_owned(),
+    };
+    let fallback_text = f.fallback_level.map(|l| {
+        format!(
+            "Outside that window the account holds {} access.",
+            l.as_str()
+        )
+    });
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -311,6 +334,10 @@ fn approved(f: &EmailFacts) -> (String, String, String) {
         f.requester_account_name,
         level.as_str()
     );
+    if let Some(fb) = &fallback_text {
+        let _ = writeln!(text, "{fb}");
+    }
+    let _ = writeln!(text, "{platforms_text}");
     let _ = writeln!(text, "Campaign: {} to {}", f.campaign_start, f.campaign_end);
     if let Some(by) = &f.decided_by_email {
         let _ = writeln!(text, "Approved by: {by}");
@@ -323,7 +350,8 @@ fn approved(f: &EmailFacts) -> (String, String, String) {
         "<!DOCTYPE html><html><body>\
          <p>Your request for {} access to the audience <strong>&quot;{}&quot;</strong> of account {} was \
          <strong>approved</strong>.</p>\
-         <p>Account {} now holds <strong>{}</strong> access, {}.</p>\
+         <p>Account {} now holds <strong>{}</strong> access, {}.</p>{}\
+         <p>{}</p>\
          <p>Campaign: {} to {}</p>{}\
          <p>Request id: {}</p>\
          </body></html>",
@@ -333,6 +361,11 @@ fn approved(f: &EmailFacts) -> (String, String, String) {
         e(&f.requester_account_name),
         e(level.as_str()),
         e(&until_text),
+        fallback_text
+            .as_deref()
+            .map(|fb| format!("<p>{}</p>", e(fb)))
+            .unwrap_or_default(),
+        e(&platforms_text),
         e(&f.campaign_start),
         e(&f.campaign_end),
         f.decided_by_email
@@ -420,7 +453,10 @@ mod tests {
             campaign_details: "Summer dining offers.\nLine two.".into(),
             activation_platforms: vec!["meta".into(), "google_ads".into()],
             granted_level: None,
+            starts_at: None,
             expires_at: None,
+            fallback_level: None,
+            allowed_platforms: None,
             reason: None,
             decided_by_email: None,
         }
@@ -521,6 +557,25 @@ mod tests {
         assert!(m.subject.contains("approved") && m.subject.contains("Aspiring Athenians"));
         assert!(m.text.contains("usable access, until 2027-09-01T00:00:00Z"));
         assert!(m.html.contains("2027-09-01T00:00:00Z"));
+        assert!(m.text.contains("Activation platforms allowed: any."));
+        // A campaign-bound approval says its window, its fallback and its platforms.
+        f.starts_at = Some("2027-06-30T09:00:00Z".into());
+        f.fallback_level = Some(ShareLevel::ViewOnly);
+        f.allowed_platforms = Some(vec!["meta".into(), "<tiktok>".into()]);
+        let m = render(&f, "dan@mpdine.example", None, "http://x").unwrap();
+        assert!(
+            m.text
+                .contains("usable access, from 2027-06-30T09:00:00Z until 2027-09-01T00:00:00Z.")
+        );
+        assert!(
+            m.text
+                .contains("Outside that window the account holds view_only access.")
+        );
+        assert!(
+            m.text
+                .contains("Activation platforms allowed: meta, <tiktok> only.")
+        );
+        assert!(m.html.contains("meta, &lt;tiktok&gt; only."));
 
         let mut f = facts(EmailKind::AccessRequestDenied);
         f.reason = Some("Reserved for <summer>".into());

@@ -29,11 +29,24 @@ pub enum Error {
     /// 422 `cross_organization`.
     #[error("{0}")]
     CrossOrganization(String),
+    /// 403 `platform_not_allowed`: the grant binds the audience to other activation
+    /// platforms.
+    #[error("{0}")]
+    PlatformNotAllowed(String),
     /// 413 `payload_too_large`.
     #[error("{0}")]
     PayloadTooLarge(String),
-    /// 500 `internal`: DynamoDB or another dependency failed. The message is logged, not
-    /// shown to the caller.
+    /// 503 `unavailable`: DynamoDB throttled, unreachable or too slow to answer within
+    /// the request's budget ([`crate::budget`]). A write may or may not have taken effect;
+    /// retrying it is safe. The cause is logged, not shown to the caller.
+    #[error("storage unavailable: {what}")]
+    Unavailable {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// 500 `internal`: a real defect (a malformed item, a request DynamoDB refuses as
+    /// invalid). The message is logged, not shown to the caller.
     #[error("storage failure: {0}")]
     Store(String),
 }
@@ -52,12 +65,82 @@ impl Error {
             Reason::AlreadyGranted => Error::AlreadyGranted(detail),
             Reason::CrossOrganization => Error::CrossOrganization(detail),
             Reason::SelfGrant => Error::Validation(detail),
+            Reason::PlatformNotAllowed => Error::PlatformNotAllowed(detail),
         }
     }
 
     pub fn store(e: impl std::fmt::Display) -> Error {
         Error::Store(e.to_string())
     }
+
+    /// A failed SDK call: throttling, timeouts, connection failures and DynamoDB's own
+    /// 5xx answers are [`Error::Unavailable`] (503, retry later); anything else is a
+    /// defect (500).
+    pub fn sdk<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
+    where
+        E: std::error::Error
+            + aws_sdk_dynamodb::error::ProvideErrorMetadata
+            + Send
+            + Sync
+            + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        use aws_sdk_dynamodb::error::SdkError;
+        let what = match &e {
+            SdkError::TimeoutError(_) => Some("timed out"),
+            SdkError::DispatchFailure(_) => Some("unreachable"),
+            SdkError::ResponseError(_) => Some("unreadable answer"),
+            SdkError::ServiceError(s) => match s.err().code() {
+                Some(c) if THROTTLING_CODES.contains(&c) => Some("throttled"),
+                Some("InternalServerError" | "ServiceUnavailable") => Some("failed on its side"),
+                _ => None,
+            },
+            _ => None,
+        };
+        match what {
+            Some(what) => Error::Unavailable {
+                what,
+                source: Box::new(e),
+            },
+            None => Error::Store(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()),
+        }
+    }
+
+    /// Storage gave up under load (e.g. unprocessed batch items after every retry).
+    pub fn throttled(detail: &'static str) -> Error {
+        Error::Unavailable {
+            what: "throttled",
+            source: detail.into(),
+        }
+    }
+
+    /// Whether the failure is temporary: the caller should retry later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Unavailable { .. })
+    }
 }
 
+/// DynamoDB's error codes for "too much, too fast".
+const THROTTLING_CODES: [&str; 5] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+    "TransactionInProgressException",
+];
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttling_is_unavailable_and_keeps_its_source() {
+        let e = Error::throttled("batch write kept being throttled");
+        assert!(e.is_unavailable());
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("batch write kept being throttled"));
+        assert!(!Error::store("bad item").is_unavailable());
+    }
+}

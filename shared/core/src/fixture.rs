@@ -177,10 +177,9 @@ impl Core {
                 sharing.insert(
                     g.account_id.to_string(),
                     SharingEntry {
-                        level: g.level,
-                        account_name: name.clone(),
-                        expires_at: None,
-                        expires_at_epoch: None,
+                        granted_by: Some(OPS.to_owned()),
+                        granted_at: Some(self.now_rfc3339()),
+                        ..SharingEntry::plain(g.level, name.clone())
                     },
                 );
             }
@@ -209,6 +208,8 @@ impl Core {
                 version: 1,
                 sharing_version: 1,
                 sharing,
+                // Every account the fixture names was set on the audience, private too.
+                edited_accounts: a.sharing.iter().map(|g| g.account_id.to_string()).collect(),
             };
             let mut tx = Tx::new();
             tx.put(&self.table, "audience", &item, Some(Expr::absent()))?;

@@ -12,8 +12,10 @@ use crate::store::Expr;
 use std::collections::BTreeMap;
 
 pub const RETENTION_SECONDS: i64 = 24 * 3600;
-/// How long a first attempt may run before a retry may take its place (it died).
-pub const LEASE_SECONDS: i64 = 60;
+/// How long a first attempt may run before a retry may take its place: no attempt
+/// outlives the function's timeout (see [`crate::budget`]), so once it has passed the
+/// first attempt is over, whatever its outcome.
+pub const LEASE_SECONDS: i64 = crate::budget::FUNCTION_TIMEOUT.as_secs() as i64;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {

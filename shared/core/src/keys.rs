@@ -132,6 +132,41 @@ pub fn audience_connections(account: &AccountId, id: &AudienceId) -> String {
     format!("{}#AUDIENCE#{id}", account_pk(account))
 }
 
+/// GSI2 partition of every connection of an account, across audiences.
+pub fn account_connections(account: &AccountId) -> String {
+    format!("CONNECTIONS#{account}")
+}
+
+/// The usage registry of an audience: one item per connection to it, whichever account
+/// made it (written with the connection).
+pub fn usage_connection(id: &AudienceId, c: &ConnectionId) -> Key {
+    Key {
+        pk: usage_registry(id),
+        sk: connection_sort(c),
+    }
+}
+
+pub fn usage_registry(id: &AudienceId) -> String {
+    format!("USAGE#{id}")
+}
+
+/// How many counter shards each audience's delivery counts are spread over, so that one
+/// busy connection never makes a hot key (or a hot partition).
+pub const USAGE_SHARDS: usize = 8;
+
+/// One shard of the delivery counts of an audience: `USAGE#{id}#{shard}`.
+pub fn usage_shard(id: &AudienceId, shard: usize) -> String {
+    format!("USAGE#{id}#{shard}")
+}
+
+/// A connection's delivery count in one shard.
+pub fn delivery_count(id: &AudienceId, shard: usize, c: &ConnectionId) -> Key {
+    Key {
+        pk: usage_shard(id, shard),
+        sk: format!("DELIVERED#{c}"),
+    }
+}
+
 pub fn connection_sort(c: &ConnectionId) -> String {
     format!("CONNECTION#{c}")
 }

@@ -7,12 +7,15 @@
 pub mod access_requests;
 pub mod accounts;
 pub mod activity;
+pub mod apply_defaults;
 pub mod audiences;
+pub mod budget;
 pub mod clock;
 pub mod connections;
 pub mod cursor;
 pub mod email;
 pub mod error;
+pub mod explain;
 pub mod fixture;
 pub mod idempotency;
 pub mod identity_grants;
@@ -24,6 +27,7 @@ pub mod outbox;
 pub mod roles;
 pub mod sharing;
 pub mod store;
+pub mod usage;
 pub mod validate;
 
 pub use error::{Error, Result};
@@ -41,6 +45,8 @@ pub struct Core {
     pub table: Table,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
+    /// How long a request may take ([`budget`]).
+    pub budget: budget::Budget,
 }
 
 impl Core {
@@ -49,7 +55,14 @@ impl Core {
             table,
             clock: Arc::new(SystemClock),
             ids: Arc::new(UlidGenerator),
+            budget: budget::Budget::AWS,
         }
+    }
+
+    /// The same core, its requests bounded by `budget` (the local stack's is looser).
+    pub fn with_budget(mut self, budget: budget::Budget) -> Self {
+        self.budget = budget;
+        self
     }
 
     pub fn now(&self) -> time::OffsetDateTime {

@@ -10,7 +10,7 @@
 //! Query of the members page, and, for a receiver, one BatchGetItem of the page's seen
 //! profiles and one BatchGetItem of the 11 identity-grant keys of (owner, receiver).
 
-use crate::audiences::access_of;
+use crate::audiences::{access_of, platform_allowed};
 use crate::connections::connection_not_found;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId};
@@ -107,7 +107,41 @@ pub struct MembersInput {
 pub struct MemberInput {
     pub user_id: String,
     /// Keys are checked against the identity types, so that an unknown one is named.
+    /// A key given twice is refused (JSON parsers differ on which one wins).
+    #[serde(deserialize_with = "unique_keys")]
     pub identities: BTreeMap<String, String>,
+}
+
+/// A JSON object read into a map, refusing a key given twice instead of keeping the
+/// last one silently.
+fn unique_keys<'de, D>(d: D) -> std::result::Result<BTreeMap<String, String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = BTreeMap<String, String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object of identity type to value")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> std::result::Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = map.next_entry::<String, String>()? {
+                if out.contains_key(&k) {
+                    return Err(serde::de::Error::custom(format!(
+                        "identity type '{}' is given more than once",
+                        k.chars().take(64).collect::<String>()
+                    )));
+                }
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Visitor)
 }
 
 /// `PUT /accounts/{b}/profiles` body.
@@ -352,16 +386,30 @@ impl Core {
                 }
             },
         )?;
-        let access = audience.as_ref().map_or(AccessLevel::Private, |a| {
-            access_of(a, &member.account_id, self.now_epoch())
+        let now = self.now_epoch();
+        let (access, allowed) = audience.as_ref().map_or((AccessLevel::Private, true), |a| {
+            (
+                access_of(a, &member.account_id, now),
+                platform_allowed(a, &member.account_id, &connection.platform),
+            )
         });
         member.require(
             Action::ReadDeliveredMembers,
-            &Resource::Connection { access },
+            &Resource::Activation {
+                access,
+                platform_allowed: allowed,
+            },
             || {
-                format!(
-                    "connection '{cid}' is suspended: your account no longer holds usable access to audience '{audience_id}', so it delivers nothing; ask the owner account for usable access"
-                )
+                if access >= AccessLevel::Usable {
+                    format!(
+                        "connection '{cid}' is suspended: your account's grant on audience '{audience_id}' no longer allows platform '{}', so it delivers nothing; ask the owner account to allow it",
+                        connection.platform
+                    )
+                } else {
+                    format!(
+                        "connection '{cid}' is suspended: your account no longer holds usable access to audience '{audience_id}', so it delivers nothing; ask the owner account for usable access"
+                    )
+                }
             },
         )?;
         let Some(audience) = audience else {
@@ -388,8 +436,11 @@ impl Core {
             }
             _ => HashSet::new(),
         };
+        let items = deliver_page(members.items, &seen, granted.as_ref());
+        // Counted where it happens, without waiting for the write (see `usage`).
+        self.count_delivery(&audience_id, &connection, items.len());
         Ok(Page {
-            items: deliver_page(members.items, &seen, granted.as_ref()),
+            items,
             next_cursor: wrap_cursor(cid, members.next_cursor),
         })
     }

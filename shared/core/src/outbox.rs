@@ -33,6 +33,9 @@ pub enum OutboxStatus {
     /// It can never be sent (e.g. an address that would break a header): kept for
     /// inspection, not retried.
     Rejected,
+    /// The mail service refused it for good, or it kept failing for too long: kept with
+    /// its reason, not retried, and its access request says its notification failed.
+    Failed,
 }
 
 impl OutboxStatus {
@@ -42,6 +45,7 @@ impl OutboxStatus {
             OutboxStatus::Sending => "sending",
             OutboxStatus::Sent => "sent",
             OutboxStatus::Rejected => "rejected",
+            OutboxStatus::Failed => "failed",
         }
     }
 }
@@ -102,6 +106,20 @@ pub enum Claim {
 
 /// The stored error text is cut to this many characters.
 const MAX_ERROR_CHARS: usize = 500;
+/// The reason shown on an access request is cut to this many characters.
+const MAX_REASON_CHARS: usize = 200;
+
+/// An email about an access request that could not be sent, as the request's view
+/// shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationFailure {
+    /// Which email: `access_request_created` (to the audience's creator),
+    /// `access_request_approved` / `access_request_denied` (to the requester).
+    pub email: crate::email::EmailKind,
+    pub reason: String,
+    pub failed_at: String,
+}
 
 impl Core {
     /// Adds an email to `tx` (label `"outbox"`), pending. Answers its id.
@@ -188,7 +206,12 @@ impl Core {
                     token,
                 }
             }
-            Some(item) if matches!(item.status, OutboxStatus::Sent | OutboxStatus::Rejected) => {
+            Some(item)
+                if matches!(
+                    item.status,
+                    OutboxStatus::Sent | OutboxStatus::Rejected | OutboxStatus::Failed
+                ) =>
+            {
                 Claim::AlreadySent
             }
             Some(_) => Claim::InFlight,
@@ -269,6 +292,61 @@ impl Core {
             .await
     }
 
+    /// Marks a claimed email `failed` for good and, in the same transaction, records on
+    /// its access request that this notification failed (`reason`, short, shown to the
+    /// request's viewers; `detail`, the full error, kept on the email only). Done once:
+    /// both writes hang on the claim. `Ok(false)`: the claim had been lost.
+    pub async fn fail_outbox_email(
+        &self,
+        item: &OutboxItem,
+        token: &str,
+        reason: &str,
+        detail: &str,
+    ) -> Result<bool> {
+        let reason: String = reason.chars().take(MAX_REASON_CHARS).collect();
+        let detail: String = detail.chars().take(MAX_ERROR_CHARS).collect();
+        let mut tx = Tx::new();
+        tx.update(
+            &self.table,
+            "outbox",
+            &keys::outbox(&item.id),
+            Expr::new(
+                "SET #status = :failed, lastError = :err, failureReason = :reason \
+                 REMOVE leaseUntil, claimToken, GSI1PK, GSI1SK",
+            )
+            .name("#status", "status")
+            .value(":failed", &OutboxStatus::Failed)?
+            .value(":sending", &OutboxStatus::Sending)?
+            .value(":err", &detail)?
+            .value(":reason", &reason)?
+            .value(":token", &token)?,
+            Some("#status = :sending AND claimToken = :token"),
+        )?;
+        if let Ok(request) = crate::ids::RequestId::parse(&item.facts.request_id) {
+            let failure = NotificationFailure {
+                email: item.facts.kind,
+                reason,
+                failed_at: self.now_rfc3339(),
+            };
+            tx.update(
+                &self.table,
+                "request",
+                &keys::access_request(&request),
+                Expr::new(
+                    "SET notificationFailures = list_append(if_not_exists(notificationFailures, :none), :f)",
+                )
+                .value(":none", &Vec::<NotificationFailure>::new())?
+                .value(":f", &vec![failure])?,
+                Some("attribute_exists(PK)"),
+            )?;
+        }
+        match self.table.commit(tx).await {
+            Ok(()) => Ok(true),
+            Err(crate::store::TxError::Condition(_)) => Ok(false),
+            Err(crate::store::TxError::Other(e)) => Err(e),
+        }
+    }
+
     /// One page of unsent emails, oldest first (the sweep's work list).
     pub async fn unsent_outbox_emails(&self, page: &PageRequest) -> Result<Page<OutboxItem>> {
         let q = Query::index(keys::GSI1, keys::OUTBOX_UNSENT.to_owned());
@@ -281,7 +359,7 @@ impl Core {
         match item.status {
             OutboxStatus::Pending => item.next_attempt_at <= now,
             OutboxStatus::Sending => item.lease_until.is_none_or(|l| l < now),
-            OutboxStatus::Sent | OutboxStatus::Rejected => false,
+            OutboxStatus::Sent | OutboxStatus::Rejected | OutboxStatus::Failed => false,
         }
     }
 }

@@ -5,20 +5,21 @@
 //! receivers' grant items (which feed "Shared with me") and the activity of each account
 //! touched. Access-request approval goes through the same `add_sharing_change`.
 
+use crate::access_requests::validate_platforms;
 use crate::activity::{Entry, action};
 use crate::audiences::{access_of, grant_item, stale};
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
 use crate::items::{
-    AccountItem, AudienceItem, DefaultEntry, SharingDefaultsItem, SharingEntry, entity,
+    AccountItem, AudienceItem, DefaultEntry, GrantSource, SharingDefaultsItem, SharingEntry, entity,
 };
 use crate::keys;
 use crate::store::{Expr, Tx, TxError};
 use crate::{Caller, Core, Member};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sharing_policy::{AccessLevel, Action, Resource, ShareLevel, effective_level};
+use sharing_policy::{AccessLevel, Action, GrantWindow, Resource, ShareLevel, WindowError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// At most this many receiving accounts change in one request: each change writes a
@@ -27,13 +28,44 @@ pub const MAX_CHANGES: usize = 32;
 /// At most this many entries in a declarative list.
 pub const MAX_ENTRIES: usize = 100;
 
+/// The terms of one grant as a caller sends them (besides its level).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GrantTerms {
+    #[serde(default)]
+    pub starts_at: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    #[serde(default)]
+    pub fallback_level: Option<ShareLevel>,
+    #[serde(default)]
+    pub allowed_platforms: Option<Vec<String>>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GrantInput {
     pub account_id: AccountId,
     pub level: ShareLevel,
     #[serde(default)]
+    pub starts_at: Option<String>,
+    #[serde(default)]
     pub expires_at: Option<String>,
+    #[serde(default)]
+    pub fallback_level: Option<ShareLevel>,
+    #[serde(default)]
+    pub allowed_platforms: Option<Vec<String>>,
+}
+
+impl GrantInput {
+    pub fn terms(&self) -> GrantTerms {
+        GrantTerms {
+            starts_at: self.starts_at.clone(),
+            expires_at: self.expires_at.clone(),
+            fallback_level: self.fallback_level,
+            allowed_platforms: self.allowed_platforms.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,9 +79,27 @@ pub struct SharingInput {
 pub struct OneGrantInput {
     pub level: ShareLevel,
     #[serde(default)]
+    pub starts_at: Option<String>,
+    #[serde(default)]
     pub expires_at: Option<String>,
+    #[serde(default)]
+    pub fallback_level: Option<ShareLevel>,
+    #[serde(default)]
+    pub allowed_platforms: Option<Vec<String>>,
 }
 
+impl OneGrantInput {
+    pub fn terms(&self) -> GrantTerms {
+        GrantTerms {
+            starts_at: self.starts_at.clone(),
+            expires_at: self.expires_at.clone(),
+            fallback_level: self.fallback_level,
+            allowed_platforms: self.allowed_platforms.clone(),
+        }
+    }
+}
+
+/// A grant as the API shows it (the contract's grant shape).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct GrantView {
@@ -57,7 +107,38 @@ pub struct GrantView {
     pub account_name: String,
     pub level: ShareLevel,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    pub fallback_level: ShareLevel,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_platforms: Option<Vec<String>>,
+    pub source: GrantSource,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Unknown (null) for grants stored before this was recorded.
+    pub granted_by: Option<String>,
+    pub granted_at: Option<String>,
+    pub effective_level: ShareLevel,
+}
+
+impl GrantView {
+    pub fn of(account_id: &str, e: &SharingEntry, now: i64) -> Self {
+        GrantView {
+            account_id: account_id.to_owned(),
+            account_name: e.account_name.clone(),
+            level: e.level,
+            starts_at: e.starts_at.clone(),
+            expires_at: e.expires_at.clone(),
+            fallback_level: e.fallback_level,
+            allowed_platforms: e.allowed_platforms.clone(),
+            source: e.source,
+            request_id: e.request_id.clone(),
+            granted_by: e.granted_by.clone(),
+            granted_at: e.granted_at.clone(),
+            effective_level: e.effective(now),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -96,17 +177,17 @@ pub struct DefaultsView {
     pub defaults: Vec<DefaultView>,
 }
 
-/// One receiving account whose level changes.
+/// One receiving account whose grant changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantChange {
     pub receiver: AccountId,
-    /// The entry in force before (`None` = private, including an expired grant).
+    /// The grant before (`None` = no grant, including one that is over for good).
     pub before: Option<SharingEntry>,
-    /// The entry after (`None` = private).
+    /// The grant after (`None` = private).
     pub after: Option<SharingEntry>,
 }
 
-/// The desired level of one receiving account (`None` = private), with its name.
+/// The desired grant of one receiving account (`None` = private).
 pub type Desired = BTreeMap<AccountId, Option<SharingEntry>>;
 
 fn sharing_view(audience: &AudienceItem, now: i64) -> SharingView {
@@ -114,27 +195,23 @@ fn sharing_view(audience: &AudienceItem, now: i64) -> SharingView {
         audience_id: audience.id.clone(),
         version: audience.sharing_version,
         grants: crate::audiences::effective_sharing(audience, now)
-            .map(|(id, e)| GrantView {
-                account_id: id.clone(),
-                account_name: e.account_name.clone(),
-                level: e.level,
-                expires_at: e.expires_at.clone(),
-            })
+            .map(|(id, e)| GrantView::of(id, e, now))
             .collect(),
     }
 }
 
-/// The entry in force for `receiver` at `now`.
+/// The grant that still matters for `receiver` at `now`.
 fn in_force(audience: &AudienceItem, receiver: &str, now: i64) -> Option<SharingEntry> {
     audience
         .sharing
         .get(receiver)
-        .filter(|e| effective_level(e.level, e.expires_at_epoch, now) != ShareLevel::Private)
+        .filter(|e| e.is_live(now))
         .cloned()
 }
 
 /// The changes that take the audience from its sharing in force to `desired` (accounts
-/// not in `desired` keep their level). Pure.
+/// not in `desired` keep their grant). A grant with the same terms is no change, whoever
+/// made it and whatever its source. Pure.
 pub fn plan_changes(audience: &AudienceItem, desired: &Desired, now: i64) -> Vec<GrantChange> {
     desired
         .iter()
@@ -142,9 +219,7 @@ pub fn plan_changes(audience: &AudienceItem, desired: &Desired, now: i64) -> Vec
             let before = in_force(audience, receiver.as_str(), now);
             let same = match (&before, after) {
                 (None, None) => true,
-                (Some(b), Some(a)) => {
-                    b.level == a.level && b.expires_at_epoch == a.expires_at_epoch
-                }
+                (Some(b), Some(a)) => b.same_terms(a),
                 _ => false,
             };
             (!same).then(|| GrantChange {
@@ -156,44 +231,103 @@ pub fn plan_changes(audience: &AudienceItem, desired: &Desired, now: i64) -> Vec
         .collect()
 }
 
-/// Parses an `expiresAt`: RFC 3339, in the future, only with a level above private.
-pub fn parse_expiry(
-    level: ShareLevel,
-    expires_at: Option<&str>,
-    now: i64,
-) -> Result<(Option<String>, Option<i64>)> {
-    let Some(raw) = expires_at else {
-        return Ok((None, None));
-    };
-    if level == ShareLevel::Private {
-        return Err(Error::Validation(
-            "expiresAt only applies to view_only or usable".to_owned(),
-        ));
-    }
+/// An RFC 3339 timestamp of the field `field`, as text and epoch seconds.
+fn parse_time(field: &str, raw: &str) -> Result<(String, i64)> {
     let t = parse_rfc3339(raw).ok_or_else(|| {
         Error::Validation(format!(
-            "expiresAt '{raw}' is not an RFC 3339 timestamp (e.g. 2027-01-31T00:00:00Z)"
+            "{field} '{}' is not an RFC 3339 timestamp (e.g. 2027-01-31T00:00:00Z)",
+            raw.chars().take(40).collect::<String>()
         ))
     })?;
-    if t.unix_timestamp() <= now {
-        return Err(Error::Validation(format!(
-            "expiresAt '{raw}' is not in the future"
-        )));
-    }
-    Ok((Some(rfc3339(t)), Some(t.unix_timestamp())))
+    Ok((rfc3339(t), t.unix_timestamp()))
 }
 
-fn entry(
+/// Who made a grant, and how.
+#[derive(Debug, Clone)]
+pub struct Provenance {
+    pub source: GrantSource,
+    pub request_id: Option<String>,
+    pub granted_by: String,
+    pub granted_at: String,
+}
+
+/// Checks the terms of a grant of `level` and builds it (`None`: private, no grant).
+/// A window that ends before it starts or has already ended, a fallback not lower than
+/// the level, terms on a private level, or bad platform names: 400.
+pub fn build_grant(
     level: ShareLevel,
+    terms: &GrantTerms,
     account_name: &str,
-    expiry: (Option<String>, Option<i64>),
-) -> Option<SharingEntry> {
-    (level != ShareLevel::Private).then(|| SharingEntry {
+    provenance: &Provenance,
+    now: i64,
+) -> Result<Option<SharingEntry>> {
+    if level == ShareLevel::Private {
+        if terms != &GrantTerms::default() {
+            return Err(Error::Validation(
+                "level private is no grant: it takes no startsAt, expiresAt, fallbackLevel or allowedPlatforms"
+                    .to_owned(),
+            ));
+        }
+        return Ok(None);
+    }
+    let starts = terms
+        .starts_at
+        .as_deref()
+        .map(|raw| parse_time("startsAt", raw))
+        .transpose()?;
+    let expires = terms
+        .expires_at
+        .as_deref()
+        .map(|raw| parse_time("expiresAt", raw))
+        .transpose()?;
+    let fallback = terms.fallback_level.unwrap_or(ShareLevel::Private);
+    let window = GrantWindow {
+        level,
+        starts_at: starts.as_ref().map(|s| s.1),
+        expires_at: expires.as_ref().map(|e| e.1),
+        fallback,
+    };
+    match window.check() {
+        Ok(()) => {}
+        Err(WindowError::EndsBeforeItStarts) => {
+            return Err(Error::Validation(format!(
+                "expiresAt {} is not after startsAt {}: the window would be empty",
+                expires.as_ref().map_or("", |e| e.0.as_str()),
+                starts.as_ref().map_or("", |s| s.0.as_str()),
+            )));
+        }
+        Err(WindowError::FallbackNotLower) => {
+            return Err(Error::Validation(format!(
+                "fallbackLevel {fallback} is not lower than level {level}; outside the window the account must hold less"
+            )));
+        }
+    }
+    if let Some((text, epoch)) = &expires
+        && *epoch <= now
+    {
+        return Err(Error::Validation(format!(
+            "expiresAt {text} is not in the future"
+        )));
+    }
+    if let Some(p) = &terms.allowed_platforms {
+        validate_platforms("allowedPlatforms", p)?;
+    }
+    let (starts_at, starts_at_epoch) = starts.unzip();
+    let (expires_at, expires_at_epoch) = expires.unzip();
+    Ok(Some(SharingEntry {
         level,
         account_name: account_name.to_owned(),
-        expires_at: expiry.0,
-        expires_at_epoch: expiry.1,
-    })
+        starts_at,
+        starts_at_epoch,
+        expires_at,
+        expires_at_epoch,
+        fallback_level: fallback,
+        allowed_platforms: terms.allowed_platforms.clone(),
+        source: provenance.source,
+        request_id: provenance.request_id.clone(),
+        granted_by: Some(provenance.granted_by.clone()),
+        granted_at: Some(provenance.granted_at.clone()),
+    }))
 }
 
 fn level_json(e: &Option<SharingEntry>) -> serde_json::Value {
@@ -212,14 +346,13 @@ impl Core {
         audience: &AudienceItem,
         changes: &[GrantChange],
         request_id: Option<&str>,
+        source: GrantSource,
     ) -> Result<AudienceItem> {
         let now = self.now_epoch();
         let mut after = audience.clone();
-        // Expired entries are dropped from the map as we go (their grant items are
-        // already filtered on read and cleaned up by TTL).
-        after.sharing.retain(|_, e| {
-            effective_level(e.level, e.expires_at_epoch, now) != ShareLevel::Private
-        });
+        // Grants that are over for good are dropped from the map as we go (their grant
+        // items are already filtered on read and cleaned up by TTL).
+        after.sharing.retain(|_, e| e.is_live(now));
         for c in changes {
             match &c.after {
                 Some(e) => {
@@ -231,13 +364,19 @@ impl Core {
             }
         }
         after.sharing_version = audience.sharing_version + 1;
+        if source != GrantSource::Default {
+            after
+                .edited_accounts
+                .extend(changes.iter().map(|c| c.receiver.to_string()));
+        }
         tx.update(
             &self.table,
             "audience",
             &keys::audience(&AudienceId::parse(&audience.id)?),
-            Expr::new("SET sharing = :s, sharingVersion = :nv")
+            Expr::new("SET sharing = :s, sharingVersion = :nv, editedAccounts = :e")
                 .value(":s", &after.sharing)?
                 .value(":nv", &after.sharing_version)?
+                .value(":e", &after.edited_accounts)?
                 .value(":v", &audience.sharing_version)?,
             Some("attribute_exists(PK) AND sharingVersion = :v"),
         )?;
@@ -266,6 +405,10 @@ impl Core {
                 after: Some(level_json(&c.after)),
                 request_id: request_id.map(str::to_owned),
                 expires_at: c.after.as_ref().and_then(|e| e.expires_at.clone()),
+                starts_at: c.after.as_ref().and_then(|e| e.starts_at.clone()),
+                fallback_level: c.after.as_ref().map(|e| e.fallback_level),
+                allowed_platforms: c.after.as_ref().and_then(|e| e.allowed_platforms.clone()),
+                source: Some(c.after.as_ref().map_or(source, |e| e.source)),
                 ..Default::default()
             }
             .add_between(self, tx, &owner, &c.receiver)?;
@@ -318,6 +461,7 @@ impl Core {
                 &audience,
                 &changes,
                 None,
+                GrantSource::Grant,
             )?;
             match self.table.commit(tx).await {
                 Ok(()) => return Ok(sharing_view(&after, now)),
@@ -349,8 +493,10 @@ impl Core {
     }
 
     /// The membership, the audience and the named receiving accounts, read in one round
-    /// trip; then, in this order, the audience's visibility and the caller's role, and
-    /// the receivers (a receiver learns nothing from the body check).
+    /// trip. Only the audience's visibility and the caller's role are decided here; the
+    /// receivers (422) are checked by the caller with [`Core::allow_receivers`] after the
+    /// body (400) and the precondition (412), so that a receiver learns nothing from the
+    /// body check and the order of checks is the one of every write.
     async fn read_for_change(
         &self,
         caller: &Caller,
@@ -368,8 +514,16 @@ impl Core {
             })
             .await?;
         let (audience, _) = self.authorize_audience(&member, id, Action::ChangeSharing, found)?;
-        Core::allow_receivers(&member, receivers, &accounts)?;
         Ok((member, audience, accounts))
+    }
+
+    /// `If-Match` against the version just read: 412 when it differs. Evaluated after the
+    /// request's own checks and before those against the stored state (409, 422).
+    fn precondition(if_match: Option<i64>, current: i64) -> Result<()> {
+        match if_match {
+            Some(v) if v != current => Err(stale(current)),
+            _ => Ok(()),
+        }
     }
 
     /// `PUT /accounts/{a}/audiences/{id}/sharing`: declarative; unlisted accounts are
@@ -397,29 +551,38 @@ impl Core {
             }
         }
         let listed: Vec<AccountId> = input.grants.iter().map(|g| g.account_id.clone()).collect();
+        // Visibility and role come first (read with the receivers in one round trip): a
+        // receiver learns nothing from the body check.
         let (member, audience, accounts) = self
             .read_for_change(caller, account_id, id, &listed)
             .await?;
+        let member = &member;
         let now = self.now_epoch();
-        let parsed = input
+        let provenance = self.provenance(member);
+        // Then the request's own validity (400), then the precondition (412), then the
+        // stored state (the receivers' organization: 422).
+        let mut parsed = input
             .grants
             .iter()
-            .map(|g| {
-                let name = accounts
-                    .get(g.account_id.as_str())
-                    .map(|a| a.name.clone())
-                    .unwrap_or_default();
-                Ok((
-                    g.account_id.clone(),
-                    entry(
-                        g.level,
-                        &name,
-                        parse_expiry(g.level, g.expires_at.as_deref(), now)?,
-                    ),
-                ))
+            .enumerate()
+            .map(|(i, g)| {
+                let grant = build_grant(g.level, &g.terms(), "", &provenance, now).map_err(
+                    |e| match e {
+                        Error::Validation(d) => Error::Validation(format!("grants[{i}]: {d}")),
+                        other => other,
+                    },
+                )?;
+                Ok((g.account_id.clone(), grant))
             })
             .collect::<Result<Desired>>()?;
-        self.change_sharing(&member, id, audience, if_match, |audience, now| {
+        Self::precondition(if_match, audience.sharing_version)?;
+        Core::allow_receivers(member, &listed, &accounts)?;
+        for (receiver, grant) in parsed.iter_mut() {
+            if let (Some(g), Some(a)) = (grant.as_mut(), accounts.get(receiver.as_str())) {
+                g.account_name = a.name.clone();
+            }
+        }
+        self.change_sharing(member, id, audience, if_match, |audience, now| {
             let mut desired = parsed.clone();
             for (receiver, _) in crate::audiences::effective_sharing(audience, now) {
                 let r = AccountId::parse(receiver)?;
@@ -444,15 +607,32 @@ impl Core {
         let (member, audience, accounts) = self
             .read_for_change(caller, account_id, id, std::slice::from_ref(receiver))
             .await?;
-        let name = accounts
-            .get(receiver.as_str())
-            .map(|a| a.name.clone())
-            .unwrap_or_default();
-        let expiry = parse_expiry(input.level, input.expires_at.as_deref(), self.now_epoch())?;
-        let desired: Desired =
-            BTreeMap::from([(receiver.clone(), entry(input.level, &name, expiry))]);
-        self.change_sharing(&member, id, audience, if_match, |_, _| Ok(desired.clone()))
+        let member = &member;
+        let mut grant = build_grant(
+            input.level,
+            &input.terms(),
+            "",
+            &self.provenance(member),
+            self.now_epoch(),
+        )?;
+        Self::precondition(if_match, audience.sharing_version)?;
+        Core::allow_receivers(member, std::slice::from_ref(receiver), &accounts)?;
+        if let (Some(g), Some(a)) = (grant.as_mut(), accounts.get(receiver.as_str())) {
+            g.account_name = a.name.clone();
+        }
+        let desired: Desired = BTreeMap::from([(receiver.clone(), grant)]);
+        self.change_sharing(member, id, audience, if_match, |_, _| Ok(desired.clone()))
             .await
+    }
+
+    /// A grant made by `member` now, on the audience itself.
+    fn provenance(&self, member: &Member) -> Provenance {
+        Provenance {
+            source: GrantSource::Grant,
+            request_id: None,
+            granted_by: member.user_id.to_string(),
+            granted_at: self.now_rfc3339(),
+        }
     }
 
     /// `GET /accounts/{a}/sharing-defaults`: one round trip.
@@ -523,6 +703,9 @@ impl Core {
                 )));
             }
         }
+        // The precondition (on the defaults read beside the membership) before the
+        // receivers (422) are looked at.
+        Self::precondition(if_match, first.as_ref().map_or(0, |c| c.version))?;
         Core::allow_receivers(member, &listed, &accounts)?;
         let defaults: Vec<DefaultEntry> = input
             .defaults
@@ -618,7 +801,7 @@ pub fn level_of(audience: &AudienceItem, account: &AccountId, now: i64) -> Acces
 mod tests {
     use super::*;
 
-    fn audience(sharing: &[(&str, ShareLevel, Option<i64>)]) -> AudienceItem {
+    fn audience(sharing: &[(&str, SharingEntry)]) -> AudienceItem {
         AudienceItem {
             pk: "AUDIENCE#A".into(),
             sk: "AUDIENCE#A".into(),
@@ -640,18 +823,9 @@ mod tests {
             sharing_version: 1,
             sharing: sharing
                 .iter()
-                .map(|(id, level, exp)| {
-                    (
-                        id.to_string(),
-                        SharingEntry {
-                            level: *level,
-                            account_name: id.to_string(),
-                            expires_at: exp.map(|e| e.to_string()),
-                            expires_at_epoch: *exp,
-                        },
-                    )
-                })
+                .map(|(id, e)| (id.to_string(), e.clone()))
                 .collect(),
+            edited_accounts: Default::default(),
         }
     }
 
@@ -659,40 +833,161 @@ mod tests {
         AccountId::parse(s).unwrap()
     }
 
-    #[test]
-    fn same_level_is_no_change_and_expired_counts_as_private() {
-        let a = audience(&[
-            ("b", ShareLevel::Usable, None),
-            ("c", ShareLevel::ViewOnly, Some(50)),
-        ]);
-        let desired: Desired = BTreeMap::from([
-            (acc("b"), entry(ShareLevel::Usable, "b", (None, None))),
-            (acc("c"), None),
-        ]);
-        // At t=100, c's grant has expired: making it private changes nothing.
-        assert!(plan_changes(&a, &desired, 100).is_empty());
-        // At t=10 it is still in force: revoking it is a change.
-        let changes = plan_changes(&a, &desired, 10);
-        assert_eq!(changes.len(), 1);
-        assert_eq!(changes[0].receiver, acc("c"));
-        assert_eq!(changes[0].after, None);
+    fn until(level: ShareLevel, end: i64, fallback: ShareLevel) -> SharingEntry {
+        SharingEntry {
+            expires_at: Some(end.to_string()),
+            expires_at_epoch: Some(end),
+            fallback_level: fallback,
+            ..SharingEntry::plain(level, "x")
+        }
+    }
+
+    fn by(user: &str) -> Provenance {
+        Provenance {
+            source: GrantSource::Grant,
+            request_id: None,
+            granted_by: user.into(),
+            granted_at: "2026-11-24T09:00:00Z".into(),
+        }
+    }
+
+    fn terms(starts: Option<&str>, expires: Option<&str>) -> GrantTerms {
+        GrantTerms {
+            starts_at: starts.map(str::to_owned),
+            expires_at: expires.map(str::to_owned),
+            ..GrantTerms::default()
+        }
+    }
+
+    fn invalid(r: Result<Option<SharingEntry>>) -> String {
+        match r {
+            Err(Error::Validation(d)) => d,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
     }
 
     #[test]
-    fn expiry_must_be_future_and_not_private() {
-        assert!(
-            parse_expiry(
-                ShareLevel::Usable,
-                Some("2020-01-01T00:00:00Z"),
-                1_900_000_000
+    fn same_terms_is_no_change_and_a_grant_over_for_good_counts_as_none() {
+        let a = audience(&[
+            ("b", SharingEntry::plain(ShareLevel::Usable, "b")),
+            ("c", until(ShareLevel::ViewOnly, 50, ShareLevel::Private)),
+            ("d", until(ShareLevel::Usable, 50, ShareLevel::ViewOnly)),
+        ]);
+        let same_b = SharingEntry {
+            granted_by: Some("someone else".into()),
+            source: GrantSource::Default,
+            ..SharingEntry::plain(ShareLevel::Usable, "b")
+        };
+        let desired: Desired =
+            BTreeMap::from([(acc("b"), Some(same_b)), (acc("c"), None), (acc("d"), None)]);
+        // At t=100, c's grant is over and falls back to private: revoking it changes
+        // nothing. d's falls back to view_only: revoking it is a change.
+        let changes = plan_changes(&a, &desired, 100);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].receiver, acc("d"));
+        // At t=10 c is still in force: revoking it is a change too.
+        assert_eq!(plan_changes(&a, &desired, 10).len(), 2);
+    }
+
+    #[test]
+    fn a_grant_records_its_terms_and_provenance() {
+        let t = GrantTerms {
+            starts_at: Some("2099-01-01T01:00:00+01:00".into()),
+            expires_at: Some("2099-02-01T00:00:00Z".into()),
+            fallback_level: Some(ShareLevel::ViewOnly),
+            allowed_platforms: Some(vec!["meta".into()]),
+        };
+        let g = build_grant(ShareLevel::Usable, &t, "mPDine", &by("ana"), 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(g.starts_at.as_deref(), Some("2099-01-01T00:00:00Z"));
+        assert_eq!(g.starts_at_epoch, Some(4_070_908_800));
+        assert_eq!(g.fallback_level, ShareLevel::ViewOnly);
+        assert_eq!(g.granted_by.as_deref(), Some("ana"));
+        assert_eq!(g.source, GrantSource::Grant);
+        assert_eq!(g.effective(4_070_908_799), ShareLevel::ViewOnly);
+        assert_eq!(g.effective(4_070_908_800), ShareLevel::Usable);
+        // Private is no grant at all.
+        assert_eq!(
+            build_grant(
+                ShareLevel::Private,
+                &GrantTerms::default(),
+                "x",
+                &by("ana"),
+                0
             )
-            .is_err()
+            .unwrap(),
+            None
         );
-        assert!(parse_expiry(ShareLevel::Private, Some("2099-01-01T00:00:00Z"), 0).is_err());
-        assert!(parse_expiry(ShareLevel::Usable, Some("tomorrow"), 0).is_err());
-        let (text, epoch) =
-            parse_expiry(ShareLevel::Usable, Some("2099-01-01T01:00:00+01:00"), 0).unwrap();
-        assert_eq!(text.as_deref(), Some("2099-01-01T00:00:00Z"));
-        assert_eq!(epoch, Some(4_070_908_800));
+    }
+
+    #[test]
+    fn bad_terms_are_refused_with_a_detail() {
+        let now = 1_900_000_000;
+        let build = |level, t: GrantTerms| build_grant(level, &t, "x", &by("ana"), now);
+        assert!(
+            invalid(build(
+                ShareLevel::Usable,
+                terms(Some("2099-02-01T00:00:00Z"), Some("2099-01-01T00:00:00Z"))
+            ))
+            .contains("not after startsAt")
+        );
+        assert!(
+            invalid(build(
+                ShareLevel::Usable,
+                terms(None, Some("2020-01-01T00:00:00Z"))
+            ))
+            .contains("not in the future")
+        );
+        assert!(
+            invalid(build(ShareLevel::Usable, terms(Some("tomorrow"), None))).contains("startsAt")
+        );
+        let fallback = |f| GrantTerms {
+            fallback_level: Some(f),
+            ..GrantTerms::default()
+        };
+        assert!(
+            invalid(build(ShareLevel::ViewOnly, fallback(ShareLevel::ViewOnly)))
+                .contains("not lower")
+        );
+        assert!(
+            invalid(build(ShareLevel::ViewOnly, fallback(ShareLevel::Usable)))
+                .contains("not lower")
+        );
+        assert!(
+            invalid(build(
+                ShareLevel::Private,
+                terms(None, Some("2099-01-01T00:00:00Z"))
+            ))
+            .contains("private")
+        );
+        let platforms = |p: Vec<&str>| GrantTerms {
+            allowed_platforms: Some(p.into_iter().map(str::to_owned).collect()),
+            ..GrantTerms::default()
+        };
+        assert!(invalid(build(ShareLevel::Usable, platforms(vec![]))).contains("allowedPlatforms"));
+        assert!(
+            invalid(build(ShareLevel::Usable, platforms(vec!["a", "a"])))
+                .contains("more than once")
+        );
+        assert!(
+            invalid(build(ShareLevel::Usable, platforms(vec!["a\nb"])))
+                .contains("allowedPlatforms[0]")
+        );
+    }
+
+    #[test]
+    fn old_items_read_as_plain_grants() {
+        let old: SharingEntry = serde_json::from_value(serde_json::json!({
+            "level": "view_only", "accountName": "mPDine"
+        }))
+        .unwrap();
+        assert_eq!(old, SharingEntry::plain(ShareLevel::ViewOnly, "mPDine"));
+        let v = GrantView::of("mpdine", &old, 0);
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["source"], "grant");
+        assert_eq!(json["fallbackLevel"], "private");
+        assert_eq!(json["effectiveLevel"], "view_only");
+        assert!(json["grantedBy"].is_null());
     }
 }

@@ -320,7 +320,7 @@ impl Table {
             .consistent_read(strong)
             .send()
             .await
-            .map_err(|e| Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(Error::sdk)?;
         match out.item {
             Some(item) => Ok(Some(serde_dynamo::from_item(item).map_err(Error::store)?)),
             None => Ok(None),
@@ -339,9 +339,7 @@ impl Table {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(
-                    e,
-                ))),
+                _ => Err(Error::sdk(e)),
             },
         }
     }
@@ -357,9 +355,7 @@ impl Table {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(
-                    e,
-                ))),
+                _ => Err(Error::sdk(e)),
             },
         }
     }
@@ -379,9 +375,7 @@ impl Table {
             Ok(_) => Ok(true),
             Err(e) => match e.as_service_error() {
                 Some(s) if s.is_conditional_check_failed_exception() => Ok(false),
-                _ => Err(Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(
-                    e,
-                ))),
+                _ => Err(Error::sdk(e)),
             },
         }
     }
@@ -434,9 +428,7 @@ impl Table {
                         .to_owned(),
                 )));
             }
-            return Err(TxError::Other(Error::store(
-                aws_sdk_dynamodb::error::DisplayErrorContext(err),
-            )));
+            return Err(TxError::Other(Error::sdk(err)));
         }
     }
 
@@ -480,7 +472,7 @@ impl Table {
             .set_expression_attribute_values(Some(values))
             .send()
             .await
-            .map_err(|e| Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            .map_err(Error::sdk)?;
         let items = out
             .items
             .unwrap_or_default()
@@ -545,7 +537,7 @@ impl Table {
                     .request_items(&self.name, ka)
                     .send()
                     .await
-                    .map_err(|e| Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+                    .map_err(Error::sdk)?;
                 if let Some(mut responses) = res.responses {
                     for item in responses.remove(&self.name).unwrap_or_default() {
                         out.push(serde_dynamo::from_item(item).map_err(Error::store)?);
@@ -559,7 +551,7 @@ impl Table {
                 if !pending.is_empty() {
                     attempt += 1;
                     if attempt > 10 {
-                        return Err(Error::Store("batch read kept being throttled".into()));
+                        return Err(Error::throttled("batch read kept being throttled"));
                     }
                     tokio::time::sleep(backoff(attempt)).await;
                 }
@@ -590,7 +582,7 @@ impl Table {
                     .request_items(&self.name, pending.clone())
                     .send()
                     .await
-                    .map_err(|e| Error::store(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+                    .map_err(Error::sdk)?;
                 pending = res
                     .unprocessed_items
                     .and_then(|mut u| u.remove(&self.name))
@@ -598,7 +590,7 @@ impl Table {
                 if !pending.is_empty() {
                     attempt += 1;
                     if attempt > 10 {
-                        return Err(Error::Store("batch write kept being throttled".into()));
+                        return Err(Error::throttled("batch write kept being throttled"));
                     }
                     tokio::time::sleep(backoff(attempt)).await;
                 }

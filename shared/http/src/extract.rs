@@ -17,6 +17,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("?").to_owned());
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::too_large()
@@ -24,6 +28,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 ApiError::validation(format!("could not read the request body: {e}"))
             }
         })?;
+        // A body is JSON only when it says so: `text/plain` is not read as JSON.
+        if !bytes.is_empty() && !content_type.as_deref().is_some_and(is_json) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!(
+                    "the body must be sent as Content-Type: application/json (it was {})",
+                    content_type
+                        .as_deref()
+                        .map(|c| cut(c, 64))
+                        .unwrap_or_else(|| "absent".to_owned())
+                ),
+            ));
+        }
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
@@ -53,15 +71,46 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// `application/json`, or a `+json` type, with any parameters.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// A value echoed in a detail, cut to `max` characters (with an ellipsis).
+pub fn cut(value: &str, max: usize) -> String {
+    if value.chars().count() <= max {
+        value.to_owned()
+    } else {
+        let mut out: String = value.chars().take(max).collect();
+        out.push('…');
+        out
+    }
+}
+
 /// The query string of a list: `limit` (1-100, default 50), `cursor`, and the list's own
 /// filters.
 pub struct ListQuery {
-    pub page: PageRequest,
+    /// The page asked for, or why `limit`/`cursor` are not valid: answered by
+    /// [`ListQuery::page`], which handlers call after the caller's membership was checked
+    /// (404 before 400).
+    page: Result<PageRequest, ApiError>,
     params: HashMap<String, String>,
 }
 
 impl ListQuery {
     pub const DEFAULT_LIMIT: i32 = 50;
+
+    /// The page asked for; a bad `limit` or an empty `cursor` is a 400.
+    pub fn page(&self) -> Result<&PageRequest, ApiError> {
+        self.page.as_ref().map_err(Clone::clone)
+    }
 
     /// A filter parameter parsed with `FromStr`; a bad value is a 400 naming `allowed`.
     pub fn param<T: std::str::FromStr>(
@@ -72,7 +121,10 @@ impl ListQuery {
         match self.params.get(name) {
             None => Ok(None),
             Some(v) => v.parse().map(Some).map_err(|_| {
-                ApiError::validation(format!("{name} '{v}' is not valid; use one of: {allowed}"))
+                ApiError::validation(format!(
+                    "{name} '{}' is not valid; use one of: {allowed}",
+                    cut(v, 64)
+                ))
             }),
         }
     }
@@ -83,28 +135,31 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let params = parse_query(parts.uri.query().unwrap_or(""))?;
-        let limit = match params.get("limit") {
-            None => Self::DEFAULT_LIMIT,
-            Some(l) => match l.parse::<i32>() {
-                Ok(n) if (1..=100).contains(&n) => n,
-                _ => {
-                    return Err(ApiError::validation(format!(
-                        "limit '{l}' must be a whole number from 1 to 100"
-                    )));
-                }
-            },
-        };
-        let cursor = params.get("cursor").cloned();
-        if cursor.as_deref() == Some("") {
-            return Err(ApiError::validation(
-                "cursor must not be empty; leave it out for the first page",
-            ));
-        }
-        Ok(ListQuery {
-            page: PageRequest { limit, cursor },
-            params,
-        })
+        let page = page_of(&params);
+        Ok(ListQuery { page, params })
     }
+}
+
+fn page_of(params: &HashMap<String, String>) -> Result<PageRequest, ApiError> {
+    let limit = match params.get("limit") {
+        None => ListQuery::DEFAULT_LIMIT,
+        Some(l) => match l.parse::<i32>() {
+            Ok(n) if (1..=100).contains(&n) => n,
+            _ => {
+                return Err(ApiError::validation(format!(
+                    "limit '{}' must be a whole number from 1 to 100",
+                    cut(l, 32)
+                )));
+            }
+        },
+    };
+    let cursor = params.get("cursor").cloned();
+    if cursor.as_deref() == Some("") {
+        return Err(ApiError::validation(
+            "cursor must not be empty; leave it out for the first page",
+        ));
+    }
+    Ok(PageRequest { limit, cursor })
 }
 
 fn parse_query(q: &str) -> Result<HashMap<String, String>, ApiError> {
@@ -115,7 +170,8 @@ fn parse_query(q: &str) -> Result<HashMap<String, String>, ApiError> {
         let v = decode(v)?;
         if out.insert(k.clone(), v).is_some() {
             return Err(ApiError::validation(format!(
-                "query parameter '{k}' is given more than once"
+                "query parameter '{}' is given more than once",
+                cut(&k, 64)
             )));
         }
     }
@@ -152,11 +208,17 @@ fn decode(s: &str) -> Result<String, ApiError> {
 }
 
 /// `If-Match: "<version>"`. Absent or `*`: no precondition. Anything that is not one of
-/// our ETags can never match: 412.
+/// our ETags (a weak tag, a list, garbage) can never match under the strong comparison
+/// of RFC 9110: it reads as a version no document has, so the write answers 412, but
+/// only where a precondition is evaluated: after authentication, visibility, role and
+/// the request's own validity. A request that would fail anyway gets that failure.
 pub struct IfMatch(pub Option<i64>);
 
+/// The version an If-Match that is not one of our ETags stands for: no document has it.
+pub const NEVER_MATCHES: i64 = -1;
+
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let Some(v) = parts.headers.get(axum::http::header::IF_MATCH) else {
@@ -166,17 +228,13 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         if v == "*" {
             return Ok(IfMatch(None));
         }
-        v.strip_prefix('"')
+        let version = v
+            .strip_prefix('"')
             .and_then(|s| s.strip_suffix('"'))
+            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|s| s.parse::<i64>().ok())
-            .map(|n| IfMatch(Some(n)))
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::PRECONDITION_FAILED,
-                    "precondition_failed",
-                    format!("If-Match {v} is not an ETag of this resource; send the ETag of a GET, like \"3\""),
-                )
-            })
+            .unwrap_or(NEVER_MATCHES);
+        Ok(IfMatch(Some(version)))
     }
 }
 

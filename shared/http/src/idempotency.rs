@@ -92,7 +92,14 @@ pub async fn layer(State(core): State<Core>, req: Request, next: Next) -> Respon
                 }
             };
             let status = rparts.status;
-            if status.is_server_error() {
+            if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+                // Storage did not answer: the write may have landed. The record keeps its
+                // lease (it ends with the function's timeout), so a retry neither runs
+                // beside a write still in flight nor waits for long.
+                tracing::warn!(
+                    "outcome unknown; the Idempotency-Key is released when its lease ends"
+                );
+            } else if status.is_server_error() {
                 if let Err(e) = core.idempotency_abandon(&scope).await {
                     tracing::warn!(error = %e, "could not release an idempotency key");
                 }

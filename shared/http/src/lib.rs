@@ -37,8 +37,71 @@ pub fn app(routes: Router<Core>, core: Core) -> Router {
             idempotency::layer,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(utf8_path))
+        .layer(middleware::from_fn_with_state(core.clone(), within_budget))
         .layer(middleware::from_fn(log_request))
         .with_state(core)
+}
+
+/// Cuts a request off at its budget ([`sharing_core::budget::REQUEST_BUDGET`] in AWS)
+/// with a 503
+/// `unavailable`, so the function answers before its own timeout even when storage is
+/// slow rather than down. A write cut off may or may not have taken effect; the answer
+/// says that retrying is safe. An `Idempotency-Key` cut off with it keeps its lease, so
+/// a retry of the same POST waits for it instead of running a second time beside it.
+async fn within_budget(
+    axum::extract::State(core): axum::extract::State<Core>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(core.budget.request, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(
+                budget_ms = core.budget.request.as_millis() as u64,
+                "request cut off at its time budget; answering 503"
+            );
+            ApiError::unavailable().into_response()
+        }
+    }
+}
+
+/// A path whose percent-decoded bytes are not UTF-8 cannot name anything: a problem
+/// document, not the router's plain-text rejection.
+async fn utf8_path(req: Request, next: Next) -> Response {
+    use axum::response::IntoResponse;
+    if !percent_decodes_to_utf8(req.uri().path()) {
+        return ApiError::validation(
+            "the path is not valid UTF-8 once percent-decoded; ids are letters, digits and '_' '-' '.' '|' '@' ':' '+'",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
+fn percent_decodes_to_utf8(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let decoded = (b == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match decoded {
+            Some(v) => {
+                out.push(v);
+                i += 3;
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    std::str::from_utf8(&out).is_ok()
 }
 
 /// One line per request: method, route template, status, duration. Never bodies,
@@ -94,5 +157,28 @@ pub async fn id_after_account<T>(
             core.member(caller, account).await?;
             Err(e)
         }
+    }
+}
+
+/// The page a list asks for, once the caller's membership is known: a bad `limit` or
+/// `cursor` is a 400 only for a member (a non-member gets the account's 404), as
+/// [`id_after_account`] does for ids.
+pub async fn page_after_account(
+    core: &Core,
+    caller: &sharing_core::Caller,
+    account: &sharing_core::ids::AccountId,
+    list: &ListQuery,
+) -> Result<sharing_core::store::PageRequest, ApiError> {
+    id_after_account(core, caller, account, list.page().cloned()).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn paths_must_decode_to_utf8() {
+        assert!(super::percent_decodes_to_utf8("/accounts/mp%20dine/users"));
+        assert!(super::percent_decodes_to_utf8("/accounts/Zo%C3%AB"));
+        assert!(!super::percent_decodes_to_utf8("/accounts/%FF%FE/users"));
+        assert!(!super::percent_decodes_to_utf8("/accounts/%C3"));
     }
 }

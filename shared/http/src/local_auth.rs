@@ -1,9 +1,16 @@
-//! The local stack's stand-in for API Gateway's JWT authorizer: verifies an HS256 bearer
-//! token (claims `sub`, `email`, `exp`) signed with `LOCAL_JWT_SECRET` and puts the same
-//! request context on the request that API Gateway would hand a function.
+//! The local stand-in for API Gateway's JWT authorizer: verifies an HS256 bearer token
+//! (claims `sub`, `email`, `exp`) signed with `LOCAL_JWT_SECRET` and puts on the request
+//! the same authorizer claims API Gateway would hand a function.
+//!
+//! Two places use it: `cargo xtask up` in front of its local API ([`layer`]), and the
+//! functions themselves under `sam local start-api` ([`sam_local_layer`], mounted by
+//! [`crate::runtime`] only when SAM set `AWS_SAM_LOCAL=true`), because SAM's local gateway
+//! does not run JWT authorizers. Nowhere else is a token accepted that did not come
+//! through the authorizer.
 
 use crate::problem::ApiError;
 use axum::extract::{Request, State};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -12,7 +19,24 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 
+/// The secret of `cargo xtask up` and the tests when `LOCAL_JWT_SECRET` is not set. Never
+/// assumed by a function under `sam local`: there the secret must be given.
 pub const DEFAULT_SECRET: &str = "local-dev-secret";
+
+/// Why a bearer token was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("send 'Authorization: Bearer <token>' (cargo xtask token USER_ID prints one)")]
+    Missing,
+    #[error("the bearer token was rejected: {0}")]
+    Rejected(#[source] jsonwebtoken::errors::Error),
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        ApiError::unauthenticated(e.to_string())
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -42,16 +66,22 @@ pub fn mint(
     )
 }
 
-/// The request context API Gateway (HTTP API, payload 2.0) builds for a request that
-/// passed its JWT authorizer. Claims are strings there, as here.
-pub fn request_context(claims: &Claims, method: &str, path: &str) -> Option<RequestContext> {
-    let now = time::OffsetDateTime::now_utc();
+/// The authorizer part of an HTTP API (payload 2.0) request context, as API Gateway's
+/// JWT authorizer fills it. Claims are strings there, as here.
+fn authorizer_json(claims: &Claims) -> serde_json::Value {
     let mut jwt_claims = serde_json::Map::new();
     jwt_claims.insert("sub".into(), json!(claims.sub));
     jwt_claims.insert("exp".into(), json!(claims.exp.to_string()));
     if let Some(e) = &claims.email {
         jwt_claims.insert("email".into(), json!(e));
     }
+    json!({ "jwt": { "claims": jwt_claims, "scopes": null } })
+}
+
+/// The request context API Gateway (HTTP API, payload 2.0) builds for a request that
+/// passed its JWT authorizer.
+pub fn request_context(claims: &Claims, method: &str, path: &str) -> Option<RequestContext> {
+    let now = time::OffsetDateTime::now_utc();
     let ctx = json!({
         "routeKey": "$default",
         "accountId": "000000000000",
@@ -62,7 +92,7 @@ pub fn request_context(claims: &Claims, method: &str, path: &str) -> Option<Requ
         "domainPrefix": "local",
         "time": now.unix_timestamp().to_string(),
         "timeEpoch": now.unix_timestamp() * 1000,
-        "authorizer": { "jwt": { "claims": jwt_claims, "scopes": null } },
+        "authorizer": authorizer_json(claims),
         "http": { "method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "local" }
     });
     serde_json::from_value(ctx)
@@ -81,33 +111,36 @@ impl LocalAuth {
             key: Arc::new(DecodingKey::from_secret(secret.as_bytes())),
         }
     }
+
+    /// The claims of the request's bearer token: HS256 only (an unsigned `alg: none` or
+    /// any other algorithm is rejected), signed with this secret, not expired, with `sub`.
+    pub fn verify(&self, headers: &HeaderMap) -> Result<Claims, TokenError> {
+        let token = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(TokenError::Missing)?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.validate_aud = false;
+        jsonwebtoken::decode::<Claims>(token, &self.key, &validation)
+            .map(|data| data.claims)
+            .map_err(TokenError::Rejected)
+    }
 }
 
-/// Middleware: 401 problem+json unless the bearer token verifies.
+/// Middleware of `cargo xtask up`'s local API, which stands where API Gateway would: 401
+/// problem+json unless the bearer token verifies; then the request carries the context
+/// API Gateway would build.
 pub async fn layer(State(auth): State<LocalAuth>, mut req: Request, next: Next) -> Response {
-    let token = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        });
-    let Some(token) = token else {
-        return ApiError::unauthenticated(
-            "send 'Authorization: Bearer <token>' (cargo xtask token USER_ID prints one)",
-        )
-        .into_response();
-    };
-    let mut validation = Validation::new(Algorithm::HS256);
-    validation.set_required_spec_claims(&["exp", "sub"]);
-    validation.validate_aud = false;
-    let claims = match jsonwebtoken::decode::<Claims>(token, &auth.key, &validation) {
-        Ok(data) => data.claims,
-        Err(e) => {
-            return ApiError::unauthenticated(format!("the bearer token was rejected: {e}"))
-                .into_response();
-        }
+    let claims = match auth.verify(req.headers()) {
+        Ok(claims) => claims,
+        Err(e) => return ApiError::from(e).into_response(),
     };
     match request_context(&claims, req.method().as_str(), req.uri().path()) {
         Some(ctx) => {
@@ -116,4 +149,39 @@ pub async fn layer(State(auth): State<LocalAuth>, mut req: Request, next: Next) 
         }
         None => ApiError::unauthenticated("the token's claims could not be read").into_response(),
     }
+}
+
+/// Middleware of a function running under `sam local start-api` (mounted only when SAM
+/// set `AWS_SAM_LOCAL=true`): SAM's gateway hands over no authorizer claims, so the
+/// function verifies the bearer token itself and puts the claims where the authorizer
+/// would, keeping the rest of SAM's request context. Claims that are already there are
+/// left alone.
+pub async fn sam_local_layer(
+    State(auth): State<LocalAuth>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if crate::context::claims(req.extensions()).is_some_and(|c| !c.is_empty()) {
+        return next.run(req).await;
+    }
+    let claims = match auth.verify(req.headers()) {
+        Ok(claims) => claims,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let Ok(authorizer) = serde_json::from_value(authorizer_json(&claims)) else {
+        return ApiError::unauthenticated("the token's claims could not be read").into_response();
+    };
+    #[allow(unreachable_patterns)]
+    match req.extensions_mut().get_mut::<RequestContext>() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer = Some(authorizer),
+        _ => {
+            let Some(ctx) = request_context(&claims, req.method().as_str(), req.uri().path())
+            else {
+                return ApiError::unauthenticated("the token's claims could not be read")
+                    .into_response();
+            };
+            req.extensions_mut().insert(ctx);
+        }
+    }
+    next.run(req).await
 }

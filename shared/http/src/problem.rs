@@ -12,6 +12,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub detail: String,
+    /// `Retry-After` (seconds) of a 503.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -30,6 +32,22 @@ impl ApiError {
             status,
             code,
             detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 503 `unavailable` with `Retry-After`: storage did not answer in time.
+    pub fn unavailable() -> Self {
+        ApiError {
+            retry_after: Some(sharing_core::budget::RETRY_AFTER_SECONDS),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!(
+                    "the service's storage is busy or did not answer in time; retry in {} seconds (a retried write takes effect once: PUTs are idempotent, and a POST with the same Idempotency-Key returns the first result)",
+                    sharing_core::budget::RETRY_AFTER_SECONDS
+                ),
+            )
         }
     }
 
@@ -68,6 +86,9 @@ impl ApiError {
             "precondition_failed" => "Precondition failed",
             "cross_organization" => "Outside your organization",
             "payload_too_large" => "Payload too large",
+            "unsupported_media_type" => "Unsupported media type",
+            "platform_not_allowed" => "Platform not allowed",
+            "unavailable" => "Service unavailable",
             _ => "Internal error",
         }
     }
@@ -89,8 +110,13 @@ impl From<Error> for ApiError {
             Error::CrossOrganization(d) => {
                 ApiError::new(S::UNPROCESSABLE_ENTITY, "cross_organization", d)
             }
+            Error::PlatformNotAllowed(d) => ApiError::new(S::FORBIDDEN, "platform_not_allowed", d),
             Error::PayloadTooLarge(d) => {
                 ApiError::new(S::PAYLOAD_TOO_LARGE, "payload_too_large", d)
+            }
+            e @ Error::Unavailable { .. } => {
+                tracing::warn!(error = %e, cause = %source_chain(&e), "storage unavailable; answering 503");
+                ApiError::unavailable()
             }
             Error::Store(d) => {
                 tracing::error!(error = %d, "internal error");
@@ -114,8 +140,24 @@ impl IntoResponse for ApiError {
             code: self.code,
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
-        (self.status, [(header::CONTENT_TYPE, PROBLEM_JSON)], json).into_response()
+        let mut res = (self.status, [(header::CONTENT_TYPE, PROBLEM_JSON)], json).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        res
     }
+}
+
+/// The causes of an error, innermost last, for the log.
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut out = Vec::new();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push(s.to_string());
+        cur = s.source();
+    }
+    out.join(": ")
 }
 
 /// Unknown route or method: a problem, like everything else.

@@ -6,7 +6,9 @@
 )]
 //! `decide` beside Cedar (the engine of Amazon Verified Permissions) on the same
 //! decisions: every built-in role x every action x every resource variant that the
-//! decision tables (tests/decisions/*.decisions) exercise (custom roles, permission sets
+//! decision tables (tests/decisions/*.decisions) exercise, the activation platform
+//! (purpose binding) included; a scheduled grant is decided at its effective level, so
+//! its cases are the audience's (custom roles, permission sets
 //! of their own, are not modelled in the Cedar store here). The Cedar policy set and entity store
 //! below are written from the product's rules (README, API.md), not generated from our
 //! code; both engines must give the same answer — allowed, or the same error code — on
@@ -43,22 +45,24 @@ const POLICIES: &str = r#"
 @reason("forbidden") forbid(principal, action in Action::"personal_data", resource)
   unless { principal in Group::"personal_data" };
 
-@reason("not_found") forbid(principal, action, resource is Audience)
-  when { resource.rank == 0 };
-@reason("not_found") forbid(principal, action in Action::"on_account", resource)
-  unless { resource is Account };
 @reason("not_found") forbid(principal, action in Action::"on_audience", resource)
-  unless { resource is Audience };
-@reason("not_found") forbid(principal, action in Action::"on_connection", resource)
-  unless { resource is Connection };
-@reason("not_found") forbid(principal, action in Action::"on_receiver", resource)
-  unless { resource is Receiver };
+  when { resource has rank && resource.rank == 0 && !(resource is Connection) };
+@reason("not_found") forbid(principal, action, resource)
+  unless {
+    (action in Action::"on_account" && resource is Account) ||
+    (action in Action::"on_audience" && resource is Audience) ||
+    (action in Action::"on_connection" && resource is Connection) ||
+    (action in Action::"on_receiver" && resource is Receiver) ||
+    (action in Action::"on_activation" && resource is Activation)
+  };
 @reason("insufficient_access") forbid(principal, action in Action::"needs_view_only", resource)
-  when { resource.rank < 1 };
+  when { resource has rank && resource.rank < 1 };
 @reason("insufficient_access") forbid(principal, action in Action::"needs_usable", resource)
-  when { resource.rank < 2 };
+  when { resource has rank && resource.rank < 2 };
 @reason("insufficient_access") forbid(principal, action in Action::"needs_owner", resource)
-  when { resource.rank < 3 };
+  when { resource has rank && resource.rank < 3 };
+@reason("platform_not_allowed") forbid(principal, action in Action::"on_activation", resource is Activation)
+  when { !resource.platform_allowed };
 @reason("already_granted") forbid(principal, action == Action::"request_access", resource)
   when { resource.rank >= 2 };
 @reason("cross_organization") forbid(principal, action == Action::"share_with", resource)
@@ -76,6 +80,7 @@ const PRECEDENCE: &[&str] = &[
     "validation_failed",
     "insufficient_access",
     "already_granted",
+    "platform_not_allowed",
 ];
 
 /// Roles and the groups the product's rules put them in.
@@ -151,29 +156,31 @@ fn static_entities() -> Vec<Value> {
         .collect();
     for (a, groups) in ACTIONS {
         let mut parents: Vec<Value> = groups.iter().map(|g| uid("Action", g)).collect();
-        parents.push(uid("Action", applies_to(a)));
+        parents.extend(applies_to(a).iter().map(|kind| uid("Action", kind)));
         e.push(json!({"uid": uid("Action", a), "attrs": {}, "parents": parents}));
     }
     e
 }
 
-/// The kind of resource each action applies to (any other: as if it did not exist).
-fn applies_to(action: &str) -> &'static str {
+/// The kinds of resource each action applies to (any other: as if it did not exist).
+/// An activation is the audience (to connect) or a connection (to read members) on one
+/// platform; the account's connections are listed on the account or on one audience.
+fn applies_to(action: &str) -> &'static [&'static str] {
     match action {
+        "connect_audience" => &["on_audience", "on_activation"],
+        "view_connections" => &["on_audience", "on_account"],
         "view_audience"
         | "edit_audience"
         | "view_sharing"
         | "change_sharing"
-        | "connect_audience"
-        | "view_connections"
         | "delete_connection"
         | "upload_members"
         | "decide_access_request"
         | "view_usage"
-        | "request_access" => "on_audience",
-        "read_delivered_members" => "on_connection",
-        "share_with" => "on_receiver",
-        _ => "on_account",
+        | "request_access" => &["on_audience"],
+        "read_delivered_members" => &["on_connection", "on_activation"],
+        "share_with" => &["on_receiver"],
+        _ => &["on_account"],
     }
 }
 
@@ -214,6 +221,15 @@ fn cedar_case(role: Role, action: Action, resource: &Resource) -> (Request, Enti
             };
             entities.push(json!({"uid": uid("Receiver", "r-1"), "attrs": attrs, "parents": []}));
             ("Receiver", "r-1")
+        }
+        Resource::Activation {
+            access,
+            platform_allowed,
+        } => {
+            entities.push(json!({"uid": uid("Activation", "act-1"),
+                "attrs": {"rank": rank(*access), "platform_allowed": platform_allowed},
+                "parents": []}));
+            ("Activation", "act-1")
         }
     };
     let request = Request::new(
@@ -290,7 +306,8 @@ fn cases() -> Vec<(Role, Action, Resource)> {
         let action = Action::from_name(&action).unwrap();
         let resources: Vec<Resource> = match kind.as_str() {
             "account" => vec![Resource::Account],
-            "audience" => levels
+            // A scheduled grant is decided on the audience at its effective level.
+            "audience" | "grant" => levels
                 .iter()
                 .map(|&access| Resource::Audience { access })
                 .collect(),
@@ -304,6 +321,15 @@ fn cases() -> Vec<(Role, Action, Resource)> {
                 Resource::Receiver(Some(AccountRef::new("acc-1", "org-1"))),
                 Resource::Receiver(None),
             ],
+            "activation" => levels
+                .iter()
+                .flat_map(|&access| {
+                    [true, false].map(|platform_allowed| Resource::Activation {
+                        access,
+                        platform_allowed,
+                    })
+                })
+                .collect(),
             other => panic!("unknown resource kind {other}"),
         };
         for &role in Role::ALL {

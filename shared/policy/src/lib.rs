@@ -12,10 +12,12 @@
 //! role of the account. Either way the decision sees only the role's [`Permissions`].
 
 mod filter;
+mod grant;
 mod permissions;
 mod vocabulary;
 
 pub use filter::deliver_identities;
+pub use grant::{GrantWindow, WindowError, effective_level, platform_allowed};
 pub use permissions::{PermissionError, Permissions};
 pub use vocabulary::{AccessLevel, IdentityType, ParseError, Role, ShareLevel};
 
@@ -186,7 +188,7 @@ pub enum Resource {
     /// The principal's own account (users, defaults, activity, listings).
     Account,
     /// An audience, with the access level the principal's account effectively holds on
-    /// it now (expired grants already count as private).
+    /// it now ([`effective_level`] of its grant: outside the window, the fallback).
     Audience { access: AccessLevel },
     /// One of the principal's account's own connections, with the account's effective
     /// access level on the connected audience.
@@ -194,6 +196,14 @@ pub enum Resource {
     /// A receiving account named by the principal's account; `None` when no such
     /// account exists.
     Receiver(Option<AccountRef>),
+    /// The audience activated on one platform: a new connection (`connect_audience`, the
+    /// rules of [`Resource::Audience`]) or one of the account's connections
+    /// (`read_delivered_members`, the rules of [`Resource::Connection`]), with whether
+    /// the grant's activation platforms include that platform (purpose binding).
+    Activation {
+        access: AccessLevel,
+        platform_allowed: bool,
+    },
 }
 
 /// Why a decision came out the way it did. Deny reasons map one-to-one onto the
@@ -218,6 +228,8 @@ pub enum Reason {
     SelfGrant,
     /// The action does not apply to that kind of resource.
     NotApplicable,
+    /// The grant binds the audience to other activation platforms than this one.
+    PlatformNotAllowed,
 }
 
 impl Reason {
@@ -231,6 +243,7 @@ impl Reason {
             Reason::AlreadyGranted => Some("already_granted"),
             Reason::CrossOrganization => Some("cross_organization"),
             Reason::SelfGrant => Some("validation_failed"),
+            Reason::PlatformNotAllowed => Some("platform_not_allowed"),
         }
     }
 }
@@ -273,7 +286,9 @@ pub fn decide(principal: &Principal, action: Action, resource: &Resource) -> Dec
             | Action::ListSharedWithMe
             | Action::CreateAudience
             | Action::RecordProfiles
-            | Action::ListAccessRequests,
+            | Action::ListAccessRequests
+            // Every connection of the account, across audiences.
+            | Action::ViewConnections,
             Resource::Account,
         ) => role_only(principal, action),
         (
@@ -303,6 +318,24 @@ pub fn decide(principal: &Principal, action: Action, resource: &Resource) -> Dec
             }
         }
         (Action::ShareWith, Resource::Receiver(receiver)) => share_with(principal, receiver),
+        (
+            Action::ConnectAudience | Action::ReadDeliveredMembers,
+            Resource::Activation {
+                access,
+                platform_allowed,
+            },
+        ) => {
+            // The audience's or connection's own rules first, then the purpose binding.
+            let access = *access;
+            let base = match action {
+                Action::ConnectAudience => Resource::Audience { access },
+                _ => Resource::Connection { access },
+            };
+            match decide(principal, action, &base) {
+                d if d.allowed && !platform_allowed => Decision::deny(Reason::PlatformNotAllowed),
+                d => d,
+            }
+        }
         _ => Decision::deny(Reason::NotApplicable),
     }
 }
@@ -367,16 +400,6 @@ fn share_with(principal: &Principal, receiver: &Option<AccountRef>) -> Decision 
     }
 }
 
-/// The level an account effectively holds from a stored grant: an expired grant counts
-/// as private without anyone acting. `expires_at` and `now` are in the same unit (the
-/// caller's choice, e.g. epoch seconds).
-pub fn effective_level(level: ShareLevel, expires_at: Option<i64>, now: i64) -> ShareLevel {
-    match expires_at {
-        Some(t) if t <= now => ShareLevel::Private,
-        _ => level,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,18 +421,25 @@ mod tests {
     }
 
     #[test]
-    fn expired_grant_reads_private() {
+    fn platform_binding_comes_after_the_level() {
+        let p = principal(Role::User);
+        let at = |access, platform_allowed| Resource::Activation {
+            access,
+            platform_allowed,
+        };
+        let connect = |r: &Resource| decide(&p, Action::ConnectAudience, r);
         assert_eq!(
-            effective_level(ShareLevel::Usable, Some(10), 10),
-            ShareLevel::Private
+            connect(&at(AccessLevel::Usable, false)),
+            Decision::deny(Reason::PlatformNotAllowed)
+        );
+        assert_eq!(connect(&at(AccessLevel::Usable, true)), Decision::allow());
+        assert_eq!(
+            connect(&at(AccessLevel::ViewOnly, false)),
+            Decision::deny(Reason::InsufficientAccess)
         );
         assert_eq!(
-            effective_level(ShareLevel::Usable, Some(11), 10),
-            ShareLevel::Usable
-        );
-        assert_eq!(
-            effective_level(ShareLevel::ViewOnly, None, 10),
-            ShareLevel::ViewOnly
+            connect(&at(AccessLevel::Private, false)),
+            Decision::deny(Reason::NotVisible)
         );
     }
 

@@ -18,7 +18,7 @@ impl fmt::Display for ParseError {
         write!(
             f,
             "'{}' is not a known {}; use one of: {}",
-            self.value,
+            cut(&self.value),
             self.kind,
             self.allowed.join(", ")
         )
@@ -26,6 +26,15 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
+
+/// An echoed value, cut to a readable length.
+fn cut(value: &str) -> String {
+    if value.chars().count() <= 64 {
+        value.to_owned()
+    } else {
+        format!("{}…", value.chars().take(64).collect::<String>())
+    }
+}
 
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident, $kind:literal, { $($(#[$vmeta:meta])* $variant:ident => $wire:literal),+ $(,)? }) => {
@@ -132,22 +141,36 @@ wire_enum!(
 mod tests {
     use super::*;
 
-    #[test]
-    fn wire_names_round_trip_through_serde_and_from_str() {
-        for r in Role::ALL {
-            let json = serde_json_like(r.as_str());
-            assert_eq!(r.as_str().parse::<Role>().unwrap(), *r);
-            assert!(json.contains(r.as_str()));
+    /// Every value serializes to its wire name (a JSON string), reads back from it with
+    /// serde and with `FromStr`, and an unknown name is refused by both.
+    fn round_trips<T>(all: &[T])
+    where
+        T: Serialize + for<'de> Deserialize<'de> + FromStr + PartialEq + fmt::Debug + fmt::Display,
+        <T as FromStr>::Err: fmt::Debug,
+    {
+        for v in all {
+            let json = serde_json::to_string(v).unwrap();
+            assert_eq!(json, format!("\"{v}\""), "serde and Display disagree");
+            assert_eq!(&serde_json::from_str::<T>(&json).unwrap(), v);
+            assert_eq!(&v.to_string().parse::<T>().unwrap(), v);
         }
-        for t in IdentityType::ALL {
-            assert_eq!(t.as_str().parse::<IdentityType>().unwrap(), *t);
-        }
-        assert!("owner".parse::<ShareLevel>().is_err());
-        assert_eq!("owner".parse::<AccessLevel>().unwrap(), AccessLevel::Owner);
+        assert!(serde_json::from_str::<T>("\"no_such_name\"").is_err());
+        assert!("no_such_name".parse::<T>().is_err());
     }
 
-    fn serde_json_like(s: &str) -> String {
-        format!("\"{s}\"")
+    #[test]
+    fn wire_names_round_trip_through_serde_and_from_str() {
+        round_trips(Role::ALL);
+        round_trips(ShareLevel::ALL);
+        round_trips(AccessLevel::ALL);
+        round_trips(IdentityType::ALL);
+        assert!("owner".parse::<ShareLevel>().is_err());
+        assert!(serde_json::from_str::<ShareLevel>("\"owner\"").is_err());
+        assert_eq!("owner".parse::<AccessLevel>().unwrap(), AccessLevel::Owner);
+        assert_eq!(
+            serde_json::to_string(&IdentityType::IosIdfa).unwrap(),
+            "\"ios_idfa\""
+        );
     }
 
     #[test]

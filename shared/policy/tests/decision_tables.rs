@@ -11,7 +11,8 @@
 //! with `+` (`custom:` alone holds none).
 
 use sharing_policy::{
-    AccessLevel, AccountRef, Action, Permissions, Principal, Resource, Role, decide,
+    AccessLevel, AccountRef, Action, GrantWindow, Permissions, Principal, Resource, Role,
+    ShareLevel, decide, effective_level,
 };
 use std::path::Path;
 
@@ -32,6 +33,35 @@ fn resource(spec: &str) -> Resource {
             "unknown" => None,
             other => panic!("unknown receiver kind {other}"),
         }),
+        // `activation:LEVEL,allowed|not_allowed`: the audience on one platform.
+        "activation" => {
+            let (level, platform) = arg.split_once(',').unwrap();
+            Resource::Activation {
+                access: level.parse::<AccessLevel>().unwrap(),
+                platform_allowed: match platform {
+                    "allowed" => true,
+                    "not_allowed" => false,
+                    other => panic!("unknown platform binding {other}"),
+                },
+            }
+        }
+        // `grant:LEVEL/FALLBACK/START/END@NOW` (`-` for an absent bound): an audience
+        // through a scheduled grant, read at NOW.
+        "grant" => {
+            let (schedule, now) = arg.split_once('@').unwrap();
+            let parts: Vec<&str> = schedule.split('/').collect();
+            let bound = |s: &str| (s != "-").then(|| s.parse::<i64>().unwrap());
+            let grant = GrantWindow {
+                level: parts[0].parse::<ShareLevel>().unwrap(),
+                fallback: parts[1].parse::<ShareLevel>().unwrap(),
+                starts_at: bound(parts[2]),
+                expires_at: bound(parts[3]),
+            };
+            grant.check().unwrap();
+            Resource::Audience {
+                access: effective_level(&grant, now.parse().unwrap()).into(),
+            }
+        }
         other => panic!("unknown resource kind {other}"),
     }
 }
@@ -86,6 +116,16 @@ fn account_actions() {
 #[test]
 fn audience_actions() {
     run_table("audience.decisions");
+}
+
+#[test]
+fn grant_windows() {
+    run_table("windows.decisions");
+}
+
+#[test]
+fn platform_binding() {
+    run_table("platforms.decisions");
 }
 
 #[test]

@@ -9,8 +9,8 @@
 
 use proptest::prelude::*;
 use sharing_policy::{
-    AccessLevel, AccountRef, Action, IdentityType, Permissions, Principal, Reason, Resource, Role,
-    ShareLevel, decide, deliver_identities, effective_level,
+    AccessLevel, AccountRef, Action, GrantWindow, IdentityType, Permissions, Principal, Reason,
+    Resource, Role, ShareLevel, decide, deliver_identities, effective_level,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,6 +34,24 @@ fn identities() -> impl Strategy<Value = BTreeMap<IdentityType, String>> {
 }
 fn grant_set() -> impl Strategy<Value = BTreeSet<IdentityType>> {
     proptest::collection::btree_set(identity_type(), 0..11)
+}
+fn bound() -> impl Strategy<Value = Option<i64>> {
+    proptest::option::of(0i64..100)
+}
+/// Any schedule, valid or not.
+fn any_schedule() -> impl Strategy<Value = GrantWindow> {
+    (share_level(), share_level(), bound(), bound()).prop_map(|(level, fallback, s, e)| {
+        GrantWindow {
+            level,
+            starts_at: s,
+            expires_at: e,
+            fallback,
+        }
+    })
+}
+/// A schedule the service accepts.
+fn grant() -> impl Strategy<Value = GrantWindow> {
+    any_schedule().prop_filter("accepted schedules only", |g| g.check().is_ok())
 }
 fn principal(role: Role) -> Principal {
     Principal::new(AccountRef::new("acc-1", "org-1"), role)
@@ -135,7 +153,10 @@ mod before {
                 | Action::ListSharedWithMe
                 | Action::CreateAudience
                 | Action::RecordProfiles
-                | Action::ListAccessRequests,
+                | Action::ListAccessRequests
+                // Added since: every connection of the account, across audiences
+                // (`GET /accounts/{b}/connections`), for the roles that manage them.
+                | Action::ViewConnections,
                 Resource::Account,
             ) => {
                 if role_permits(action, role) {
@@ -300,13 +321,65 @@ proptest! {
         }
     }
 
-    /// An expired grant never reads higher than the stored level, and never above private.
+    /// The effective level is always the level or the fallback, and it is the level
+    /// exactly inside the window.
     #[test]
-    fn expiry_only_narrows(level in share_level(), exp in proptest::option::of(0i64..100), now in 0i64..100) {
-        let eff = effective_level(level, exp, now);
-        prop_assert!(eff <= level);
-        if exp.is_some_and(|t| t <= now) {
-            prop_assert_eq!(eff, ShareLevel::Private);
+    fn effective_level_is_level_exactly_inside_the_window(g in grant(), now in -10i64..120) {
+        let eff = effective_level(&g, now);
+        prop_assert!(eff == g.level || eff == g.fallback);
+        let inside = g.starts_at.is_none_or(|s| s <= now) && g.expires_at.is_none_or(|e| now < e);
+        prop_assert_eq!(eff == g.level, inside);
+    }
+
+    /// Moving `now` across `expiresAt` never widens access, and nothing after it does.
+    #[test]
+    fn crossing_the_end_never_widens(g in grant(), before in -10i64..120, after in -10i64..120) {
+        let Some(end) = g.expires_at else { return Ok(()); };
+        prop_assume!(before < end && end <= after);
+        prop_assert!(effective_level(&g, after) <= effective_level(&g, before));
+        prop_assert_eq!(effective_level(&g, after), g.fallback);
+        prop_assert!(g.is_over(after));
+    }
+
+    /// `changes_at` names the next moment the effective level changes: the level is the
+    /// same until just before it and differs at it; with no `changes_at`, it never changes.
+    #[test]
+    fn changes_at_is_the_next_change(g in grant(), now in -10i64..120, later in 0i64..150) {
+        let eff = effective_level(&g, now);
+        match g.changes_at(now) {
+            Some(t) => {
+                prop_assert!(t > now);
+                prop_assert_eq!(effective_level(&g, t - 1), eff);
+                prop_assert_ne!(effective_level(&g, t), eff);
+            }
+            None => prop_assert_eq!(effective_level(&g, now + later), eff),
+        }
+    }
+
+    /// A schedule the service accepts never gives the fallback more than the level.
+    #[test]
+    fn accepted_schedules_fall_back_lower(g in any_schedule()) {
+        if g.check().is_ok() {
+            prop_assert!(g.fallback < g.level);
+            if let (Some(s), Some(e)) = (g.starts_at, g.expires_at) {
+                prop_assert!(s < e);
+            }
+        }
+    }
+
+    /// Purpose binding only narrows: an activation on a platform that is not allowed is
+    /// never allowed, and allowing it never denies more than the level alone.
+    #[test]
+    fn platform_binding_only_narrows(r in role(), a in access(), act in action()) {
+        let p = principal(r);
+        let bound = decide(&p, act, &Resource::Activation { access: a, platform_allowed: false });
+        prop_assert!(!bound.allowed);
+        let free = decide(&p, act, &Resource::Activation { access: a, platform_allowed: true });
+        if matches!(act, Action::ConnectAudience) {
+            prop_assert_eq!(free, decide(&p, act, &Resource::Audience { access: a }));
+        }
+        if matches!(act, Action::ReadDeliveredMembers) {
+            prop_assert_eq!(free, decide(&p, act, &Resource::Connection { access: a }));
         }
     }
 

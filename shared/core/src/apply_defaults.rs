@@ -1,0 +1,431 @@
+//! Bringing existing audiences in line with the account's current sharing defaults
+//! (`POST /accounts/{a}/sharing-defaults/apply`).
+//!
+//! The owner's audiences are walked in a stable order (oldest id first on the owner
+//! index), `limit` per call with an opaque cursor, so a call's cost is bounded whatever
+//! the account's size. For each audience a pure planner ([`plan_defaults`]) names the
+//! receiving accounts whose grant differs from the defaults: only grants that came from
+//! the defaults, or accounts never set on that audience, unless `includeEdited`. Without
+//! `dryRun` each audience's change is one sharing change through
+//! [`Core::add_sharing_change`] (version bump, grants and activity in one transaction,
+//! `source: default`); a concurrent change of the audience is re-planned on a fresh read
+//! (a few times) and otherwise skipped, never overwritten.
+
+use crate::audiences::{access_of, effective_sharing, platform_allowed};
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, AudienceId};
+use crate::items::{AudienceItem, ConnectionItem, GrantSource, SharingDefaultsItem, SharingEntry};
+use crate::keys;
+use crate::sharing::{Desired, GrantChange, MAX_CHANGES, plan_changes};
+use crate::store::{PageRequest, Query, Tx, TxError};
+use crate::{Core, Member};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
+use std::collections::BTreeMap;
+
+/// `POST .../sharing-defaults/apply` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApplyDefaultsInput {
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub include_edited: bool,
+    #[serde(default)]
+    pub limit: Option<i64>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// One receiving account of one audience whose grant changes (or would).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyItem {
+    pub audience_id: String,
+    pub audience_name: String,
+    pub account_id: String,
+    pub account_name: String,
+    /// The account's effective level before.
+    pub from: ShareLevel,
+    /// The default level.
+    pub to: ShareLevel,
+    /// How many of the account's connections to the audience the change suspends.
+    pub connections_suspended: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplyResult {
+    pub dry_run: bool,
+    pub items: Vec<ApplyItem>,
+    /// Audiences whose sharing kept changing while this call ran: nothing was written to
+    /// them; call again (with the same cursor) to bring them in line.
+    pub skipped_audience_ids: Vec<String>,
+    pub next_cursor: Option<String>,
+}
+
+/// The grants that bring `audience` in line with `defaults` at `now`. Only accounts whose
+/// grant came from the defaults, or that were never set on the audience, are touched,
+/// unless `include_edited`; then every grant is, and accounts not in the defaults become
+/// private. `grant` builds the default grant of a level. Pure.
+pub fn plan_defaults(
+    audience: &AudienceItem,
+    defaults: &[(AccountId, String, ShareLevel)],
+    include_edited: bool,
+    now: i64,
+    grant: impl Fn(ShareLevel, &str) -> SharingEntry,
+) -> Vec<GrantChange> {
+    let touchable = |account: &str| {
+        include_edited
+            || match audience.sharing.get(account).filter(|e| e.is_live(now)) {
+                Some(e) => e.source == GrantSource::Default,
+                None => !audience.edited_accounts.contains(account),
+            }
+    };
+    let mut desired: Desired = BTreeMap::new();
+    for (account, name, level) in defaults {
+        if account.as_str() == audience.owner_account_id || !touchable(account.as_str()) {
+            continue;
+        }
+        let after = (*level != ShareLevel::Private).then(|| grant(*level, name));
+        desired.insert(account.clone(), after);
+    }
+    for (account, _) in effective_sharing(audience, now) {
+        let Ok(id) = AccountId::parse(account) else {
+            continue;
+        };
+        if !desired.contains_key(&id)
+            && !defaults.iter().any(|(a, _, _)| a == &id)
+            && touchable(account)
+        {
+            desired.insert(id, None);
+        }
+    }
+    plan_changes(audience, &desired, now)
+}
+
+/// The apply cursor wraps the owner index's cursor, so that a cursor of another list
+/// (the audiences list reads the same index newest first) is refused.
+fn wrap_cursor(inner: Option<String>) -> Option<String> {
+    inner.map(|c| URL_SAFE_NO_PAD.encode(format!("apply-defaults\n{c}")))
+}
+
+fn unwrap_cursor(cursor: &str) -> Result<String> {
+    let invalid = || Error::Validation("the cursor is not one this call handed out".to_owned());
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    match text.split_once('\n') {
+        Some(("apply-defaults", inner)) if !inner.is_empty() => Ok(inner.to_owned()),
+        _ => Err(invalid()),
+    }
+}
+
+fn level_of(e: &Option<SharingEntry>, now: i64) -> ShareLevel {
+    e.as_ref().map_or(ShareLevel::Private, |e| e.effective(now))
+}
+
+impl Core {
+    /// `POST /accounts/{a}/sharing-defaults/apply`.
+    pub async fn apply_defaults(
+        &self,
+        member: &Member,
+        input: &ApplyDefaultsInput,
+    ) -> Result<ApplyResult> {
+        member.require(
+            Action::ChangeSharingDefaults,
+            &Resource::Account,
+            String::new,
+        )?;
+        let limit = input.limit.unwrap_or(50);
+        if !(1..=100).contains(&limit) {
+            return Err(Error::Validation(format!(
+                "limit must be 1 to 100; it is {limit}"
+            )));
+        }
+        let page = PageRequest {
+            limit: i32::try_from(limit).unwrap_or(50),
+            cursor: input.cursor.as_deref().map(unwrap_cursor).transpose()?,
+        };
+        let q = Query::index(keys::GSI1, keys::owned_audiences(&member.account_id));
+        let defaults_key = keys::sharing_defaults(&member.account_id);
+        let (stored, audiences) = tokio::try_join!(
+            self.table.get::<SharingDefaultsItem>(&defaults_key),
+            self.table.query::<AudienceItem>(&q, &page),
+        )?;
+        let defaults: Vec<(AccountId, String, ShareLevel)> = stored
+            .map(|d| d.defaults)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|d| {
+                Some((
+                    AccountId::parse(&d.account_id).ok()?,
+                    d.account_name,
+                    d.level,
+                ))
+            })
+            .collect();
+        let mut items = Vec::new();
+        let mut skipped = Vec::new();
+        for audience in audiences.items {
+            let id = audience.id.clone();
+            match self
+                .apply_to_audience(member, audience, &defaults, input)
+                .await?
+            {
+                Some(done) => items.extend(done),
+                None => skipped.push(id),
+            }
+        }
+        Ok(ApplyResult {
+            dry_run: input.dry_run,
+            items,
+            skipped_audience_ids: skipped,
+            next_cursor: wrap_cursor(audiences.next_cursor),
+        })
+    }
+
+    /// Plans (and unless dry-run commits) one audience. Answers what changed (or would),
+    /// or `None` when the audience kept changing under it and was skipped.
+    async fn apply_to_audience(
+        &self,
+        member: &Member,
+        first_read: AudienceItem,
+        defaults: &[(AccountId, String, ShareLevel)],
+        input: &ApplyDefaultsInput,
+    ) -> Result<Option<Vec<ApplyItem>>> {
+        let id = AudienceId::parse(&first_read.id)?;
+        let mut audience = first_read;
+        let mut applied = Vec::new();
+        for _attempt in 0..3 {
+            let now = self.now_epoch();
+            let granted_at = self.now_rfc3339();
+            let changes = plan_defaults(
+                &audience,
+                defaults,
+                input.include_edited,
+                now,
+                |level, name| SharingEntry {
+                    source: GrantSource::Default,
+                    granted_by: Some(member.user_id.to_string()),
+                    granted_at: Some(granted_at.clone()),
+                    ..SharingEntry::plain(level, name)
+                },
+            );
+            if changes.is_empty() {
+                return Ok(Some(applied));
+            }
+            let items = self.describe(&audience, &id, &changes, now).await?;
+            if input.dry_run {
+                return Ok(Some(items));
+            }
+            let mut conflict = false;
+            // A transaction holds at most MAX_CHANGES receivers' changes.
+            for (chunk, described) in changes.chunks(MAX_CHANGES).zip(items.chunks(MAX_CHANGES)) {
+                let mut tx = Tx::new();
+                let after = self.add_sharing_change(
+                    &mut tx,
+                    member.user_id.as_str(),
+                    &audience,
+                    chunk,
+                    None,
+                    GrantSource::Default,
+                )?;
+                match self.table.commit(tx).await {
+                    Ok(()) => {
+                        audience = after;
+                        applied.extend_from_slice(described);
+                    }
+                    Err(TxError::Condition(_)) => {
+                        conflict = true;
+                        break;
+                    }
+                    Err(TxError::Other(e)) => return Err(e),
+                }
+            }
+            if !conflict {
+                return Ok(Some(applied));
+            }
+            // Someone changed the audience's sharing meanwhile: plan again on what is
+            // there now, so their change is kept.
+            match self.table.get::<AudienceItem>(&keys::audience(&id)).await? {
+                Some(a) => audience = a,
+                None => return Ok(Some(applied)),
+            }
+        }
+        tracing::warn!(audience_id = %id, "apply defaults: the audience kept changing; skipped");
+        Ok(None)
+    }
+
+    /// The items of `changes`: levels before and after, and how many of each account's
+    /// active connections the change suspends (one Query per account that drops below
+    /// usable, run concurrently).
+    async fn describe(
+        &self,
+        audience: &AudienceItem,
+        id: &AudienceId,
+        changes: &[GrantChange],
+        now: i64,
+    ) -> Result<Vec<ApplyItem>> {
+        let counts = futures::future::try_join_all(changes.iter().map(|c| async move {
+            let before = access_of(audience, &c.receiver, now);
+            let to = level_of(&c.after, now);
+            if before < AccessLevel::Usable || AccessLevel::from(to) >= AccessLevel::Usable {
+                return Ok::<u32, Error>(0);
+            }
+            let q = Query::index(keys::GSI1, keys::audience_connections(&c.receiver, id));
+            let connections: Vec<ConnectionItem> = self.table.query_all(&q).await?;
+            let active = connections
+                .iter()
+                .filter(|k| platform_allowed(audience, &c.receiver, &k.platform))
+                .count();
+            Ok(u32::try_from(active).unwrap_or(u32::MAX))
+        }))
+        .await?;
+        Ok(changes
+            .iter()
+            .zip(counts)
+            .map(|(c, connections_suspended)| ApplyItem {
+                audience_id: audience.id.clone(),
+                audience_name: audience.name.clone(),
+                account_id: c.receiver.to_string(),
+                account_name: c
+                    .after
+                    .as_ref()
+                    .or(c.before.as_ref())
+                    .map(|e| e.account_name.clone())
+                    .unwrap_or_default(),
+                from: level_of(&c.before, now),
+                to: level_of(&c.after, now),
+                connections_suspended,
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audience(sharing: &[(&str, SharingEntry)], edited: &[&str]) -> AudienceItem {
+        AudienceItem {
+            pk: "AUDIENCE#A".into(),
+            sk: "AUDIENCE#A".into(),
+            gsi1pk: "OWNER#o".into(),
+            gsi1sk: "AUDIENCE#A".into(),
+            entity_type: "audience".into(),
+            id: "A".into(),
+            name: "A".into(),
+            description: None,
+            definition: "{}".into(),
+            owner_account_id: "o".into(),
+            owner_account_name: "Owner".into(),
+            organization_id: "org".into(),
+            created_by: "u".into(),
+            created_by_email: String::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+            version: 1,
+            sharing_version: 1,
+            sharing: sharing
+                .iter()
+                .map(|(id, e)| (id.to_string(), e.clone()))
+                .collect(),
+            edited_accounts: edited.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn from_defaults(level: ShareLevel) -> SharingEntry {
+        SharingEntry {
+            source: GrantSource::Default,
+            ..SharingEntry::plain(level, "x")
+        }
+    }
+
+    fn defaults(list: &[(&str, ShareLevel)]) -> Vec<(AccountId, String, ShareLevel)> {
+        list.iter()
+            .map(|(a, l)| (AccountId::parse(a).unwrap(), a.to_string(), *l))
+            .collect()
+    }
+
+    fn plan(
+        a: &AudienceItem,
+        d: &[(&str, ShareLevel)],
+        include_edited: bool,
+    ) -> Vec<(String, Option<ShareLevel>)> {
+        plan_defaults(a, &defaults(d), include_edited, 0, from_defaults_named)
+            .into_iter()
+            .map(|c| (c.receiver.to_string(), c.after.map(|e| e.level)))
+            .collect()
+    }
+
+    fn from_defaults_named(level: ShareLevel, name: &str) -> SharingEntry {
+        SharingEntry {
+            source: GrantSource::Default,
+            ..SharingEntry::plain(level, name)
+        }
+    }
+
+    #[test]
+    fn edits_win_over_defaults_unless_included() {
+        let a = audience(
+            &[
+                ("b", SharingEntry::plain(ShareLevel::ViewOnly, "b")),
+                ("c", from_defaults(ShareLevel::ViewOnly)),
+                ("e", from_defaults(ShareLevel::Usable)),
+            ],
+            &["b", "d"],
+        );
+        let d = [
+            ("b", ShareLevel::Usable),
+            ("c", ShareLevel::Usable),
+            ("d", ShareLevel::Usable),
+            ("f", ShareLevel::Usable),
+        ];
+        // b was set on the audience, d was set (to private) on it: both kept. c came from
+        // the defaults and f was never set: both follow. e came from defaults that no
+        // longer name it: private.
+        assert_eq!(
+            plan(&a, &d, false),
+            vec![
+                ("c".to_owned(), Some(ShareLevel::Usable)),
+                ("e".to_owned(), None),
+                ("f".to_owned(), Some(ShareLevel::Usable)),
+            ]
+        );
+        let all = plan(&a, &d, true);
+        assert!(all.contains(&("b".to_owned(), Some(ShareLevel::Usable))));
+        assert!(all.contains(&("d".to_owned(), Some(ShareLevel::Usable))));
+    }
+
+    #[test]
+    fn in_line_already_is_no_change_and_the_owner_is_never_named() {
+        let a = audience(&[("c", from_defaults(ShareLevel::Usable))], &[]);
+        assert!(
+            plan(
+                &a,
+                &[("c", ShareLevel::Usable), ("o", ShareLevel::Usable)],
+                false
+            )
+            .is_empty()
+        );
+        assert!(
+            plan(
+                &a,
+                &[("c", ShareLevel::Usable), ("z", ShareLevel::Private)],
+                false
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn cursors_are_this_calls_own() {
+        let c = wrap_cursor(Some("inner".into())).unwrap();
+        assert_eq!(unwrap_cursor(&c).unwrap(), "inner");
+        assert!(unwrap_cursor("inner").is_err());
+        assert!(unwrap_cursor(&URL_SAFE_NO_PAD.encode("members\ninner")).is_err());
+        assert!(unwrap_cursor(&URL_SAFE_NO_PAD.encode("apply-defaults\n")).is_err());
+    }
+}

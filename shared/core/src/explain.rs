@@ -1,0 +1,303 @@
+//! Why an account holds what it holds on an audience, and the organization an owner picks
+//! receivers from.
+//!
+//! The explanation is assembled from the same facts the real calls look up (the
+//! audience's sharing map, the identity grants, the account's connections) and its
+//! `actions` are the policy's own [`decide`] answers for the caller's role at the
+//! account's effective level: there is no second copy of the rules here.
+
+use crate::audiences::{access_of, platform_allowed};
+use crate::clock::rfc3339_epoch;
+use crate::connections::{ConnectionStatus, connection_state};
+use crate::error::{Error, Result};
+use crate::ids::{AccountId, AudienceId, OrganizationId};
+use crate::items::{
+    AccountItem, AudienceItem, ConnectionItem, GrantSource, OrganizationItem, entity,
+};
+use crate::keys;
+use crate::sharing::GrantView;
+use crate::store::Query;
+use crate::{Core, Member};
+use serde::Serialize;
+use sharing_policy::{AccessLevel, Action, IdentityType, Principal, Resource, decide};
+
+/// Where an account's access comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessSource {
+    /// The account owns the audience.
+    Owner,
+    Grant,
+    Default,
+    AccessRequest,
+    /// No grant: the account holds `private`.
+    None,
+}
+
+impl From<GrantSource> for AccessSource {
+    fn from(s: GrantSource) -> Self {
+        match s {
+            GrantSource::Grant => AccessSource::Grant,
+            GrantSource::Default => AccessSource::Default,
+            GrantSource::AccessRequest => AccessSource::AccessRequest,
+        }
+    }
+}
+
+/// One audience action, as the caller may or may not do it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionAnswer {
+    pub action: &'static str,
+    pub allowed: bool,
+    /// `permitted`, or the error code the call would answer.
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionCounts {
+    pub active: u32,
+    pub suspended: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessExplanation {
+    pub audience_id: String,
+    pub account_id: String,
+    /// The account's effective level now (`owner` for the owner account).
+    pub access: AccessLevel,
+    pub source: AccessSource,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant: Option<GrantView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes_at: Option<String>,
+    /// The identity types the account receives for users it has not seen.
+    pub identity_types: Vec<IdentityType>,
+    pub connections: ConnectionCounts,
+    /// The caller's audience actions (the receiver's own view only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<ActionAnswer>>,
+}
+
+/// The audience actions an explanation answers for, in the contract's order.
+pub const EXPLAINED_ACTIONS: [Action; 8] = [
+    Action::ViewAudience,
+    Action::EditAudience,
+    Action::ViewSharing,
+    Action::ChangeSharing,
+    Action::ConnectAudience,
+    Action::RequestAccess,
+    Action::UploadMembers,
+    Action::ReadDeliveredMembers,
+];
+
+/// What `principal` may do with an audience its account holds `access` on: the policy's
+/// answers, on the resource each call decides on (a connection for delivered members).
+pub fn action_answers(principal: &Principal, access: AccessLevel) -> Vec<ActionAnswer> {
+    EXPLAINED_ACTIONS
+        .iter()
+        .map(|&action| {
+            let resource = match action {
+                Action::ReadDeliveredMembers => Resource::Connection { access },
+                _ => Resource::Audience { access },
+            };
+            let d = decide(principal, action, &resource);
+            ActionAnswer {
+                action: action.name(),
+                allowed: d.allowed,
+                reason: d.reason.code().unwrap_or("permitted"),
+            }
+        })
+        .collect()
+}
+
+/// The explanation of `account`'s access, from the audience, its connections to it and
+/// the identity types granted to it.
+fn explanation(
+    audience: &AudienceItem,
+    account: &AccountId,
+    connections: &[ConnectionItem],
+    identity_types: Vec<IdentityType>,
+    now: i64,
+) -> AccessExplanation {
+    let access = access_of(audience, account, now);
+    let entry = audience
+        .sharing
+        .get(account.as_str())
+        .filter(|e| e.is_live(now) && audience.owner_account_id != account.as_str());
+    let source = if audience.owner_account_id == account.as_str() {
+        AccessSource::Owner
+    } else {
+        entry.map_or(AccessSource::None, |e| e.source.into())
+    };
+    let mut counts = ConnectionCounts::default();
+    for c in connections {
+        let allowed = platform_allowed(audience, account, &c.platform);
+        match connection_state(access, allowed).0 {
+            ConnectionStatus::Active => counts.active += 1,
+            ConnectionStatus::Suspended => counts.suspended += 1,
+        }
+    }
+    AccessExplanation {
+        audience_id: audience.id.clone(),
+        account_id: account.to_string(),
+        access,
+        source,
+        grant: entry.map(|e| GrantView::of(account.as_str(), e, now)),
+        changes_at: entry
+            .and_then(|e| e.window().changes_at(now))
+            .map(rfc3339_epoch),
+        identity_types,
+        connections: counts,
+        actions: None,
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationAccount {
+    pub account_id: String,
+    pub account_name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationView {
+    pub organization_id: String,
+    pub name: String,
+    pub accounts: Vec<OrganizationAccount>,
+}
+
+impl Core {
+    /// The facts an explanation needs beyond the audience: `account`'s connections to it
+    /// (one Query) and the identity types the owner sends it (one BatchGetItem), read
+    /// concurrently.
+    async fn explanation_facts(
+        &self,
+        audience: &AudienceItem,
+        id: &AudienceId,
+        account: &AccountId,
+    ) -> Result<(Vec<ConnectionItem>, Vec<IdentityType>)> {
+        let owner = AccountId::parse(&audience.owner_account_id)?;
+        let q = Query::index(keys::GSI1, keys::audience_connections(account, id));
+        let identity = async {
+            if &owner == account {
+                Ok(IdentityType::ALL.to_vec())
+            } else {
+                Ok::<_, Error>(
+                    self.identity_types_granted(&owner, account)
+                        .await?
+                        .into_iter()
+                        .collect(),
+                )
+            }
+        };
+        tokio::try_join!(self.table.query_all::<ConnectionItem>(&q), identity)
+    }
+
+    /// `GET /accounts/{b}/audiences/{id}/access`: any member of `b`; private to `b`: 404.
+    pub async fn explain_access(
+        &self,
+        member: &Member,
+        id: &AudienceId,
+    ) -> Result<AccessExplanation> {
+        let (audience, _) = self.audience_for(member, id, Action::ViewAudience).await?;
+        let (connections, identity_types) = self
+            .explanation_facts(&audience, id, &member.account_id)
+            .await?;
+        let mut e = explanation(
+            &audience,
+            &member.account_id,
+            &connections,
+            identity_types,
+            self.now_epoch(),
+        );
+        e.actions = Some(action_answers(&member.principal(), e.access));
+        Ok(e)
+    }
+
+    /// `GET /accounts/{a}/audiences/{id}/sharing/{b}`: admin-level users of the owner
+    /// account. An account outside the organization (or none): 404.
+    pub async fn explain_grant(
+        &self,
+        member: &Member,
+        id: &AudienceId,
+        receiver: &AccountId,
+    ) -> Result<AccessExplanation> {
+        let (audience, _) = self.audience_for(member, id, Action::ViewSharing).await?;
+        let account: Option<AccountItem> = self.table.get(&keys::account(receiver)).await?;
+        if account.is_none_or(|a| a.organization_id != audience.organization_id) {
+            return Err(Error::NotFound(format!(
+                "account '{receiver}' was not found in your organization"
+            )));
+        }
+        let (connections, identity_types) = self.explanation_facts(&audience, id, receiver).await?;
+        Ok(explanation(
+            &audience,
+            receiver,
+            &connections,
+            identity_types,
+            self.now_epoch(),
+        ))
+    }
+
+    /// `GET /accounts/{a}/organization`: any member; the organization and every account
+    /// in it (the receivers an owner can choose from), by id.
+    pub async fn organization(&self, member: &Member) -> Result<OrganizationView> {
+        let org = OrganizationId::parse(&member.organization_id)?;
+        let q = Query::index(keys::GSI1, keys::organization_accounts(&org));
+        let key = keys::organization(&org);
+        let (item, accounts) = tokio::try_join!(
+            self.table.get::<OrganizationItem>(&key),
+            self.table.query_all::<AccountItem>(&q),
+        )?;
+        let mut accounts: Vec<OrganizationAccount> = accounts
+            .into_iter()
+            .filter(|a| a.entity_type == entity::ACCOUNT && a.organization_id == org.as_str())
+            .map(|a| OrganizationAccount {
+                account_id: a.id,
+                account_name: a.name,
+            })
+            .collect();
+        accounts.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+        Ok(OrganizationView {
+            organization_id: org.to_string(),
+            name: item.map(|o| o.name).unwrap_or_default(),
+            accounts,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sharing_policy::{AccountRef, Role};
+
+    #[test]
+    fn answers_are_the_policy_decisions() {
+        let p = Principal::new(AccountRef::new("mpdine", "mparticle"), Role::User);
+        let answers = action_answers(&p, AccessLevel::ViewOnly);
+        let names: Vec<_> = answers.iter().map(|a| a.action).collect();
+        assert_eq!(
+            names,
+            [
+                "view_audience",
+                "edit_audience",
+                "view_sharing",
+                "change_sharing",
+                "connect_audience",
+                "request_access",
+                "upload_members",
+                "read_delivered_members"
+            ]
+        );
+        let of = |name: &str| answers.iter().find(|a| a.action == name).unwrap().clone();
+        assert!(of("view_audience").allowed);
+        assert_eq!(of("view_audience").reason, "permitted");
+        assert_eq!(of("connect_audience").reason, "insufficient_access");
+        assert_eq!(of("view_sharing").reason, "forbidden");
+        assert!(of("request_access").allowed);
+    }
+}

@@ -1,0 +1,232 @@
+//! Usage of an audience seen from its owner (`GET /accounts/{a}/audiences/{id}/usage`):
+//! every account that holds a grant on it or has a connection to it, its effective
+//! access, its connections, and how many members pages of delivered members returned to
+//! them.
+//!
+//! Connections are registered under the audience (`USAGE#{id}` / `CONNECTION#{c}`) in the
+//! same transaction that creates them. Deliveries are counted where they happen: a page
+//! of delivered members adds its count to one of [`keys::USAGE_SHARDS`] counter items of
+//! its connection (`USAGE#{id}#{shard}` / `DELIVERED#{c}`), chosen round robin, with a
+//! write that is not awaited before the page is answered. A busy connection spreads over
+//! eight keys in eight partitions, and the page pays no extra round trip.
+
+use crate::audiences::{access_of, effective_sharing, platform_allowed};
+use crate::connections::{ConnectionStatus, SuspendedReason, connection_state};
+use crate::error::Result;
+use crate::ids::{AccountId, AudienceId, ConnectionId};
+use crate::items::{AccountItem, ConnectionItem, entity};
+use crate::keys;
+use crate::store::{Expr, Query};
+use crate::{Core, Member};
+use serde::{Deserialize, Serialize};
+use sharing_policy::{AccessLevel, Action};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A connection as registered under its audience.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionUsageItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub audience_id: String,
+    pub account_id: String,
+    pub connection_id: String,
+    pub platform: String,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+impl ConnectionUsageItem {
+    pub fn of(c: &ConnectionItem, id: &AudienceId, cid: &ConnectionId) -> Self {
+        let key = keys::usage_connection(id, cid);
+        ConnectionUsageItem {
+            pk: key.pk,
+            sk: key.sk,
+            entity_type: entity::CONNECTION_USAGE.to_owned(),
+            audience_id: c.audience_id.clone(),
+            account_id: c.account_id.clone(),
+            connection_id: c.id.clone(),
+            platform: c.platform.clone(),
+            created_at: c.created_at.clone(),
+            created_by: c.created_by.clone(),
+        }
+    }
+}
+
+/// One shard of one connection's delivery count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryCountItem {
+    #[serde(rename = "PK")]
+    pub pk: String,
+    #[serde(rename = "SK")]
+    pub sk: String,
+    pub entity_type: String,
+    pub connection_id: String,
+    pub account_id: String,
+    pub members_delivered: i64,
+    pub last_delivered_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageConnection {
+    pub id: String,
+    pub platform: String,
+    pub status: ConnectionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended_reason: Option<SuspendedReason>,
+    pub created_at: String,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageItem {
+    pub account_id: String,
+    pub account_name: String,
+    pub access: AccessLevel,
+    pub connections: Vec<UsageConnection>,
+    pub members_delivered: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_delivered_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageView {
+    pub items: Vec<UsageItem>,
+}
+
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+impl Core {
+    /// Adds `count` delivered members to the connection's tally, in the background: the
+    /// caller does not wait for it (a failure is logged; the tally then undercounts).
+    pub fn count_delivery(&self, audience: &AudienceId, c: &ConnectionItem, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let Ok(cid) = ConnectionId::parse(&c.id) else {
+            return;
+        };
+        let shard = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % keys::USAGE_SHARDS;
+        let key = keys::delivery_count(audience, shard, &cid);
+        let update = Expr::new(
+            "ADD membersDelivered :n SET entityType = :t, connectionId = :c, accountId = :a, lastDeliveredAt = :at",
+        )
+        .value(":n", &count)
+        .and_then(|e| e.value(":t", &entity::DELIVERY_COUNT))
+        .and_then(|e| e.value(":c", &c.id))
+        .and_then(|e| e.value(":a", &c.account_id))
+        .and_then(|e| e.value(":at", &self.now_rfc3339()));
+        let table = self.table.clone();
+        let connection = c.id.clone();
+        tokio::spawn(async move {
+            let result = match update {
+                Ok(u) => table.update(&key, u, None).await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                tracing::warn!(connection_id = %connection, error = %e, "delivery count not recorded");
+            }
+        });
+    }
+
+    /// `GET /accounts/{a}/audiences/{id}/usage`: admin-level users of the owner account.
+    /// One GetItem of the audience, then concurrently one Query of the connection registry
+    /// and one Query per counter shard, and (only for accounts without a grant) one
+    /// BatchGetItem of their names.
+    pub async fn usage(&self, member: &Member, id: &AudienceId) -> Result<UsageView> {
+        let (audience, _) = self.audience_for(member, id, Action::ViewUsage).await?;
+        let registry = Query::table(keys::usage_registry(id));
+        let shards = (0..keys::USAGE_SHARDS).map(|s| {
+            let q = Query::table(keys::usage_shard(id, s));
+            let table = self.table.clone();
+            async move { table.query_all::<DeliveryCountItem>(&q).await }
+        });
+        let (connections, counts) = tokio::try_join!(
+            self.table.query_all::<ConnectionUsageItem>(&registry),
+            futures::future::try_join_all(shards),
+        )?;
+        let now = self.now_epoch();
+        let mut accounts: BTreeMap<String, String> = effective_sharing(&audience, now)
+            .map(|(a, e)| (a.clone(), e.account_name.clone()))
+            .collect();
+        for c in &connections {
+            let name = if c.account_id == audience.owner_account_id {
+                audience.owner_account_name.clone()
+            } else {
+                String::new()
+            };
+            accounts.entry(c.account_id.clone()).or_insert(name);
+        }
+        let unnamed: Vec<AccountId> = accounts
+            .iter()
+            .filter(|(_, n)| n.is_empty())
+            .filter_map(|(a, _)| AccountId::parse(a).ok())
+            .collect();
+        if !unnamed.is_empty() {
+            let found: Vec<AccountItem> = self
+                .table
+                .batch_get(&unnamed.iter().map(keys::account).collect::<Vec<_>>())
+                .await?;
+            for a in found {
+                accounts.insert(a.id.clone(), a.name);
+            }
+        }
+        let mut delivered: BTreeMap<String, (i64, Option<String>)> = BTreeMap::new();
+        for d in counts.into_iter().flatten() {
+            let e = delivered.entry(d.account_id.clone()).or_default();
+            e.0 += d.members_delivered;
+            if e.1
+                .as_deref()
+                .is_none_or(|t| t < d.last_delivered_at.as_str())
+            {
+                e.1 = Some(d.last_delivered_at);
+            }
+        }
+        let items = accounts
+            .into_iter()
+            .map(|(account, account_name)| {
+                let id = AccountId::parse(&account);
+                let access = id
+                    .as_ref()
+                    .map_or(AccessLevel::Private, |a| access_of(&audience, a, now));
+                let connections = connections
+                    .iter()
+                    .filter(|c| c.account_id == account)
+                    .map(|c| {
+                        let allowed = id
+                            .as_ref()
+                            .map_or(true, |a| platform_allowed(&audience, a, &c.platform));
+                        let (status, suspended_reason) = connection_state(access, allowed);
+                        UsageConnection {
+                            id: c.connection_id.clone(),
+                            platform: c.platform.clone(),
+                            status,
+                            suspended_reason,
+                            created_at: c.created_at.clone(),
+                            created_by: c.created_by.clone(),
+                        }
+                    })
+                    .collect();
+                let (members_delivered, last_delivered_at) =
+                    delivered.remove(&account).unwrap_or_default();
+                UsageItem {
+                    account_id: account,
+                    account_name,
+                    access,
+                    connections,
+                    members_delivered,
+                    last_delivered_at,
+                }
+            })
+            .collect();
+        Ok(UsageView { items })
+    }
+}
