@@ -112,18 +112,46 @@ impl CallCounter {
 
     /// The calls sent since `mark`.
     pub fn since(&self, mark: Mark) -> Calls {
-        let calls: Vec<Call> = self.lock().iter().skip(mark.0).cloned().collect();
-        Calls {
-            calls: calls.len() as u64,
-            depth: depth(&calls),
-            rcu: calls.iter().map(|c| c.rcu).sum(),
-            wcu: calls.iter().map(|c| c.wcu).sum(),
-            operations: calls.iter().map(|c| c.operation).collect(),
+        Calls::of(&self.calls_since(mark))
+    }
+
+    /// The calls sent since `mark`, one by one.
+    pub fn calls_since(&self, mark: Mark) -> Vec<Call> {
+        self.lock().iter().skip(mark.0).cloned().collect()
+    }
+
+    /// Waits until no call since `mark` has been sent or been in flight for 300 ms (at
+    /// most 5 s): for the work a route starts and does not wait for (a delivered page's
+    /// usage count).
+    pub async fn settle(&self, mark: Mark) {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut last = self.get();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let now = self.get();
+            let in_flight = self.lock().iter().skip(mark.0).any(|c| c.end.is_none());
+            if (now == last && !in_flight) || tokio::time::Instant::now() > deadline {
+                return;
+            }
+            last = now;
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Call>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Calls {
+    /// The figures of `calls`.
+    pub fn of(calls: &[Call]) -> Calls {
+        Calls {
+            calls: calls.len() as u64,
+            depth: depth(calls),
+            rcu: calls.iter().map(|c| c.rcu).sum(),
+            wcu: calls.iter().map(|c| c.wcu).sum(),
+            operations: calls.iter().map(|c| c.operation).collect(),
+        }
     }
 }
 

@@ -110,8 +110,8 @@ async fn list_roles(
     CallerOf(caller): CallerOf,
     Path(account): Path<String>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    Ok(List::from(core.list_roles(&member).await?).into_response())
+    let account = account_id(&account)?;
+    Ok(List::from(core.list_roles(&caller, &account).await?).into_response())
 }
 
 async fn put_role(
@@ -120,9 +120,10 @@ async fn put_role(
     Path((account, role)): Path<(String, String)>,
     JsonBody(input): JsonBody<RoleInput>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
     // The role id is checked (400) after the caller's role, inside `put_role`.
-    let (view, created) = core.put_role(&member, &role, &input).await?;
+    let (view, created) = core
+        .put_role(&caller, &account_id(&account)?, &role, &input)
+        .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -136,8 +137,14 @@ async fn delete_role(
     CallerOf(caller): CallerOf,
     Path((account, role)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let role = path_id(&role, RoleId::parse, "role")?;
-    core.delete_role(&member, &role).await?;
+    let account = account_id(&account)?;
+    let role = id_after_account(
+        &core,
+        &caller,
+        &account,
+        path_id(&role, RoleId::parse, "role"),
+    )
+    .await?;
+    core.delete_role(&caller, &account, &role).await?;
     Ok(StatusCode::NO_CONTENT)
 }

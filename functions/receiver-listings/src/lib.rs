@@ -53,9 +53,8 @@ async fn explain_access(
     CallerOf(caller): CallerOf,
     Path((account, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let id = path_id(&id, AudienceId::parse, "audience")?;
-    Ok(axum::Json(core.explain_access(&member, &id).await?).into_response())
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
+    Ok(axum::Json(core.explain_access(&caller, &account, &id).await?).into_response())
 }
 
 async fn account_connections(
@@ -64,8 +63,9 @@ async fn account_connections(
     Path(account): Path<String>,
     list: ListQuery,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    Ok(List::from(core.account_connections(&member, list.page()?).await?).into_response())
+    let account = account_id(&account)?;
+    let page = page_after_account(&core, &caller, &account, &list).await?;
+    Ok(List::from(core.account_connections(&caller, &account, &page).await?).into_response())
 }
 
 async fn create_connection(

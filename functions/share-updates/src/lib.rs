@@ -184,21 +184,27 @@ async fn explain_grant(
     CallerOf(caller): CallerOf,
     Path((account, id, receiver)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let id = audience_id(&id)?;
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
     // A receiver id that cannot be an account is not an account of the organization.
     let receiver = match AccountId::parse(&receiver) {
         Ok(r) => r,
         Err(_) => {
-            core.audience_for(&member, &id, sharing_core::policy::Action::ViewSharing)
-                .await?;
+            core.member_and_audience(
+                &caller,
+                &account,
+                &id,
+                sharing_core::policy::Action::ViewSharing,
+            )
+            .await?;
             return Err(ApiError::from(sharing_core::Error::NotFound(format!(
                 "account '{}' was not found in your organization",
                 receiver.chars().take(64).collect::<String>()
             ))));
         }
     };
-    let e = core.explain_grant(&member, &id, &receiver).await?;
+    let e = core
+        .explain_grant(&caller, &account, &id, &receiver)
+        .await?;
     Ok(axum::Json(e).into_response())
 }
 
@@ -230,8 +236,8 @@ async fn apply_defaults(
     Path(account): Path<String>,
     JsonBody(input): JsonBody<ApplyDefaultsInput>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    Ok(axum::Json(core.apply_defaults(&member, &input).await?).into_response())
+    let account = account_id(&account)?;
+    Ok(axum::Json(core.apply_defaults(&caller, &account, &input).await?).into_response())
 }
 
 async fn usage(
@@ -239,6 +245,6 @@ async fn usage(
     CallerOf(caller): CallerOf,
     Path((account, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    Ok(axum::Json(core.usage(&member, &audience_id(&id)?).await?).into_response())
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
+    Ok(axum::Json(core.usage(&caller, &account, &id).await?).into_response())
 }

@@ -122,7 +122,10 @@ impl Core {
         account_id: &AccountId,
         read: impl std::future::Future<Output = Result<T>>,
     ) -> Result<(Member, T)> {
-        let (member, read) = tokio::join!(self.member(caller, account_id), read);
+        // Boxed: the reads joined here are SDK futures, large enough together to overflow
+        // a 2 MB worker stack when polled inline in debug builds.
+        let (member, read) =
+            tokio::join!(Box::pin(self.member(caller, account_id)), Box::pin(read));
         Ok((member?, read?))
     }
 

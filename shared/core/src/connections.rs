@@ -309,17 +309,25 @@ impl Core {
     }
 
     /// `GET /accounts/{b}/connections`: every connection of the account across
-    /// audiences, oldest first. One Query per page on the account's connections, then
-    /// one BatchGetItem of the page's audiences (their names, owners and the grants the
-    /// status is derived from). An audience that no longer exists reads as private.
+    /// audiences, oldest first. Two round trips: the membership and one Query of a page
+    /// of the account's connections together; then one BatchGetItem of the page's
+    /// audiences (their names, owners and the grants the status is derived from). An
+    /// audience that no longer exists reads as private.
     pub async fn account_connections(
         &self,
-        member: &Member,
+        caller: &Caller,
+        account_id: &AccountId,
         page: &PageRequest,
     ) -> Result<Page<AccountConnectionView>> {
+        let q = Query::index(keys::GSI2, keys::account_connections(account_id));
+        let (member, p) = self
+            .member_and(
+                caller,
+                account_id,
+                self.table.query::<ConnectionItem>(&q, page),
+            )
+            .await?;
         member.require(Action::ViewConnections, &Resource::Account, String::new)?;
-        let q = Query::index(keys::GSI2, keys::account_connections(&member.account_id));
-        let p: Page<ConnectionItem> = self.table.query(&q, page).await?;
         let audience_keys = p
             .items
             .iter()
