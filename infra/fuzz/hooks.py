@@ -47,6 +47,9 @@ def _past(ts):
 def filter_body(context, body):
     if not isinstance(body, dict):
         return True
+    # A cursor in a body (apply defaults) is as opaque as one in a query.
+    if isinstance(body.get("cursor"), str):
+        return False
     # Each account at most once in a sharing or defaults list.
     for key in ("grants", "defaults"):
         if isinstance(body.get(key), list) and _ids_repeat(body[key]):

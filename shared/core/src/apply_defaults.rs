@@ -33,10 +33,28 @@ pub struct ApplyDefaultsInput {
     pub dry_run: bool,
     #[serde(default)]
     pub include_edited: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub limit: Option<i64>,
     #[serde(default)]
     pub cursor: Option<String>,
+}
+
+/// A JSON whole number: `93` and `93.0` alike (JSON Schema's `integer` admits both);
+/// `93.5` or a string is refused with the field's path.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let n = Option::<serde_json::Number>::deserialize(d)?;
+    match n {
+        None => Ok(None),
+        Some(n) => n
+            .as_i64()
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                    .map(|f| f as i64)
+            })
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number"))),
+    }
 }
 
 /// One receiving account of one audience whose grant changes (or would).
@@ -357,6 +375,16 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limit_is_a_whole_number_written_either_way() {
+        let read = |j: &str| serde_json::from_str::<ApplyDefaultsInput>(j).map(|i| i.limit);
+        assert_eq!(read(r#"{"limit": 93}"#).unwrap(), Some(93));
+        assert_eq!(read(r#"{"limit": 93.0}"#).unwrap(), Some(93));
+        assert_eq!(read(r#"{}"#).unwrap(), None);
+        assert!(read(r#"{"limit": 93.5}"#).is_err());
+        assert!(read(r#"{"limit": "93"}"#).is_err());
+    }
 
     fn audience(sharing: &[(&str, SharingEntry)], edited: &[&str]) -> AudienceItem {
         AudienceItem {
