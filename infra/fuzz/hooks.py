@@ -36,6 +36,17 @@ def _ids_repeat(items):
     return len(ids) != len(set(ids))
 
 
+def _ends_before_start(starts, expires):
+    if starts is None or expires is None:
+        return False
+    try:
+        s = datetime.fromisoformat(str(starts).replace("Z", "+00:00"))
+        e = datetime.fromisoformat(str(expires).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return e <= s
+
+
 def _past(ts):
     try:
         return datetime.fromisoformat(str(ts).replace("Z", "+00:00")) <= datetime.now(timezone.utc)
@@ -66,6 +77,10 @@ def filter_body(context, body):
     grants = body.get("grants") if isinstance(body.get("grants"), list) else [body]
     for g in grants:
         if isinstance(g, dict) and "expiresAt" in g and _past(g["expiresAt"]):
+            return False
+    # A grant's window ends after it starts.
+    for g in grants:
+        if isinstance(g, dict) and _ends_before_start(g.get("startsAt"), g.get("expiresAt")):
             return False
     # A campaign ends on or after its start.
     campaign = body.get("campaign")

@@ -10,7 +10,9 @@ use sharing_core::Core;
 use sharing_core::access_requests::{Approval, Denial, Direction, NewAccessRequest, RequestStatus};
 use sharing_core::ids::RequestId;
 use sharing_http::context::CallerOf;
-use sharing_http::{ApiError, JsonBody, List, ListQuery, created, member_of, path_id};
+use sharing_http::{
+    ApiError, JsonBody, List, ListQuery, account_id, created, id_after_account, member_of, path_id,
+};
 
 pub fn routes() -> Router<Core> {
     Router::new()
@@ -36,14 +38,27 @@ fn request_id(raw: &str) -> Result<RequestId, ApiError> {
     path_id(raw, RequestId::parse, "access request")
 }
 
+/// The account and request ids of the path, in the order their errors are told.
+async fn ids(
+    core: &Core,
+    caller: &sharing_core::Caller,
+    account: &str,
+    id: &str,
+) -> Result<(sharing_core::ids::AccountId, RequestId), ApiError> {
+    let account = account_id(account)?;
+    let id = id_after_account(core, caller, &account, request_id(id)).await?;
+    Ok((account, id))
+}
+
 async fn create_request(
     State(core): State<Core>,
     CallerOf(caller): CallerOf,
     Path(account): Path<String>,
     JsonBody(input): JsonBody<NewAccessRequest>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let r = core.create_access_request(&member, &input).await?;
+    let r = core
+        .create_access_request(&caller, &account_id(&account)?, &input)
+        .await?;
     Ok(created(
         &format!("/accounts/{account}/access-requests/{}", r.id),
         &r,
@@ -72,8 +87,8 @@ async fn get_request(
     CallerOf(caller): CallerOf,
     Path((account, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let r = core.get_access_request(&member, &request_id(&id)?).await?;
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
+    let r = core.get_access_request(&caller, &account, &id).await?;
     Ok(axum::Json(r).into_response())
 }
 
@@ -83,9 +98,9 @@ async fn approve_request(
     Path((account, id)): Path<(String, String)>,
     JsonBody(input): JsonBody<Approval>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
     let r = core
-        .approve_access_request(&member, &request_id(&id)?, &input)
+        .approve_access_request(&caller, &account, &id, &input)
         .await?;
     Ok(axum::Json(r).into_response())
 }
@@ -96,9 +111,9 @@ async fn deny_request(
     Path((account, id)): Path<(String, String)>,
     JsonBody(input): JsonBody<Denial>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
     let r = core
-        .deny_access_request(&member, &request_id(&id)?, &input)
+        .deny_access_request(&caller, &account, &id, &input)
         .await?;
     Ok(axum::Json(r).into_response())
 }

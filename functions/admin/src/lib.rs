@@ -11,7 +11,9 @@ use sharing_core::accounts::UserInput;
 use sharing_core::ids::{RoleId, UserId};
 use sharing_core::roles::RoleInput;
 use sharing_http::context::CallerOf;
-use sharing_http::{ApiError, JsonBody, List, ListQuery, member_of, path_id};
+use sharing_http::{
+    ApiError, JsonBody, List, ListQuery, account_id, id_after_account, member_of, path_id,
+};
 
 pub fn routes() -> Router<Core> {
     Router::new()
@@ -59,9 +61,15 @@ async fn put_user(
     Path((account, user)): Path<(String, String)>,
     JsonBody(input): JsonBody<UserInput>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let user = UserId::parse(&user)?;
-    let (view, added) = core.put_user(&member, &user, &input).await?;
+    let account = account_id(&account)?;
+    let user = id_after_account(
+        &core,
+        &caller,
+        &account,
+        UserId::parse(&user).map_err(ApiError::from),
+    )
+    .await?;
+    let (view, added) = core.put_user(&caller, &account, &user, &input).await?;
     let status = if added {
         StatusCode::CREATED
     } else {
@@ -75,9 +83,15 @@ async fn remove_user(
     CallerOf(caller): CallerOf,
     Path((account, user)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let user = path_id(&user, UserId::parse, "user")?;
-    core.remove_user(&member, &user).await?;
+    let account = account_id(&account)?;
+    let user = id_after_account(
+        &core,
+        &caller,
+        &account,
+        path_id(&user, UserId::parse, "user"),
+    )
+    .await?;
+    core.remove_user(&caller, &account, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -96,8 +110,8 @@ async fn list_roles(
     CallerOf(caller): CallerOf,
     Path(account): Path<String>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    Ok(List::from(core.list_roles(&member).await?).into_response())
+    let account = account_id(&account)?;
+    Ok(List::from(core.list_roles(&caller, &account).await?).into_response())
 }
 
 async fn put_role(
@@ -106,9 +120,10 @@ async fn put_role(
     Path((account, role)): Path<(String, String)>,
     JsonBody(input): JsonBody<RoleInput>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
     // The role id is checked (400) after the caller's role, inside `put_role`.
-    let (view, created) = core.put_role(&member, &role, &input).await?;
+    let (view, created) = core
+        .put_role(&caller, &account_id(&account)?, &role, &input)
+        .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -122,8 +137,14 @@ async fn delete_role(
     CallerOf(caller): CallerOf,
     Path((account, role)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let role = path_id(&role, RoleId::parse, "role")?;
-    core.delete_role(&member, &role).await?;
+    let account = account_id(&account)?;
+    let role = id_after_account(
+        &core,
+        &caller,
+        &account,
+        path_id(&role, RoleId::parse, "role"),
+    )
+    .await?;
+    core.delete_role(&caller, &account, &role).await?;
     Ok(StatusCode::NO_CONTENT)
 }

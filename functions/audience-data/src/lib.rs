@@ -12,7 +12,10 @@ use sharing_core::members::{
     DeliveredMember, MembersInput, MembersResult, ProfilesInput, ProfilesResult,
 };
 use sharing_http::context::CallerOf;
-use sharing_http::{ApiError, JsonBody, List, ListQuery, member_of, path_id};
+use sharing_http::{
+    ApiError, JsonBody, List, ListQuery, account_id, id_after_account, member_of,
+    page_after_account, path_id,
+};
 
 pub fn routes() -> Router<Core> {
     Router::new()
@@ -33,9 +36,17 @@ async fn put_members(
     Path((account, id)): Path<(String, String)>,
     JsonBody(input): JsonBody<MembersInput>,
 ) -> Result<Json<MembersResult>, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let id = path_id(&id, AudienceId::parse, "audience")?;
-    Ok(Json(core.upsert_members(&member, &id, &input).await?))
+    let account = account_id(&account)?;
+    let id = id_after_account(
+        &core,
+        &caller,
+        &account,
+        path_id(&id, AudienceId::parse, "audience"),
+    )
+    .await?;
+    Ok(Json(
+        core.upsert_members(&caller, &account, &id, &input).await?,
+    ))
 }
 
 async fn put_profiles(
@@ -54,9 +65,17 @@ async fn get_delivered_members(
     Path((account, connection)): Path<(String, String)>,
     list: ListQuery,
 ) -> Result<List<DeliveredMember>, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let cid = path_id(&connection, ConnectionId::parse, "connection")?;
+    let account = account_id(&account)?;
+    let cid = id_after_account(
+        &core,
+        &caller,
+        &account,
+        path_id(&connection, ConnectionId::parse, "connection"),
+    )
+    .await?;
+    let page = page_after_account(&core, &caller, &account, &list).await?;
     Ok(List::from(
-        core.delivered_members(&member, &cid, list.page()?).await?,
+        core.delivered_members(&caller, &account, &cid, &page)
+            .await?,
     ))
 }

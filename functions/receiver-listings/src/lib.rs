@@ -11,7 +11,10 @@ use sharing_core::connections::NewConnection;
 use sharing_core::ids::{AudienceId, ConnectionId};
 use sharing_core::policy::ShareLevel;
 use sharing_http::context::CallerOf;
-use sharing_http::{ApiError, JsonBody, List, ListQuery, created, member_of, path_id};
+use sharing_http::{
+    ApiError, JsonBody, List, ListQuery, account_id, created, id_after_account, member_of,
+    page_after_account, path_id,
+};
 
 pub fn routes() -> Router<Core> {
     Router::new()
@@ -50,9 +53,8 @@ async fn explain_access(
     CallerOf(caller): CallerOf,
     Path((account, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let id = path_id(&id, AudienceId::parse, "audience")?;
-    Ok(axum::Json(core.explain_access(&member, &id).await?).into_response())
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
+    Ok(axum::Json(core.explain_access(&caller, &account, &id).await?).into_response())
 }
 
 async fn account_connections(
@@ -61,8 +63,9 @@ async fn account_connections(
     Path(account): Path<String>,
     list: ListQuery,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    Ok(List::from(core.account_connections(&member, list.page()?).await?).into_response())
+    let account = account_id(&account)?;
+    let page = page_after_account(&core, &caller, &account, &list).await?;
+    Ok(List::from(core.account_connections(&caller, &account, &page).await?).into_response())
 }
 
 async fn create_connection(
@@ -71,9 +74,10 @@ async fn create_connection(
     Path((account, id)): Path<(String, String)>,
     JsonBody(input): JsonBody<NewConnection>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let id = path_id(&id, AudienceId::parse, "audience")?;
-    let c = core.create_connection(&member, &id, &input).await?;
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
+    let c = core
+        .create_connection(&caller, &account, &id, &input)
+        .await?;
     Ok(created(
         &format!("/accounts/{account}/audiences/{id}/connections/{}", c.id),
         &c,
@@ -86,9 +90,9 @@ async fn list_connections(
     Path((account, id)): Path<(String, String)>,
     list: ListQuery,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let id = path_id(&id, AudienceId::parse, "audience")?;
-    Ok(List::from(core.list_connections(&member, &id, list.page()?).await?).into_response())
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
+    let page = page_after_account(&core, &caller, &account, &list).await?;
+    Ok(List::from(core.list_connections(&caller, &account, &id, &page).await?).into_response())
 }
 
 async fn delete_connection(
@@ -96,9 +100,32 @@ async fn delete_connection(
     CallerOf(caller): CallerOf,
     Path((account, id, cid)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let id = path_id(&id, AudienceId::parse, "audience")?;
-    let cid = path_id(&cid, ConnectionId::parse, "connection")?;
-    core.delete_connection(&member, &id, &cid).await?;
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
+    let cid = id_after_account(
+        &core,
+        &caller,
+        &account,
+        path_id(&cid, ConnectionId::parse, "connection"),
+    )
+    .await?;
+    core.delete_connection(&caller, &account, &id, &cid).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The account and audience ids of the path, in the order their errors are told.
+async fn ids(
+    core: &Core,
+    caller: &sharing_core::Caller,
+    account: &str,
+    id: &str,
+) -> Result<(sharing_core::ids::AccountId, AudienceId), ApiError> {
+    let account = account_id(account)?;
+    let id = id_after_account(
+        core,
+        caller,
+        &account,
+        path_id(id, AudienceId::parse, "audience"),
+    )
+    .await?;
+    Ok((account, id))
 }

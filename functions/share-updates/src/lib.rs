@@ -13,7 +13,8 @@ use sharing_core::ids::{AccountId, AudienceId};
 use sharing_core::sharing::{DefaultsInput, OneGrantInput, SharingInput};
 use sharing_http::context::CallerOf;
 use sharing_http::{
-    ApiError, IfMatch, JsonBody, List, ListQuery, created, member_of, path_id, with_etag,
+    ApiError, IfMatch, JsonBody, List, ListQuery, account_id, created, id_after_account, member_of,
+    path_id, with_etag,
 };
 
 pub fn routes() -> Router<Core> {
@@ -52,14 +53,27 @@ fn audience_id(raw: &str) -> Result<AudienceId, ApiError> {
     path_id(raw, AudienceId::parse, "audience")
 }
 
+/// The account and audience ids of the path, in the order their errors are told.
+async fn ids(
+    core: &Core,
+    caller: &sharing_core::Caller,
+    account: &str,
+    id: &str,
+) -> Result<(AccountId, AudienceId), ApiError> {
+    let account = account_id(account)?;
+    let id = id_after_account(core, caller, &account, audience_id(id)).await?;
+    Ok((account, id))
+}
+
 async fn create_audience(
     State(core): State<Core>,
     CallerOf(caller): CallerOf,
     Path(account): Path<String>,
     JsonBody(input): JsonBody<NewAudience>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let a = core.create_audience(&member, &input).await?;
+    let a = core
+        .create_audience(&caller, &account_id(&account)?, &input)
+        .await?;
     let mut res = created(&format!("/accounts/{account}/audiences/{}", a.id), &a);
     res.headers_mut()
         .insert(axum::http::header::ETAG, etag(a.version));
@@ -88,8 +102,8 @@ async fn get_audience(
     CallerOf(caller): CallerOf,
     Path((account, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let a = core.get_audience(&member, &audience_id(&id)?).await?;
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
+    let a = core.get_audience(&caller, &account, &id).await?;
     Ok(with_etag(StatusCode::OK, a.version, &a))
 }
 
@@ -100,9 +114,9 @@ async fn patch_audience(
     IfMatch(if_match): IfMatch,
     JsonBody(patch): JsonBody<AudiencePatch>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
     let a = core
-        .patch_audience(&member, &audience_id(&id)?, &patch, if_match)
+        .patch_audience(&caller, &account, &id, &patch, if_match)
         .await?;
     Ok(with_etag(StatusCode::OK, a.version, &a))
 }
@@ -112,8 +126,8 @@ async fn get_sharing(
     CallerOf(caller): CallerOf,
     Path((account, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let s = core.get_sharing(&member, &audience_id(&id)?).await?;
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
+    let s = core.get_sharing(&caller, &account, &id).await?;
     Ok(with_etag(StatusCode::OK, s.version, &s))
 }
 
@@ -124,9 +138,9 @@ async fn put_sharing(
     IfMatch(if_match): IfMatch,
     JsonBody(input): JsonBody<SharingInput>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
     let s = core
-        .put_sharing(&member, &audience_id(&id)?, &input, if_match)
+        .put_sharing(&caller, &account, &id, &input, if_match)
         .await?;
     Ok(with_etag(StatusCode::OK, s.version, &s))
 }
@@ -138,15 +152,19 @@ async fn put_grant(
     IfMatch(if_match): IfMatch,
     JsonBody(input): JsonBody<OneGrantInput>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let id = audience_id(&id)?;
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
     // A receiver id that cannot be an account is outside the organization like any
     // unknown account (after the audience itself has been checked).
     let receiver = match AccountId::parse(&receiver) {
         Ok(r) => r,
         Err(_) => {
-            core.audience_for(&member, &id, sharing_core::policy::Action::ChangeSharing)
-                .await?;
+            core.member_and_audience(
+                &caller,
+                &account,
+                &id,
+                sharing_core::policy::Action::ChangeSharing,
+            )
+            .await?;
             return Err(ApiError::from(sharing_core::Error::CrossOrganization(
                 format!(
                     "account '{}' is not in your organization; sharing never leaves the organization",
@@ -156,7 +174,7 @@ async fn put_grant(
         }
     };
     let s = core
-        .put_grant(&member, &id, &receiver, &input, if_match)
+        .put_grant(&caller, &account, &id, &receiver, &input, if_match)
         .await?;
     Ok(with_etag(StatusCode::OK, s.version, &s))
 }
@@ -166,21 +184,27 @@ async fn explain_grant(
     CallerOf(caller): CallerOf,
     Path((account, id, receiver)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let id = audience_id(&id)?;
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
     // A receiver id that cannot be an account is not an account of the organization.
     let receiver = match AccountId::parse(&receiver) {
         Ok(r) => r,
         Err(_) => {
-            core.audience_for(&member, &id, sharing_core::policy::Action::ViewSharing)
-                .await?;
+            core.member_and_audience(
+                &caller,
+                &account,
+                &id,
+                sharing_core::policy::Action::ViewSharing,
+            )
+            .await?;
             return Err(ApiError::from(sharing_core::Error::NotFound(format!(
                 "account '{}' was not found in your organization",
                 receiver.chars().take(64).collect::<String>()
             ))));
         }
     };
-    let e = core.explain_grant(&member, &id, &receiver).await?;
+    let e = core
+        .explain_grant(&caller, &account, &id, &receiver)
+        .await?;
     Ok(axum::Json(e).into_response())
 }
 
@@ -189,8 +213,7 @@ async fn get_defaults(
     CallerOf(caller): CallerOf,
     Path(account): Path<String>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let d = core.get_defaults(&member).await?;
+    let d = core.get_defaults(&caller, &account_id(&account)?).await?;
     Ok(with_etag(StatusCode::OK, d.version, &d))
 }
 
@@ -201,8 +224,9 @@ async fn put_defaults(
     IfMatch(if_match): IfMatch,
     JsonBody(input): JsonBody<DefaultsInput>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    let d = core.put_defaults(&member, &input, if_match).await?;
+    let d = core
+        .put_defaults(&caller, &account_id(&account)?, &input, if_match)
+        .await?;
     Ok(with_etag(StatusCode::OK, d.version, &d))
 }
 
@@ -212,8 +236,8 @@ async fn apply_defaults(
     Path(account): Path<String>,
     JsonBody(input): JsonBody<ApplyDefaultsInput>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    Ok(axum::Json(core.apply_defaults(&member, &input).await?).into_response())
+    let account = account_id(&account)?;
+    Ok(axum::Json(core.apply_defaults(&caller, &account, &input).await?).into_response())
 }
 
 async fn usage(
@@ -221,6 +245,6 @@ async fn usage(
     CallerOf(caller): CallerOf,
     Path((account, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    Ok(axum::Json(core.usage(&member, &audience_id(&id)?).await?).into_response())
+    let (account, id) = ids(&core, &caller, &account, &id).await?;
+    Ok(axum::Json(core.usage(&caller, &account, &id).await?).into_response())
 }

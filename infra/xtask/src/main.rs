@@ -1,4 +1,4 @@
-//! `cargo xtask up | sam-local | seed FILE | token USER_ID | test | smoke` (alias in
+//! `cargo xtask up | sam-local | seed FILE | token USER_ID | test | smoke | bench-init` (alias in
 //! .cargo/config.toml).
 
 use anyhow::{Context, bail};
@@ -58,6 +58,17 @@ enum Cmd {
     Test,
     /// Only the Lambda smoke tests (part of `test`).
     Smoke,
+    /// Cold start and size of each release bootstrap: exec to its first
+    /// `GET /runtime/invocation/next` against a stand-in Runtime API, beside a minimal
+    /// client (the floor), and the zipped size.
+    BenchInit {
+        /// Starts per bootstrap.
+        #[arg(long, default_value_t = 25)]
+        starts: usize,
+        /// Use the bootstraps already in target/release.
+        #[arg(long)]
+        no_build: bool,
+    },
     /// Only the end-to-end test through `sam local start-api` (part of `test`).
     SamLocalTest,
     /// Fuzz the API from infra/openapi.yaml with schemathesis, as an admin and as a
@@ -163,6 +174,7 @@ async fn run_command(command: Cmd) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Test => test().await,
+        Cmd::BenchInit { starts, no_build } => xtask::bench_init::run(starts, !no_build),
         Cmd::Smoke => {
             let path = path_with(&ensure_python_tools()?);
             let modules = services::ensure_node_tools()?;

@@ -284,16 +284,16 @@ async fn notifier_case(
         user_id: sharing_core::ids::UserId::parse("dan")?,
         email: "dan@mpdine.example".to_owned(),
     };
-    let member = core
-        .member(&caller, &sharing_core::ids::AccountId::parse("mpdine")?)
-        .await?;
+    let account = sharing_core::ids::AccountId::parse("mpdine")?;
     let input: sharing_core::access_requests::NewAccessRequest = serde_json::from_value(json!({
         "audienceId": "aspiring-athenians",
         "requestedLevel": "usable",
         "campaign": {"start": "2027-03-01", "end": "2027-03-31", "details": "Smoke test campaign"},
         "activationPlatforms": ["google_ads"]
     }))?;
-    let request = core.create_access_request(&member, &input).await?;
+    let request = core
+        .create_access_request(&caller, &account, &input)
+        .await?;
     let page = sharing_core::store::PageRequest {
         limit: 10,
         cursor: None,

@@ -18,7 +18,7 @@ use crate::keys;
 use crate::sharing::{Desired, GrantTerms, Provenance, build_grant, plan_changes};
 use crate::store::{Page, PageRequest, Query};
 use crate::write::{Cond, Tx, TxError};
-use crate::{AccountMember, Core, validate};
+use crate::{AccountMember, Caller, Core, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
@@ -439,16 +439,35 @@ enum Decide {
 
 impl Core {
     /// `POST /accounts/{b}/access-requests`.
+    /// One round trip of reads (the membership, with its names for the email, and the
+    /// audience), then one transaction.
     pub async fn create_access_request(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         input: &NewAccessRequest,
     ) -> Result<AccessRequestView> {
-        let audience_id = input.audience()?;
-        let membership: Option<MembershipItem> = self
-            .table
-            .get(&keys::membership(&member.account_id, &member.user_id))
+        let audience_id = match input.audience() {
+            Ok(a) => a,
+            Err(e) => {
+                // A non-member learns about the account first, whatever the body.
+                self.member(caller, account_id).await?;
+                return Err(e);
+            }
+        };
+        let (audience_key, membership_key) = (
+            keys::audience(&audience_id),
+            keys::membership(account_id, &caller.user_id),
+        );
+        let (member, (first_read, membership)) = self
+            .member_and(caller, account_id, async {
+                tokio::try_join!(
+                    self.table.get::<AudienceItem>(&audience_key),
+                    self.table.get::<MembershipItem>(&membership_key)
+                )
+            })
             .await?;
+        let member = &member;
         let requester_name = membership
             .as_ref()
             .map(|m| {
@@ -468,14 +487,15 @@ impl Core {
             })
             .unwrap_or_else(|| member.email.clone());
 
+        let mut read = Some(first_read);
         for _attempt in 0..5 {
-            let audience: AudienceItem = self
-                .table
-                .get(&keys::audience(&audience_id))
-                .await?
-                .ok_or_else(|| {
-                    Error::NotFound(format!("audience '{audience_id}' was not found"))
-                })?;
+            let found = match read.take() {
+                Some(a) => a,
+                None => self.table.get(&keys::audience(&audience_id)).await?,
+            };
+            let audience: AudienceItem = found.ok_or_else(|| {
+                Error::NotFound(format!("audience '{audience_id}' was not found"))
+            })?;
             let access = access_of(&audience, &member.account_id, self.now_epoch());
             // The order of checks: visibility and role (404, 403), then the request's own
             // validity (400), then the stored state (409 already_granted).
@@ -627,7 +647,7 @@ impl Core {
         let Ok(creator) = crate::ids::UserId::parse(&audience.created_by) else {
             return Ok(None);
         };
-        let user: Option<UserEmail> = self.table.get(&keys::user(&creator)).await?;
+        let user: Option<UserEmail> = self.table.get_eventually(&keys::user(&creator)).await?;
         Ok(user.and_then(|u| usable_address(&u.email).map(str::to_owned)))
     }
 
@@ -665,62 +685,100 @@ impl Core {
         member: &AccountMember,
         id: &RequestId,
     ) -> Result<AccessRequestItem> {
-        let item: AccessRequestItem = self
-            .table
-            .get(&keys::access_request(id))
-            .await?
-            .ok_or_else(|| not_found(id.as_str()))?;
-        let mine = member.account_id.as_str();
-        if item.request.owner_account_id != mine && item.request.requester_account_id != mine {
-            return Err(not_found(id.as_str()));
-        }
-        Ok(item)
+        let found = self.table.get(&keys::access_request(id)).await?;
+        Self::visible_request(member, id, found)
     }
 
-    /// `GET /accounts/{a}/access-requests/{r}` (either side).
-    pub async fn get_access_request(
-        &self,
+    /// A request as `member`'s account may see it, already read.
+    fn visible_request(
         member: &AccountMember,
         id: &RequestId,
+        found: Option<AccessRequestItem>,
+    ) -> Result<AccessRequestItem> {
+        let mine = member.account_id.as_str();
+        found
+            .filter(|i| {
+                i.request.owner_account_id == mine || i.request.requester_account_id == mine
+            })
+            .ok_or_else(|| not_found(id.as_str()))
+    }
+
+    /// `GET /accounts/{a}/access-requests/{r}` (either side): one round trip.
+    pub async fn get_access_request(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        id: &RequestId,
     ) -> Result<AccessRequestView> {
-        Ok(self.request_for(member, id).await?.request)
+        let (member, found) = self
+            .member_and(
+                caller,
+                account_id,
+                // Eventually consistent: which two accounts a request is between never
+                // changes; only its status may lag a decision by a moment.
+                self.table
+                    .get_eventually::<AccessRequestItem>(&keys::access_request(id)),
+            )
+            .await?;
+        Ok(Self::visible_request(&member, id, found)?.request)
     }
 
     /// `POST /accounts/{a}/access-requests/{r}/approve`.
     pub async fn approve_access_request(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &RequestId,
         input: &Approval,
     ) -> Result<AccessRequestView> {
-        self.decide_access_request(member, id, Decision::Approve(input.clone()))
+        self.decide_access_request(caller, account_id, id, Decision::Approve(input.clone()))
             .await
     }
 
     /// `POST /accounts/{a}/access-requests/{r}/deny`.
     pub async fn deny_access_request(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &RequestId,
         input: &Denial,
     ) -> Result<AccessRequestView> {
         if let Some(r) = &input.reason
             && !r.is_empty()
+            && let Err(e) = validate::text("reason", &normalize_newlines(r), MAX_REASON_CHARS)
         {
-            validate::text("reason", &normalize_newlines(r), MAX_REASON_CHARS)?;
+            self.member(caller, account_id).await?;
+            return Err(e);
         }
-        self.decide_access_request(member, id, Decision::Deny(input.clone()))
+        self.decide_access_request(caller, account_id, id, Decision::Deny(input.clone()))
             .await
     }
 
+    /// The membership and the request in one round trip, then the audience the request
+    /// names (it can only be read once the request is), then one transaction: three
+    /// round trips, the fewest the data allows.
     async fn decide_access_request(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &RequestId,
         decision: Decision,
     ) -> Result<AccessRequestView> {
+        let (member, first) = self
+            .member_and(
+                caller,
+                account_id,
+                self.table
+                    .get::<AccessRequestItem>(&keys::access_request(id)),
+            )
+            .await?;
+        let member = &member;
+        let mut read = Some(first);
         for _attempt in 0..5 {
-            let item = self.request_for(member, id).await?;
+            let item = match read.take() {
+                Some(found) => Self::visible_request(member, id, found)?,
+                None => self.request_for(member, id).await?,
+            };
             let audience_id = AudienceId::parse(&item.request.audience_id)?;
             let audience: AudienceItem = self
                 .table

@@ -112,6 +112,24 @@ impl Core {
         })
     }
 
+    /// The caller as a member of `account_id` and what `read` answers, in one round trip:
+    /// the membership `GetItem` and `read` are in flight together. Membership is decided
+    /// first (a caller who is not a member gets its 404 whatever `read` found), and what
+    /// `read` answered only comes back beside the [`AccountMember`], for the caller to ask the
+    /// policy before it uses or returns any of it.
+    pub async fn member_and<T>(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        read: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<(AccountMember, T)> {
+        // Boxed: the reads joined here are SDK futures, large enough together to overflow
+        // a 2 MB worker stack when polled inline in debug builds.
+        let (member, read) =
+            tokio::join!(Box::pin(self.member(caller, account_id)), Box::pin(read));
+        Ok((member?, read?))
+    }
+
     /// `GET /me`.
     pub async fn me(&self, caller: &Caller) -> Result<MeView> {
         let q = Query::index(keys::GSI1, keys::user_memberships(&caller.user_id));
@@ -132,10 +150,12 @@ impl Core {
         })
     }
 
-    /// Looks up accounts by id; unknown ids are absent from the map.
+    /// Looks up accounts by id; unknown ids are absent from the map. Eventually
+    /// consistent: an account's organization never changes once it exists, and its name
+    /// is only shown.
     pub async fn accounts(&self, ids: &[AccountId]) -> Result<HashMap<String, AccountItem>> {
         let keys: Vec<_> = ids.iter().map(keys::account).collect();
-        let items: Vec<AccountItem> = self.table.batch_get(&keys).await?;
+        let items: Vec<AccountItem> = self.table.batch_get_eventually(&keys).await?;
         Ok(items.into_iter().map(|a| (a.id.clone(), a)).collect())
     }
 
@@ -158,8 +178,18 @@ impl Core {
         receivers: &[AccountId],
     ) -> Result<HashMap<String, AccountItem>> {
         let found = self.accounts(receivers).await?;
+        Self::allow_receivers(member, receivers, &found)?;
+        Ok(found)
+    }
+
+    /// [`Core::check_receivers`] on accounts already read with [`Core::accounts`].
+    pub fn allow_receivers(
+        member: &AccountMember,
+        receivers: &[AccountId],
+        found: &HashMap<String, AccountItem>,
+    ) -> Result<()> {
         for r in receivers {
-            let resource = Resource::Receiver(Self::receiver_ref(&found, r));
+            let resource = Resource::Receiver(Self::receiver_ref(found, r));
             member.require(Action::ShareWith, &resource, || {
                 if r == &member.account_id {
                     format!("account '{r}' is your own account; name another account of your organization")
@@ -170,7 +200,7 @@ impl Core {
                 }
             })?;
         }
-        Ok(found)
+        Ok(())
     }
 
     /// `GET /accounts/{a}/users`.
@@ -190,15 +220,26 @@ impl Core {
 
     /// `PUT /accounts/{a}/users/{userId}`: adds the user to the account or changes it.
     /// Answers the user and whether it was added.
+    /// The caller's membership and the user's are read in one round trip, then one
+    /// transaction.
     pub async fn put_user(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         user_id: &UserId,
         input: &UserInput,
     ) -> Result<(UserView, bool)> {
+        let (member, reads) = self
+            .member_and(
+                caller,
+                account_id,
+                self.membership_write_reads(account_id, user_id, input),
+            )
+            .await?;
         member.require(Action::ManageUsers, &Resource::Account, String::new)?;
         input.validate()?;
-        self.write_membership(
+        self.write_membership_over(
+            reads,
             member.user_id.as_str(),
             &member.account_id,
             &member.account_name,
@@ -219,14 +260,53 @@ impl Core {
         user_id: &UserId,
         input: &UserInput,
     ) -> Result<(UserView, bool)> {
+        let reads = self
+            .membership_write_reads(account_id, user_id, input)
+            .await?;
+        self.write_membership_over(
+            reads,
+            actor,
+            account_id,
+            account_name,
+            organization_id,
+            user_id,
+            input,
+        )
+        .await
+    }
+
+    /// What a membership write stands on, read together: the membership as it is, and
+    /// the custom role it names (none for a built-in role).
+    async fn membership_write_reads(
+        &self,
+        account_id: &AccountId,
+        user_id: &UserId,
+        input: &UserInput,
+    ) -> Result<(Option<MembershipItem>, Option<RoleItem>)> {
         let key = keys::membership(account_id, user_id);
         let role_key = keys::role(account_id, &input.role);
-        let (before, role) = tokio::try_join!(self.table.get::<MembershipItem>(&key), async {
+        tokio::try_join!(self.table.get::<MembershipItem>(&key), async {
             match input.role.built_in() {
                 Some(_) => Ok(None),
                 None => self.table.get::<RoleItem>(&role_key).await,
             }
-        })?;
+        })
+    }
+
+    /// [`Core::write_membership`] over what [`Core::membership_write_reads`] read.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_membership_over(
+        &self,
+        (before, role): (Option<MembershipItem>, Option<RoleItem>),
+        actor: &str,
+        account_id: &AccountId,
+        account_name: &str,
+        organization_id: &str,
+        user_id: &UserId,
+        input: &UserInput,
+    ) -> Result<(UserView, bool)> {
+        let key = keys::membership(account_id, user_id);
+        let role_key = keys::role(account_id, &input.role);
         if input.role.built_in().is_none() && role.is_none() {
             return Err(unknown_role(account_id, &input.role));
         }
@@ -331,10 +411,20 @@ impl Core {
     }
 
     /// `DELETE /accounts/{a}/users/{userId}`.
-    pub async fn remove_user(&self, member: &AccountMember, user_id: &UserId) -> Result<()> {
+    /// Both memberships in one round trip, then one transaction.
+    pub async fn remove_user(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        user_id: &UserId,
+    ) -> Result<()> {
+        let key = keys::membership(account_id, user_id);
+        let (member, found) = self
+            .member_and(caller, account_id, self.table.get::<MembershipItem>(&key))
+            .await?;
+        let member = &member;
         member.require(Action::ManageUsers, &Resource::Account, String::new)?;
-        let key = keys::membership(&member.account_id, user_id);
-        let before: MembershipItem = self.table.get(&key).await?.ok_or_else(|| {
+        let before: MembershipItem = found.ok_or_else(|| {
             Error::NotFound(format!("user '{user_id}' is not a member of this account"))
         })?;
         let mut tx = Tx::new();

@@ -19,7 +19,7 @@ use crate::keys;
 use crate::sharing::{Desired, GrantChange, MAX_CHANGES, SharingMoved, plan_changes};
 use crate::store::{PageRequest, Query};
 use crate::write::{Tx, TxError};
-use crate::{AccountMember, Core};
+use crate::{AccountMember, Caller, Core};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -141,38 +141,66 @@ fn unwrap_cursor(cursor: &str) -> Result<String> {
     }
 }
 
+/// Only who may change the account's sharing defaults applies them.
+fn may_apply(member: &AccountMember) -> Result<()> {
+    member.require(
+        Action::ChangeSharingDefaults,
+        &Resource::Account,
+        String::new,
+    )
+}
+
+/// The page of the owner's audiences a call walks: `limit` 1 to 100 (50 when absent) and
+/// this call's own cursor.
+fn apply_page(input: &ApplyDefaultsInput) -> Result<PageRequest> {
+    let limit = input.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(Error::Validation(format!(
+            "limit must be 1 to 100; it is {limit}"
+        )));
+    }
+    Ok(PageRequest {
+        limit: i32::try_from(limit).unwrap_or(50),
+        cursor: input.cursor.as_deref().map(unwrap_cursor).transpose()?,
+    })
+}
+
 fn level_of(e: &Option<SharingEntry>, now: i64) -> ShareLevel {
     e.as_ref().map_or(ShareLevel::Private, |e| e.effective(now))
 }
 
 impl Core {
-    /// `POST /accounts/{a}/sharing-defaults/apply`.
+    /// `POST /accounts/{a}/sharing-defaults/apply`. Two round trips for a page whose
+    /// audiences each fit one transaction: the membership, the defaults and the page of
+    /// the owner's audiences together; then every audience of the page at once (its
+    /// transaction, and the Queries that count the connections a change suspends).
     pub async fn apply_defaults(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         input: &ApplyDefaultsInput,
     ) -> Result<ApplyResult> {
-        member.require(
-            Action::ChangeSharingDefaults,
-            &Resource::Account,
-            String::new,
-        )?;
-        let limit = input.limit.unwrap_or(50);
-        if !(1..=100).contains(&limit) {
-            return Err(Error::Validation(format!(
-                "limit must be 1 to 100; it is {limit}"
-            )));
-        }
-        let page = PageRequest {
-            limit: i32::try_from(limit).unwrap_or(50),
-            cursor: input.cursor.as_deref().map(unwrap_cursor).transpose()?,
+        let page = match apply_page(input) {
+            Ok(p) => p,
+            Err(e) => {
+                // The membership (404) and the role (403) are told before the body (400).
+                let member = self.member(caller, account_id).await?;
+                may_apply(&member)?;
+                return Err(e);
+            }
         };
-        let q = Query::index(keys::GSI1, keys::owned_audiences(&member.account_id));
-        let defaults_key = keys::sharing_defaults(&member.account_id);
-        let (stored, audiences) = tokio::try_join!(
-            self.table.get::<SharingDefaultsItem>(&defaults_key),
-            self.table.query::<AudienceItem>(&q, &page),
-        )?;
+        let q = Query::index(keys::GSI1, keys::owned_audiences(account_id));
+        let defaults_key = keys::sharing_defaults(account_id);
+        let (member, (stored, audiences)) = self
+            .member_and(caller, account_id, async {
+                tokio::try_join!(
+                    self.table.get::<SharingDefaultsItem>(&defaults_key),
+                    self.table.query::<AudienceItem>(&q, &page),
+                )
+            })
+            .await?;
+        may_apply(&member)?;
+        let member = &member;
         let defaults: Vec<(AccountId, String, ShareLevel)> = stored
             .map(|d| d.defaults)
             .unwrap_or_default()
@@ -185,14 +213,20 @@ impl Core {
                 ))
             })
             .collect();
+        // The audiences of a page do not depend on each other: all at once (the page's
+        // limit, at most 100, bounds how many are in flight).
+        let ids: Vec<String> = audiences.items.iter().map(|a| a.id.clone()).collect();
+        let done = futures::future::try_join_all(
+            audiences
+                .items
+                .into_iter()
+                .map(|audience| self.apply_to_audience(member, audience, &defaults, input)),
+        )
+        .await?;
         let mut items = Vec::new();
         let mut skipped = Vec::new();
-        for audience in audiences.items {
-            let id = audience.id.clone();
-            match self
-                .apply_to_audience(member, audience, &defaults, input)
-                .await?
-            {
+        for (id, done) in ids.into_iter().zip(done) {
+            match done {
                 Some(done) => items.extend(done),
                 None => skipped.push(id),
             }
@@ -235,35 +269,16 @@ impl Core {
             if changes.is_empty() {
                 return Ok(Some(applied));
             }
-            let items = self.describe(&audience, &id, &changes, now).await?;
             if input.dry_run {
-                return Ok(Some(items));
+                return Ok(Some(self.describe(&audience, &id, &changes, now).await?));
             }
-            let mut conflict = false;
-            // A transaction holds at most MAX_CHANGES receivers' changes.
-            for (chunk, described) in changes.chunks(MAX_CHANGES).zip(items.chunks(MAX_CHANGES)) {
-                let mut tx = Tx::new();
-                let after = self.add_sharing_change(
-                    &mut tx,
-                    SharingMoved,
-                    member.user_id.as_str(),
-                    &audience,
-                    chunk,
-                    None,
-                    GrantSource::Default,
-                )?;
-                match self.table.commit(tx).await {
-                    Ok(()) => {
-                        audience = after;
-                        applied.extend_from_slice(described);
-                    }
-                    Err(TxError::Guard(SharingMoved)) => {
-                        conflict = true;
-                        break;
-                    }
-                    Err(TxError::Store(e)) => return Err(e),
-                }
-            }
+            // The description (connection counts) and the transactions go out together:
+            // the counts only describe the planned change, nothing waits for them.
+            let (items, (committed, conflict)) = tokio::try_join!(
+                self.describe(&audience, &id, &changes, now),
+                self.commit_changes(member, &audience, &changes),
+            )?;
+            applied.extend(items.into_iter().take(committed));
             if !conflict {
                 return Ok(Some(applied));
             }
@@ -276,6 +291,41 @@ impl Core {
         }
         tracing::warn!(audience_id = %id, "apply defaults: the audience kept changing; skipped");
         Ok(None)
+    }
+
+    /// Commits `changes` on `audience`, at most [`MAX_CHANGES`] receivers per transaction
+    /// (one after the other: each is conditioned on the version the previous one wrote).
+    /// Answers how many changes were committed, and whether a concurrent change of the
+    /// audience stopped it.
+    async fn commit_changes(
+        &self,
+        member: &AccountMember,
+        audience: &AudienceItem,
+        changes: &[GrantChange],
+    ) -> Result<(usize, bool)> {
+        let mut audience = audience.clone();
+        let mut committed = 0;
+        for chunk in changes.chunks(MAX_CHANGES) {
+            let mut tx = Tx::new();
+            let after = self.add_sharing_change(
+                &mut tx,
+                SharingMoved,
+                member.user_id.as_str(),
+                &audience,
+                chunk,
+                None,
+                GrantSource::Default,
+            )?;
+            match self.table.commit(tx).await {
+                Ok(()) => {
+                    audience = after;
+                    committed += chunk.len();
+                }
+                Err(TxError::Guard(SharingMoved)) => return Ok((committed, true)),
+                Err(TxError::Store(e)) => return Err(e),
+            }
+        }
+        Ok((committed, false))
     }
 
     /// The items of `changes`: levels before and after, and how many of each account's

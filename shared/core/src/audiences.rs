@@ -10,7 +10,7 @@ use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
 use crate::write::{Cond, MAX_TX_OPS, Tx, TxError, Update};
-use crate::{AccountMember, Core};
+use crate::{AccountMember, Caller, Core};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
@@ -197,12 +197,58 @@ impl Core {
         id: &AudienceId,
         action: Action,
     ) -> Result<(AudienceItem, AccessLevel)> {
-        let not_found = || Error::NotFound(format!("audience '{id}' was not found"));
-        let audience: AudienceItem = self
-            .table
-            .get(&keys::audience(id))
-            .await?
-            .ok_or_else(not_found)?;
+        let found = self.table.get(&keys::audience(id)).await?;
+        self.authorize_audience(member, id, action, found)
+    }
+
+    /// The caller as a member of `account_id` and audience `id` as that account sees it,
+    /// in one round trip (the membership and the audience read together, see
+    /// [`Core::member_and`]); the policy decides `action` before anything is returned.
+    pub async fn member_and_audience(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        id: &AudienceId,
+        action: Action,
+    ) -> Result<(AccountMember, AudienceItem, AccessLevel)> {
+        let (member, found) = self
+            .member_and(caller, account_id, self.table.get(&keys::audience(id)))
+            .await?;
+        let (audience, access) = self.authorize_audience(&member, id, action, found)?;
+        Ok((member, audience, access))
+    }
+
+    /// [`Core::member_and_audience`] with one more read in the same round trip (e.g. the
+    /// connection a route names); its answer comes back only once access is decided.
+    pub async fn member_and_audience_with<T>(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        id: &AudienceId,
+        action: Action,
+        read: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<(AccountMember, AudienceItem, AccessLevel, T)> {
+        let key = keys::audience(id);
+        let (member, (found, extra)) = self
+            .member_and(caller, account_id, async {
+                tokio::try_join!(self.table.get::<AudienceItem>(&key), read)
+            })
+            .await?;
+        let (audience, access) = self.authorize_audience(&member, id, action, found)?;
+        Ok((member, audience, access, extra))
+    }
+
+    /// Asks the policy about `action` on an audience already read (`None`: not there).
+    /// Missing and private read the same.
+    pub fn authorize_audience(
+        &self,
+        member: &AccountMember,
+        id: &AudienceId,
+        action: Action,
+        found: Option<AudienceItem>,
+    ) -> Result<(AudienceItem, AccessLevel)> {
+        let audience =
+            found.ok_or_else(|| Error::NotFound(format!("audience '{id}' was not found")))?;
         let access = access_of(&audience, &member.account_id, self.now_epoch());
         member.require(action, &Resource::Audience { access }, || match (access, action) {
             (AccessLevel::Private, _) => format!("audience '{id}' was not found"),
@@ -221,20 +267,28 @@ impl Core {
     }
 
     /// `POST /accounts/{a}/audiences`.
+    /// The membership and the account's sharing defaults are read in one round trip,
+    /// then one transaction writes the audience.
     pub async fn create_audience(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         input: &NewAudience,
     ) -> Result<AudienceDetail> {
+        let (member, defaults) = self
+            .member_and(
+                caller,
+                account_id,
+                self.table
+                    .get::<SharingDefaultsItem>(&keys::sharing_defaults(account_id)),
+            )
+            .await?;
+        let member = &member;
         member.require(Action::CreateAudience, &Resource::Account, String::new)?;
         validate::single_line("name", &input.name, 200)?;
         validate_description(&input.description)?;
         let definition = validate_definition(&input.definition)?;
 
-        let defaults: Option<SharingDefaultsItem> = self
-            .table
-            .get(&keys::sharing_defaults(&member.account_id))
-            .await?;
         let id = AudienceId::parse(&self.ids.new_id())?;
         let key = keys::audience(&id);
         let now = self.now_rfc3339();
@@ -326,25 +380,34 @@ impl Core {
         })
     }
 
-    /// `GET /accounts/{a}/audiences/{id}`.
+    /// `GET /accounts/{a}/audiences/{id}`: one round trip.
     pub async fn get_audience(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
     ) -> Result<AudienceDetail> {
-        let (audience, access) = self.audience_for(member, id, Action::ViewAudience).await?;
+        let (_, audience, access) = self
+            .member_and_audience(caller, account_id, id, Action::ViewAudience)
+            .await?;
         Ok(detail(&audience, access))
     }
 
     /// `PATCH /accounts/{a}/audiences/{id}`: owner account only. A new name reaches the
     /// receivers' "Shared with me" in the same transaction.
+    /// The first read is the membership and the audience together, then one
+    /// transaction; a concurrent edit is retried from a fresh read of the audience.
     pub async fn patch_audience(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
         patch: &AudiencePatch,
         if_match: Option<i64>,
     ) -> Result<AudienceDetail> {
+        let (member, audience, _) = self
+            .member_and_audience(caller, account_id, id, Action::EditAudience)
+            .await?;
         if patch.name.is_none() && patch.description.is_none() && patch.definition.is_none() {
             return Err(Error::Validation(
                 "give at least one of name, description, definition".to_owned(),
@@ -361,8 +424,16 @@ impl Core {
             .as_ref()
             .map(validate_definition)
             .transpose()?;
+        let mut read = Some(audience);
         for _attempt in 0..5 {
-            let (mut audience, _) = self.audience_for(member, id, Action::EditAudience).await?;
+            let mut audience = match read.take() {
+                Some(a) => a,
+                None => {
+                    self.audience_for(&member, id, Action::EditAudience)
+                        .await?
+                        .0
+                }
+            };
             if let Some(v) = if_match
                 && v != audience.version
             {

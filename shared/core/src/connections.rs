@@ -15,7 +15,7 @@ use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
 use crate::write::{Cond, Tx, TxError};
-use crate::{AccountMember, Core};
+use crate::{AccountMember, Caller, Core};
 use serde::{Deserialize, Serialize};
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
 
@@ -209,15 +209,18 @@ impl Core {
     }
 
     /// `POST /accounts/{b}/audiences/{id}/connections`: the owner or a `usable` holder.
+    /// One round trip of reads (membership and audience), then one transaction.
     pub async fn create_connection(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
         input: &NewConnection,
     ) -> Result<ConnectionView> {
-        let (audience, access) = self
-            .audience_for(member, id, Action::ConnectAudience)
+        let (member, audience, access) = self
+            .member_and_audience(caller, account_id, id, Action::ConnectAudience)
             .await?;
+        let member = &member;
         validate::single_line("outputId", &input.output_id, 128)?;
         validate::single_line("platform", &input.platform, 64)?;
         let allowed = platform_allowed(&audience, &member.account_id, &input.platform);
@@ -257,6 +260,7 @@ impl Core {
             platform: input.platform.clone(),
             created_at: self.now_rfc3339(),
             created_by: member.user_id.to_string(),
+            owner_account_id: Some(audience.owner_account_id.clone()),
         };
         let okey = keys::connection_output(&member.account_id, id, &input.output_id);
         let output = ConnectionOutputItem {
@@ -287,14 +291,16 @@ impl Core {
     }
 
     /// `GET /accounts/{b}/audiences/{id}/connections`.
+    /// Membership and audience in one round trip, then the page.
     pub async fn list_connections(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
         page: &PageRequest,
     ) -> Result<Page<ConnectionView>> {
-        let (audience, _) = self
-            .audience_for(member, id, Action::ViewConnections)
+        let (member, audience, _) = self
+            .member_and_audience(caller, account_id, id, Action::ViewConnections)
             .await?;
         let q = Query::index(
             keys::GSI1,
@@ -313,17 +319,25 @@ impl Core {
     }
 
     /// `GET /accounts/{b}/connections`: every connection of the account across
-    /// audiences, oldest first. One Query per page on the account's connections, then
-    /// one BatchGetItem of the page's audiences (their names, owners and the grants the
-    /// status is derived from). An audience that no longer exists reads as private.
+    /// audiences, oldest first. Two round trips: the membership and one Query of a page
+    /// of the account's connections together; then one BatchGetItem of the page's
+    /// audiences (their names, owners and the grants the status is derived from). An
+    /// audience that no longer exists reads as private.
     pub async fn account_connections(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         page: &PageRequest,
     ) -> Result<Page<AccountConnectionView>> {
+        let q = Query::index(keys::GSI2, keys::account_connections(account_id));
+        let (member, p) = self
+            .member_and(
+                caller,
+                account_id,
+                self.table.query::<ConnectionItem>(&q, page),
+            )
+            .await?;
         member.require(Action::ViewConnections, &Resource::Account, String::new)?;
-        let q = Query::index(keys::GSI2, keys::account_connections(&member.account_id));
-        let p: Page<ConnectionItem> = self.table.query(&q, page).await?;
         let audience_keys = p
             .items
             .iter()
@@ -368,15 +382,27 @@ impl Core {
     }
 
     /// `DELETE /accounts/{b}/audiences/{id}/connections/{cid}`.
+    /// Membership, audience and connection in one round trip, then one transaction.
     pub async fn delete_connection(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
         cid: &ConnectionId,
     ) -> Result<()> {
-        self.audience_for(member, id, Action::DeleteConnection)
+        let (member, _, _, found) = self
+            .member_and_audience_with(
+                caller,
+                account_id,
+                id,
+                Action::DeleteConnection,
+                self.table.get::<ConnectionItem>(&keys::connection(cid)),
+            )
             .await?;
-        let c = self.own_connection(member, cid).await?;
+        let member = &member;
+        let c = found
+            .filter(|c| c.account_id == member.account_id.as_str())
+            .ok_or_else(|| connection_not_found(cid))?;
         if c.audience_id != id.as_str() {
             return Err(connection_not_found(cid));
         }
@@ -407,7 +433,7 @@ impl Core {
     }
 }
 
-fn connection_not_found(cid: &ConnectionId) -> Error {
+pub(crate) fn connection_not_found(cid: &ConnectionId) -> Error {
     Error::NotFound(format!("connection '{cid}' was not found"))
 }
 

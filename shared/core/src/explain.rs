@@ -17,7 +17,7 @@ use crate::items::{
 use crate::keys;
 use crate::sharing::GrantView;
 use crate::store::Query;
-use crate::{AccountMember, Core};
+use crate::{AccountMember, Caller, Core};
 use serde::Serialize;
 use sharing_policy::{AccessLevel, Action, IdentityType, Principal, Resource, decide};
 
@@ -171,42 +171,55 @@ pub struct OrganizationView {
 }
 
 impl Core {
-    /// The facts an explanation needs beyond the audience: `account`'s connections to it
-    /// (one Query) and the identity types the owner sends it (one BatchGetItem), read
-    /// concurrently.
-    async fn explanation_facts(
+    /// `account`'s connections to audience `id` (one Query): its key needs no other read,
+    /// so it goes out with the membership and the audience.
+    async fn connections_to(
         &self,
-        audience: &AudienceItem,
-        id: &AudienceId,
         account: &AccountId,
-    ) -> Result<(Vec<ConnectionItem>, Vec<IdentityType>)> {
-        let owner = AccountId::parse(&audience.owner_account_id)?;
+        id: &AudienceId,
+    ) -> Result<Vec<ConnectionItem>> {
         let q = Query::index(keys::GSI1, keys::audience_connections(account, id));
-        let identity = async {
-            if &owner == account {
-                Ok(IdentityType::ALL.to_vec())
-            } else {
-                Ok::<_, Error>(
-                    self.identity_types_granted(&owner, account)
-                        .await?
-                        .into_iter()
-                        .collect(),
-                )
-            }
-        };
-        tokio::try_join!(self.table.query_all::<ConnectionItem>(&q), identity)
+        self.table.query_all(&q).await
+    }
+
+    /// The identity types `owner` sends `account` (every type to itself).
+    async fn identity_types_sent(
+        &self,
+        owner: &AccountId,
+        account: &AccountId,
+    ) -> Result<Vec<IdentityType>> {
+        if owner == account {
+            return Ok(IdentityType::ALL.to_vec());
+        }
+        Ok(self
+            .identity_types_granted(owner, account)
+            .await?
+            .into_iter()
+            .collect())
     }
 
     /// `GET /accounts/{b}/audiences/{id}/access`: any member of `b`; private to `b`: 404.
+    /// The membership, the audience and `b`'s connections to it in one round trip; for
+    /// a receiver, then the identity types the owner sends it (the owner, and so the key
+    /// of those grants, is only known from the audience): 1 round trip for the owner, 2
+    /// for a receiver.
     pub async fn explain_access(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
     ) -> Result<AccessExplanation> {
-        let (audience, _) = self.audience_for(member, id, Action::ViewAudience).await?;
-        let (connections, identity_types) = self
-            .explanation_facts(&audience, id, &member.account_id)
+        let (member, audience, _, connections) = self
+            .member_and_audience_with(
+                caller,
+                account_id,
+                id,
+                Action::ViewAudience,
+                self.connections_to(account_id, id),
+            )
             .await?;
+        let owner = AccountId::parse(&audience.owner_account_id)?;
+        let identity_types = self.identity_types_sent(&owner, &member.account_id).await?;
         let mut e = explanation(
             &audience,
             &member.account_id,
@@ -219,21 +232,33 @@ impl Core {
     }
 
     /// `GET /accounts/{a}/audiences/{id}/sharing/{b}`: admin-level users of the owner
-    /// account. An account outside the organization (or none): 404.
+    /// account. An account outside the organization (or none): 404. One round trip: only
+    /// the owner account may see this, so the identity grants are read from `a` together
+    /// with the membership, the audience, account `b` and its connections, and none of it
+    /// is used unless the audience turns out to be `a`'s.
     pub async fn explain_grant(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
         receiver: &AccountId,
     ) -> Result<AccessExplanation> {
-        let (audience, _) = self.audience_for(member, id, Action::ViewSharing).await?;
-        let account: Option<AccountItem> = self.table.get(&keys::account(receiver)).await?;
+        let account_key = keys::account(receiver);
+        let (_, audience, _, (account, connections, identity_types)) = self
+            .member_and_audience_with(caller, account_id, id, Action::ViewSharing, async {
+                tokio::try_join!(
+                    // Eventually consistent: an account's organization never changes.
+                    self.table.get_eventually::<AccountItem>(&account_key),
+                    self.connections_to(receiver, id),
+                    self.identity_types_sent(account_id, receiver),
+                )
+            })
+            .await?;
         if account.is_none_or(|a| a.organization_id != audience.organization_id) {
             return Err(Error::NotFound(format!(
                 "account '{receiver}' was not found in your organization"
             )));
         }
-        let (connections, identity_types) = self.explanation_facts(&audience, id, receiver).await?;
         Ok(explanation(
             &audience,
             receiver,

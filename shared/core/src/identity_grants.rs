@@ -19,7 +19,7 @@ use crate::items::entity;
 use crate::keys;
 use crate::store::Query;
 use crate::write::{Cond, Tx, TxError};
-use crate::{AccountMember, Core};
+use crate::{AccountMember, Caller, Core};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{Action, IdentityType, Resource};
@@ -150,13 +150,26 @@ impl Core {
     /// `PUT /accounts/{a}/identity-sharing/{type}/accounts/{b}`: allows or stops one
     /// identity type for one receiving account of the organization. Setting the current
     /// value again writes nothing.
+    /// One round trip of reads (membership, receiving account, current grant), then one
+    /// transaction.
     pub async fn set_identity_grant(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         identity_type: IdentityType,
         receiver: &AccountId,
         input: IdentityGrantInput,
     ) -> Result<IdentityGrantView> {
+        let key = keys::identity_grant(account_id, identity_type, receiver);
+        let (member, (accounts, current)) = self
+            .member_and(caller, account_id, async {
+                tokio::try_join!(
+                    self.accounts(std::slice::from_ref(receiver)),
+                    self.table.get::<IdentityGrantItem>(&key)
+                )
+            })
+            .await?;
+        let member = &member;
         member.require(
             Action::ChangeIdentitySharing,
             &Resource::Account,
@@ -167,9 +180,7 @@ impl Core {
                 "account '{receiver}' is this account itself; identity types are granted to the other accounts of the organization"
             )));
         }
-        let accounts = self
-            .check_receivers(member, std::slice::from_ref(receiver))
-            .await?;
+        Core::allow_receivers(member, std::slice::from_ref(receiver), &accounts)?;
         let receiver_name = accounts
             .get(receiver.as_str())
             .map(|a| a.name.clone())
@@ -181,8 +192,6 @@ impl Core {
             allowed: input.allowed,
         };
 
-        let key = keys::identity_grant(&member.account_id, identity_type, receiver);
-        let current: Option<IdentityGrantItem> = self.table.get(&key).await?;
         let before = current.is_some();
         if before == input.allowed {
             return Ok(view);

@@ -329,6 +329,11 @@ pub struct ConnectionItem {
     pub platform: String,
     pub created_at: String,
     pub created_by: String,
+    /// The audience's owner account, so that a page of delivered members can read the
+    /// owner's identity grants in the same round trip as the audience (absent on
+    /// connections made before it was recorded: one more round trip for those).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_account_id: Option<String>,
 }
 
 /// Holds an output's place: one connection per output, account and audience.

@@ -11,13 +11,14 @@
 //! profiles and one BatchGetItem of the 11 identity-grant keys of (owner, receiver).
 
 use crate::audiences::{access_of, platform_allowed};
+use crate::connections::connection_not_found;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId};
-use crate::items::{AudienceItem, entity};
+use crate::items::{AudienceItem, ConnectionItem, entity};
 use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
-use crate::{AccountMember, Core};
+use crate::{AccountMember, Caller, Core};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -280,13 +281,16 @@ pub fn deliver_page(
 impl Core {
     /// `PUT /accounts/{a}/audiences/{id}/members`: the owner account adds or replaces up
     /// to 1000 members (batched writes of 25).
+    /// Membership and audience in one round trip, then the writes.
     pub async fn upsert_members(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
         input: &MembersInput,
     ) -> Result<MembersResult> {
-        self.audience_for(member, id, Action::UploadMembers).await?;
+        self.member_and_audience(caller, account_id, id, Action::UploadMembers)
+            .await?;
         let members = validate_members(input)?;
         let now = self.now_rfc3339();
         let items: Vec<AudienceMemberItem> = members
@@ -319,16 +323,69 @@ impl Core {
     }
 
     /// `GET /accounts/{b}/connections/{cid}/members`: one page of the connection's
-    /// audience, as delivered to its output.
+    /// audience, as delivered to its output. Three round trips: the membership and the
+    /// connection; the audience, the page of members and the owner's identity grants
+    /// (the connection names the owner); the profiles the account has seen among them.
     pub async fn delivered_members(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         cid: &ConnectionId,
         page: &PageRequest,
     ) -> Result<Page<DeliveredMember>> {
-        let connection = self.own_connection(member, cid).await?;
+        let (member, found) = self
+            .member_and(
+                caller,
+                account_id,
+                self.table.get::<ConnectionItem>(&keys::connection(cid)),
+            )
+            .await?;
+        let member = &member;
+        let connection = found
+            .filter(|c| c.account_id == member.account_id.as_str())
+            .ok_or_else(|| connection_not_found(cid))?;
         let audience_id = AudienceId::parse(&connection.audience_id)?;
-        let audience: Option<AudienceItem> = self.table.get(&keys::audience(&audience_id)).await?;
+        // A bad cursor is told after the access decision, like before.
+        let inner = page
+            .cursor
+            .as_deref()
+            .map(|c| unwrap_cursor(cid, c))
+            .transpose()
+            .map(|cursor| PageRequest {
+                limit: page.limit,
+                cursor,
+            });
+        let q =
+            Query::table(keys::audience_members(&audience_id)).prefix(keys::AUDIENCE_MEMBER_PREFIX);
+        let hinted_owner = connection
+            .owner_account_id
+            .as_deref()
+            .map(AccountId::parse)
+            .transpose()?;
+        let grants_of = hinted_owner.clone().filter(|o| o != &member.account_id);
+        let audience_key = keys::audience(&audience_id);
+        let (audience, members, granted) = tokio::try_join!(
+            self.table.get::<AudienceItem>(&audience_key),
+            async {
+                match &inner {
+                    Ok(inner) => self
+                        .table
+                        .query::<AudienceMemberItem>(&q, inner)
+                        .await
+                        .map(Some),
+                    Err(_) => Ok(None),
+                }
+            },
+            async {
+                match &grants_of {
+                    Some(owner) => self
+                        .identity_types_granted(owner, &member.account_id)
+                        .await
+                        .map(Some),
+                    None => Ok(None),
+                }
+            },
+        )?;
         let now = self.now_epoch();
         let (access, allowed) = audience.as_ref().map_or((AccessLevel::Private, true), |a| {
             (
@@ -358,30 +415,20 @@ impl Core {
         let Some(audience) = audience else {
             return Err(Error::NotFound(format!("connection '{cid}' was not found")));
         };
-        let inner = PageRequest {
-            limit: page.limit,
-            cursor: page
-                .cursor
-                .as_deref()
-                .map(|c| unwrap_cursor(cid, c))
-                .transpose()?,
+        let inner = inner?;
+        let members = match members {
+            Some(m) => m,
+            None => self.table.query::<AudienceMemberItem>(&q, &inner).await?,
         };
-        let q =
-            Query::table(keys::audience_members(&audience_id)).prefix(keys::AUDIENCE_MEMBER_PREFIX);
         let owner = AccountId::parse(&audience.owner_account_id)?;
-        let (members, granted) = if owner == member.account_id {
-            (
-                self.table.query::<AudienceMemberItem>(&q, &inner).await?,
-                None,
-            )
-        } else {
-            // The page and the grant set do not depend on each other: one round trip of
-            // latency for both.
-            let (members, granted) = tokio::try_join!(
-                self.table.query::<AudienceMemberItem>(&q, &inner),
-                self.identity_types_granted(&owner, &member.account_id),
-            )?;
-            (members, Some(granted))
+        let granted = match granted {
+            Some(g) => Some(g),
+            // A connection made before it named the owner: the grants now.
+            None if hinted_owner.is_none() && owner != member.account_id => Some(
+                self.identity_types_granted(&owner, &member.account_id)
+                    .await?,
+            ),
+            None => None,
         };
         let seen = match granted {
             Some(_) if !members.items.is_empty() => {
@@ -409,7 +456,9 @@ impl Core {
             .iter()
             .map(|m| keys::seen_profile(account, &m.user_id))
             .collect();
-        let found: Vec<SeenProfileItem> = self.table.batch_get(&keys).await?;
+        // Eventually consistent: a profile is only ever added, and one not yet visible
+        // gets fewer identities (the granted types), never more.
+        let found: Vec<SeenProfileItem> = self.table.batch_get_eventually(&keys).await?;
         Ok(found
             .into_iter()
             .filter(|p| p.account_id == account.as_str())

@@ -14,7 +14,7 @@ use crate::items::{MembershipItem, RoleItem, entity};
 use crate::keys::{self, Key};
 use crate::store::{Page, Query};
 use crate::write::{Cond, Tx, TxError, Update};
-use crate::{AccountMember, Core, validate};
+use crate::{Caller, Core, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{Action, Permissions, Resource, Role};
@@ -184,10 +184,17 @@ enum DeleteRole {
 
 impl Core {
     /// `GET /accounts/{a}/roles`: the built-in roles, then the account's custom roles.
-    pub async fn list_roles(&self, member: &AccountMember) -> Result<Page<RoleView>> {
+    /// One round trip: the membership and the Query of the account's roles together.
+    pub async fn list_roles(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+    ) -> Result<Page<RoleView>> {
+        let q = Query::table(keys::account_pk(account_id)).prefix(keys::ROLE_PREFIX);
+        let (member, custom) = self
+            .member_and(caller, account_id, self.table.query_all::<RoleItem>(&q))
+            .await?;
         member.require(Action::ListUsers, &Resource::Account, String::new)?;
-        let q = Query::table(keys::account_pk(&member.account_id)).prefix(keys::ROLE_PREFIX);
-        let custom: Vec<RoleItem> = self.table.query_all(&q).await?;
         let items = Role::ALL
             .iter()
             .map(|r| RoleView::built_in(*r))
@@ -200,17 +207,31 @@ impl Core {
     }
 
     /// `PUT /accounts/{a}/roles/{roleId}`: creates or replaces a custom role. Answers the
-    /// role and whether it was created.
+    /// role and whether it was created. Two round trips: the membership, the role and its
+    /// holders (GSI2) together; then one transaction.
     pub async fn put_role(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         role_id: &str,
         input: &RoleInput,
     ) -> Result<(RoleView, bool)> {
+        let id = match RoleId::parse_custom(role_id) {
+            Ok(id) => id,
+            Err(e) => {
+                // The membership (404) and the role (403) are told before the path (400).
+                let member = self.member(caller, account_id).await?;
+                member.require(Action::ManageUsers, &Resource::Account, String::new)?;
+                return Err(e);
+            }
+        };
+        let (member, first) = self
+            .member_and(caller, account_id, self.role_and_holders(account_id, &id))
+            .await?;
         member.require(Action::ManageUsers, &Resource::Account, String::new)?;
-        let id = RoleId::parse_custom(role_id)?;
         let permissions = input.validate()?;
-        self.write_role(
+        self.write_role_over(
+            Some(first),
             member.user_id.as_str(),
             &member.account_id,
             &id,
@@ -218,6 +239,20 @@ impl Core {
             permissions,
         )
         .await
+    }
+
+    /// A role and the memberships holding it (GSI2), read together.
+    async fn role_and_holders(
+        &self,
+        account: &AccountId,
+        id: &RoleId,
+    ) -> Result<(Option<RoleItem>, Vec<MembershipItem>)> {
+        let q = Query::index(keys::GSI2, keys::role_holders(account, id));
+        let key = keys::role(account, id);
+        tokio::try_join!(
+            self.table.get::<RoleItem>(&key),
+            self.table.query_all::<MembershipItem>(&q),
+        )
     }
 
     /// The write behind `put_role`, also used by the fixture loader (as ops).
@@ -229,16 +264,37 @@ impl Core {
         name: &str,
         permissions: Permissions,
     ) -> Result<(RoleView, bool)> {
+        self.write_role_over(None, actor, account, id, name, permissions)
+            .await
+    }
+
+    /// [`Core::write_role`], starting from the role and holders already read (`first`)
+    /// when given; a lost race reads them again.
+    async fn write_role_over(
+        &self,
+        mut first: Option<(Option<RoleItem>, Vec<MembershipItem>)>,
+        actor: &str,
+        account: &AccountId,
+        id: &RoleId,
+        name: &str,
+        permissions: Permissions,
+    ) -> Result<(RoleView, bool)> {
         let names: Vec<String> = permissions.names().into_iter().map(str::to_owned).collect();
         let key = keys::role(account, id);
         for attempt in 0..8u32 {
-            let current: Option<RoleItem> = self.table.get(&key).await?;
+            let (current, holders) = match first.take() {
+                Some((current, holders)) => (current, Some(holders)),
+                None => (self.table.get::<RoleItem>(&key).await?, None),
+            };
             let outcome = match current {
                 None => self.create_role(actor, account, id, name, &names).await,
                 Some(r) if r.name == name && r.permissions == names => {
                     return Ok((RoleView::from(r), false));
                 }
-                Some(r) => self.change_role(actor, account, id, r, name, &names).await,
+                Some(r) => {
+                    self.change_role(actor, account, id, r, holders, name, &names)
+                        .await
+                }
             };
             match outcome {
                 Ok(Some(done)) => return Ok(done),
@@ -293,17 +349,25 @@ impl Core {
     /// Replaces the role and rewrites the permissions of every membership holding it, in
     /// one transaction: the users' next call sees the new set. `Ok(None)`: the role or
     /// its holders changed meanwhile (or the index has not caught up yet), read again.
+    /// `holders`: the role's holders when already read beside it.
+    #[allow(clippy::too_many_arguments)]
     async fn change_role(
         &self,
         actor: &str,
         account: &AccountId,
         id: &RoleId,
         current: RoleItem,
+        holders: Option<Vec<MembershipItem>>,
         name: &str,
         names: &[String],
     ) -> Result<Option<(RoleView, bool)>> {
-        let q = Query::index(keys::GSI2, keys::role_holders(account, id));
-        let holders: Vec<MembershipItem> = self.table.query_all(&q).await?;
+        let holders: Vec<MembershipItem> = match holders {
+            Some(h) => h,
+            None => {
+                let q = Query::index(keys::GSI2, keys::role_holders(account, id));
+                self.table.query_all(&q).await?
+            }
+        };
         // The transaction below is conditioned on the count, and each membership on still
         // holding the role, so a stale list can never commit.
         let Some(RoleChange { item, holders }) =
@@ -341,8 +405,23 @@ impl Core {
         }
     }
 
-    /// `DELETE /accounts/{a}/roles/{roleId}`: 409 while a user holds the role.
-    pub async fn delete_role(&self, member: &AccountMember, role_id: &RoleId) -> Result<()> {
+    /// `DELETE /accounts/{a}/roles/{roleId}`: 409 while a user holds the role. Two round
+    /// trips: the membership and the role together; then one transaction.
+    pub async fn delete_role(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        role_id: &RoleId,
+    ) -> Result<()> {
+        let key = keys::role(account_id, role_id);
+        let read = async {
+            match role_id.built_in() {
+                Some(_) => Ok(None),
+                None => self.table.get::<RoleItem>(&key).await,
+            }
+        };
+        let (member, found) = self.member_and(caller, account_id, read).await?;
+        let member = &member;
         member.require(Action::ManageUsers, &Resource::Account, String::new)?;
         if role_id.built_in().is_some() {
             return Err(Error::Validation(format!(
@@ -350,13 +429,12 @@ impl Core {
             )));
         }
         let account = &member.account_id;
-        let key = keys::role(account, role_id);
         let not_found = || {
             Error::NotFound(format!(
                 "role '{role_id}' is not a custom role of account '{account}'"
             ))
         };
-        let current: RoleItem = self.table.get(&key).await?.ok_or_else(not_found)?;
+        let current: RoleItem = found.ok_or_else(not_found)?;
         let held = |n: i64| {
             Error::Conflict(format!(
                 "role '{role_id}' is held by {n} user(s); give them another role first"

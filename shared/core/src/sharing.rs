@@ -12,15 +12,15 @@ use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
 use crate::items::{
-    AudienceItem, DefaultEntry, GrantSource, SharingDefaultsItem, SharingEntry, entity,
+    AccountItem, AudienceItem, DefaultEntry, GrantSource, SharingDefaultsItem, SharingEntry, entity,
 };
 use crate::keys;
 use crate::write::{Cond, Tx, TxError, Update};
-use crate::{AccountMember, Core};
+use crate::{AccountMember, Caller, Core};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{AccessLevel, Action, GrantWindow, Resource, ShareLevel, WindowError};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// At most this many receiving accounts change in one request: each change writes a
 /// grant and two activity items, and a transaction holds 100 operations.
@@ -479,14 +479,42 @@ impl Core {
         ))
     }
 
-    /// `GET /accounts/{a}/audiences/{id}/sharing`.
+    /// `GET /accounts/{a}/audiences/{id}/sharing`: one round trip.
     pub async fn get_sharing(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
     ) -> Result<SharingView> {
-        let (audience, _) = self.audience_for(member, id, Action::ViewSharing).await?;
+        let (_, audience, _) = self
+            .member_and_audience(caller, account_id, id, Action::ViewSharing)
+            .await?;
         Ok(sharing_view(&audience, self.now_epoch()))
+    }
+
+    /// The membership, the audience and the named receiving accounts, read in one round
+    /// trip. Only the audience's visibility and the caller's role are decided here; the
+    /// receivers (422) are checked by the caller with [`Core::allow_receivers`] after the
+    /// body (400) and the precondition (412), so that a receiver learns nothing from the
+    /// body check and the order of checks is the one of every write.
+    async fn read_for_change(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        id: &AudienceId,
+        receivers: &[AccountId],
+    ) -> Result<(AccountMember, AudienceItem, HashMap<String, AccountItem>)> {
+        let key = keys::audience(id);
+        let (member, (found, accounts)) = self
+            .member_and(caller, account_id, async {
+                tokio::try_join!(
+                    self.table.get::<AudienceItem>(&key),
+                    self.accounts(receivers)
+                )
+            })
+            .await?;
+        let (audience, _) = self.authorize_audience(&member, id, Action::ChangeSharing, found)?;
+        Ok((member, audience, accounts))
     }
 
     /// `If-Match` against the version just read: 412 when it differs. Evaluated after the
@@ -502,7 +530,8 @@ impl Core {
     /// private.
     pub async fn put_sharing(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
         input: &SharingInput,
         if_match: Option<i64>,
@@ -521,9 +550,13 @@ impl Core {
                 )));
             }
         }
-        // Visibility and role come first: a receiver learns nothing from the body check.
-        let (audience, _) = self.audience_for(member, id, Action::ChangeSharing).await?;
         let listed: Vec<AccountId> = input.grants.iter().map(|g| g.account_id.clone()).collect();
+        // Visibility and role come first (read with the receivers in one round trip): a
+        // receiver learns nothing from the body check.
+        let (member, audience, accounts) = self
+            .read_for_change(caller, account_id, id, &listed)
+            .await?;
+        let member = &member;
         let now = self.now_epoch();
         let provenance = self.provenance(member);
         // Then the request's own validity (400), then the precondition (412), then the
@@ -543,7 +576,7 @@ impl Core {
             })
             .collect::<Result<Desired>>()?;
         Self::precondition(if_match, audience.sharing_version)?;
-        let accounts = self.check_receivers(member, &listed).await?;
+        Core::allow_receivers(member, &listed, &accounts)?;
         for (receiver, grant) in parsed.iter_mut() {
             if let (Some(g), Some(a)) = (grant.as_mut(), accounts.get(receiver.as_str())) {
                 g.account_name = a.name.clone();
@@ -561,15 +594,20 @@ impl Core {
     }
 
     /// `PUT /accounts/{a}/audiences/{id}/sharing/{receiver}`.
+    /// One round trip of reads (membership, audience, receiver), then one transaction.
     pub async fn put_grant(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         id: &AudienceId,
         receiver: &AccountId,
         input: &OneGrantInput,
         if_match: Option<i64>,
     ) -> Result<SharingView> {
-        let (audience, _) = self.audience_for(member, id, Action::ChangeSharing).await?;
+        let (member, audience, accounts) = self
+            .read_for_change(caller, account_id, id, std::slice::from_ref(receiver))
+            .await?;
+        let member = &member;
         let mut grant = build_grant(
             input.level,
             &input.terms(),
@@ -578,9 +616,7 @@ impl Core {
             self.now_epoch(),
         )?;
         Self::precondition(if_match, audience.sharing_version)?;
-        let accounts = self
-            .check_receivers(member, std::slice::from_ref(receiver))
-            .await?;
+        Core::allow_receivers(member, std::slice::from_ref(receiver), &accounts)?;
         if let (Some(g), Some(a)) = (grant.as_mut(), accounts.get(receiver.as_str())) {
             g.account_name = a.name.clone();
         }
@@ -599,23 +635,55 @@ impl Core {
         }
     }
 
-    /// `GET /accounts/{a}/sharing-defaults`.
-    pub async fn get_defaults(&self, member: &AccountMember) -> Result<DefaultsView> {
-        member.require(Action::ViewSharingDefaults, &Resource::Account, String::new)?;
-        let item: Option<SharingDefaultsItem> = self
-            .table
-            .get(&keys::sharing_defaults(&member.account_id))
+    /// `GET /accounts/{a}/sharing-defaults`: one round trip.
+    pub async fn get_defaults(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+    ) -> Result<DefaultsView> {
+        let (member, item) = self
+            .member_and(
+                caller,
+                account_id,
+                self.table
+                    .get::<SharingDefaultsItem>(&keys::sharing_defaults(account_id)),
+            )
             .await?;
+        member.require(Action::ViewSharingDefaults, &Resource::Account, String::new)?;
         Ok(defaults_view(item.as_ref()))
     }
 
     /// `PUT /accounts/{a}/sharing-defaults`: applies to audiences created afterwards only.
+    /// One round trip of reads (membership, current defaults, named accounts), then one
+    /// transaction; a concurrent change is retried from a fresh read of the defaults.
     pub async fn put_defaults(
         &self,
-        member: &AccountMember,
+        caller: &Caller,
+        account_id: &AccountId,
         input: &DefaultsInput,
         if_match: Option<i64>,
     ) -> Result<DefaultsView> {
+        let listed: Vec<AccountId> = input
+            .defaults
+            .iter()
+            .map(|d| d.account_id.clone())
+            .collect();
+        // An over-long list is refused below, after the role check: it is not read.
+        let to_read = if listed.len() > MAX_ENTRIES {
+            &[][..]
+        } else {
+            &listed[..]
+        };
+        let key = keys::sharing_defaults(account_id);
+        let (member, (first, accounts)) = self
+            .member_and(caller, account_id, async {
+                tokio::try_join!(
+                    self.table.get::<SharingDefaultsItem>(&key),
+                    self.accounts(to_read)
+                )
+            })
+            .await?;
+        let member = &member;
         member.require(
             Action::ChangeSharingDefaults,
             &Resource::Account,
@@ -635,18 +703,10 @@ impl Core {
                 )));
             }
         }
-        let key = keys::sharing_defaults(&member.account_id);
-        // The precondition before the receivers (422) are looked at.
-        if if_match.is_some() {
-            let current: Option<SharingDefaultsItem> = self.table.get(&key).await?;
-            Self::precondition(if_match, current.as_ref().map_or(0, |c| c.version))?;
-        }
-        let listed: Vec<AccountId> = input
-            .defaults
-            .iter()
-            .map(|d| d.account_id.clone())
-            .collect();
-        let accounts = self.check_receivers(member, &listed).await?;
+        // The precondition (on the defaults read beside the membership) before the
+        // receivers (422) are looked at.
+        Self::precondition(if_match, first.as_ref().map_or(0, |c| c.version))?;
+        Core::allow_receivers(member, &listed, &accounts)?;
         let defaults: Vec<DefaultEntry> = input
             .defaults
             .iter()
@@ -659,8 +719,12 @@ impl Core {
                 level: d.level,
             })
             .collect();
+        let mut read = Some(first);
         for _attempt in 0..5 {
-            let current: Option<SharingDefaultsItem> = self.table.get(&key).await?;
+            let current: Option<SharingDefaultsItem> = match read.take() {
+                Some(c) => c,
+                None => self.table.get(&key).await?,
+            };
             let version = current.as_ref().map_or(0, |c| c.version);
             if let Some(v) = if_match
                 && v != version

@@ -292,14 +292,25 @@ impl Table {
         &self.client
     }
 
-    /// A strongly consistent read of one item.
+    /// A strongly consistent read of one item: for every read that decides access (a
+    /// membership, an audience's sharing, a grant) or that a write is conditioned on.
     pub async fn get<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>> {
+        self.get_with(key, true).await
+    }
+
+    /// An eventually consistent read of one item (half the read capacity of a strong
+    /// one): only for data no access decision depends on. infra/TABLE.md lists them.
+    pub async fn get_eventually<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>> {
+        self.get_with(key, false).await
+    }
+
+    async fn get_with<T: DeserializeOwned>(&self, key: &Key, strong: bool) -> Result<Option<T>> {
         let out = self
             .client
             .get_item()
             .table_name(&self.name)
             .set_key(Some(key_item(key)))
-            .consistent_read(true)
+            .consistent_read(strong)
             .send()
             .await
             .map_err(Error::sdk)?;
@@ -483,7 +494,21 @@ impl Table {
 
     /// Reads many items by key (any number; 100 per request, unprocessed keys retried).
     /// Missing items are simply absent from the result.
+    /// Strongly consistent, like [`Table::get`].
     pub async fn batch_get<T: DeserializeOwned>(&self, keys: &[Key]) -> Result<Vec<T>> {
+        self.batch_get_with(keys, true).await
+    }
+
+    /// Eventually consistent, like [`Table::get_eventually`].
+    pub async fn batch_get_eventually<T: DeserializeOwned>(&self, keys: &[Key]) -> Result<Vec<T>> {
+        self.batch_get_with(keys, false).await
+    }
+
+    async fn batch_get_with<T: DeserializeOwned>(
+        &self,
+        keys: &[Key],
+        strong: bool,
+    ) -> Result<Vec<T>> {
         let mut out = Vec::with_capacity(keys.len());
         for chunk in dedup(keys).chunks(100) {
             let mut pending: Vec<Item> = chunk.iter().map(key_item).collect();
@@ -491,7 +516,7 @@ impl Table {
             while !pending.is_empty() {
                 let ka = KeysAndAttributes::builder()
                     .set_keys(Some(pending.clone()))
-                    .consistent_read(true)
+                    .consistent_read(strong)
                     .build()
                     .map_err(Error::store)?;
                 let res = self

@@ -14,11 +14,11 @@ use crate::audiences::{access_of, effective_sharing, platform_allowed};
 use crate::connections::{ConnectionStatus, SuspendedReason, connection_state};
 use crate::error::Result;
 use crate::ids::{AccountId, AudienceId, ConnectionId};
-use crate::items::{AccountItem, ConnectionItem, entity};
+use crate::items::{ConnectionItem, entity};
 use crate::keys;
 use crate::store::Query;
 use crate::write::Update;
-use crate::{AccountMember, Core};
+use crate::{Caller, Core};
 use serde::{Deserialize, Serialize};
 use sharing_policy::{AccessLevel, Action};
 use std::collections::BTreeMap;
@@ -137,21 +137,31 @@ impl Core {
     }
 
     /// `GET /accounts/{a}/audiences/{id}/usage`: admin-level users of the owner account.
-    /// One GetItem of the audience, then concurrently one Query of the connection registry
-    /// and one Query per counter shard, and (only for accounts without a grant) one
-    /// BatchGetItem of their names.
-    pub async fn usage(&self, member: &AccountMember, id: &AudienceId) -> Result<UsageView> {
-        let (audience, _) = self.audience_for(member, id, Action::ViewUsage).await?;
+    /// One round trip: the membership, the audience, the Query of the connection
+    /// registry and one Query per counter shard, together (their keys need only the
+    /// audience id; none of it is used unless the policy allows `view_usage` on the
+    /// audience). A second one, a BatchGetItem of names, only when an account has a
+    /// connection and no grant.
+    pub async fn usage(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        id: &AudienceId,
+    ) -> Result<UsageView> {
         let registry = Query::table(keys::usage_registry(id));
         let shards = (0..keys::USAGE_SHARDS).map(|s| {
             let q = Query::table(keys::usage_shard(id, s));
             let table = self.table.clone();
             async move { table.query_all::<DeliveryCountItem>(&q).await }
         });
-        let (connections, counts) = tokio::try_join!(
-            self.table.query_all::<ConnectionUsageItem>(&registry),
-            futures::future::try_join_all(shards),
-        )?;
+        let (_, audience, _, (connections, counts)) = self
+            .member_and_audience_with(caller, account_id, id, Action::ViewUsage, async {
+                tokio::try_join!(
+                    self.table.query_all::<ConnectionUsageItem>(&registry),
+                    futures::future::try_join_all(shards),
+                )
+            })
+            .await?;
         let now = self.now_epoch();
         let mut accounts: BTreeMap<String, String> = effective_sharing(&audience, now)
             .map(|(a, e)| (a.clone(), e.account_name.clone()))
@@ -170,12 +180,8 @@ impl Core {
             .filter_map(|(a, _)| AccountId::parse(a).ok())
             .collect();
         if !unnamed.is_empty() {
-            let found: Vec<AccountItem> = self
-                .table
-                .batch_get(&unnamed.iter().map(keys::account).collect::<Vec<_>>())
-                .await?;
-            for a in found {
-                accounts.insert(a.id.clone(), a.name);
+            for (id, a) in self.accounts(&unnamed).await? {
+                accounts.insert(id, a.name);
             }
         }
         let mut delivered: BTreeMap<String, (i64, Option<String>)> = BTreeMap::new();
