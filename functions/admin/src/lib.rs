@@ -3,17 +3,16 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use sharing_core::Core;
-use sharing_core::accounts::UserInput;
+use sharing_core::accounts::{MeView, UserInput, UserView};
+use sharing_core::activity::ActivityView;
+use sharing_core::explain::OrganizationView;
 use sharing_core::ids::{RoleId, UserId};
-use sharing_core::roles::RoleInput;
+use sharing_core::roles::{RoleInput, RoleView};
 use sharing_http::context::CallerOf;
-use sharing_http::{
-    ApiError, JsonBody, List, ListQuery, account_id, id_after_account, member_of, path_id,
-};
+use sharing_http::{AccountMember, ApiError, Id, InAccount, JsonBody, List, ListQuery, Saved};
 
 pub fn routes() -> Router<Core> {
     Router::new()
@@ -32,119 +31,87 @@ pub fn routes() -> Router<Core> {
         .route("/accounts/{accountId}/activity", get(activity))
 }
 
-async fn me(State(core): State<Core>, CallerOf(caller): CallerOf) -> Result<Response, ApiError> {
-    Ok(Json(core.me(&caller).await?).into_response())
+async fn me(
+    State(core): State<Core>,
+    CallerOf(caller): CallerOf,
+) -> Result<Json<MeView>, ApiError> {
+    Ok(Json(core.me(&caller).await?))
 }
 
 async fn organization(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path(account): Path<String>,
-) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    Ok(Json(core.organization(&member).await?).into_response())
+    AccountMember(member): AccountMember,
+) -> Result<Json<OrganizationView>, ApiError> {
+    Ok(Json(core.organization(&member).await?))
 }
 
 async fn list_users(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path(account): Path<String>,
+    AccountMember(member): AccountMember,
     list: ListQuery,
-) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    Ok(List::from(core.list_users(&member, list.page()?).await?).into_response())
+) -> Result<List<UserView>, ApiError> {
+    Ok(core.list_users(&member, list.page_input()).await?.into())
 }
 
+/// A user id that cannot be one is a 400 here (the PUT would create it), told by the
+/// workflow after the caller's membership and role.
 async fn put_user(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, user)): Path<(String, String)>,
+    at: InAccount,
+    Path((_, user)): Path<(String, String)>,
     JsonBody(input): JsonBody<UserInput>,
-) -> Result<Response, ApiError> {
-    let account = account_id(&account)?;
-    let user = id_after_account(
-        &core,
-        &caller,
-        &account,
-        UserId::parse(&user).map_err(ApiError::from),
-    )
-    .await?;
-    let (view, added) = core.put_user(&caller, &account, &user, &input).await?;
-    let status = if added {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(view)).into_response())
+) -> Result<Saved<UserView>, ApiError> {
+    let (view, added) = core
+        .put_user(&at.caller, &at.account_id, &user, input)
+        .await?;
+    Ok(Saved {
+        created: added,
+        body: view,
+    })
 }
 
 async fn remove_user(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, user)): Path<(String, String)>,
+    at: InAccount,
+    Id(user): Id<UserId>,
 ) -> Result<StatusCode, ApiError> {
-    let account = account_id(&account)?;
-    let user = id_after_account(
-        &core,
-        &caller,
-        &account,
-        path_id(&user, UserId::parse, "user"),
-    )
-    .await?;
-    core.remove_user(&caller, &account, &user).await?;
+    core.remove_user(&at.caller, &at.account_id, &user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn activity(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path(account): Path<String>,
+    AccountMember(member): AccountMember,
     list: ListQuery,
-) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    Ok(List::from(core.list_activity(&member, list.page()?).await?).into_response())
+) -> Result<List<ActivityView>, ApiError> {
+    Ok(core.list_activity(&member, list.page_input()).await?.into())
 }
 
-async fn list_roles(
-    State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path(account): Path<String>,
-) -> Result<Response, ApiError> {
-    let account = account_id(&account)?;
-    Ok(List::from(core.list_roles(&caller, &account).await?).into_response())
+async fn list_roles(State(core): State<Core>, at: InAccount) -> Result<List<RoleView>, ApiError> {
+    Ok(core.list_roles(&at.caller, &at.account_id).await?.into())
 }
 
+/// The role id is checked (400) after the caller's role, inside `put_role`.
 async fn put_role(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, role)): Path<(String, String)>,
+    at: InAccount,
+    Path((_, role)): Path<(String, String)>,
     JsonBody(input): JsonBody<RoleInput>,
-) -> Result<Response, ApiError> {
-    // The role id is checked (400) after the caller's role, inside `put_role`.
+) -> Result<Saved<RoleView>, ApiError> {
     let (view, created) = core
-        .put_role(&caller, &account_id(&account)?, &role, &input)
+        .put_role(&at.caller, &at.account_id, &role, input)
         .await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(view)).into_response())
+    Ok(Saved {
+        created,
+        body: view,
+    })
 }
 
 async fn delete_role(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, role)): Path<(String, String)>,
+    at: InAccount,
+    Id(role): Id<RoleId>,
 ) -> Result<StatusCode, ApiError> {
-    let account = account_id(&account)?;
-    let role = id_after_account(
-        &core,
-        &caller,
-        &account,
-        path_id(&role, RoleId::parse, "role"),
-    )
-    .await?;
-    core.delete_role(&caller, &account, &role).await?;
+    core.delete_role(&at.caller, &at.account_id, &role).await?;
     Ok(StatusCode::NO_CONTENT)
 }

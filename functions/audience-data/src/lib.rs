@@ -3,7 +3,7 @@
 //! and a connection's members are read as delivered to its output (the identity filter
 //! applied).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use sharing_core::Core;
@@ -11,11 +11,7 @@ use sharing_core::ids::{AudienceId, ConnectionId};
 use sharing_core::members::{
     DeliveredMember, MembersInput, MembersResult, ProfilesInput, ProfilesResult,
 };
-use sharing_http::context::CallerOf;
-use sharing_http::{
-    ApiError, JsonBody, List, ListQuery, account_id, id_after_account, member_of,
-    page_after_account, path_id,
-};
+use sharing_http::{AccountMember, ApiError, Id, InAccount, JsonBody, List, ListQuery};
 
 pub fn routes() -> Router<Core> {
     Router::new()
@@ -32,50 +28,32 @@ pub fn routes() -> Router<Core> {
 
 async fn put_members(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, id)): Path<(String, String)>,
+    at: InAccount,
+    Id(id): Id<AudienceId>,
     JsonBody(input): JsonBody<MembersInput>,
 ) -> Result<Json<MembersResult>, ApiError> {
-    let account = account_id(&account)?;
-    let id = id_after_account(
-        &core,
-        &caller,
-        &account,
-        path_id(&id, AudienceId::parse, "audience"),
-    )
-    .await?;
     Ok(Json(
-        core.upsert_members(&caller, &account, &id, &input).await?,
+        core.upsert_members(&at.caller, &at.account_id, &id, input)
+            .await?,
     ))
 }
 
 async fn put_profiles(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path(account): Path<String>,
+    AccountMember(member): AccountMember,
     JsonBody(input): JsonBody<ProfilesInput>,
 ) -> Result<Json<ProfilesResult>, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    Ok(Json(core.record_profiles(&member, &input).await?))
+    Ok(Json(core.record_profiles(&member, input).await?))
 }
 
 async fn get_delivered_members(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, connection)): Path<(String, String)>,
+    at: InAccount,
+    Id(cid): Id<ConnectionId>,
     list: ListQuery,
 ) -> Result<List<DeliveredMember>, ApiError> {
-    let account = account_id(&account)?;
-    let cid = id_after_account(
-        &core,
-        &caller,
-        &account,
-        path_id(&connection, ConnectionId::parse, "connection"),
-    )
-    .await?;
-    let page = page_after_account(&core, &caller, &account, &list).await?;
-    Ok(List::from(
-        core.delivered_members(&caller, &account, &cid, &page)
-            .await?,
-    ))
+    Ok(core
+        .delivered_members(&at.caller, &at.account_id, &cid, list.page_input())
+        .await?
+        .into())
 }

@@ -1,20 +1,17 @@
 //! `receiver-listings`: the receiving side. "Shared with me", why the account holds what
 //! it holds on an audience, and connections of audiences to outputs.
 
-use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
+use axum::{Json, Router};
 use sharing_core::Core;
-use sharing_core::connections::NewConnection;
-use sharing_core::ids::{AudienceId, ConnectionId};
-use sharing_core::policy::ShareLevel;
-use sharing_http::context::CallerOf;
-use sharing_http::{
-    ApiError, JsonBody, List, ListQuery, account_id, created, id_after_account, member_of,
-    page_after_account, path_id,
+use sharing_core::connections::{
+    AccountConnectionView, ConnectionView, NewConnection, SharedAudienceView,
 };
+use sharing_core::explain::AccessExplanation;
+use sharing_core::ids::{AudienceId, ConnectionId};
+use sharing_http::{AccountMember, ApiError, Created, Id, InAccount, JsonBody, List, ListQuery};
 
 pub fn routes() -> Router<Core> {
     Router::new()
@@ -39,93 +36,72 @@ pub fn routes() -> Router<Core> {
 
 async fn shared_with_me(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path(account): Path<String>,
+    AccountMember(member): AccountMember,
     list: ListQuery,
-) -> Result<Response, ApiError> {
-    let access: Option<ShareLevel> = list.param("access", "view_only, usable")?;
-    let member = member_of(&core, &caller, &account).await?;
-    Ok(List::from(core.shared_with_me(&member, access, list.page()?).await?).into_response())
+) -> Result<List<SharedAudienceView>, ApiError> {
+    let query = list.input(|q| Ok((q.param("access", "view_only, usable")?, q.page()?.clone())));
+    Ok(core.shared_with_me(&member, query).await?.into())
 }
 
 async fn explain_access(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let (account, id) = ids(&core, &caller, &account, &id).await?;
-    Ok(axum::Json(core.explain_access(&caller, &account, &id).await?).into_response())
+    at: InAccount,
+    Id(id): Id<AudienceId>,
+) -> Result<Json<AccessExplanation>, ApiError> {
+    Ok(Json(
+        core.explain_access(&at.caller, &at.account_id, &id).await?,
+    ))
 }
 
 async fn account_connections(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path(account): Path<String>,
+    at: InAccount,
     list: ListQuery,
-) -> Result<Response, ApiError> {
-    let account = account_id(&account)?;
-    let page = page_after_account(&core, &caller, &account, &list).await?;
-    Ok(List::from(core.account_connections(&caller, &account, &page).await?).into_response())
+) -> Result<List<AccountConnectionView>, ApiError> {
+    Ok(core
+        .account_connections(&at.caller, &at.account_id, list.page_input())
+        .await?
+        .into())
 }
 
 async fn create_connection(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, id)): Path<(String, String)>,
+    at: InAccount,
+    Id(id): Id<AudienceId>,
     JsonBody(input): JsonBody<NewConnection>,
-) -> Result<Response, ApiError> {
-    let (account, id) = ids(&core, &caller, &account, &id).await?;
+) -> Result<Created<ConnectionView>, ApiError> {
     let c = core
-        .create_connection(&caller, &account, &id, &input)
+        .create_connection(&at.caller, &at.account_id, &id, input)
         .await?;
-    Ok(created(
-        &format!("/accounts/{account}/audiences/{id}/connections/{}", c.id),
-        &c,
-    ))
+    Ok(Created {
+        location: format!(
+            "/accounts/{}/audiences/{id}/connections/{}",
+            at.account_id, c.id
+        ),
+        version: None,
+        body: c,
+    })
 }
 
 async fn list_connections(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, id)): Path<(String, String)>,
+    at: InAccount,
+    Id(id): Id<AudienceId>,
     list: ListQuery,
-) -> Result<Response, ApiError> {
-    let (account, id) = ids(&core, &caller, &account, &id).await?;
-    let page = page_after_account(&core, &caller, &account, &list).await?;
-    Ok(List::from(core.list_connections(&caller, &account, &id, &page).await?).into_response())
+) -> Result<List<ConnectionView>, ApiError> {
+    Ok(core
+        .list_connections(&at.caller, &at.account_id, &id, list.page_input())
+        .await?
+        .into())
 }
 
 async fn delete_connection(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, id, cid)): Path<(String, String, String)>,
+    at: InAccount,
+    Id(id): Id<AudienceId>,
+    Id(cid): Id<ConnectionId>,
 ) -> Result<StatusCode, ApiError> {
-    let (account, id) = ids(&core, &caller, &account, &id).await?;
-    let cid = id_after_account(
-        &core,
-        &caller,
-        &account,
-        path_id(&cid, ConnectionId::parse, "connection"),
-    )
-    .await?;
-    core.delete_connection(&caller, &account, &id, &cid).await?;
+    core.delete_connection(&at.caller, &at.account_id, &id, &cid)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// The account and audience ids of the path, in the order their errors are told.
-async fn ids(
-    core: &Core,
-    caller: &sharing_core::Caller,
-    account: &str,
-    id: &str,
-) -> Result<(sharing_core::ids::AccountId, AudienceId), ApiError> {
-    let account = account_id(account)?;
-    let id = id_after_account(
-        core,
-        caller,
-        &account,
-        path_id(id, AudienceId::parse, "audience"),
-    )
-    .await?;
-    Ok((account, id))
 }

@@ -1,20 +1,20 @@
 //! `share-updates`: the owner side. Audiences, their per-account sharing levels, and the
 //! account's sharing defaults for new audiences (and their application to existing ones).
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Json, Router};
 use sharing_core::Core;
-use sharing_core::apply_defaults::ApplyDefaultsInput;
-use sharing_core::audiences::{AudiencePatch, NewAudience};
-use sharing_core::ids::{AccountId, AudienceId};
-use sharing_core::sharing::{DefaultsInput, OneGrantInput, SharingInput};
-use sharing_http::context::CallerOf;
+use sharing_core::apply_defaults::{ApplyDefaultsInput, ApplyResult};
+use sharing_core::audiences::{AudienceDetail, AudiencePatch, AudienceSummary, NewAudience};
+use sharing_core::explain::AccessExplanation;
+use sharing_core::ids::AudienceId;
+use sharing_core::sharing::{
+    DefaultsInput, DefaultsView, OneGrantInput, SharingInput, SharingView,
+};
+use sharing_core::usage::UsageView;
 use sharing_http::{
-    ApiError, IfMatch, JsonBody, List, ListQuery, account_id, created, id_after_account, member_of,
-    path_id, with_etag,
+    AccountMember, ApiError, Created, Id, IfMatch, InAccount, JsonBody, List, ListQuery, WithEtag,
 };
 
 pub fn routes() -> Router<Core> {
@@ -49,202 +49,158 @@ pub fn routes() -> Router<Core> {
         )
 }
 
-fn audience_id(raw: &str) -> Result<AudienceId, ApiError> {
-    path_id(raw, AudienceId::parse, "audience")
-}
-
-/// The account and audience ids of the path, in the order their errors are told.
-async fn ids(
-    core: &Core,
-    caller: &sharing_core::Caller,
-    account: &str,
-    id: &str,
-) -> Result<(AccountId, AudienceId), ApiError> {
-    let account = account_id(account)?;
-    let id = id_after_account(core, caller, &account, audience_id(id)).await?;
-    Ok((account, id))
-}
-
 async fn create_audience(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path(account): Path<String>,
+    at: InAccount,
     JsonBody(input): JsonBody<NewAudience>,
-) -> Result<Response, ApiError> {
+) -> Result<Created<AudienceDetail>, ApiError> {
     let a = core
-        .create_audience(&caller, &account_id(&account)?, &input)
+        .create_audience(&at.caller, &at.account_id, input)
         .await?;
-    let mut res = created(&format!("/accounts/{account}/audiences/{}", a.id), &a);
-    res.headers_mut()
-        .insert(axum::http::header::ETAG, etag(a.version));
-    Ok(res)
-}
-
-fn etag(version: i64) -> axum::http::HeaderValue {
-    axum::http::HeaderValue::from_str(&format!("\"{version}\""))
-        .unwrap_or(axum::http::HeaderValue::from_static("\"0\""))
+    Ok(Created {
+        location: format!("/accounts/{}/audiences/{}", at.account_id, a.id),
+        version: Some(a.version),
+        body: a,
+    })
 }
 
 async fn list_audiences(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path(account): Path<String>,
+    AccountMember(member): AccountMember,
     list: ListQuery,
-) -> Result<Response, ApiError> {
-    let member = member_of(&core, &caller, &account).await?;
-    Ok(axum::response::IntoResponse::into_response(List::from(
-        core.list_audiences(&member, list.page()?).await?,
-    )))
+) -> Result<List<AudienceSummary>, ApiError> {
+    Ok(core
+        .list_audiences(&member, list.page_input())
+        .await?
+        .into())
 }
 
 async fn get_audience(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let (account, id) = ids(&core, &caller, &account, &id).await?;
-    let a = core.get_audience(&caller, &account, &id).await?;
-    Ok(with_etag(StatusCode::OK, a.version, &a))
+    at: InAccount,
+    Id(id): Id<AudienceId>,
+) -> Result<WithEtag<AudienceDetail>, ApiError> {
+    let a = core.get_audience(&at.caller, &at.account_id, &id).await?;
+    Ok(WithEtag {
+        version: a.version,
+        body: a,
+    })
 }
 
 async fn patch_audience(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, id)): Path<(String, String)>,
+    at: InAccount,
+    Id(id): Id<AudienceId>,
     IfMatch(if_match): IfMatch,
     JsonBody(patch): JsonBody<AudiencePatch>,
-) -> Result<Response, ApiError> {
-    let (account, id) = ids(&core, &caller, &account, &id).await?;
+) -> Result<WithEtag<AudienceDetail>, ApiError> {
     let a = core
-        .patch_audience(&caller, &account, &id, &patch, if_match)
+        .patch_audience(&at.caller, &at.account_id, &id, patch, if_match)
         .await?;
-    Ok(with_etag(StatusCode::OK, a.version, &a))
+    Ok(WithEtag {
+        version: a.version,
+        body: a,
+    })
 }
 
 async fn get_sharing(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let (account, id) = ids(&core, &caller, &account, &id).await?;
-    let s = core.get_sharing(&caller, &account, &id).await?;
-    Ok(with_etag(StatusCode::OK, s.version, &s))
+    at: InAccount,
+    Id(id): Id<AudienceId>,
+) -> Result<WithEtag<SharingView>, ApiError> {
+    let s = core.get_sharing(&at.caller, &at.account_id, &id).await?;
+    Ok(WithEtag {
+        version: s.version,
+        body: s,
+    })
 }
 
 async fn put_sharing(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, id)): Path<(String, String)>,
+    at: InAccount,
+    Id(id): Id<AudienceId>,
     IfMatch(if_match): IfMatch,
     JsonBody(input): JsonBody<SharingInput>,
-) -> Result<Response, ApiError> {
-    let (account, id) = ids(&core, &caller, &account, &id).await?;
+) -> Result<WithEtag<SharingView>, ApiError> {
     let s = core
-        .put_sharing(&caller, &account, &id, &input, if_match)
+        .put_sharing(&at.caller, &at.account_id, &id, input, if_match)
         .await?;
-    Ok(with_etag(StatusCode::OK, s.version, &s))
+    Ok(WithEtag {
+        version: s.version,
+        body: s,
+    })
 }
 
 async fn put_grant(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, id, receiver)): Path<(String, String, String)>,
+    at: InAccount,
+    Id(id): Id<AudienceId>,
+    Path((_, _, receiver)): Path<(String, String, String)>,
     IfMatch(if_match): IfMatch,
     JsonBody(input): JsonBody<OneGrantInput>,
-) -> Result<Response, ApiError> {
-    let (account, id) = ids(&core, &caller, &account, &id).await?;
-    // A receiver id that cannot be an account is outside the organization like any
-    // unknown account (after the audience itself has been checked).
-    let receiver = match AccountId::parse(&receiver) {
-        Ok(r) => r,
-        Err(_) => {
-            core.member_and_audience(
-                &caller,
-                &account,
-                &id,
-                sharing_core::policy::Action::ChangeSharing,
-            )
-            .await?;
-            return Err(ApiError::from(sharing_core::Error::CrossOrganization(
-                format!(
-                    "account '{}' is not in your organization; sharing never leaves the organization",
-                    receiver.chars().take(64).collect::<String>()
-                ),
-            )));
-        }
-    };
+) -> Result<WithEtag<SharingView>, ApiError> {
     let s = core
-        .put_grant(&caller, &account, &id, &receiver, &input, if_match)
+        .put_grant(&at.caller, &at.account_id, &id, &receiver, input, if_match)
         .await?;
-    Ok(with_etag(StatusCode::OK, s.version, &s))
+    Ok(WithEtag {
+        version: s.version,
+        body: s,
+    })
 }
 
 async fn explain_grant(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, id, receiver)): Path<(String, String, String)>,
-) -> Result<Response, ApiError> {
-    let (account, id) = ids(&core, &caller, &account, &id).await?;
-    // A receiver id that cannot be an account is not an account of the organization.
-    let receiver = match AccountId::parse(&receiver) {
-        Ok(r) => r,
-        Err(_) => {
-            core.member_and_audience(
-                &caller,
-                &account,
-                &id,
-                sharing_core::policy::Action::ViewSharing,
-            )
-            .await?;
-            return Err(ApiError::from(sharing_core::Error::NotFound(format!(
-                "account '{}' was not found in your organization",
-                receiver.chars().take(64).collect::<String>()
-            ))));
-        }
-    };
-    let e = core
-        .explain_grant(&caller, &account, &id, &receiver)
-        .await?;
-    Ok(axum::Json(e).into_response())
+    at: InAccount,
+    Id(id): Id<AudienceId>,
+    Path((_, _, receiver)): Path<(String, String, String)>,
+) -> Result<Json<AccessExplanation>, ApiError> {
+    Ok(Json(
+        core.explain_grant(&at.caller, &at.account_id, &id, &receiver)
+            .await?,
+    ))
 }
 
 async fn get_defaults(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path(account): Path<String>,
-) -> Result<Response, ApiError> {
-    let d = core.get_defaults(&caller, &account_id(&account)?).await?;
-    Ok(with_etag(StatusCode::OK, d.version, &d))
+    at: InAccount,
+) -> Result<WithEtag<DefaultsView>, ApiError> {
+    let d = core.get_defaults(&at.caller, &at.account_id).await?;
+    Ok(WithEtag {
+        version: d.version,
+        body: d,
+    })
 }
 
 async fn put_defaults(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path(account): Path<String>,
+    at: InAccount,
     IfMatch(if_match): IfMatch,
     JsonBody(input): JsonBody<DefaultsInput>,
-) -> Result<Response, ApiError> {
+) -> Result<WithEtag<DefaultsView>, ApiError> {
     let d = core
-        .put_defaults(&caller, &account_id(&account)?, &input, if_match)
+        .put_defaults(&at.caller, &at.account_id, input, if_match)
         .await?;
-    Ok(with_etag(StatusCode::OK, d.version, &d))
+    Ok(WithEtag {
+        version: d.version,
+        body: d,
+    })
 }
 
 async fn apply_defaults(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path(account): Path<String>,
+    at: InAccount,
     JsonBody(input): JsonBody<ApplyDefaultsInput>,
-) -> Result<Response, ApiError> {
-    let account = account_id(&account)?;
-    Ok(axum::Json(core.apply_defaults(&caller, &account, &input).await?).into_response())
+) -> Result<Json<ApplyResult>, ApiError> {
+    Ok(Json(
+        core.apply_defaults(&at.caller, &at.account_id, input)
+            .await?,
+    ))
 }
 
 async fn usage(
     State(core): State<Core>,
-    CallerOf(caller): CallerOf,
-    Path((account, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let (account, id) = ids(&core, &caller, &account, &id).await?;
-    Ok(axum::Json(core.usage(&caller, &account, &id).await?).into_response())
+    at: InAccount,
+    Id(id): Id<AudienceId>,
+) -> Result<Json<UsageView>, ApiError> {
+    Ok(Json(core.usage(&at.caller, &at.account_id, &id).await?))
 }

@@ -292,7 +292,7 @@ async fn notifier_case(
         "activationPlatforms": ["google_ads"]
     }))?;
     let request = core
-        .create_access_request(&caller, &account, &input)
+        .create_access_request(&caller, &account, sharing_core::Input::valid(input))
         .await?;
     let page = sharing_core::store::PageRequest {
         limit: 10,

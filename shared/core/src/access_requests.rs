@@ -18,7 +18,7 @@ use crate::keys;
 use crate::sharing::{Desired, GrantTerms, Provenance, build_grant, plan_changes};
 use crate::store::{Page, PageRequest, Query};
 use crate::write::{Cond, Tx, TxError};
-use crate::{AccountMember, Caller, Core, validate};
+use crate::{AccountMember, Caller, Core, Input, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
@@ -413,6 +413,12 @@ enum Decision {
     Deny(Denial),
 }
 
+/// A decision once checked: the grant an approval gives, or a denial's reason.
+enum Verdict {
+    Grant(SharingEntry),
+    Deny(Option<String>),
+}
+
 /// The guarded steps of creating an access request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Create {
@@ -445,8 +451,10 @@ impl Core {
         &self,
         caller: &Caller,
         account_id: &AccountId,
-        input: &NewAccessRequest,
+        input: Input<NewAccessRequest>,
     ) -> Result<AccessRequestView> {
+        // A non-member learns about the account first, whatever the body.
+        let input = &input.or_after(self.member(caller, account_id)).await?;
         let audience_id = match input.audience() {
             Ok(a) => a,
             Err(e) => {
@@ -655,11 +663,11 @@ impl Core {
     pub async fn list_access_requests(
         &self,
         member: &AccountMember,
-        direction: Direction,
-        status: Option<RequestStatus>,
-        page: &PageRequest,
+        query: Input<(Direction, Option<RequestStatus>, PageRequest)>,
     ) -> Result<Page<AccessRequestView>> {
         member.require(Action::ListAccessRequests, &Resource::Account, String::new)?;
+        let (direction, status, page) = &query.checked()?;
+        let (direction, status) = (*direction, *status);
         let mut q = match direction {
             Direction::Incoming => {
                 Query::index(keys::GSI2, keys::incoming_requests(&member.account_id))
@@ -729,9 +737,9 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         id: &RequestId,
-        input: &Approval,
+        input: Input<Approval>,
     ) -> Result<AccessRequestView> {
-        self.decide_access_request(caller, account_id, id, Decision::Approve(input.clone()))
+        self.decide_access_request(caller, account_id, id, input.map(Decision::Approve))
             .await
     }
 
@@ -741,16 +749,9 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         id: &RequestId,
-        input: &Denial,
+        input: Input<Denial>,
     ) -> Result<AccessRequestView> {
-        if let Some(r) = &input.reason
-            && !r.is_empty()
-            && let Err(e) = validate::text("reason", &normalize_newlines(r), MAX_REASON_CHARS)
-        {
-            self.member(caller, account_id).await?;
-            return Err(e);
-        }
-        self.decide_access_request(caller, account_id, id, Decision::Deny(input.clone()))
+        self.decide_access_request(caller, account_id, id, input.map(Decision::Deny))
             .await
     }
 
@@ -762,8 +763,11 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         id: &RequestId,
-        decision: Decision,
+        decision: Input<Decision>,
     ) -> Result<AccessRequestView> {
+        // The body is told once the request is visible and the caller may decide it.
+        let mut body = Some(decision);
+        let mut decision = None;
         let (member, first) = self
             .member_and(
                 caller,
@@ -802,6 +806,37 @@ impl Core {
                     )
                 },
             )?;
+            if let Some(body) = body.take() {
+                decision = Some(body.checked()?);
+            }
+            let decision = decision
+                .as_ref()
+                .ok_or_else(|| Error::Store("the decision's body was not read".to_owned()))?;
+            // The request's own validity (400) before the stored state (409).
+            let verdict = match decision {
+                Decision::Approve(input) => Verdict::Grant(approved_grant(
+                    &item.request,
+                    input,
+                    &Provenance {
+                        source: GrantSource::AccessRequest,
+                        request_id: Some(id.to_string()),
+                        granted_by: member.user_id.to_string(),
+                        granted_at: self.now_rfc3339(),
+                    },
+                    now,
+                )?),
+                Decision::Deny(input) => {
+                    let reason = input
+                        .reason
+                        .as_deref()
+                        .filter(|r| !r.is_empty())
+                        .map(normalize_newlines);
+                    if let Some(r) = &reason {
+                        validate::text("reason", r, MAX_REASON_CHARS)?;
+                    }
+                    Verdict::Deny(reason)
+                }
+            };
             if item.request.status != RequestStatus::Pending {
                 return Err(Error::Conflict(format!(
                     "access request '{id}' was already {}",
@@ -819,19 +854,8 @@ impl Core {
             decided.decided_at = Some(self.now_rfc3339());
             decided.decided_by = Some(decided_by);
             let mut tx = Tx::new();
-            let (kind, activity_action, before, after) = match &decision {
-                Decision::Approve(input) => {
-                    let entry = approved_grant(
-                        &item.request,
-                        input,
-                        &Provenance {
-                            source: GrantSource::AccessRequest,
-                            request_id: Some(id.to_string()),
-                            granted_by: member.user_id.to_string(),
-                            granted_at: self.now_rfc3339(),
-                        },
-                        now,
-                    )?;
+            let (kind, activity_action, before, after) = match verdict {
+                Verdict::Grant(entry) => {
                     let level = entry.level;
                     let desired: Desired =
                         BTreeMap::from([(requester.clone(), Some(entry.clone()))]);
@@ -867,13 +891,9 @@ impl Core {
                         json!(level),
                     )
                 }
-                Decision::Deny(input) => {
+                Verdict::Deny(reason) => {
                     decided.status = RequestStatus::Denied;
-                    decided.reason = input
-                        .reason
-                        .as_deref()
-                        .filter(|r| !r.is_empty())
-                        .map(normalize_newlines);
+                    decided.reason = reason;
                     let current = json!(access_of(&audience, &requester, now));
                     (
                         EmailKind::AccessRequestDenied,

@@ -10,7 +10,7 @@ use crate::roles::MAX_ROLE_HOLDERS;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
 use crate::write::{Cond, Tx, TxError, Update};
-use crate::{AccountMember, Caller, Core};
+use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{AccountRef, Action, Permissions, Resource};
@@ -207,9 +207,10 @@ impl Core {
     pub async fn list_users(
         &self,
         member: &AccountMember,
-        page: &PageRequest,
+        page: Input<PageRequest>,
     ) -> Result<Page<UserView>> {
         member.require(Action::ListUsers, &Resource::Account, String::new)?;
+        let page = &page.checked()?;
         let q = Query::table(keys::account_pk(&member.account_id)).prefix(keys::MEMBER_PREFIX);
         let p: Page<MembershipItem> = self.table.query(&q, page).await?;
         Ok(Page {
@@ -226,9 +227,26 @@ impl Core {
         &self,
         caller: &Caller,
         account_id: &AccountId,
-        user_id: &UserId,
-        input: &UserInput,
+        user_id: &str,
+        input: Input<UserInput>,
     ) -> Result<(UserView, bool)> {
+        // The membership (404) and the role (403) before the path's user id and the body
+        // (400): both are needed to know what to read.
+        let access = || async {
+            self.member(caller, account_id).await?.require(
+                Action::ManageUsers,
+                &Resource::Account,
+                String::new,
+            )
+        };
+        let user_id = &match UserId::parse(user_id) {
+            Ok(u) => u,
+            Err(e) => {
+                access().await?;
+                return Err(e);
+            }
+        };
+        let input = &input.or_after(access()).await?;
         let (member, reads) = self
             .member_and(
                 caller,

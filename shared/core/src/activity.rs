@@ -6,7 +6,7 @@ use crate::items::{ActivityItem, GrantSource, entity};
 use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::write::Tx;
-use crate::{AccountMember, Core};
+use crate::{AccountMember, Core, Input};
 use serde::Serialize;
 use serde_json::Value;
 use sharing_policy::{Action, IdentityType, Resource, ShareLevel};
@@ -174,9 +174,10 @@ impl Core {
     pub async fn list_activity(
         &self,
         member: &AccountMember,
-        page: &PageRequest,
+        page: Input<PageRequest>,
     ) -> Result<Page<ActivityView>> {
         member.require(Action::ViewActivity, &Resource::Account, String::new)?;
+        let page = &page.checked()?;
         let q = Query::table(keys::account_pk(&member.account_id))
             .prefix(keys::ACTIVITY_PREFIX)
             .newest_first();

@@ -19,7 +19,7 @@ use crate::keys;
 use crate::sharing::{Desired, GrantChange, MAX_CHANGES, SharingMoved, plan_changes};
 use crate::store::{PageRequest, Query};
 use crate::write::{Tx, TxError};
-use crate::{AccountMember, Caller, Core};
+use crate::{AccountMember, Caller, Core, Input};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -178,14 +178,15 @@ impl Core {
         &self,
         caller: &Caller,
         account_id: &AccountId,
-        input: &ApplyDefaultsInput,
+        input: Input<ApplyDefaultsInput>,
     ) -> Result<ApplyResult> {
+        // The membership (404) and the role (403) are told before the body (400).
+        let access = || async { may_apply(&self.member(caller, account_id).await?) };
+        let input = &input.or_after(access()).await?;
         let page = match apply_page(input) {
             Ok(p) => p,
             Err(e) => {
-                // The membership (404) and the role (403) are told before the body (400).
-                let member = self.member(caller, account_id).await?;
-                may_apply(&member)?;
+                access().await?;
                 return Err(e);
             }
         };

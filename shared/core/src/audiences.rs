@@ -10,7 +10,7 @@ use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
 use crate::write::{Cond, MAX_TX_OPS, Tx, TxError, Update};
-use crate::{AccountMember, Caller, Core};
+use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
@@ -273,7 +273,7 @@ impl Core {
         &self,
         caller: &Caller,
         account_id: &AccountId,
-        input: &NewAudience,
+        input: Input<NewAudience>,
     ) -> Result<AudienceDetail> {
         let (member, defaults) = self
             .member_and(
@@ -285,6 +285,7 @@ impl Core {
             .await?;
         let member = &member;
         member.require(Action::CreateAudience, &Resource::Account, String::new)?;
+        let input = &input.checked()?;
         validate::single_line("name", &input.name, 200)?;
         validate_description(&input.description)?;
         let definition = validate_definition(&input.definition)?;
@@ -359,8 +360,9 @@ impl Core {
     pub async fn list_audiences(
         &self,
         member: &AccountMember,
-        page: &PageRequest,
+        page: Input<PageRequest>,
     ) -> Result<Page<AudienceSummary>> {
+        let page = &page.checked()?;
         let q = Query::index(keys::GSI1, keys::owned_audiences(&member.account_id)).newest_first();
         let p: Page<AudienceItem> = self.table.query(&q, page).await?;
         let now = self.now_epoch();
@@ -402,12 +404,13 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         id: &AudienceId,
-        patch: &AudiencePatch,
+        patch: Input<AudiencePatch>,
         if_match: Option<i64>,
     ) -> Result<AudienceDetail> {
         let (member, audience, _) = self
             .member_and_audience(caller, account_id, id, Action::EditAudience)
             .await?;
+        let patch = &patch.checked()?;
         if patch.name.is_none() && patch.description.is_none() && patch.definition.is_none() {
             return Err(Error::Validation(
                 "give at least one of name, description, definition".to_owned(),

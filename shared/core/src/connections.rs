@@ -15,7 +15,7 @@ use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
 use crate::write::{Cond, Tx, TxError};
-use crate::{AccountMember, Caller, Core};
+use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Serialize};
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
 
@@ -172,10 +172,11 @@ impl Core {
     pub async fn shared_with_me(
         &self,
         member: &AccountMember,
-        access: Option<ShareLevel>,
-        page: &PageRequest,
+        query: Input<(Option<ShareLevel>, PageRequest)>,
     ) -> Result<Page<SharedAudienceView>> {
         member.require(Action::ListSharedWithMe, &Resource::Account, String::new)?;
+        let (access, page) = &query.checked()?;
+        let access = *access;
         if access == Some(ShareLevel::Private) {
             return Err(Error::Validation(
                 "access must be view_only or usable: private audiences are never listed".to_owned(),
@@ -215,12 +216,13 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         id: &AudienceId,
-        input: &NewConnection,
+        input: Input<NewConnection>,
     ) -> Result<ConnectionView> {
         let (member, audience, access) = self
             .member_and_audience(caller, account_id, id, Action::ConnectAudience)
             .await?;
         let member = &member;
+        let input = &input.checked()?;
         validate::single_line("outputId", &input.output_id, 128)?;
         validate::single_line("platform", &input.platform, 64)?;
         let allowed = platform_allowed(&audience, &member.account_id, &input.platform);
@@ -297,11 +299,12 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         id: &AudienceId,
-        page: &PageRequest,
+        page: Input<PageRequest>,
     ) -> Result<Page<ConnectionView>> {
         let (member, audience, _) = self
             .member_and_audience(caller, account_id, id, Action::ViewConnections)
             .await?;
+        let page = &page.checked()?;
         let q = Query::index(
             keys::GSI1,
             keys::audience_connections(&member.account_id, id),
@@ -327,8 +330,18 @@ impl Core {
         &self,
         caller: &Caller,
         account_id: &AccountId,
-        page: &PageRequest,
+        page: Input<PageRequest>,
     ) -> Result<Page<AccountConnectionView>> {
+        // A bad page is told after the membership and the role (it says what to read).
+        let page = &page
+            .or_after(async {
+                self.member(caller, account_id).await?.require(
+                    Action::ViewConnections,
+                    &Resource::Account,
+                    String::new,
+                )
+            })
+            .await?;
         let q = Query::index(keys::GSI2, keys::account_connections(account_id));
         let (member, p) = self
             .member_and(

@@ -36,6 +36,9 @@ pub enum Error {
     /// 413 `payload_too_large`.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 415 `unsupported_media_type`: a body that is not `application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 503 `unavailable`: DynamoDB throttled, unreachable or too slow to answer within
     /// the request's budget ([`crate::budget`]). A write may or may not have taken effect;
     /// retrying it is safe. The cause is logged, not shown to the caller.
@@ -82,6 +85,7 @@ impl Error {
             Error::CrossOrganization(_) => Code::CrossOrganization,
             Error::PlatformNotAllowed(_) => Code::PlatformNotAllowed,
             Error::PayloadTooLarge(_) => Code::PayloadTooLarge,
+            Error::UnsupportedMediaType(_) => Code::UnsupportedMediaType,
             Error::Unavailable { .. } => Code::Unavailable,
             Error::Store(_) => Code::Internal,
         }

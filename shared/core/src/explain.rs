@@ -241,8 +241,21 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         id: &AudienceId,
-        receiver: &AccountId,
+        receiver: &str,
     ) -> Result<AccessExplanation> {
+        // A receiver id that cannot be an account is not an account of the organization:
+        // 404, once the caller may view this sharing at all.
+        let receiver = &match AccountId::parse(receiver) {
+            Ok(r) => r,
+            Err(_) => {
+                self.member_and_audience(caller, account_id, id, Action::ViewSharing)
+                    .await?;
+                return Err(Error::NotFound(format!(
+                    "account '{}' was not found in your organization",
+                    receiver.chars().take(64).collect::<String>()
+                )));
+            }
+        };
         let account_key = keys::account(receiver);
         let (_, audience, _, (account, connections, identity_types)) = self
             .member_and_audience_with(caller, account_id, id, Action::ViewSharing, async {

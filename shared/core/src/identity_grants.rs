@@ -19,7 +19,7 @@ use crate::items::entity;
 use crate::keys;
 use crate::store::Query;
 use crate::write::{Cond, Tx, TxError};
-use crate::{AccountMember, Caller, Core};
+use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{Action, IdentityType, Resource};
@@ -156,10 +156,40 @@ impl Core {
         &self,
         caller: &Caller,
         account_id: &AccountId,
-        identity_type: IdentityType,
-        receiver: &AccountId,
-        input: IdentityGrantInput,
+        identity_type: &str,
+        receiver: &str,
+        input: Input<IdentityGrantInput>,
     ) -> Result<IdentityGrantView> {
+        let parsed_type = identity_type
+            .parse::<IdentityType>()
+            .map_err(|e| Error::Validation(format!("{e}")));
+        // An id that cannot be an account is not in the organization, like any unknown one.
+        let parsed_receiver = AccountId::parse(receiver).map_err(|_| {
+            Error::CrossOrganization(format!(
+                "account '{}' is not in your organization; identities are only sent within it",
+                receiver.chars().take(64).collect::<String>()
+            ))
+        });
+        let (identity_type, receiver) = match (parsed_type, parsed_receiver) {
+            (Ok(t), Ok(r)) => (t, r),
+            (t, r) => {
+                // The membership and the role first, so that a user who may not change
+                // identity sharing learns only that; then the identity type and the body
+                // (400), then the account (422).
+                self.member(caller, account_id).await?.require(
+                    Action::ChangeIdentitySharing,
+                    &Resource::Account,
+                    String::new,
+                )?;
+                t?;
+                input.checked()?;
+                r?;
+                return Err(Error::Store(
+                    "an identity grant's ids were both valid".into(),
+                ));
+            }
+        };
+        let receiver = &receiver;
         let key = keys::identity_grant(account_id, identity_type, receiver);
         let (member, (accounts, current)) = self
             .member_and(caller, account_id, async {
@@ -175,6 +205,7 @@ impl Core {
             &Resource::Account,
             String::new,
         )?;
+        let input = input.checked()?;
         if receiver == &member.account_id {
             return Err(Error::Validation(format!(
                 "account '{receiver}' is this account itself; identity types are granted to the other accounts of the organization"

@@ -20,6 +20,7 @@ pub mod fixture;
 pub mod idempotency;
 pub mod identity_grants;
 pub mod ids;
+pub mod input;
 pub mod items;
 pub mod keys;
 pub mod members;
@@ -33,6 +34,7 @@ pub mod validate;
 pub mod write;
 
 pub use error::{Error, Result};
+pub use input::Input;
 pub use sharing_policy as policy;
 
 use clock::{Clock, IdGenerator, SystemClock, UlidGenerator};

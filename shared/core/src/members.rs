@@ -18,7 +18,7 @@ use crate::items::{AudienceItem, ConnectionItem, entity};
 use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
-use crate::{AccountMember, Caller, Core};
+use crate::{AccountMember, Caller, Core, Input};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
@@ -287,11 +287,12 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         id: &AudienceId,
-        input: &MembersInput,
+        input: Input<MembersInput>,
     ) -> Result<MembersResult> {
         self.member_and_audience(caller, account_id, id, Action::UploadMembers)
             .await?;
-        let members = validate_members(input)?;
+        let input = input.checked()?;
+        let members = validate_members(&input)?;
         let now = self.now_rfc3339();
         let items: Vec<AudienceMemberItem> = members
             .into_iter()
@@ -307,10 +308,11 @@ impl Core {
     pub async fn record_profiles(
         &self,
         member: &AccountMember,
-        input: &ProfilesInput,
+        input: Input<ProfilesInput>,
     ) -> Result<ProfilesResult> {
         member.require(Action::RecordProfiles, &Resource::Account, String::new)?;
-        let users = validate_profiles(input)?;
+        let input = input.checked()?;
+        let users = validate_profiles(&input)?;
         let now = self.now_rfc3339();
         let items: Vec<SeenProfileItem> = users
             .into_iter()
@@ -331,7 +333,7 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         cid: &ConnectionId,
-        page: &PageRequest,
+        page: Input<PageRequest>,
     ) -> Result<Page<DeliveredMember>> {
         let (member, found) = self
             .member_and(
@@ -345,16 +347,17 @@ impl Core {
             .filter(|c| c.account_id == member.account_id.as_str())
             .ok_or_else(|| connection_not_found(cid))?;
         let audience_id = AudienceId::parse(&connection.audience_id)?;
-        // A bad cursor is told after the access decision, like before.
-        let inner = page
-            .cursor
-            .as_deref()
-            .map(|c| unwrap_cursor(cid, c))
-            .transpose()
-            .map(|cursor| PageRequest {
-                limit: page.limit,
-                cursor,
-            });
+        // A bad page (limit, cursor) is told after the access decision.
+        let inner = page.checked().and_then(|page| {
+            page.cursor
+                .as_deref()
+                .map(|c| unwrap_cursor(cid, c))
+                .transpose()
+                .map(|cursor| PageRequest {
+                    limit: page.limit,
+                    cursor,
+                })
+        });
         let q =
             Query::table(keys::audience_members(&audience_id)).prefix(keys::AUDIENCE_MEMBER_PREFIX);
         let hinted_owner = connection

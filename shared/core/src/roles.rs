@@ -14,7 +14,7 @@ use crate::items::{MembershipItem, RoleItem, entity};
 use crate::keys::{self, Key};
 use crate::store::{Page, Query};
 use crate::write::{Cond, Tx, TxError, Update};
-use crate::{Caller, Core, validate};
+use crate::{Caller, Core, Input, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{Action, Permissions, Resource, Role};
@@ -214,7 +214,7 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         role_id: &str,
-        input: &RoleInput,
+        input: Input<RoleInput>,
     ) -> Result<(RoleView, bool)> {
         let id = match RoleId::parse_custom(role_id) {
             Ok(id) => id,
@@ -229,6 +229,7 @@ impl Core {
             .member_and(caller, account_id, self.role_and_holders(account_id, &id))
             .await?;
         member.require(Action::ManageUsers, &Resource::Account, String::new)?;
+        let input = input.checked()?;
         let permissions = input.validate()?;
         self.write_role_over(
             Some(first),

@@ -16,7 +16,7 @@ use crate::items::{
 };
 use crate::keys;
 use crate::write::{Cond, Tx, TxError, Update};
-use crate::{AccountMember, Caller, Core};
+use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{AccessLevel, Action, GrantWindow, Resource, ShareLevel, WindowError};
@@ -533,9 +533,24 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         id: &AudienceId,
-        input: &SharingInput,
+        input: Input<SharingInput>,
         if_match: Option<i64>,
     ) -> Result<SharingView> {
+        // Visibility and role come first (read with the receivers in one round trip): a
+        // caller who may not change this sharing learns nothing from the body check.
+        let input = &input
+            .or_after(self.read_for_change(caller, account_id, id, &[]))
+            .await?;
+        // An over-long list is refused below, after the role check: it is not read.
+        let listed: Vec<AccountId> = input.grants.iter().map(|g| g.account_id.clone()).collect();
+        let to_read = if listed.len() > MAX_ENTRIES {
+            &[][..]
+        } else {
+            &listed[..]
+        };
+        let (member, audience, accounts) = self
+            .read_for_change(caller, account_id, id, to_read)
+            .await?;
         if input.grants.len() > MAX_ENTRIES {
             return Err(Error::Validation(format!(
                 "at most {MAX_ENTRIES} grants are allowed"
@@ -550,12 +565,6 @@ impl Core {
                 )));
             }
         }
-        let listed: Vec<AccountId> = input.grants.iter().map(|g| g.account_id.clone()).collect();
-        // Visibility and role come first (read with the receivers in one round trip): a
-        // receiver learns nothing from the body check.
-        let (member, audience, accounts) = self
-            .read_for_change(caller, account_id, id, &listed)
-            .await?;
         let member = &member;
         let now = self.now_epoch();
         let provenance = self.provenance(member);
@@ -600,14 +609,19 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         id: &AudienceId,
-        receiver: &AccountId,
-        input: &OneGrantInput,
+        receiver: &str,
+        input: Input<OneGrantInput>,
         if_match: Option<i64>,
     ) -> Result<SharingView> {
+        // A receiver id that cannot be an account is outside the organization like any
+        // unknown account: told with the other receivers' checks (422), last.
+        let parsed = AccountId::parse(receiver);
+        let receivers = parsed.as_ref().map(std::slice::from_ref).unwrap_or(&[]);
         let (member, audience, accounts) = self
-            .read_for_change(caller, account_id, id, std::slice::from_ref(receiver))
+            .read_for_change(caller, account_id, id, receivers)
             .await?;
         let member = &member;
+        let input = input.checked()?;
         let mut grant = build_grant(
             input.level,
             &input.terms(),
@@ -616,6 +630,12 @@ impl Core {
             self.now_epoch(),
         )?;
         Self::precondition(if_match, audience.sharing_version)?;
+        let receiver = &parsed.map_err(|_| {
+            Error::CrossOrganization(format!(
+                "account '{}' is not in your organization; sharing never leaves the organization",
+                receiver.chars().take(64).collect::<String>()
+            ))
+        })?;
         Core::allow_receivers(member, std::slice::from_ref(receiver), &accounts)?;
         if let (Some(g), Some(a)) = (grant.as_mut(), accounts.get(receiver.as_str())) {
             g.account_name = a.name.clone();
@@ -660,9 +680,18 @@ impl Core {
         &self,
         caller: &Caller,
         account_id: &AccountId,
-        input: &DefaultsInput,
+        input: Input<DefaultsInput>,
         if_match: Option<i64>,
     ) -> Result<DefaultsView> {
+        let input = &input
+            .or_after(async {
+                self.member(caller, account_id).await?.require(
+                    Action::ChangeSharingDefaults,
+                    &Resource::Account,
+                    String::new,
+                )
+            })
+            .await?;
         let listed: Vec<AccountId> = input
             .defaults
             .iter()

@@ -6,68 +6,77 @@ use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use sharing_core::Error;
 use sharing_core::store::PageRequest;
 use std::collections::HashMap;
 
 /// A JSON body, deserialized with the path of the first bad field in the error. An
 /// empty body reads as `{}` (bodies whose fields are all optional may be left out).
-pub struct JsonBody<T>(pub T);
+///
+/// It never rejects: a body at fault (400, 413, 415) reaches the workflow as a
+/// [`sharing_core::Input`], which tells it only after the caller's visibility and role
+/// were checked (one order of checks).
+pub struct JsonBody<T>(pub sharing_core::Input<T>);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap_or("?").to_owned());
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::too_large()
-            } else {
-                ApiError::validation(format!("could not read the request body: {e}"))
-            }
-        })?;
-        // A body is JSON only when it says so: `text/plain` is not read as JSON.
-        if !bytes.is_empty() && !content_type.as_deref().is_some_and(is_json) {
-            return Err(ApiError::new(
-                crate::problem::Code::UnsupportedMediaType,
-                format!(
-                    "the body must be sent as Content-Type: application/json (it was {})",
-                    content_type
-                        .as_deref()
-                        .map(|c| cut(c, 64))
-                        .unwrap_or_else(|| "absent".to_owned())
-                ),
-            ));
-        }
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &bytes
-        };
-        // Every body of the API is an object; serde would also read a struct from an
-        // array (`[true]`), which no client means.
-        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(ApiError::validation("the body must be a JSON object"));
-        }
-        let de = &mut serde_json::Deserializer::from_slice(bytes);
-        match serde_path_to_error::deserialize(de) {
-            Ok(v) => Ok(JsonBody(v)),
-            Err(e) => {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                let what = if inner.is_syntax() || inner.is_eof() {
-                    format!("the body is not valid JSON ({inner})")
-                } else if path == "." {
-                    format!("the body does not have the expected shape: {inner}")
-                } else {
-                    format!("{path}: {inner}")
-                };
-                Err(ApiError::validation(what))
-            }
-        }
+        Ok(JsonBody(sharing_core::Input::read(
+            read_json(req, state).await,
+        )))
     }
+}
+
+async fn read_json<S: Send + Sync, T: DeserializeOwned>(
+    req: Request,
+    state: &S,
+) -> Result<T, Error> {
+    let content_type = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("?").to_owned());
+    let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Error::PayloadTooLarge(crate::problem::too_large_detail())
+        } else {
+            Error::Validation(format!("could not read the request body: {e}"))
+        }
+    })?;
+    // A body is JSON only when it says so: `text/plain` is not read as JSON.
+    if !bytes.is_empty() && !content_type.as_deref().is_some_and(is_json) {
+        return Err(Error::UnsupportedMediaType(format!(
+            "the body must be sent as Content-Type: application/json (it was {})",
+            content_type
+                .as_deref()
+                .map(|c| cut(c, 64))
+                .unwrap_or_else(|| "absent".to_owned())
+        )));
+    }
+    let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        &bytes
+    };
+    // Every body of the API is an object; serde would also read a struct from an
+    // array (`[true]`), which no client means.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Error::Validation(
+            "the body must be a JSON object".to_owned(),
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        Error::Validation(if inner.is_syntax() || inner.is_eof() {
+            format!("the body is not valid JSON ({inner})")
+        } else if path == "." {
+            format!("the body does not have the expected shape: {inner}")
+        } else {
+            format!("{path}: {inner}")
+        })
+    })
 }
 
 /// `application/json`, or a `+json` type, with any parameters.
@@ -94,13 +103,13 @@ pub fn cut(value: &str, max: usize) -> String {
 }
 
 /// The query string of a list: `limit` (1-100, default 50), `cursor`, and the list's own
-/// filters.
+/// filters. It never rejects: a malformed query, a bad `limit` or `cursor` and a bad
+/// filter are told by [`ListQuery::page`] and [`ListQuery::param`], which handlers and
+/// workflows call once the caller's membership (and the resource's visibility) was
+/// checked (404 before 400).
 pub struct ListQuery {
-    /// The page asked for, or why `limit`/`cursor` are not valid: answered by
-    /// [`ListQuery::page`], which handlers call after the caller's membership was checked
-    /// (404 before 400).
     page: Result<PageRequest, ApiError>,
-    params: HashMap<String, String>,
+    params: Result<HashMap<String, String>, ApiError>,
 }
 
 impl ListQuery {
@@ -111,13 +120,29 @@ impl ListQuery {
         self.page.as_ref().map_err(Clone::clone)
     }
 
+    /// The page asked for, for a workflow that tells its fault after its own access
+    /// checks.
+    pub fn page_input(&self) -> sharing_core::Input<PageRequest> {
+        self.input(|q| q.page().cloned())
+    }
+
+    /// What `read` makes of the query (filters and page), for a workflow that tells its
+    /// fault (a 400) after its own access checks.
+    pub fn input<T>(
+        &self,
+        read: impl FnOnce(&ListQuery) -> Result<T, ApiError>,
+    ) -> sharing_core::Input<T> {
+        sharing_core::Input::read(read(self).map_err(|e| Error::Validation(e.detail)))
+    }
+
     /// A filter parameter parsed with `FromStr`; a bad value is a 400 naming `allowed`.
     pub fn param<T: std::str::FromStr>(
         &self,
         name: &str,
         allowed: &str,
     ) -> Result<Option<T>, ApiError> {
-        match self.params.get(name) {
+        let params = self.params.as_ref().map_err(Clone::clone)?;
+        match params.get(name) {
             None => Ok(None),
             Some(v) => v.parse().map(Some).map_err(|_| {
                 ApiError::validation(format!(
@@ -130,14 +155,14 @@ impl ListQuery {
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let params = match parts.uri.query() {
-            Some(q) => parse_query(q)?,
-            None => HashMap::new(),
+            Some(q) => parse_query(q),
+            None => Ok(HashMap::new()),
         };
-        let page = page_of(&params);
+        let page = params.as_ref().map_err(Clone::clone).and_then(page_of);
         Ok(ListQuery { page, params })
     }
 }

@@ -8,14 +8,16 @@ pub mod context;
 pub mod extract;
 pub mod idempotency;
 pub mod local_auth;
+pub mod member;
 pub mod problem;
 pub mod respond;
 pub mod runtime;
 
 pub use context::Caller;
 pub use extract::{IfMatch, JsonBody, ListQuery, path_id};
+pub use member::{AccountMember, Id, InAccount, PathParam};
 pub use problem::ApiError;
-pub use respond::{List, created, with_etag};
+pub use respond::{Created, List, Saved, WithEtag};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -131,53 +133,6 @@ async fn log_request(req: Request, next: Next) -> Response {
         "request"
     );
     res
-}
-
-/// The caller as a member of the account in the path (404 when not a member, or when the
-/// id cannot be an account).
-pub async fn member_of(
-    core: &Core,
-    caller: &sharing_core::Caller,
-    account: &str,
-) -> Result<sharing_core::AccountMember, ApiError> {
-    let id = path_id(account, sharing_core::ids::AccountId::parse, "account")?;
-    Ok(core.member(caller, &id).await?)
-}
-
-/// The account id of the path (404 when it cannot be an account), for the routes that
-/// read the membership together with the resource (`Core::member_and`).
-pub fn account_id(raw: &str) -> Result<sharing_core::ids::AccountId, ApiError> {
-    path_id(raw, sharing_core::ids::AccountId::parse, "account")
-}
-
-/// An id of the path that comes after the account's. When it cannot be an id, the
-/// membership is still decided first, so that a non-member learns nothing beyond the
-/// account's 404, exactly as when the membership is read alone before the resource.
-pub async fn id_after_account<T>(
-    core: &Core,
-    caller: &sharing_core::Caller,
-    account: &sharing_core::ids::AccountId,
-    parsed: Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    match parsed {
-        Ok(id) => Ok(id),
-        Err(e) => {
-            core.member(caller, account).await?;
-            Err(e)
-        }
-    }
-}
-
-/// The page a list asks for, once the caller's membership is known: a bad `limit` or
-/// `cursor` is a 400 only for a member (a non-member gets the account's 404), as
-/// [`id_after_account`] does for ids.
-pub async fn page_after_account(
-    core: &Core,
-    caller: &sharing_core::Caller,
-    account: &sharing_core::ids::AccountId,
-    list: &ListQuery,
-) -> Result<sharing_core::store::PageRequest, ApiError> {
-    id_after_account(core, caller, account, list.page().cloned()).await
 }
 
 #[cfg(test)]

@@ -66,14 +66,16 @@ impl ApiError {
     }
 
     pub fn too_large() -> Self {
-        ApiError::new(
-            Code::PayloadTooLarge,
-            format!(
-                "the request body is larger than {} bytes",
-                crate::MAX_BODY_BYTES
-            ),
-        )
+        ApiError::new(Code::PayloadTooLarge, too_large_detail())
     }
+}
+
+/// What a 413 says.
+pub fn too_large_detail() -> String {
+    format!(
+        "the request body is larger than {} bytes",
+        crate::MAX_BODY_BYTES
+    )
 }
 
 impl From<Error> for ApiError {
@@ -100,7 +102,8 @@ impl From<Error> for ApiError {
             | Error::PreconditionFailed(d)
             | Error::CrossOrganization(d)
             | Error::PlatformNotAllowed(d)
-            | Error::PayloadTooLarge(d) => ApiError::new(code, d),
+            | Error::PayloadTooLarge(d)
+            | Error::UnsupportedMediaType(d) => ApiError::new(code, d),
         }
     }
 }

@@ -29,20 +29,58 @@ impl<T: Serialize> IntoResponse for List<T> {
     }
 }
 
-/// A JSON body with `ETag: "<version>"`.
-pub fn with_etag<T: Serialize>(status: StatusCode, version: i64, body: &T) -> Response {
-    let mut res = (status, Json(body)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
-        res.headers_mut().insert(header::ETAG, v);
-    }
-    res
+/// A JSON body with `ETag: "<version>"` (200): a whole document a client may write back
+/// with `If-Match`.
+pub struct WithEtag<T> {
+    pub version: i64,
+    pub body: T,
 }
 
-/// 201 with `Location`.
-pub fn created<T: Serialize>(location: &str, body: &T) -> Response {
-    let mut res = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(v) = HeaderValue::from_str(location) {
-        res.headers_mut().insert(header::LOCATION, v);
+impl<T: Serialize> IntoResponse for WithEtag<T> {
+    fn into_response(self) -> Response {
+        let mut res = Json(self.body).into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", self.version)) {
+            res.headers_mut().insert(header::ETAG, v);
+        }
+        res
     }
-    res
+}
+
+/// 201 with `Location` (and `ETag` when the new resource has a version).
+pub struct Created<T> {
+    pub location: String,
+    pub version: Option<i64>,
+    pub body: T,
+}
+
+impl<T: Serialize> IntoResponse for Created<T> {
+    fn into_response(self) -> Response {
+        let mut res = (StatusCode::CREATED, Json(self.body)).into_response();
+        if let Ok(v) = HeaderValue::from_str(&self.location) {
+            res.headers_mut().insert(header::LOCATION, v);
+        }
+        if let Some(version) = self.version
+            && let Ok(v) = HeaderValue::from_str(&format!("\"{version}\""))
+        {
+            res.headers_mut().insert(header::ETAG, v);
+        }
+        res
+    }
+}
+
+/// A PUT that creates or replaces: 201 when it created, 200 when it replaced.
+pub struct Saved<T> {
+    pub created: bool,
+    pub body: T,
+}
+
+impl<T: Serialize> IntoResponse for Saved<T> {
+    fn into_response(self) -> Response {
+        let status = if self.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        (status, Json(self.body)).into_response()
+    }
 }
