@@ -17,7 +17,7 @@ use crate::items::{AudienceItem, GrantSource, MembershipItem, SharingEntry, enti
 use crate::keys;
 use crate::sharing::{Desired, GrantTerms, Provenance, build_grant, plan_changes};
 use crate::store::{Page, PageRequest, Query};
-use crate::write::{Cond, Tx, TxError};
+use crate::write::{Cond, Retry, Tx, TxError};
 use crate::{AccountMember, Caller, Core, Input, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -496,7 +496,8 @@ impl Core {
             .unwrap_or_else(|| member.email.clone());
 
         let mut read = Some(first_read);
-        for _attempt in 0..5 {
+        let mut retry = Retry::new(Retry::WRITE);
+        while retry.next().await {
             let found = match read.take() {
                 Some(a) => a,
                 None => self.table.get(&keys::audience(&audience_id)).await?,
@@ -778,7 +779,8 @@ impl Core {
             .await?;
         let member = &member;
         let mut read = Some(first);
-        for _attempt in 0..5 {
+        let mut retry = Retry::new(Retry::WRITE);
+        while retry.next().await {
             let item = match read.take() {
                 Some(found) => Self::visible_request(member, id, found)?,
                 None => self.request_for(member, id).await?,

@@ -18,7 +18,7 @@ use crate::items::{AudienceItem, ConnectionItem, GrantSource, SharingDefaultsIte
 use crate::keys;
 use crate::sharing::{Desired, GrantChange, MAX_CHANGES, SharingMoved, plan_changes};
 use crate::store::{PageRequest, Query};
-use crate::write::{Tx, TxError};
+use crate::write::{Retry, Tx, TxError};
 use crate::{AccountMember, Caller, Core, Input};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -252,7 +252,8 @@ impl Core {
         let id = AudienceId::parse(&first_read.id)?;
         let mut audience = first_read;
         let mut applied = Vec::new();
-        for _attempt in 0..3 {
+        let mut retry = Retry::new(3);
+        while retry.next().await {
             let now = self.now_epoch();
             let granted_at = self.now_rfc3339();
             let changes = plan_defaults(

@@ -9,7 +9,7 @@ use crate::items::{
 use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
-use crate::write::{Cond, MAX_TX_OPS, Tx, TxError, Update};
+use crate::write::{Cond, MAX_TX_OPS, Retry, Tx, TxError, Update};
 use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -428,7 +428,8 @@ impl Core {
             .map(validate_definition)
             .transpose()?;
         let mut read = Some(audience);
-        for _attempt in 0..5 {
+        let mut retry = Retry::new(Retry::WRITE);
+        while retry.next().await {
             let mut audience = match read.take() {
                 Some(a) => a,
                 None => {

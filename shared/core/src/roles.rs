@@ -13,12 +13,11 @@ use crate::ids::{AccountId, RoleId};
 use crate::items::{MembershipItem, RoleItem, entity};
 use crate::keys::{self, Key};
 use crate::store::{Page, Query};
-use crate::write::{Cond, Tx, TxError, Update};
+use crate::write::{Cond, Retry, Tx, TxError, Update};
 use crate::{Caller, Core, Input, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{Action, Permissions, Resource, Role};
-use std::time::Duration;
 
 /// The most users one custom role can have: a change of the role rewrites them all in
 /// one transaction (100 operations) with the role item and its activity entry.
@@ -282,7 +281,8 @@ impl Core {
     ) -> Result<(RoleView, bool)> {
         let names: Vec<String> = permissions.names().into_iter().map(str::to_owned).collect();
         let key = keys::role(account, id);
-        for attempt in 0..8u32 {
+        let mut retry = Retry::new(8);
+        while retry.next().await {
             let (current, holders) = match first.take() {
                 Some((current, holders)) => (current, Some(holders)),
                 None => (self.table.get::<RoleItem>(&key).await?, None),
@@ -299,7 +299,7 @@ impl Core {
             };
             match outcome {
                 Ok(Some(done)) => return Ok(done),
-                Ok(None) => tokio::time::sleep(Duration::from_millis(25 << attempt.min(5))).await,
+                Ok(None) => continue,
                 Err(e) => return Err(e),
             }
         }

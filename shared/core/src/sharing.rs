@@ -15,7 +15,7 @@ use crate::items::{
     AccountItem, AudienceItem, DefaultEntry, GrantSource, SharingDefaultsItem, SharingEntry, entity,
 };
 use crate::keys;
-use crate::write::{Cond, Tx, TxError, Update};
+use crate::write::{Cond, Retry, Tx, TxError, Update};
 use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -427,7 +427,8 @@ impl Core {
         desire: impl Fn(&AudienceItem, i64) -> Result<Desired>,
     ) -> Result<SharingView> {
         let mut read = Some(first_read);
-        for _attempt in 0..5 {
+        let mut retry = Retry::new(Retry::WRITE);
+        while retry.next().await {
             let audience = match read.take() {
                 Some(a) => a,
                 None => {
@@ -749,7 +750,8 @@ impl Core {
             })
             .collect();
         let mut read = Some(first);
-        for _attempt in 0..5 {
+        let mut retry = Retry::new(Retry::WRITE);
+        while retry.next().await {
             let current: Option<SharingDefaultsItem> = match read.take() {
                 Some(c) => c,
                 None => self.table.get(&key).await?,
@@ -916,6 +918,46 @@ mod tests {
         assert_eq!(changes[0].receiver, acc("d"));
         // At t=10 c is still in force: revoking it is a change too.
         assert_eq!(plan_changes(&a, &desired, 10).len(), 2);
+    }
+
+    /// The planner against a clock that is stepped, not waited for: whether a desired
+    /// grant is a change depends on what is in force at that moment.
+    #[test]
+    fn a_change_is_planned_against_the_clock() {
+        use crate::clock::{Clock, FixedClock};
+        let clock = FixedClock::at(time::OffsetDateTime::UNIX_EPOCH);
+        let a = audience(&[
+            ("c", until(ShareLevel::ViewOnly, 50, ShareLevel::Private)),
+            ("d", until(ShareLevel::Usable, 50, ShareLevel::ViewOnly)),
+        ]);
+        let view_only = |r: &str| Some(SharingEntry::plain(ShareLevel::ViewOnly, r));
+        // (seconds on the clock, receiver, desired grant, is it a change)
+        let table: Vec<(i64, &str, Option<SharingEntry>, bool)> = vec![
+            (10, "c", None, true),
+            (100, "c", None, false),
+            (100, "c", view_only("c"), true),
+            (10, "d", None, true),
+            (100, "d", None, true),
+            (10, "e", None, false),
+            (10, "e", view_only("e"), true),
+            (
+                10,
+                "d",
+                Some(until(ShareLevel::Usable, 50, ShareLevel::ViewOnly)),
+                false,
+            ),
+        ];
+        for (at, receiver, desired, change) in table {
+            clock.set(time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(at));
+            let now = clock.now().unix_timestamp();
+            let planned =
+                plan_changes(&a, &BTreeMap::from([(acc(receiver), desired.clone())]), now);
+            assert_eq!(
+                planned.len(),
+                usize::from(change),
+                "at {at}s, {receiver} desired {desired:?}"
+            );
+        }
     }
 
     #[test]

@@ -15,7 +15,6 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
-use std::time::Duration;
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -409,7 +408,7 @@ impl Table {
                 );
             if retryable && attempt < 8 {
                 attempt += 1;
-                tokio::time::sleep(backoff(attempt)).await;
+                tokio::time::sleep(crate::write::backoff(attempt)).await;
                 continue;
             }
             if retryable {
@@ -541,7 +540,7 @@ impl Table {
                     if attempt > 10 {
                         return Err(Error::throttled("batch read kept being throttled"));
                     }
-                    tokio::time::sleep(backoff(attempt)).await;
+                    tokio::time::sleep(crate::write::backoff(attempt)).await;
                 }
             }
         }
@@ -580,7 +579,7 @@ impl Table {
                     if attempt > 10 {
                         return Err(Error::throttled("batch write kept being throttled"));
                     }
-                    tokio::time::sleep(backoff(attempt)).await;
+                    tokio::time::sleep(crate::write::backoff(attempt)).await;
                 }
             }
         }
@@ -601,18 +600,6 @@ fn key_item(key: &Key) -> Item {
         (keys::PK.to_owned(), AttributeValue::S(key.pk.clone())),
         (keys::SK.to_owned(), AttributeValue::S(key.sk.clone())),
     ])
-}
-
-/// Exponential backoff with jitter from the clock's sub-second noise (no RNG needed).
-fn backoff(attempt: u32) -> Duration {
-    let base = 20u64.saturating_mul(1 << attempt.min(6));
-    let jitter = u64::from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0),
-    ) % base.max(1);
-    Duration::from_millis(base / 2 + jitter)
 }
 
 #[cfg(test)]

@@ -223,6 +223,58 @@ impl<W> From<Error> for TxError<W> {
 /// DynamoDB takes at most 100 operations in one transaction.
 pub const MAX_TX_OPS: usize = 100;
 
+/// The one retry policy of the workflows: a write whose guard failed because another
+/// writer changed what it read (a lost race, not a stale `If-Match`) reads again, plans
+/// again and retries, at most `tries` times in all, backing off between attempts.
+///
+/// ```ignore
+/// let mut retry = Retry::new(Retry::WRITE);
+/// while retry.next().await {
+///     // read (the first attempt reuses what was already read), plan, commit;
+///     // `continue` on a lost race, `return` otherwise
+/// }
+/// Err(Error::Conflict("... kept changing; try again".into()))
+/// ```
+#[derive(Debug)]
+pub struct Retry {
+    tries: u32,
+    started: u32,
+}
+
+impl Retry {
+    /// Attempts of a workflow's write.
+    pub const WRITE: u32 = 5;
+
+    pub fn new(tries: u32) -> Self {
+        Retry { tries, started: 0 }
+    }
+
+    /// Starts the next attempt, after a backoff unless it is the first; `false` when
+    /// every attempt has been made.
+    pub async fn next(&mut self) -> bool {
+        if self.started >= self.tries {
+            return false;
+        }
+        if self.started > 0 {
+            tokio::time::sleep(backoff(self.started)).await;
+        }
+        self.started += 1;
+        true
+    }
+}
+
+/// Exponential backoff with jitter from the clock's sub-second noise (no RNG needed).
+pub(crate) fn backoff(attempt: u32) -> std::time::Duration {
+    let base = 20u64.saturating_mul(1 << attempt.min(6));
+    let jitter = u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0),
+    ) % base.max(1);
+    std::time::Duration::from_millis(base / 2 + jitter)
+}
+
 impl<W> Tx<W> {
     pub fn new() -> Self {
         Tx::default()
@@ -312,6 +364,18 @@ impl<W> Tx<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_retry_makes_its_attempts_and_no_more() {
+        let mut retry = Retry::new(3);
+        let mut attempts = 0;
+        while retry.next().await {
+            attempts += 1;
+        }
+        assert_eq!(attempts, 3);
+        assert!(!retry.next().await);
+        assert!(backoff(1) < backoff(6) + std::time::Duration::from_millis(1));
+    }
 
     #[derive(Debug, Clone, Copy, PartialEq)]
     enum Step {
