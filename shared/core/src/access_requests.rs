@@ -1114,6 +1114,121 @@ mod tests {
         assert!(default_expiry(&c, 1_819_756_800).is_err());
     }
 
+    fn request() -> AccessRequestView {
+        AccessRequestView {
+            id: "01JREQ".into(),
+            audience_id: "aud1".into(),
+            audience_name: "Aspiring Athenians".into(),
+            owner_account_id: "mptravel".into(),
+            owner_account_name: "mPTravel".into(),
+            requester_account_id: "mpdine".into(),
+            requester_account_name: "mPDine".into(),
+            requested_by: UserRef {
+                user_id: "dan".into(),
+                email: "dan@mpdine.example".into(),
+            },
+            requested_level: ShareLevel::Usable,
+            campaign: input().campaign,
+            activation_platforms: vec!["meta".into()],
+            held_level: ShareLevel::ViewOnly,
+            status: RequestStatus::Pending,
+            created_at: "2026-11-23T10:00:00Z".into(),
+            decided_at: None,
+            decided_by: None,
+            granted_level: None,
+            starts_at: None,
+            expires_at: None,
+            fallback_level: None,
+            allowed_platforms: None,
+            reason: None,
+            notification_failures: Vec::new(),
+        }
+    }
+
+    /// The approval planner on a stepped clock: what an approval grants by default, what
+    /// each override changes, and what it refuses.
+    #[test]
+    fn an_approval_is_planned_against_the_clock() {
+        use crate::clock::{Clock, FixedClock, rfc3339};
+        let clock = FixedClock::at(time::macros::datetime!(2027-06-15 12:00 UTC));
+        let by = Provenance {
+            source: GrantSource::AccessRequest,
+            request_id: Some("01JREQ".into()),
+            granted_by: "ana".into(),
+            granted_at: rfc3339(clock.now()),
+        };
+        let approval = |level, expires: Option<&str>, platforms: Option<&[&str]>| Approval {
+            level,
+            starts_at: None,
+            expires_at: expires.map(str::to_owned),
+            allowed_platforms: platforms.map(|p| p.iter().map(|s| (*s).to_owned()).collect()),
+        };
+        // (clock, approval, granted level, expiresAt, allowed platforms) or a refusal.
+        type Row<'a> = (
+            time::OffsetDateTime,
+            Approval,
+            Option<(ShareLevel, &'a str, Vec<&'a str>)>,
+        );
+        let june = clock.now();
+        let october = time::macros::datetime!(2027-10-01 00:00 UTC);
+        let table: Vec<Row> = vec![
+            (
+                june,
+                approval(None, None, None),
+                Some((ShareLevel::Usable, "2027-09-01T00:00:00Z", vec!["meta"])),
+            ),
+            (
+                june,
+                approval(Some(ShareLevel::ViewOnly), None, Some(&["google_ads"])),
+                Some((
+                    ShareLevel::ViewOnly,
+                    "2027-09-01T00:00:00Z",
+                    vec!["google_ads"],
+                )),
+            ),
+            (
+                june,
+                approval(None, Some("2027-12-01T00:00:00Z"), None),
+                Some((ShareLevel::Usable, "2027-12-01T00:00:00Z", vec!["meta"])),
+            ),
+            (june, approval(Some(ShareLevel::Private), None, None), None),
+            // The campaign is over: only an explicit expiresAt approves it.
+            (october, approval(None, None, None), None),
+            (
+                october,
+                approval(None, Some("2027-12-01T00:00:00Z"), None),
+                Some((ShareLevel::Usable, "2027-12-01T00:00:00Z", vec!["meta"])),
+            ),
+        ];
+        for (at, approval, expected) in table {
+            clock.set(at);
+            let now = clock.now().unix_timestamp();
+            let planned = approved_grant(&request(), &approval, &by, now);
+            match (planned, expected) {
+                (Ok(g), Some((level, expires, platforms))) => {
+                    assert_eq!(g.level, level, "{approval:?} at {at}");
+                    assert_eq!(
+                        g.expires_at.as_deref(),
+                        Some(expires),
+                        "{approval:?} at {at}"
+                    );
+                    // Back to the level held when asking (view_only), if that is lower.
+                    let fallback = if level > ShareLevel::ViewOnly {
+                        ShareLevel::ViewOnly
+                    } else {
+                        ShareLevel::Private
+                    };
+                    assert_eq!(g.fallback_level, fallback, "{approval:?} at {at}");
+                    assert_eq!(g.starts_at.as_deref(), Some(rfc3339(at).as_str()));
+                    let want: Vec<String> = platforms.iter().map(|p| (*p).to_owned()).collect();
+                    assert_eq!(g.allowed_platforms, Some(want), "{approval:?} at {at}");
+                }
+                (Err(Error::Validation(_)), None) => {}
+                (other, want) => panic!("{approval:?} at {at}: {other:?}, expected {want:?}"),
+            }
+        }
+    }
+
     #[test]
     fn item_keys_follow_the_status() {
         let view = AccessRequestView {
