@@ -80,11 +80,10 @@ async fn get_audience(
     at: InAccount,
     Id(id): Id<AudienceId>,
 ) -> Result<WithEtag<AudienceDetail>, ApiError> {
-    let a = core.get_audience(&at.caller, &at.account_id, &id).await?;
-    Ok(WithEtag {
-        version: a.version,
-        body: a,
-    })
+    Ok(core
+        .get_audience(&at.caller, &at.account_id, &id)
+        .await?
+        .into())
 }
 
 async fn patch_audience(
@@ -94,13 +93,10 @@ async fn patch_audience(
     IfMatch(if_match): IfMatch,
     JsonBody(patch): JsonBody<AudiencePatch>,
 ) -> Result<WithEtag<AudienceDetail>, ApiError> {
-    let a = core
+    Ok(core
         .patch_audience(&at.caller, &at.account_id, &id, patch, if_match)
-        .await?;
-    Ok(WithEtag {
-        version: a.version,
-        body: a,
-    })
+        .await?
+        .into())
 }
 
 async fn get_sharing(
@@ -108,11 +104,10 @@ async fn get_sharing(
     at: InAccount,
     Id(id): Id<AudienceId>,
 ) -> Result<WithEtag<SharingView>, ApiError> {
-    let s = core.get_sharing(&at.caller, &at.account_id, &id).await?;
-    Ok(WithEtag {
-        version: s.version,
-        body: s,
-    })
+    Ok(core
+        .get_sharing(&at.caller, &at.account_id, &id)
+        .await?
+        .into())
 }
 
 async fn put_sharing(
@@ -122,13 +117,10 @@ async fn put_sharing(
     IfMatch(if_match): IfMatch,
     JsonBody(input): JsonBody<SharingInput>,
 ) -> Result<WithEtag<SharingView>, ApiError> {
-    let s = core
+    Ok(core
         .put_sharing(&at.caller, &at.account_id, &id, input, if_match)
-        .await?;
-    Ok(WithEtag {
-        version: s.version,
-        body: s,
-    })
+        .await?
+        .into())
 }
 
 async fn put_grant(
@@ -139,13 +131,10 @@ async fn put_grant(
     IfMatch(if_match): IfMatch,
     JsonBody(input): JsonBody<OneGrantInput>,
 ) -> Result<WithEtag<SharingView>, ApiError> {
-    let s = core
+    Ok(core
         .put_grant(&at.caller, &at.account_id, &id, &receiver, input, if_match)
-        .await?;
-    Ok(WithEtag {
-        version: s.version,
-        body: s,
-    })
+        .await?
+        .into())
 }
 
 async fn explain_grant(
@@ -164,11 +153,7 @@ async fn get_defaults(
     State(core): State<Core>,
     at: InAccount,
 ) -> Result<WithEtag<DefaultsView>, ApiError> {
-    let d = core.get_defaults(&at.caller, &at.account_id).await?;
-    Ok(WithEtag {
-        version: d.version,
-        body: d,
-    })
+    Ok(core.get_defaults(&at.caller, &at.account_id).await?.into())
 }
 
 async fn put_defaults(
@@ -177,13 +162,10 @@ async fn put_defaults(
     IfMatch(if_match): IfMatch,
     JsonBody(input): JsonBody<DefaultsInput>,
 ) -> Result<WithEtag<DefaultsView>, ApiError> {
-    let d = core
+    Ok(core
         .put_defaults(&at.caller, &at.account_id, input, if_match)
-        .await?;
-    Ok(WithEtag {
-        version: d.version,
-        body: d,
-    })
+        .await?
+        .into())
 }
 
 async fn apply_defaults(

@@ -17,7 +17,7 @@ pub use context::Caller;
 pub use extract::{IfMatch, JsonBody, ListQuery, path_id};
 pub use member::{AccountMember, Id, InAccount, PathParam};
 pub use problem::ApiError;
-pub use respond::{Created, List, Saved, WithEtag};
+pub use respond::{Created, List, Saved, Versioned, WithEtag};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};

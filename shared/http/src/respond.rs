@@ -36,6 +36,35 @@ pub struct WithEtag<T> {
     pub body: T,
 }
 
+/// A document whose version is its `ETag`.
+pub trait Versioned {
+    fn version(&self) -> i64;
+}
+
+macro_rules! versioned {
+    ($($ty:ty),*) => {$(
+        impl Versioned for $ty {
+            fn version(&self) -> i64 {
+                self.version
+            }
+        }
+    )*};
+}
+versioned!(
+    sharing_core::audiences::AudienceDetail,
+    sharing_core::sharing::SharingView,
+    sharing_core::sharing::DefaultsView
+);
+
+impl<T: Versioned> From<T> for WithEtag<T> {
+    fn from(body: T) -> Self {
+        WithEtag {
+            version: body.version(),
+            body,
+        }
+    }
+}
+
 impl<T: Serialize> IntoResponse for WithEtag<T> {
     fn into_response(self) -> Response {
         let mut res = Json(self.body).into_response();
