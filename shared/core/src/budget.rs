@@ -96,6 +96,23 @@ pub fn retry_config() -> aws_config::retry::RetryConfig {
         .with_max_backoff(Duration::from_millis(500))
 }
 
+/// The HTTPS client of every AWS call the service makes (DynamoDB, SES): hyper and rustls
+/// on ring, with the system's root certificates (see the workspace `Cargo.toml` for why not
+/// the SDKs' default client on aws-lc-rs).
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// The shared AWS configuration loader (region, credentials, endpoint from the
+/// environment unless set on it) with [`https_client`]. Every place that loads an AWS
+/// configuration starts here: the SDKs are built without an HTTP client of their own.
+pub fn aws_config() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client())
+}
+
 /// A DynamoDB client of `shared`'s region, credentials and endpoint, bounded by this
 /// budget. Every place that builds the service's DynamoDB client goes through here.
 pub fn dynamodb_client(shared: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
