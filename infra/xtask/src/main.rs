@@ -237,7 +237,7 @@ fn path_with(bin: &std::path::Path) -> String {
 /// Logs of the local stack on stdout; colours only on a terminal (not in a file).
 fn init_local_logs() {
     use std::io::IsTerminal;
-    use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, Layer};
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     let text = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_ansi(std::io::stdout().is_terminal())

@@ -81,7 +81,7 @@ impl Config {
 
 /// JSON logs (CloudWatch), filtered by `RUST_LOG` (default info).
 pub fn init_tracing() {
-    use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, Layer};
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
     let json = tracing_subscriber::fmt::layer()
         .json()
         .with_current_span(true)
