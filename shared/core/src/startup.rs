@@ -13,14 +13,29 @@ pub fn required_env(name: &'static str) -> Result<String, MissingEnv> {
         .ok_or(MissingEnv(name))
 }
 
-/// JSON logs (CloudWatch), level from `RUST_LOG` (default info).
+/// JSON logs (CloudWatch), filtered by `RUST_LOG` (default info).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
+    let json = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_current_span(true)
         .with_target(false)
-        .try_init();
+        .with_filter(log_filter("info"));
+    let _ = tracing_subscriber::registry().with(json).try_init();
+}
+
+/// The log filter `RUST_LOG` names: a level (`info`), or a default level and
+/// `target=level` pairs (`info,aws_config=warn`); `default` when it is unset or not such
+/// a list. A target matches itself and what it prefixes (`aws` covers `aws_config`).
+/// (Not tracing-subscriber's `EnvFilter`: its span and field directives need a regex
+/// engine in every bootstrap, and nothing here uses them.)
+pub fn log_filter(default: &str) -> tracing_subscriber::filter::Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .or_else(|| default.parse().ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::filter::Targets::new()
+                .with_default(tracing_subscriber::filter::LevelFilter::INFO)
+        })
 }

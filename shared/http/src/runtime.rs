@@ -72,7 +72,7 @@ impl Config {
 /// The DynamoDB client from the environment (`AWS_ENDPOINT_URL_DYNAMODB` points it at
 /// DynamoDB Local), bounded by [`sharing_core::budget`].
 pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let shared = sharing_core::budget::aws_config().load().await;
     sharing_core::budget::dynamodb_client(&shared)
 }
 
