@@ -422,6 +422,10 @@ impl Core {
         account_id: &AccountId,
         input: &NewAccessRequest,
     ) -> Result<AccessRequestView> {
+        // A retry of an attempt whose write landed: its answer, without a second write.
+        if let Some(done) = crate::idempotency::landed()? {
+            return Ok(done);
+        }
         let audience_id = match input.audience() {
             Ok(a) => a,
             Err(e) => {
@@ -578,6 +582,7 @@ impl Core {
             }
             .add_between(self, &mut tx, &owner, &member.account_id)?;
 
+            tx.answers(&item.request)?;
             match self.table.commit(tx).await {
                 Ok(()) => return Ok(item.request),
                 Err(TxError::Condition("lock")) => {
@@ -735,6 +740,10 @@ impl Core {
         id: &RequestId,
         decision: Decision,
     ) -> Result<AccessRequestView> {
+        // A retry of an attempt whose write landed: its answer, without a second write.
+        if let Some(done) = crate::idempotency::landed()? {
+            return Ok(done);
+        }
         let (member, first) = self
             .member_and(
                 caller,
@@ -899,6 +908,7 @@ impl Core {
             }
             .add_between(self, &mut tx, &owner, &requester)?;
 
+            tx.answers(&new_item.request)?;
             match self.table.commit(tx).await {
                 Ok(()) => return Ok(new_item.request),
                 // The sharing moved since it was read: decide again on a fresh read.

@@ -43,7 +43,7 @@ fn present<'de, D: Deserializer<'de>>(
     Ok(Some(Option::deserialize(d)?))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AudienceDetail {
     pub id: String,
@@ -274,6 +274,10 @@ impl Core {
         account_id: &AccountId,
         input: &NewAudience,
     ) -> Result<AudienceDetail> {
+        // A retry of an attempt whose write landed: its answer, without a second write.
+        if let Some(done) = crate::idempotency::landed()? {
+            return Ok(done);
+        }
         let (member, defaults) = self
             .member_and(
                 caller,
@@ -330,20 +334,22 @@ impl Core {
             sharing,
             edited_accounts: Default::default(),
         };
-        // The audience and the snapshot of the defaults go in one transaction; an
-        // organization with more receiving accounts than a transaction holds gets the
-        // rest in batched writes right after.
+        // The audience and the snapshot of the defaults go in one transaction (with the
+        // Idempotency-Key's fence); an organization with more receiving accounts than a
+        // transaction holds gets the rest in batched writes right after.
         let grants = audience
             .sharing
             .iter()
             .map(|(r, e)| grant_item(&audience, r, e))
             .collect::<Result<Vec<_>>>()?;
-        let (first, rest) = grants.split_at(grants.len().min(MAX_TX_OPS - 1));
+        let (first, rest) = grants.split_at(grants.len().min(MAX_TX_OPS - 2));
         let mut tx = Tx::new();
         tx.put(&self.table, "audience", &audience, Some(Expr::absent()))?;
         for g in first {
             tx.put(&self.table, "grant", g, None)?;
         }
+        let answer = detail(&audience, AccessLevel::Owner);
+        tx.answers(&answer)?;
         self.table.commit(tx).await.map_err(|e| match e {
             TxError::Condition(_) => {
                 Error::Conflict("an audience with this id already exists".to_owned())
@@ -351,7 +357,7 @@ impl Core {
             TxError::Other(e) => e,
         })?;
         self.table.batch_put(rest).await?;
-        Ok(detail(&audience, AccessLevel::Owner))
+        Ok(answer)
     }
 
     /// `GET /accounts/{a}/audiences`: the audiences the account owns, newest first.

@@ -2,13 +2,28 @@
 //! kept for 24 hours; a retry with the same key and the same request gets that response
 //! again without a second effect. The same key with another request, or while the first
 //! is still running, is a conflict.
+//!
+//! A write whose outcome is unknown (storage stopped answering after the transaction
+//! landed, or the connection dropped) must not happen twice when it is retried. So every
+//! transaction of an attempt carries the record as a fence ([`fence`]): it commits only
+//! while the record still names that attempt, and it stores the answer it will give
+//! (`landedBody`) in the same transaction. A retry then finds one of three things:
+//! - the answer recorded: the first result, replayed;
+//! - the write landed but the answer was never sent: the same answer, read from
+//!   `landedBody` (the route returns it without writing again: [`landed`]);
+//! - nothing landed: while the lease lasts the first attempt may still commit (409);
+//!   once it has ended the retry takes the record over under a new attempt id, and the
+//!   first attempt's transaction can no longer commit (its fence fails).
 
 use crate::Core;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, UserId};
 use crate::items::{IdempotencyItem, entity};
 use crate::keys;
-use crate::store::Expr;
+use crate::store::{Expr, Table};
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 
 pub const RETENTION_SECONDS: i64 = 24 * 3600;
@@ -26,10 +41,111 @@ pub struct StoredResponse {
 
 #[derive(Debug)]
 pub enum Begin {
-    /// Run the request, then `complete` (or `abandon` on a server error).
-    Proceed,
+    /// Run the request within this attempt ([`Attempt::run`]), then `complete` (or
+    /// `abandon` on a server error).
+    Proceed(Attempt),
     /// The first result, to be returned as it was.
     Replay(StoredResponse),
+}
+
+/// One run of a POST with an `Idempotency-Key`: the record's key, the attempt's id (its
+/// fence) and, when the first attempt's write already landed, the answer it recorded.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    key: keys::Key,
+    id: String,
+    landed: Option<String>,
+}
+
+tokio::task_local! {
+    static ATTEMPT: Attempt;
+}
+
+impl Attempt {
+    /// Runs the request with this attempt in scope: its transactions carry the fence,
+    /// and a route whose write already landed returns the recorded answer.
+    pub async fn run<F: std::future::Future>(self, f: F) -> F::Output {
+        ATTEMPT.scope(self, f).await
+    }
+
+    /// Whether the first attempt's write had already landed (the request is finished,
+    /// not run again).
+    pub fn finishes_a_landed_write(&self) -> bool {
+        self.landed.is_some()
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The answer a first attempt recorded with its write, when this request is its retry:
+/// a route that writes returns it instead of writing again.
+pub fn landed<T: DeserializeOwned>() -> Result<Option<T>> {
+    match ATTEMPT.try_with(|a| a.landed.clone()) {
+        Ok(Some(body)) => serde_json::from_str(&body).map(Some).map_err(Error::store),
+        _ => Ok(None),
+    }
+}
+
+/// The label of the fence in a transaction.
+pub const FENCE: &str = "idempotency";
+
+/// The operation added to every transaction of a request with an `Idempotency-Key`:
+/// the transaction commits only while the record names this attempt, and it records
+/// `answer` (what the request will answer) in the same write. `None` outside such a
+/// request.
+pub fn fence(table: &Table, answer: Option<&str>) -> Result<Option<TransactWriteItem>> {
+    let Ok(attempt) = ATTEMPT.try_with(Clone::clone) else {
+        return Ok(None);
+    };
+    let condition = "#s = :p AND attemptId = :a";
+    let op = match answer {
+        Some(body) => {
+            let e = Expr::new("SET landedBody = :b")
+                .name("#s", "status")
+                .value(":p", &"in_progress")?
+                .value(":a", &attempt.id)?
+                .value(":b", &body)?;
+            TransactWriteItem::builder()
+                .update(
+                    Update::builder()
+                        .table_name(table.name())
+                        .set_key(Some(crate::store::key_item(&attempt.key)))
+                        .update_expression(e.text())
+                        .condition_expression(condition)
+                        .set_expression_attribute_names(e.names())
+                        .set_expression_attribute_values(e.values())
+                        .build()
+                        .map_err(Error::store)?,
+                )
+                .build()
+        }
+        None => {
+            let e = Expr::new(condition)
+                .name("#s", "status")
+                .value(":p", &"in_progress")?
+                .value(":a", &attempt.id)?;
+            TransactWriteItem::builder()
+                .condition_check(
+                    ConditionCheck::builder()
+                        .table_name(table.name())
+                        .set_key(Some(crate::store::key_item(&attempt.key)))
+                        .condition_expression(condition)
+                        .set_expression_attribute_names(e.names())
+                        .set_expression_attribute_values(e.values())
+                        .build()
+                        .map_err(Error::store)?,
+                )
+                .build()
+        }
+    };
+    Ok(Some(op))
+}
+
+/// The JSON a route will answer, recorded with its write.
+pub fn answer_of<T: Serialize>(view: &T) -> Result<String> {
+    serde_json::to_string(view).map_err(Error::store)
 }
 
 pub struct IdempotencyScope {
@@ -48,6 +164,7 @@ impl IdempotencyScope {
 fn record(
     key: &keys::Key,
     request_hash: &str,
+    attempt: &str,
     now: i64,
     response: Option<&StoredResponse>,
 ) -> IdempotencyItem {
@@ -70,6 +187,8 @@ fn record(
         response_status: response.map(|r| r.status),
         response_body: response.map(|r| r.body.clone()),
         response_headers: response.map(|r| r.headers.clone()).unwrap_or_default(),
+        attempt_id: Some(attempt.to_owned()),
+        landed_body: None,
         ttl: now + RETENTION_SECONDS,
     }
 }
@@ -82,10 +201,12 @@ impl Core {
     ) -> Result<Begin> {
         let now = self.now_epoch();
         let key = scope.key();
-        let item = record(&key, request_hash, now, None);
-        // New key, or an abandoned first attempt of the very same request.
+        let attempt = self.ids.new_id();
+        let item = record(&key, request_hash, &attempt, now, None);
+        // New key, or a first attempt of the very same request whose lease has ended
+        // and whose write never landed: this attempt takes its place (and fences it out).
         let condition = Expr::new(
-            "attribute_not_exists(PK) OR (#s = :p AND leaseUntil < :now AND requestHash = :h) OR #ttl < :now",
+            "attribute_not_exists(PK) OR (#s = :p AND leaseUntil < :now AND requestHash = :h AND attribute_not_exists(landedBody)) OR #ttl < :now",
         )
         .name("#s", "status")
         .name("#ttl", "ttl")
@@ -93,7 +214,11 @@ impl Core {
         .value(":now", &now)?
         .value(":h", &request_hash)?;
         if self.table.put(&item, Some(condition)).await? {
-            return Ok(Begin::Proceed);
+            return Ok(Begin::Proceed(Attempt {
+                key,
+                id: attempt,
+                landed: None,
+            }));
         }
         let existing: Option<IdempotencyItem> = self.table.get(&key).await?;
         match existing {
@@ -106,6 +231,17 @@ impl Core {
                 body: e.response_body.unwrap_or_default(),
                 headers: e.response_headers,
             })),
+            // The first attempt's write landed, its answer was never recorded: finish
+            // it with the answer written beside the change, as that attempt.
+            Some(IdempotencyItem {
+                landed_body: Some(body),
+                attempt_id: Some(id),
+                ..
+            }) => Ok(Begin::Proceed(Attempt {
+                key,
+                id,
+                landed: Some(body),
+            })),
             Some(_) => Err(Error::Conflict(
                 "a request with this Idempotency-Key is still being processed; retry in a moment"
                     .to_owned(),
@@ -115,26 +251,40 @@ impl Core {
         }
     }
 
+    /// Records the answer of `attempt`; `false` when another attempt holds the record
+    /// (a retry took over after the lease): its answer is the one kept.
     pub async fn idempotency_complete(
         &self,
-        scope: &IdempotencyScope,
+        attempt: &Attempt,
         request_hash: &str,
         response: &StoredResponse,
-    ) -> Result<()> {
-        let item = record(&scope.key(), request_hash, self.now_epoch(), Some(response));
-        self.table.put(&item, None).await?;
-        Ok(())
+    ) -> Result<bool> {
+        let item = record(
+            &attempt.key,
+            request_hash,
+            &attempt.id,
+            self.now_epoch(),
+            Some(response),
+        );
+        self.table
+            .put(
+                &item,
+                Some(Expr::new("attemptId = :a").value(":a", &attempt.id)?),
+            )
+            .await
     }
 
-    /// Forgets an attempt that failed on the server side, so a retry runs again.
-    pub async fn idempotency_abandon(&self, scope: &IdempotencyScope) -> Result<()> {
+    /// Forgets an attempt that failed on the server side before anything landed, so a
+    /// retry runs again.
+    pub async fn idempotency_abandon(&self, attempt: &Attempt) -> Result<()> {
         self.table
             .delete(
-                &scope.key(),
+                &attempt.key,
                 Some(
-                    Expr::new("#s = :p")
+                    Expr::new("#s = :p AND attemptId = :a AND attribute_not_exists(landedBody)")
                         .name("#s", "status")
-                        .value(":p", &"in_progress")?,
+                        .value(":p", &"in_progress")?
+                        .value(":a", &attempt.id)?,
                 ),
             )
             .await?;

@@ -62,11 +62,15 @@ impl Expr {
         Ok(self)
     }
 
-    fn names(&self) -> Option<HashMap<String, String>> {
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub(crate) fn names(&self) -> Option<HashMap<String, String>> {
         (!self.names.is_empty()).then(|| self.names.clone())
     }
 
-    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+    pub(crate) fn values(&self) -> Option<HashMap<String, AttributeValue>> {
         (!self.values.is_empty()).then(|| self.values.clone())
     }
 }
@@ -91,6 +95,8 @@ macro_rules! with_condition {
 pub struct Tx {
     ops: Vec<TransactWriteItem>,
     labels: Vec<&'static str>,
+    /// What the request answers once this transaction commits (see [`Tx::answers`]).
+    answer: Option<String>,
 }
 
 /// Why a transaction did not commit.
@@ -107,7 +113,8 @@ impl From<Error> for TxError {
     }
 }
 
-/// DynamoDB takes at most 100 operations in one transaction.
+/// DynamoDB takes at most 100 operations in one transaction; a POST with an
+/// `Idempotency-Key` adds one of them (the fence, [`crate::idempotency::fence`]).
 pub const MAX_TX_OPS: usize = 100;
 
 impl Tx {
@@ -117,6 +124,14 @@ impl Tx {
 
     pub fn len(&self) -> usize {
         self.ops.len()
+    }
+
+    /// Says what the request answers once this transaction commits. In a POST with an
+    /// `Idempotency-Key` it is recorded in the same transaction, so a retry of an attempt
+    /// cut off after the commit returns it instead of writing again.
+    pub fn answers<T: Serialize>(&mut self, view: &T) -> Result<()> {
+        self.answer = Some(crate::idempotency::answer_of(view)?);
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -387,6 +402,10 @@ impl Table {
         if tx.ops.is_empty() {
             return Ok(());
         }
+        let mut tx = tx;
+        if let Some(fence) = crate::idempotency::fence(self, tx.answer.as_deref())? {
+            tx.push(crate::idempotency::FENCE, fence);
+        }
         let mut attempt = 0u32;
         loop {
             let res = self
@@ -405,6 +424,12 @@ impl Table {
                     match reason.code() {
                         Some("ConditionalCheckFailed") => {
                             let label = tx.labels.get(i).copied().unwrap_or("unknown");
+                            if label == crate::idempotency::FENCE {
+                                return Err(TxError::Other(Error::Conflict(
+                                    "a retry with the same Idempotency-Key has taken this request over; its answer is the one that counts"
+                                        .to_owned(),
+                                )));
+                            }
                             return Err(TxError::Condition(label));
                         }
                         Some("TransactionConflict") => conflict = true,
@@ -608,7 +633,7 @@ fn dedup(keys: &[Key]) -> Vec<Key> {
         .collect()
 }
 
-fn key_item(key: &Key) -> Item {
+pub(crate) fn key_item(key: &Key) -> Item {
     HashMap::from([
         (keys::PK.to_owned(), AttributeValue::S(key.pk.clone())),
         (keys::SK.to_owned(), AttributeValue::S(key.sk.clone())),
