@@ -116,13 +116,13 @@ pub struct NewAccessRequest {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Approval {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub level: Option<ShareLevel>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub starts_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub expires_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub allowed_platforms: Option<Vec<String>>,
 }
 
@@ -130,7 +130,7 @@ pub struct Approval {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Denial {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub reason: Option<String>,
 }
 

@@ -20,7 +20,7 @@ pub const MAX_DEFINITION_BYTES: usize = 64 * 1024;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewAudience {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub description: Option<String>,
     pub definition: Value,
 }
@@ -28,12 +28,12 @@ pub struct NewAudience {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AudiencePatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub name: Option<String>,
     /// Absent: unchanged; `null`: cleared.
     #[serde(default, deserialize_with = "present")]
     pub description: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub definition: Option<Value>,
 }
 
