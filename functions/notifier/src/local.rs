@@ -55,7 +55,7 @@ pub async fn clients(
     aws_sdk_sesv2::Client,
 ) {
     let load = |endpoint: &str| {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
+        sharing_core::budget::aws_config()
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
                 "local", "local", None, None, "local",

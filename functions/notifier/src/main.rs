@@ -11,7 +11,7 @@ use std::sync::Arc;
 async fn main() -> Result<(), lambda_runtime::Error> {
     sharing_http::runtime::init_tracing();
     let config = Config::from_env()?;
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let shared = sharing_core::budget::aws_config().load().await;
     let core = Core::new(Table::new(
         sharing_core::budget::dynamodb_client(&shared),
         config.table_name.clone(),

@@ -42,7 +42,7 @@ pub async fn dynamodb_client_within(
     endpoint: &str,
     budget: sharing_core::budget::Budget,
 ) -> aws_sdk_dynamodb::Client {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    let config = sharing_core::budget::aws_config()
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
             "local", "local", None, None, "local",

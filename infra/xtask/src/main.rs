@@ -237,14 +237,12 @@ fn path_with(bin: &std::path::Path) -> String {
 /// Logs of the local stack on stdout; colours only on a terminal (not in a file).
 fn init_local_logs() {
     use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws=warn")),
-        )
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
+    let text = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_ansi(std::io::stdout().is_terminal())
-        .try_init();
+        .with_filter(sharing_http::runtime::log_filter("info,aws=warn"));
+    let _ = tracing_subscriber::registry().with(text).try_init();
 }
 
 async fn up() -> anyhow::Result<()> {

@@ -96,6 +96,56 @@ pub fn retry_config() -> aws_config::retry::RetryConfig {
         .with_max_backoff(Duration::from_millis(500))
 }
 
+/// The HTTPS client of every AWS call the service makes (DynamoDB, SES): hyper and rustls
+/// on ring (see the workspace `Cargo.toml` for why not the SDKs' default client on
+/// aws-lc-rs), trusting [`trust_store`]'s roots.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, TlsContext, rustls_provider::CryptoMode};
+    let native = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    let tls = TlsContext::builder()
+        .with_trust_store(trust_store(native))
+        .build();
+    let builder = aws_smithy_http_client::Builder::new();
+    match tls {
+        Ok(tls) => builder
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .tls_context(tls),
+        // Cannot happen (building a context only moves the store), and if it did the
+        // default context (the system's roots) is the safe fallback.
+        Err(_) => builder.tls_provider(Provider::Rustls(CryptoMode::Ring)),
+    }
+    .build_https()
+}
+
+/// The roots every AWS endpoint's certificate chains to: Amazon Trust Services' Amazon
+/// Root CA 1 to 4 and Starfield Services Root CA G2, which cross-signs them
+/// (<https://www.amazontrust.com/repository/>), copied from Debian's ca-certificates.
+const AWS_ROOTS: &str = include_str!("aws_roots.pem");
+
+/// What the service's TLS connections trust. The functions talk to AWS endpoints only, so
+/// by default they trust only the roots those chain to: five certificates parsed at start
+/// instead of the system's whole store (about 140 read from `/etc` and parsed before the
+/// first request, most of a bootstrap's init time: `cargo xtask bench-init`). With
+/// `SSL_CERT_FILE` or `SSL_CERT_DIR` set (an endpoint or proxy with another certificate),
+/// `native` is true and the system's roots from there are trusted instead.
+pub fn trust_store(native: bool) -> aws_smithy_http_client::tls::TrustStore {
+    use aws_smithy_http_client::tls::TrustStore;
+    if native {
+        TrustStore::default()
+    } else {
+        TrustStore::empty().with_pem_certificate(AWS_ROOTS.as_bytes())
+    }
+}
+
+/// The shared AWS configuration loader (region, credentials, endpoint from the
+/// environment unless set on it) with [`https_client`]. Every place that loads an AWS
+/// configuration starts here: the SDKs are built without an HTTP client of their own.
+pub fn aws_config() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client())
+}
+
 /// A DynamoDB client of `shared`'s region, credentials and endpoint, bounded by this
 /// budget. Every place that builds the service's DynamoDB client goes through here.
 pub fn dynamodb_client(shared: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
@@ -123,5 +173,30 @@ mod tests {
         assert!(ATTEMPT_TIMEOUT * MAX_ATTEMPTS >= OPERATION_TIMEOUT);
         assert!(OPERATION_TIMEOUT < REQUEST_BUDGET);
         assert!(REQUEST_BUDGET + Duration::from_secs(2) <= FUNCTION_TIMEOUT);
+    }
+
+    #[test]
+    fn the_aws_roots_are_the_five_certificates_aws_endpoints_chain_to() {
+        use rustls_pki_types::{CertificateDer, pem::PemObject};
+        let ders = CertificateDer::pem_slice_iter(AWS_ROOTS.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("valid PEM");
+        let named = |name: &str| {
+            ders.iter()
+                .filter(|d| d.windows(name.len()).any(|w| w == name.as_bytes()))
+                .count()
+        };
+        assert_eq!(ders.len(), 5);
+        for n in 1..=4 {
+            assert_eq!(
+                named(&format!("Amazon Root CA {n}")),
+                1,
+                "Amazon Root CA {n}"
+            );
+        }
+        assert_eq!(
+            named("Starfield Services Root Certificate Authority - G2"),
+            1
+        );
     }
 }

@@ -79,22 +79,37 @@ impl Config {
     }
 }
 
-/// JSON logs (CloudWatch), level from `RUST_LOG` (default info).
+/// JSON logs (CloudWatch), filtered by `RUST_LOG` (default info).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    use tracing_subscriber::{Layer, layer::SubscriberExt, util::SubscriberInitExt};
+    let json = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(filter)
         .with_current_span(true)
         .with_target(false)
-        .try_init();
+        .with_filter(log_filter("info"));
+    let _ = tracing_subscriber::registry().with(json).try_init();
+}
+
+/// The log filter `RUST_LOG` names: a level (`info`), or a default level and
+/// `target=level` pairs (`info,aws_config=warn`); `default` when it is unset or not such
+/// a list. A target matches itself and what it prefixes (`aws` covers `aws_config`).
+/// (Not tracing-subscriber's `EnvFilter`: its span and field directives need a regex
+/// engine in every bootstrap, and nothing here uses them.)
+pub fn log_filter(default: &str) -> tracing_subscriber::filter::Targets {
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .or_else(|| default.parse().ok())
+        .unwrap_or_else(|| {
+            tracing_subscriber::filter::Targets::new()
+                .with_default(tracing_subscriber::filter::LevelFilter::INFO)
+        })
 }
 
 /// The DynamoDB client from the environment (`AWS_ENDPOINT_URL_DYNAMODB` points it at
 /// DynamoDB Local), bounded by [`sharing_core::budget`].
 pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let shared = sharing_core::budget::aws_config().load().await;
     sharing_core::budget::dynamodb_client(&shared)
 }
 
