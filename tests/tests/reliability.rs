@@ -405,3 +405,98 @@ async fn a_late_first_attempt_cannot_write_after_a_retry_took_over() {
         .await;
     assert_eq!(names(list.json), 1);
 }
+
+/// An organization with more receiving accounts than one transaction holds: a new
+/// audience's transaction writes it with the first 98 grants (and the Idempotency-Key's
+/// answer), the rest follow in a batch. Storage stops between the two: the caller gets
+/// 503 and some receivers have no grant yet. The retry with the same key answers the
+/// audience that landed and writes the grants still missing, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_cut_off_before_its_batched_grants_is_finished_by_its_retry() {
+    let (s, ddb) = Stack::start_with_own_dynamodb().await;
+    let accounts: Vec<serde_json::Value> = (0..100)
+        .map(|i| json!({"id": format!("acc-{i:03}"), "name": format!("Account {i}")}))
+        .collect();
+    let fixture = json!({
+        "organizations": [{"id": "mparticle", "name": "mParticle", "accounts": accounts}],
+        "users": [{"id": "last", "email": "last@acc-099.example", "firstName": "L", "lastName": "A",
+                   "memberships": [{"accountId": "acc-099", "role": "user"}]}]
+    });
+    s.core
+        .load_fixture(&serde_json::from_value(fixture).unwrap())
+        .await
+        .unwrap();
+    let defaults: Vec<serde_json::Value> = (0..100)
+        .map(|i| json!({"accountId": format!("acc-{i:03}"), "level": "usable"}))
+        .collect();
+    let r = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/sharing-defaults",
+            Some("ana"),
+            Some(json!({"defaults": defaults})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+
+    let audiences = "/accounts/mptravel/audiences";
+    let body = json!({"name": "Everyone's Favourite", "definition": {"city": "Porto"}});
+    let grants_of = |dump: Vec<serde_json::Value>, id: &str| {
+        dump.into_iter()
+            .filter(|i| i["entityType"] == "grant" && i["audienceId"] == id)
+            .count()
+    };
+
+    s.write_fault.after_next_transaction(ddb.pauser());
+    let first = post_with_key(&s, "ana", audiences, "everyone-1", &body).await;
+    first.assert_problem(503, "unavailable");
+    ddb.resume();
+
+    let list = s
+        .call("GET", &format!("{audiences}?limit=100"), Some("ana"), None)
+        .await;
+    let landed: Vec<String> = list.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["name"] == "Everyone's Favourite")
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(landed.len(), 1, "the transaction landed: {}", list.json);
+    let id = landed[0].as_str();
+    let written = grants_of(s.dump().await, id);
+    assert!(
+        written < 100,
+        "the fault cut the batch off: {written} grants were written"
+    );
+    let missing = s
+        .call(
+            "GET",
+            "/accounts/acc-099/shared-with-me",
+            Some("last"),
+            None,
+        )
+        .await;
+    assert!(
+        !missing.json.to_string().contains(id),
+        "acc-099 has no grant yet: {}",
+        missing.json
+    );
+
+    let retried = post_with_key(&s, "ana", audiences, "everyone-1", &body).await;
+    assert_eq!(retried.status, 201, "{}", retried.json);
+    assert_eq!(retried.json["id"], id);
+    assert_eq!(grants_of(s.dump().await, id), 100, "every grant, once");
+    let shared = s
+        .call(
+            "GET",
+            "/accounts/acc-099/shared-with-me",
+            Some("last"),
+            None,
+        )
+        .await;
+    assert!(shared.json.to_string().contains(id), "{}", shared.json);
+    let again = post_with_key(&s, "ana", audiences, "everyone-1", &body).await;
+    assert_eq!(again.json, retried.json);
+    assert_eq!(grants_of(s.dump().await, id), 100);
+}

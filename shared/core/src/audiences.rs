@@ -6,7 +6,7 @@ use crate::ids::{AccountId, AudienceId};
 use crate::items::{
     AudienceItem, GrantItem, GrantSource, SharingDefaultsItem, SharingEntry, entity,
 };
-use crate::keys;
+use crate::keys::{self, Key};
 use crate::store::{Expr, MAX_TX_OPS, Page, PageRequest, Query, Tx, TxError};
 use crate::validate;
 use crate::{Caller, Core, Member};
@@ -274,8 +274,10 @@ impl Core {
         account_id: &AccountId,
         input: &NewAudience,
     ) -> Result<AudienceDetail> {
-        // A retry of an attempt whose write landed: its answer, without a second write.
-        if let Some(done) = crate::idempotency::landed()? {
+        // A retry of an attempt whose write landed: its answer, without a second write,
+        // once the grants the first attempt may not have got to are there.
+        if let Some(done) = crate::idempotency::landed::<AudienceDetail>()? {
+            self.finish_created_grants(&done.id).await?;
             return Ok(done);
         }
         let (member, defaults) = self
@@ -358,6 +360,46 @@ impl Core {
         })?;
         self.table.batch_put(rest).await?;
         Ok(answer)
+    }
+
+    /// After a create's transaction landed, the grants beyond what it held (an
+    /// organization with more receiving accounts than one transaction holds) are batched
+    /// right after it; if that batch was cut off, a retry with the same Idempotency-Key
+    /// writes the ones still missing here. They come from the audience as it is now
+    /// (a sharing change since then wrote its own grants with it) and are put only where
+    /// none exists, so nothing newer is overwritten. Nothing to do when the first
+    /// transaction held every grant.
+    async fn finish_created_grants(&self, audience_id: &str) -> Result<()> {
+        let id = AudienceId::parse(audience_id)?;
+        let Some(audience) = self.table.get::<AudienceItem>(&keys::audience(&id)).await? else {
+            return Ok(());
+        };
+        if audience.sharing.len() <= MAX_TX_OPS - 2 {
+            return Ok(());
+        }
+        let grants = audience
+            .sharing
+            .iter()
+            .map(|(r, e)| grant_item(&audience, r, e))
+            .collect::<Result<Vec<_>>>()?;
+        let keys: Vec<Key> = grants
+            .iter()
+            .map(|g| Key {
+                pk: g.pk.clone(),
+                sk: g.sk.clone(),
+            })
+            .collect();
+        let present: std::collections::HashSet<String> = self
+            .table
+            .batch_get::<GrantItem>(&keys)
+            .await?
+            .into_iter()
+            .map(|g| g.sk)
+            .collect();
+        for g in grants.iter().filter(|g| !present.contains(&g.sk)) {
+            self.table.put(g, Some(Expr::absent())).await?;
+        }
+        Ok(())
     }
 
     /// `GET /accounts/{a}/audiences`: the audiences the account owns, newest first.
