@@ -7,6 +7,7 @@ requests breaking every one of them and expect 400.
 """
 
 import json
+import uuid
 from datetime import date, datetime, timezone
 
 import schemathesis
@@ -106,3 +107,25 @@ def filter_path_parameters(context, path_parameters):
 def _users_repeat(items):
     ids = [json.dumps(i.get("userId"), sort_keys=True) for i in items if isinstance(i, dict)]
     return len(ids) != len(set(ids))
+
+
+_KEY_PRINTABLE = set(range(0x20, 0x7F))
+
+
+@schemathesis.hook
+def map_headers(context, headers):
+    # An Idempotency-Key names one request: sending it again is a retry, answered with
+    # the first result (ST302 "created resource not found" once that resource has been
+    # deleted since). The generator draws keys from a small space and would reuse one
+    # for a new request; a client makes a fresh key per request, so each valid key gets
+    # a unique suffix (kept within the 255-character limit). Invalid keys stay invalid.
+    if not headers:
+        return headers
+    key = headers.get("Idempotency-Key")
+    if (
+        isinstance(key, str)
+        and 1 <= len(key) <= 255
+        and all(ord(c) in _KEY_PRINTABLE for c in key)
+    ):
+        headers["Idempotency-Key"] = f"{key[:200]}-{uuid.uuid4().hex}"
+    return headers

@@ -324,8 +324,88 @@ impl aws_sdk_dynamodb::config::Intercept for CallCounter {
     }
 }
 
+/// A fault injected into the stack's DynamoDB client: the next `TransactWriteItems` that
+/// DynamoDB applies has its answer replaced by a 500 `InternalServerError`, and `then`
+/// runs at that moment (a test pauses its DynamoDB there, so the SDK's retries find no
+/// one answering). The caller sees what a connection dropped after the write landed
+/// looks like: the write happened, the request does not know.
+#[derive(Clone, Default)]
+pub struct WriteFault(Arc<Mutex<Option<FaultAction>>>);
+
+/// What a [`WriteFault`] does when it strikes, besides breaking the answer.
+type FaultAction = Box<dyn FnOnce() + Send>;
+
+impl WriteFault {
+    pub fn after_next_transaction(&self, then: impl FnOnce() + Send + 'static) {
+        *self.0.lock().unwrap() = Some(Box::new(then));
+    }
+}
+
+/// Marks an SDK call as a `TransactWriteItems` (the request is gone by the time its
+/// answer is read).
+#[derive(Debug, Clone, Copy)]
+struct Transaction;
+
+impl aws_smithy_types::config_bag::Storable for Transaction {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl std::fmt::Debug for WriteFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteFault")
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for WriteFault {
+    fn name(&self) -> &'static str {
+        "WriteFault"
+    }
+
+    fn read_before_transmit(
+        &self,
+        ctx: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if ctx
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|t| t.ends_with(".TransactWriteItems"))
+        {
+            cfg.interceptor_state().store_put(Transaction);
+        }
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        ctx: &mut aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextMut<
+            '_,
+        >,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let transaction = cfg.load::<Transaction>().is_some();
+        if !transaction || ctx.response().status().as_u16() != 200 {
+            return Ok(());
+        }
+        let Some(then) = self.0.lock().unwrap().take() else {
+            return Ok(());
+        };
+        then();
+        *ctx.response_mut() = aws_smithy_runtime_api::http::Response::new(
+            500u16.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::from(
+                r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"the connection broke after the write landed (injected)"}"#,
+            ),
+        );
+        Ok(())
+    }
+}
+
 /// A DynamoDB Local started for one stack only.
-pub struct OwnDynamoDb(Service);
+pub struct OwnDynamoDb(Arc<Service>);
 
 impl OwnDynamoDb {
     /// SIGSTOP: the process keeps its port open (connections are accepted by the
@@ -337,6 +417,12 @@ impl OwnDynamoDb {
     /// SIGCONT: it answers again, including the requests that queued meanwhile.
     pub fn resume(&self) {
         self.0.signal("CONT").unwrap();
+    }
+
+    /// [`OwnDynamoDb::pause`], as a function a [`WriteFault`] can call.
+    pub fn pauser(&self) -> impl FnOnce() + Send + 'static {
+        let own = self.0.clone();
+        move || own.signal("STOP").unwrap()
     }
 }
 
@@ -394,6 +480,8 @@ pub struct Stack {
     pub http: reqwest::Client,
     /// DynamoDB requests sent by the stack (the API and the harness) so far.
     pub dynamodb_calls: CallCounter,
+    /// Breaks the answer of a transaction that landed ([`WriteFault`]).
+    pub write_fault: WriteFault,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -428,7 +516,7 @@ impl Stack {
         .await
         .unwrap();
         let stack = Stack::start_on(&own.endpoint(), &svc.ses, Budget::AWS, None).await;
-        (stack, OwnDynamoDb(own))
+        (stack, OwnDynamoDb(Arc::new(own)))
     }
 
     async fn start_on(
@@ -438,11 +526,13 @@ impl Stack {
         clock: Option<Arc<FixedClock>>,
     ) -> Stack {
         let dynamodb_calls = CallCounter::default();
+        let write_fault = WriteFault::default();
         let base = xtask::dynamodb_client_within(dynamodb_endpoint, budget).await;
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             base.config()
                 .to_builder()
                 .interceptor(dynamodb_calls.clone())
+                .interceptor(write_fault.clone())
                 .build(),
         );
         let table_name = format!("e2e-{}", ulid::Ulid::new().to_string().to_lowercase());
@@ -473,6 +563,7 @@ impl Stack {
             core,
             http: reqwest::Client::new(),
             dynamodb_calls,
+            write_fault,
             _shutdown: tx,
         }
     }

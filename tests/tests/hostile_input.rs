@@ -92,6 +92,40 @@ async fn hostile_input_is_refused_with_a_clear_problem_and_changes_nothing() {
         .collect();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let mut cases = vec![
+        // null where the document types an optional field as a value: left out is
+        // fine, null is the wrong type (found by the long fuzz run).
+        case(
+            "a null description on a new audience",
+            "POST",
+            "/accounts/mptravel/audiences",
+            Some(json!({"name": "Nulls", "description": null, "definition": {}}).to_string()),
+            400,
+            "validation_failed",
+        ),
+        case(
+            "a null name in an audience patch",
+            "PATCH",
+            "/accounts/mptravel/audiences/ibiza-dreamers",
+            Some(json!({"name": null}).to_string()),
+            400,
+            "validation_failed",
+        ),
+        case(
+            "a null expiry in a grant",
+            "PUT",
+            "/accounts/mptravel/audiences/ibiza-dreamers/sharing/mpdine",
+            Some(json!({"level": "usable", "expiresAt": null}).to_string()),
+            400,
+            "validation_failed",
+        ),
+        case(
+            "a null limit when applying defaults",
+            "POST",
+            "/accounts/mptravel/sharing-defaults/apply",
+            Some(json!({"limit": null}).to_string()),
+            400,
+            "validation_failed",
+        ),
         case(
             "duplicate keys inside identities",
             "PUT",

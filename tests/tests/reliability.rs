@@ -11,7 +11,7 @@
 
 use e2e_tests::Stack;
 use serde_json::json;
-use sharing_core::budget;
+use sharing_core::{Input, budget};
 use std::time::{Duration, Instant};
 
 /// The budget, plus the slack of a loaded test machine.
@@ -195,4 +195,314 @@ fn the_budget_fits_the_functions_timeout() {
             );
         }
     }
+}
+
+/// Sends `body` to `path` as `user` with `Idempotency-Key: key`.
+async fn post_with_key(
+    s: &Stack,
+    user: &str,
+    path: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> e2e_tests::Response {
+    let headers = vec![
+        (
+            "authorization".to_owned(),
+            format!("Bearer {}", s.token(user)),
+        ),
+        ("idempotency-key".to_owned(), key.to_owned()),
+    ];
+    s.call_with("POST", path, &headers, Some(body.to_string()))
+        .await
+}
+
+/// A POST whose transaction landed but whose answer was lost (the connection broke right
+/// after DynamoDB applied it, and DynamoDB then stopped answering): the caller got 503
+/// and cannot know. Retried with the same `Idempotency-Key`, it returns the result of
+/// the write that landed (the same id) and writes nothing a second time — at once, not
+/// after the first attempt's lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_that_landed_before_storage_stopped_is_finished_not_repeated() {
+    let (s, ddb) = Stack::start_with_own_dynamodb().await;
+
+    // An audience (ana, admin of mPTravel).
+    let audiences = "/accounts/mptravel/audiences";
+    let body = json!({"name": "Lisbon weekenders", "definition": {"city": "Lisbon"}});
+    let count = |list: &serde_json::Value| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["name"] == "Lisbon weekenders")
+            .map(|a| a["id"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let before = s.call("GET", audiences, Some("ana"), None).await;
+    assert!(count(&before.json).is_empty());
+
+    s.write_fault.after_next_transaction(ddb.pauser());
+    let first = post_with_key(&s, "ana", audiences, "lisbon-1", &body).await;
+    first.assert_problem(503, "unavailable");
+    ddb.resume();
+
+    // The write did land: one audience, which the caller has not been told about.
+    let landed = count(&s.call("GET", audiences, Some("ana"), None).await.json);
+    assert_eq!(landed.len(), 1, "the injected fault comes after the write");
+
+    let t = Instant::now();
+    let retried = post_with_key(&s, "ana", audiences, "lisbon-1", &body).await;
+    assert_eq!(retried.status, 201, "{}", retried.json);
+    assert!(
+        t.elapsed() < Duration::from_secs(budget::FUNCTION_TIMEOUT.as_secs()),
+        "the retry did not wait for the lease: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(retried.json["id"], landed[0].as_str());
+    assert_eq!(retried.json["name"], "Lisbon weekenders");
+    assert_eq!(
+        retried.header("location").as_deref(),
+        Some(format!("{audiences}/{}", landed[0]).as_str())
+    );
+    assert_eq!(retried.header("etag").as_deref(), Some("\"1\""));
+    assert_eq!(
+        retried.header("idempotent-replayed").as_deref(),
+        Some("true")
+    );
+    let again = post_with_key(&s, "ana", audiences, "lisbon-1", &body).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.json, retried.json);
+    let after = count(&s.call("GET", audiences, Some("ana"), None).await.json);
+    assert_eq!(after, landed, "one audience, written once");
+
+    // An access request (dan, mPDine holds view_only on Aspiring Athenians): one
+    // request, one email to the owner.
+    let requests = "/accounts/mpdine/access-requests";
+    let body = json!({
+        "audienceId": "aspiring-athenians",
+        "requestedLevel": "usable",
+        "campaign": {"start": "2027-07-01", "end": "2027-08-31", "details": "Summer offers"},
+        "activationPlatforms": ["meta"]
+    });
+    s.write_fault.after_next_transaction(ddb.pauser());
+    let first = post_with_key(&s, "dan", requests, "athens-1", &body).await;
+    first.assert_problem(503, "unavailable");
+    ddb.resume();
+    let retried = post_with_key(&s, "dan", requests, "athens-1", &body).await;
+    assert_eq!(retried.status, 201, "{}", retried.json);
+    assert_eq!(retried.json["status"], "pending");
+    let outgoing = s
+        .call(
+            "GET",
+            &format!("{requests}?direction=outgoing"),
+            Some("dan"),
+            None,
+        )
+        .await;
+    let mine: Vec<_> = outgoing.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["audienceId"] == "aspiring-athenians")
+        .collect();
+    assert_eq!(mine.len(), 1, "{}", outgoing.json);
+    assert_eq!(mine[0]["id"], retried.json["id"]);
+    let outbox: Vec<_> = s
+        .dump()
+        .await
+        .into_iter()
+        .filter(|i| {
+            i["entityType"] == "outbox_email"
+                && i.to_string().contains(retried.json["id"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(outbox.len(), 1, "one email for one request: {outbox:?}");
+
+    // Approving it (ana, admin of the owner account), cut off the same way: one grant
+    // change, the same decided request.
+    let approve = format!(
+        "/accounts/mptravel/access-requests/{}/approve",
+        retried.json["id"].as_str().unwrap()
+    );
+    let sharing = "/accounts/mptravel/audiences/aspiring-athenians/sharing";
+    let version = s.call("GET", sharing, Some("ana"), None).await.json["version"]
+        .as_i64()
+        .unwrap();
+    s.write_fault.after_next_transaction(ddb.pauser());
+    let first = post_with_key(&s, "ana", &approve, "approve-1", &json!({})).await;
+    first.assert_problem(503, "unavailable");
+    ddb.resume();
+    let retried = post_with_key(&s, "ana", &approve, "approve-1", &json!({})).await;
+    assert_eq!(retried.status, 200, "{}", retried.json);
+    assert_eq!(retried.json["status"], "approved");
+    let after = s.call("GET", sharing, Some("ana"), None).await;
+    assert_eq!(after.json["version"].as_i64().unwrap(), version + 1);
+}
+
+/// The other half of a write whose outcome is unknown: the first attempt is stuck (its
+/// transaction not yet applied) when its lease ends and a retry takes the key over. The
+/// first attempt's transaction, arriving late, can no longer commit: the key names the
+/// retry's attempt now, and every transaction of an attempt is fenced by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_first_attempt_cannot_write_after_a_retry_took_over() {
+    use sharing_core::Caller;
+    use sharing_core::idempotency::{Begin, IdempotencyScope, LEASE_SECONDS};
+    use sharing_core::ids::{AccountId, UserId};
+
+    let (s, clock) = Stack::start_at_fixed_time().await;
+    let scope = || IdempotencyScope {
+        account: AccountId::parse("mptravel").unwrap(),
+        user: UserId::parse("ana").unwrap(),
+        key: "late-1".to_owned(),
+    };
+    let caller = Caller {
+        user_id: UserId::parse("ana").unwrap(),
+        email: "ana@mptravel.example".to_owned(),
+    };
+    let input: sharing_core::audiences::NewAudience =
+        serde_json::from_value(json!({"name": "Late arrivals", "definition": {}})).unwrap();
+    let account = AccountId::parse("mptravel").unwrap();
+
+    let Begin::Proceed(first) = s.core.idempotency_begin(&scope(), "h").await.unwrap() else {
+        panic!("a new key runs");
+    };
+    // Within the lease the retry waits (409); after it, it takes over.
+    let err = s.core.idempotency_begin(&scope(), "h").await.unwrap_err();
+    assert!(matches!(err, sharing_core::Error::Conflict(_)), "{err:?}");
+    clock.advance(time::Duration::seconds(LEASE_SECONDS + 1));
+    let Begin::Proceed(retry) = s.core.idempotency_begin(&scope(), "h").await.unwrap() else {
+        panic!("the retry takes the expired lease over");
+    };
+    assert_ne!(first.id(), retry.id());
+
+    // The first attempt's write arrives late: refused, nothing written.
+    let late = first
+        .clone()
+        .run(
+            s.core
+                .create_audience(&caller, &account, Input::valid(input.clone())),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(late, sharing_core::Error::Conflict(_)), "{late:?}");
+    let names = |list: serde_json::Value| {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["name"] == "Late arrivals")
+            .count()
+    };
+    let list = s
+        .call("GET", "/accounts/mptravel/audiences", Some("ana"), None)
+        .await;
+    assert_eq!(names(list.json), 0);
+
+    // The retry's write lands, once.
+    let created = retry
+        .run(
+            s.core
+                .create_audience(&caller, &account, Input::valid(input.clone())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.name, "Late arrivals");
+    let list = s
+        .call("GET", "/accounts/mptravel/audiences", Some("ana"), None)
+        .await;
+    assert_eq!(names(list.json), 1);
+}
+
+/// An organization with more receiving accounts than one transaction holds: a new
+/// audience's transaction writes it with the first 98 grants (and the Idempotency-Key's
+/// answer), the rest follow in a batch. Storage stops between the two: the caller gets
+/// 503 and some receivers have no grant yet. The retry with the same key answers the
+/// audience that landed and writes the grants still missing, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_cut_off_before_its_batched_grants_is_finished_by_its_retry() {
+    let (s, ddb) = Stack::start_with_own_dynamodb().await;
+    let accounts: Vec<serde_json::Value> = (0..100)
+        .map(|i| json!({"id": format!("acc-{i:03}"), "name": format!("Account {i}")}))
+        .collect();
+    let fixture = json!({
+        "organizations": [{"id": "mparticle", "name": "mParticle", "accounts": accounts}],
+        "users": [{"id": "last", "email": "last@acc-099.example", "firstName": "L", "lastName": "A",
+                   "memberships": [{"accountId": "acc-099", "role": "user"}]}]
+    });
+    s.core
+        .load_fixture(&serde_json::from_value(fixture).unwrap())
+        .await
+        .unwrap();
+    let defaults: Vec<serde_json::Value> = (0..100)
+        .map(|i| json!({"accountId": format!("acc-{i:03}"), "level": "usable"}))
+        .collect();
+    let r = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/sharing-defaults",
+            Some("ana"),
+            Some(json!({"defaults": defaults})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+
+    let audiences = "/accounts/mptravel/audiences";
+    let body = json!({"name": "Everyone's Favourite", "definition": {"city": "Porto"}});
+    let grants_of = |dump: Vec<serde_json::Value>, id: &str| {
+        dump.into_iter()
+            .filter(|i| i["entityType"] == "grant" && i["audienceId"] == id)
+            .count()
+    };
+
+    s.write_fault.after_next_transaction(ddb.pauser());
+    let first = post_with_key(&s, "ana", audiences, "everyone-1", &body).await;
+    first.assert_problem(503, "unavailable");
+    ddb.resume();
+
+    let list = s
+        .call("GET", &format!("{audiences}?limit=100"), Some("ana"), None)
+        .await;
+    let landed: Vec<String> = list.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["name"] == "Everyone's Favourite")
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(landed.len(), 1, "the transaction landed: {}", list.json);
+    let id = landed[0].as_str();
+    let written = grants_of(s.dump().await, id);
+    assert!(
+        written < 100,
+        "the fault cut the batch off: {written} grants were written"
+    );
+    let missing = s
+        .call(
+            "GET",
+            "/accounts/acc-099/shared-with-me",
+            Some("last"),
+            None,
+        )
+        .await;
+    assert!(
+        !missing.json.to_string().contains(id),
+        "acc-099 has no grant yet: {}",
+        missing.json
+    );
+
+    let retried = post_with_key(&s, "ana", audiences, "everyone-1", &body).await;
+    assert_eq!(retried.status, 201, "{}", retried.json);
+    assert_eq!(retried.json["id"], id);
+    assert_eq!(grants_of(s.dump().await, id), 100, "every grant, once");
+    let shared = s
+        .call(
+            "GET",
+            "/accounts/acc-099/shared-with-me",
+            Some("last"),
+            None,
+        )
+        .await;
+    assert!(shared.json.to_string().contains(id), "{}", shared.json);
+    let again = post_with_key(&s, "ana", audiences, "everyone-1", &body).await;
+    assert_eq!(again.json, retried.json);
+    assert_eq!(grants_of(s.dump().await, id), 100);
 }

@@ -18,37 +18,77 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Volume {
     /// Schemathesis's `--max-examples` per operation and phase.
     pub max_examples: u32,
-    /// Seconds each caller's run may take (`--max-time`).
-    pub max_time_secs: u64,
+    /// The runs per caller, one after the other, each bounded in time on its own: a
+    /// single `--max-time` is shared by every phase, and the fuzzing phase would use it
+    /// all before the stateful one starts.
+    pub passes: Vec<Pass>,
     /// Fewer requests than this served in total is a failure (the run did not fuzz).
     pub min_requests: u64,
     /// Hypothesis seed, for a reproducible run.
     pub seed: Option<u64>,
-    /// Schemathesis phases.
-    pub phases: String,
+}
+
+/// One schemathesis run per caller: its phases and how long it may take.
+#[derive(Debug, Clone)]
+pub struct Pass {
+    /// Schemathesis phases (`--phases`).
+    pub phases: &'static str,
+    /// Seconds the run may take (`--max-time`).
+    pub max_time_secs: u64,
+    /// Requests in flight at once (`--workers`). Stateful sequences run one at a time:
+    /// two at once share the table, and one deletes what the other just created (a
+    /// false "created resource not found").
+    pub workers: u32,
 }
 
 impl Volume {
-    /// The step of `cargo xtask test`: at least 2,000 requests, a few minutes at most.
+    /// The step of `cargo xtask test`: at least 2,000 requests, about five minutes for
+    /// both callers (examples and generated requests 120 s, stateful sequences 45 s each).
     pub fn ci() -> Self {
         Volume {
             max_examples: 60,
-            max_time_secs: 150,
+            passes: vec![
+                Pass {
+                    phases: "examples,fuzzing",
+                    max_time_secs: 120,
+                    workers: 2,
+                },
+                Pass {
+                    phases: "stateful",
+                    max_time_secs: 45,
+                    workers: 1,
+                },
+            ],
             min_requests: 2_000,
             seed: Some(12),
-            phases: "examples,fuzzing".to_owned(),
         }
     }
 
-    /// `cargo xtask fuzz --long`: at least 20,000 requests.
+    /// `cargo xtask fuzz --long`: at least 20,000 requests, at most 24 minutes for both
+    /// callers (generated requests 8 minutes, stateful sequences 4 minutes each).
     pub fn long() -> Self {
         Volume {
             max_examples: 150,
-            max_time_secs: 1_800,
+            passes: vec![
+                Pass {
+                    phases: "examples,fuzzing",
+                    max_time_secs: 480,
+                    workers: 2,
+                },
+                Pass {
+                    phases: "stateful",
+                    max_time_secs: 240,
+                    workers: 1,
+                },
+            ],
             min_requests: 20_000,
             seed: None,
-            phases: "examples,fuzzing,stateful".to_owned(),
         }
+    }
+
+    /// The longest a caller's runs may take, together.
+    pub fn max_time_secs(&self) -> u64 {
+        self.passes.iter().map(|p| p.max_time_secs).sum()
     }
 }
 
@@ -105,43 +145,44 @@ pub async fn run(dynamodb_endpoint: &str, st: &Path, volume: &Volume) -> anyhow:
             &secret,
             user,
             Some(&email),
-            volume.max_time_secs as i64 + 3600,
+            volume.max_time_secs() as i64 + 3600,
         )?;
-        let mut cmd = Command::new(st);
-        cmd.arg("--config-file")
-            .arg(crate::root().join("infra/fuzz/schemathesis.toml"))
-            .arg("run")
-            .arg(crate::root().join("infra/openapi.yaml"))
-            .args(["--url", &url])
-            .args(["--header", &format!("Authorization: Bearer {token}")])
-            .args(["--checks", "all"])
-            // The contract answers an unknown route or method 404 (no 405 code).
-            .args(["--exclude-checks", "unsupported_method"])
-            .args(["--suppress-health-check", "filter_too_much"])
-            // The coverage phase does not go through the hooks (infra/fuzz/hooks.py) that
-            // teach the generator the rules no schema can state; it is left out. The
-            // stateful phase fills path parameters from earlier responses without them
-            // either (it sends an account's own id as the receiver, a 400 by contract):
-            // it runs in the long run only, whose findings are read, not gated on.
-            .args(["--phases", &volume.phases])
-            .args(["--max-examples", &volume.max_examples.to_string()])
-            .args(["--max-time", &volume.max_time_secs.to_string()])
-            .args(["--workers", "2"])
-            .args(["--output-truncate", "true"])
-            .arg("--continue-on-failure")
-            .env("SCHEMATHESIS_HOOKS", "hooks")
-            .env("PYTHONPATH", crate::root().join("infra/fuzz"))
-            .env("SCHEMATHESIS_TELEMETRY", "false")
-            .env("NO_COLOR", "1");
-        if let Some(seed) = volume.seed {
-            cmd.args(["--seed", &seed.to_string()]);
-        }
-        eprintln!("==> schemathesis as {user} ({url})");
-        let status = tokio::task::spawn_blocking(move || cmd.status())
-            .await?
-            .context("schemathesis (st) is installed into .venv from infra/requirements.lock")?;
-        if !status.success() {
-            failed.push(user);
+        for pass in &volume.passes {
+            let mut cmd = Command::new(st);
+            cmd.arg("--config-file")
+                .arg(crate::root().join("infra/fuzz/schemathesis.toml"))
+                .arg("run")
+                .arg(crate::root().join("infra/openapi.yaml"))
+                .args(["--url", &url])
+                .args(["--header", &format!("Authorization: Bearer {token}")])
+                .args(["--checks", "all"])
+                // The contract answers an unknown route or method 404 (no 405 code).
+                .args(["--exclude-checks", "unsupported_method"])
+                .args(["--suppress-health-check", "filter_too_much"])
+                // The coverage phase does not go through the hooks (infra/fuzz/hooks.py)
+                // that teach the generator the rules no schema can state; it is left out.
+                .args(["--phases", pass.phases])
+                .args(["--max-examples", &volume.max_examples.to_string()])
+                .args(["--max-time", &pass.max_time_secs.to_string()])
+                .args(["--workers", &pass.workers.to_string()])
+                .args(["--output-truncate", "true"])
+                .arg("--continue-on-failure")
+                .env("SCHEMATHESIS_HOOKS", "hooks")
+                .env("PYTHONPATH", crate::root().join("infra/fuzz"))
+                .env("SCHEMATHESIS_TELEMETRY", "false")
+                .env("NO_COLOR", "1");
+            if let Some(seed) = volume.seed {
+                cmd.args(["--seed", &seed.to_string()]);
+            }
+            eprintln!("==> schemathesis as {user}, {} ({url})", pass.phases);
+            let status = tokio::task::spawn_blocking(move || cmd.status())
+                .await?
+                .context(
+                    "schemathesis (st) is installed into .venv from infra/requirements.lock",
+                )?;
+            if !status.success() {
+                failed.push(format!("{user}, {}", pass.phases));
+            }
         }
     }
     let _ = stop.send(());

@@ -117,13 +117,13 @@ pub struct NewAccessRequest {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Approval {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub level: Option<ShareLevel>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub starts_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub expires_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub allowed_platforms: Option<Vec<String>>,
 }
 
@@ -131,7 +131,7 @@ pub struct Approval {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Denial {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub reason: Option<String>,
 }
 
@@ -453,6 +453,10 @@ impl Core {
         account_id: &AccountId,
         input: Input<NewAccessRequest>,
     ) -> Result<AccessRequestView> {
+        // A retry of an attempt whose write landed: its answer, without a second write.
+        if let Some(done) = crate::idempotency::landed()? {
+            return Ok(done);
+        }
         // A non-member learns about the account first, whatever the body.
         let input = &input.or_after(self.member(caller, account_id)).await?;
         let audience_id = match input.audience() {
@@ -612,6 +616,7 @@ impl Core {
             }
             .add_between(self, &mut tx, &owner, &member.account_id)?;
 
+            tx.answers(&item.request)?;
             match self.table.commit(tx).await {
                 Ok(()) => return Ok(item.request),
                 Err(TxError::Guard(Create::Lock)) => {
@@ -766,6 +771,10 @@ impl Core {
         id: &RequestId,
         decision: Input<Decision>,
     ) -> Result<AccessRequestView> {
+        // A retry of an attempt whose write landed: its answer, without a second write.
+        if let Some(done) = crate::idempotency::landed()? {
+            return Ok(done);
+        }
         // The body is told once the request is visible and the caller may decide it.
         let mut body = Some(decision);
         let mut decision = None;
@@ -945,6 +954,7 @@ impl Core {
             }
             .add_between(self, &mut tx, &owner, &requester)?;
 
+            tx.answers(&new_item.request)?;
             match self.table.commit(tx).await {
                 Ok(()) => return Ok(new_item.request),
                 // The sharing moved since it was read: decide again on a fresh read.

@@ -36,26 +36,23 @@ pub struct ApplyDefaultsInput {
     pub include_edited: bool,
     #[serde(default, deserialize_with = "whole_number")]
     pub limit: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub cursor: Option<String>,
 }
 
 /// A JSON whole number: `93` and `93.0` alike (JSON Schema's `integer` admits both);
 /// `93.5` or a string is refused with the field's path.
 fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-    let n = Option::<serde_json::Number>::deserialize(d)?;
-    match n {
-        None => Ok(None),
-        Some(n) => n
-            .as_i64()
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
-                    .map(|f| f as i64)
-            })
-            .map(Some)
-            .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number"))),
-    }
+    // Left out, `default` gives `None`; `null` is not a number.
+    let n = serde_json::Number::deserialize(d)?;
+    n.as_i64()
+        .or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        })
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number")))
 }
 
 /// One receiving account of one audience whose grant changes (or would).

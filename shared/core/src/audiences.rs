@@ -6,7 +6,7 @@ use crate::ids::{AccountId, AudienceId};
 use crate::items::{
     AudienceItem, GrantItem, GrantSource, SharingDefaultsItem, SharingEntry, entity,
 };
-use crate::keys;
+use crate::keys::{self, Key};
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
 use crate::write::{Cond, MAX_TX_OPS, Retry, Tx, TxError, Update};
@@ -21,7 +21,7 @@ pub const MAX_DEFINITION_BYTES: usize = 64 * 1024;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewAudience {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub description: Option<String>,
     pub definition: Value,
 }
@@ -29,12 +29,12 @@ pub struct NewAudience {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AudiencePatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub name: Option<String>,
     /// Absent: unchanged; `null`: cleared.
     #[serde(default, deserialize_with = "present")]
     pub description: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub definition: Option<Value>,
 }
 
@@ -44,7 +44,7 @@ fn present<'de, D: Deserializer<'de>>(
     Ok(Some(Option::deserialize(d)?))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AudienceDetail {
     pub id: String,
@@ -275,6 +275,12 @@ impl Core {
         account_id: &AccountId,
         input: Input<NewAudience>,
     ) -> Result<AudienceDetail> {
+        // A retry of an attempt whose write landed: its answer, without a second write,
+        // once the grants the first attempt may not have got to are there.
+        if let Some(done) = crate::idempotency::landed::<AudienceDetail>()? {
+            self.finish_created_grants(&done.id).await?;
+            return Ok(done);
+        }
         let (member, defaults) = self
             .member_and(
                 caller,
@@ -332,20 +338,22 @@ impl Core {
             sharing,
             edited_accounts: Default::default(),
         };
-        // The audience and the snapshot of the defaults go in one transaction; an
-        // organization with more receiving accounts than a transaction holds gets the
-        // rest in batched writes right after.
+        // The audience and the snapshot of the defaults go in one transaction (with the
+        // Idempotency-Key's fence); an organization with more receiving accounts than a
+        // transaction holds gets the rest in batched writes right after.
         let grants = audience
             .sharing
             .iter()
             .map(|(r, e)| grant_item(&audience, r, e))
             .collect::<Result<Vec<_>>>()?;
-        let (first, rest) = grants.split_at(grants.len().min(MAX_TX_OPS - 1));
+        let (first, rest) = grants.split_at(grants.len().min(MAX_TX_OPS - 2));
         let mut tx = Tx::new();
         tx.put_if(AudienceIsNew, &audience, Cond::absent())?;
         for g in first {
             tx.put(g)?;
         }
+        let answer = detail(&audience, AccessLevel::Owner);
+        tx.answers(&answer)?;
         self.table.commit(tx).await.map_err(|e| match e {
             TxError::Guard(AudienceIsNew) => {
                 Error::Conflict("an audience with this id already exists".to_owned())
@@ -353,7 +361,47 @@ impl Core {
             TxError::Store(e) => e,
         })?;
         self.table.batch_put(rest).await?;
-        Ok(detail(&audience, AccessLevel::Owner))
+        Ok(answer)
+    }
+
+    /// After a create's transaction landed, the grants beyond what it held (an
+    /// organization with more receiving accounts than one transaction holds) are batched
+    /// right after it; if that batch was cut off, a retry with the same Idempotency-Key
+    /// writes the ones still missing here. They come from the audience as it is now
+    /// (a sharing change since then wrote its own grants with it) and are put only where
+    /// none exists, so nothing newer is overwritten. Nothing to do when the first
+    /// transaction held every grant.
+    async fn finish_created_grants(&self, audience_id: &str) -> Result<()> {
+        let id = AudienceId::parse(audience_id)?;
+        let Some(audience) = self.table.get::<AudienceItem>(&keys::audience(&id)).await? else {
+            return Ok(());
+        };
+        if audience.sharing.len() <= MAX_TX_OPS - 2 {
+            return Ok(());
+        }
+        let grants = audience
+            .sharing
+            .iter()
+            .map(|(r, e)| grant_item(&audience, r, e))
+            .collect::<Result<Vec<_>>>()?;
+        let keys: Vec<Key> = grants
+            .iter()
+            .map(|g| Key {
+                pk: g.pk.clone(),
+                sk: g.sk.clone(),
+            })
+            .collect();
+        let present: std::collections::HashSet<String> = self
+            .table
+            .batch_get::<GrantItem>(&keys)
+            .await?
+            .into_iter()
+            .map(|g| g.sk)
+            .collect();
+        for g in grants.iter().filter(|g| !present.contains(&g.sk)) {
+            self.table.put(g, Some(Cond::absent())).await?;
+        }
+        Ok(())
     }
 
     /// `GET /accounts/{a}/audiences`: the audiences the account owns, newest first.

@@ -37,7 +37,7 @@ pub struct SharedAudienceView {
     pub allowed_platforms: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionStatus {
     Active,
@@ -45,7 +45,7 @@ pub enum ConnectionStatus {
 }
 
 /// Why a connection is suspended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SuspendedReason {
     /// The account no longer effectively holds `usable`.
@@ -93,7 +93,7 @@ pub fn shared_with_me_filter(access: Option<ShareLevel>, now: i64) -> Result<Con
     })
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionView {
     pub id: String,
@@ -218,6 +218,10 @@ impl Core {
         id: &AudienceId,
         input: Input<NewConnection>,
     ) -> Result<ConnectionView> {
+        // A retry of an attempt whose write landed: its answer, without a second write.
+        if let Some(done) = crate::idempotency::landed()? {
+            return Ok(done);
+        }
         let (member, audience, access) = self
             .member_and_audience(caller, account_id, id, Action::ConnectAudience)
             .await?;
@@ -275,13 +279,10 @@ impl Core {
         tx.put_if(Connect::Output, &output, Cond::absent())?;
         tx.put_if(Connect::Connection, &item, Cond::absent())?;
         tx.put(&crate::usage::ConnectionUsageItem::of(&item, id, &cid))?;
+        let view = connection_view(&item, &audience, &member.account_id, self.now_epoch());
+        tx.answers(&view)?;
         match self.table.commit(tx).await {
-            Ok(()) => Ok(connection_view(
-                &item,
-                &audience,
-                &member.account_id,
-                self.now_epoch(),
-            )),
+            Ok(()) => Ok(view),
             Err(TxError::Guard(Connect::Output | Connect::Connection)) => {
                 Err(Error::Conflict(format!(
                     "output '{}' is already connected to audience '{id}'",

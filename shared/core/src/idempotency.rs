@@ -2,13 +2,27 @@
 //! kept for 24 hours; a retry with the same key and the same request gets that response
 //! again without a second effect. The same key with another request, or while the first
 //! is still running, is a conflict.
+//!
+//! A write whose outcome is unknown (storage stopped answering after the transaction
+//! landed, or the connection dropped) must not happen twice when it is retried. So every
+//! transaction of an attempt carries the record as a fence ([`fence`]): it commits only
+//! while the record still names that attempt, and it stores the answer it will give
+//! (`landedBody`) in the same transaction. A retry then finds one of three things:
+//! - the answer recorded: the first result, replayed;
+//! - the write landed but the answer was never sent: the same answer, read from
+//!   `landedBody` (the route returns it without writing again: [`landed`]);
+//! - nothing landed: while the lease lasts the first attempt may still commit (409);
+//!   once it has ended the retry takes the record over under a new attempt id, and the
+//!   first attempt's transaction can no longer commit (its fence fails).
 
 use crate::Core;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, UserId};
 use crate::items::{IdempotencyItem, entity};
 use crate::keys;
-use crate::write::Cond;
+use crate::write::{Cond, Op, Update};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 
 pub const RETENTION_SECONDS: i64 = 24 * 3600;
@@ -26,10 +40,78 @@ pub struct StoredResponse {
 
 #[derive(Debug)]
 pub enum Begin {
-    /// Run the request, then `complete` (or `abandon` on a server error).
-    Proceed,
+    /// Run the request within this attempt ([`Attempt::run`]), then `complete` (or
+    /// `abandon` on a server error).
+    Proceed(Attempt),
     /// The first result, to be returned as it was.
     Replay(StoredResponse),
+}
+
+/// One run of a POST with an `Idempotency-Key`: the record's key, the attempt's id (its
+/// fence) and, when the first attempt's write already landed, the answer it recorded.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    key: keys::Key,
+    id: String,
+    landed: Option<String>,
+}
+
+tokio::task_local! {
+    static ATTEMPT: Attempt;
+}
+
+impl Attempt {
+    /// Runs the request with this attempt in scope: its transactions carry the fence,
+    /// and a route whose write already landed returns the recorded answer.
+    pub async fn run<F: std::future::Future>(self, f: F) -> F::Output {
+        ATTEMPT.scope(self, f).await
+    }
+
+    /// Whether the first attempt's write had already landed (the request is finished,
+    /// not run again).
+    pub fn finishes_a_landed_write(&self) -> bool {
+        self.landed.is_some()
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The answer a first attempt recorded with its write, when this request is its retry:
+/// a route that writes returns it instead of writing again.
+pub fn landed<T: DeserializeOwned>() -> Result<Option<T>> {
+    match ATTEMPT.try_with(|a| a.landed.clone()) {
+        Ok(Some(body)) => serde_json::from_str(&body).map(Some).map_err(Error::store),
+        _ => Ok(None),
+    }
+}
+
+/// The operation added to every transaction of a request with an `Idempotency-Key`:
+/// the transaction commits only while the record names this attempt, and it records
+/// `answer` (what the request will answer) in the same write. `None` outside such a
+/// request. (The adapter, `Table::commit`, adds it and tells its failure apart.)
+pub fn fence(answer: Option<&str>) -> Result<Option<Op>> {
+    let Ok(attempt) = ATTEMPT.try_with(Clone::clone) else {
+        return Ok(None);
+    };
+    let cond = Cond::eq("status", "in_progress")?.and(Cond::eq("attemptId", &attempt.id)?);
+    Ok(Some(match answer {
+        Some(body) => Op::Update {
+            key: attempt.key,
+            update: Update::new().set("landedBody", body)?,
+            cond: Some(cond),
+        },
+        None => Op::Check {
+            key: attempt.key,
+            cond,
+        },
+    }))
+}
+
+/// The JSON a route will answer, recorded with its write.
+pub fn answer_of<T: Serialize>(view: &T) -> Result<String> {
+    serde_json::to_string(view).map_err(Error::store)
 }
 
 pub struct IdempotencyScope {
@@ -48,6 +130,7 @@ impl IdempotencyScope {
 fn record(
     key: &keys::Key,
     request_hash: &str,
+    attempt: &str,
     now: i64,
     response: Option<&StoredResponse>,
 ) -> IdempotencyItem {
@@ -70,6 +153,8 @@ fn record(
         response_status: response.map(|r| r.status),
         response_body: response.map(|r| r.body.clone()),
         response_headers: response.map(|r| r.headers.clone()).unwrap_or_default(),
+        attempt_id: Some(attempt.to_owned()),
+        landed_body: None,
         ttl: now + RETENTION_SECONDS,
     }
 }
@@ -82,15 +167,22 @@ impl Core {
     ) -> Result<Begin> {
         let now = self.now_epoch();
         let key = scope.key();
-        let item = record(&key, request_hash, now, None);
-        // New key, or an abandoned first attempt of the very same request.
+        let attempt = self.ids.new_id();
+        let item = record(&key, request_hash, &attempt, now, None);
+        // New key, or a first attempt of the very same request whose lease has ended
+        // and whose write never landed: this attempt takes its place (and fences it out).
         let condition = Cond::absent()
             .or(Cond::eq("status", "in_progress")?
                 .and(Cond::lt("leaseUntil", &now)?)
-                .and(Cond::eq("requestHash", request_hash)?))
+                .and(Cond::eq("requestHash", request_hash)?)
+                .and(Cond::not_exists("landedBody")))
             .or(Cond::lt("ttl", &now)?);
         if self.table.put(&item, Some(condition)).await? {
-            return Ok(Begin::Proceed);
+            return Ok(Begin::Proceed(Attempt {
+                key,
+                id: attempt,
+                landed: None,
+            }));
         }
         let existing: Option<IdempotencyItem> = self.table.get(&key).await?;
         match existing {
@@ -103,6 +195,17 @@ impl Core {
                 body: e.response_body.unwrap_or_default(),
                 headers: e.response_headers,
             })),
+            // The first attempt's write landed, its answer was never recorded: finish
+            // it with the answer written beside the change, as that attempt.
+            Some(IdempotencyItem {
+                landed_body: Some(body),
+                attempt_id: Some(id),
+                ..
+            }) => Ok(Begin::Proceed(Attempt {
+                key,
+                id,
+                landed: Some(body),
+            })),
             Some(_) => Err(Error::Conflict(
                 "a request with this Idempotency-Key is still being processed; retry in a moment"
                     .to_owned(),
@@ -112,21 +215,38 @@ impl Core {
         }
     }
 
+    /// Records the answer of `attempt`; `false` when another attempt holds the record
+    /// (a retry took over after the lease): its answer is the one kept.
     pub async fn idempotency_complete(
         &self,
-        scope: &IdempotencyScope,
+        attempt: &Attempt,
         request_hash: &str,
         response: &StoredResponse,
-    ) -> Result<()> {
-        let item = record(&scope.key(), request_hash, self.now_epoch(), Some(response));
-        self.table.put(&item, None).await?;
-        Ok(())
+    ) -> Result<bool> {
+        let item = record(
+            &attempt.key,
+            request_hash,
+            &attempt.id,
+            self.now_epoch(),
+            Some(response),
+        );
+        self.table
+            .put(&item, Some(Cond::eq("attemptId", &attempt.id)?))
+            .await
     }
 
-    /// Forgets an attempt that failed on the server side, so a retry runs again.
-    pub async fn idempotency_abandon(&self, scope: &IdempotencyScope) -> Result<()> {
+    /// Forgets an attempt that failed on the server side before anything landed, so a
+    /// retry runs again.
+    pub async fn idempotency_abandon(&self, attempt: &Attempt) -> Result<()> {
         self.table
-            .delete(&scope.key(), Some(Cond::eq("status", "in_progress")?))
+            .delete(
+                &attempt.key,
+                Some(
+                    Cond::eq("status", "in_progress")?
+                        .and(Cond::eq("attemptId", &attempt.id)?)
+                        .and(Cond::not_exists("landedBody")),
+                ),
+            )
             .await?;
         Ok(())
     }

@@ -412,6 +412,13 @@ pub struct IdempotencyItem {
     pub response_body: Option<String>,
     #[serde(default)]
     pub response_headers: BTreeMap<String, String>,
+    /// The attempt running the request: a transaction of another attempt cannot commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_id: Option<String>,
+    /// What the request answers, written in the transaction of its change: a retry of
+    /// an attempt cut off after its write landed returns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landed_body: Option<String>,
     pub ttl: i64,
 }
 

@@ -47,13 +47,13 @@ pub struct GrantTerms {
 pub struct GrantInput {
     pub account_id: AccountId,
     pub level: ShareLevel,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub starts_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub expires_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub fallback_level: Option<ShareLevel>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub allowed_platforms: Option<Vec<String>>,
 }
 
@@ -78,13 +78,13 @@ pub struct SharingInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OneGrantInput {
     pub level: ShareLevel,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub starts_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub expires_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub fallback_level: Option<ShareLevel>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::validate::not_null")]
     pub allowed_platforms: Option<Vec<String>>,
 }
 

@@ -367,11 +367,19 @@ impl Table {
         if tx.ops.is_empty() {
             return Ok(());
         }
-        let items = tx
+        let mut items = tx
             .ops
             .iter()
             .map(|(op, _)| transact_item(&self.name, op))
             .collect::<Result<Vec<_>>>()?;
+        // In a POST with an Idempotency-Key, the key's record fences the transaction.
+        let fence_at = match crate::idempotency::fence(tx.answer.as_deref())? {
+            Some(fence) => {
+                items.push(transact_item(&self.name, &fence)?);
+                Some(items.len() - 1)
+            }
+            None => None,
+        };
         let mut attempt = 0u32;
         loop {
             let res = self
@@ -389,6 +397,12 @@ impl Table {
                 for (i, reason) in c.cancellation_reasons().iter().enumerate() {
                     match reason.code() {
                         Some("ConditionalCheckFailed") => {
+                            if Some(i) == fence_at {
+                                return Err(TxError::Store(Error::Conflict(
+                                    "a retry with the same Idempotency-Key has taken this request over; its answer is the one that counts"
+                                        .to_owned(),
+                                )));
+                            }
                             return Err(match tx.ops.get(i).and_then(|(_, step)| *step) {
                                 Some(step) => TxError::Guard(step),
                                 None => TxError::Store(Error::Store(format!(

@@ -3,6 +3,19 @@
 
 use crate::error::{Error, Result};
 
+/// Serde, for an optional field of a request body the document types as a value (a
+/// string, a level, a list): left out it is `None`; `null` is refused like any other
+/// value of the wrong type ("invalid type: null, expected a string"), as the document
+/// says. Where `null` means something (PATCH `description`: clear it) the field does not
+/// use this.
+pub fn not_null<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 /// Text of 1..=max characters, not blank, without control characters.
 pub fn text(field: &str, value: &str, max: usize) -> Result<()> {
     let n = value.chars().count();

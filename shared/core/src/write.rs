@@ -197,11 +197,16 @@ pub enum Op {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tx<W> {
     pub(crate) ops: Vec<(Op, Option<W>)>,
+    /// What the request answers once this transaction commits (see [`Tx::answers`]).
+    pub(crate) answer: Option<String>,
 }
 
 impl<W> Default for Tx<W> {
     fn default() -> Self {
-        Tx { ops: Vec::new() }
+        Tx {
+            ops: Vec::new(),
+            answer: None,
+        }
     }
 }
 
@@ -220,7 +225,8 @@ impl<W> From<Error> for TxError<W> {
     }
 }
 
-/// DynamoDB takes at most 100 operations in one transaction.
+/// DynamoDB takes at most 100 operations in one transaction; a POST with an
+/// `Idempotency-Key` adds one of them (the fence, [`crate::idempotency::fence`]).
 pub const MAX_TX_OPS: usize = 100;
 
 /// The one retry policy of the workflows: a write whose guard failed because another
@@ -282,6 +288,14 @@ impl<W> Tx<W> {
 
     pub fn len(&self) -> usize {
         self.ops.len()
+    }
+
+    /// Says what the request answers once this transaction commits. In a POST with an
+    /// `Idempotency-Key` it is recorded in the same transaction, so a retry of an attempt
+    /// cut off after the commit returns it instead of writing again.
+    pub fn answers<T: Serialize>(&mut self, view: &T) -> Result<()> {
+        self.answer = Some(crate::idempotency::answer_of(view)?);
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {

@@ -1,7 +1,8 @@
 //! `Idempotency-Key` on POST: the first request with a key runs; a retry with the same
 //! key and the same request gets the first response back (marked
-//! `Idempotent-Replayed: true`) without running again. Keys are scoped to the account in
-//! the path and the calling user.
+//! `Idempotent-Replayed: true`) without running again, also when the first attempt was
+//! cut off after its write landed (see `sharing_core::idempotency`). Keys are scoped to
+//! the account in the path and the calling user.
 
 use crate::MAX_BODY_BYTES;
 use crate::problem::ApiError;
@@ -73,15 +74,17 @@ pub async fn layer(State(core): State<Core>, req: Request, next: Next) -> Respon
     match core.idempotency_begin(&scope, &hash).await {
         Err(e) => ApiError::from(e).into_response(),
         Ok(Begin::Replay(stored)) => replay(stored),
-        Ok(Begin::Proceed) => {
-            let res = next
-                .run(Request::from_parts(parts, Body::from(bytes)))
+        Ok(Begin::Proceed(attempt)) => {
+            let finishing = attempt.finishes_a_landed_write();
+            let res = attempt
+                .clone()
+                .run(next.run(Request::from_parts(parts, Body::from(bytes))))
                 .await;
-            let (rparts, rbody) = res.into_parts();
+            let (mut rparts, rbody) = res.into_parts();
             let rbytes = match to_bytes(rbody, usize::MAX).await {
                 Ok(b) => b,
                 Err(_) => {
-                    let _ = core.idempotency_abandon(&scope).await;
+                    let _ = core.idempotency_abandon(&attempt).await;
                     return ApiError::from(sharing_core::Error::Store(
                         "could not buffer the response".into(),
                     ))
@@ -90,14 +93,24 @@ pub async fn layer(State(core): State<Core>, req: Request, next: Next) -> Respon
             };
             let status = rparts.status;
             if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
-                // Storage did not answer: the write may have landed. The record keeps its
-                // lease (it ends with the function's timeout), so a retry neither runs
-                // beside a write still in flight nor waits for long.
+                // Storage did not answer: the write may have landed. The record stays:
+                // if the write landed it holds the answer (written with it) for a retry;
+                // if not, a retry takes over once the lease ends, and this attempt can
+                // no longer commit.
                 tracing::warn!(
-                    "outcome unknown; the Idempotency-Key is released when its lease ends"
+                    attempt = attempt.id(),
+                    "outcome unknown; a retry with the same Idempotency-Key returns the answer if the write landed"
+                );
+            } else if finishing && !status.is_success() {
+                // The write landed; an answer other than its own (the caller lost access
+                // meanwhile, say) is not the first result: the record keeps the landed one.
+                tracing::warn!(
+                    attempt = attempt.id(),
+                    status = status.as_u16(),
+                    "a landed write was not finished"
                 );
             } else if status.is_server_error() {
-                if let Err(e) = core.idempotency_abandon(&scope).await {
+                if let Err(e) = core.idempotency_abandon(&attempt).await {
                     tracing::warn!(error = %e, "could not release an idempotency key");
                 }
             } else {
@@ -116,10 +129,22 @@ pub async fn layer(State(core): State<Core>, req: Request, next: Next) -> Respon
                     body: String::from_utf8_lossy(&rbytes).into_owned(),
                     headers,
                 };
-                if let Err(e) = core.idempotency_complete(&scope, &hash, &stored).await {
-                    // The effect happened; a retry will see the key in progress (409)
-                    // until its lease ends, never run twice within it.
-                    tracing::error!(error = %e, "could not record an idempotent response");
+                match core.idempotency_complete(&attempt, &hash, &stored).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(
+                        attempt = attempt.id(),
+                        "a retry with the same Idempotency-Key took this request over"
+                    ),
+                    // The effect happened and its answer is recorded beside it: a retry
+                    // gets it.
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not record an idempotent response")
+                    }
+                }
+                if finishing {
+                    rparts
+                        .headers
+                        .insert("idempotent-replayed", HeaderValue::from_static("true"));
                 }
             }
             Response::from_parts(rparts, Body::from(rbytes))
