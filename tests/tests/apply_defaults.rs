@@ -74,23 +74,11 @@ async fn version(s: &Stack, audience: &str) -> i64 {
         .unwrap()
 }
 
-async fn set_defaults(s: &Stack, defaults: Value) {
-    let r = s
-        .call(
-            "PUT",
-            "/accounts/mptravel/sharing-defaults",
-            Some("ana"),
-            Some(json!({"defaults": defaults})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.json);
-}
-
 #[tokio::test]
 async fn dry_run_then_apply_keeps_edits_and_is_idempotent() {
     let s = Stack::start().await;
     s.load("roles-and-other-org.json").await;
-    set_defaults(&s, json!([{"accountId": "mpdine", "level": "usable"}, {"accountId": "mpstay", "level": "view_only"}])).await;
+    s.set_defaults(json!([{"accountId": "mpdine", "level": "usable"}, {"accountId": "mpstay", "level": "view_only"}])).await;
 
     // The demo fixture set mPDine on each demo audience (Parisians to private): kept.
     // No audience ever named mPStay: it follows the defaults.
@@ -178,7 +166,8 @@ async fn lowering_a_default_counts_then_suspends_connections() {
         .await;
     assert_eq!(a.status, 201, "{}", a.json);
     let id = a.json["id"].as_str().unwrap().to_owned();
-    set_defaults(&s, json!([{"accountId": "mpdine", "level": "usable"}])).await;
+    s.set_defaults(json!([{"accountId": "mpdine", "level": "usable"}]))
+        .await;
     let done = apply(&s, json!({})).await;
     assert_eq!(
         items(&done),
@@ -195,7 +184,8 @@ async fn lowering_a_default_counts_then_suspends_connections() {
     assert_eq!(c.status, 201, "{}", c.json);
     let cid = c.json["id"].as_str().unwrap().to_owned();
 
-    set_defaults(&s, json!([{"accountId": "mpdine", "level": "view_only"}])).await;
+    s.set_defaults(json!([{"accountId": "mpdine", "level": "view_only"}]))
+        .await;
     let dry = apply(&s, json!({"dryRun": true})).await;
     assert_eq!(
         items(&dry),
@@ -221,7 +211,7 @@ async fn lowering_a_default_counts_then_suspends_connections() {
     assert_eq!(conn["suspendedReason"], "insufficient_access");
 
     // A default removed: the grant that came from it becomes private.
-    set_defaults(&s, json!([])).await;
+    s.set_defaults(json!([])).await;
     let done = apply(&s, json!({})).await;
     assert_eq!(
         items(&done),
@@ -239,7 +229,8 @@ async fn lowering_a_default_counts_then_suspends_connections() {
         )
         .await;
     assert_eq!(put.status, 200, "{}", put.json);
-    set_defaults(&s, json!([{"accountId": "mpdine", "level": "usable"}])).await;
+    s.set_defaults(json!([{"accountId": "mpdine", "level": "usable"}]))
+        .await;
     assert!(items(&apply(&s, json!({})).await).is_empty());
 }
 
@@ -247,7 +238,8 @@ async fn lowering_a_default_counts_then_suspends_connections() {
 async fn pages_walk_every_audience_and_bad_calls_change_nothing() {
     let s = Stack::start().await;
     s.load("roles-and-other-org.json").await;
-    set_defaults(&s, json!([{"accountId": "mpstay", "level": "view_only"}])).await;
+    s.set_defaults(json!([{"accountId": "mpstay", "level": "view_only"}]))
+        .await;
 
     // One audience per call, in a stable order, until nextCursor is null.
     let mut cursor: Option<String> = None;
@@ -352,8 +344,7 @@ async fn concurrent_edits_are_never_overwritten() {
         assert_eq!(a.status, 201, "{}", a.json);
         ids.push(a.json["id"].as_str().unwrap().to_owned());
     }
-    set_defaults(
-        &s,
+    s.set_defaults(
         json!([{"accountId": "mpdine", "level": "usable"}, {"accountId": "mpstay", "level": "view_only"}]),
     )
     .await;

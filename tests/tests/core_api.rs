@@ -912,30 +912,7 @@ async fn lists_page_with_cursors() {
 #[tokio::test]
 async fn defaults_for_a_hundred_accounts_are_snapshotted_past_one_transaction() {
     let s = Stack::start().await;
-    let accounts: Vec<Value> = (0..100)
-        .map(|i| json!({"id": format!("acc-{i:03}"), "name": format!("Account {i}")}))
-        .collect();
-    let fixture = json!({
-        "organizations": [{"id": "mparticle", "name": "mParticle", "accounts": accounts}],
-        "users": [{"id": "last", "email": "last@acc-099.example", "firstName": "L", "lastName": "A",
-                   "memberships": [{"accountId": "acc-099", "role": "user"}]}]
-    });
-    s.core
-        .load_fixture(&serde_json::from_value(fixture).unwrap())
-        .await
-        .unwrap();
-    let defaults: Vec<Value> = (0..100)
-        .map(|i| json!({"accountId": format!("acc-{i:03}"), "level": "usable"}))
-        .collect();
-    let r = s
-        .call(
-            "PUT",
-            "/accounts/mptravel/sharing-defaults",
-            Some("ana"),
-            Some(json!({"defaults": defaults})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.json);
+    s.hundred_receivers_by_default().await;
     let a = create_audience(&s, "mptravel", "ana", "Everyone's Favourite").await;
     let id = a["id"].as_str().unwrap();
     let r = s

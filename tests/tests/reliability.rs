@@ -420,30 +420,7 @@ async fn a_late_first_attempt_cannot_write_after_a_retry_took_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_cut_off_before_its_batched_grants_is_finished_by_its_retry() {
     let (s, ddb) = Stack::start_with_own_dynamodb().await;
-    let accounts: Vec<serde_json::Value> = (0..100)
-        .map(|i| json!({"id": format!("acc-{i:03}"), "name": format!("Account {i}")}))
-        .collect();
-    let fixture = json!({
-        "organizations": [{"id": "mparticle", "name": "mParticle", "accounts": accounts}],
-        "users": [{"id": "last", "email": "last@acc-099.example", "firstName": "L", "lastName": "A",
-                   "memberships": [{"accountId": "acc-099", "role": "user"}]}]
-    });
-    s.core
-        .load_fixture(&serde_json::from_value(fixture).unwrap())
-        .await
-        .unwrap();
-    let defaults: Vec<serde_json::Value> = (0..100)
-        .map(|i| json!({"accountId": format!("acc-{i:03}"), "level": "usable"}))
-        .collect();
-    let r = s
-        .call(
-            "PUT",
-            "/accounts/mptravel/sharing-defaults",
-            Some("ana"),
-            Some(json!({"defaults": defaults})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.json);
+    s.hundred_receivers_by_default().await;
 
     let audiences = "/accounts/mptravel/audiences";
     let body = json!({"name": "Everyone's Favourite", "definition": {"city": "Porto"}});
