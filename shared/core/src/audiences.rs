@@ -3,9 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
-use crate::items::{
-    AudienceItem, GrantItem, GrantSource, SharingDefaultsItem, SharingEntry, entity,
-};
+use crate::items::{AudienceItem, GrantItem, GrantSource, SharingEntry, entity};
 use crate::keys::{self, Key};
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
@@ -281,14 +279,7 @@ impl Core {
             self.finish_created_grants(&done.id).await?;
             return Ok(done);
         }
-        let (member, defaults) = self
-            .member_and(
-                caller,
-                account_id,
-                self.table
-                    .get::<SharingDefaultsItem>(&keys::sharing_defaults(account_id)),
-            )
-            .await?;
+        let (member, defaults) = self.member_and_defaults(caller, account_id).await?;
         let member = &member;
         member.require(Action::CreateAudience, &Resource::Account, String::new)?;
         let input = &input.checked()?;

@@ -656,20 +656,29 @@ impl Core {
         }
     }
 
+    /// The caller's membership of `account_id` and the account's sharing defaults, read
+    /// in one round trip.
+    pub(crate) async fn member_and_defaults(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+    ) -> Result<(AccountMember, Option<SharingDefaultsItem>)> {
+        self.member_and(
+            caller,
+            account_id,
+            self.table
+                .get::<SharingDefaultsItem>(&keys::sharing_defaults(account_id)),
+        )
+        .await
+    }
+
     /// `GET /accounts/{a}/sharing-defaults`: one round trip.
     pub async fn get_defaults(
         &self,
         caller: &Caller,
         account_id: &AccountId,
     ) -> Result<DefaultsView> {
-        let (member, item) = self
-            .member_and(
-                caller,
-                account_id,
-                self.table
-                    .get::<SharingDefaultsItem>(&keys::sharing_defaults(account_id)),
-            )
-            .await?;
+        let (member, item) = self.member_and_defaults(caller, account_id).await?;
         member.require(Action::ViewSharingDefaults, &Resource::Account, String::new)?;
         Ok(defaults_view(item.as_ref()))
     }
