@@ -537,6 +537,30 @@ async fn a_post_walks_the_order() {
     )
     .await
     .assert_problem(415, "unsupported_media_type");
+    // A body over the limit with an Idempotency-Key (whose layer reads bodies first): a
+    // caller who may not see the audience still hears 404, one who may hears 413.
+    let huge = json!({"outputId": "x".repeat(sharing_http::MAX_BODY_BYTES), "platform": "meta"});
+    let with_key = |user: &str| {
+        let mut h = headers(Some(s.token(user)), None);
+        h.push(("idempotency-key".to_owned(), "too-large-1".to_owned()));
+        h
+    };
+    s.call_with(
+        "POST",
+        &path("mpdine", "potential-parisians"),
+        &with_key("dan"),
+        Some(huge.to_string()),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    s.call_with(
+        "POST",
+        &path("mpdine", "ibiza-dreamers"),
+        &with_key("dan"),
+        Some(huge.to_string()),
+    )
+    .await
+    .assert_problem(413, "payload_too_large");
     let r = send(
         &s,
         "POST",

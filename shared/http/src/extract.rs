@@ -28,10 +28,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// Marks a request whose body a layer before the handler already found larger than
+/// [`crate::MAX_BODY_BYTES`] (the Idempotency-Key layer reads bodies to hash them): the
+/// body reader answers 413 for it like for any other, at its place in the order of checks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyTooLarge;
+
 async fn read_json<S: Send + Sync, T: DeserializeOwned>(
     req: Request,
     state: &S,
 ) -> Result<T, Error> {
+    if req.extensions().get::<BodyTooLarge>().is_some() {
+        return Err(Error::PayloadTooLarge(crate::problem::too_large_detail()));
+    }
     let content_type = req
         .headers()
         .get(axum::http::header::CONTENT_TYPE)

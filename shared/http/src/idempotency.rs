@@ -54,7 +54,13 @@ pub async fn layer(State(core): State<Core>, req: Request, next: Next) -> Respon
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, MAX_BODY_BYTES).await {
         Ok(b) => b,
-        Err(_) => return ApiError::too_large().into_response(),
+        // It cannot succeed, so it needs no record: the handler tells the caller 413
+        // after the checks that come first (a non-member still hears 404).
+        Err(_) => {
+            let mut req = Request::from_parts(parts, Body::empty());
+            req.extensions_mut().insert(crate::extract::BodyTooLarge);
+            return next.run(req).await;
+        }
     };
     let request = [
         parts.method.as_str().as_bytes(),
