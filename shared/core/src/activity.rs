@@ -4,6 +4,7 @@ use crate::error::Result;
 use crate::ids::AccountId;
 use crate::items::{ActivityItem, GrantSource, entity};
 use crate::keys;
+use crate::plan::Stamp;
 use crate::store::{Page, PageRequest, Query};
 use crate::write::Tx;
 use crate::{AccountMember, Core, Input};
@@ -54,9 +55,19 @@ pub struct Entry {
 impl Entry {
     /// Adds the entry to `tx`, once in the log of each account in `accounts`.
     pub fn add_to<W>(&self, core: &Core, tx: &mut Tx<W>, accounts: &[&AccountId]) -> Result<()> {
-        let at = core.now_rfc3339();
+        self.add_at(core.stamp(), tx, accounts)
+    }
+
+    /// [`Entry::add_to`] at the time and with the ids of `stamp` (planners: no `Core`).
+    pub fn add_at<W>(
+        &self,
+        stamp: Stamp<'_>,
+        tx: &mut Tx<W>,
+        accounts: &[&AccountId],
+    ) -> Result<()> {
+        let at = stamp.rfc3339();
         for account in accounts {
-            let id = core.ids.new_id();
+            let id = stamp.new_id();
             let key = keys::activity(account, &id);
             let item = ActivityItem {
                 pk: key.pk,
@@ -97,16 +108,27 @@ impl Entry {
         a: &AccountId,
         b: &AccountId,
     ) -> Result<()> {
+        self.add_between_at(core.stamp(), tx, a, b)
+    }
+
+    /// [`Entry::add_between`] at the time and with the ids of `stamp`.
+    pub fn add_between_at<W>(
+        self,
+        stamp: Stamp<'_>,
+        tx: &mut Tx<W>,
+        a: &AccountId,
+        b: &AccountId,
+    ) -> Result<()> {
         Entry {
             account_id: Some(b.to_string()),
             ..self.clone()
         }
-        .add_to(core, tx, &[a])?;
+        .add_at(stamp, tx, &[a])?;
         Entry {
             account_id: Some(a.to_string()),
             ..self
         }
-        .add_to(core, tx, &[b])
+        .add_at(stamp, tx, &[b])
     }
 }
 

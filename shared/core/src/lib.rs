@@ -25,6 +25,7 @@ pub mod items;
 pub mod keys;
 pub mod members;
 pub mod outbox;
+pub mod plan;
 pub mod roles;
 pub mod sharing;
 pub mod startup;

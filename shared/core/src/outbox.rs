@@ -20,6 +20,7 @@ use crate::Core;
 use crate::email::EmailFacts;
 use crate::error::Result;
 use crate::keys;
+use crate::plan::Stamp;
 use crate::store::{Page, PageRequest, Query};
 use crate::write::{Cond, Tx, TxError, Update};
 use serde::{Deserialize, Serialize};
@@ -152,6 +153,53 @@ enum Failing {
     Request,
 }
 
+/// Adds an email to `tx`, pending, guarded as `step` by its id being new, at the time and
+/// with the ids of `stamp`. Answers its id.
+pub fn add_email<W>(
+    stamp: Stamp<'_>,
+    tx: &mut Tx<W>,
+    step: W,
+    to: &str,
+    reply_to: Option<&str>,
+    facts: EmailFacts,
+) -> Result<String> {
+    let item = outbox_item(stamp, to, reply_to, facts);
+    let id = item.id.clone();
+    tx.put_if(step, &item, Cond::absent())?;
+    Ok(id)
+}
+
+/// A new pending outbox item (not written).
+pub fn outbox_item(
+    stamp: Stamp<'_>,
+    to: &str,
+    reply_to: Option<&str>,
+    facts: EmailFacts,
+) -> OutboxItem {
+    let id = stamp.new_id();
+    let key = keys::outbox(&id);
+    OutboxItem {
+        pk: key.pk,
+        sk: key.sk,
+        gsi1pk: Some(keys::OUTBOX_UNSENT.to_owned()),
+        gsi1sk: Some(id.clone()),
+        entity_type: crate::items::entity::OUTBOX_EMAIL.to_owned(),
+        id,
+        status: OutboxStatus::Pending,
+        to: to.to_owned(),
+        reply_to: reply_to.map(str::to_owned),
+        facts,
+        created_at: stamp.rfc3339(),
+        attempts: 0,
+        next_attempt_at: 0,
+        lease_until: None,
+        claim_token: None,
+        last_error: None,
+        sent_at: None,
+        message_id: None,
+    }
+}
+
 impl Core {
     /// Adds an email to `tx`, pending, guarded as `step` by its id being new. Answers its
     /// id.
@@ -163,10 +211,7 @@ impl Core {
         reply_to: Option<&str>,
         facts: EmailFacts,
     ) -> Result<String> {
-        let item = self.new_outbox_item(to, reply_to, facts);
-        let id = item.id.clone();
-        tx.put_if(step, &item, Cond::absent())?;
-        Ok(id)
+        add_email(self.stamp(), tx, step, to, reply_to, facts)
     }
 
     /// A new pending outbox item (not written).
@@ -176,28 +221,7 @@ impl Core {
         reply_to: Option<&str>,
         facts: EmailFacts,
     ) -> OutboxItem {
-        let id = self.ids.new_id();
-        let key = keys::outbox(&id);
-        OutboxItem {
-            pk: key.pk,
-            sk: key.sk,
-            gsi1pk: Some(keys::OUTBOX_UNSENT.to_owned()),
-            gsi1sk: Some(id.clone()),
-            entity_type: crate::items::entity::OUTBOX_EMAIL.to_owned(),
-            id,
-            status: OutboxStatus::Pending,
-            to: to.to_owned(),
-            reply_to: reply_to.map(str::to_owned),
-            facts,
-            created_at: self.now_rfc3339(),
-            attempts: 0,
-            next_attempt_at: 0,
-            lease_until: None,
-            claim_token: None,
-            last_error: None,
-            sent_at: None,
-            message_id: None,
-        }
+        outbox_item(self.stamp(), to, reply_to, facts)
     }
 
     pub async fn outbox_email(&self, id: &str) -> Result<Option<OutboxItem>> {

@@ -15,7 +15,8 @@ use crate::items::{
     AccountItem, AudienceItem, DefaultEntry, GrantSource, SharingDefaultsItem, SharingEntry, entity,
 };
 use crate::keys;
-use crate::write::{Cond, Retry, Tx, TxError, Update};
+use crate::plan::{Conflict, Plan, Planner, Stamp};
+use crate::write::{Cond, Tx, Update};
 use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -341,13 +342,243 @@ pub struct SharingMoved;
 
 /// The guard of saving the defaults: they are still at the version that was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct DefaultsMoved;
+pub struct DefaultsMoved;
+
+/// Adds one sharing change of `audience` to `tx`, at the time and with the ids of
+/// `stamp`: the audience item (guarded, as step `audience_step`, by the `sharingVersion`
+/// it was read at), grant puts and deletes, and the activity of the owner and of each
+/// receiver. Answers the audience as it will be after the commit. Pure.
+#[allow(clippy::too_many_arguments)]
+pub fn add_sharing_change<W>(
+    stamp: Stamp<'_>,
+    tx: &mut Tx<W>,
+    audience_step: W,
+    actor: &str,
+    audience: &AudienceItem,
+    changes: &[GrantChange],
+    request_id: Option<&str>,
+    source: GrantSource,
+) -> Result<AudienceItem> {
+    let now = stamp.epoch();
+    let mut after = audience.clone();
+    // Grants that are over for good are dropped from the map as we go (their grant
+    // items are already filtered on read and cleaned up by TTL).
+    after.sharing.retain(|_, e| e.is_live(now));
+    for c in changes {
+        match &c.after {
+            Some(e) => {
+                after.sharing.insert(c.receiver.to_string(), e.clone());
+            }
+            None => {
+                after.sharing.remove(c.receiver.as_str());
+            }
+        }
+    }
+    after.sharing_version = audience.sharing_version + 1;
+    if source != GrantSource::Default {
+        after
+            .edited_accounts
+            .extend(changes.iter().map(|c| c.receiver.to_string()));
+    }
+    tx.update_if(
+        audience_step,
+        keys::audience(&AudienceId::parse(&audience.id)?),
+        Update::new()
+            .set("sharing", &after.sharing)?
+            .set("sharingVersion", &after.sharing_version)?
+            .set("editedAccounts", &after.edited_accounts)?,
+        Cond::present().and(Cond::eq("sharingVersion", &audience.sharing_version)?),
+    );
+    let audience_id = AudienceId::parse(&audience.id)?;
+    let owner = AccountId::parse(&audience.owner_account_id)?;
+    for c in changes {
+        match &c.after {
+            Some(e) => tx.put(&grant_item(&after, c.receiver.as_str(), e)?)?,
+            None => tx.delete(keys::grant(&audience_id, &c.receiver)),
+        }
+        Entry {
+            actor_user_id: actor.to_owned(),
+            action: action::SHARING_CHANGED,
+            audience_id: Some(audience.id.clone()),
+            before: Some(level_json(&c.before)),
+            after: Some(level_json(&c.after)),
+            request_id: request_id.map(str::to_owned),
+            expires_at: c.after.as_ref().and_then(|e| e.expires_at.clone()),
+            starts_at: c.after.as_ref().and_then(|e| e.starts_at.clone()),
+            fallback_level: c.after.as_ref().map(|e| e.fallback_level),
+            allowed_platforms: c.after.as_ref().and_then(|e| e.allowed_platforms.clone()),
+            source: Some(c.after.as_ref().map_or(source, |e| e.source)),
+            ..Default::default()
+        }
+        .add_between_at(stamp, tx, &owner, &c.receiver)?;
+    }
+    Ok(after)
+}
+
+/// What a sharing change asks for.
+#[derive(Debug, Clone)]
+pub enum Desire {
+    /// These grants, and every other account private (`PUT .../sharing`).
+    Exactly(Desired),
+    /// These grants; other accounts keep theirs (`PUT .../sharing/{receiver}`).
+    These(Desired),
+}
+
+impl Desire {
+    /// The desired grant of each account the change is about, against the sharing in
+    /// force at `now`.
+    fn against(&self, audience: &AudienceItem, now: i64) -> Result<Desired> {
+        match self {
+            Desire::These(d) => Ok(d.clone()),
+            Desire::Exactly(d) => {
+                let mut desired = d.clone();
+                for (receiver, _) in crate::audiences::effective_sharing(audience, now) {
+                    desired.entry(AccountId::parse(receiver)?).or_insert(None);
+                }
+                Ok(desired)
+            }
+        }
+    }
+}
+
+/// A change of an audience's sharing, planned on the audience read. A concurrent change
+/// is planned again on a fresh read, where a pinned `If-Match` then answers 412.
+#[derive(Debug)]
+pub struct ChangeSharing<'a> {
+    pub actor: &'a str,
+    pub if_match: Option<i64>,
+    pub desire: Desire,
+}
+
+impl Planner for ChangeSharing<'_> {
+    type State = AudienceItem;
+    type Step = SharingMoved;
+    type Answer = SharingView;
+
+    fn plan(
+        &mut self,
+        audience: &AudienceItem,
+        at: Stamp<'_>,
+    ) -> Result<Plan<SharingMoved, SharingView>> {
+        if let Some(v) = self.if_match
+            && v != audience.sharing_version
+        {
+            return Err(stale(audience.sharing_version));
+        }
+        let now = at.epoch();
+        let desired = self.desire.against(audience, now)?;
+        let changes = plan_changes(audience, &desired, now);
+        if changes.len() > MAX_CHANGES {
+            return Err(Error::Validation(format!(
+                "this changes {} accounts; at most {MAX_CHANGES} can change in one request",
+                changes.len()
+            )));
+        }
+        if changes.is_empty() {
+            return Ok(Plan::Answer(sharing_view(audience, now)));
+        }
+        let mut tx = Tx::new();
+        let after = add_sharing_change(
+            at,
+            &mut tx,
+            SharingMoved,
+            self.actor,
+            audience,
+            &changes,
+            None,
+            GrantSource::Grant,
+        )?;
+        Ok(Plan::Commit(tx, sharing_view(&after, now)))
+    }
+
+    fn on_guard(&self, _: SharingMoved) -> Conflict {
+        Conflict::Retry
+    }
+
+    fn gave_up(&self) -> Error {
+        Error::Conflict(
+            "the sharing of this audience kept changing while it was being saved; try again"
+                .to_owned(),
+        )
+    }
+}
+
+/// The item of an account's sharing defaults at `version`, saved by `member` at `at`.
+fn defaults_item(
+    member: &AccountMember,
+    version: i64,
+    defaults: Vec<DefaultEntry>,
+    at: Stamp<'_>,
+) -> SharingDefaultsItem {
+    let key = keys::sharing_defaults(&member.account_id);
+    SharingDefaultsItem {
+        pk: key.pk,
+        sk: key.sk,
+        entity_type: entity::SHARING_DEFAULTS.to_owned(),
+        account_id: member.account_id.to_string(),
+        version,
+        defaults,
+        updated_at: at.rfc3339(),
+        updated_by: member.user_id.to_string(),
+    }
+}
+
+/// Saving an account's sharing defaults (the receivers' names already resolved), planned
+/// on the defaults read. Saving the same list again is still a new version.
+#[derive(Debug)]
+pub struct SaveDefaults<'a> {
+    pub member: &'a AccountMember,
+    pub if_match: Option<i64>,
+    pub defaults: Vec<DefaultEntry>,
+}
+
+impl Planner for SaveDefaults<'_> {
+    type State = Option<SharingDefaultsItem>;
+    type Step = DefaultsMoved;
+    type Answer = DefaultsView;
+
+    fn plan(
+        &mut self,
+        current: &Option<SharingDefaultsItem>,
+        at: Stamp<'_>,
+    ) -> Result<Plan<DefaultsMoved, DefaultsView>> {
+        let version = current.as_ref().map_or(0, |c| c.version);
+        if let Some(v) = self.if_match
+            && v != version
+        {
+            return Err(stale(version));
+        }
+        let item = defaults_item(self.member, version + 1, self.defaults.clone(), at);
+        let guard = match current {
+            Some(_) => Cond::version(version),
+            None => Cond::absent(),
+        };
+        let mut tx = Tx::new();
+        tx.put_if(DefaultsMoved, &item, guard)?;
+        Entry {
+            actor_user_id: self.member.user_id.to_string(),
+            action: action::DEFAULTS_CHANGED,
+            before: Some(json!(defaults_view(current.as_ref()).defaults)),
+            after: Some(json!(defaults_view(Some(&item)).defaults)),
+            ..Default::default()
+        }
+        .add_at(at, &mut tx, &[&self.member.account_id])?;
+        Ok(Plan::Commit(tx, defaults_view(Some(&item))))
+    }
+
+    fn on_guard(&self, _: DefaultsMoved) -> Conflict {
+        Conflict::Retry
+    }
+
+    fn gave_up(&self) -> Error {
+        Error::Conflict(
+            "the defaults kept changing while they were being saved; try again".to_owned(),
+        )
+    }
+}
 
 impl Core {
-    /// Adds one sharing change of `audience` to `tx`: the audience item (guarded, as
-    /// step `audience_step`, by the `sharingVersion` it was read at), grant puts and
-    /// deletes, and the activity of the owner and of each receiver. Answers the audience
-    /// as it will be after the commit.
+    /// [`add_sharing_change`] now, with the core's ids.
     #[allow(clippy::too_many_arguments)]
     pub fn add_sharing_change<W>(
         &self,
@@ -359,125 +590,16 @@ impl Core {
         request_id: Option<&str>,
         source: GrantSource,
     ) -> Result<AudienceItem> {
-        let now = self.now_epoch();
-        let mut after = audience.clone();
-        // Grants that are over for good are dropped from the map as we go (their grant
-        // items are already filtered on read and cleaned up by TTL).
-        after.sharing.retain(|_, e| e.is_live(now));
-        for c in changes {
-            match &c.after {
-                Some(e) => {
-                    after.sharing.insert(c.receiver.to_string(), e.clone());
-                }
-                None => {
-                    after.sharing.remove(c.receiver.as_str());
-                }
-            }
-        }
-        after.sharing_version = audience.sharing_version + 1;
-        if source != GrantSource::Default {
-            after
-                .edited_accounts
-                .extend(changes.iter().map(|c| c.receiver.to_string()));
-        }
-        tx.update_if(
+        add_sharing_change(
+            self.stamp(),
+            tx,
             audience_step,
-            keys::audience(&AudienceId::parse(&audience.id)?),
-            Update::new()
-                .set("sharing", &after.sharing)?
-                .set("sharingVersion", &after.sharing_version)?
-                .set("editedAccounts", &after.edited_accounts)?,
-            Cond::present().and(Cond::eq("sharingVersion", &audience.sharing_version)?),
-        );
-        let audience_id = AudienceId::parse(&audience.id)?;
-        let owner = AccountId::parse(&audience.owner_account_id)?;
-        for c in changes {
-            match &c.after {
-                Some(e) => tx.put(&grant_item(&after, c.receiver.as_str(), e)?)?,
-                None => tx.delete(keys::grant(&audience_id, &c.receiver)),
-            }
-            Entry {
-                actor_user_id: actor.to_owned(),
-                action: action::SHARING_CHANGED,
-                audience_id: Some(audience.id.clone()),
-                before: Some(level_json(&c.before)),
-                after: Some(level_json(&c.after)),
-                request_id: request_id.map(str::to_owned),
-                expires_at: c.after.as_ref().and_then(|e| e.expires_at.clone()),
-                starts_at: c.after.as_ref().and_then(|e| e.starts_at.clone()),
-                fallback_level: c.after.as_ref().map(|e| e.fallback_level),
-                allowed_platforms: c.after.as_ref().and_then(|e| e.allowed_platforms.clone()),
-                source: Some(c.after.as_ref().map_or(source, |e| e.source)),
-                ..Default::default()
-            }
-            .add_between(self, tx, &owner, &c.receiver)?;
-        }
-        Ok(after)
-    }
-
-    /// Reads the audience, plans the change with `desire`, and commits it. A concurrent
-    /// change is retried from a fresh read unless the caller pinned a version with
-    /// `If-Match`, which then answers 412.
-    async fn change_sharing(
-        &self,
-        member: &AccountMember,
-        id: &AudienceId,
-        first_read: AudienceItem,
-        if_match: Option<i64>,
-        desire: impl Fn(&AudienceItem, i64) -> Result<Desired>,
-    ) -> Result<SharingView> {
-        let mut read = Some(first_read);
-        let mut retry = Retry::new(Retry::WRITE);
-        while retry.next().await {
-            let audience = match read.take() {
-                Some(a) => a,
-                None => {
-                    self.audience_for(member, id, Action::ChangeSharing)
-                        .await?
-                        .0
-                }
-            };
-            if let Some(v) = if_match
-                && v != audience.sharing_version
-            {
-                return Err(stale(audience.sharing_version));
-            }
-            let now = self.now_epoch();
-            let desired = desire(&audience, now)?;
-            let changes = plan_changes(&audience, &desired, now);
-            if changes.len() > MAX_CHANGES {
-                return Err(Error::Validation(format!(
-                    "this changes {} accounts; at most {MAX_CHANGES} can change in one request",
-                    changes.len()
-                )));
-            }
-            if changes.is_empty() {
-                return Ok(sharing_view(&audience, now));
-            }
-            let mut tx = Tx::new();
-            let after = self.add_sharing_change(
-                &mut tx,
-                SharingMoved,
-                member.user_id.as_str(),
-                &audience,
-                &changes,
-                None,
-                GrantSource::Grant,
-            )?;
-            match self.table.commit(tx).await {
-                Ok(()) => return Ok(sharing_view(&after, now)),
-                Err(TxError::Guard(SharingMoved)) if if_match.is_some() => {
-                    let current: Option<AudienceItem> = self.table.get(&keys::audience(id)).await?;
-                    return Err(stale(current.map_or(0, |a| a.sharing_version)));
-                }
-                Err(TxError::Guard(SharingMoved)) => continue,
-                Err(TxError::Store(e)) => return Err(e),
-            }
-        }
-        Err(Error::Conflict(
-            "the sharing of this audience kept changing while it was being saved; try again"
-                .to_owned(),
-        ))
+            actor,
+            audience,
+            changes,
+            request_id,
+            source,
+        )
     }
 
     /// `GET /accounts/{a}/audiences/{id}/sharing`: one round trip.
@@ -491,6 +613,29 @@ impl Core {
             .member_and_audience(caller, account_id, id, Action::ViewSharing)
             .await?;
         Ok(sharing_view(&audience, self.now_epoch()))
+    }
+
+    /// Runs a [`ChangeSharing`] on the audience already read; a lost race reads it again.
+    async fn change_sharing(
+        &self,
+        member: &AccountMember,
+        id: &AudienceId,
+        first_read: AudienceItem,
+        if_match: Option<i64>,
+        desire: Desire,
+    ) -> Result<SharingView> {
+        let mut planner = ChangeSharing {
+            actor: member.user_id.as_str(),
+            if_match,
+            desire,
+        };
+        self.execute(&mut planner, first_read, || async {
+            Ok(self
+                .audience_for(member, id, Action::ChangeSharing)
+                .await?
+                .0)
+        })
+        .await
     }
 
     /// The membership, the audience and the named receiving accounts, read in one round
@@ -592,15 +737,8 @@ impl Core {
                 g.account_name = a.name.clone();
             }
         }
-        self.change_sharing(member, id, audience, if_match, |audience, now| {
-            let mut desired = parsed.clone();
-            for (receiver, _) in crate::audiences::effective_sharing(audience, now) {
-                let r = AccountId::parse(receiver)?;
-                desired.entry(r).or_insert(None);
-            }
-            Ok(desired)
-        })
-        .await
+        self.change_sharing(member, id, audience, if_match, Desire::Exactly(parsed))
+            .await
     }
 
     /// `PUT /accounts/{a}/audiences/{id}/sharing/{receiver}`.
@@ -642,7 +780,7 @@ impl Core {
             g.account_name = a.name.clone();
         }
         let desired: Desired = BTreeMap::from([(receiver.clone(), grant)]);
-        self.change_sharing(member, id, audience, if_match, |_, _| Ok(desired.clone()))
+        self.change_sharing(member, id, audience, if_match, Desire::These(desired))
             .await
     }
 
@@ -758,56 +896,13 @@ impl Core {
                 level: d.level,
             })
             .collect();
-        let mut read = Some(first);
-        let mut retry = Retry::new(Retry::WRITE);
-        while retry.next().await {
-            let current: Option<SharingDefaultsItem> = match read.take() {
-                Some(c) => c,
-                None => self.table.get(&key).await?,
-            };
-            let version = current.as_ref().map_or(0, |c| c.version);
-            if let Some(v) = if_match
-                && v != version
-            {
-                return Err(stale(version));
-            }
-            let item = SharingDefaultsItem {
-                pk: key.pk.clone(),
-                sk: key.sk.clone(),
-                entity_type: entity::SHARING_DEFAULTS.to_owned(),
-                account_id: member.account_id.to_string(),
-                version: version + 1,
-                defaults: defaults.clone(),
-                updated_at: self.now_rfc3339(),
-                updated_by: member.user_id.to_string(),
-            };
-            let guard = match &current {
-                Some(_) => Cond::version(version),
-                None => Cond::absent(),
-            };
-            let mut tx = Tx::new();
-            tx.put_if(DefaultsMoved, &item, guard)?;
-            Entry {
-                actor_user_id: member.user_id.to_string(),
-                action: action::DEFAULTS_CHANGED,
-                before: Some(json!(defaults_view(current.as_ref()).defaults)),
-                after: Some(json!(defaults_view(Some(&item)).defaults)),
-                ..Default::default()
-            }
-            .add_to(self, &mut tx, &[&member.account_id])?;
-            match self.table.commit(tx).await {
-                Ok(()) => return Ok(defaults_view(Some(&item))),
-                Err(TxError::Guard(DefaultsMoved)) if if_match.is_some() => {
-                    let now: Option<SharingDefaultsItem> = self.table.get(&key).await?;
-                    return Err(stale(now.map_or(0, |c| c.version)));
-                }
-                Err(TxError::Guard(DefaultsMoved)) => continue,
-                Err(TxError::Store(e)) => return Err(e),
-            }
-        }
-        Err(Error::Conflict(
-            "the defaults kept changing while they were being saved; try again".to_owned(),
-        ))
+        let mut planner = SaveDefaults {
+            member,
+            if_match,
+            defaults,
+        };
+        self.execute(&mut planner, first, || self.table.get(&key))
+            .await
     }
 }
 
@@ -1069,5 +1164,249 @@ mod tests {
         assert_eq!(json["fallbackLevel"], "private");
         assert_eq!(json["effectiveLevel"], "view_only");
         assert!(json["grantedBy"].is_null());
+    }
+
+    mod planners {
+        use super::*;
+        use crate::clock::FixedClock;
+        use crate::plan::testing::{Numbered, committed, guard, member, writes};
+        use crate::write::Value;
+        use sharing_policy::Role;
+
+        fn at(epoch: i64) -> FixedClock {
+            FixedClock::at(time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(epoch))
+        }
+
+        fn entry(account: &str, level: ShareLevel) -> DefaultEntry {
+            DefaultEntry {
+                account_id: account.into(),
+                account_name: format!("{account} name"),
+                level,
+            }
+        }
+
+        /// (defaults read, If-Match) → the version written and its guard, or a 412.
+        #[test]
+        fn defaults_are_saved_as_a_new_version_guarded_by_the_one_read() {
+            use crate::clock::Clock;
+            let ana = member("ana", "a", Role::Admin);
+            let clock = at(1_900_000_000);
+            let stored = |version, list: Vec<DefaultEntry>| {
+                let ids = Numbered::default();
+                defaults_item(&ana, version, list, Stamp::new(clock.now(), &ids))
+            };
+            let asked = vec![entry("b", ShareLevel::Usable)];
+            let key = keys::sharing_defaults(&acc("a"));
+            let activity = keys::activity(&acc("a"), "ID01");
+            // (read, If-Match, Ok(version written, guard) / Err(version named by the 412))
+            let table: Vec<(
+                Option<SharingDefaultsItem>,
+                Option<i64>,
+                std::result::Result<(i64, Cond), i64>,
+            )> = vec![
+                (None, None, Ok((1, Cond::absent()))),
+                (None, Some(0), Ok((1, Cond::absent()))),
+                (None, Some(1), Err(0)),
+                (Some(stored(3, vec![])), None, Ok((4, Cond::version(3)))),
+                // The same list again is still a new version.
+                (
+                    Some(stored(3, asked.clone())),
+                    None,
+                    Ok((4, Cond::version(3))),
+                ),
+                (Some(stored(3, vec![])), Some(3), Ok((4, Cond::version(3)))),
+                (Some(stored(3, vec![])), Some(2), Err(3)),
+            ];
+            for (read, if_match, expected) in table {
+                let ids = Numbered::default();
+                let mut planner = SaveDefaults {
+                    member: &ana,
+                    if_match,
+                    defaults: asked.clone(),
+                };
+                let planned = planner.plan(&read, Stamp::new(clock.now(), &ids));
+                let row = format!(
+                    "read {:?}, If-Match {if_match:?}",
+                    read.as_ref().map(|r| r.version)
+                );
+                match expected {
+                    Ok((version, cond)) => {
+                        let (tx, view) = committed(planned.unwrap());
+                        assert_eq!(
+                            writes(&tx),
+                            vec![
+                                format!("put {} {} ?DefaultsMoved", key.pk, key.sk),
+                                format!("put {} {}", activity.pk, activity.sk),
+                            ],
+                            "{row}"
+                        );
+                        assert_eq!(guard(&tx, DefaultsMoved), cond, "{row}");
+                        assert_eq!(
+                            crate::plan::testing::put_attr(&tx, &key.pk, &key.sk, "version"),
+                            Value::N(version.to_string()),
+                            "{row}"
+                        );
+                        assert_eq!(view.version, version, "{row}");
+                        assert_eq!(view.defaults.len(), 1, "{row}");
+                        assert_eq!(view.defaults[0].account_id, "b", "{row}");
+                    }
+                    Err(current) => match planned {
+                        Err(Error::PreconditionFailed(d)) => {
+                            assert!(d.contains(&format!("\"{current}\"")), "{row}: {d}")
+                        }
+                        other => panic!("{row}: expected 412, got {other:?}"),
+                    },
+                }
+            }
+            // A lost race is planned again on a fresh read (where If-Match answers 412).
+            let planner = SaveDefaults {
+                member: &ana,
+                if_match: Some(1),
+                defaults: vec![],
+            };
+            assert!(matches!(planner.on_guard(DefaultsMoved), Conflict::Retry));
+        }
+
+        /// (clock, sharing read, what is asked, If-Match) → the writes, or no write and the
+        /// sharing as it is, or the error.
+        #[test]
+        fn a_sharing_change_writes_the_audience_its_grants_and_both_logs() {
+            use crate::clock::Clock;
+            let ana = member("ana", "o", Role::Admin);
+            let a = audience(&[
+                ("b", SharingEntry::plain(ShareLevel::Usable, "b")),
+                ("c", until(ShareLevel::ViewOnly, 50, ShareLevel::Private)),
+            ]);
+            let grant = |r: &str, l| Some(SharingEntry::plain(l, r));
+            let these = |list: Vec<(&str, Option<SharingEntry>)>| {
+                Desire::These(list.into_iter().map(|(r, e)| (acc(r), e)).collect())
+            };
+            let upd = "update AUDIENCE#A AUDIENCE#A ?SharingMoved".to_owned();
+            let logs = |r: &str| {
+                vec![
+                    format!("put ACCOUNT#o ACTIVITY#ID01"),
+                    format!("put ACCOUNT#{r} ACTIVITY#ID02"),
+                ]
+            };
+            let with = |mut first: Vec<String>, rest: Vec<String>| {
+                first.extend(rest);
+                first
+            };
+            // (seconds, desire, If-Match, Some(writes) / None: nothing to write)
+            let table: Vec<(i64, Desire, Option<i64>, Option<Vec<String>>)> = vec![
+                // no-op: the same terms
+                (
+                    10,
+                    these(vec![("b", grant("b", ShareLevel::Usable))]),
+                    None,
+                    None,
+                ),
+                // new
+                (
+                    10,
+                    these(vec![("d", grant("d", ShareLevel::ViewOnly))]),
+                    None,
+                    Some(with(
+                        vec![upd.clone(), "put AUDIENCE#A GRANT#d".into()],
+                        logs("d"),
+                    )),
+                ),
+                // changed
+                (
+                    10,
+                    these(vec![("b", grant("b", ShareLevel::ViewOnly))]),
+                    Some(1),
+                    Some(with(
+                        vec![upd.clone(), "put AUDIENCE#A GRANT#b".into()],
+                        logs("b"),
+                    )),
+                ),
+                // removed
+                (
+                    10,
+                    these(vec![("b", None)]),
+                    None,
+                    Some(with(
+                        vec![upd.clone(), "delete AUDIENCE#A GRANT#b".into()],
+                        logs("b"),
+                    )),
+                ),
+                // window: c's grant is in force at 10, over for good at 100
+                (
+                    10,
+                    these(vec![("c", None)]),
+                    None,
+                    Some(with(
+                        vec![upd.clone(), "delete AUDIENCE#A GRANT#c".into()],
+                        logs("c"),
+                    )),
+                ),
+                (100, these(vec![("c", None)]), None, None),
+                // exactly nothing: everyone in force becomes private
+                (
+                    100,
+                    Desire::Exactly(Desired::new()),
+                    None,
+                    Some(with(
+                        vec![upd.clone(), "delete AUDIENCE#A GRANT#b".into()],
+                        logs("b"),
+                    )),
+                ),
+            ];
+            for (secs, desire, if_match, expected) in table {
+                let clock = at(secs);
+                let ids = Numbered::default();
+                let row = format!("at {secs}s, {desire:?}");
+                let mut planner = ChangeSharing {
+                    actor: ana.user_id.as_str(),
+                    if_match,
+                    desire,
+                };
+                match (
+                    planner.plan(&a, Stamp::new(clock.now(), &ids)).unwrap(),
+                    expected,
+                ) {
+                    (Plan::Answer(view), None) => {
+                        assert_eq!(view.version, 1, "{row}");
+                    }
+                    (Plan::Commit(tx, view), Some(expected)) => {
+                        assert_eq!(writes(&tx), expected, "{row}");
+                        assert_eq!(
+                            guard(&tx, SharingMoved),
+                            Cond::present().and(Cond::eq("sharingVersion", &1i64).unwrap()),
+                            "{row}"
+                        );
+                        assert_eq!(view.version, 2, "{row}");
+                    }
+                    (other, expected) => panic!("{row}: expected {expected:?}, got {other:?}"),
+                }
+            }
+            let ids = Numbered::default();
+            let stamp = Stamp::new(at(10).now(), &ids);
+            // A pinned version that is not the one read: 412 naming the current one.
+            let mut stale_pin = ChangeSharing {
+                actor: "ana",
+                if_match: Some(0),
+                desire: these(vec![("d", None)]),
+            };
+            assert!(matches!(
+                stale_pin.plan(&a, stamp),
+                Err(Error::PreconditionFailed(d)) if d.contains("\"1\"")
+            ));
+            // More receivers than one transaction holds: 400.
+            let many = (0..=MAX_CHANGES)
+                .map(|i| (acc(&format!("r{i}")), grant("r", ShareLevel::ViewOnly)))
+                .collect();
+            let mut too_many = ChangeSharing {
+                actor: "ana",
+                if_match: None,
+                desire: Desire::These(many),
+            };
+            assert!(matches!(
+                too_many.plan(&a, stamp),
+                Err(Error::Validation(d)) if d.contains("at most 32")
+            ));
+            assert!(matches!(stale_pin.on_guard(SharingMoved), Conflict::Retry));
+        }
     }
 }
