@@ -1199,11 +1199,12 @@ mod tests {
             let key = keys::sharing_defaults(&acc("a"));
             let activity = keys::activity(&acc("a"), "ID01");
             // (read, If-Match, Ok(version written, guard) / Err(version named by the 412))
-            let table: Vec<(
+            type Row = (
                 Option<SharingDefaultsItem>,
                 Option<i64>,
                 std::result::Result<(i64, Cond), i64>,
-            )> = vec![
+            );
+            let table: Vec<Row> = vec![
                 (None, None, Ok((1, Cond::absent()))),
                 (None, Some(0), Ok((1, Cond::absent()))),
                 (None, Some(1), Err(0)),
@@ -1293,7 +1294,8 @@ mod tests {
                 first
             };
             // (seconds, desire, If-Match, Some(writes) / None: nothing to write)
-            let table: Vec<(i64, Desire, Option<i64>, Option<Vec<String>>)> = vec![
+            type Row = (i64, Desire, Option<i64>, Option<Vec<String>>);
+            let table: Vec<Row> = vec![
                 // no-op: the same terms
                 (
                     10,
