@@ -15,9 +15,13 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, RequestId};
 use crate::items::{AudienceItem, GrantSource, MembershipItem, SharingEntry, entity};
 use crate::keys;
-use crate::sharing::{Desired, GrantTerms, Provenance, build_grant, plan_changes};
+use crate::outbox::add_email;
+use crate::plan::{Conflict, Plan, Planner, Stamp};
+use crate::sharing::{
+    Desired, GrantTerms, Provenance, add_sharing_change, build_grant, plan_changes,
+};
 use crate::store::{Page, PageRequest, Query};
-use crate::write::{Cond, Retry, Tx, TxError};
+use crate::write::{Cond, Tx};
 use crate::{AccountMember, Caller, Core, Input, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -499,146 +503,31 @@ impl Core {
             })
             .unwrap_or_else(|| member.email.clone());
 
-        let mut read = Some(first_read);
-        let mut retry = Retry::new(Retry::WRITE);
-        while retry.next().await {
-            let found = match read.take() {
-                Some(a) => a,
-                None => self.table.get(&keys::audience(&audience_id)).await?,
-            };
-            let audience: AudienceItem = found.ok_or_else(|| {
-                Error::NotFound(format!("audience '{audience_id}' was not found"))
-            })?;
-            let access = access_of(&audience, &member.account_id, self.now_epoch());
-            // The order of checks: visibility and role (404, 403), then the request's own
-            // validity (400), then the stored state (409 already_granted).
-            let decided = member.require(
-                Action::RequestAccess,
-                &Resource::Audience { access },
-                || match access {
-                    AccessLevel::Private => format!("audience '{audience_id}' was not found"),
-                    AccessLevel::Owner => format!(
-                        "your account owns audience '{audience_id}'; there is nothing to request"
-                    ),
-                    _ => format!(
-                        "your account already holds {access} access to audience '{audience_id}'"
-                    ),
-                },
-            );
-            match decided {
-                Err(e @ (Error::AlreadyGranted(_) | Error::Conflict(_))) => {
-                    input.validate_rest()?;
-                    return Err(e);
-                }
-                other => other?,
-            }
-            input.validate_rest()?;
-            let owner_email = self.creator_email(&audience).await?;
+        let first = self.audience_to_ask(first_read).await?;
+        let mut planner = CreateRequest {
+            member,
+            input,
+            audience_id: &audience_id,
+            requester_name,
+            requester_email,
+        };
+        self.execute(&mut planner, first, || async {
+            let found = self.table.get(&keys::audience(&audience_id)).await?;
+            self.audience_to_ask(found).await
+        })
+        .await
+    }
 
-            let id = RequestId::parse(&self.ids.new_id())?;
-            let view = AccessRequestView {
-                id: id.to_string(),
-                audience_id: audience.id.clone(),
-                audience_name: audience.name.clone(),
-                owner_account_id: audience.owner_account_id.clone(),
-                owner_account_name: audience.owner_account_name.clone(),
-                requester_account_id: member.account_id.to_string(),
-                requester_account_name: member.account_name.clone(),
-                requested_by: UserRef {
-                    user_id: member.user_id.to_string(),
-                    email: requester_email.clone(),
-                },
-                requested_level: ShareLevel::Usable,
-                campaign: Campaign {
-                    details: normalize_newlines(&input.campaign.details),
-                    ..input.campaign.clone()
-                },
-                activation_platforms: input.activation_platforms.clone(),
-                held_level: match access {
-                    AccessLevel::Usable => ShareLevel::Usable,
-                    AccessLevel::Private => ShareLevel::Private,
-                    _ => ShareLevel::ViewOnly,
-                },
-                status: RequestStatus::Pending,
-                created_at: self.now_rfc3339(),
-                decided_at: None,
-                decided_by: None,
-                granted_level: None,
-                starts_at: None,
-                expires_at: None,
-                fallback_level: None,
-                allowed_platforms: None,
-                reason: None,
-                notification_failures: Vec::new(),
-            };
-            let item = AccessRequestItem::new(view, requester_name.clone())?;
-            let lock_key = keys::pending_request(&audience_id, &member.account_id);
-            let lock = PendingRequestItem {
-                pk: lock_key.pk,
-                sk: lock_key.sk,
-                entity_type: entity::PENDING_REQUEST.to_owned(),
-                request_id: id.to_string(),
-            };
-
-            let mut tx = Tx::new();
-            tx.put_if(Create::Request, &item, Cond::absent())?;
-            tx.put_if(Create::Lock, &lock, Cond::absent())?;
-            // The decision above holds only for the sharing it was made on.
-            tx.check(
-                Create::Audience,
-                keys::audience(&audience_id),
-                Cond::eq("sharingVersion", &audience.sharing_version)?,
-            );
-            match &owner_email {
-                Some(to) => {
-                    self.add_outbox_email(
-                        &mut tx,
-                        Create::Outbox,
-                        to,
-                        usable_address(&requester_email),
-                        facts(EmailKind::AccessRequestCreated, &item),
-                    )?;
-                }
-                None => tracing::warn!(
-                    request_id = %id,
-                    "the audience's creator has no usable email address; no notification"
-                ),
-            }
-            let owner = AccountId::parse(&audience.owner_account_id)?;
-            Entry {
-                actor_user_id: member.user_id.to_string(),
-                action: action::ACCESS_REQUEST_CREATED,
-                audience_id: Some(audience.id.clone()),
-                before: Some(json!(access)),
-                after: Some(json!(ShareLevel::Usable)),
-                request_id: Some(id.to_string()),
-                ..Default::default()
-            }
-            .add_between(self, &mut tx, &owner, &member.account_id)?;
-
-            tx.answers(&item.request)?;
-            match self.table.commit(tx).await {
-                Ok(()) => return Ok(item.request),
-                Err(TxError::Guard(Create::Lock)) => {
-                    return Err(Error::Conflict(format!(
-                        "your account already has a pending request for audience '{audience_id}'; \
-                         wait for the owner's decision"
-                    )));
-                }
-                Err(TxError::Guard(Create::Audience)) => continue,
-                Err(TxError::Guard(Create::Request | Create::Outbox)) => {
-                    return Err(Error::Conflict(
-                        "the request could not be saved because of a concurrent change; try again"
-                            .to_owned(),
-                    ));
-                }
-                Err(TxError::Store(e)) => return Err(e),
-            }
-        }
-        Err(Error::Conflict(
-            "the sharing of this audience kept changing while the request was being saved; try again"
-                .to_owned(),
-        ))
+    /// The audience a request is for, with its creator's address.
+    async fn audience_to_ask(&self, audience: Option<AudienceItem>) -> Result<AudienceToAsk> {
+        let owner_email = match &audience {
+            Some(a) => self.creator_email(a).await?,
+            None => None,
+        };
+        Ok(AudienceToAsk {
+            audience,
+            owner_email,
+        })
     }
 
     /// The caller's address: the one in its token, else the one of its membership.
@@ -691,16 +580,6 @@ impl Core {
             items: p.items.into_iter().map(|i| i.request).collect(),
             next_cursor: p.next_cursor,
         })
-    }
-
-    /// A request as `member`'s account may see it: it must be one of its two sides.
-    async fn request_for(
-        &self,
-        member: &AccountMember,
-        id: &RequestId,
-    ) -> Result<AccessRequestItem> {
-        let found = self.table.get(&keys::access_request(id)).await?;
-        Self::visible_request(member, id, found)
     }
 
     /// A request as `member`'s account may see it, already read.
@@ -775,9 +654,6 @@ impl Core {
         if let Some(done) = crate::idempotency::landed()? {
             return Ok(done);
         }
-        // The body is told once the request is visible and the caller may decide it.
-        let mut body = Some(decision);
-        let mut decision = None;
         let (member, first) = self
             .member_and(
                 caller,
@@ -787,199 +663,433 @@ impl Core {
             )
             .await?;
         let member = &member;
-        let mut read = Some(first);
-        let mut retry = Retry::new(Retry::WRITE);
-        while retry.next().await {
-            let item = match read.take() {
-                Some(found) => Self::visible_request(member, id, found)?,
-                None => self.request_for(member, id).await?,
-            };
-            let audience_id = AudienceId::parse(&item.request.audience_id)?;
-            let audience: AudienceItem = self
-                .table
-                .get(&keys::audience(&audience_id))
-                .await?
-                .ok_or_else(|| {
-                    Error::NotFound(format!(
-                        "audience '{audience_id}' of this request no longer exists"
-                    ))
-                })?;
-            let now = self.now_epoch();
-            // The request is visible to both sides; only the owner account decides.
-            let access = access_of(&audience, &member.account_id, now).max(AccessLevel::ViewOnly);
-            member.require(
-                Action::DecideAccessRequest,
-                &Resource::Audience { access },
-                || {
-                    format!(
-                        "only account '{}', which owns the audience, can approve or deny this request",
-                        item.request.owner_account_id
-                    )
-                },
-            )?;
-            if let Some(body) = body.take() {
-                decision = Some(body.checked()?);
-            }
-            let decision = decision
-                .as_ref()
-                .ok_or_else(|| Error::Store("the decision's body was not read".to_owned()))?;
-            // The request's own validity (400) before the stored state (409).
-            let verdict = match decision {
-                Decision::Approve(input) => Verdict::Grant(approved_grant(
-                    &item.request,
-                    input,
-                    &Provenance {
-                        source: GrantSource::AccessRequest,
-                        request_id: Some(id.to_string()),
-                        granted_by: member.user_id.to_string(),
-                        granted_at: self.now_rfc3339(),
-                    },
-                    now,
-                )?),
-                Decision::Deny(input) => {
-                    let reason = input
-                        .reason
-                        .as_deref()
-                        .filter(|r| !r.is_empty())
-                        .map(normalize_newlines);
-                    if let Some(r) = &reason {
-                        validate::text("reason", r, MAX_REASON_CHARS)?;
-                    }
-                    Verdict::Deny(reason)
-                }
-            };
-            if item.request.status != RequestStatus::Pending {
-                return Err(Error::Conflict(format!(
-                    "access request '{id}' was already {}",
-                    item.request.status.as_str()
-                )));
-            }
-            let requester = AccountId::parse(&item.request.requester_account_id)?;
-            let owner = AccountId::parse(&item.request.owner_account_id)?;
-            let decided_by = UserRef {
-                user_id: member.user_id.to_string(),
-                email: self.member_email(member).await?,
-            };
+        // The decider's address (read only when the token has none usable) beside the
+        // audience: no extra round trip.
+        let (first, decided_by_email) = tokio::try_join!(
+            self.request_to_decide(member, id, first),
+            self.member_email(member)
+        )?;
+        // The body is told once the request is visible and the caller may decide it.
+        let mut planner = DecideRequest {
+            member,
+            id,
+            decided_by_email,
+            body: Some(decision),
+            decision: None,
+        };
+        self.execute(&mut planner, first, || async {
+            let found = self.table.get(&keys::access_request(id)).await?;
+            self.request_to_decide(member, id, found).await
+        })
+        .await
+    }
 
-            let mut decided = item.request.clone();
-            decided.decided_at = Some(self.now_rfc3339());
-            decided.decided_by = Some(decided_by);
-            let mut tx = Tx::new();
-            let (kind, activity_action, before, after) = match verdict {
-                Verdict::Grant(entry) => {
-                    let level = entry.level;
-                    let desired: Desired =
-                        BTreeMap::from([(requester.clone(), Some(entry.clone()))]);
-                    let changes = plan_changes(&audience, &desired, now);
-                    if changes.is_empty() {
-                        // Already exactly that: still decided against the sharing read.
-                        tx.check(
-                            Decide::Audience,
-                            keys::audience(&audience_id),
-                            Cond::eq("sharingVersion", &audience.sharing_version)?,
-                        );
-                    } else {
-                        self.add_sharing_change(
-                            &mut tx,
-                            Decide::Audience,
-                            member.user_id.as_str(),
-                            &audience,
-                            &changes,
-                            Some(id.as_str()),
-                            GrantSource::AccessRequest,
-                        )?;
-                    }
-                    decided.status = RequestStatus::Approved;
-                    decided.granted_level = Some(level);
-                    decided.starts_at = entry.starts_at.clone();
-                    decided.expires_at = entry.expires_at.clone();
-                    decided.fallback_level = Some(entry.fallback_level);
-                    decided.allowed_platforms = entry.allowed_platforms.clone();
-                    (
-                        EmailKind::AccessRequestApproved,
-                        action::ACCESS_REQUEST_APPROVED,
-                        json!(access_of(&audience, &requester, now)),
-                        json!(level),
-                    )
+    /// The request as `member`'s account may see it and the audience it names (read only
+    /// once the request is visible).
+    async fn request_to_decide(
+        &self,
+        member: &AccountMember,
+        id: &RequestId,
+        found: Option<AccessRequestItem>,
+    ) -> Result<ToDecide> {
+        let request = Self::visible_request(member, id, found).ok();
+        let audience = match &request {
+            Some(r) => {
+                let audience_id = AudienceId::parse(&r.request.audience_id)?;
+                self.table.get(&keys::audience(&audience_id)).await?
+            }
+            None => None,
+        };
+        Ok(ToDecide { request, audience })
+    }
+}
+
+/// What creating a request reads: the audience and its creator's address.
+#[derive(Debug, Clone)]
+pub struct AudienceToAsk {
+    pub audience: Option<AudienceItem>,
+    /// Where the request's email goes (`None`: no usable address, no email).
+    pub owner_email: Option<String>,
+}
+
+/// The lock held while a request of `requester` for `audience` is pending.
+fn pending_request_item(
+    audience: &AudienceId,
+    requester: &AccountId,
+    request: &RequestId,
+) -> PendingRequestItem {
+    let key = keys::pending_request(audience, requester);
+    PendingRequestItem {
+        pk: key.pk,
+        sk: key.sk,
+        entity_type: entity::PENDING_REQUEST.to_owned(),
+        request_id: request.to_string(),
+    }
+}
+
+/// Creating an access request (the body already read), planned on the audience: the
+/// request, the lock that keeps it the only pending one, the check that the sharing is
+/// the one decided on, the owner's email and both accounts' activity.
+struct CreateRequest<'a> {
+    member: &'a AccountMember,
+    input: &'a NewAccessRequest,
+    audience_id: &'a AudienceId,
+    /// As the requester's membership has it, for the owner's email.
+    requester_name: String,
+    /// The Reply-To of the owner's email.
+    requester_email: String,
+}
+
+impl Planner for CreateRequest<'_> {
+    type State = AudienceToAsk;
+    type Step = Create;
+    type Answer = AccessRequestView;
+
+    fn plan(
+        &mut self,
+        state: &AudienceToAsk,
+        at: Stamp<'_>,
+    ) -> Result<Plan<Create, AccessRequestView>> {
+        let (member, input, audience_id) = (self.member, self.input, self.audience_id);
+        let audience = state
+            .audience
+            .as_ref()
+            .ok_or_else(|| Error::NotFound(format!("audience '{audience_id}' was not found")))?;
+        let access = access_of(audience, &member.account_id, at.epoch());
+        // The order of checks: visibility and role (404, 403), then the request's own
+        // validity (400), then the stored state (409 already_granted).
+        let decided = member.require(
+            Action::RequestAccess,
+            &Resource::Audience { access },
+            || match access {
+                AccessLevel::Private => format!("audience '{audience_id}' was not found"),
+                AccessLevel::Owner => format!(
+                    "your account owns audience '{audience_id}'; there is nothing to request"
+                ),
+                _ => format!(
+                    "your account already holds {access} access to audience '{audience_id}'"
+                ),
+            },
+        );
+        match decided {
+            Err(e @ (Error::AlreadyGranted(_) | Error::Conflict(_))) => {
+                input.validate_rest()?;
+                return Err(e);
+            }
+            other => other?,
+        }
+        input.validate_rest()?;
+
+        let id = RequestId::parse(&at.new_id())?;
+        let view = AccessRequestView {
+            id: id.to_string(),
+            audience_id: audience.id.clone(),
+            audience_name: audience.name.clone(),
+            owner_account_id: audience.owner_account_id.clone(),
+            owner_account_name: audience.owner_account_name.clone(),
+            requester_account_id: member.account_id.to_string(),
+            requester_account_name: member.account_name.clone(),
+            requested_by: UserRef {
+                user_id: member.user_id.to_string(),
+                email: self.requester_email.clone(),
+            },
+            requested_level: ShareLevel::Usable,
+            campaign: Campaign {
+                details: normalize_newlines(&input.campaign.details),
+                ..input.campaign.clone()
+            },
+            activation_platforms: input.activation_platforms.clone(),
+            held_level: match access {
+                AccessLevel::Usable => ShareLevel::Usable,
+                AccessLevel::Private => ShareLevel::Private,
+                _ => ShareLevel::ViewOnly,
+            },
+            status: RequestStatus::Pending,
+            created_at: at.rfc3339(),
+            decided_at: None,
+            decided_by: None,
+            granted_level: None,
+            starts_at: None,
+            expires_at: None,
+            fallback_level: None,
+            allowed_platforms: None,
+            reason: None,
+            notification_failures: Vec::new(),
+        };
+        let item = AccessRequestItem::new(view, self.requester_name.clone())?;
+        let lock = pending_request_item(audience_id, &member.account_id, &id);
+
+        let mut tx = Tx::new();
+        tx.put_if(Create::Request, &item, Cond::absent())?;
+        tx.put_if(Create::Lock, &lock, Cond::absent())?;
+        // The decision above holds only for the sharing it was made on.
+        tx.check(
+            Create::Audience,
+            keys::audience(audience_id),
+            Cond::eq("sharingVersion", &audience.sharing_version)?,
+        );
+        match &state.owner_email {
+            Some(to) => {
+                add_email(
+                    at,
+                    &mut tx,
+                    Create::Outbox,
+                    to,
+                    usable_address(&self.requester_email),
+                    facts(EmailKind::AccessRequestCreated, &item),
+                )?;
+            }
+            None => tracing::warn!(
+                request_id = %id,
+                "the audience's creator has no usable email address; no notification"
+            ),
+        }
+        let owner = AccountId::parse(&audience.owner_account_id)?;
+        Entry {
+            actor_user_id: member.user_id.to_string(),
+            action: action::ACCESS_REQUEST_CREATED,
+            audience_id: Some(audience.id.clone()),
+            before: Some(json!(access)),
+            after: Some(json!(ShareLevel::Usable)),
+            request_id: Some(id.to_string()),
+            ..Default::default()
+        }
+        .add_between_at(at, &mut tx, &owner, &member.account_id)?;
+
+        tx.answers(&item.request)?;
+        Ok(Plan::Commit(tx, item.request))
+    }
+
+    fn on_guard(&self, step: Create) -> Conflict {
+        match step {
+            Create::Lock => Conflict::Fail(Error::Conflict(format!(
+                "your account already has a pending request for audience '{}'; \
+                 wait for the owner's decision",
+                self.audience_id
+            ))),
+            Create::Audience => Conflict::Retry,
+            Create::Request | Create::Outbox => Conflict::Fail(Error::Conflict(
+                "the request could not be saved because of a concurrent change; try again"
+                    .to_owned(),
+            )),
+        }
+    }
+
+    fn gave_up(&self) -> Error {
+        Error::Conflict(
+            "the sharing of this audience kept changing while the request was being saved; try again"
+                .to_owned(),
+        )
+    }
+}
+
+/// What deciding a request reads: the request (when the caller's account may see it)
+/// and the audience it names.
+#[derive(Debug, Clone)]
+pub struct ToDecide {
+    pub request: Option<AccessRequestItem>,
+    pub audience: Option<AudienceItem>,
+}
+
+/// Approving or denying a request, planned on the request and its audience: the decided
+/// request (guarded by its still being pending), an approval's sharing change, the lock
+/// released, the requester's email and both accounts' activity.
+struct DecideRequest<'a> {
+    member: &'a AccountMember,
+    id: &'a RequestId,
+    /// The decider's address, shown to the requester.
+    decided_by_email: String,
+    /// The body, not yet told: its fault is answered after the access checks.
+    body: Option<Input<Decision>>,
+    /// The body once told (a replan after a lost race reuses it).
+    decision: Option<Decision>,
+}
+
+impl Planner for DecideRequest<'_> {
+    type State = ToDecide;
+    type Step = Decide;
+    type Answer = AccessRequestView;
+
+    fn plan(&mut self, state: &ToDecide, at: Stamp<'_>) -> Result<Plan<Decide, AccessRequestView>> {
+        let (member, id) = (self.member, self.id);
+        let item = Core::visible_request(member, id, state.request.clone())?;
+        let audience_id = AudienceId::parse(&item.request.audience_id)?;
+        let audience = state.audience.as_ref().ok_or_else(|| {
+            Error::NotFound(format!(
+                "audience '{audience_id}' of this request no longer exists"
+            ))
+        })?;
+        let now = at.epoch();
+        // The request is visible to both sides; only the owner account decides.
+        let access = access_of(audience, &member.account_id, now).max(AccessLevel::ViewOnly);
+        member.require(
+            Action::DecideAccessRequest,
+            &Resource::Audience { access },
+            || {
+                format!(
+                    "only account '{}', which owns the audience, can approve or deny this request",
+                    item.request.owner_account_id
+                )
+            },
+        )?;
+        if let Some(body) = self.body.take() {
+            self.decision = Some(body.checked()?);
+        }
+        let decision = self
+            .decision
+            .as_ref()
+            .ok_or_else(|| Error::Store("the decision's body was not read".to_owned()))?;
+        // The request's own validity (400) before the stored state (409).
+        let verdict = match decision {
+            Decision::Approve(input) => Verdict::Grant(approved_grant(
+                &item.request,
+                input,
+                &Provenance {
+                    source: GrantSource::AccessRequest,
+                    request_id: Some(id.to_string()),
+                    granted_by: member.user_id.to_string(),
+                    granted_at: at.rfc3339(),
+                },
+                now,
+            )?),
+            Decision::Deny(input) => {
+                let reason = input
+                    .reason
+                    .as_deref()
+                    .filter(|r| !r.is_empty())
+                    .map(normalize_newlines);
+                if let Some(r) = &reason {
+                    validate::text("reason", r, MAX_REASON_CHARS)?;
                 }
-                Verdict::Deny(reason) => {
-                    decided.status = RequestStatus::Denied;
-                    decided.reason = reason;
-                    let current = json!(access_of(&audience, &requester, now));
-                    (
-                        EmailKind::AccessRequestDenied,
-                        action::ACCESS_REQUEST_DENIED,
-                        current.clone(),
-                        current,
-                    )
-                }
-            };
-            let new_item = AccessRequestItem::new(decided, item.requester_name.clone())?;
-            tx.put_if(
-                Decide::Request,
-                &new_item,
-                Cond::eq("status", &RequestStatus::Pending)?,
-            )?;
-            tx.delete(keys::pending_request(&audience_id, &requester));
-            match usable_address(&new_item.request.requested_by.email) {
-                Some(to) => {
-                    let to = to.to_owned();
-                    self.add_outbox_email(
+                Verdict::Deny(reason)
+            }
+        };
+        if item.request.status != RequestStatus::Pending {
+            return Err(Error::Conflict(format!(
+                "access request '{id}' was already {}",
+                item.request.status.as_str()
+            )));
+        }
+        let requester = AccountId::parse(&item.request.requester_account_id)?;
+        let owner = AccountId::parse(&item.request.owner_account_id)?;
+
+        let mut decided = item.request.clone();
+        decided.decided_at = Some(at.rfc3339());
+        decided.decided_by = Some(UserRef {
+            user_id: member.user_id.to_string(),
+            email: self.decided_by_email.clone(),
+        });
+        let mut tx = Tx::new();
+        let (kind, activity_action, before, after) = match verdict {
+            Verdict::Grant(entry) => {
+                let level = entry.level;
+                let desired: Desired = BTreeMap::from([(requester.clone(), Some(entry.clone()))]);
+                let changes = plan_changes(audience, &desired, now);
+                if changes.is_empty() {
+                    // Already exactly that: still decided against the sharing read.
+                    tx.check(
+                        Decide::Audience,
+                        keys::audience(&audience_id),
+                        Cond::eq("sharingVersion", &audience.sharing_version)?,
+                    );
+                } else {
+                    add_sharing_change(
+                        at,
                         &mut tx,
-                        Decide::Outbox,
-                        &to,
-                        None,
-                        facts(kind, &new_item),
+                        Decide::Audience,
+                        member.user_id.as_str(),
+                        audience,
+                        &changes,
+                        Some(id.as_str()),
+                        GrantSource::AccessRequest,
                     )?;
                 }
-                None => tracing::warn!(
-                    request_id = %id,
-                    "the requester has no usable email address; no notification"
-                ),
+                decided.status = RequestStatus::Approved;
+                decided.granted_level = Some(level);
+                decided.starts_at = entry.starts_at.clone();
+                decided.expires_at = entry.expires_at.clone();
+                decided.fallback_level = Some(entry.fallback_level);
+                decided.allowed_platforms = entry.allowed_platforms.clone();
+                (
+                    EmailKind::AccessRequestApproved,
+                    action::ACCESS_REQUEST_APPROVED,
+                    json!(access_of(audience, &requester, now)),
+                    json!(level),
+                )
             }
-            Entry {
-                actor_user_id: member.user_id.to_string(),
-                action: activity_action,
-                audience_id: Some(audience.id.clone()),
-                before: Some(before),
-                after: Some(after),
-                request_id: Some(id.to_string()),
-                expires_at: new_item.request.expires_at.clone(),
-                starts_at: new_item.request.starts_at.clone(),
-                fallback_level: new_item.request.fallback_level,
-                allowed_platforms: new_item.request.allowed_platforms.clone(),
-                source: (new_item.request.status == RequestStatus::Approved)
-                    .then_some(GrantSource::AccessRequest),
-                ..Default::default()
+            Verdict::Deny(reason) => {
+                decided.status = RequestStatus::Denied;
+                decided.reason = reason;
+                let current = json!(access_of(audience, &requester, now));
+                (
+                    EmailKind::AccessRequestDenied,
+                    action::ACCESS_REQUEST_DENIED,
+                    current.clone(),
+                    current,
+                )
             }
-            .add_between(self, &mut tx, &owner, &requester)?;
-
-            tx.answers(&new_item.request)?;
-            match self.table.commit(tx).await {
-                Ok(()) => return Ok(new_item.request),
-                // The sharing moved since it was read: decide again on a fresh read.
-                Err(TxError::Guard(Decide::Audience)) => continue,
-                Err(TxError::Guard(Decide::Request)) => {
-                    let now: Option<AccessRequestItem> =
-                        self.table.get(&keys::access_request(id)).await?;
-                    let status = now.map_or("decided", |n| n.request.status.as_str());
-                    return Err(Error::Conflict(format!(
-                        "access request '{id}' was already {status}"
-                    )));
-                }
-                Err(TxError::Guard(Decide::Outbox)) => {
-                    return Err(Error::Conflict(
-                        "the decision could not be saved because of a concurrent change; try again"
-                            .to_owned(),
-                    ));
-                }
-                Err(TxError::Store(e)) => return Err(e),
+        };
+        let new_item = AccessRequestItem::new(decided, item.requester_name.clone())?;
+        tx.put_if(
+            Decide::Request,
+            &new_item,
+            Cond::eq("status", &RequestStatus::Pending)?,
+        )?;
+        tx.delete(keys::pending_request(&audience_id, &requester));
+        match usable_address(&new_item.request.requested_by.email) {
+            Some(to) => {
+                add_email(
+                    at,
+                    &mut tx,
+                    Decide::Outbox,
+                    to,
+                    None,
+                    facts(kind, &new_item),
+                )?;
             }
+            None => tracing::warn!(
+                request_id = %id,
+                "the requester has no usable email address; no notification"
+            ),
         }
-        Err(Error::Conflict(
+        Entry {
+            actor_user_id: member.user_id.to_string(),
+            action: activity_action,
+            audience_id: Some(audience.id.clone()),
+            before: Some(before),
+            after: Some(after),
+            request_id: Some(id.to_string()),
+            expires_at: new_item.request.expires_at.clone(),
+            starts_at: new_item.request.starts_at.clone(),
+            fallback_level: new_item.request.fallback_level,
+            allowed_platforms: new_item.request.allowed_platforms.clone(),
+            source: (new_item.request.status == RequestStatus::Approved)
+                .then_some(GrantSource::AccessRequest),
+            ..Default::default()
+        }
+        .add_between_at(at, &mut tx, &owner, &requester)?;
+
+        tx.answers(&new_item.request)?;
+        Ok(Plan::Commit(tx, new_item.request))
+    }
+
+    fn on_guard(&self, step: Decide) -> Conflict {
+        match step {
+            // The sharing moved since it was read: decide again on a fresh read. A
+            // request decided meanwhile is read again too, and answered as such (409).
+            Decide::Audience | Decide::Request => Conflict::Retry,
+            Decide::Outbox => Conflict::Fail(Error::Conflict(
+                "the decision could not be saved because of a concurrent change; try again"
+                    .to_owned(),
+            )),
+        }
+    }
+
+    fn gave_up(&self) -> Error {
+        Error::Conflict(
             "the sharing of this audience kept changing while the decision was being saved; try again"
                 .to_owned(),
-        ))
+        )
     }
 }
 
