@@ -1397,4 +1397,506 @@ mod tests {
         assert_eq!(item.gsi1sk, "APPROVED#01JREQ");
         assert_eq!(item.gsi2sk, "APPROVED#01JREQ");
     }
+
+    mod planners {
+        use super::*;
+        use crate::clock::{Clock, FixedClock, rfc3339};
+        use crate::plan::testing::{Numbered, committed, guard, member, writes};
+        use sharing_policy::Role;
+
+        fn june() -> FixedClock {
+            FixedClock::at(time::macros::datetime!(2027-06-15 12:00 UTC))
+        }
+
+        /// Audience `aud1` of mPTravel, shared as `sharing` says.
+        fn aud1(sharing: &[(&str, SharingEntry)]) -> AudienceItem {
+            AudienceItem {
+                id: "aud1".into(),
+                name: "Aspiring Athenians".into(),
+                owner_account_id: "mptravel".into(),
+                owner_account_name: "mPTravel".into(),
+                ..crate::sharing::tests::audience(sharing)
+            }
+        }
+
+        fn plain(level: ShareLevel) -> SharingEntry {
+            SharingEntry::plain(level, "mPDine")
+        }
+
+        /// A grant of `level` over at `end` (epoch seconds), then `fallback`.
+        fn window(level: ShareLevel, start: i64, end: i64, fallback: ShareLevel) -> SharingEntry {
+            SharingEntry {
+                starts_at: Some(crate::clock::rfc3339_epoch(start)),
+                starts_at_epoch: Some(start),
+                expires_at: Some(crate::clock::rfc3339_epoch(end)),
+                expires_at_epoch: Some(end),
+                fallback_level: fallback,
+                ..plain(level)
+            }
+        }
+
+        fn create(
+            member: &AccountMember,
+            input: &NewAccessRequest,
+            state: AudienceToAsk,
+            clock: &FixedClock,
+        ) -> Result<Plan<Create, AccessRequestView>> {
+            let ids = Numbered::default();
+            let audience_id = AudienceId::parse("aud1").unwrap();
+            CreateRequest {
+                member,
+                input,
+                audience_id: &audience_id,
+                requester_name: "Dan Diner".into(),
+                requester_email: "dan@mpdine.example".into(),
+            }
+            .plan(&state, Stamp::new(clock.now(), &ids))
+        }
+
+        /// (who asks, what mPDine holds at the clock, the creator's address, the input)
+        /// → the writes, keys and guards, or the answer.
+        #[test]
+        fn a_request_is_planned_on_the_audience_read() {
+            let clock = june();
+            let now = clock.now().unix_timestamp();
+            let dan = member("dan", "mpdine", Role::User);
+            let owner_mail = Some("ana@mptravel.example".to_owned());
+            let ask = |sharing: &[(&str, SharingEntry)], mail: &Option<String>| AudienceToAsk {
+                audience: Some(aud1(sharing)),
+                owner_email: mail.clone(),
+            };
+            let full = vec![
+                "put ACCESS_REQUEST#ID01 ACCESS_REQUEST#ID01 ?Request",
+                "put AUDIENCE#aud1 PENDING_REQUEST#mpdine ?Lock",
+                "check AUDIENCE#aud1 AUDIENCE#aud1 ?Audience",
+                "put OUTBOX#ID02 OUTBOX#ID02 ?Outbox",
+                "put ACCOUNT#mptravel ACTIVITY#ID03",
+                "put ACCOUNT#mpdine ACTIVITY#ID04",
+            ];
+            let no_mail = vec![
+                "put ACCESS_REQUEST#ID01 ACCESS_REQUEST#ID01 ?Request",
+                "put AUDIENCE#aud1 PENDING_REQUEST#mpdine ?Lock",
+                "check AUDIENCE#aud1 AUDIENCE#aud1 ?Audience",
+                "put ACCOUNT#mptravel ACTIVITY#ID02",
+                "put ACCOUNT#mpdine ACTIVITY#ID03",
+            ];
+            let mut bad_dates = input();
+            bad_dates.campaign.end = "2027-06-30".into();
+            // (state, input, Ok((writes, held level)) / Err(the error's code))
+            type Row = (
+                AudienceToAsk,
+                NewAccessRequest,
+                std::result::Result<(Vec<&'static str>, ShareLevel), &'static str>,
+            );
+            let table: Vec<Row> = vec![
+                (
+                    ask(&[("mpdine", plain(ShareLevel::ViewOnly))], &owner_mail),
+                    input(),
+                    Ok((full.clone(), ShareLevel::ViewOnly)),
+                ),
+                (
+                    ask(&[("mpdine", plain(ShareLevel::ViewOnly))], &None),
+                    input(),
+                    Ok((no_mail, ShareLevel::ViewOnly)),
+                ),
+                // usable that has not started yet: view_only now, so it may ask
+                (
+                    ask(
+                        &[(
+                            "mpdine",
+                            window(ShareLevel::Usable, now + 10, now + 20, ShareLevel::ViewOnly),
+                        )],
+                        &owner_mail,
+                    ),
+                    input(),
+                    Ok((full, ShareLevel::ViewOnly)),
+                ),
+                (
+                    ask(&[("mpdine", plain(ShareLevel::Usable))], &owner_mail),
+                    input(),
+                    Err("already_granted"),
+                ),
+                // The request's own validity (400) before the stored state (409).
+                (
+                    ask(&[("mpdine", plain(ShareLevel::Usable))], &owner_mail),
+                    bad_dates.clone(),
+                    Err("validation_failed"),
+                ),
+                (
+                    ask(&[("mpdine", plain(ShareLevel::ViewOnly))], &owner_mail),
+                    bad_dates,
+                    Err("validation_failed"),
+                ),
+                // Nothing shared, or shared no more: the audience is not visible.
+                (ask(&[], &owner_mail), input(), Err("not_found")),
+                (
+                    ask(
+                        &[(
+                            "mpdine",
+                            window(
+                                ShareLevel::ViewOnly,
+                                now - 20,
+                                now - 10,
+                                ShareLevel::Private,
+                            ),
+                        )],
+                        &owner_mail,
+                    ),
+                    input(),
+                    Err("not_found"),
+                ),
+                (
+                    AudienceToAsk {
+                        audience: None,
+                        owner_email: None,
+                    },
+                    input(),
+                    Err("not_found"),
+                ),
+            ];
+            for (state, input, expected) in table {
+                let row = format!(
+                    "{:?} / {:?}",
+                    state.audience.as_ref().map(|a| &a.sharing),
+                    input.campaign
+                );
+                match (create(&dan, &input, state, &clock), expected) {
+                    (Ok(plan), Ok((expected, held))) => {
+                        let (tx, view) = committed(plan);
+                        assert_eq!(writes(&tx), expected, "{row}");
+                        assert_eq!(guard(&tx, Create::Request), Cond::absent(), "{row}");
+                        assert_eq!(guard(&tx, Create::Lock), Cond::absent(), "{row}");
+                        assert_eq!(
+                            guard(&tx, Create::Audience),
+                            Cond::eq("sharingVersion", &1i64).unwrap(),
+                            "{row}"
+                        );
+                        assert_eq!(view.id, "ID01");
+                        assert_eq!(view.status, RequestStatus::Pending);
+                        assert_eq!(view.held_level, held, "{row}");
+                        assert_eq!(view.created_at, rfc3339(clock.now()));
+                        assert_eq!(view.requested_by.email, "dan@mpdine.example");
+                        // The answer rides in the transaction (Idempotency-Key).
+                        assert_eq!(
+                            tx.answer,
+                            Some(crate::idempotency::answer_of(&view).unwrap()),
+                            "{row}"
+                        );
+                    }
+                    (Err(e), Err(code)) => assert_eq!(e.code().name(), code, "{row}: {e}"),
+                    (got, want) => panic!("{row}: got {got:?}, expected {want:?}"),
+                }
+            }
+            // The owner itself has nothing to ask.
+            let ana = member("ana", "mptravel", Role::Admin);
+            let own = create(&ana, &input(), ask(&[], &owner_mail), &clock);
+            assert!(matches!(own, Err(Error::AlreadyGranted(d)) if d.contains("owns")));
+        }
+
+        #[test]
+        fn a_lost_race_of_a_request_is_told_by_its_step() {
+            let dan = member("dan", "mpdine", Role::User);
+            let input = input();
+            let aud = AudienceId::parse("aud1").unwrap();
+            let planner = CreateRequest {
+                member: &dan,
+                input: &input,
+                audience_id: &aud,
+                requester_name: String::new(),
+                requester_email: String::new(),
+            };
+            // A duplicate: another request of the account is pending.
+            assert!(matches!(
+                planner.on_guard(Create::Lock),
+                Conflict::Fail(Error::Conflict(d)) if d.contains("already has a pending request")
+            ));
+            assert!(matches!(
+                planner.on_guard(Create::Audience),
+                Conflict::Retry
+            ));
+            assert!(matches!(
+                planner.on_guard(Create::Request),
+                Conflict::Fail(Error::Conflict(_))
+            ));
+            assert!(matches!(
+                planner.on_guard(Create::Outbox),
+                Conflict::Fail(Error::Conflict(_))
+            ));
+        }
+
+        fn decide(
+            member: &AccountMember,
+            body: Input<Decision>,
+            state: ToDecide,
+            clock: &FixedClock,
+        ) -> Result<Plan<Decide, AccessRequestView>> {
+            let ids = Numbered::default();
+            let id = RequestId::parse("01JREQ").unwrap();
+            DecideRequest {
+                member,
+                id: &id,
+                decided_by_email: "ana@mptravel.example".into(),
+                body: Some(body),
+                decision: None,
+            }
+            .plan(&state, Stamp::new(clock.now(), &ids))
+        }
+
+        fn pending(sharing: &[(&str, SharingEntry)]) -> ToDecide {
+            with_status(RequestStatus::Pending, sharing)
+        }
+
+        fn with_status(status: RequestStatus, sharing: &[(&str, SharingEntry)]) -> ToDecide {
+            let view = AccessRequestView {
+                status,
+                ..request()
+            };
+            ToDecide {
+                request: Some(AccessRequestItem::new(view, "Dan Diner".into()).unwrap()),
+                audience: Some(aud1(sharing)),
+            }
+        }
+
+        fn approve(level: Option<ShareLevel>) -> Input<Decision> {
+            Input::valid(Decision::Approve(Approval {
+                level,
+                ..Approval::default()
+            }))
+        }
+
+        fn deny(reason: &str) -> Input<Decision> {
+            Input::valid(Decision::Deny(Denial {
+                reason: Some(reason.into()),
+            }))
+        }
+
+        /// (clock, decision, request and audience read) → the writes, keys and guards
+        /// and the decided request, or the error.
+        #[test]
+        fn a_decision_is_planned_on_the_request_and_its_audience() {
+            let ana = member("ana", "mptravel", Role::Admin);
+            let view_only = [("mpdine", plain(ShareLevel::ViewOnly))];
+            let approved = vec![
+                "update AUDIENCE#aud1 AUDIENCE#aud1 ?Audience",
+                "put AUDIENCE#aud1 GRANT#mpdine",
+                "put ACCOUNT#mptravel ACTIVITY#ID01",
+                "put ACCOUNT#mpdine ACTIVITY#ID02",
+                "put ACCESS_REQUEST#01JREQ ACCESS_REQUEST#01JREQ ?Request",
+                "delete AUDIENCE#aud1 PENDING_REQUEST#mpdine",
+                "put OUTBOX#ID03 OUTBOX#ID03 ?Outbox",
+                "put ACCOUNT#mptravel ACTIVITY#ID04",
+                "put ACCOUNT#mpdine ACTIVITY#ID05",
+            ];
+            let denied = vec![
+                "put ACCESS_REQUEST#01JREQ ACCESS_REQUEST#01JREQ ?Request",
+                "delete AUDIENCE#aud1 PENDING_REQUEST#mpdine",
+                "put OUTBOX#ID01 OUTBOX#ID01 ?Outbox",
+                "put ACCOUNT#mptravel ACTIVITY#ID02",
+                "put ACCOUNT#mpdine ACTIVITY#ID03",
+            ];
+            let october = FixedClock::at(time::macros::datetime!(2027-10-01 00:00 UTC));
+            // The grant a default approval gives in June, already in place.
+            let in_place = {
+                let clock = june();
+                approved_grant(
+                    &request(),
+                    &Approval::default(),
+                    &Provenance {
+                        source: GrantSource::AccessRequest,
+                        request_id: Some("01JREQ".into()),
+                        granted_by: "someone".into(),
+                        granted_at: rfc3339(clock.now()),
+                    },
+                    clock.now().unix_timestamp(),
+                )
+                .unwrap()
+            };
+            let already = vec![
+                "check AUDIENCE#aud1 AUDIENCE#aud1 ?Audience",
+                "put ACCESS_REQUEST#01JREQ ACCESS_REQUEST#01JREQ ?Request",
+                "delete AUDIENCE#aud1 PENDING_REQUEST#mpdine",
+                "put OUTBOX#ID01 OUTBOX#ID01 ?Outbox",
+                "put ACCOUNT#mptravel ACTIVITY#ID02",
+                "put ACCOUNT#mpdine ACTIVITY#ID03",
+            ];
+            // (clock, decision, read, Ok((writes, status, granted, fallback)) / Err(code))
+            type Row = (
+                FixedClock,
+                Input<Decision>,
+                ToDecide,
+                std::result::Result<
+                    (
+                        Vec<&'static str>,
+                        RequestStatus,
+                        Option<ShareLevel>,
+                        Option<ShareLevel>,
+                    ),
+                    &'static str,
+                >,
+            );
+            let table: Vec<Row> = vec![
+                // approve as asked: usable, back to view_only after the campaign
+                (
+                    june(),
+                    approve(None),
+                    pending(&view_only),
+                    Ok((
+                        approved.clone(),
+                        RequestStatus::Approved,
+                        Some(ShareLevel::Usable),
+                        Some(ShareLevel::ViewOnly),
+                    )),
+                ),
+                // approve at the level already held: a window that ends in private
+                (
+                    june(),
+                    approve(Some(ShareLevel::ViewOnly)),
+                    pending(&view_only),
+                    Ok((
+                        approved,
+                        RequestStatus::Approved,
+                        Some(ShareLevel::ViewOnly),
+                        Some(ShareLevel::Private),
+                    )),
+                ),
+                // the very grant is already in place: no sharing change, still guarded
+                (
+                    june(),
+                    approve(None),
+                    pending(&[("mpdine", in_place)]),
+                    Ok((
+                        already,
+                        RequestStatus::Approved,
+                        Some(ShareLevel::Usable),
+                        Some(ShareLevel::ViewOnly),
+                    )),
+                ),
+                (
+                    june(),
+                    deny("not this season"),
+                    pending(&view_only),
+                    Ok((denied, RequestStatus::Denied, None, None)),
+                ),
+                (
+                    june(),
+                    approve(Some(ShareLevel::Private)),
+                    pending(&view_only),
+                    Err("validation_failed"),
+                ),
+                // the campaign is over: an approval must say until when
+                (
+                    october,
+                    approve(None),
+                    pending(&view_only),
+                    Err("validation_failed"),
+                ),
+                (
+                    june(),
+                    approve(None),
+                    with_status(RequestStatus::Approved, &view_only),
+                    Err("conflict"),
+                ),
+                (
+                    june(),
+                    deny("no"),
+                    with_status(RequestStatus::Denied, &view_only),
+                    Err("conflict"),
+                ),
+                // a bad body of a decided request: 400 before 409
+                (
+                    june(),
+                    approve(Some(ShareLevel::Private)),
+                    with_status(RequestStatus::Denied, &view_only),
+                    Err("validation_failed"),
+                ),
+                (
+                    june(),
+                    approve(None),
+                    ToDecide {
+                        request: None,
+                        audience: None,
+                    },
+                    Err("not_found"),
+                ),
+                (
+                    june(),
+                    approve(None),
+                    ToDecide {
+                        audience: None,
+                        ..pending(&view_only)
+                    },
+                    Err("not_found"),
+                ),
+            ];
+            for (clock, body, state, expected) in table {
+                let row = format!(
+                    "at {}, {:?} with {:?}",
+                    clock.now(),
+                    state.request.as_ref().map(|r| r.request.status),
+                    state.audience.as_ref().map(|a| &a.sharing)
+                );
+                match (decide(&ana, body, state, &clock), expected) {
+                    (Ok(plan), Ok((expected, status, granted, fallback))) => {
+                        let (tx, view) = committed(plan);
+                        assert_eq!(writes(&tx), expected, "{row}");
+                        assert_eq!(
+                            guard(&tx, Decide::Request),
+                            Cond::eq("status", &RequestStatus::Pending).unwrap(),
+                            "{row}"
+                        );
+                        assert_eq!(view.status, status, "{row}");
+                        assert_eq!(view.granted_level, granted, "{row}");
+                        assert_eq!(view.fallback_level, fallback, "{row}");
+                        assert_eq!(view.decided_at, Some(rfc3339(clock.now())), "{row}");
+                        assert_eq!(
+                            view.decided_by.as_ref().map(|d| d.email.as_str()),
+                            Some("ana@mptravel.example")
+                        );
+                        assert_eq!(
+                            tx.answer,
+                            Some(crate::idempotency::answer_of(&view).unwrap()),
+                            "{row}"
+                        );
+                    }
+                    (Err(e), Err(code)) => assert_eq!(e.code().name(), code, "{row}: {e}"),
+                    (got, want) => panic!("{row}: got {got:?}, expected {want:?}"),
+                }
+            }
+        }
+
+        #[test]
+        fn only_the_owner_decides_and_a_bad_body_is_told_after_that() {
+            let clock = june();
+            let view_only = [("mpdine", plain(ShareLevel::ViewOnly))];
+            let bad = || Input::read(Err(Error::Validation("bad body".into())));
+            let dan = member("dan", "mpdine", Role::Admin);
+            let ana = member("ana", "mptravel", Role::Admin);
+            let requester = decide(&dan, bad(), pending(&view_only), &clock).unwrap_err();
+            assert!(
+                requester.to_string().contains("only account 'mptravel'"),
+                "{requester}"
+            );
+            let owner = decide(&ana, bad(), pending(&view_only), &clock).unwrap_err();
+            assert!(matches!(owner, Error::Validation(d) if d == "bad body"));
+            // A lost race: the sharing or the request moved, read again; a clash of
+            // outbox ids is answered.
+            let id = RequestId::parse("01JREQ").unwrap();
+            let planner = DecideRequest {
+                member: &ana,
+                id: &id,
+                decided_by_email: String::new(),
+                body: None,
+                decision: None,
+            };
+            assert!(matches!(
+                planner.on_guard(Decide::Audience),
+                Conflict::Retry
+            ));
+            assert!(matches!(planner.on_guard(Decide::Request), Conflict::Retry));
+            assert!(matches!(
+                planner.on_guard(Decide::Outbox),
+                Conflict::Fail(Error::Conflict(_))
+            ));
+        }
+    }
 }

@@ -933,10 +933,10 @@ pub fn level_of(audience: &AudienceItem, account: &AccountId, now: i64) -> Acces
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn audience(sharing: &[(&str, SharingEntry)]) -> AudienceItem {
+    pub(crate) fn audience(sharing: &[(&str, SharingEntry)]) -> AudienceItem {
         AudienceItem {
             pk: "AUDIENCE#A".into(),
             sk: "AUDIENCE#A".into(),
