@@ -5,9 +5,10 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
 use crate::items::{AudienceItem, GrantItem, GrantSource, SharingEntry, entity};
 use crate::keys::{self, Key};
+use crate::plan::{Conflict, Plan, Planner, Stamp};
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
-use crate::write::{Cond, MAX_TX_OPS, Retry, Tx, TxError, Update};
+use crate::write::{Cond, MAX_TX_OPS, Tx, TxError, Update};
 use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -466,62 +467,94 @@ impl Core {
             .as_ref()
             .map(validate_definition)
             .transpose()?;
-        let mut read = Some(audience);
-        let mut retry = Retry::new(Retry::WRITE);
-        while retry.next().await {
-            let mut audience = match read.take() {
-                Some(a) => a,
-                None => {
-                    self.audience_for(&member, id, Action::EditAudience)
-                        .await?
-                        .0
-                }
-            };
-            if let Some(v) = if_match
-                && v != audience.version
-            {
-                return Err(stale(audience.version));
-            }
-            let read_version = audience.version;
-            if let Some(n) = &patch.name {
-                audience.name = n.clone();
-            }
-            if let Some(d) = &patch.description {
-                audience.description = d.clone().filter(|d| !d.is_empty());
-            }
-            if let Some(d) = &definition {
-                audience.definition = d.clone();
-            }
-            audience.version += 1;
-            audience.updated_at = self.now_rfc3339();
+        let mut planner = EditAudience {
+            patch,
+            definition,
+            if_match,
+            read_version: None,
+        };
+        self.execute(&mut planner, audience, || async {
+            Ok(self
+                .audience_for(&member, id, Action::EditAudience)
+                .await?
+                .0)
+        })
+        .await
+    }
+}
 
-            let mut tx = Tx::new();
-            tx.put_if(Guarded::Audience, &audience, Cond::version(read_version))?;
-            if patch.name.is_some() {
-                let now = self.now_epoch();
-                for (receiver, entry) in effective_sharing(&audience, now).take(MAX_TX_OPS - 1) {
-                    let g = grant_item(&audience, receiver, entry)?;
-                    tx.update_if(
-                        Guarded::Grant,
-                        keys::Key { pk: g.pk, sk: g.sk },
-                        Update::new().set("audienceName", &audience.name)?,
-                        Cond::present(),
-                    );
-                }
-            }
-            match self.table.commit(tx).await {
-                Ok(()) => return Ok(detail(&audience, AccessLevel::Owner)),
-                Err(TxError::Guard(Guarded::Audience | Guarded::Grant)) if if_match.is_some() => {
-                    let current: Option<AudienceItem> = self.table.get(&keys::audience(id)).await?;
-                    return Err(stale(current.map_or(0, |a| a.version)));
-                }
-                Err(TxError::Guard(Guarded::Audience | Guarded::Grant)) => continue,
-                Err(TxError::Store(e)) => return Err(e),
+/// An edit of an audience (the patch already checked), planned on the audience read: the
+/// audience at its next version, and a new name carried to the receivers' grant items.
+struct EditAudience<'a> {
+    patch: &'a AudiencePatch,
+    /// The patch's definition, as stored.
+    definition: Option<String>,
+    if_match: Option<i64>,
+    /// The version the last plan was made on.
+    read_version: Option<i64>,
+}
+
+impl Planner for EditAudience<'_> {
+    type State = AudienceItem;
+    type Step = Guarded;
+    type Answer = AudienceDetail;
+
+    fn plan(
+        &mut self,
+        read: &AudienceItem,
+        at: Stamp<'_>,
+    ) -> Result<Plan<Guarded, AudienceDetail>> {
+        if let Some(v) = self.if_match
+            && v != read.version
+        {
+            return Err(stale(read.version));
+        }
+        self.read_version = Some(read.version);
+        let patch = self.patch;
+        let mut audience = read.clone();
+        if let Some(n) = &patch.name {
+            audience.name = n.clone();
+        }
+        if let Some(d) = &patch.description {
+            audience.description = d.clone().filter(|d| !d.is_empty());
+        }
+        if let Some(d) = &self.definition {
+            audience.definition = d.clone();
+        }
+        audience.version += 1;
+        audience.updated_at = at.rfc3339();
+
+        let mut tx = Tx::new();
+        tx.put_if(Guarded::Audience, &audience, Cond::version(read.version))?;
+        if patch.name.is_some() {
+            for (receiver, entry) in effective_sharing(&audience, at.epoch()).take(MAX_TX_OPS - 1) {
+                let g = grant_item(&audience, receiver, entry)?;
+                tx.update_if(
+                    Guarded::Grant,
+                    keys::Key { pk: g.pk, sk: g.sk },
+                    Update::new().set("audienceName", &audience.name)?,
+                    Cond::present(),
+                );
             }
         }
-        Err(Error::Conflict(
+        Ok(Plan::Commit(tx, detail(&audience, AccessLevel::Owner)))
+    }
+
+    fn on_guard(&self, step: Guarded) -> Conflict {
+        match (step, self.if_match) {
+            // The audience moved: read again (a pinned version then answers 412).
+            (Guarded::Audience, _) | (Guarded::Grant, None) => Conflict::Retry,
+            // A grant went away under a pinned version: 412, as for the audience.
+            (Guarded::Grant, Some(_)) => {
+                Conflict::Fail(stale(self.read_version.unwrap_or_default()))
+            }
+        }
+    }
+
+    fn gave_up(&self) -> Error {
+        Error::Conflict(
             "the audience kept changing while it was being edited; try again".to_owned(),
-        ))
+        )
     }
 }
 
@@ -542,4 +575,91 @@ pub(crate) fn stale(current: i64) -> Error {
     Error::PreconditionFailed(format!(
         "If-Match does not match the current version (\"{current}\"); read it again and retry"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, FixedClock};
+    use crate::plan::testing::{Numbered, committed, guard, writes};
+    use crate::sharing::tests::audience;
+
+    fn patch(name: Option<&str>, description: Option<Option<&str>>) -> AudiencePatch {
+        AudiencePatch {
+            name: name.map(str::to_owned),
+            description: description.map(|d| d.map(str::to_owned)),
+            definition: None,
+        }
+    }
+
+    /// (patch, If-Match) → the writes and guards and the edited audience, or a 412.
+    #[test]
+    fn an_edit_is_planned_on_the_audience_read() {
+        let clock = FixedClock::at(time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(100));
+        // b holds a grant; c's is over for good at the clock: only b's grant is renamed.
+        let read = audience(&[
+            ("b", SharingEntry::plain(ShareLevel::Usable, "b")),
+            (
+                "c",
+                SharingEntry {
+                    expires_at: Some("50".into()),
+                    expires_at_epoch: Some(50),
+                    ..SharingEntry::plain(ShareLevel::ViewOnly, "c")
+                },
+            ),
+        ]);
+        type Row = (AudiencePatch, Option<i64>, Option<Vec<&'static str>>);
+        let table: Vec<Row> = vec![
+            (
+                patch(Some("Lisbon"), None),
+                None,
+                Some(vec![
+                    "put AUDIENCE#A AUDIENCE#A ?Audience",
+                    "update AUDIENCE#A GRANT#b ?Grant",
+                ]),
+            ),
+            (
+                patch(None, Some(None)),
+                Some(1),
+                Some(vec!["put AUDIENCE#A AUDIENCE#A ?Audience"]),
+            ),
+            (patch(Some("Lisbon"), None), Some(7), None),
+        ];
+        for (p, if_match, expected) in table {
+            let ids = Numbered::default();
+            let mut planner = EditAudience {
+                patch: &p,
+                definition: None,
+                if_match,
+                read_version: None,
+            };
+            let planned = planner.plan(&read, Stamp::new(clock.now(), &ids));
+            match expected {
+                Some(expected) => {
+                    let (tx, detail) = committed(planned.unwrap());
+                    assert_eq!(writes(&tx), expected, "{p:?}");
+                    assert_eq!(guard(&tx, Guarded::Audience), Cond::version(1));
+                    assert_eq!(detail.version, 2);
+                    assert_eq!(detail.updated_at, "1970-01-01T00:01:40Z");
+                    assert_eq!(detail.name, p.name.as_deref().unwrap_or("Ibiza Dreamers"));
+                    // A grant renamed must still be there.
+                    if p.name.is_some() {
+                        assert_eq!(guard(&tx, Guarded::Grant), Cond::present());
+                    }
+                    // A lost race reads again; a grant gone under a pinned version: 412.
+                    assert!(matches!(
+                        planner.on_guard(Guarded::Audience),
+                        Conflict::Retry
+                    ));
+                    assert_eq!(
+                        matches!(planner.on_guard(Guarded::Grant), Conflict::Retry),
+                        if_match.is_none()
+                    );
+                }
+                None => assert!(
+                    matches!(planned, Err(Error::PreconditionFailed(d)) if d.contains("\"1\""))
+                ),
+            }
+        }
+    }
 }
