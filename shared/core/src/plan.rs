@@ -59,6 +59,9 @@ pub enum Plan<W, A> {
     Answer(A),
     /// Commit these writes, then answer this.
     Commit(Tx<W>, A),
+    /// What was read does not agree with itself yet (an index lags its table): read
+    /// again.
+    ReadAgain,
 }
 
 /// What a failed guard means to the workflow.
@@ -78,6 +81,9 @@ pub trait Planner {
     /// The workflow's guarded steps; a failed commit names one.
     type Step: Copy;
     type Answer;
+
+    /// How many attempts a lost race gets in all.
+    const TRIES: u32 = Retry::WRITE;
 
     /// Plans on `state` at `at`. Errors are answers (404, 400, 409...), in the contract's
     /// order of checks.
@@ -102,7 +108,7 @@ impl Core {
 
     /// The one executor of the planned workflows: plans on `first` (read by the caller,
     /// usually in the same round trip as the membership), commits, and on a lost race
-    /// reads again with `reread` and plans again, under [`Retry::WRITE`] attempts.
+    /// reads again with `reread` and plans again, under [`Planner::TRIES`] attempts.
     pub async fn execute<P, R, F>(
         &self,
         planner: &mut P,
@@ -116,7 +122,7 @@ impl Core {
         F: Future<Output = Result<P::State>>,
     {
         let mut read = Some(first);
-        let mut retry = Retry::new(Retry::WRITE);
+        let mut retry = Retry::new(P::TRIES);
         while retry.next().await {
             let state = match read.take() {
                 Some(s) => s,
@@ -125,6 +131,7 @@ impl Core {
             let (tx, answer) = match planner.plan(&state, self.stamp())? {
                 Plan::Answer(a) => return Ok(a),
                 Plan::Commit(tx, a) => (tx, a),
+                Plan::ReadAgain => continue,
             };
             match self.table.commit(tx).await {
                 Ok(()) => return Ok(answer),

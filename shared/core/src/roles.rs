@@ -12,8 +12,9 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, RoleId};
 use crate::items::{MembershipItem, RoleItem, entity};
 use crate::keys::{self, Key};
+use crate::plan::{Conflict, Plan, Planner, Stamp};
 use crate::store::{Page, Query};
-use crate::write::{Cond, Retry, Tx, TxError, Update};
+use crate::write::{Cond, Tx, TxError, Update};
 use crate::{Caller, Core, Input, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -154,22 +155,123 @@ fn plan_role_change(
     })
 }
 
-/// The guarded steps of creating a custom role.
+/// The guarded steps of saving (creating or changing) a custom role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CreateRole {
-    /// The role's id is new.
+enum SaveRole {
+    /// The role's id is new, or the role is at the version and holder count read.
     Role,
-    /// The account has room for one more custom role.
+    /// Creating: the account has room for one more custom role.
     RoleCount,
+    /// Changing: a membership listed as a holder still holds the role.
+    Holder,
 }
 
-/// The guarded steps of changing a custom role and its holders' permissions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ChangeRole {
-    /// The role is at the version and holder count read.
-    Role,
-    /// A membership listed as a holder still holds the role.
-    Holder,
+/// Saving a custom role, planned on the role and its holders read: a new role counted
+/// on its account, or the role replaced with every holder's permissions in the same
+/// transaction. The same name and permissions again write nothing.
+struct WriteRole<'a> {
+    actor: &'a str,
+    account: &'a AccountId,
+    id: &'a RoleId,
+    name: &'a str,
+    names: Vec<String>,
+}
+
+impl Planner for WriteRole<'_> {
+    type State = (Option<RoleItem>, Vec<MembershipItem>);
+    type Step = SaveRole;
+    type Answer = (RoleView, bool);
+
+    /// The holders' index may lag a membership change by a moment: more attempts.
+    const TRIES: u32 = 8;
+
+    fn plan(
+        &mut self,
+        (current, holders): &Self::State,
+        at: Stamp<'_>,
+    ) -> Result<Plan<SaveRole, (RoleView, bool)>> {
+        let (account, id, name, names) = (self.account, self.id, self.name, &self.names);
+        let mut tx = Tx::new();
+        let (entry, answer) = match current {
+            None => {
+                let item = new_role_item(account, id, name, names, &at.rfc3339());
+                tx.put_if(SaveRole::Role, &item, Cond::absent())?;
+                tx.update_if(
+                    SaveRole::RoleCount,
+                    keys::account(account),
+                    Update::new().add("customRoleCount", 1),
+                    Cond::present().and(
+                        Cond::not_exists("customRoleCount")
+                            .or(Cond::lt("customRoleCount", &MAX_CUSTOM_ROLES)?),
+                    ),
+                );
+                let entry = Entry {
+                    action: action::ROLE_CREATED,
+                    after: Some(snapshot(name, names)),
+                    ..Default::default()
+                };
+                (entry, (RoleView::from(item), true))
+            }
+            Some(r) if r.name == name && &r.permissions == names => {
+                return Ok(Plan::Answer((RoleView::from(r.clone()), false)));
+            }
+            Some(current) => {
+                // The transaction is conditioned on the count, and each membership on
+                // still holding the role, so a stale list can never commit.
+                let Some(RoleChange { item, holders }) =
+                    plan_role_change(current, holders, name, names, &at.rfc3339())
+                else {
+                    return Ok(Plan::ReadAgain);
+                };
+                tx.put_if(
+                    SaveRole::Role,
+                    &item,
+                    Cond::version(current.version)
+                        .and(Cond::eq("holderCount", &current.holder_count)?),
+                )?;
+                for holder in holders {
+                    tx.update_if(
+                        SaveRole::Holder,
+                        holder,
+                        Update::new().set("permissions", names)?,
+                        Cond::eq("role", id.as_str())?,
+                    );
+                }
+                let entry = Entry {
+                    action: action::ROLE_CHANGED,
+                    before: Some(snapshot(&current.name, &current.permissions)),
+                    after: Some(snapshot(name, names)),
+                    ..Default::default()
+                };
+                (entry, (RoleView::from(item), false))
+            }
+        };
+        Entry {
+            actor_user_id: self.actor.to_owned(),
+            role_id: Some(id.to_string()),
+            ..entry
+        }
+        .add_at(at, &mut tx, &[account])?;
+        Ok(Plan::Commit(tx, answer))
+    }
+
+    fn on_guard(&self, step: SaveRole) -> Conflict {
+        match step {
+            // Created, changed or re-held meanwhile: read again.
+            SaveRole::Role | SaveRole::Holder => Conflict::Retry,
+            SaveRole::RoleCount => Conflict::Fail(Error::Conflict(format!(
+                "account '{}' already has {MAX_CUSTOM_ROLES} custom roles, the most it can have; delete one first",
+                self.account
+            ))),
+        }
+    }
+
+    fn gave_up(&self) -> Error {
+        Error::Conflict(format!(
+            "role '{}' or its users kept changing while it was being saved; try again",
+            self.id
+        ))
+    }
 }
 
 /// The guarded steps of deleting a custom role.
@@ -272,138 +374,26 @@ impl Core {
     /// when given; a lost race reads them again.
     async fn write_role_over(
         &self,
-        mut first: Option<(Option<RoleItem>, Vec<MembershipItem>)>,
+        first: Option<(Option<RoleItem>, Vec<MembershipItem>)>,
         actor: &str,
         account: &AccountId,
         id: &RoleId,
         name: &str,
         permissions: Permissions,
     ) -> Result<(RoleView, bool)> {
-        let names: Vec<String> = permissions.names().into_iter().map(str::to_owned).collect();
-        let key = keys::role(account, id);
-        let mut retry = Retry::new(8);
-        while retry.next().await {
-            let (current, holders) = match first.take() {
-                Some((current, holders)) => (current, Some(holders)),
-                None => (self.table.get::<RoleItem>(&key).await?, None),
-            };
-            let outcome = match current {
-                None => self.create_role(actor, account, id, name, &names).await,
-                Some(r) if r.name == name && r.permissions == names => {
-                    return Ok((RoleView::from(r), false));
-                }
-                Some(r) => {
-                    self.change_role(actor, account, id, r, holders, name, &names)
-                        .await
-                }
-            };
-            match outcome {
-                Ok(Some(done)) => return Ok(done),
-                Ok(None) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Error::Conflict(format!(
-            "role '{id}' or its users kept changing while it was being saved; try again"
-        )))
-    }
-
-    /// `Ok(None)`: lost a race, read again.
-    async fn create_role(
-        &self,
-        actor: &str,
-        account: &AccountId,
-        id: &RoleId,
-        name: &str,
-        names: &[String],
-    ) -> Result<Option<(RoleView, bool)>> {
-        let item = new_role_item(account, id, name, names, &self.now_rfc3339());
-        let mut tx = Tx::new();
-        tx.put_if(CreateRole::Role, &item, Cond::absent())?;
-        tx.update_if(
-            CreateRole::RoleCount,
-            keys::account(account),
-            Update::new().add("customRoleCount", 1),
-            Cond::present().and(
-                Cond::not_exists("customRoleCount")
-                    .or(Cond::lt("customRoleCount", &MAX_CUSTOM_ROLES)?),
-            ),
-        );
-        Entry {
-            actor_user_id: actor.to_owned(),
-            action: action::ROLE_CREATED,
-            after: Some(snapshot(name, names)),
-            role_id: Some(id.to_string()),
-            ..Default::default()
-        }
-        .add_to(self, &mut tx, &[account])?;
-        match self.table.commit(tx).await {
-            Ok(()) => Ok(Some((RoleView::from(item), true))),
-            Err(TxError::Guard(CreateRole::Role)) => Ok(None),
-            Err(TxError::Guard(CreateRole::RoleCount)) => Err(Error::Conflict(format!(
-                "account '{account}' already has {MAX_CUSTOM_ROLES} custom roles, the most it can have; delete one first"
-            ))),
-            Err(TxError::Store(e)) => Err(e),
-        }
-    }
-
-    /// Replaces the role and rewrites the permissions of every membership holding it, in
-    /// one transaction: the users' next call sees the new set. `Ok(None)`: the role or
-    /// its holders changed meanwhile (or the index has not caught up yet), read again.
-    /// `holders`: the role's holders when already read beside it.
-    #[allow(clippy::too_many_arguments)]
-    async fn change_role(
-        &self,
-        actor: &str,
-        account: &AccountId,
-        id: &RoleId,
-        current: RoleItem,
-        holders: Option<Vec<MembershipItem>>,
-        name: &str,
-        names: &[String],
-    ) -> Result<Option<(RoleView, bool)>> {
-        let holders: Vec<MembershipItem> = match holders {
-            Some(h) => h,
-            None => {
-                let q = Query::index(keys::GSI2, keys::role_holders(account, id));
-                self.table.query_all(&q).await?
-            }
+        let first = match first {
+            Some(f) => f,
+            None => self.role_and_holders(account, id).await?,
         };
-        // The transaction below is conditioned on the count, and each membership on still
-        // holding the role, so a stale list can never commit.
-        let Some(RoleChange { item, holders }) =
-            plan_role_change(&current, &holders, name, names, &self.now_rfc3339())
-        else {
-            return Ok(None);
+        let mut planner = WriteRole {
+            actor,
+            account,
+            id,
+            name,
+            names: permissions.names().into_iter().map(str::to_owned).collect(),
         };
-        let mut tx = Tx::new();
-        tx.put_if(
-            ChangeRole::Role,
-            &item,
-            Cond::version(current.version).and(Cond::eq("holderCount", &current.holder_count)?),
-        )?;
-        for holder in holders {
-            tx.update_if(
-                ChangeRole::Holder,
-                holder,
-                Update::new().set("permissions", &names)?,
-                Cond::eq("role", id.as_str())?,
-            );
-        }
-        Entry {
-            actor_user_id: actor.to_owned(),
-            action: action::ROLE_CHANGED,
-            before: Some(snapshot(&current.name, &current.permissions)),
-            after: Some(snapshot(name, names)),
-            role_id: Some(id.to_string()),
-            ..Default::default()
-        }
-        .add_to(self, &mut tx, &[account])?;
-        match self.table.commit(tx).await {
-            Ok(()) => Ok(Some((RoleView::from(item), false))),
-            Err(TxError::Guard(ChangeRole::Role | ChangeRole::Holder)) => Ok(None),
-            Err(TxError::Store(e)) => Err(e),
-        }
+        self.execute(&mut planner, first, || self.role_and_holders(account, id))
+            .await
     }
 
     /// `DELETE /accounts/{a}/roles/{roleId}`: 409 while a user holds the role. Two round
@@ -603,5 +593,96 @@ mod tests {
             .validate(),
             Err(Error::Validation(_))
         ));
+    }
+
+    /// (role and holders read, name and permissions asked) → the writes and guards and
+    /// whether it was created, nothing to write, or read again.
+    #[test]
+    fn saving_a_role_is_planned_on_the_role_and_its_holders() {
+        use crate::clock::{Clock, FixedClock};
+        use crate::plan::testing::{Numbered, guard, writes};
+        let clock = FixedClock::at(time::macros::datetime!(2027-06-15 12:00 UTC));
+        let account = AccountId::parse("mpdine").unwrap();
+        let id = RoleId::parse("analyst").unwrap();
+        let view = vec!["view_audience".to_owned()];
+        let mut held = new_role_item(&account, &id, "Analyst", &view, "T0");
+        held.holder_count = 2;
+        held.version = 4;
+        let both = vec![holder("cleo"), holder("cara")];
+        // (read, name, Some((writes, created)) / None: no write; "again": read again)
+        type Row = (
+            (Option<RoleItem>, Vec<MembershipItem>),
+            &'static str,
+            std::result::Result<Option<(Vec<&'static str>, bool)>, &'static str>,
+        );
+        let table: Vec<Row> = vec![
+            (
+                (None, vec![]),
+                "Analyst",
+                Ok(Some((
+                    vec![
+                        "put ACCOUNT#mpdine ROLE#analyst ?Role",
+                        "update ACCOUNT#mpdine ACCOUNT#mpdine ?RoleCount",
+                        "put ACCOUNT#mpdine ACTIVITY#ID01",
+                    ],
+                    true,
+                ))),
+            ),
+            ((Some(held.clone()), both.clone()), "Analyst", Ok(None)),
+            (
+                (Some(held.clone()), both),
+                "Analysts",
+                Ok(Some((
+                    vec![
+                        "put ACCOUNT#mpdine ROLE#analyst ?Role",
+                        "update ACCOUNT#mpdine MEMBER#cleo ?Holder",
+                        "update ACCOUNT#mpdine MEMBER#cara ?Holder",
+                        "put ACCOUNT#mpdine ACTIVITY#ID01",
+                    ],
+                    false,
+                ))),
+            ),
+            // The holders' index has not caught up with the count yet.
+            ((Some(held), vec![holder("cleo")]), "Analysts", Err("again")),
+        ];
+        for (read, name, expected) in table {
+            let ids = Numbered::default();
+            let mut planner = WriteRole {
+                actor: "ana",
+                account: &account,
+                id: &id,
+                name,
+                names: view.clone(),
+            };
+            let row = format!("{:?} → {name}", read.0.as_ref().map(|r| r.version));
+            match (
+                planner.plan(&read, Stamp::new(clock.now(), &ids)).unwrap(),
+                expected,
+            ) {
+                (Plan::Commit(tx, (role, created)), Ok(Some((expected, was_created)))) => {
+                    assert_eq!(writes(&tx), expected, "{row}");
+                    assert_eq!(created, was_created, "{row}");
+                    assert_eq!(role.name, name, "{row}");
+                    let role_guard = if created {
+                        Cond::absent()
+                    } else {
+                        Cond::version(4).and(Cond::eq("holderCount", &2i64).unwrap())
+                    };
+                    assert_eq!(guard(&tx, SaveRole::Role), role_guard, "{row}");
+                }
+                (Plan::Answer((_, created)), Ok(None)) => assert!(!created, "{row}"),
+                (Plan::ReadAgain, Err("again")) => {}
+                (got, want) => panic!("{row}: got {got:?}, expected {want:?}"),
+            }
+            assert!(matches!(planner.on_guard(SaveRole::Role), Conflict::Retry));
+            assert!(matches!(
+                planner.on_guard(SaveRole::Holder),
+                Conflict::Retry
+            ));
+            assert!(matches!(
+                planner.on_guard(SaveRole::RoleCount),
+                Conflict::Fail(Error::Conflict(d)) if d.contains("50 custom roles")
+            ));
+        }
     }
 }
