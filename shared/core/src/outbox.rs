@@ -201,29 +201,6 @@ pub fn outbox_item(
 }
 
 impl Core {
-    /// Adds an email to `tx`, pending, guarded as `step` by its id being new. Answers its
-    /// id.
-    pub fn add_outbox_email<W>(
-        &self,
-        tx: &mut Tx<W>,
-        step: W,
-        to: &str,
-        reply_to: Option<&str>,
-        facts: EmailFacts,
-    ) -> Result<String> {
-        add_email(self.stamp(), tx, step, to, reply_to, facts)
-    }
-
-    /// A new pending outbox item (not written).
-    pub fn new_outbox_item(
-        &self,
-        to: &str,
-        reply_to: Option<&str>,
-        facts: EmailFacts,
-    ) -> OutboxItem {
-        outbox_item(self.stamp(), to, reply_to, facts)
-    }
-
     pub async fn outbox_email(&self, id: &str) -> Result<Option<OutboxItem>> {
         self.table.get(&keys::outbox(id)).await
     }

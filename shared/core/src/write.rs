@@ -231,7 +231,10 @@ pub const MAX_TX_OPS: usize = 100;
 
 /// The one retry policy of the workflows: a write whose guard failed because another
 /// writer changed what it read (a lost race, not a stale `If-Match`) reads again, plans
-/// again and retries, at most `tries` times in all, backing off between attempts.
+/// again and retries, at most `tries` times in all, backing off between attempts. The
+/// planned workflows get it from their one executor ([`crate::plan`]); applying the
+/// defaults to many audiences, a batch whose per-audience progress is its answer, uses
+/// it directly.
 ///
 /// ```ignore
 /// let mut retry = Retry::new(Retry::WRITE);
@@ -239,7 +242,6 @@ pub const MAX_TX_OPS: usize = 100;
 ///     // read (the first attempt reuses what was already read), plan, commit;
 ///     // `continue` on a lost race, `return` otherwise
 /// }
-/// Err(Error::Conflict("... kept changing; try again".into()))
 /// ```
 #[derive(Debug)]
 pub struct Retry {
