@@ -3,6 +3,7 @@
 
 use crate::activity::{Entry, action};
 use crate::error::{Error, Result};
+use crate::identity_grants::IdentityReceivedItem;
 use crate::ids::{AccountId, OrganizationId, RoleId, UserId};
 use crate::items::{AccountItem, MembershipItem, OrganizationItem, RoleItem, entity};
 use crate::keys;
@@ -504,20 +505,21 @@ impl Core {
         name: &str,
     ) -> Result<()> {
         let key = keys::account(id);
-        self.table
-            .update(
-                &key,
-                &Update::new()
-                    .set("entityType", entity::ACCOUNT)?
-                    .set("id", id.as_str())?
-                    .set("name", name)?
-                    .set("organizationId", org.as_str())?
-                    .set(keys::GSI1PK, &keys::organization_accounts(org))?
-                    .set(keys::GSI1SK, &keys::account_pk(id))?
-                    .set_if_absent("adminCount", &0)?,
-                None,
-            )
-            .await?;
+        let account = Update::new()
+            .set("entityType", entity::ACCOUNT)?
+            .set("id", id.as_str())?
+            .set("name", name)?
+            .set("organizationId", org.as_str())?
+            .set(keys::GSI1PK, &keys::organization_accounts(org))?
+            .set(keys::GSI1SK, &keys::account_pk(id))?
+            .set_if_absent("adminCount", &0)?;
+        // The account's copy of the identity types it is sent starts empty; a reload
+        // keeps the one there (the condition fails, and that is the point).
+        let copy = IdentityReceivedItem::empty(id);
+        tokio::try_join!(
+            self.table.update(&key, &account, None),
+            self.table.put(&copy, Some(Cond::absent())),
+        )?;
         Ok(())
     }
 }
