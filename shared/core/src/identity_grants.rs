@@ -26,8 +26,9 @@ use crate::error::{Error, Result};
 use crate::ids::AccountId;
 use crate::items::entity;
 use crate::keys;
+use crate::plan::{Conflict, Plan, Planner, Stamp};
 use crate::store::Query;
-use crate::write::{Cond, Retry, Tx, TxError};
+use crate::write::{Cond, Tx};
 use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -213,6 +214,88 @@ enum GrantChange {
     CopyAsRead,
 }
 
+/// Allowing or stopping one identity type for one receiving account, planned on the
+/// grant and the receiver's copy read: the grant put or deleted, the copy at its next
+/// version, and the change in both accounts' logs. The current value again writes nothing.
+struct SetIdentityGrant<'a> {
+    member: &'a AccountMember,
+    identity_type: IdentityType,
+    receiver: &'a AccountId,
+    receiver_name: String,
+    allowed: bool,
+}
+
+impl Planner for SetIdentityGrant<'_> {
+    type State = (Option<IdentityGrantItem>, Option<IdentityReceivedItem>);
+    type Step = GrantChange;
+    type Answer = IdentityGrantView;
+
+    fn plan(
+        &mut self,
+        (current, copy): &Self::State,
+        at: Stamp<'_>,
+    ) -> Result<Plan<GrantChange, IdentityGrantView>> {
+        let (member, identity_type, receiver) = (self.member, self.identity_type, self.receiver);
+        let view = IdentityGrantView {
+            identity_type,
+            account_id: receiver.to_string(),
+            account_name: self.receiver_name.clone(),
+            allowed: self.allowed,
+        };
+        let before = current.is_some();
+        if before == self.allowed {
+            return Ok(Plan::Answer(view));
+        }
+        let mut tx = Tx::new();
+        if self.allowed {
+            let item = IdentityGrantItem::new(
+                &member.account_id,
+                identity_type,
+                receiver,
+                &self.receiver_name,
+                at.rfc3339(),
+                member.user_id.as_str(),
+            );
+            tx.put_if(GrantChange::StillAsRead, &item, Cond::absent())?;
+        } else {
+            tx.delete_if(
+                GrantChange::StillAsRead,
+                keys::identity_grant(&member.account_id, identity_type, receiver),
+                Cond::present(),
+            );
+        }
+        // An account stored before the copy existed has none: its explanation reads
+        // the owners' grants themselves, so none is started here with this one alone.
+        if let Some(copy) = copy {
+            let next = copy.with(&member.account_id, identity_type, self.allowed);
+            tx.put_if(GrantChange::CopyAsRead, &next, Cond::version(copy.version))?;
+        }
+        Entry {
+            actor_user_id: member.user_id.to_string(),
+            action: action::IDENTITY_SHARING_CHANGED,
+            identity_type: Some(identity_type),
+            before: Some(json!(before)),
+            after: Some(json!(self.allowed)),
+            ..Default::default()
+        }
+        .add_between_at(at, &mut tx, &member.account_id, receiver)?;
+        Ok(Plan::Commit(tx, view))
+    }
+
+    /// Read again: a concurrent request made this change first (then there is nothing
+    /// left to write, and that request logged it), or another owner changed what it
+    /// sends this account.
+    fn on_guard(&self, _: GrantChange) -> Conflict {
+        Conflict::Retry
+    }
+
+    fn gave_up(&self) -> Error {
+        Error::Conflict(
+            "the identity types sent to this account kept changing while this change was being saved; try again".to_owned(),
+        )
+    }
+}
+
 impl Core {
     /// `GET /accounts/{a}/identity-sharing`: admin-level users; one Query.
     pub async fn identity_grants(&self, member: &AccountMember) -> Result<IdentityGrantsView> {
@@ -294,70 +377,20 @@ impl Core {
             .get(receiver.as_str())
             .map(|a| a.name.clone())
             .unwrap_or_default();
-        let view = IdentityGrantView {
+        let mut planner = SetIdentityGrant {
+            member,
             identity_type,
-            account_id: receiver.to_string(),
-            account_name: receiver_name.clone(),
+            receiver,
+            receiver_name,
             allowed: input.allowed,
         };
-
-        let mut read = Some((current, copy));
-        let mut retry = Retry::new(Retry::WRITE);
-        while retry.next().await {
-            let (current, copy) = match read.take() {
-                Some(state) => state,
-                None => tokio::try_join!(
-                    self.table.get::<IdentityGrantItem>(&key),
-                    self.table.get::<IdentityReceivedItem>(&copy_key),
-                )?,
-            };
-            let before = current.is_some();
-            if before == input.allowed {
-                return Ok(view);
-            }
-            let mut tx = Tx::new();
-            if input.allowed {
-                let item = IdentityGrantItem::new(
-                    &member.account_id,
-                    identity_type,
-                    receiver,
-                    &receiver_name,
-                    self.now_rfc3339(),
-                    member.user_id.as_str(),
-                );
-                tx.put_if(GrantChange::StillAsRead, &item, Cond::absent())?;
-            } else {
-                tx.delete_if(GrantChange::StillAsRead, key.clone(), Cond::present());
-            }
-            // An account stored before the copy existed has none: its explanation reads
-            // the owners' grants themselves, so none is started here with this one alone.
-            if let Some(copy) = &copy {
-                let next = copy.with(&member.account_id, identity_type, input.allowed);
-                tx.put_if(GrantChange::CopyAsRead, &next, Cond::version(copy.version))?;
-            }
-            let entry = Entry {
-                actor_user_id: member.user_id.to_string(),
-                action: action::IDENTITY_SHARING_CHANGED,
-                identity_type: Some(identity_type),
-                before: Some(json!(before)),
-                after: Some(json!(input.allowed)),
-                ..Default::default()
-            };
-            entry.add_between(self, &mut tx, &member.account_id, receiver)?;
-            match self.table.commit(tx).await {
-                Ok(()) => return Ok(view),
-                // Read again: a concurrent request made this change first (then there is
-                // nothing left to write, and that request logged it), or another owner
-                // changed what it sends this account.
-                Err(TxError::Guard(GrantChange::StillAsRead | GrantChange::CopyAsRead)) => {
-                    continue;
-                }
-                Err(TxError::Store(e)) => return Err(e),
-            }
-        }
-        Err(Error::Conflict(
-            "the identity types sent to this account kept changing while this change was being saved; try again".to_owned(),
-        ))
+        self.execute(&mut planner, (current, copy), || async {
+            tokio::try_join!(
+                self.table.get::<IdentityGrantItem>(&key),
+                self.table.get::<IdentityReceivedItem>(&copy_key),
+            )
+        })
+        .await
     }
 
     /// The identity types `owner` sends to `receiver`: one BatchGetItem of one key per
@@ -548,5 +581,94 @@ mod tests {
         assert!(serde_json::from_str::<IdentityGrantInput>(r#"{"allowed":"yes"}"#).is_err());
         assert!(serde_json::from_str::<IdentityGrantInput>(r#"{}"#).is_err());
         assert!(serde_json::from_str::<IdentityGrantInput>(r#"{"allowed":true,"x":1}"#).is_err());
+    }
+
+    /// (grant read, receiver's copy read, allowed) → the writes and guards, or nothing.
+    #[test]
+    fn an_identity_grant_change_is_planned_on_the_grant_and_the_copy() {
+        use crate::clock::{Clock, FixedClock};
+        use crate::plan::testing::{Numbered, guard, member, writes};
+        let clock = FixedClock::at(time::macros::datetime!(2027-06-15 12:00 UTC));
+        let ana = member("ana", "mptravel", sharing_policy::Role::Admin);
+        let dine = acc("mpdine");
+        let t = IdentityType::IosIdfa;
+        let held = Some(grant(t, "mpdine", "mPDine"));
+        let copy = |version| IdentityReceivedItem {
+            version,
+            ..IdentityReceivedItem::empty(&dine)
+        };
+        let grant_key = "ACCOUNT#mptravel IDENTITY_GRANT#ios_idfa#mpdine ?StillAsRead";
+        let copy_key = "put ACCOUNT#mpdine IDENTITY_RECEIVED ?CopyAsRead";
+        let logs = [
+            "put ACCOUNT#mptravel ACTIVITY#ID01",
+            "put ACCOUNT#mpdine ACTIVITY#ID02",
+        ];
+        type Row = (
+            Option<IdentityGrantItem>,
+            Option<IdentityReceivedItem>,
+            bool,
+            Option<Vec<String>>,
+        );
+        let table: Vec<Row> = vec![
+            // the current value again: nothing to write
+            (held.clone(), Some(copy(3)), true, None),
+            (None, None, false, None),
+            (
+                None,
+                Some(copy(3)),
+                true,
+                Some(vec![format!("put {grant_key}"), copy_key.into()]),
+            ),
+            // an account stored before the copy existed: no copy is started
+            (None, None, true, Some(vec![format!("put {grant_key}")])),
+            (
+                held,
+                Some(copy(3)),
+                false,
+                Some(vec![format!("delete {grant_key}"), copy_key.into()]),
+            ),
+        ];
+        for (current, read_copy, allowed, expected) in table {
+            let ids = Numbered::default();
+            let row = format!(
+                "{:?} {:?} → {allowed}",
+                current.is_some(),
+                read_copy.as_ref().map(|c| c.version)
+            );
+            let mut planner = SetIdentityGrant {
+                member: &ana,
+                identity_type: t,
+                receiver: &dine,
+                receiver_name: "mPDine".into(),
+                allowed,
+            };
+            let had_copy = read_copy.is_some();
+            let state = (current, read_copy);
+            match (
+                planner.plan(&state, Stamp::new(clock.now(), &ids)).unwrap(),
+                expected,
+            ) {
+                (Plan::Answer(view), None) => assert_eq!(view.allowed, allowed, "{row}"),
+                (Plan::Commit(tx, view), Some(mut expected)) => {
+                    expected.extend(logs.iter().map(|l| (*l).to_owned()));
+                    assert_eq!(writes(&tx), expected, "{row}");
+                    let still = if allowed {
+                        Cond::absent()
+                    } else {
+                        Cond::present()
+                    };
+                    assert_eq!(guard(&tx, GrantChange::StillAsRead), still, "{row}");
+                    if had_copy {
+                        assert_eq!(guard(&tx, GrantChange::CopyAsRead), Cond::version(3));
+                    }
+                    assert_eq!(view.allowed, allowed, "{row}");
+                }
+                (got, want) => panic!("{row}: got {got:?}, expected {want:?}"),
+            }
+            assert!(matches!(
+                planner.on_guard(GrantChange::CopyAsRead),
+                Conflict::Retry
+            ));
+        }
     }
 }
