@@ -1293,3 +1293,60 @@ async fn a_transiently_failing_email_is_retried_then_failed_past_its_age() {
             .contains("TooManyRequestsException")
     );
 }
+
+/// Approvals and denials of one request at the same moment: the executor commits exactly
+/// one decision; every other one lost its race on the request's `pending` guard, read it
+/// again and is told what it became (409), so one decision, one email, one log entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_decisions_of_one_request_commit_exactly_one() {
+    let s = Stack::start().await;
+    let r = create(&s, "dan", request_body("aspiring-athenians")).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let (s, id) = (&s, id.as_str());
+    let decisions = (0..8).map(|i| {
+        let (verb, body) = if i % 2 == 0 {
+            ("approve", json!({}))
+        } else {
+            ("deny", json!({"reason": format!("no {i}")}))
+        };
+        let path = format!("/accounts/mptravel/access-requests/{id}/{verb}");
+        async move { s.call("POST", &path, Some("ana"), Some(body)).await }
+    });
+    let results = futures::future::join_all(decisions).await;
+    let won: Vec<&Response> = results.iter().filter(|r| r.status == 200).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    let status = won[0].json["status"].as_str().unwrap().to_owned();
+    for lost in results.iter().filter(|r| r.status != 200) {
+        lost.assert_problem(409, "conflict");
+        let detail = lost.json["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(&format!("was already {status}")),
+            "{detail}"
+        );
+    }
+    let stored = request_view(s, "mptravel", "ana", id).await;
+    assert_eq!(stored["status"], status.as_str());
+    assert_eq!(stored, won[0].json);
+    // One email to the requester about the decision, one entry in each log.
+    let to_requester = outbox_of(s, id)
+        .await
+        .into_iter()
+        .filter(|o| o.to == "dan@mpdine.example")
+        .count();
+    assert_eq!(to_requester, 1);
+    let decided = format!("access_request.{status}");
+    for (account, admin) in [("mptravel", "ana"), ("mpdine", "dina")] {
+        let log = activity(s, account, admin).await;
+        let n = log
+            .iter()
+            .filter(|e| e["action"] == decided.as_str() && e["requestId"] == id)
+            .count();
+        assert_eq!(n, 1, "{account}");
+    }
+}
