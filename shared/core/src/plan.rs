@@ -1,7 +1,8 @@
 //! Workflows as pure planners run by one executor.
 //!
 //! A long workflow (create or decide an access request, change an audience's sharing,
-//! save the sharing defaults) is split in two:
+//! save the sharing defaults, edit an audience, save a custom role, change an identity
+//! grant) is split in two:
 //! - a [`Planner`]: the current state and the request's input in, the writes (a [`Tx`]
 //!   whose guards name their steps) and the answer out. It touches no table and no
 //!   wall clock: the time of the attempt and fresh ids come in a [`Stamp`], so a table
@@ -11,7 +12,10 @@
 //!   moved (read again, plan again, under the one [`Retry`] policy) or an answer.
 //!
 //! The answer rides in the transaction ([`Tx::answers`]), so a POST with an
-//! `Idempotency-Key` records it with its write (see [`crate::idempotency`]).
+//! `Idempotency-Key` records it with its write (see [`crate::idempotency`]). Applying
+//! the defaults to many audiences is a batch whose per-audience progress is its answer;
+//! it plans each audience purely ([`crate::apply_defaults::plan_defaults`]) and keeps
+//! its own bounded [`Retry`].
 
 use crate::Core;
 use crate::clock::{IdGenerator, rfc3339};
@@ -117,7 +121,6 @@ impl Core {
     ) -> Result<P::Answer>
     where
         P: Planner,
-        P::Step: Copy,
         R: FnMut() -> F,
         F: Future<Output = Result<P::State>>,
     {
