@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::ids::AccountId;
-use crate::items::{ActivityItem, GrantSource, entity};
+use crate::items::{ActivityItem, GrantSource};
 use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::write::Tx;
@@ -57,11 +57,8 @@ impl Entry {
         let at = core.now_rfc3339();
         for account in accounts {
             let id = core.ids.new_id();
-            let key = keys::activity(account, &id);
             let item = ActivityItem {
-                pk: key.pk,
-                sk: key.sk,
-                entity_type: entity::ACTIVITY.to_owned(),
+                key: keys::activity(account, &id),
                 id,
                 at: at.clone(),
                 actor_user_id: self.actor_user_id.clone(),

@@ -13,10 +13,11 @@
 //! `identity_sharing.changed` entry in the logs of both accounts.
 
 use crate::activity::{Entry, action};
+use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::ids::AccountId;
 use crate::items::entity;
-use crate::keys;
+use crate::keys::{self, Key};
 use crate::store::Query;
 use crate::write::{Cond, Tx, TxError};
 use crate::{AccountMember, Caller, Core, Input};
@@ -29,18 +30,25 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentityGrantItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
-    pub owner_account_id: String,
+    pub owner_account_id: AccountId,
     pub identity_type: IdentityType,
-    pub receiver_account_id: String,
+    pub receiver_account_id: AccountId,
     /// Copied for the listing, like the receiver names of an audience's sharing map.
     pub receiver_account_name: String,
     pub granted_at: String,
     pub granted_by: String,
+}
+
+/// `ACCOUNT#{a}` / `IDENTITY_GRANT#{type}#{b}`.
+impl Entity for IdentityGrantItem {
+    const TYPE: &'static str = entity::IDENTITY_GRANT;
+    fn key(&self) -> Key {
+        keys::identity_grant(
+            &self.owner_account_id,
+            self.identity_type,
+            &self.receiver_account_id,
+        )
+    }
 }
 
 impl IdentityGrantItem {
@@ -52,14 +60,10 @@ impl IdentityGrantItem {
         granted_at: String,
         granted_by: &str,
     ) -> Self {
-        let key = keys::identity_grant(owner, identity_type, receiver);
         IdentityGrantItem {
-            pk: key.pk,
-            sk: key.sk,
-            entity_type: entity::IDENTITY_GRANT.to_owned(),
-            owner_account_id: owner.to_string(),
+            owner_account_id: owner.clone(),
             identity_type,
-            receiver_account_id: receiver.to_string(),
+            receiver_account_id: receiver.clone(),
             receiver_account_name: receiver_name.to_owned(),
             granted_at,
             granted_by: granted_by.to_owned(),
@@ -116,7 +120,7 @@ pub fn summarize(grants: &[IdentityGrantItem]) -> IdentityGrantsView {
                 .iter()
                 .filter(|g| g.identity_type == *t)
                 .map(|g| GrantedAccount {
-                    account_id: g.receiver_account_id.clone(),
+                    account_id: g.receiver_account_id.to_string(),
                     account_name: g.receiver_account_name.clone(),
                 })
                 .collect();
@@ -273,9 +277,7 @@ impl Core {
         let grants: Vec<IdentityGrantItem> = self.table.batch_get(&keys).await?;
         Ok(grants
             .into_iter()
-            .filter(|g| {
-                g.owner_account_id == owner.as_str() && g.receiver_account_id == receiver.as_str()
-            })
+            .filter(|g| g.owner_account_id == *owner && g.receiver_account_id == *receiver)
             .map(|g| g.identity_type)
             .collect())
     }
@@ -303,7 +305,7 @@ mod tests {
     #[test]
     fn stored_item_has_the_designed_key_and_attributes() {
         let g = grant(IdentityType::IosIdfa, "mpdine", "mPDine");
-        let item: crate::store::Item = serde_dynamo::to_item(&g).unwrap();
+        let item: crate::store::Item = crate::entity::to_item(&g).unwrap().into();
         let s = |k: &str| item.get(k).unwrap().as_s().unwrap().clone();
         assert_eq!(s("PK"), "ACCOUNT#mptravel");
         assert_eq!(s("SK"), "IDENTITY_GRANT#ios_idfa#mpdine");

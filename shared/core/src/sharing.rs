@@ -12,7 +12,7 @@ use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
 use crate::items::{
-    AccountItem, AudienceItem, DefaultEntry, GrantSource, SharingDefaultsItem, SharingEntry, entity,
+    AccountItem, AudienceItem, DefaultEntry, GrantSource, SharingDefaultsItem, SharingEntry,
 };
 use crate::keys;
 use crate::write::{Cond, Retry, Tx, TxError, Update};
@@ -192,7 +192,7 @@ pub type Desired = BTreeMap<AccountId, Option<SharingEntry>>;
 
 fn sharing_view(audience: &AudienceItem, now: i64) -> SharingView {
     SharingView {
-        audience_id: audience.id.clone(),
+        audience_id: audience.id.to_string(),
         version: audience.sharing_version,
         grants: crate::audiences::effective_sharing(audience, now)
             .map(|(id, e)| GrantView::of(id, e, now))
@@ -382,15 +382,15 @@ impl Core {
         }
         tx.update_if(
             audience_step,
-            keys::audience(&AudienceId::parse(&audience.id)?),
+            keys::audience(&audience.id.clone()),
             Update::new()
                 .set("sharing", &after.sharing)?
                 .set("sharingVersion", &after.sharing_version)?
                 .set("editedAccounts", &after.edited_accounts)?,
             Cond::present().and(Cond::eq("sharingVersion", &audience.sharing_version)?),
         );
-        let audience_id = AudienceId::parse(&audience.id)?;
-        let owner = AccountId::parse(&audience.owner_account_id)?;
+        let audience_id = audience.id.clone();
+        let owner = audience.owner_account_id.clone();
         for c in changes {
             match &c.after {
                 Some(e) => tx.put(&grant_item(&after, c.receiver.as_str(), e)?)?,
@@ -399,7 +399,7 @@ impl Core {
             Entry {
                 actor_user_id: actor.to_owned(),
                 action: action::SHARING_CHANGED,
-                audience_id: Some(audience.id.clone()),
+                audience_id: Some(audience.id.to_string()),
                 before: Some(level_json(&c.before)),
                 after: Some(level_json(&c.after)),
                 request_id: request_id.map(str::to_owned),
@@ -750,7 +750,7 @@ impl Core {
             .defaults
             .iter()
             .map(|d| DefaultEntry {
-                account_id: d.account_id.to_string(),
+                account_id: d.account_id.clone(),
                 account_name: accounts
                     .get(d.account_id.as_str())
                     .map(|a| a.name.clone())
@@ -772,10 +772,7 @@ impl Core {
                 return Err(stale(version));
             }
             let item = SharingDefaultsItem {
-                pk: key.pk.clone(),
-                sk: key.sk.clone(),
-                entity_type: entity::SHARING_DEFAULTS.to_owned(),
-                account_id: member.account_id.to_string(),
+                account_id: member.account_id.clone(),
                 version: version + 1,
                 defaults: defaults.clone(),
                 updated_at: self.now_rfc3339(),
@@ -819,7 +816,7 @@ fn defaults_view(item: Option<&SharingDefaultsItem>) -> DefaultsView {
                 .defaults
                 .iter()
                 .map(|d| DefaultView {
-                    account_id: d.account_id.clone(),
+                    account_id: d.account_id.to_string(),
                     account_name: d.account_name.clone(),
                     level: d.level,
                 })
@@ -840,22 +837,18 @@ pub fn level_of(audience: &AudienceItem, account: &AccountId, now: i64) -> Acces
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{OrganizationId, UserId};
 
     fn audience(sharing: &[(&str, SharingEntry)]) -> AudienceItem {
         AudienceItem {
-            pk: "AUDIENCE#A".into(),
-            sk: "AUDIENCE#A".into(),
-            gsi1pk: "OWNER#o".into(),
-            gsi1sk: "AUDIENCE#A".into(),
-            entity_type: "audience".into(),
-            id: "A".into(),
+            id: AudienceId::parse("A").unwrap(),
             name: "Ibiza Dreamers".into(),
             description: None,
             definition: "{}".into(),
-            owner_account_id: "o".into(),
+            owner_account_id: AccountId::parse("o").unwrap(),
             owner_account_name: "Owner".into(),
-            organization_id: "org".into(),
-            created_by: "u".into(),
+            organization_id: OrganizationId::parse("org").unwrap(),
+            created_by: UserId::parse("u").unwrap(),
             created_by_email: "u@x.io".into(),
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-01T00:00:00Z".into(),
