@@ -689,8 +689,7 @@ mod tests {
             .append("failures", &["x"])
             .unwrap()
             .add("attempts", 1)
-            .remove(keys::GSI1PK)
-            .remove(keys::GSI1SK);
+            .index(crate::entity::Index::Gsi1, None);
         let (cond, mut p) = render_cond(Some(&Cond::eq("status", "sending").unwrap()));
         let text = p.update(&update);
         assert_eq!(cond.as_deref(), Some("#n0 = :v0"));

@@ -112,7 +112,7 @@ impl Core {
         let key = keys::delivery_count(audience, shard, &cid);
         let update = Update::new()
             .add("membersDelivered", i64::try_from(count).unwrap_or(i64::MAX))
-            .set("entityType", entity::DELIVERY_COUNT)
+            .set(crate::entity::ENTITY_TYPE, entity::DELIVERY_COUNT)
             .and_then(|u| u.set("connectionId", &c.id))
             .and_then(|u| u.set("accountId", &c.account_id))
             .and_then(|u| u.set("lastDeliveredAt", &self.now_rfc3339()));
