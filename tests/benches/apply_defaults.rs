@@ -68,7 +68,9 @@ async fn grow(s: &Stack, audiences: usize) -> Duration {
                 updated_at: "2026-01-01T00:00:00Z".into(),
                 version: 1,
                 sharing_version: 1,
-                sharing: (0..RECEIVERS).map(|i| (receiver(i), entry(i))).collect(),
+                sharing: (0..RECEIVERS)
+                    .map(|i| (AccountId::parse(&receiver(i)).unwrap(), entry(i)))
+                    .collect(),
                 edited_accounts: Default::default(),
             };
             for i in 0..RECEIVERS {

@@ -93,7 +93,7 @@ pub fn plan_defaults(
     now: i64,
     grant: impl Fn(ShareLevel, &str) -> SharingEntry,
 ) -> Vec<GrantChange> {
-    let touchable = |account: &str| {
+    let touchable = |account: &AccountId| {
         include_edited
             || match audience.sharing.get(account).filter(|e| e.is_live(now)) {
                 Some(e) => e.source == GrantSource::Default,
@@ -102,21 +102,18 @@ pub fn plan_defaults(
     };
     let mut desired: Desired = BTreeMap::new();
     for (account, name, level) in defaults {
-        if *account == audience.owner_account_id || !touchable(account.as_str()) {
+        if *account == audience.owner_account_id || !touchable(account) {
             continue;
         }
         let after = (*level != ShareLevel::Private).then(|| grant(*level, name));
         desired.insert(account.clone(), after);
     }
     for (account, _) in effective_sharing(audience, now) {
-        let Ok(id) = AccountId::parse(account) else {
-            continue;
-        };
-        if !desired.contains_key(&id)
-            && !defaults.iter().any(|(a, _, _)| a == &id)
+        if !desired.contains_key(account)
+            && !defaults.iter().any(|(a, _, _)| a == account)
             && touchable(account)
         {
-            desired.insert(id, None);
+            desired.insert(account.clone(), None);
         }
     }
     plan_changes(audience, &desired, now)
@@ -399,9 +396,12 @@ mod tests {
             sharing_version: 1,
             sharing: sharing
                 .iter()
-                .map(|(id, e)| (id.to_string(), e.clone()))
+                .map(|(id, e)| (AccountId::parse(id).unwrap(), e.clone()))
                 .collect(),
-            edited_accounts: edited.iter().map(|s| s.to_string()).collect(),
+            edited_accounts: edited
+                .iter()
+                .map(|s| AccountId::parse(s).unwrap())
+                .collect(),
         }
     }
 

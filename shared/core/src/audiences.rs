@@ -84,7 +84,7 @@ pub fn access_of(audience: &AudienceItem, account: &AccountId, now: i64) -> Acce
     }
     audience
         .sharing
-        .get(account.as_str())
+        .get(account)
         .map(|e| e.effective(now).into())
         .unwrap_or(AccessLevel::Private)
 }
@@ -95,7 +95,7 @@ pub fn platform_allowed(audience: &AudienceItem, account: &AccountId, platform: 
     audience.owner_account_id == *account
         || audience
             .sharing
-            .get(account.as_str())
+            .get(account)
             .is_none_or(|e| e.allows_platform(platform))
 }
 
@@ -104,7 +104,7 @@ pub fn platform_allowed(audience: &AudienceItem, account: &AccountId, platform: 
 pub fn effective_sharing(
     audience: &AudienceItem,
     now: i64,
-) -> impl Iterator<Item = (&String, &SharingEntry)> {
+) -> impl Iterator<Item = (&AccountId, &SharingEntry)> {
     audience.sharing.iter().filter(move |(_, e)| e.is_live(now))
 }
 
@@ -162,21 +162,21 @@ fn validate_description(d: &Option<String>) -> Result<()> {
 /// The grant item that makes an audience appear in a receiver's "Shared with me".
 pub(crate) fn grant_item(
     audience: &AudienceItem,
-    receiver: &str,
+    receiver: &AccountId,
     entry: &SharingEntry,
-) -> Result<GrantItem> {
-    Ok(GrantItem {
+) -> GrantItem {
+    GrantItem {
         audience_id: audience.id.clone(),
         audience_name: audience.name.clone(),
         owner_account_id: audience.owner_account_id.clone(),
         owner_account_name: audience.owner_account_name.clone(),
-        receiver_account_id: AccountId::parse(receiver)?,
+        receiver_account_id: receiver.clone(),
         grant: entry.clone(),
         // Only a grant that ends in private may disappear: a fallback keeps it listed.
         ttl: entry
             .expires_at_epoch
             .filter(|_| entry.fallback_level == ShareLevel::Private),
-    })
+    }
 }
 
 impl Core {
@@ -289,7 +289,7 @@ impl Core {
             .filter(|d| d.level != ShareLevel::Private)
             .map(|d| {
                 (
-                    d.account_id.to_string(),
+                    d.account_id,
                     SharingEntry {
                         source: GrantSource::Default,
                         granted_by: Some(member.user_id.to_string()),
@@ -323,7 +323,7 @@ impl Core {
             .sharing
             .iter()
             .map(|(r, e)| grant_item(&audience, r, e))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Vec<_>>();
         let (first, rest) = grants.split_at(grants.len().min(MAX_TX_OPS - 2));
         let mut tx = Tx::new();
         tx.put_if(AudienceIsNew, &audience, Cond::absent())?;
@@ -361,7 +361,7 @@ impl Core {
             .sharing
             .iter()
             .map(|(r, e)| grant_item(&audience, r, e))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Vec<_>>();
         let keys: Vec<Key> = grants.iter().map(Entity::key).collect();
         let present: std::collections::HashSet<String> = self
             .table
@@ -481,7 +481,7 @@ impl Core {
             if patch.name.is_some() {
                 let now = self.now_epoch();
                 for (receiver, entry) in effective_sharing(&audience, now).take(MAX_TX_OPS - 1) {
-                    let g = grant_item(&audience, receiver, entry)?;
+                    let g = grant_item(&audience, receiver, entry);
                     tx.update_if(
                         Guarded::Grant,
                         g.key(),

@@ -239,7 +239,7 @@ impl Core {
             || {
                 let names = audience
                     .sharing
-                    .get(member.account_id.as_str())
+                    .get(&member.account_id)
                     .and_then(|e| e.allowed_platforms.clone())
                     .unwrap_or_default()
                     .join(", ");

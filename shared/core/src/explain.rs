@@ -123,7 +123,7 @@ fn explanation(
     let access = access_of(audience, account, now);
     let entry = audience
         .sharing
-        .get(account.as_str())
+        .get(account)
         .filter(|e| e.is_live(now) && audience.owner_account_id != *account);
     let source = if audience.owner_account_id == *account {
         AccessSource::Owner

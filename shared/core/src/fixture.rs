@@ -174,7 +174,7 @@ impl Core {
                     )));
                 }
                 sharing.insert(
-                    g.account_id.to_string(),
+                    g.account_id.clone(),
                     SharingEntry {
                         granted_by: Some(OPS.to_owned()),
                         granted_at: Some(self.now_rfc3339()),
@@ -203,12 +203,12 @@ impl Core {
                 sharing_version: 1,
                 sharing,
                 // Every account the fixture names was set on the audience, private too.
-                edited_accounts: a.sharing.iter().map(|g| g.account_id.to_string()).collect(),
+                edited_accounts: a.sharing.iter().map(|g| g.account_id.clone()).collect(),
             };
             let mut tx = Tx::new();
             tx.put_if(AudienceIsNew, &item, Cond::absent())?;
             for (r, e) in &item.sharing {
-                tx.put(&grant_item(&item, r, e)?)?;
+                tx.put(&grant_item(&item, r, e))?;
             }
             match self.table.commit(tx).await {
                 Ok(()) => report.audiences_created += 1,

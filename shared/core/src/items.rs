@@ -225,13 +225,13 @@ pub struct AudienceItem {
     pub sharing_version: i64,
     /// Receiving account id → its grant. Absent = private.
     #[serde(default)]
-    pub sharing: BTreeMap<String, SharingEntry>,
+    pub sharing: BTreeMap<AccountId, SharingEntry>,
     /// Receiving accounts whose grant was set on this audience itself (a sharing change
     /// or an approved request, including setting it to private): applying the defaults
     /// leaves them alone unless told otherwise. Audiences stored before this was
     /// recorded read as none.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub edited_accounts: BTreeSet<String>,
+    pub edited_accounts: BTreeSet<AccountId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

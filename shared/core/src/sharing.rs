@@ -195,13 +195,13 @@ fn sharing_view(audience: &AudienceItem, now: i64) -> SharingView {
         audience_id: audience.id.to_string(),
         version: audience.sharing_version,
         grants: crate::audiences::effective_sharing(audience, now)
-            .map(|(id, e)| GrantView::of(id, e, now))
+            .map(|(id, e)| GrantView::of(id.as_str(), e, now))
             .collect(),
     }
 }
 
 /// The grant that still matters for `receiver` at `now`.
-fn in_force(audience: &AudienceItem, receiver: &str, now: i64) -> Option<SharingEntry> {
+fn in_force(audience: &AudienceItem, receiver: &AccountId, now: i64) -> Option<SharingEntry> {
     audience
         .sharing
         .get(receiver)
@@ -216,7 +216,7 @@ pub fn plan_changes(audience: &AudienceItem, desired: &Desired, now: i64) -> Vec
     desired
         .iter()
         .filter_map(|(receiver, after)| {
-            let before = in_force(audience, receiver.as_str(), now);
+            let before = in_force(audience, receiver, now);
             let same = match (&before, after) {
                 (None, None) => true,
                 (Some(b), Some(a)) => b.same_terms(a),
@@ -367,10 +367,10 @@ impl Core {
         for c in changes {
             match &c.after {
                 Some(e) => {
-                    after.sharing.insert(c.receiver.to_string(), e.clone());
+                    after.sharing.insert(c.receiver.clone(), e.clone());
                 }
                 None => {
-                    after.sharing.remove(c.receiver.as_str());
+                    after.sharing.remove(&c.receiver);
                 }
             }
         }
@@ -378,7 +378,7 @@ impl Core {
         if source != GrantSource::Default {
             after
                 .edited_accounts
-                .extend(changes.iter().map(|c| c.receiver.to_string()));
+                .extend(changes.iter().map(|c| c.receiver.clone()));
         }
         tx.update_if(
             audience_step,
@@ -393,7 +393,7 @@ impl Core {
         let owner = audience.owner_account_id.clone();
         for c in changes {
             match &c.after {
-                Some(e) => tx.put(&grant_item(&after, c.receiver.as_str(), e)?)?,
+                Some(e) => tx.put(&grant_item(&after, &c.receiver, e))?,
                 None => tx.delete(keys::grant(&audience_id, &c.receiver)),
             }
             Entry {
@@ -595,8 +595,7 @@ impl Core {
         self.change_sharing(member, id, audience, if_match, |audience, now| {
             let mut desired = parsed.clone();
             for (receiver, _) in crate::audiences::effective_sharing(audience, now) {
-                let r = AccountId::parse(receiver)?;
-                desired.entry(r).or_insert(None);
+                desired.entry(receiver.clone()).or_insert(None);
             }
             Ok(desired)
         })
@@ -856,7 +855,7 @@ mod tests {
             sharing_version: 1,
             sharing: sharing
                 .iter()
-                .map(|(id, e)| (id.to_string(), e.clone()))
+                .map(|(id, e)| (AccountId::parse(id).unwrap(), e.clone()))
                 .collect(),
             edited_accounts: Default::default(),
         }

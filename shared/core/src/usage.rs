@@ -157,7 +157,7 @@ impl Core {
             .await?;
         let now = self.now_epoch();
         let mut accounts: BTreeMap<String, String> = effective_sharing(&audience, now)
-            .map(|(a, e)| (a.clone(), e.account_name.clone()))
+            .map(|(a, e)| (a.to_string(), e.account_name.clone()))
             .collect();
         for c in &connections {
             let name = if c.account_id == audience.owner_account_id {
