@@ -616,10 +616,10 @@ impl Core {
             Entry {
                 actor_user_id: member.user_id.to_string(),
                 action: action::ACCESS_REQUEST_CREATED,
-                audience_id: Some(audience.id.to_string()),
+                audience_id: Some(audience.id.clone()),
                 before: Some(json!(access)),
                 after: Some(json!(ShareLevel::Usable)),
-                request_id: Some(id.to_string()),
+                request_id: Some(id.clone()),
                 ..Default::default()
             }
             .add_between(self, &mut tx, &owner, &member.account_id)?;
@@ -893,7 +893,7 @@ impl Core {
                             member.user_id.as_str(),
                             &audience,
                             &changes,
-                            Some(id.as_str()),
+                            Some(id),
                             GrantSource::AccessRequest,
                         )?;
                     }
@@ -948,10 +948,10 @@ impl Core {
             Entry {
                 actor_user_id: member.user_id.to_string(),
                 action: activity_action,
-                audience_id: Some(audience.id.to_string()),
+                audience_id: Some(audience.id.clone()),
                 before: Some(before),
                 after: Some(after),
-                request_id: Some(id.to_string()),
+                request_id: Some(id.clone()),
                 expires_at: new_item.request.expires_at.clone(),
                 starts_at: new_item.request.starts_at.clone(),
                 fallback_level: new_item.request.fallback_level,

@@ -395,10 +395,10 @@ impl Core {
             Entry {
                 actor_user_id: actor.to_owned(),
                 action: action::USER_ROLE_CHANGED,
-                user_id: Some(user_id.to_string()),
+                user_id: Some(user_id.clone()),
                 before: before.as_ref().map(|b| json!(b.role)),
                 after: Some(json!(input.role)),
-                role_id: role.as_ref().map(|r| r.id.clone()).map(|x| x.to_string()),
+                role_id: role.as_ref().map(|r| r.id.clone()),
                 ..Default::default()
             }
             .add_to(self, &mut tx, &[account_id])?;
@@ -453,7 +453,7 @@ impl Core {
         Entry {
             actor_user_id: member.user_id.to_string(),
             action: action::USER_REMOVED,
-            user_id: Some(user_id.to_string()),
+            user_id: Some(user_id.clone()),
             before: Some(json!(before.role)),
             ..Default::default()
         }

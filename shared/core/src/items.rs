@@ -4,11 +4,11 @@
 //! attributes the declaration gives; the structs themselves hold no key attribute.
 
 use crate::entity::Entity;
-use crate::ids::{AccountId, AudienceId, ConnectionId, OrganizationId, RoleId, UserId};
+use crate::ids::{AccountId, AudienceId, ConnectionId, OrganizationId, RequestId, RoleId, UserId};
 use crate::keys::{self, Key};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sharing_policy::{GrantWindow, ShareLevel, effective_level, platform_allowed};
+use sharing_policy::{GrantWindow, IdentityType, ShareLevel, effective_level, platform_allowed};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -311,25 +311,25 @@ pub struct ActivityItem {
     pub actor_user_id: String,
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub audience_id: Option<String>,
+    pub audience_id: Option<AudienceId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
+    pub request_id: Option<RequestId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     /// The identity type of an `identity_sharing.changed` entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity_type: Option<String>,
+    pub identity_type: Option<IdentityType>,
     /// The custom role of a `role.*` entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_id: Option<String>,
+    pub role_id: Option<RoleId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starts_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -324,7 +324,7 @@ impl Core {
             actor_user_id: actor.to_owned(),
             action: action::ROLE_CREATED,
             after: Some(snapshot(name, names)),
-            role_id: Some(id.to_string()),
+            role_id: Some(id.clone()),
             ..Default::default()
         }
         .add_to(self, &mut tx, &[account])?;
@@ -386,7 +386,7 @@ impl Core {
             action: action::ROLE_CHANGED,
             before: Some(snapshot(&current.name, &current.permissions)),
             after: Some(snapshot(name, names)),
-            role_id: Some(id.to_string()),
+            role_id: Some(id.clone()),
             ..Default::default()
         }
         .add_to(self, &mut tx, &[account])?;
@@ -447,7 +447,7 @@ impl Core {
             actor_user_id: member.user_id.to_string(),
             action: action::ROLE_DELETED,
             before: Some(snapshot(&current.name, &current.permissions)),
-            role_id: Some(role_id.to_string()),
+            role_id: Some(role_id.clone()),
             ..Default::default()
         }
         .add_to(self, &mut tx, &[account])?;

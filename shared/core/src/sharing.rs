@@ -10,7 +10,7 @@ use crate::activity::{Entry, action};
 use crate::audiences::{access_of, grant_item, stale};
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, AudienceId};
+use crate::ids::{AccountId, AudienceId, RequestId};
 use crate::items::{
     AccountItem, AudienceItem, DefaultEntry, GrantSource, SharingDefaultsItem, SharingEntry,
 };
@@ -356,7 +356,7 @@ impl Core {
         actor: &str,
         audience: &AudienceItem,
         changes: &[GrantChange],
-        request_id: Option<&str>,
+        request_id: Option<&RequestId>,
         source: GrantSource,
     ) -> Result<AudienceItem> {
         let now = self.now_epoch();
@@ -382,7 +382,7 @@ impl Core {
         }
         tx.update_if(
             audience_step,
-            keys::audience(&audience.id.clone()),
+            keys::audience(&audience.id),
             Update::new()
                 .set("sharing", &after.sharing)?
                 .set("sharingVersion", &after.sharing_version)?
@@ -399,10 +399,10 @@ impl Core {
             Entry {
                 actor_user_id: actor.to_owned(),
                 action: action::SHARING_CHANGED,
-                audience_id: Some(audience.id.to_string()),
+                audience_id: Some(audience.id.clone()),
                 before: Some(level_json(&c.before)),
                 after: Some(level_json(&c.after)),
-                request_id: request_id.map(str::to_owned),
+                request_id: request_id.cloned(),
                 expires_at: c.after.as_ref().and_then(|e| e.expires_at.clone()),
                 starts_at: c.after.as_ref().and_then(|e| e.starts_at.clone()),
                 fallback_level: c.after.as_ref().map(|e| e.fallback_level),
