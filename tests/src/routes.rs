@@ -445,12 +445,6 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         OK,
     )
     .await;
-    beyond(
-        o,
-        2,
-        "the identity types it reports are granted by the owner account, whose key is known \
-         only from the audience: read after it (the owner's own view is 1)",
-    );
     let members = json!({"members": [{"userId": "u1", "identities": {"email": "u1@example.com"}}]});
     step(
         s,

@@ -11,8 +11,9 @@
 
 use e2e_tests::Stack;
 use serde_json::{Value, json};
-use sharing_core::identity_grants::IdentityGrantItem;
+use sharing_core::identity_grants::{IdentityGrantItem, IdentityReceivedItem};
 use sharing_core::ids::AccountId;
+use sharing_core::keys;
 use sharing_core::policy::IdentityType;
 
 const IBIZA: &str = "ibiza-dreamers";
@@ -1019,4 +1020,172 @@ async fn each_router_serves_its_own_routes_in_process() {
     )
     .await;
     assert_eq!(status, 404);
+}
+
+/// A receiver's explanation reads its own copy of the identity types each owner sends it
+/// (one round trip; the owner is only known from the audience). Two owners changing what
+/// they send the same account at once both land in the copy (its version guard makes the
+/// second re-read), a reload keeps it, and an account without a copy (stored before it
+/// existed) is explained from the owners' grants, as before.
+#[tokio::test]
+async fn the_receivers_copy_of_identity_grants_follows_concurrent_owners() {
+    let s = Stack::start().await;
+    // mPStay, an owner of its own with an admin, in mPTravel's and mPDine's organization.
+    let fixture: sharing_core::fixture::Fixture = serde_json::from_value(json!({
+        "organizations": [{"id": "mparticle", "name": "mParticle", "accounts": [
+            {"id": "mptravel", "name": "mPTravel"},
+            {"id": "mpdine", "name": "mPDine"},
+            {"id": "mpstay", "name": "mPStay"}]}],
+        "users": [{"id": "sal", "email": "sal@mpstay.example", "firstName": "Sal",
+            "lastName": "Stay", "memberships": [{"accountId": "mpstay", "role": "admin"}]}]
+    }))
+    .unwrap();
+    s.core.load_fixture(&fixture).await.unwrap();
+    let created = s
+        .call(
+            "POST",
+            "/accounts/mpstay/audiences",
+            Some("sal"),
+            Some(json!({"name": "Stay sleepers", "definition": {"nights": 3}})),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    let stay_audience = created.json["id"].as_str().unwrap().to_owned();
+    let shared = s
+        .call(
+            "PUT",
+            &format!("/accounts/mpstay/audiences/{stay_audience}/sharing/mpdine"),
+            Some("sal"),
+            Some(json!({"level": "view_only"})),
+        )
+        .await;
+    assert_eq!(shared.status, 200, "{}", shared.json);
+
+    let send = |owner: &'static str, user: &'static str, t: &'static str, allowed: bool| {
+        let s = &s;
+        async move {
+            let r = s
+                .call(
+                    "PUT",
+                    &format!("/accounts/{owner}/identity-sharing/{t}/accounts/mpdine"),
+                    Some(user),
+                    Some(json!({ "allowed": allowed })),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{owner} {t}: {}", r.json);
+        }
+    };
+    let explained = |id: String| {
+        let s = &s;
+        async move {
+            let r = s
+                .call(
+                    "GET",
+                    &format!("/accounts/mpdine/audiences/{id}/access"),
+                    Some("dan"),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.json);
+            r.json["identityTypes"].clone()
+        }
+    };
+    let copy = || async {
+        s.core
+            .table
+            .get::<IdentityReceivedItem>(&keys::identity_received(&acc("mpdine")))
+            .await
+            .unwrap()
+    };
+
+    // Six changes of two owners at once, all on mPDine's one copy.
+    futures::future::join_all([
+        Box::pin(send("mptravel", "ana", "email", true))
+            as std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
+        Box::pin(send("mptravel", "ana", "ios_idfa", true)),
+        Box::pin(send("mptravel", "ana", "customer_id", true)),
+        Box::pin(send("mpstay", "sal", "email", true)),
+        Box::pin(send("mpstay", "sal", "mobile_number", true)),
+        Box::pin(send("mpstay", "sal", "google_advertising_id", true)),
+    ])
+    .await;
+    let c = copy().await.unwrap();
+    assert_eq!(c.version, 6, "one version per change: {c:?}");
+    assert_eq!(
+        serde_json::to_value(&c.from).unwrap(),
+        json!({
+            "mptravel": ["customer_id", "email", "ios_idfa"],
+            "mpstay": ["email", "mobile_number", "google_advertising_id"],
+        })
+    );
+    // The copy says what the owners' grants say.
+    for owner in ["mptravel", "mpstay"] {
+        let granted = s
+            .core
+            .identity_types_granted(&acc(owner), &acc("mpdine"))
+            .await
+            .unwrap();
+        assert_eq!(c.sent_by(&acc(owner)), granted, "{owner}");
+    }
+    assert_eq!(
+        explained(IBIZA.into()).await,
+        json!(["customer_id", "email", "ios_idfa"])
+    );
+    assert_eq!(
+        explained(stay_audience.clone()).await,
+        json!(["email", "mobile_number", "google_advertising_id"])
+    );
+
+    // Taking away and giving at once; a change to the current value writes nothing.
+    futures::future::join_all([
+        Box::pin(send("mptravel", "ana", "email", false))
+            as std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
+        Box::pin(send("mptravel", "ana", "ios_idfa", false)),
+        Box::pin(send("mpstay", "sal", "ios_idfa", true)),
+        Box::pin(send("mpstay", "sal", "email", true)),
+    ])
+    .await;
+    let c = copy().await.unwrap();
+    assert_eq!(c.version, 9, "{c:?}");
+    assert_eq!(explained(IBIZA.into()).await, json!(["customer_id"]));
+    assert_eq!(
+        explained(stay_audience.clone()).await,
+        json!([
+            "email",
+            "mobile_number",
+            "google_advertising_id",
+            "ios_idfa"
+        ])
+    );
+
+    // Reloading the fixture keeps the copy.
+    s.core.load_fixture(&fixture).await.unwrap();
+    assert_eq!(copy().await.unwrap(), c);
+
+    // An account stored before copies existed: none is read, none is started by one
+    // owner's change alone, and the explanation reads the owners' grants.
+    s.core
+        .table
+        .delete(&keys::identity_received(&acc("mpdine")), None)
+        .await
+        .unwrap();
+    send("mptravel", "ana", "email", true).await;
+    assert!(copy().await.is_none());
+    assert_eq!(
+        explained(IBIZA.into()).await,
+        json!(["customer_id", "email"])
+    );
+    assert_eq!(
+        explained(stay_audience).await,
+        json!([
+            "email",
+            "mobile_number",
+            "google_advertising_id",
+            "ios_idfa"
+        ])
+    );
+}
+
+fn acc(s: &str) -> AccountId {
+    AccountId::parse(s).unwrap()
 }

@@ -4,6 +4,7 @@
 use crate::activity::{Entry, action};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
+use crate::identity_grants::IdentityReceivedItem;
 use crate::ids::{AccountId, OrganizationId, RoleId, UserId};
 use crate::items::{AccountItem, MembershipItem, OrganizationItem, RoleItem, UserItem};
 use crate::keys;
@@ -493,13 +494,14 @@ impl Core {
             organization_id: org.clone(),
             admin_count: 0,
         };
-        self.table
-            .update(
-                &item.key(),
-                &Update::upsert(&item, &AccountItem::KEPT)?,
-                None,
-            )
-            .await?;
+        let (key, account) = (item.key(), Update::upsert(&item, &AccountItem::KEPT)?);
+        // The account's copy of the identity types it is sent starts empty; a reload
+        // keeps the one there (the condition fails, and that is the point).
+        let copy = IdentityReceivedItem::empty(id);
+        tokio::try_join!(
+            self.table.update(&key, &account, None),
+            self.table.put(&copy, Some(Cond::absent())),
+        )?;
         Ok(())
     }
 }

@@ -462,6 +462,14 @@ mod tests {
                 None,
             ),
             row(
+                "the identity types an account receives",
+                &crate::identity_grants::IdentityReceivedItem::empty(&acc("mpdine")),
+                "identity_received",
+                ("ACCOUNT#mpdine", "IDENTITY_RECEIVED"),
+                None,
+                None,
+            ),
+            row(
                 "pending email: in the sweep's list",
                 &outbox(OutboxStatus::Pending),
                 "outbox_email",

@@ -10,6 +10,7 @@ use crate::audiences::{access_of, platform_allowed};
 use crate::clock::rfc3339_epoch;
 use crate::connections::{ConnectionStatus, connection_state};
 use crate::error::{Error, Result};
+use crate::identity_grants::IdentityReceivedItem;
 use crate::ids::{AccountId, AudienceId};
 use crate::items::{AccountItem, AudienceItem, ConnectionItem, GrantSource, OrganizationItem};
 use crate::keys;
@@ -197,27 +198,31 @@ impl Core {
     }
 
     /// `GET /accounts/{b}/audiences/{id}/access`: any member of `b`; private to `b`: 404.
-    /// The membership, the audience and `b`'s connections to it in one round trip; for
-    /// a receiver, then the identity types the owner sends it (the owner, and so the key
-    /// of those grants, is only known from the audience): 1 round trip for the owner, 2
-    /// for a receiver.
+    /// One round trip: the membership, the audience, `b`'s connections to it and `b`'s
+    /// copy of the identity types each owner sends it (the owner is only known from the
+    /// audience, so `b`'s copy is read rather than the owner's grants). An account stored
+    /// before the copy existed has none: then the owner's grants are read after the
+    /// audience, a second round trip.
     pub async fn explain_access(
         &self,
         caller: &Caller,
         account_id: &AccountId,
         id: &AudienceId,
     ) -> Result<AccessExplanation> {
-        let (member, audience, _, connections) = self
-            .member_and_audience_with(
-                caller,
-                account_id,
-                id,
-                Action::ViewAudience,
-                self.connections_to(account_id, id),
-            )
+        let copy_key = keys::identity_received(account_id);
+        let (member, audience, _, (connections, copy)) = self
+            .member_and_audience_with(caller, account_id, id, Action::ViewAudience, async {
+                tokio::try_join!(
+                    self.connections_to(account_id, id),
+                    self.table.get::<IdentityReceivedItem>(&copy_key),
+                )
+            })
             .await?;
         let owner = audience.owner_account_id.clone();
-        let identity_types = self.identity_types_sent(&owner, &member.account_id).await?;
+        let identity_types = match copy {
+            Some(copy) if owner != member.account_id => copy.sent_by(&owner).into_iter().collect(),
+            _ => self.identity_types_sent(&owner, &member.account_id).await?,
+        };
         let mut e = explanation(
             &audience,
             &member.account_id,

@@ -11,6 +11,15 @@
 //! 11 keys, whatever the size of the organization. Every real change is one transaction:
 //! the grant put or delete, conditioned on the state that was read, and the
 //! `identity_sharing.changed` entry in the logs of both accounts.
+//!
+//! The same transaction keeps the receiver's copy, `ACCOUNT#{receiver}` /
+//! `IDENTITY_RECEIVED` ([`IdentityReceivedItem`]): the types each owner sends it. A
+//! receiver learns an audience's owner only by reading the audience, so its access
+//! explanation reads this copy beside the audience (one round trip) instead of the
+//! owner's grants after it (two). The copy is guarded by its version: two owners changing
+//! what they send the same account at once commit one after the other (the second
+//! re-reads). Accounts stored before the copy existed have none; for them the
+//! explanation reads the owner's grants, as before.
 
 use crate::activity::{Entry, action};
 use crate::entity::Entity;
@@ -19,12 +28,12 @@ use crate::ids::AccountId;
 use crate::items::entity;
 use crate::keys::{self, Key};
 use crate::store::Query;
-use crate::write::{Cond, Tx, TxError};
+use crate::write::{Cond, Retry, Tx, TxError};
 use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{Action, IdentityType, Resource};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The stored identity grant: the owner sends `identity_type` to `receiver_account_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,6 +77,66 @@ impl IdentityGrantItem {
             granted_at,
             granted_by: granted_by.to_owned(),
         }
+    }
+}
+
+/// The identity types one account receives, by owner account: the receiver's copy of
+/// the identity grants naming it. Present from the account's creation (empty), rewritten
+/// under `version` with every change of a grant naming the account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityReceivedItem {
+    pub account_id: AccountId,
+    /// Owner account id → the types it sends, in [`IdentityType::ALL`] order. An owner
+    /// that sends nothing has no entry.
+    #[serde(default)]
+    pub from: BTreeMap<AccountId, Vec<IdentityType>>,
+    pub version: i64,
+}
+
+/// `ACCOUNT#{b}` / `IDENTITY_RECEIVED`.
+impl Entity for IdentityReceivedItem {
+    const TYPE: &'static str = entity::IDENTITY_RECEIVED;
+    fn key(&self) -> Key {
+        keys::identity_received(&self.account_id)
+    }
+}
+
+impl IdentityReceivedItem {
+    /// The copy of an account that receives nothing yet.
+    pub fn empty(receiver: &AccountId) -> Self {
+        IdentityReceivedItem {
+            account_id: receiver.clone(),
+            from: BTreeMap::new(),
+            version: 0,
+        }
+    }
+
+    /// The types `owner` sends.
+    pub fn sent_by(&self, owner: &AccountId) -> BTreeSet<IdentityType> {
+        self.from
+            .get(owner)
+            .map(|ts| ts.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// The next version of the copy, with `owner` sending `t` (`allowed`) or not.
+    pub fn with(&self, owner: &AccountId, t: IdentityType, allowed: bool) -> Self {
+        let mut sent = self.sent_by(owner);
+        if allowed {
+            sent.insert(t);
+        } else {
+            sent.remove(&t);
+        }
+        let mut next = self.clone();
+        if sent.is_empty() {
+            next.from.remove(owner);
+        } else {
+            // BTreeSet order is IdentityType's declaration order, which is ALL's.
+            next.from.insert(owner.clone(), sent.into_iter().collect());
+        }
+        next.version = self.version + 1;
+        next
     }
 }
 
@@ -136,10 +205,15 @@ pub fn summarize(grants: &[IdentityGrantItem]) -> IdentityGrantsView {
     IdentityGrantsView { items }
 }
 
-/// The guard of an identity-grant change: the grant is still as it was read (absent
-/// before it is given, present before it is taken away).
+/// The guarded steps of an identity-grant change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct StillAsRead;
+enum GrantChange {
+    /// The grant is still as it was read (absent before it is given, present before it
+    /// is taken away).
+    StillAsRead,
+    /// The receiver's copy is still at the version read.
+    CopyAsRead,
+}
 
 impl Core {
     /// `GET /accounts/{a}/identity-sharing`: admin-level users; one Query.
@@ -195,11 +269,13 @@ impl Core {
         };
         let receiver = &receiver;
         let key = keys::identity_grant(account_id, identity_type, receiver);
-        let (member, (accounts, current)) = self
+        let copy_key = keys::identity_received(receiver);
+        let (member, (accounts, current, copy)) = self
             .member_and(caller, account_id, async {
                 tokio::try_join!(
                     self.accounts(std::slice::from_ref(receiver)),
-                    self.table.get::<IdentityGrantItem>(&key)
+                    self.table.get::<IdentityGrantItem>(&key),
+                    self.table.get::<IdentityReceivedItem>(&copy_key),
                 )
             })
             .await?;
@@ -227,40 +303,63 @@ impl Core {
             allowed: input.allowed,
         };
 
-        let before = current.is_some();
-        if before == input.allowed {
-            return Ok(view);
+        let mut read = Some((current, copy));
+        let mut retry = Retry::new(Retry::WRITE);
+        while retry.next().await {
+            let (current, copy) = match read.take() {
+                Some(state) => state,
+                None => tokio::try_join!(
+                    self.table.get::<IdentityGrantItem>(&key),
+                    self.table.get::<IdentityReceivedItem>(&copy_key),
+                )?,
+            };
+            let before = current.is_some();
+            if before == input.allowed {
+                return Ok(view);
+            }
+            let mut tx = Tx::new();
+            if input.allowed {
+                let item = IdentityGrantItem::new(
+                    &member.account_id,
+                    identity_type,
+                    receiver,
+                    &receiver_name,
+                    self.now_rfc3339(),
+                    member.user_id.as_str(),
+                );
+                tx.put_if(GrantChange::StillAsRead, &item, Cond::absent())?;
+            } else {
+                tx.delete_if(GrantChange::StillAsRead, key.clone(), Cond::present());
+            }
+            // An account stored before the copy existed has none: its explanation reads
+            // the owners' grants themselves, so none is started here with this one alone.
+            if let Some(copy) = &copy {
+                let next = copy.with(&member.account_id, identity_type, input.allowed);
+                tx.put_if(GrantChange::CopyAsRead, &next, Cond::version(copy.version))?;
+            }
+            let entry = Entry {
+                actor_user_id: member.user_id.to_string(),
+                action: action::IDENTITY_SHARING_CHANGED,
+                identity_type: Some(identity_type),
+                before: Some(json!(before)),
+                after: Some(json!(input.allowed)),
+                ..Default::default()
+            };
+            entry.add_between(self, &mut tx, &member.account_id, receiver)?;
+            match self.table.commit(tx).await {
+                Ok(()) => return Ok(view),
+                // Read again: a concurrent request made this change first (then there is
+                // nothing left to write, and that request logged it), or another owner
+                // changed what it sends this account.
+                Err(TxError::Guard(GrantChange::StillAsRead | GrantChange::CopyAsRead)) => {
+                    continue;
+                }
+                Err(TxError::Store(e)) => return Err(e),
+            }
         }
-        let mut tx = Tx::new();
-        if input.allowed {
-            let item = IdentityGrantItem::new(
-                &member.account_id,
-                identity_type,
-                receiver,
-                &receiver_name,
-                self.now_rfc3339(),
-                member.user_id.as_str(),
-            );
-            tx.put_if(StillAsRead, &item, Cond::absent())?;
-        } else {
-            tx.delete_if(StillAsRead, key, Cond::present());
-        }
-        let entry = Entry {
-            actor_user_id: member.user_id.to_string(),
-            action: action::IDENTITY_SHARING_CHANGED,
-            identity_type: Some(identity_type),
-            before: Some(json!(before)),
-            after: Some(json!(input.allowed)),
-            ..Default::default()
-        };
-        entry.add_between(self, &mut tx, &member.account_id, receiver)?;
-        match self.table.commit(tx).await {
-            Ok(()) => Ok(view),
-            // A concurrent request made the same change first: the state is the one
-            // asked for, and that request logged the change.
-            Err(TxError::Guard(StillAsRead)) => Ok(view),
-            Err(TxError::Store(e)) => Err(e),
-        }
+        Err(Error::Conflict(
+            "the identity types sent to this account kept changing while this change was being saved; try again".to_owned(),
+        ))
     }
 
     /// The identity types `owner` sends to `receiver`: one BatchGetItem of one key per
@@ -315,6 +414,90 @@ mod tests {
         assert_eq!(s("receiverAccountName"), "mPDine");
         let back: IdentityGrantItem = serde_dynamo::from_item(item).unwrap();
         assert_eq!(back, g);
+    }
+
+    #[test]
+    fn the_receivers_copy_follows_each_change_and_its_version() {
+        let (a, c) = (acc("mptravel"), acc("mpstay"));
+        let empty = IdentityReceivedItem::empty(&acc("mpdine"));
+        let item: crate::store::Item = crate::entity::to_item(&empty).unwrap().into();
+        let s = |k: &str| item.get(k).unwrap().as_s().unwrap().clone();
+        assert_eq!(s("PK"), "ACCOUNT#mpdine");
+        assert_eq!(s("SK"), "IDENTITY_RECEIVED");
+        assert_eq!(s("entityType"), "identity_received");
+        assert_eq!(empty.version, 0);
+        assert!(empty.sent_by(&a).is_empty());
+
+        // (change, the types a sends after it, the types c sends after it)
+        let steps = [
+            (
+                (&a, IdentityType::GoogleAdvertisingId, true),
+                vec![IdentityType::GoogleAdvertisingId],
+                vec![],
+            ),
+            (
+                (&a, IdentityType::Email, true),
+                vec![IdentityType::Email, IdentityType::GoogleAdvertisingId],
+                vec![],
+            ),
+            (
+                (&c, IdentityType::Email, true),
+                vec![IdentityType::Email, IdentityType::GoogleAdvertisingId],
+                vec![IdentityType::Email],
+            ),
+            (
+                (&a, IdentityType::Email, true),
+                vec![IdentityType::Email, IdentityType::GoogleAdvertisingId],
+                vec![IdentityType::Email],
+            ),
+            (
+                (&a, IdentityType::GoogleAdvertisingId, false),
+                vec![IdentityType::Email],
+                vec![IdentityType::Email],
+            ),
+            (
+                (&a, IdentityType::Email, false),
+                vec![],
+                vec![IdentityType::Email],
+            ),
+            (
+                (&a, IdentityType::Email, false),
+                vec![],
+                vec![IdentityType::Email],
+            ),
+        ];
+        let mut copy = empty;
+        for (n, ((owner, t, allowed), from_a, from_c)) in steps.into_iter().enumerate() {
+            let next = copy.with(owner, t, allowed);
+            assert_eq!(next.version, copy.version + 1, "step {n}");
+            assert_eq!(
+                next.sent_by(&a).into_iter().collect::<Vec<_>>(),
+                from_a,
+                "step {n}"
+            );
+            assert_eq!(
+                next.sent_by(&c).into_iter().collect::<Vec<_>>(),
+                from_c,
+                "step {n}"
+            );
+            // An owner that sends nothing has no entry; a list is in the contract's order.
+            assert_eq!(
+                next.from.contains_key("mptravel"),
+                !from_a.is_empty(),
+                "step {n}"
+            );
+            for ts in next.from.values() {
+                let mut sorted = ts.clone();
+                sorted.sort_by_key(|t| IdentityType::ALL.iter().position(|x| x == t));
+                assert_eq!(ts, &sorted, "step {n}");
+            }
+            let back: IdentityReceivedItem = serde_dynamo::from_item(crate::store::Item::from(
+                crate::entity::to_item(&next).unwrap(),
+            ))
+            .unwrap();
+            assert_eq!(back, next, "step {n}");
+            copy = next;
+        }
     }
 
     #[test]

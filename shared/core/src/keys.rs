@@ -228,6 +228,16 @@ pub fn identity_grant(owner: &AccountId, t: IdentityType, receiver: &AccountId) 
 }
 pub const IDENTITY_GRANT_PREFIX: &str = "IDENTITY_GRANT#";
 
+/// The identity types account `receiver` is sent, by owner account: a copy of the
+/// identity grants naming it, kept in the same transactions, so that a receiver's access
+/// explanation reads them beside the audience without first learning the owner.
+pub fn identity_received(receiver: &AccountId) -> Key {
+    Key {
+        pk: account_pk(receiver),
+        sk: "IDENTITY_RECEIVED".to_owned(),
+    }
+}
+
 /// One member of an audience. The end-user id is free-form (1-256 characters of any
 /// script), so it goes into the key hashed: a sort key holds at most 1024 bytes, and
 /// keys (and the cursors made of them) never carry an end-user identity in clear.
@@ -304,6 +314,13 @@ mod tests {
             "IDENTITY_GRANT#ios_idfa#b"
         );
         assert_eq!(sharing_defaults(&acc("a")).sk, "SHARING_DEFAULTS");
+        assert_eq!(
+            identity_received(&acc("b")),
+            Key {
+                pk: "ACCOUNT#b".into(),
+                sk: "IDENTITY_RECEIVED".into()
+            }
+        );
         let planner = RoleId::parse("planner").unwrap();
         assert_eq!(
             role(&acc("a"), &planner),
