@@ -15,9 +15,8 @@
 
 use e2e_tests::Stack;
 use serde_json::{Value, json};
-use sharing_core::ids::{AccountId, AudienceId};
-use sharing_core::items::{AudienceItem, GrantItem, GrantSource, SharingEntry, entity};
-use sharing_core::keys;
+use sharing_core::ids::{AccountId, AudienceId, OrganizationId, UserId};
+use sharing_core::items::{AudienceItem, GrantItem, GrantSource, SharingEntry};
 use sharing_core::policy::ShareLevel;
 use std::time::{Duration, Instant};
 
@@ -55,43 +54,33 @@ async fn grow(s: &Stack, audiences: usize) -> Duration {
         let mut grants: Vec<GrantItem> = Vec::new();
         for n in chunk {
             let id = AudienceId::parse(&format!("bench-{n:06}")).unwrap();
-            let key = keys::audience(&id);
             let audience = AudienceItem {
-                pk: key.pk.clone(),
-                sk: key.sk.clone(),
-                gsi1pk: keys::owned_audiences(&owner),
-                gsi1sk: key.sk,
-                entity_type: entity::AUDIENCE.to_owned(),
-                id: id.to_string(),
+                id: id.clone(),
                 name: format!("Bench audience {n}"),
                 description: None,
                 definition: "{}".into(),
-                owner_account_id: owner.to_string(),
+                owner_account_id: owner.clone(),
                 owner_account_name: "mPTravel".into(),
-                organization_id: "mparticle".into(),
-                created_by: "ana".into(),
+                organization_id: OrganizationId::parse("mparticle").unwrap(),
+                created_by: UserId::parse("ana").unwrap(),
                 created_by_email: "ana@mptravel.example".into(),
                 created_at: "2026-01-01T00:00:00Z".into(),
                 updated_at: "2026-01-01T00:00:00Z".into(),
                 version: 1,
                 sharing_version: 1,
-                sharing: (0..RECEIVERS).map(|i| (receiver(i), entry(i))).collect(),
+                sharing: (0..RECEIVERS)
+                    .map(|i| (AccountId::parse(&receiver(i)).unwrap(), entry(i)))
+                    .collect(),
                 edited_accounts: Default::default(),
             };
             for i in 0..RECEIVERS {
                 let r = AccountId::parse(&receiver(i)).unwrap();
-                let k = keys::grant(&id, &r);
                 grants.push(GrantItem {
-                    pk: k.pk,
-                    sk: k.sk,
-                    gsi1pk: keys::received_grants(&r),
-                    gsi1sk: keys::received_grant_sort(ShareLevel::ViewOnly, &id),
-                    entity_type: entity::GRANT.to_owned(),
-                    audience_id: id.to_string(),
+                    audience_id: id.clone(),
                     audience_name: audience.name.clone(),
-                    owner_account_id: owner.to_string(),
+                    owner_account_id: owner.clone(),
                     owner_account_name: "mPTravel".into(),
-                    receiver_account_id: r.to_string(),
+                    receiver_account_id: r.clone(),
                     grant: entry(i),
                     ttl: None,
                 });

@@ -14,9 +14,8 @@
 use e2e_tests::Stack;
 use e2e_tests::routes::{RouteFigure, walk};
 use serde_json::json;
-use sharing_core::ids::{AccountId, AudienceId};
+use sharing_core::ids::{AccountId, AudienceId, OrganizationId, UserId};
 use sharing_core::items::{AudienceItem, GrantItem, SharingEntry};
-use sharing_core::keys;
 use sharing_core::policy::ShareLevel;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -112,36 +111,24 @@ async fn seed_flat(s: &Stack, receiver: &AccountId, owner: &AccountId, n: usize)
     let mut audiences = Vec::with_capacity(n);
     for i in 0..n {
         let id = AudienceId::parse(&format!("flat-{owner}-{i:06}")).unwrap();
-        let key = keys::grant(&id, receiver);
         grants.push(GrantItem {
-            pk: key.pk,
-            sk: key.sk,
-            gsi1pk: keys::received_grants(receiver),
-            gsi1sk: keys::received_grant_sort(ShareLevel::Usable, &id),
-            entity_type: "grant".into(),
-            audience_id: id.to_string(),
+            audience_id: id.clone(),
             audience_name: format!("Audience {i}"),
-            owner_account_id: "mptravel".into(),
+            owner_account_id: AccountId::parse("mptravel").unwrap(),
             owner_account_name: "mPTravel".into(),
-            receiver_account_id: receiver.to_string(),
+            receiver_account_id: receiver.clone(),
             grant: SharingEntry::plain(ShareLevel::Usable, "Flat receiver"),
             ttl: None,
         });
-        let key = keys::audience(&id);
         audiences.push(AudienceItem {
-            pk: key.pk,
-            sk: key.sk.clone(),
-            gsi1pk: keys::owned_audiences(owner),
-            gsi1sk: key.sk,
-            entity_type: "audience".into(),
-            id: id.to_string(),
+            id: id.clone(),
             name: format!("Audience {i}"),
             description: None,
             definition: "{}".into(),
-            owner_account_id: owner.to_string(),
+            owner_account_id: owner.clone(),
             owner_account_name: "Flat owner".into(),
-            organization_id: "mparticle".into(),
-            created_by: "flat".into(),
+            organization_id: OrganizationId::parse("mparticle").unwrap(),
+            created_by: UserId::parse("flat").unwrap(),
             created_by_email: "flat@example.com".into(),
             created_at: now.clone(),
             updated_at: now.clone(),

@@ -326,7 +326,7 @@ async fn notifier_case(
                 .filter(|e| {
                     e["body"]["text"]
                         .as_str()
-                        .is_some_and(|t| t.contains(&request.id))
+                        .is_some_and(|t| t.contains(request.id.as_str()))
                 })
                 .count()
         })

@@ -11,10 +11,11 @@
 use crate::activity::{Entry, action};
 use crate::audiences::access_of;
 use crate::email::{EmailFacts, EmailKind};
+use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, RequestId};
 use crate::items::{AudienceItem, GrantSource, MembershipItem, SharingEntry, entity};
-use crate::keys;
+use crate::keys::{self, Key};
 use crate::outbox::add_email;
 use crate::plan::{Conflict, Plan, Planner, Stamp};
 use crate::sharing::{
@@ -150,12 +151,12 @@ pub struct UserRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessRequestView {
-    pub id: String,
-    pub audience_id: String,
+    pub id: RequestId,
+    pub audience_id: AudienceId,
     pub audience_name: String,
-    pub owner_account_id: String,
+    pub owner_account_id: AccountId,
     pub owner_account_name: String,
-    pub requester_account_id: String,
+    pub requester_account_id: AccountId,
     pub requester_account_name: String,
     pub requested_by: UserRef,
     pub requested_level: ShareLevel,
@@ -199,19 +200,6 @@ fn view_only() -> ShareLevel {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessRequestItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    #[serde(rename = "GSI1PK")]
-    pub gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    pub gsi1sk: String,
-    #[serde(rename = "GSI2PK")]
-    pub gsi2pk: String,
-    #[serde(rename = "GSI2SK")]
-    pub gsi2sk: String,
-    pub entity_type: String,
     /// The requester's name as their membership had it (for the owner's email).
     #[serde(default)]
     pub requester_name: String,
@@ -220,23 +208,34 @@ pub struct AccessRequestItem {
 }
 
 impl AccessRequestItem {
-    /// The item of `request`, with the keys its status calls for.
-    pub fn new(request: AccessRequestView, requester_name: String) -> Result<Self> {
-        let id = RequestId::parse(&request.id)?;
-        let owner = AccountId::parse(&request.owner_account_id)?;
-        let requester = AccountId::parse(&request.requester_account_id)?;
-        let key = keys::access_request(&id);
-        let sort = keys::request_sort(request.status.as_str(), &id);
-        Ok(AccessRequestItem {
-            pk: key.pk,
-            sk: key.sk,
-            gsi1pk: keys::outgoing_requests(&requester),
-            gsi1sk: sort.clone(),
-            gsi2pk: keys::incoming_requests(&owner),
-            gsi2sk: sort,
-            entity_type: entity::ACCESS_REQUEST.to_owned(),
+    /// The item of `request` (its keys follow from its status, see the declaration).
+    pub fn new(request: AccessRequestView, requester_name: String) -> Self {
+        AccessRequestItem {
             requester_name,
             request,
+        }
+    }
+
+    fn sort(&self) -> String {
+        keys::request_sort(self.request.status.as_str(), &self.request.id)
+    }
+}
+
+impl Entity for AccessRequestItem {
+    const TYPE: &'static str = entity::ACCESS_REQUEST;
+    fn key(&self) -> Key {
+        keys::access_request(&self.request.id)
+    }
+    fn gsi1(&self) -> Option<Key> {
+        Some(Key {
+            pk: keys::outgoing_requests(&self.request.requester_account_id),
+            sk: self.sort(),
+        })
+    }
+    fn gsi2(&self) -> Option<Key> {
+        Some(Key {
+            pk: keys::incoming_requests(&self.request.owner_account_id),
+            sk: self.sort(),
         })
     }
 }
@@ -246,12 +245,27 @@ impl AccessRequestItem {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingRequestItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
-    pub request_id: String,
+    /// `AUDIENCE#{id}` / `PENDING_REQUEST#{b}`: not one of its attributes, so set by
+    /// [`PendingRequestItem::new`] and empty when read.
+    #[serde(skip)]
+    pub key: Key,
+    pub request_id: RequestId,
+}
+
+impl PendingRequestItem {
+    pub fn new(audience: &AudienceId, requester: &AccountId, request: RequestId) -> Self {
+        PendingRequestItem {
+            key: keys::pending_request(audience, requester),
+            request_id: request,
+        }
+    }
+}
+
+impl Entity for PendingRequestItem {
+    const TYPE: &'static str = entity::PENDING_REQUEST;
+    fn key(&self) -> Key {
+        self.key.clone()
+    }
 }
 
 /// Only the address of a user item.
@@ -379,12 +393,12 @@ fn facts(kind: EmailKind, item: &AccessRequestItem) -> EmailFacts {
     let r = &item.request;
     EmailFacts {
         kind,
-        request_id: r.id.clone(),
-        audience_id: r.audience_id.clone(),
+        request_id: r.id.to_string(),
+        audience_id: r.audience_id.to_string(),
         audience_name: r.audience_name.clone(),
-        owner_account_id: r.owner_account_id.clone(),
+        owner_account_id: r.owner_account_id.to_string(),
         owner_account_name: r.owner_account_name.clone(),
-        requester_account_id: r.requester_account_id.clone(),
+        requester_account_id: r.requester_account_id.to_string(),
         requester_account_name: r.requester_account_name.clone(),
         requester_name: item.requester_name.clone(),
         requester_email: r.requested_by.email.clone(),
@@ -547,10 +561,10 @@ impl Core {
         if let Some(e) = usable_address(&audience.created_by_email) {
             return Ok(Some(e.to_owned()));
         }
-        let Ok(creator) = crate::ids::UserId::parse(&audience.created_by) else {
-            return Ok(None);
-        };
-        let user: Option<UserEmail> = self.table.get_eventually(&keys::user(&creator)).await?;
+        let user: Option<UserEmail> = self
+            .table
+            .get_eventually(&keys::user(&audience.created_by))
+            .await?;
         Ok(user.and_then(|u| usable_address(&u.email).map(str::to_owned)))
     }
 
@@ -588,10 +602,10 @@ impl Core {
         id: &RequestId,
         found: Option<AccessRequestItem>,
     ) -> Result<AccessRequestItem> {
-        let mine = member.account_id.as_str();
+        let mine = &member.account_id;
         found
             .filter(|i| {
-                i.request.owner_account_id == mine || i.request.requester_account_id == mine
+                i.request.owner_account_id == *mine || i.request.requester_account_id == *mine
             })
             .ok_or_else(|| not_found(id.as_str()))
     }
@@ -695,8 +709,9 @@ impl Core {
         let request = Self::visible_request(member, id, found).ok();
         let audience = match &request {
             Some(r) => {
-                let audience_id = AudienceId::parse(&r.request.audience_id)?;
-                self.table.get(&keys::audience(&audience_id)).await?
+                self.table
+                    .get(&keys::audience(&r.request.audience_id))
+                    .await?
             }
             None => None,
         };
@@ -710,21 +725,6 @@ pub struct AudienceToAsk {
     pub audience: Option<AudienceItem>,
     /// Where the request's email goes (`None`: no usable address, no email).
     pub owner_email: Option<String>,
-}
-
-/// The lock held while a request of `requester` for `audience` is pending.
-fn pending_request_item(
-    audience: &AudienceId,
-    requester: &AccountId,
-    request: &RequestId,
-) -> PendingRequestItem {
-    let key = keys::pending_request(audience, requester);
-    PendingRequestItem {
-        pk: key.pk,
-        sk: key.sk,
-        entity_type: entity::PENDING_REQUEST.to_owned(),
-        request_id: request.to_string(),
-    }
 }
 
 /// Creating an access request (the body already read), planned on the audience: the
@@ -782,12 +782,12 @@ impl Planner for CreateRequest<'_> {
 
         let id = RequestId::parse(&at.new_id())?;
         let view = AccessRequestView {
-            id: id.to_string(),
+            id: id.clone(),
             audience_id: audience.id.clone(),
             audience_name: audience.name.clone(),
             owner_account_id: audience.owner_account_id.clone(),
             owner_account_name: audience.owner_account_name.clone(),
-            requester_account_id: member.account_id.to_string(),
+            requester_account_id: member.account_id.clone(),
             requester_account_name: member.account_name.clone(),
             requested_by: UserRef {
                 user_id: member.user_id.to_string(),
@@ -816,8 +816,8 @@ impl Planner for CreateRequest<'_> {
             reason: None,
             notification_failures: Vec::new(),
         };
-        let item = AccessRequestItem::new(view, self.requester_name.clone())?;
-        let lock = pending_request_item(audience_id, &member.account_id, &id);
+        let item = AccessRequestItem::new(view, self.requester_name.clone());
+        let lock = PendingRequestItem::new(audience_id, &member.account_id, id.clone());
 
         let mut tx = Tx::new();
         tx.put_if(Create::Request, &item, Cond::absent())?;
@@ -844,14 +844,14 @@ impl Planner for CreateRequest<'_> {
                 "the audience's creator has no usable email address; no notification"
             ),
         }
-        let owner = AccountId::parse(&audience.owner_account_id)?;
+        let owner = audience.owner_account_id.clone();
         Entry {
             actor_user_id: member.user_id.to_string(),
             action: action::ACCESS_REQUEST_CREATED,
             audience_id: Some(audience.id.clone()),
             before: Some(json!(access)),
             after: Some(json!(ShareLevel::Usable)),
-            request_id: Some(id.to_string()),
+            request_id: Some(id.clone()),
             ..Default::default()
         }
         .add_between_at(at, &mut tx, &owner, &member.account_id)?;
@@ -913,7 +913,7 @@ impl Planner for DecideRequest<'_> {
     fn plan(&mut self, state: &ToDecide, at: Stamp<'_>) -> Result<Plan<Decide, AccessRequestView>> {
         let (member, id) = (self.member, self.id);
         let item = Core::visible_request(member, id, state.request.clone())?;
-        let audience_id = AudienceId::parse(&item.request.audience_id)?;
+        let audience_id = item.request.audience_id.clone();
         let audience = state.audience.as_ref().ok_or_else(|| {
             Error::NotFound(format!(
                 "audience '{audience_id}' of this request no longer exists"
@@ -970,8 +970,8 @@ impl Planner for DecideRequest<'_> {
                 item.request.status.as_str()
             )));
         }
-        let requester = AccountId::parse(&item.request.requester_account_id)?;
-        let owner = AccountId::parse(&item.request.owner_account_id)?;
+        let requester = item.request.requester_account_id.clone();
+        let owner = item.request.owner_account_id.clone();
 
         let mut decided = item.request.clone();
         decided.decided_at = Some(at.rfc3339());
@@ -1000,7 +1000,7 @@ impl Planner for DecideRequest<'_> {
                         member.user_id.as_str(),
                         audience,
                         &changes,
-                        Some(id.as_str()),
+                        Some(id),
                         GrantSource::AccessRequest,
                     )?;
                 }
@@ -1029,7 +1029,7 @@ impl Planner for DecideRequest<'_> {
                 )
             }
         };
-        let new_item = AccessRequestItem::new(decided, item.requester_name.clone())?;
+        let new_item = AccessRequestItem::new(decided, item.requester_name.clone());
         tx.put_if(
             Decide::Request,
             &new_item,
@@ -1058,7 +1058,7 @@ impl Planner for DecideRequest<'_> {
             audience_id: Some(audience.id.clone()),
             before: Some(before),
             after: Some(after),
-            request_id: Some(id.to_string()),
+            request_id: Some(id.clone()),
             expires_at: new_item.request.expires_at.clone(),
             starts_at: new_item.request.starts_at.clone(),
             fallback_level: new_item.request.fallback_level,
@@ -1236,12 +1236,12 @@ mod tests {
 
     fn request() -> AccessRequestView {
         AccessRequestView {
-            id: "01JREQ".into(),
-            audience_id: "aud1".into(),
+            id: RequestId::parse("01JREQ").unwrap(),
+            audience_id: AudienceId::parse("aud1").unwrap(),
             audience_name: "Aspiring Athenians".into(),
-            owner_account_id: "mptravel".into(),
+            owner_account_id: AccountId::parse("mptravel").unwrap(),
             owner_account_name: "mPTravel".into(),
-            requester_account_id: "mpdine".into(),
+            requester_account_id: AccountId::parse("mpdine").unwrap(),
             requester_account_name: "mPDine".into(),
             requested_by: UserRef {
                 user_id: "dan".into(),
@@ -1352,12 +1352,12 @@ mod tests {
     #[test]
     fn item_keys_follow_the_status() {
         let view = AccessRequestView {
-            id: "01JREQ".into(),
-            audience_id: "aud1".into(),
+            id: RequestId::parse("01JREQ").unwrap(),
+            audience_id: AudienceId::parse("aud1").unwrap(),
             audience_name: "Aspiring Athenians".into(),
-            owner_account_id: "mptravel".into(),
+            owner_account_id: AccountId::parse("mptravel").unwrap(),
             owner_account_name: "mPTravel".into(),
-            requester_account_id: "mpdine".into(),
+            requester_account_id: AccountId::parse("mpdine").unwrap(),
             requester_account_name: "mPDine".into(),
             requested_by: UserRef {
                 user_id: "dan".into(),
@@ -1379,23 +1379,29 @@ mod tests {
             reason: None,
             notification_failures: Vec::new(),
         };
-        let item = AccessRequestItem::new(view.clone(), "Dan".into()).unwrap();
-        assert_eq!(item.pk, "ACCESS_REQUEST#01JREQ");
-        assert_eq!(item.sk, "ACCESS_REQUEST#01JREQ");
-        assert_eq!(item.gsi1pk, "REQUESTS_OUT#mpdine");
-        assert_eq!(item.gsi1sk, "PENDING#01JREQ");
-        assert_eq!(item.gsi2pk, "REQUESTS_IN#mptravel");
-        assert_eq!(item.gsi2sk, "PENDING#01JREQ");
-        let stored: crate::store::Item = serde_dynamo::to_item(&item).unwrap();
+        let item = AccessRequestItem::new(view.clone(), "Dan".into());
+        let stored = crate::entity::to_item(&item).unwrap();
+        let s = |stored: &crate::write::Item, k: &str| match stored.get(k) {
+            Some(crate::write::Value::S(v)) => v.clone(),
+            other => panic!("{k}: {other:?}"),
+        };
+        assert_eq!(s(&stored, "PK"), "ACCESS_REQUEST#01JREQ");
+        assert_eq!(s(&stored, "SK"), "ACCESS_REQUEST#01JREQ");
+        assert_eq!(s(&stored, "GSI1PK"), "REQUESTS_OUT#mpdine");
+        assert_eq!(s(&stored, "GSI1SK"), "PENDING#01JREQ");
+        assert_eq!(s(&stored, "GSI2PK"), "REQUESTS_IN#mptravel");
+        assert_eq!(s(&stored, "GSI2SK"), "PENDING#01JREQ");
+        let stored: crate::store::Item = stored.into();
         assert!(stored.contains_key("campaign") && stored.contains_key("requestedBy"));
         let back: AccessRequestItem = serde_dynamo::from_item(stored).unwrap();
         assert_eq!(back, item);
 
         let mut approved = view;
         approved.status = RequestStatus::Approved;
-        let item = AccessRequestItem::new(approved, "Dan".into()).unwrap();
-        assert_eq!(item.gsi1sk, "APPROVED#01JREQ");
-        assert_eq!(item.gsi2sk, "APPROVED#01JREQ");
+        let stored =
+            crate::entity::to_item(&AccessRequestItem::new(approved, "Dan".into())).unwrap();
+        assert_eq!(s(&stored, "GSI1SK"), "APPROVED#01JREQ");
+        assert_eq!(s(&stored, "GSI2SK"), "APPROVED#01JREQ");
     }
 
     mod planners {
@@ -1411,9 +1417,9 @@ mod tests {
         /// Audience `aud1` of mPTravel, shared as `sharing` says.
         fn aud1(sharing: &[(&str, SharingEntry)]) -> AudienceItem {
             AudienceItem {
-                id: "aud1".into(),
+                id: AudienceId::parse("aud1").unwrap(),
                 name: "Aspiring Athenians".into(),
-                owner_account_id: "mptravel".into(),
+                owner_account_id: AccountId::parse("mptravel").unwrap(),
                 owner_account_name: "mPTravel".into(),
                 ..crate::sharing::tests::audience(sharing)
             }
@@ -1571,7 +1577,7 @@ mod tests {
                             Cond::eq("sharingVersion", &1i64).unwrap(),
                             "{row}"
                         );
-                        assert_eq!(view.id, "ID01");
+                        assert_eq!(view.id.as_str(), "ID01");
                         assert_eq!(view.status, RequestStatus::Pending);
                         assert_eq!(view.held_level, held, "{row}");
                         assert_eq!(view.created_at, rfc3339(clock.now()));
@@ -1652,7 +1658,7 @@ mod tests {
                 ..request()
             };
             ToDecide {
-                request: Some(AccessRequestItem::new(view, "Dan Diner".into()).unwrap()),
+                request: Some(AccessRequestItem::new(view, "Dan Diner".into())),
                 audience: Some(aud1(sharing)),
             }
         }

@@ -2,10 +2,11 @@
 //! user management of admins (with the rule that an account keeps at least one admin).
 
 use crate::activity::{Entry, action};
+use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::identity_grants::IdentityReceivedItem;
 use crate::ids::{AccountId, OrganizationId, RoleId, UserId};
-use crate::items::{AccountItem, MembershipItem, OrganizationItem, RoleItem, entity};
+use crate::items::{AccountItem, MembershipItem, OrganizationItem, RoleItem, UserItem};
 use crate::keys;
 use crate::roles::MAX_ROLE_HOLDERS;
 use crate::store::{Page, PageRequest, Query};
@@ -47,7 +48,7 @@ pub struct UserView {
 impl From<MembershipItem> for UserView {
     fn from(m: MembershipItem) -> Self {
         UserView {
-            user_id: m.user_id,
+            user_id: m.user_id.to_string(),
             email: m.email,
             first_name: m.first_name,
             last_name: m.last_name,
@@ -133,18 +134,18 @@ impl Core {
 
     /// `GET /me`.
     pub async fn me(&self, caller: &Caller) -> Result<MeView> {
-        let q = Query::index(keys::GSI1, keys::user_memberships(&caller.user_id));
+        let q = Query::index(keys::GSI1, keys::user_memberships(&caller.user_id))
+            .of::<MembershipItem>();
         let items: Vec<MembershipItem> = self.table.query_all(&q).await?;
         Ok(MeView {
             user_id: caller.user_id.to_string(),
             email: caller.email.clone(),
             memberships: items
                 .into_iter()
-                .filter(|m| m.entity_type == entity::MEMBERSHIP)
                 .map(|m| MembershipView {
-                    account_id: m.account_id,
+                    account_id: m.account_id.to_string(),
                     account_name: m.account_name,
-                    organization_id: m.organization_id,
+                    organization_id: m.organization_id.to_string(),
                     role: m.role,
                 })
                 .collect(),
@@ -157,7 +158,7 @@ impl Core {
     pub async fn accounts(&self, ids: &[AccountId]) -> Result<HashMap<String, AccountItem>> {
         let keys: Vec<_> = ids.iter().map(keys::account).collect();
         let items: Vec<AccountItem> = self.table.batch_get_eventually(&keys).await?;
-        Ok(items.into_iter().map(|a| (a.id.clone(), a)).collect())
+        Ok(items.into_iter().map(|a| (a.id.to_string(), a)).collect())
     }
 
     /// The policy's view of a receiving account named by `member`'s account: `None` when
@@ -275,7 +276,7 @@ impl Core {
         actor: &str,
         account_id: &AccountId,
         account_name: &str,
-        organization_id: &str,
+        organization_id: &OrganizationId,
         user_id: &UserId,
         input: &UserInput,
     ) -> Result<(UserView, bool)> {
@@ -320,34 +321,24 @@ impl Core {
         actor: &str,
         account_id: &AccountId,
         account_name: &str,
-        organization_id: &str,
+        organization_id: &OrganizationId,
         user_id: &UserId,
         input: &UserInput,
     ) -> Result<(UserView, bool)> {
-        let key = keys::membership(account_id, user_id);
         let role_key = keys::role(account_id, &input.role);
         if input.role.built_in().is_none() && role.is_none() {
             return Err(unknown_role(account_id, &input.role));
         }
         let item = MembershipItem {
-            pk: key.pk.clone(),
-            sk: key.sk.clone(),
-            gsi1pk: keys::user_memberships(user_id),
-            gsi1sk: keys::account_pk(account_id),
-            entity_type: entity::MEMBERSHIP.to_owned(),
-            account_id: account_id.to_string(),
+            account_id: account_id.clone(),
             account_name: account_name.to_owned(),
-            organization_id: organization_id.to_owned(),
-            user_id: user_id.to_string(),
+            organization_id: organization_id.clone(),
+            user_id: user_id.clone(),
             email: input.email.clone(),
             first_name: input.first_name.clone(),
             last_name: input.last_name.clone(),
             role: input.role.clone(),
             permissions: role.as_ref().map(|r| r.permissions.clone()),
-            gsi2pk: role
-                .as_ref()
-                .map(|_| keys::role_holders(account_id, &input.role)),
-            gsi2sk: role.as_ref().map(|_| key.sk.clone()),
         };
         let view = UserView::from(item.clone());
         if let Some(b) = &before
@@ -361,16 +352,13 @@ impl Core {
         }
 
         let mut tx = Tx::new();
-        let user_key = keys::user(user_id);
-        tx.update(
-            user_key,
-            Update::new()
-                .set("entityType", entity::USER)?
-                .set("id", user_id.as_str())?
-                .set_if_absent("email", &input.email)?
-                .set_if_absent("firstName", &input.first_name)?
-                .set_if_absent("lastName", &input.last_name)?,
-        );
+        let user = UserItem {
+            id: user_id.clone(),
+            email: input.email.clone(),
+            first_name: input.first_name.clone(),
+            last_name: input.last_name.clone(),
+        };
+        tx.update(user.key(), Update::upsert(&user, &UserItem::KEPT)?);
         let guard = match &before {
             Some(b) => Cond::eq("role", &b.role)?,
             None => Cond::absent(),
@@ -408,7 +396,7 @@ impl Core {
             Entry {
                 actor_user_id: actor.to_owned(),
                 action: action::USER_ROLE_CHANGED,
-                user_id: Some(user_id.to_string()),
+                user_id: Some(user_id.clone()),
                 before: before.as_ref().map(|b| json!(b.role)),
                 after: Some(json!(input.role)),
                 role_id: role.as_ref().map(|r| r.id.clone()),
@@ -466,7 +454,7 @@ impl Core {
         Entry {
             actor_user_id: member.user_id.to_string(),
             action: action::USER_REMOVED,
-            user_id: Some(user_id.to_string()),
+            user_id: Some(user_id.clone()),
             before: Some(json!(before.role)),
             ..Default::default()
         }
@@ -485,12 +473,8 @@ impl Core {
 
     /// Creates or renames an organization (fixture loading by ops).
     pub async fn put_organization(&self, id: &OrganizationId, name: &str) -> Result<()> {
-        let key = keys::organization(id);
         let item = OrganizationItem {
-            pk: key.pk,
-            sk: key.sk,
-            entity_type: entity::ORGANIZATION.to_owned(),
-            id: id.to_string(),
+            id: id.clone(),
             name: name.to_owned(),
         };
         self.table.put(&item, None).await?;
@@ -504,15 +488,13 @@ impl Core {
         id: &AccountId,
         name: &str,
     ) -> Result<()> {
-        let key = keys::account(id);
-        let account = Update::new()
-            .set("entityType", entity::ACCOUNT)?
-            .set("id", id.as_str())?
-            .set("name", name)?
-            .set("organizationId", org.as_str())?
-            .set(keys::GSI1PK, &keys::organization_accounts(org))?
-            .set(keys::GSI1SK, &keys::account_pk(id))?
-            .set_if_absent("adminCount", &0)?;
+        let item = AccountItem {
+            id: id.clone(),
+            name: name.to_owned(),
+            organization_id: org.clone(),
+            admin_count: 0,
+        };
+        let (key, account) = (item.key(), Update::upsert(&item, &AccountItem::KEPT)?);
         // The account's copy of the identity types it is sent starts empty; a reload
         // keeps the one there (the condition fails, and that is the point).
         let copy = IdentityReceivedItem::empty(id);

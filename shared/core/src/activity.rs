@@ -1,8 +1,8 @@
 //! The activity log: one item per account a change touched, newest first.
 
 use crate::error::Result;
-use crate::ids::AccountId;
-use crate::items::{ActivityItem, GrantSource, entity};
+use crate::ids::{AccountId, AudienceId, RequestId, RoleId, UserId};
+use crate::items::{ActivityItem, GrantSource};
 use crate::keys;
 use crate::plan::Stamp;
 use crate::store::{Page, PageRequest, Query};
@@ -30,20 +30,21 @@ pub mod action {
 /// One change, before it is written into the log of each account it touched.
 #[derive(Debug, Clone, Default)]
 pub struct Entry {
+    /// Who made the change: a user, or `ops` (the fixture loader).
     pub actor_user_id: String,
     pub action: &'static str,
-    pub audience_id: Option<String>,
-    pub account_id: Option<String>,
+    pub audience_id: Option<AudienceId>,
+    pub account_id: Option<AccountId>,
     /// The user a role change or removal was about.
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub before: Option<Value>,
     pub after: Option<Value>,
-    pub request_id: Option<String>,
+    pub request_id: Option<RequestId>,
     pub expires_at: Option<String>,
     /// The identity type of an `identity_sharing.changed` entry.
     pub identity_type: Option<IdentityType>,
     /// The custom role of a `role.*` entry.
-    pub role_id: Option<String>,
+    pub role_id: Option<RoleId>,
     /// A sharing change: the new grant's window start, fallback and platforms, and
     /// where the grant came from.
     pub starts_at: Option<String>,
@@ -68,11 +69,8 @@ impl Entry {
         let at = stamp.rfc3339();
         for account in accounts {
             let id = stamp.new_id();
-            let key = keys::activity(account, &id);
             let item = ActivityItem {
-                pk: key.pk,
-                sk: key.sk,
-                entity_type: entity::ACTIVITY.to_owned(),
+                key: keys::activity(account, &id),
                 id,
                 at: at.clone(),
                 actor_user_id: self.actor_user_id.clone(),
@@ -84,7 +82,7 @@ impl Entry {
                 after: self.after.clone(),
                 request_id: self.request_id.clone(),
                 expires_at: self.expires_at.clone(),
-                identity_type: self.identity_type.map(|t| t.as_str().to_owned()),
+                identity_type: self.identity_type,
                 role_id: self.role_id.clone(),
                 starts_at: self.starts_at.clone(),
                 fallback_level: self.fallback_level,
@@ -120,12 +118,12 @@ impl Entry {
         b: &AccountId,
     ) -> Result<()> {
         Entry {
-            account_id: Some(b.to_string()),
+            account_id: Some(b.clone()),
             ..self.clone()
         }
         .add_at(stamp, tx, &[a])?;
         Entry {
-            account_id: Some(a.to_string()),
+            account_id: Some(a.clone()),
             ..self
         }
         .add_at(stamp, tx, &[b])
@@ -174,15 +172,15 @@ impl From<ActivityItem> for ActivityView {
             at: i.at,
             actor_user_id: i.actor_user_id,
             action: i.action,
-            audience_id: i.audience_id,
-            account_id: i.account_id,
-            user_id: i.user_id,
+            audience_id: i.audience_id.map(String::from),
+            account_id: i.account_id.map(String::from),
+            user_id: i.user_id.map(String::from),
             before: i.before,
             after: i.after,
-            request_id: i.request_id,
+            request_id: i.request_id.map(String::from),
             expires_at: i.expires_at,
-            identity_type: i.identity_type,
-            role_id: i.role_id,
+            identity_type: i.identity_type.map(|t| t.as_str().to_owned()),
+            role_id: i.role_id.map(String::from),
             starts_at: i.starts_at,
             fallback_level: i.fallback_level,
             allowed_platforms: i.allowed_platforms,

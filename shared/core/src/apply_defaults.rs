@@ -93,7 +93,7 @@ pub fn plan_defaults(
     now: i64,
     grant: impl Fn(ShareLevel, &str) -> SharingEntry,
 ) -> Vec<GrantChange> {
-    let touchable = |account: &str| {
+    let touchable = |account: &AccountId| {
         include_edited
             || match audience.sharing.get(account).filter(|e| e.is_live(now)) {
                 Some(e) => e.source == GrantSource::Default,
@@ -102,21 +102,18 @@ pub fn plan_defaults(
     };
     let mut desired: Desired = BTreeMap::new();
     for (account, name, level) in defaults {
-        if account.as_str() == audience.owner_account_id || !touchable(account.as_str()) {
+        if *account == audience.owner_account_id || !touchable(account) {
             continue;
         }
         let after = (*level != ShareLevel::Private).then(|| grant(*level, name));
         desired.insert(account.clone(), after);
     }
     for (account, _) in effective_sharing(audience, now) {
-        let Ok(id) = AccountId::parse(account) else {
-            continue;
-        };
-        if !desired.contains_key(&id)
-            && !defaults.iter().any(|(a, _, _)| a == &id)
+        if !desired.contains_key(account)
+            && !defaults.iter().any(|(a, _, _)| a == account)
             && touchable(account)
         {
-            desired.insert(id, None);
+            desired.insert(account.clone(), None);
         }
     }
     plan_changes(audience, &desired, now)
@@ -203,17 +200,11 @@ impl Core {
             .map(|d| d.defaults)
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|d| {
-                Some((
-                    AccountId::parse(&d.account_id).ok()?,
-                    d.account_name,
-                    d.level,
-                ))
-            })
+            .map(|d| (d.account_id, d.account_name, d.level))
             .collect();
         // The audiences of a page do not depend on each other: all at once (the page's
         // limit, at most 100, bounds how many are in flight).
-        let ids: Vec<String> = audiences.items.iter().map(|a| a.id.clone()).collect();
+        let ids: Vec<String> = audiences.items.iter().map(|a| a.id.to_string()).collect();
         let done = futures::future::try_join_all(
             audiences
                 .items
@@ -246,7 +237,7 @@ impl Core {
         defaults: &[(AccountId, String, ShareLevel)],
         input: &ApplyDefaultsInput,
     ) -> Result<Option<Vec<ApplyItem>>> {
-        let id = AudienceId::parse(&first_read.id)?;
+        let id = first_read.id.clone();
         let mut audience = first_read;
         let mut applied = Vec::new();
         let mut retry = Retry::new(3);
@@ -356,7 +347,7 @@ impl Core {
             .iter()
             .zip(counts)
             .map(|(c, connections_suspended)| ApplyItem {
-                audience_id: audience.id.clone(),
+                audience_id: audience.id.to_string(),
                 audience_name: audience.name.clone(),
                 account_id: c.receiver.to_string(),
                 account_name: c
@@ -376,6 +367,7 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::{OrganizationId, UserId};
 
     #[test]
     fn limit_is_a_whole_number_written_either_way() {
@@ -389,19 +381,14 @@ mod tests {
 
     fn audience(sharing: &[(&str, SharingEntry)], edited: &[&str]) -> AudienceItem {
         AudienceItem {
-            pk: "AUDIENCE#A".into(),
-            sk: "AUDIENCE#A".into(),
-            gsi1pk: "OWNER#o".into(),
-            gsi1sk: "AUDIENCE#A".into(),
-            entity_type: "audience".into(),
-            id: "A".into(),
+            id: AudienceId::parse("A").unwrap(),
             name: "A".into(),
             description: None,
             definition: "{}".into(),
-            owner_account_id: "o".into(),
+            owner_account_id: AccountId::parse("o").unwrap(),
             owner_account_name: "Owner".into(),
-            organization_id: "org".into(),
-            created_by: "u".into(),
+            organization_id: OrganizationId::parse("org").unwrap(),
+            created_by: UserId::parse("u").unwrap(),
             created_by_email: String::new(),
             created_at: String::new(),
             updated_at: String::new(),
@@ -409,9 +396,12 @@ mod tests {
             sharing_version: 1,
             sharing: sharing
                 .iter()
-                .map(|(id, e)| (id.to_string(), e.clone()))
+                .map(|(id, e)| (AccountId::parse(id).unwrap(), e.clone()))
                 .collect(),
-            edited_accounts: edited.iter().map(|s| s.to_string()).collect(),
+            edited_accounts: edited
+                .iter()
+                .map(|s| AccountId::parse(s).unwrap())
+                .collect(),
         }
     }
 

@@ -1,9 +1,10 @@
 //! Audiences on the owner side: create (with a snapshot of the account's sharing
 //! defaults), list, read (owner and receivers), edit (owner only).
 
+use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
-use crate::items::{AudienceItem, GrantItem, GrantSource, SharingEntry, entity};
+use crate::items::{AudienceItem, GrantItem, GrantSource, SharingEntry};
 use crate::keys::{self, Key};
 use crate::plan::{Conflict, Plan, Planner, Stamp};
 use crate::store::{Page, PageRequest, Query};
@@ -79,12 +80,12 @@ pub struct AudienceSummary {
 /// The level `account` holds on the audience at `now` (epoch seconds): `owner`, or the
 /// effective level of its grant (the policy's [`sharing_policy::effective_level`]).
 pub fn access_of(audience: &AudienceItem, account: &AccountId, now: i64) -> AccessLevel {
-    if audience.owner_account_id == account.as_str() {
+    if audience.owner_account_id == *account {
         return AccessLevel::Owner;
     }
     audience
         .sharing
-        .get(account.as_str())
+        .get(account)
         .map(|e| e.effective(now).into())
         .unwrap_or(AccessLevel::Private)
 }
@@ -92,10 +93,10 @@ pub fn access_of(audience: &AudienceItem, account: &AccountId, now: i64) -> Acce
 /// Whether `account` may activate the audience on `platform`: the owner always, a
 /// receiver when its grant does not bind it to other platforms.
 pub fn platform_allowed(audience: &AudienceItem, account: &AccountId, platform: &str) -> bool {
-    audience.owner_account_id == account.as_str()
+    audience.owner_account_id == *account
         || audience
             .sharing
-            .get(account.as_str())
+            .get(account)
             .is_none_or(|e| e.allows_platform(platform))
 }
 
@@ -104,7 +105,7 @@ pub fn platform_allowed(audience: &AudienceItem, account: &AccountId, platform: 
 pub fn effective_sharing(
     audience: &AudienceItem,
     now: i64,
-) -> impl Iterator<Item = (&String, &SharingEntry)> {
+) -> impl Iterator<Item = (&AccountId, &SharingEntry)> {
     audience.sharing.iter().filter(move |(_, e)| e.is_live(now))
 }
 
@@ -122,13 +123,13 @@ fn counts(audience: &AudienceItem, now: i64) -> SharedWithCounts {
 
 fn detail(a: &AudienceItem, access: AccessLevel) -> AudienceDetail {
     AudienceDetail {
-        id: a.id.clone(),
+        id: a.id.to_string(),
         name: a.name.clone(),
         description: a.description.clone(),
         definition: serde_json::from_str(&a.definition).unwrap_or(Value::Null),
-        owner_account_id: a.owner_account_id.clone(),
+        owner_account_id: a.owner_account_id.to_string(),
         owner_account_name: a.owner_account_name.clone(),
-        created_by: a.created_by.clone(),
+        created_by: a.created_by.to_string(),
         created_at: a.created_at.clone(),
         updated_at: a.updated_at.clone(),
         version: a.version,
@@ -162,29 +163,21 @@ fn validate_description(d: &Option<String>) -> Result<()> {
 /// The grant item that makes an audience appear in a receiver's "Shared with me".
 pub(crate) fn grant_item(
     audience: &AudienceItem,
-    receiver: &str,
+    receiver: &AccountId,
     entry: &SharingEntry,
-) -> Result<GrantItem> {
-    let receiver_id = AccountId::parse(receiver)?;
-    let audience_id = AudienceId::parse(&audience.id)?;
-    let key = keys::grant(&audience_id, &receiver_id);
-    Ok(GrantItem {
-        pk: key.pk,
-        sk: key.sk,
-        gsi1pk: keys::received_grants(&receiver_id),
-        gsi1sk: keys::received_grant_sort(entry.level, &audience_id),
-        entity_type: entity::GRANT.to_owned(),
+) -> GrantItem {
+    GrantItem {
         audience_id: audience.id.clone(),
         audience_name: audience.name.clone(),
         owner_account_id: audience.owner_account_id.clone(),
         owner_account_name: audience.owner_account_name.clone(),
-        receiver_account_id: receiver.to_owned(),
+        receiver_account_id: receiver.clone(),
         grant: entry.clone(),
         // Only a grant that ends in private may disappear: a fallback keeps it listed.
         ttl: entry
             .expires_at_epoch
             .filter(|_| entry.fallback_level == ShareLevel::Private),
-    })
+    }
 }
 
 impl Core {
@@ -289,7 +282,6 @@ impl Core {
         let definition = validate_definition(&input.definition)?;
 
         let id = AudienceId::parse(&self.ids.new_id())?;
-        let key = keys::audience(&id);
         let now = self.now_rfc3339();
         let sharing = defaults
             .map(|d| d.defaults)
@@ -309,19 +301,14 @@ impl Core {
             })
             .collect();
         let audience = AudienceItem {
-            pk: key.pk,
-            sk: key.sk,
-            gsi1pk: keys::owned_audiences(&member.account_id),
-            gsi1sk: keys::audience(&id).sk,
-            entity_type: entity::AUDIENCE.to_owned(),
-            id: id.to_string(),
+            id: id.clone(),
             name: input.name.clone(),
             description: input.description.clone().filter(|d| !d.is_empty()),
             definition,
-            owner_account_id: member.account_id.to_string(),
+            owner_account_id: member.account_id.clone(),
             owner_account_name: member.account_name.clone(),
             organization_id: member.organization_id.clone(),
-            created_by: member.user_id.to_string(),
+            created_by: member.user_id.clone(),
             created_by_email: member.email.clone(),
             created_at: now.clone(),
             updated_at: now,
@@ -337,7 +324,7 @@ impl Core {
             .sharing
             .iter()
             .map(|(r, e)| grant_item(&audience, r, e))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Vec<_>>();
         let (first, rest) = grants.split_at(grants.len().min(MAX_TX_OPS - 2));
         let mut tx = Tx::new();
         tx.put_if(AudienceIsNew, &audience, Cond::absent())?;
@@ -375,22 +362,16 @@ impl Core {
             .sharing
             .iter()
             .map(|(r, e)| grant_item(&audience, r, e))
-            .collect::<Result<Vec<_>>>()?;
-        let keys: Vec<Key> = grants
-            .iter()
-            .map(|g| Key {
-                pk: g.pk.clone(),
-                sk: g.sk.clone(),
-            })
-            .collect();
+            .collect::<Vec<_>>();
+        let keys: Vec<Key> = grants.iter().map(Entity::key).collect();
         let present: std::collections::HashSet<String> = self
             .table
             .batch_get::<GrantItem>(&keys)
             .await?
             .into_iter()
-            .map(|g| g.sk)
+            .map(|g| g.key().sk)
             .collect();
-        for g in grants.iter().filter(|g| !present.contains(&g.sk)) {
+        for g in grants.iter().filter(|g| !present.contains(&g.key().sk)) {
             self.table.put(g, Some(Cond::absent())).await?;
         }
         Ok(())
@@ -411,9 +392,9 @@ impl Core {
                 .items
                 .iter()
                 .map(|a| AudienceSummary {
-                    id: a.id.clone(),
+                    id: a.id.to_string(),
                     name: a.name.clone(),
-                    created_by: a.created_by.clone(),
+                    created_by: a.created_by.to_string(),
                     created_at: a.created_at.clone(),
                     shared_with: counts(a, now),
                 })
@@ -528,10 +509,10 @@ impl Planner for EditAudience<'_> {
         tx.put_if(Guarded::Audience, &audience, Cond::version(read.version))?;
         if patch.name.is_some() {
             for (receiver, entry) in effective_sharing(&audience, at.epoch()).take(MAX_TX_OPS - 1) {
-                let g = grant_item(&audience, receiver, entry)?;
+                let g = grant_item(&audience, receiver, entry);
                 tx.update_if(
                     Guarded::Grant,
-                    keys::Key { pk: g.pk, sk: g.sk },
+                    g.key(),
                     Update::new().set("audienceName", &audience.name)?,
                     Cond::present(),
                 );

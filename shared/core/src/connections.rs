@@ -10,7 +10,7 @@ use crate::audiences::{access_of, platform_allowed};
 use crate::clock::rfc3339_epoch;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId};
-use crate::items::{AudienceItem, ConnectionItem, ConnectionOutputItem, GrantItem, entity};
+use crate::items::{AudienceItem, ConnectionItem, ConnectionOutputItem, GrantItem};
 use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
@@ -142,14 +142,14 @@ pub fn connection_view(
         platform_allowed(audience, account, &c.platform),
     );
     ConnectionView {
-        id: c.id.clone(),
-        audience_id: c.audience_id.clone(),
+        id: c.id.to_string(),
+        audience_id: c.audience_id.to_string(),
         output_id: c.output_id.clone(),
         platform: c.platform.clone(),
         status,
         suspended_reason,
         created_at: c.created_at.clone(),
-        created_by: c.created_by.clone(),
+        created_by: c.created_by.to_string(),
     }
 }
 
@@ -195,9 +195,9 @@ impl Core {
                     let listed = level != ShareLevel::Private && access.is_none_or(|a| a == level);
                     listed.then(|| SharedAudienceView {
                         changes_at: g.grant.window().changes_at(now).map(rfc3339_epoch),
-                        audience_id: g.audience_id,
+                        audience_id: g.audience_id.to_string(),
                         name: g.audience_name,
-                        owner_account_id: g.owner_account_id,
+                        owner_account_id: g.owner_account_id.to_string(),
                         owner_account_name: g.owner_account_name,
                         access: level,
                         expires_at: g.grant.expires_at,
@@ -239,7 +239,7 @@ impl Core {
             || {
                 let names = audience
                     .sharing
-                    .get(member.account_id.as_str())
+                    .get(&member.account_id)
                     .and_then(|e| e.allowed_platforms.clone())
                     .unwrap_or_default()
                     .join(", ");
@@ -250,31 +250,18 @@ impl Core {
             },
         )?;
         let cid = ConnectionId::parse(&self.ids.new_id())?;
-        let key = keys::connection(&cid);
         let item = ConnectionItem {
-            pk: key.pk,
-            sk: key.sk,
-            gsi1pk: keys::audience_connections(&member.account_id, id),
-            gsi1sk: keys::connection_sort(&cid),
-            gsi2pk: Some(keys::account_connections(&member.account_id)),
-            gsi2sk: Some(keys::connection_sort(&cid)),
-            entity_type: entity::CONNECTION.to_owned(),
-            id: cid.to_string(),
-            account_id: member.account_id.to_string(),
-            audience_id: id.to_string(),
+            id: cid.clone(),
+            account_id: member.account_id.clone(),
+            audience_id: id.clone(),
             output_id: input.output_id.clone(),
             platform: input.platform.clone(),
             created_at: self.now_rfc3339(),
-            created_by: member.user_id.to_string(),
+            created_by: member.user_id.clone(),
             owner_account_id: Some(audience.owner_account_id.clone()),
         };
-        let okey = keys::connection_output(&member.account_id, id, &input.output_id);
-        let output = ConnectionOutputItem {
-            pk: okey.pk,
-            sk: okey.sk,
-            entity_type: entity::CONNECTION_OUTPUT.to_owned(),
-            connection_id: cid.to_string(),
-        };
+        let output =
+            ConnectionOutputItem::new(&member.account_id, id, &input.output_id, cid.clone());
         let mut tx = Tx::new();
         tx.put_if(Connect::Output, &output, Cond::absent())?;
         tx.put_if(Connect::Connection, &item, Cond::absent())?;
@@ -355,8 +342,8 @@ impl Core {
         let audience_keys = p
             .items
             .iter()
-            .map(|c| AudienceId::parse(&c.audience_id).map(|id| keys::audience(&id)))
-            .collect::<Result<Vec<_>>>()?;
+            .map(|c| keys::audience(&c.audience_id))
+            .collect::<Vec<_>>();
         let audiences: Vec<AudienceItem> = if audience_keys.is_empty() {
             Vec::new()
         } else {
@@ -377,11 +364,11 @@ impl Core {
                         None => connection_state(AccessLevel::Private, true),
                     };
                     AccountConnectionView {
-                        id: c.id.clone(),
-                        audience_id: c.audience_id.clone(),
+                        id: c.id.to_string(),
+                        audience_id: c.audience_id.to_string(),
                         audience_name: audience.map(|a| a.name.clone()).unwrap_or_default(),
                         owner_account_id: audience
-                            .map(|a| a.owner_account_id.clone())
+                            .map(|a| a.owner_account_id.to_string())
                             .unwrap_or_default(),
                         output_id: c.output_id.clone(),
                         platform: c.platform.clone(),
@@ -415,9 +402,9 @@ impl Core {
             .await?;
         let member = &member;
         let c = found
-            .filter(|c| c.account_id == member.account_id.as_str())
+            .filter(|c| c.account_id == member.account_id)
             .ok_or_else(|| connection_not_found(cid))?;
-        if c.audience_id != id.as_str() {
+        if c.audience_id != *id {
             return Err(connection_not_found(cid));
         }
         let mut tx = Tx::new();
@@ -442,7 +429,7 @@ impl Core {
         cid: &ConnectionId,
     ) -> Result<ConnectionItem> {
         let c: Option<ConnectionItem> = self.table.get(&keys::connection(cid)).await?;
-        c.filter(|c| c.account_id == member.account_id.as_str())
+        c.filter(|c| c.account_id == member.account_id)
             .ok_or_else(|| connection_not_found(cid))
     }
 }
@@ -468,16 +455,11 @@ mod tests {
             ..SharingEntry::plain(ShareLevel::Usable, "mPDine")
         };
         let item = GrantItem {
-            pk: "AUDIENCE#A".into(),
-            sk: "GRANT#mpdine".into(),
-            gsi1pk: "RECEIVER#mpdine".into(),
-            gsi1sk: "USABLE#A".into(),
-            entity_type: "grant".into(),
-            audience_id: "A".into(),
+            audience_id: AudienceId::parse("A").unwrap(),
             audience_name: "Aspiring Athenians".into(),
-            owner_account_id: "mptravel".into(),
+            owner_account_id: AccountId::parse("mptravel").unwrap(),
             owner_account_name: "mPTravel".into(),
-            receiver_account_id: "mpdine".into(),
+            receiver_account_id: AccountId::parse("mpdine").unwrap(),
             grant,
             ttl: None,
         };

@@ -11,10 +11,8 @@ use crate::clock::rfc3339_epoch;
 use crate::connections::{ConnectionStatus, connection_state};
 use crate::error::{Error, Result};
 use crate::identity_grants::IdentityReceivedItem;
-use crate::ids::{AccountId, AudienceId, OrganizationId};
-use crate::items::{
-    AccountItem, AudienceItem, ConnectionItem, GrantSource, OrganizationItem, entity,
-};
+use crate::ids::{AccountId, AudienceId};
+use crate::items::{AccountItem, AudienceItem, ConnectionItem, GrantSource, OrganizationItem};
 use crate::keys;
 use crate::sharing::GrantView;
 use crate::store::Query;
@@ -126,9 +124,9 @@ fn explanation(
     let access = access_of(audience, account, now);
     let entry = audience
         .sharing
-        .get(account.as_str())
-        .filter(|e| e.is_live(now) && audience.owner_account_id != account.as_str());
-    let source = if audience.owner_account_id == account.as_str() {
+        .get(account)
+        .filter(|e| e.is_live(now) && audience.owner_account_id != *account);
+    let source = if audience.owner_account_id == *account {
         AccessSource::Owner
     } else {
         entry.map_or(AccessSource::None, |e| e.source.into())
@@ -142,7 +140,7 @@ fn explanation(
         }
     }
     AccessExplanation {
-        audience_id: audience.id.clone(),
+        audience_id: audience.id.to_string(),
         account_id: account.to_string(),
         access,
         source,
@@ -220,7 +218,7 @@ impl Core {
                 )
             })
             .await?;
-        let owner = AccountId::parse(&audience.owner_account_id)?;
+        let owner = audience.owner_account_id.clone();
         let identity_types = match copy {
             Some(copy) if owner != member.account_id => copy.sent_by(&owner).into_iter().collect(),
             _ => self.identity_types_sent(&owner, &member.account_id).await?,
@@ -289,8 +287,8 @@ impl Core {
     /// `GET /accounts/{a}/organization`: any member; the organization and every account
     /// in it (the receivers an owner can choose from), by id.
     pub async fn organization(&self, member: &AccountMember) -> Result<OrganizationView> {
-        let org = OrganizationId::parse(&member.organization_id)?;
-        let q = Query::index(keys::GSI1, keys::organization_accounts(&org));
+        let org = member.organization_id.clone();
+        let q = Query::index(keys::GSI1, keys::organization_accounts(&org)).of::<AccountItem>();
         let key = keys::organization(&org);
         let (item, accounts) = tokio::try_join!(
             self.table.get::<OrganizationItem>(&key),
@@ -298,9 +296,9 @@ impl Core {
         )?;
         let mut accounts: Vec<OrganizationAccount> = accounts
             .into_iter()
-            .filter(|a| a.entity_type == entity::ACCOUNT && a.organization_id == org.as_str())
+            .filter(|a| a.organization_id == org)
             .map(|a| OrganizationAccount {
-                account_id: a.id,
+                account_id: a.id.to_string(),
                 account_name: a.name,
             })
             .collect();

@@ -8,8 +8,7 @@ use crate::accounts::{UserInput, counts_as_admin};
 use crate::audiences::grant_item;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, OrganizationId, RoleId, UserId};
-use crate::items::{AudienceItem, SharingEntry, entity};
-use crate::keys;
+use crate::items::{AudienceItem, SharingEntry};
 use crate::write::{Cond, Tx, TxError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -109,13 +108,13 @@ const OPS: &str = "ops";
 impl Core {
     pub async fn load_fixture(&self, f: &Fixture) -> Result<LoadReport> {
         let mut report = LoadReport::default();
-        let mut accounts: HashMap<String, (String, String)> = HashMap::new();
+        let mut accounts: HashMap<String, (String, OrganizationId)> = HashMap::new();
         for org in &f.organizations {
             self.put_organization(&org.id, &org.name).await?;
             report.organizations += 1;
             for a in &org.accounts {
                 self.put_account(&org.id, &a.id, &a.name).await?;
-                accounts.insert(a.id.to_string(), (a.name.clone(), org.id.to_string()));
+                accounts.insert(a.id.to_string(), (a.name.clone(), org.id.clone()));
                 report.accounts += 1;
                 for r in &a.roles {
                     let id = RoleId::parse_custom(&r.id)?;
@@ -175,7 +174,7 @@ impl Core {
                     )));
                 }
                 sharing.insert(
-                    g.account_id.to_string(),
+                    g.account_id.clone(),
                     SharingEntry {
                         granted_by: Some(OPS.to_owned()),
                         granted_at: Some(self.now_rfc3339()),
@@ -183,22 +182,17 @@ impl Core {
                     },
                 );
             }
-            let key = keys::audience(&a.id);
+
             let now = self.now_rfc3339();
             let item = AudienceItem {
-                pk: key.pk.clone(),
-                sk: key.sk.clone(),
-                gsi1pk: keys::owned_audiences(&a.owner_account_id),
-                gsi1sk: key.sk,
-                entity_type: entity::AUDIENCE.to_owned(),
-                id: a.id.to_string(),
+                id: a.id.clone(),
                 name: a.name.clone(),
                 description: a.description.clone(),
                 definition: serde_json::to_string(&a.definition).map_err(Error::store)?,
-                owner_account_id: a.owner_account_id.to_string(),
+                owner_account_id: a.owner_account_id.clone(),
                 owner_account_name: owner_name.clone(),
                 organization_id: org.clone(),
-                created_by: a.created_by.to_string(),
+                created_by: a.created_by.clone(),
                 created_by_email: emails
                     .get(a.created_by.as_str())
                     .cloned()
@@ -209,12 +203,12 @@ impl Core {
                 sharing_version: 1,
                 sharing,
                 // Every account the fixture names was set on the audience, private too.
-                edited_accounts: a.sharing.iter().map(|g| g.account_id.to_string()).collect(),
+                edited_accounts: a.sharing.iter().map(|g| g.account_id.clone()).collect(),
             };
             let mut tx = Tx::new();
             tx.put_if(AudienceIsNew, &item, Cond::absent())?;
             for (r, e) in &item.sharing {
-                tx.put(&grant_item(&item, r, e)?)?;
+                tx.put(&grant_item(&item, r, e))?;
             }
             match self.table.commit(tx).await {
                 Ok(()) => report.audiences_created += 1,

@@ -18,7 +18,7 @@
 use crate::Core;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, UserId};
-use crate::items::{IdempotencyItem, entity};
+use crate::items::IdempotencyItem;
 use crate::keys;
 use crate::write::{Cond, Op, Update};
 use serde::Serialize;
@@ -135,9 +135,7 @@ fn record(
     response: Option<&StoredResponse>,
 ) -> IdempotencyItem {
     IdempotencyItem {
-        pk: key.pk.clone(),
-        sk: key.sk.clone(),
-        entity_type: entity::IDEMPOTENCY.to_owned(),
+        key: key.clone(),
         request_hash: request_hash.to_owned(),
         status: if response.is_some() {
             "completed"

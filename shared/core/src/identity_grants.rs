@@ -22,10 +22,11 @@
 //! explanation reads the owner's grants, as before.
 
 use crate::activity::{Entry, action};
+use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::ids::AccountId;
 use crate::items::entity;
-use crate::keys;
+use crate::keys::{self, Key};
 use crate::plan::{Conflict, Plan, Planner, Stamp};
 use crate::store::Query;
 use crate::write::{Cond, Tx};
@@ -39,18 +40,25 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentityGrantItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
-    pub owner_account_id: String,
+    pub owner_account_id: AccountId,
     pub identity_type: IdentityType,
-    pub receiver_account_id: String,
+    pub receiver_account_id: AccountId,
     /// Copied for the listing, like the receiver names of an audience's sharing map.
     pub receiver_account_name: String,
     pub granted_at: String,
     pub granted_by: String,
+}
+
+/// `ACCOUNT#{a}` / `IDENTITY_GRANT#{type}#{b}`.
+impl Entity for IdentityGrantItem {
+    const TYPE: &'static str = entity::IDENTITY_GRANT;
+    fn key(&self) -> Key {
+        keys::identity_grant(
+            &self.owner_account_id,
+            self.identity_type,
+            &self.receiver_account_id,
+        )
+    }
 }
 
 impl IdentityGrantItem {
@@ -62,14 +70,10 @@ impl IdentityGrantItem {
         granted_at: String,
         granted_by: &str,
     ) -> Self {
-        let key = keys::identity_grant(owner, identity_type, receiver);
         IdentityGrantItem {
-            pk: key.pk,
-            sk: key.sk,
-            entity_type: entity::IDENTITY_GRANT.to_owned(),
-            owner_account_id: owner.to_string(),
+            owner_account_id: owner.clone(),
             identity_type,
-            receiver_account_id: receiver.to_string(),
+            receiver_account_id: receiver.clone(),
             receiver_account_name: receiver_name.to_owned(),
             granted_at,
             granted_by: granted_by.to_owned(),
@@ -83,28 +87,27 @@ impl IdentityGrantItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdentityReceivedItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
-    pub account_id: String,
+    pub account_id: AccountId,
     /// Owner account id → the types it sends, in [`IdentityType::ALL`] order. An owner
     /// that sends nothing has no entry.
     #[serde(default)]
-    pub from: BTreeMap<String, Vec<IdentityType>>,
+    pub from: BTreeMap<AccountId, Vec<IdentityType>>,
     pub version: i64,
+}
+
+/// `ACCOUNT#{b}` / `IDENTITY_RECEIVED`.
+impl Entity for IdentityReceivedItem {
+    const TYPE: &'static str = entity::IDENTITY_RECEIVED;
+    fn key(&self) -> Key {
+        keys::identity_received(&self.account_id)
+    }
 }
 
 impl IdentityReceivedItem {
     /// The copy of an account that receives nothing yet.
     pub fn empty(receiver: &AccountId) -> Self {
-        let key = keys::identity_received(receiver);
         IdentityReceivedItem {
-            pk: key.pk,
-            sk: key.sk,
-            entity_type: entity::IDENTITY_RECEIVED.to_owned(),
-            account_id: receiver.to_string(),
+            account_id: receiver.clone(),
             from: BTreeMap::new(),
             version: 0,
         }
@@ -113,7 +116,7 @@ impl IdentityReceivedItem {
     /// The types `owner` sends.
     pub fn sent_by(&self, owner: &AccountId) -> BTreeSet<IdentityType> {
         self.from
-            .get(owner.as_str())
+            .get(owner)
             .map(|ts| ts.iter().copied().collect())
             .unwrap_or_default()
     }
@@ -128,11 +131,10 @@ impl IdentityReceivedItem {
         }
         let mut next = self.clone();
         if sent.is_empty() {
-            next.from.remove(owner.as_str());
+            next.from.remove(owner);
         } else {
             // BTreeSet order is IdentityType's declaration order, which is ALL's.
-            next.from
-                .insert(owner.to_string(), sent.into_iter().collect());
+            next.from.insert(owner.clone(), sent.into_iter().collect());
         }
         next.version = self.version + 1;
         next
@@ -188,7 +190,7 @@ pub fn summarize(grants: &[IdentityGrantItem]) -> IdentityGrantsView {
                 .iter()
                 .filter(|g| g.identity_type == *t)
                 .map(|g| GrantedAccount {
-                    account_id: g.receiver_account_id.clone(),
+                    account_id: g.receiver_account_id.to_string(),
                     account_name: g.receiver_account_name.clone(),
                 })
                 .collect();
@@ -407,9 +409,7 @@ impl Core {
         let grants: Vec<IdentityGrantItem> = self.table.batch_get(&keys).await?;
         Ok(grants
             .into_iter()
-            .filter(|g| {
-                g.owner_account_id == owner.as_str() && g.receiver_account_id == receiver.as_str()
-            })
+            .filter(|g| g.owner_account_id == *owner && g.receiver_account_id == *receiver)
             .map(|g| g.identity_type)
             .collect())
     }
@@ -437,7 +437,7 @@ mod tests {
     #[test]
     fn stored_item_has_the_designed_key_and_attributes() {
         let g = grant(IdentityType::IosIdfa, "mpdine", "mPDine");
-        let item: crate::store::Item = serde_dynamo::to_item(&g).unwrap();
+        let item: crate::store::Item = crate::entity::to_item(&g).unwrap().into();
         let s = |k: &str| item.get(k).unwrap().as_s().unwrap().clone();
         assert_eq!(s("PK"), "ACCOUNT#mptravel");
         assert_eq!(s("SK"), "IDENTITY_GRANT#ios_idfa#mpdine");
@@ -453,7 +453,7 @@ mod tests {
     fn the_receivers_copy_follows_each_change_and_its_version() {
         let (a, c) = (acc("mptravel"), acc("mpstay"));
         let empty = IdentityReceivedItem::empty(&acc("mpdine"));
-        let item: crate::store::Item = serde_dynamo::to_item(&empty).unwrap();
+        let item: crate::store::Item = crate::entity::to_item(&empty).unwrap().into();
         let s = |k: &str| item.get(k).unwrap().as_s().unwrap().clone();
         assert_eq!(s("PK"), "ACCOUNT#mpdine");
         assert_eq!(s("SK"), "IDENTITY_RECEIVED");
@@ -524,9 +524,9 @@ mod tests {
                 sorted.sort_by_key(|t| IdentityType::ALL.iter().position(|x| x == t));
                 assert_eq!(ts, &sorted, "step {n}");
             }
-            let back: IdentityReceivedItem = serde_dynamo::from_item(
-                serde_dynamo::to_item::<_, crate::store::Item>(&next).unwrap(),
-            )
+            let back: IdentityReceivedItem = serde_dynamo::from_item(crate::store::Item::from(
+                crate::entity::to_item(&next).unwrap(),
+            ))
             .unwrap();
             assert_eq!(back, next, "step {n}");
             copy = next;

@@ -45,6 +45,14 @@ macro_rules! id_type {
             }
         }
 
+        /// Lets a map keyed by the id be looked up by its text (the same order, equality
+        /// and hash as the text's).
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)

@@ -1,60 +1,60 @@
-//! The stored shape of each entity. Each struct is written and read with `serde_dynamo`;
-//! key attributes are filled from `keys`, and `entityType` names the entity.
+//! The stored shape of each entity, with its declaration ([`Entity`]): its key and index
+//! entries (key strings from [`crate::keys`]) and its `entityType`. Each struct is read
+//! with `serde_dynamo` and written through [`crate::entity::to_item`], which adds the key
+//! attributes the declaration gives; the structs themselves hold no key attribute.
 
-use crate::ids::RoleId;
+use crate::entity::Entity;
+use crate::ids::{AccountId, AudienceId, ConnectionId, OrganizationId, RequestId, RoleId, UserId};
+use crate::keys::{self, Key};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sharing_policy::{GrantWindow, ShareLevel, effective_level, platform_allowed};
+use sharing_policy::{GrantWindow, IdentityType, ShareLevel, effective_level, platform_allowed};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrganizationItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
-    pub id: String,
+    pub id: OrganizationId,
     pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    #[serde(rename = "GSI1PK")]
-    pub gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    pub gsi1sk: String,
-    pub entity_type: String,
-    pub id: String,
+    pub id: AccountId,
     pub name: String,
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// How many members hold `admin` or `admin_compliance`: the last one cannot go.
     #[serde(default)]
     pub admin_count: i64,
 }
 
+/// A user, written with each of their memberships (`USER#{u}`). The names and email
+/// are the first ones given: a later membership does not overwrite them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserItem {
+    pub id: UserId,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub first_name: String,
+    #[serde(default)]
+    pub last_name: String,
+}
+
+impl UserItem {
+    /// The attributes a later write keeps ([`crate::write::Update::upsert`]).
+    pub const KEPT: [&str; 3] = ["email", "firstName", "lastName"];
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MembershipItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    #[serde(rename = "GSI1PK")]
-    pub gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    pub gsi1sk: String,
-    pub entity_type: String,
-    pub account_id: String,
+    pub account_id: AccountId,
     pub account_name: String,
-    pub organization_id: String,
-    pub user_id: String,
+    pub organization_id: OrganizationId,
+    pub user_id: UserId,
     pub email: String,
     pub first_name: String,
     pub last_name: String,
@@ -65,24 +65,14 @@ pub struct MembershipItem {
     /// the one membership read. Absent for built-in roles (their table is in the code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissions: Option<Vec<String>>,
-    /// `ROLE#{a}#{roleId}` while the role is a custom one (the role's holders).
-    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
-    pub gsi2pk: Option<String>,
-    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
-    pub gsi2sk: Option<String>,
 }
 
 /// A custom role of an account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
-    pub id: String,
-    pub account_id: String,
+    pub id: RoleId,
+    pub account_id: AccountId,
     pub name: String,
     /// Action names (`Action::GRANTABLE`), in `Action::ALL` order.
     pub permissions: Vec<String>,
@@ -216,25 +206,16 @@ impl SharingEntry {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AudienceItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    #[serde(rename = "GSI1PK")]
-    pub gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    pub gsi1sk: String,
-    pub entity_type: String,
-    pub id: String,
+    pub id: AudienceId,
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
     /// The audience definition, stored as its JSON text.
     pub definition: String,
-    pub owner_account_id: String,
+    pub owner_account_id: AccountId,
     pub owner_account_name: String,
-    pub organization_id: String,
-    pub created_by: String,
+    pub organization_id: OrganizationId,
+    pub created_by: UserId,
     /// The creator's email: access requests are sent there.
     #[serde(default)]
     pub created_by_email: String,
@@ -244,32 +225,23 @@ pub struct AudienceItem {
     pub sharing_version: i64,
     /// Receiving account id → its grant. Absent = private.
     #[serde(default)]
-    pub sharing: BTreeMap<String, SharingEntry>,
+    pub sharing: BTreeMap<AccountId, SharingEntry>,
     /// Receiving accounts whose grant was set on this audience itself (a sharing change
     /// or an approved request, including setting it to private): applying the defaults
     /// leaves them alone unless told otherwise. Audiences stored before this was
     /// recorded read as none.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub edited_accounts: BTreeSet<String>,
+    pub edited_accounts: BTreeSet<AccountId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct GrantItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    #[serde(rename = "GSI1PK")]
-    pub gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    pub gsi1sk: String,
-    pub entity_type: String,
-    pub audience_id: String,
+    pub audience_id: AudienceId,
     pub audience_name: String,
-    pub owner_account_id: String,
+    pub owner_account_id: AccountId,
     pub owner_account_name: String,
-    pub receiver_account_id: String,
+    pub receiver_account_id: AccountId,
     /// The grant itself, as in the audience's sharing map (`level`, window, fallback,
     /// platforms, source), so that "Shared with me" computes the effective level from
     /// this item alone.
@@ -284,7 +256,7 @@ pub struct GrantItem {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DefaultEntry {
-    pub account_id: String,
+    pub account_id: AccountId,
     pub account_name: String,
     pub level: ShareLevel,
 }
@@ -292,12 +264,7 @@ pub struct DefaultEntry {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SharingDefaultsItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
-    pub account_id: String,
+    pub account_id: AccountId,
     pub version: i64,
     pub defaults: Vec<DefaultEntry>,
     pub updated_at: String,
@@ -307,79 +274,62 @@ pub struct SharingDefaultsItem {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    #[serde(rename = "GSI1PK")]
-    pub gsi1pk: String,
-    #[serde(rename = "GSI1SK")]
-    pub gsi1sk: String,
-    /// `CONNECTIONS#{b}` / `CONNECTION#{c}`: the account's connections across audiences.
-    /// Connections made before this index existed do not have it.
-    #[serde(rename = "GSI2PK", default, skip_serializing_if = "Option::is_none")]
-    pub gsi2pk: Option<String>,
-    #[serde(rename = "GSI2SK", default, skip_serializing_if = "Option::is_none")]
-    pub gsi2sk: Option<String>,
-    pub entity_type: String,
-    pub id: String,
-    pub account_id: String,
-    pub audience_id: String,
+    pub id: ConnectionId,
+    pub account_id: AccountId,
+    pub audience_id: AudienceId,
     pub output_id: String,
     pub platform: String,
     pub created_at: String,
-    pub created_by: String,
+    pub created_by: UserId,
     /// The audience's owner account, so that a page of delivered members can read the
     /// owner's identity grants in the same round trip as the audience (absent on
     /// connections made before it was recorded: one more round trip for those).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner_account_id: Option<String>,
+    pub owner_account_id: Option<AccountId>,
 }
 
 /// Holds an output's place: one connection per output, account and audience.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionOutputItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
-    pub connection_id: String,
+    /// Where it is stored (`OUTPUT#{b}#{id}#{digest of the output id}`): not one of its
+    /// attributes, so set by [`ConnectionOutputItem::new`] and empty when read.
+    #[serde(skip)]
+    pub key: Key,
+    pub connection_id: ConnectionId,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivityItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
+    /// The log it is in (`ACCOUNT#{a}` / `ACTIVITY#{id}`): one entry is written to the
+    /// log of each account it concerns, so the key is not one of its attributes.
+    #[serde(skip)]
+    pub key: Key,
     pub id: String,
     pub at: String,
     pub actor_user_id: String,
     pub action: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub audience_id: Option<String>,
+    pub audience_id: Option<AudienceId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_id: Option<String>,
+    pub account_id: Option<AccountId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
+    pub request_id: Option<RequestId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
     /// The identity type of an `identity_sharing.changed` entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub identity_type: Option<String>,
+    pub identity_type: Option<IdentityType>,
     /// The custom role of a `role.*` entry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role_id: Option<String>,
+    pub role_id: Option<RoleId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starts_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -394,11 +344,10 @@ pub struct ActivityItem {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IdempotencyItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
+    /// `IDEMPOTENCY#{a}#{u}#{digest of the key}`: not one of its attributes, so set when
+    /// it is made and empty when read.
+    #[serde(skip)]
+    pub key: Key,
     /// SHA-256 of method, path and body: the same key with another request is a conflict.
     pub request_hash: String,
     /// `in_progress` or `completed`.
@@ -420,6 +369,164 @@ pub struct IdempotencyItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub landed_body: Option<String>,
     pub ttl: i64,
+}
+
+impl AccountItem {
+    /// The attributes a later write keeps: the admin count is the memberships' to keep.
+    pub const KEPT: [&str; 1] = ["adminCount"];
+}
+
+impl ConnectionOutputItem {
+    pub fn new(
+        account: &AccountId,
+        audience: &AudienceId,
+        output_id: &str,
+        c: ConnectionId,
+    ) -> Self {
+        ConnectionOutputItem {
+            key: keys::connection_output(account, audience, output_id),
+            connection_id: c,
+        }
+    }
+}
+
+impl Entity for OrganizationItem {
+    const TYPE: &'static str = entity::ORGANIZATION;
+    fn key(&self) -> Key {
+        keys::organization(&self.id)
+    }
+}
+
+/// Listed in its organization on GSI1 (`ORG#{o}` / `ACCOUNT#{a}`).
+impl Entity for AccountItem {
+    const TYPE: &'static str = entity::ACCOUNT;
+    fn key(&self) -> Key {
+        keys::account(&self.id)
+    }
+    fn gsi1(&self) -> Option<Key> {
+        Some(Key {
+            pk: keys::organization_accounts(&self.organization_id),
+            sk: keys::account_pk(&self.id),
+        })
+    }
+}
+
+impl Entity for UserItem {
+    const TYPE: &'static str = entity::USER;
+    fn key(&self) -> Key {
+        keys::user(&self.id)
+    }
+}
+
+/// Listed by user on GSI1 (`USER#{u}` / `ACCOUNT#{a}`); on GSI2 among the holders of its
+/// role (`ROLE#{a}#{roleId}` / `MEMBER#{u}`) while that role is a custom one.
+impl Entity for MembershipItem {
+    const TYPE: &'static str = entity::MEMBERSHIP;
+    fn key(&self) -> Key {
+        keys::membership(&self.account_id, &self.user_id)
+    }
+    fn gsi1(&self) -> Option<Key> {
+        Some(Key {
+            pk: keys::user_memberships(&self.user_id),
+            sk: keys::account_pk(&self.account_id),
+        })
+    }
+    fn gsi2(&self) -> Option<Key> {
+        match self.role.built_in() {
+            Some(_) => None,
+            None => Some(Key {
+                pk: keys::role_holders(&self.account_id, &self.role),
+                sk: self.key().sk,
+            }),
+        }
+    }
+}
+
+impl Entity for RoleItem {
+    const TYPE: &'static str = entity::ROLE;
+    fn key(&self) -> Key {
+        keys::role(&self.account_id, &self.id)
+    }
+}
+
+/// Listed by owner on GSI1 (`OWNER#{a}` / `AUDIENCE#{id}`).
+impl Entity for AudienceItem {
+    const TYPE: &'static str = entity::AUDIENCE;
+    fn key(&self) -> Key {
+        keys::audience(&self.id)
+    }
+    fn gsi1(&self) -> Option<Key> {
+        Some(Key {
+            pk: keys::owned_audiences(&self.owner_account_id),
+            sk: keys::audience(&self.id).sk,
+        })
+    }
+}
+
+/// Listed by receiver on GSI1 (`RECEIVER#{b}` / `{LEVEL}#{id}`): the level is in the
+/// sort key, so the entry moves with the grant's level.
+impl Entity for GrantItem {
+    const TYPE: &'static str = entity::GRANT;
+    fn key(&self) -> Key {
+        keys::grant(&self.audience_id, &self.receiver_account_id)
+    }
+    fn gsi1(&self) -> Option<Key> {
+        Some(Key {
+            pk: keys::received_grants(&self.receiver_account_id),
+            sk: keys::received_grant_sort(self.grant.level, &self.audience_id),
+        })
+    }
+}
+
+impl Entity for SharingDefaultsItem {
+    const TYPE: &'static str = entity::SHARING_DEFAULTS;
+    fn key(&self) -> Key {
+        keys::sharing_defaults(&self.account_id)
+    }
+}
+
+/// Listed on GSI1 among the account's connections to the audience
+/// (`ACCOUNT#{b}#AUDIENCE#{id}` / `CONNECTION#{c}`) and on GSI2 among all of the
+/// account's connections (`CONNECTIONS#{b}` / `CONNECTION#{c}`; connections made before
+/// that index existed are not in it).
+impl Entity for ConnectionItem {
+    const TYPE: &'static str = entity::CONNECTION;
+    fn key(&self) -> Key {
+        keys::connection(&self.id)
+    }
+    fn gsi1(&self) -> Option<Key> {
+        Some(Key {
+            pk: keys::audience_connections(&self.account_id, &self.audience_id),
+            sk: keys::connection_sort(&self.id),
+        })
+    }
+    fn gsi2(&self) -> Option<Key> {
+        Some(Key {
+            pk: keys::account_connections(&self.account_id),
+            sk: keys::connection_sort(&self.id),
+        })
+    }
+}
+
+impl Entity for ConnectionOutputItem {
+    const TYPE: &'static str = entity::CONNECTION_OUTPUT;
+    fn key(&self) -> Key {
+        self.key.clone()
+    }
+}
+
+impl Entity for ActivityItem {
+    const TYPE: &'static str = entity::ACTIVITY;
+    fn key(&self) -> Key {
+        self.key.clone()
+    }
+}
+
+impl Entity for IdempotencyItem {
+    const TYPE: &'static str = entity::IDEMPOTENCY;
+    fn key(&self) -> Key {
+        self.key.clone()
+    }
 }
 
 pub mod entity {

@@ -12,8 +12,8 @@ pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
 
-/// A primary key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A primary key, or an item's entry in an index (its partition and sort key).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Key {
     pub pk: String,
     pub sk: String,

@@ -14,6 +14,7 @@ pub mod clock;
 pub mod connections;
 pub mod cursor;
 pub mod email;
+pub mod entity;
 pub mod error;
 pub mod explain;
 pub mod fixture;
@@ -39,7 +40,7 @@ pub use input::Input;
 pub use sharing_policy as policy;
 
 use clock::{Clock, IdGenerator, SystemClock, UlidGenerator};
-use ids::{AccountId, RoleId, UserId};
+use ids::{AccountId, OrganizationId, RoleId, UserId};
 use sharing_policy::{AccountRef, Action, Permissions, Principal, Resource, decide};
 use std::sync::Arc;
 use store::Table;
@@ -97,7 +98,7 @@ pub struct AccountMember {
     pub email: String,
     pub account_id: AccountId,
     pub account_name: String,
-    pub organization_id: String,
+    pub organization_id: OrganizationId,
     /// A built-in role's name or a custom role's id.
     pub role: RoleId,
     /// What the role allows, read with the membership (the only thing decisions see).

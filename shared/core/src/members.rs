@@ -12,10 +12,11 @@
 
 use crate::audiences::{access_of, platform_allowed};
 use crate::connections::connection_not_found;
+use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId};
 use crate::items::{AudienceItem, ConnectionItem, entity};
-use crate::keys;
+use crate::keys::{self, Key};
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
 use crate::{AccountMember, Caller, Core, Input};
@@ -36,12 +37,7 @@ pub const MAX_IDENTITY_CHARS: usize = 512;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AudienceMemberItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
-    pub audience_id: String,
+    pub audience_id: AudienceId,
     pub user_id: String,
     pub identities: BTreeMap<IdentityType, String>,
     pub updated_at: String,
@@ -54,12 +50,8 @@ impl AudienceMemberItem {
         identities: BTreeMap<IdentityType, String>,
         updated_at: String,
     ) -> Self {
-        let key = keys::audience_member(audience, user_id);
         AudienceMemberItem {
-            pk: key.pk,
-            sk: key.sk,
-            entity_type: entity::AUDIENCE_MEMBER.to_owned(),
-            audience_id: audience.to_string(),
+            audience_id: audience.clone(),
             user_id: user_id.to_owned(),
             identities,
             updated_at,
@@ -67,28 +59,35 @@ impl AudienceMemberItem {
     }
 }
 
+/// `AUDIENCE_MEMBERS#{id}` / `MEMBER#{digest of the user id}`.
+impl Entity for AudienceMemberItem {
+    const TYPE: &'static str = entity::AUDIENCE_MEMBER;
+    fn key(&self) -> Key {
+        keys::audience_member(&self.audience_id, &self.user_id)
+    }
+}
+
+/// `PROFILE#{b}#{digest of the user id}` / `PROFILE`.
+impl Entity for SeenProfileItem {
+    const TYPE: &'static str = entity::SEEN_PROFILE;
+    fn key(&self) -> Key {
+        keys::seen_profile(&self.account_id, &self.user_id)
+    }
+}
+
 /// A stored "account `b` has seen this user": its presence is what counts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SeenProfileItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
-    pub account_id: String,
+    pub account_id: AccountId,
     pub user_id: String,
     pub recorded_at: String,
 }
 
 impl SeenProfileItem {
     pub fn new(account: &AccountId, user_id: &str, recorded_at: String) -> Self {
-        let key = keys::seen_profile(account, user_id);
         SeenProfileItem {
-            pk: key.pk,
-            sk: key.sk,
-            entity_type: entity::SEEN_PROFILE.to_owned(),
-            account_id: account.to_string(),
+            account_id: account.clone(),
             user_id: user_id.to_owned(),
             recorded_at,
         }
@@ -344,9 +343,9 @@ impl Core {
             .await?;
         let member = &member;
         let connection = found
-            .filter(|c| c.account_id == member.account_id.as_str())
+            .filter(|c| c.account_id == member.account_id)
             .ok_or_else(|| connection_not_found(cid))?;
-        let audience_id = AudienceId::parse(&connection.audience_id)?;
+        let audience_id = connection.audience_id.clone();
         // A bad page (limit, cursor) is told after the access decision.
         let inner = page.checked().and_then(|page| {
             page.cursor
@@ -360,11 +359,7 @@ impl Core {
         });
         let q =
             Query::table(keys::audience_members(&audience_id)).prefix(keys::AUDIENCE_MEMBER_PREFIX);
-        let hinted_owner = connection
-            .owner_account_id
-            .as_deref()
-            .map(AccountId::parse)
-            .transpose()?;
+        let hinted_owner = connection.owner_account_id.clone();
         let grants_of = hinted_owner.clone().filter(|o| o != &member.account_id);
         let audience_key = keys::audience(&audience_id);
         let (audience, members, granted) = tokio::try_join!(
@@ -423,7 +418,7 @@ impl Core {
             Some(m) => m,
             None => self.table.query::<AudienceMemberItem>(&q, &inner).await?,
         };
-        let owner = AccountId::parse(&audience.owner_account_id)?;
+        let owner = audience.owner_account_id.clone();
         let granted = match granted {
             Some(g) => Some(g),
             // A connection made before it named the owner: the grants now.
@@ -464,7 +459,7 @@ impl Core {
         let found: Vec<SeenProfileItem> = self.table.batch_get_eventually(&keys).await?;
         Ok(found
             .into_iter()
-            .filter(|p| p.account_id == account.as_str())
+            .filter(|p| p.account_id == *account)
             .map(|p| p.user_id)
             .collect())
     }
@@ -497,7 +492,7 @@ mod tests {
             ]),
             "2026-01-01T00:00:00Z".into(),
         );
-        let item: crate::store::Item = serde_dynamo::to_item(&m).unwrap();
+        let item: crate::store::Item = crate::entity::to_item(&m).unwrap().into();
         let s = |k: &str| item.get(k).unwrap().as_s().unwrap().clone();
         assert_eq!(s("PK"), "AUDIENCE_MEMBERS#ibiza-dreamers");
         assert_eq!(s("SK"), format!("MEMBER#{}", keys::hex_digest("C-1001")));
@@ -513,7 +508,7 @@ mod tests {
             "C-1001",
             "2026-01-01T00:00:00Z".into(),
         );
-        let item: crate::store::Item = serde_dynamo::to_item(&p).unwrap();
+        let item: crate::store::Item = crate::entity::to_item(&p).unwrap().into();
         let s = |k: &str| item.get(k).unwrap().as_s().unwrap().clone();
         assert_eq!(
             s("PK"),

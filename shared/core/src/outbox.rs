@@ -18,8 +18,9 @@
 
 use crate::Core;
 use crate::email::EmailFacts;
+use crate::entity::{Entity, Index};
 use crate::error::Result;
-use crate::keys;
+use crate::keys::{self, Key};
 use crate::plan::Stamp;
 use crate::store::{Page, PageRequest, Query};
 use crate::write::{Cond, Tx, TxError, Update};
@@ -55,16 +56,10 @@ impl OutboxStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    /// Present while unsent (`OUTBOX_UNSENT`), for the sweep.
-    #[serde(rename = "GSI1PK", default, skip_serializing_if = "Option::is_none")]
+    /// The sweep's entry (`OUTBOX_UNSENT`) as read: present while unsent. Never written
+    /// from here: the declaration ([`OutboxItem::unsent_entry`]) gives it from the status.
+    #[serde(rename = "GSI1PK", default, skip_serializing)]
     pub gsi1pk: Option<String>,
-    #[serde(rename = "GSI1SK", default, skip_serializing_if = "Option::is_none")]
-    pub gsi1sk: Option<String>,
-    pub entity_type: String,
     pub id: String,
     pub status: OutboxStatus,
     pub to: String,
@@ -88,6 +83,31 @@ pub struct OutboxItem {
     pub sent_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+}
+
+impl OutboxItem {
+    /// The entry of an email in the unsent index (`OUTBOX_UNSENT` / its id, so oldest
+    /// first): there while it may still be sent, gone once it is sent or given up on.
+    pub fn unsent_entry(id: &str, status: OutboxStatus) -> Option<Key> {
+        match status {
+            OutboxStatus::Pending | OutboxStatus::Sending => Some(Key {
+                pk: keys::OUTBOX_UNSENT.to_owned(),
+                sk: id.to_owned(),
+            }),
+            OutboxStatus::Sent | OutboxStatus::Rejected | OutboxStatus::Failed => None,
+        }
+    }
+}
+
+/// `OUTBOX#{id}`, in the unsent index while its status says it may still be sent.
+impl Entity for OutboxItem {
+    const TYPE: &'static str = crate::items::entity::OUTBOX_EMAIL;
+    fn key(&self) -> Key {
+        keys::outbox(&self.id)
+    }
+    fn gsi1(&self) -> Option<Key> {
+        OutboxItem::unsent_entry(&self.id, self.status)
+    }
 }
 
 /// The answer of a claim.
@@ -128,20 +148,15 @@ fn claimed_with(token: &str) -> Result<Cond> {
     Ok(Cond::eq("status", &OutboxStatus::Sending)?.and(Cond::eq("claimToken", token)?))
 }
 
-/// The update that ends a claim with `status`: the lease and its token go, and an email
-/// that will not be sent any more leaves the unsent index (`OUTBOX_UNSENT`): the sparse
-/// index entry follows from the status.
-fn end_claim(status: OutboxStatus) -> Result<Update> {
-    let update = Update::new()
+/// The update that ends the claim of email `id` with `status`: the lease and its token
+/// go, and the email's entry in the unsent index is what the declaration gives for that
+/// status (an email that will not be sent any more leaves it).
+fn end_claim(id: &str, status: OutboxStatus) -> Result<Update> {
+    Ok(Update::new()
         .set("status", &status)?
         .remove("leaseUntil")
-        .remove("claimToken");
-    Ok(match status {
-        OutboxStatus::Pending | OutboxStatus::Sending => update,
-        OutboxStatus::Sent | OutboxStatus::Rejected | OutboxStatus::Failed => {
-            update.remove(keys::GSI1PK).remove(keys::GSI1SK)
-        }
-    })
+        .remove("claimToken")
+        .index(Index::Gsi1, OutboxItem::unsent_entry(id, status)))
 }
 
 /// The guarded steps of failing an email for good.
@@ -177,13 +192,8 @@ pub fn outbox_item(
     facts: EmailFacts,
 ) -> OutboxItem {
     let id = stamp.new_id();
-    let key = keys::outbox(&id);
     OutboxItem {
-        pk: key.pk,
-        sk: key.sk,
-        gsi1pk: Some(keys::OUTBOX_UNSENT.to_owned()),
-        gsi1sk: Some(id.clone()),
-        entity_type: crate::items::entity::OUTBOX_EMAIL.to_owned(),
+        gsi1pk: OutboxItem::unsent_entry(&id, OutboxStatus::Pending).map(|k| k.pk),
         id,
         status: OutboxStatus::Pending,
         to: to.to_owned(),
@@ -258,7 +268,7 @@ impl Core {
         token: &str,
         message_id: Option<&str>,
     ) -> Result<bool> {
-        let update = end_claim(OutboxStatus::Sent)?
+        let update = end_claim(id, OutboxStatus::Sent)?
             .set("sentAt", &self.now_rfc3339())?
             .set("messageId", message_id.unwrap_or(""))?
             .remove("lastError");
@@ -282,7 +292,7 @@ impl Core {
         retry_after_secs: i64,
     ) -> Result<bool> {
         let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
-        let update = end_claim(OutboxStatus::Pending)?
+        let update = end_claim(id, OutboxStatus::Pending)?
             .set("lastError", &error)?
             .set(
                 "nextAttemptAt",
@@ -294,7 +304,7 @@ impl Core {
     /// Marks a claimed email as never sendable (it leaves the sweep's list).
     pub async fn reject_outbox_email(&self, id: &str, token: &str, error: &str) -> Result<bool> {
         let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
-        let update = end_claim(OutboxStatus::Rejected)?.set("lastError", &error)?;
+        let update = end_claim(id, OutboxStatus::Rejected)?.set("lastError", &error)?;
         self.update_claimed(id, token, update).await
     }
 
@@ -315,7 +325,7 @@ impl Core {
         tx.update_if(
             Failing::Claim,
             keys::outbox(&item.id),
-            end_claim(OutboxStatus::Failed)?
+            end_claim(&item.id, OutboxStatus::Failed)?
                 .set("lastError", &detail)?
                 .set("failureReason", &reason)?,
             claimed_with(token)?,
@@ -378,11 +388,7 @@ mod tests {
 
     fn item(status: OutboxStatus) -> OutboxItem {
         OutboxItem {
-            pk: "OUTBOX#E1".into(),
-            sk: "OUTBOX#E1".into(),
             gsi1pk: Some(keys::OUTBOX_UNSENT.into()),
-            gsi1sk: Some("E1".into()),
-            entity_type: "outbox_email".into(),
             id: "E1".into(),
             status,
             to: "ana@mptravel.example".into(),
@@ -426,8 +432,9 @@ mod tests {
 
     #[test]
     fn the_stored_item_has_the_table_design_keys() {
-        let stored: crate::store::Item =
-            serde_dynamo::to_item(item(OutboxStatus::Pending)).unwrap();
+        let stored: crate::store::Item = crate::entity::to_item(&item(OutboxStatus::Pending))
+            .unwrap()
+            .into();
         let s = |k: &str| match stored.get(k) {
             Some(aws_sdk_dynamodb::types::AttributeValue::S(v)) => v.clone(),
             other => panic!("{k}: {other:?}"),

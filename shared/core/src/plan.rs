@@ -180,7 +180,7 @@ pub(crate) mod testing {
             email: format!("{user}@example.com"),
             account_id: AccountId::parse(account).unwrap(),
             account_name: format!("{account} name"),
-            organization_id: "org".into(),
+            organization_id: crate::ids::OrganizationId::parse("org").unwrap(),
             role: RoleId::from(role),
             permissions: Permissions::of_role(role),
         }

@@ -8,9 +8,10 @@
 //! second read). That transaction bounds how many users one custom role can have.
 
 use crate::activity::{Entry, action};
+use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, RoleId};
-use crate::items::{MembershipItem, RoleItem, entity};
+use crate::items::{MembershipItem, RoleItem};
 use crate::keys::{self, Key};
 use crate::plan::{Conflict, Plan, Planner, Stamp};
 use crate::store::{Page, Query};
@@ -63,7 +64,7 @@ impl RoleView {
 impl From<RoleItem> for RoleView {
     fn from(r: RoleItem) -> Self {
         RoleView {
-            id: r.id,
+            id: r.id.to_string(),
             name: r.name,
             built_in: false,
             permissions: r.permissions,
@@ -100,13 +101,9 @@ fn new_role_item(
     names: &[String],
     now: &str,
 ) -> RoleItem {
-    let key = keys::role(account, id);
     RoleItem {
-        pk: key.pk,
-        sk: key.sk,
-        entity_type: entity::ROLE.to_owned(),
-        id: id.to_string(),
-        account_id: account.to_string(),
+        id: id.clone(),
+        account_id: account.clone(),
         name: name.to_owned(),
         permissions: names.to_vec(),
         version: 1,
@@ -145,13 +142,7 @@ fn plan_role_change(
             updated_at: now.to_owned(),
             ..current.clone()
         },
-        holders: holders
-            .iter()
-            .map(|m| Key {
-                pk: m.pk.clone(),
-                sk: m.sk.clone(),
-            })
-            .collect(),
+        holders: holders.iter().map(Entity::key).collect(),
     })
 }
 
@@ -248,7 +239,7 @@ impl Planner for WriteRole<'_> {
         };
         Entry {
             actor_user_id: self.actor.to_owned(),
-            role_id: Some(id.to_string()),
+            role_id: Some(id.clone()),
             ..entry
         }
         .add_at(at, &mut tx, &[account])?;
@@ -446,7 +437,7 @@ impl Core {
             actor_user_id: member.user_id.to_string(),
             action: action::ROLE_DELETED,
             before: Some(snapshot(&current.name, &current.permissions)),
-            role_id: Some(role_id.to_string()),
+            role_id: Some(role_id.clone()),
             ..Default::default()
         }
         .add_to(self, &mut tx, &[account])?;
@@ -490,25 +481,16 @@ mod tests {
     }
 
     fn holder(u: &str) -> MembershipItem {
-        let account = AccountId::parse("mpdine").unwrap();
-        let key = keys::membership(&account, &crate::ids::UserId::parse(u).unwrap());
         MembershipItem {
-            gsi1pk: format!("USER#{u}"),
-            gsi1sk: key.pk.clone(),
-            pk: key.pk,
-            sk: key.sk.clone(),
-            entity_type: entity::MEMBERSHIP.to_owned(),
-            account_id: "mpdine".into(),
+            account_id: AccountId::parse("mpdine").unwrap(),
             account_name: "mPDine".into(),
-            organization_id: "mparticle".into(),
-            user_id: u.into(),
+            organization_id: crate::ids::OrganizationId::parse("mparticle").unwrap(),
+            user_id: crate::ids::UserId::parse(u).unwrap(),
             email: format!("{u}@mpdine.example"),
             first_name: "F".into(),
             last_name: "L".into(),
             role: RoleId::parse("analyst").unwrap(),
             permissions: Some(vec!["view_audience".into()]),
-            gsi2pk: Some("ROLE#mpdine#analyst".into()),
-            gsi2sk: Some(key.sk),
         }
     }
 
@@ -517,14 +499,17 @@ mod tests {
         let account = AccountId::parse("mpdine").unwrap();
         let id = RoleId::parse("analyst").unwrap();
         let r = new_role_item(&account, &id, "Analyst", &["view_audience".into()], "T0");
+        let stored = crate::entity::to_item(&r).unwrap();
+        let s = |k: &str| stored.get(k).cloned();
         assert_eq!(
-            (r.pk.as_str(), r.sk.as_str()),
-            ("ACCOUNT#mpdine", "ROLE#analyst")
+            (s("PK"), s("SK"), s("entityType")),
+            (
+                Some(crate::write::Value::S("ACCOUNT#mpdine".into())),
+                Some(crate::write::Value::S("ROLE#analyst".into())),
+                Some(crate::write::Value::S("role".into()))
+            )
         );
-        assert_eq!(
-            (r.entity_type.as_str(), r.version, r.holder_count),
-            ("role", 1, 0)
-        );
+        assert_eq!((r.version, r.holder_count), (1, 0));
         assert_eq!((r.created_at.as_str(), r.updated_at.as_str()), ("T0", "T0"));
     }
 

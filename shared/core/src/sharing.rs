@@ -10,9 +10,9 @@ use crate::activity::{Entry, action};
 use crate::audiences::{access_of, grant_item, stale};
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, AudienceId};
+use crate::ids::{AccountId, AudienceId, RequestId};
 use crate::items::{
-    AccountItem, AudienceItem, DefaultEntry, GrantSource, SharingDefaultsItem, SharingEntry, entity,
+    AccountItem, AudienceItem, DefaultEntry, GrantSource, SharingDefaultsItem, SharingEntry,
 };
 use crate::keys;
 use crate::plan::{Conflict, Plan, Planner, Stamp};
@@ -193,16 +193,16 @@ pub type Desired = BTreeMap<AccountId, Option<SharingEntry>>;
 
 fn sharing_view(audience: &AudienceItem, now: i64) -> SharingView {
     SharingView {
-        audience_id: audience.id.clone(),
+        audience_id: audience.id.to_string(),
         version: audience.sharing_version,
         grants: crate::audiences::effective_sharing(audience, now)
-            .map(|(id, e)| GrantView::of(id, e, now))
+            .map(|(id, e)| GrantView::of(id.as_str(), e, now))
             .collect(),
     }
 }
 
 /// The grant that still matters for `receiver` at `now`.
-fn in_force(audience: &AudienceItem, receiver: &str, now: i64) -> Option<SharingEntry> {
+fn in_force(audience: &AudienceItem, receiver: &AccountId, now: i64) -> Option<SharingEntry> {
     audience
         .sharing
         .get(receiver)
@@ -217,7 +217,7 @@ pub fn plan_changes(audience: &AudienceItem, desired: &Desired, now: i64) -> Vec
     desired
         .iter()
         .filter_map(|(receiver, after)| {
-            let before = in_force(audience, receiver.as_str(), now);
+            let before = in_force(audience, receiver, now);
             let same = match (&before, after) {
                 (None, None) => true,
                 (Some(b), Some(a)) => b.same_terms(a),
@@ -356,7 +356,7 @@ pub fn add_sharing_change<W>(
     actor: &str,
     audience: &AudienceItem,
     changes: &[GrantChange],
-    request_id: Option<&str>,
+    request_id: Option<&RequestId>,
     source: GrantSource,
 ) -> Result<AudienceItem> {
     let now = stamp.epoch();
@@ -367,10 +367,10 @@ pub fn add_sharing_change<W>(
     for c in changes {
         match &c.after {
             Some(e) => {
-                after.sharing.insert(c.receiver.to_string(), e.clone());
+                after.sharing.insert(c.receiver.clone(), e.clone());
             }
             None => {
-                after.sharing.remove(c.receiver.as_str());
+                after.sharing.remove(&c.receiver);
             }
         }
     }
@@ -378,22 +378,22 @@ pub fn add_sharing_change<W>(
     if source != GrantSource::Default {
         after
             .edited_accounts
-            .extend(changes.iter().map(|c| c.receiver.to_string()));
+            .extend(changes.iter().map(|c| c.receiver.clone()));
     }
     tx.update_if(
         audience_step,
-        keys::audience(&AudienceId::parse(&audience.id)?),
+        keys::audience(&audience.id),
         Update::new()
             .set("sharing", &after.sharing)?
             .set("sharingVersion", &after.sharing_version)?
             .set("editedAccounts", &after.edited_accounts)?,
         Cond::present().and(Cond::eq("sharingVersion", &audience.sharing_version)?),
     );
-    let audience_id = AudienceId::parse(&audience.id)?;
-    let owner = AccountId::parse(&audience.owner_account_id)?;
+    let audience_id = audience.id.clone();
+    let owner = audience.owner_account_id.clone();
     for c in changes {
         match &c.after {
-            Some(e) => tx.put(&grant_item(&after, c.receiver.as_str(), e)?)?,
+            Some(e) => tx.put(&grant_item(&after, &c.receiver, e))?,
             None => tx.delete(keys::grant(&audience_id, &c.receiver)),
         }
         Entry {
@@ -402,7 +402,7 @@ pub fn add_sharing_change<W>(
             audience_id: Some(audience.id.clone()),
             before: Some(level_json(&c.before)),
             after: Some(level_json(&c.after)),
-            request_id: request_id.map(str::to_owned),
+            request_id: request_id.cloned(),
             expires_at: c.after.as_ref().and_then(|e| e.expires_at.clone()),
             starts_at: c.after.as_ref().and_then(|e| e.starts_at.clone()),
             fallback_level: c.after.as_ref().map(|e| e.fallback_level),
@@ -433,7 +433,7 @@ impl Desire {
             Desire::Exactly(d) => {
                 let mut desired = d.clone();
                 for (receiver, _) in crate::audiences::effective_sharing(audience, now) {
-                    desired.entry(AccountId::parse(receiver)?).or_insert(None);
+                    desired.entry(receiver.clone()).or_insert(None);
                 }
                 Ok(desired)
             }
@@ -510,12 +510,8 @@ fn defaults_item(
     defaults: Vec<DefaultEntry>,
     at: Stamp<'_>,
 ) -> SharingDefaultsItem {
-    let key = keys::sharing_defaults(&member.account_id);
     SharingDefaultsItem {
-        pk: key.pk,
-        sk: key.sk,
-        entity_type: entity::SHARING_DEFAULTS.to_owned(),
-        account_id: member.account_id.to_string(),
+        account_id: member.account_id.clone(),
         version,
         defaults,
         updated_at: at.rfc3339(),
@@ -587,7 +583,7 @@ impl Core {
         actor: &str,
         audience: &AudienceItem,
         changes: &[GrantChange],
-        request_id: Option<&str>,
+        request_id: Option<&RequestId>,
         source: GrantSource,
     ) -> Result<AudienceItem> {
         add_sharing_change(
@@ -888,7 +884,7 @@ impl Core {
             .defaults
             .iter()
             .map(|d| DefaultEntry {
-                account_id: d.account_id.to_string(),
+                account_id: d.account_id.clone(),
                 account_name: accounts
                     .get(d.account_id.as_str())
                     .map(|a| a.name.clone())
@@ -914,7 +910,7 @@ fn defaults_view(item: Option<&SharingDefaultsItem>) -> DefaultsView {
                 .defaults
                 .iter()
                 .map(|d| DefaultView {
-                    account_id: d.account_id.clone(),
+                    account_id: d.account_id.to_string(),
                     account_name: d.account_name.clone(),
                     level: d.level,
                 })
@@ -935,22 +931,18 @@ pub fn level_of(audience: &AudienceItem, account: &AccountId, now: i64) -> Acces
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::ids::{OrganizationId, UserId};
 
     pub(crate) fn audience(sharing: &[(&str, SharingEntry)]) -> AudienceItem {
         AudienceItem {
-            pk: "AUDIENCE#A".into(),
-            sk: "AUDIENCE#A".into(),
-            gsi1pk: "OWNER#o".into(),
-            gsi1sk: "AUDIENCE#A".into(),
-            entity_type: "audience".into(),
-            id: "A".into(),
+            id: AudienceId::parse("A").unwrap(),
             name: "Ibiza Dreamers".into(),
             description: None,
             definition: "{}".into(),
-            owner_account_id: "o".into(),
+            owner_account_id: AccountId::parse("o").unwrap(),
             owner_account_name: "Owner".into(),
-            organization_id: "org".into(),
-            created_by: "u".into(),
+            organization_id: OrganizationId::parse("org").unwrap(),
+            created_by: UserId::parse("u").unwrap(),
             created_by_email: "u@x.io".into(),
             created_at: "2026-01-01T00:00:00Z".into(),
             updated_at: "2026-01-01T00:00:00Z".into(),
@@ -958,7 +950,7 @@ pub(crate) mod tests {
             sharing_version: 1,
             sharing: sharing
                 .iter()
-                .map(|(id, e)| (id.to_string(), e.clone()))
+                .map(|(id, e)| (AccountId::parse(id).unwrap(), e.clone()))
                 .collect(),
             edited_accounts: Default::default(),
         }
@@ -1179,7 +1171,7 @@ pub(crate) mod tests {
 
         fn entry(account: &str, level: ShareLevel) -> DefaultEntry {
             DefaultEntry {
-                account_id: account.into(),
+                account_id: acc(account),
                 account_name: format!("{account} name"),
                 level,
             }

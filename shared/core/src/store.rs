@@ -4,6 +4,7 @@
 //! one-page queries with opaque cursors.
 
 use crate::cursor;
+use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::keys::{self, Key};
 use crate::write::{Action, Cmp, Cond, Op, Tx, TxError, Update};
@@ -12,7 +13,6 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem,
     Update as SdkUpdate, WriteRequest,
 };
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
@@ -207,6 +207,8 @@ pub struct Query {
     pub sort_prefix: Option<String>,
     pub newest_first: bool,
     pub filter: Option<Cond>,
+    /// Only items of this entity type (others sharing the partition are skipped).
+    pub entity_type: Option<&'static str>,
 }
 
 impl Query {
@@ -217,6 +219,7 @@ impl Query {
             sort_prefix: None,
             newest_first: false,
             filter: None,
+            entity_type: None,
         }
     }
 
@@ -239,6 +242,12 @@ impl Query {
 
     pub fn filter(mut self, filter: Cond) -> Self {
         self.filter = Some(filter);
+        self
+    }
+
+    /// Reads only the items of entity `E` in the partition.
+    pub fn of<E: Entity>(mut self) -> Self {
+        self.entity_type = Some(E::TYPE);
         self
     }
 
@@ -320,8 +329,8 @@ impl Table {
     }
 
     /// Puts an item; a failed condition answers `Ok(false)`.
-    pub async fn put<T: Serialize>(&self, item: &T, condition: Option<Cond>) -> Result<bool> {
-        let item = crate::write::to_item(item)?;
+    pub async fn put<E: Entity>(&self, item: &E, condition: Option<Cond>) -> Result<bool> {
+        let item = crate::entity::to_item(item)?;
         let (text, p) = render_cond(condition.as_ref());
         let req = self
             .client
@@ -478,6 +487,13 @@ impl Table {
             .items
             .unwrap_or_default()
             .into_iter()
+            .filter(|i| {
+                q.entity_type.is_none_or(|t| {
+                    i.get(crate::entity::ENTITY_TYPE)
+                        .and_then(|v| v.as_s().ok())
+                        == Some(&t.to_owned())
+                })
+            })
             .map(|i| serde_dynamo::from_item(i).map_err(Error::store))
             .collect::<Result<Vec<T>>>()?;
         let next_cursor = match out.last_evaluated_key {
@@ -562,12 +578,12 @@ impl Table {
     }
 
     /// Writes many items (25 per request, unprocessed items retried with backoff).
-    pub async fn batch_put<T: Serialize>(&self, items: &[T]) -> Result<()> {
+    pub async fn batch_put<E: Entity>(&self, items: &[E]) -> Result<()> {
         for chunk in items.chunks(25) {
             let mut pending = chunk
                 .iter()
                 .map(|i| {
-                    let item: Item = serde_dynamo::to_item(i).map_err(Error::store)?;
+                    let item: Item = crate::entity::to_item(i)?.into();
                     let put = PutRequest::builder()
                         .set_item(Some(item))
                         .build()
@@ -673,8 +689,7 @@ mod tests {
             .append("failures", &["x"])
             .unwrap()
             .add("attempts", 1)
-            .remove(keys::GSI1PK)
-            .remove(keys::GSI1SK);
+            .index(crate::entity::Index::Gsi1, None);
         let (cond, mut p) = render_cond(Some(&Cond::eq("status", "sending").unwrap()));
         let text = p.update(&update);
         assert_eq!(cond.as_deref(), Some("#n0 = :v0"));

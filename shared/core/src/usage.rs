@@ -12,10 +12,11 @@
 
 use crate::audiences::{access_of, effective_sharing, platform_allowed};
 use crate::connections::{ConnectionStatus, SuspendedReason, connection_state};
+use crate::entity::Entity;
 use crate::error::Result;
-use crate::ids::{AccountId, AudienceId, ConnectionId};
+use crate::ids::{AccountId, AudienceId, ConnectionId, UserId};
 use crate::items::{ConnectionItem, entity};
-use crate::keys;
+use crate::keys::{self, Key};
 use crate::store::Query;
 use crate::write::Update;
 use crate::{Caller, Core};
@@ -28,29 +29,28 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionUsageItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
-    pub audience_id: String,
-    pub account_id: String,
-    pub connection_id: String,
+    pub audience_id: AudienceId,
+    pub account_id: AccountId,
+    pub connection_id: ConnectionId,
     pub platform: String,
     pub created_at: String,
-    pub created_by: String,
+    pub created_by: UserId,
+}
+
+/// In its audience's usage registry (`USAGE#{id}` / `CONNECTION#{c}`).
+impl Entity for ConnectionUsageItem {
+    const TYPE: &'static str = entity::CONNECTION_USAGE;
+    fn key(&self) -> Key {
+        keys::usage_connection(&self.audience_id, &self.connection_id)
+    }
 }
 
 impl ConnectionUsageItem {
     pub fn of(c: &ConnectionItem, id: &AudienceId, cid: &ConnectionId) -> Self {
-        let key = keys::usage_connection(id, cid);
         ConnectionUsageItem {
-            pk: key.pk,
-            sk: key.sk,
-            entity_type: entity::CONNECTION_USAGE.to_owned(),
-            audience_id: c.audience_id.clone(),
+            audience_id: id.clone(),
             account_id: c.account_id.clone(),
-            connection_id: c.id.clone(),
+            connection_id: cid.clone(),
             platform: c.platform.clone(),
             created_at: c.created_at.clone(),
             created_by: c.created_by.clone(),
@@ -62,13 +62,8 @@ impl ConnectionUsageItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryCountItem {
-    #[serde(rename = "PK")]
-    pub pk: String,
-    #[serde(rename = "SK")]
-    pub sk: String,
-    pub entity_type: String,
-    pub connection_id: String,
-    pub account_id: String,
+    pub connection_id: ConnectionId,
+    pub account_id: AccountId,
     pub members_delivered: i64,
     pub last_delivered_at: String,
 }
@@ -112,14 +107,12 @@ impl Core {
         if count == 0 {
             return;
         }
-        let Ok(cid) = ConnectionId::parse(&c.id) else {
-            return;
-        };
+        let cid = c.id.clone();
         let shard = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % keys::USAGE_SHARDS;
         let key = keys::delivery_count(audience, shard, &cid);
         let update = Update::new()
             .add("membersDelivered", i64::try_from(count).unwrap_or(i64::MAX))
-            .set("entityType", entity::DELIVERY_COUNT)
+            .set(crate::entity::ENTITY_TYPE, entity::DELIVERY_COUNT)
             .and_then(|u| u.set("connectionId", &c.id))
             .and_then(|u| u.set("accountId", &c.account_id))
             .and_then(|u| u.set("lastDeliveredAt", &self.now_rfc3339()));
@@ -164,7 +157,7 @@ impl Core {
             .await?;
         let now = self.now_epoch();
         let mut accounts: BTreeMap<String, String> = effective_sharing(&audience, now)
-            .map(|(a, e)| (a.clone(), e.account_name.clone()))
+            .map(|(a, e)| (a.to_string(), e.account_name.clone()))
             .collect();
         for c in &connections {
             let name = if c.account_id == audience.owner_account_id {
@@ -172,7 +165,7 @@ impl Core {
             } else {
                 String::new()
             };
-            accounts.entry(c.account_id.clone()).or_insert(name);
+            accounts.entry(c.account_id.to_string()).or_insert(name);
         }
         let unnamed: Vec<AccountId> = accounts
             .iter()
@@ -181,12 +174,12 @@ impl Core {
             .collect();
         if !unnamed.is_empty() {
             for (id, a) in self.accounts(&unnamed).await? {
-                accounts.insert(id, a.name);
+                accounts.insert(id.to_string(), a.name);
             }
         }
         let mut delivered: BTreeMap<String, (i64, Option<String>)> = BTreeMap::new();
         for d in counts.into_iter().flatten() {
-            let e = delivered.entry(d.account_id.clone()).or_default();
+            let e = delivered.entry(d.account_id.to_string()).or_default();
             e.0 += d.members_delivered;
             if e.1
                 .as_deref()
@@ -204,19 +197,19 @@ impl Core {
                     .map_or(AccessLevel::Private, |a| access_of(&audience, a, now));
                 let connections = connections
                     .iter()
-                    .filter(|c| c.account_id == account)
+                    .filter(|c| c.account_id.as_str() == account)
                     .map(|c| {
                         let allowed = id
                             .as_ref()
                             .map_or(true, |a| platform_allowed(&audience, a, &c.platform));
                         let (status, suspended_reason) = connection_state(access, allowed);
                         UsageConnection {
-                            id: c.connection_id.clone(),
+                            id: c.connection_id.to_string(),
                             platform: c.platform.clone(),
                             status,
                             suspended_reason,
                             created_at: c.created_at.clone(),
-                            created_by: c.created_by.clone(),
+                            created_by: c.created_by.to_string(),
                         }
                     })
                     .collect();

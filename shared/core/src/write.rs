@@ -5,9 +5,11 @@
 //! failed transaction answers *which* guard failed as the caller's own enum
 //! ([`TxError::Guard`]), matched exhaustively.
 
+use crate::entity::{self, ENTITY_TYPE, Entity, Index};
 use crate::error::{Error, Result};
 use crate::keys::{self, Key};
 use serde::Serialize;
+use std::borrow::Cow;
 
 /// A value in a condition or an update (a `serde_dynamo` value, not the SDK's).
 pub type Value = serde_dynamo::AttributeValue;
@@ -113,19 +115,22 @@ impl Cond {
     }
 }
 
+/// An attribute's name in an update: a constant, or one of an entity's rendered fields.
+pub type Attr = Cow<'static, str>;
+
 /// One action of an update.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// `SET attr = value`
-    Set(&'static str, Value),
+    Set(Attr, Value),
     /// `SET attr = if_not_exists(attr, value)`
-    SetIfAbsent(&'static str, Value),
+    SetIfAbsent(Attr, Value),
     /// `SET attr = list_append(if_not_exists(attr, []), value)`
-    Append(&'static str, Value),
+    Append(Attr, Value),
     /// `ADD attr n` (a missing number counts as 0)
-    Add(&'static str, i64),
+    Add(Attr, i64),
     /// `REMOVE attr`
-    Remove(&'static str),
+    Remove(Attr),
 }
 
 /// An update of an item's attributes, names and values inside.
@@ -140,7 +145,7 @@ impl Update {
     }
 
     pub fn set<T: Serialize + ?Sized>(mut self, attr: &'static str, v: &T) -> Result<Update> {
-        self.actions.push(Action::Set(attr, value(v)?));
+        self.actions.push(Action::Set(attr.into(), value(v)?));
         Ok(self)
     }
 
@@ -149,24 +154,71 @@ impl Update {
         attr: &'static str,
         v: &T,
     ) -> Result<Update> {
-        self.actions.push(Action::SetIfAbsent(attr, value(v)?));
+        self.actions
+            .push(Action::SetIfAbsent(attr.into(), value(v)?));
         Ok(self)
     }
 
     /// Appends `items` to the list `attr` (created when missing).
     pub fn append<T: Serialize>(mut self, attr: &'static str, items: &[T]) -> Result<Update> {
-        self.actions.push(Action::Append(attr, value(items)?));
+        self.actions
+            .push(Action::Append(attr.into(), value(items)?));
         Ok(self)
     }
 
     pub fn add(mut self, attr: &'static str, n: i64) -> Update {
-        self.actions.push(Action::Add(attr, n));
+        self.actions.push(Action::Add(attr.into(), n));
         self
     }
 
     pub fn remove(mut self, attr: &'static str) -> Update {
-        self.actions.push(Action::Remove(attr));
+        self.actions.push(Action::Remove(attr.into()));
         self
+    }
+
+    /// Puts the item in `index` at `entry`, or takes it out (`None`): the entry comes
+    /// from the entity's declaration of that index for the state the update leaves, so
+    /// a sparse index follows from state here as it does in a put.
+    pub fn index(mut self, index: Index, entry: Option<Key>) -> Update {
+        let (pk, sk) = index.attributes();
+        match entry {
+            Some(k) => {
+                self.actions.push(Action::Set(pk.into(), Value::S(k.pk)));
+                self.actions.push(Action::Set(sk.into(), Value::S(k.sk)));
+            }
+            None => {
+                self.actions.push(Action::Remove(pk.into()));
+                self.actions.push(Action::Remove(sk.into()));
+            }
+        }
+        self
+    }
+
+    /// Writes `entity` over the item at its key without replacing it: every attribute
+    /// of [`entity::to_item`] is set (index entries it is not in are removed), except
+    /// those named in `kept`, which are only set when the item has none yet. Attributes
+    /// the entity does not declare (counters kept by other writes) stay as they are.
+    pub fn upsert<E: Entity>(entity: &E, kept: &[&str]) -> Result<Update> {
+        let item = entity::to_item(entity)?;
+        let mut update = Update::new();
+        let mut attributes: Vec<_> = item.into_inner().into_iter().collect();
+        attributes.sort_by(|(a, _), (b, _)| a.cmp(b));
+        for (attr, v) in attributes {
+            if attr == keys::PK || attr == keys::SK {
+                continue;
+            }
+            let kept = kept.contains(&attr.as_str()) && attr != ENTITY_TYPE;
+            update.actions.push(match kept {
+                true => Action::SetIfAbsent(attr.into(), v),
+                false => Action::Set(attr.into(), v),
+            });
+        }
+        for index in [Index::Gsi1, Index::Gsi2] {
+            if index.entry_of(entity).is_none() {
+                update = update.index(index, None);
+            }
+        }
+        Ok(update)
     }
 }
 
@@ -309,11 +361,11 @@ impl<W> Tx<W> {
         self.ops.iter().map(|(op, w)| (op, w.as_ref()))
     }
 
-    /// An unconditional put.
-    pub fn put<T: Serialize>(&mut self, item: &T) -> Result<()> {
+    /// An unconditional put of an entity.
+    pub fn put<E: Entity>(&mut self, item: &E) -> Result<()> {
         self.ops.push((
             Op::Put {
-                item: to_item(item)?,
+                item: entity::to_item(item)?,
                 cond: None,
             },
             None,
@@ -322,10 +374,10 @@ impl<W> Tx<W> {
     }
 
     /// A put guarded by `cond`, reported as `step` when it fails.
-    pub fn put_if<T: Serialize>(&mut self, step: W, item: &T, cond: Cond) -> Result<()> {
+    pub fn put_if<E: Entity>(&mut self, step: W, item: &E, cond: Cond) -> Result<()> {
         self.ops.push((
             Op::Put {
-                item: to_item(item)?,
+                item: entity::to_item(item)?,
                 cond: Some(cond),
             },
             Some(step),
