@@ -13,7 +13,7 @@ use crate::audiences::access_of;
 use crate::email::{EmailFacts, EmailKind};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, AudienceId, RequestId};
+use crate::ids::{AccountId, AudienceId, RequestId, UserId};
 use crate::items::{AudienceItem, GrantSource, MembershipItem, SharingEntry, entity};
 use crate::keys::{self, Key};
 use crate::sharing::{Desired, GrantTerms, Provenance, build_grant, plan_changes};
@@ -139,7 +139,7 @@ pub struct Denial {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserRef {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
 }
 
@@ -559,7 +559,7 @@ impl Core {
                 requester_account_id: member.account_id.clone(),
                 requester_account_name: member.account_name.clone(),
                 requested_by: UserRef {
-                    user_id: member.user_id.to_string(),
+                    user_id: member.user_id.clone(),
                     email: requester_email.clone(),
                 },
                 requested_level: ShareLevel::Usable,
@@ -838,7 +838,7 @@ impl Core {
                     input,
                     &Provenance {
                         source: GrantSource::AccessRequest,
-                        request_id: Some(id.to_string()),
+                        request_id: Some(id.clone()),
                         granted_by: member.user_id.to_string(),
                         granted_at: self.now_rfc3339(),
                     },
@@ -865,7 +865,7 @@ impl Core {
             let requester = item.request.requester_account_id.clone();
             let owner = item.request.owner_account_id.clone();
             let decided_by = UserRef {
-                user_id: member.user_id.to_string(),
+                user_id: member.user_id.clone(),
                 email: self.member_email(member).await?,
             };
 
@@ -1142,7 +1142,7 @@ mod tests {
             requester_account_id: AccountId::parse("mpdine").unwrap(),
             requester_account_name: "mPDine".into(),
             requested_by: UserRef {
-                user_id: "dan".into(),
+                user_id: UserId::parse("dan").unwrap(),
                 email: "dan@mpdine.example".into(),
             },
             requested_level: ShareLevel::Usable,
@@ -1171,7 +1171,7 @@ mod tests {
         let clock = FixedClock::at(time::macros::datetime!(2027-06-15 12:00 UTC));
         let by = Provenance {
             source: GrantSource::AccessRequest,
-            request_id: Some("01JREQ".into()),
+            request_id: Some(RequestId::parse("01JREQ").unwrap()),
             granted_by: "ana".into(),
             granted_at: rfc3339(clock.now()),
         };
@@ -1258,7 +1258,7 @@ mod tests {
             requester_account_id: AccountId::parse("mpdine").unwrap(),
             requester_account_name: "mPDine".into(),
             requested_by: UserRef {
-                user_id: "dan".into(),
+                user_id: UserId::parse("dan").unwrap(),
                 email: "dan@mpdine.example".into(),
             },
             requested_level: ShareLevel::Usable,
