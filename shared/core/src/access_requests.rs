@@ -13,7 +13,7 @@ use crate::audiences::access_of;
 use crate::email::{EmailFacts, EmailKind};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, AudienceId, RequestId};
+use crate::ids::{AccountId, AudienceId, RequestId, UserId};
 use crate::items::{AudienceItem, GrantSource, MembershipItem, SharingEntry, entity};
 use crate::keys::{self, Key};
 use crate::outbox::add_email;
@@ -143,7 +143,7 @@ pub struct Denial {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserRef {
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
 }
 
@@ -790,7 +790,7 @@ impl Planner for CreateRequest<'_> {
             requester_account_id: member.account_id.clone(),
             requester_account_name: member.account_name.clone(),
             requested_by: UserRef {
-                user_id: member.user_id.to_string(),
+                user_id: member.user_id.clone(),
                 email: self.requester_email.clone(),
             },
             requested_level: ShareLevel::Usable,
@@ -946,7 +946,7 @@ impl Planner for DecideRequest<'_> {
                 input,
                 &Provenance {
                     source: GrantSource::AccessRequest,
-                    request_id: Some(id.to_string()),
+                    request_id: Some(id.clone()),
                     granted_by: member.user_id.to_string(),
                     granted_at: at.rfc3339(),
                 },
@@ -976,7 +976,7 @@ impl Planner for DecideRequest<'_> {
         let mut decided = item.request.clone();
         decided.decided_at = Some(at.rfc3339());
         decided.decided_by = Some(UserRef {
-            user_id: member.user_id.to_string(),
+            user_id: member.user_id.clone(),
             email: self.decided_by_email.clone(),
         });
         let mut tx = Tx::new();
@@ -1244,7 +1244,7 @@ mod tests {
             requester_account_id: AccountId::parse("mpdine").unwrap(),
             requester_account_name: "mPDine".into(),
             requested_by: UserRef {
-                user_id: "dan".into(),
+                user_id: UserId::parse("dan").unwrap(),
                 email: "dan@mpdine.example".into(),
             },
             requested_level: ShareLevel::Usable,
@@ -1273,7 +1273,7 @@ mod tests {
         let clock = FixedClock::at(time::macros::datetime!(2027-06-15 12:00 UTC));
         let by = Provenance {
             source: GrantSource::AccessRequest,
-            request_id: Some("01JREQ".into()),
+            request_id: Some(RequestId::parse("01JREQ").unwrap()),
             granted_by: "ana".into(),
             granted_at: rfc3339(clock.now()),
         };
@@ -1360,7 +1360,7 @@ mod tests {
             requester_account_id: AccountId::parse("mpdine").unwrap(),
             requester_account_name: "mPDine".into(),
             requested_by: UserRef {
-                user_id: "dan".into(),
+                user_id: UserId::parse("dan").unwrap(),
                 email: "dan@mpdine.example".into(),
             },
             requested_level: ShareLevel::Usable,
@@ -1709,7 +1709,7 @@ mod tests {
                     &Approval::default(),
                     &Provenance {
                         source: GrantSource::AccessRequest,
-                        request_id: Some("01JREQ".into()),
+                        request_id: Some(RequestId::parse("01JREQ").unwrap()),
                         granted_by: "someone".into(),
                         granted_at: rfc3339(clock.now()),
                     },

@@ -214,7 +214,7 @@ mod tests {
                 requester_account_id: acc("mpdine"),
                 requester_account_name: "mPDine".into(),
                 requested_by: UserRef {
-                    user_id: "dan".into(),
+                    user_id: UserId::parse("dan").unwrap(),
                     email: "dan@mpdine.example".into(),
                 },
                 requested_level: ShareLevel::Usable,

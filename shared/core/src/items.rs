@@ -144,7 +144,7 @@ pub struct SharingEntry {
     #[serde(default)]
     pub source: GrantSource,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
+    pub request_id: Option<RequestId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub granted_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -134,7 +134,7 @@ impl GrantView {
             fallback_level: e.fallback_level,
             allowed_platforms: e.allowed_platforms.clone(),
             source: e.source,
-            request_id: e.request_id.clone(),
+            request_id: e.request_id.clone().map(String::from),
             granted_by: e.granted_by.clone(),
             granted_at: e.granted_at.clone(),
             effective_level: e.effective(now),
@@ -247,7 +247,7 @@ fn parse_time(field: &str, raw: &str) -> Result<(String, i64)> {
 #[derive(Debug, Clone)]
 pub struct Provenance {
     pub source: GrantSource,
-    pub request_id: Option<String>,
+    pub request_id: Option<RequestId>,
     pub granted_by: String,
     pub granted_at: String,
 }

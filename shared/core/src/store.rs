@@ -491,7 +491,7 @@ impl Table {
                 q.entity_type.is_none_or(|t| {
                     i.get(crate::entity::ENTITY_TYPE)
                         .and_then(|v| v.as_s().ok())
-                        == Some(&t.to_owned())
+                        .is_some_and(|s| s == t)
                 })
             })
             .map(|i| serde_dynamo::from_item(i).map_err(Error::store))
