@@ -15,9 +15,6 @@ pub enum Kind {
     Read,
     List,
     Write,
-    /// A write whose resource names the one it changes (an access request names its
-    /// audience): the second can only be read once the first is, so one more round.
-    ChainedWrite,
     DeliveredMembers,
 }
 
@@ -27,7 +24,6 @@ impl Kind {
             Kind::Read => 1,
             Kind::List => 2,
             Kind::Write => 2,
-            Kind::ChainedWrite => 3,
             Kind::DeliveredMembers => 3,
         }
     }
@@ -534,6 +530,7 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         "campaign": {"start": "2027-07-01", "end": "2027-08-31", "details": "Summer dining offers."},
         "activationPlatforms": ["google_ads"]
     });
+    let request_again = request.clone();
     let r = step(
         s,
         o,
@@ -576,8 +573,34 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
     step(
         s,
         o,
+        "POST .../access-requests/{r}/deny",
+        Write,
+        (
+            "POST",
+            &format!("/accounts/mptravel/access-requests/{rid}/deny"),
+            "ana",
+        ),
+        Some(json!({"reason": "Not this season."})),
+        OK,
+    )
+    .await;
+    // Asked again once denied, then approved.
+    let r = step(
+        s,
+        o,
+        "POST /accounts/{b}/access-requests (again)",
+        Write,
+        ("POST", "/accounts/mpdine/access-requests", "dan"),
+        Some(request_again),
+        OK,
+    )
+    .await;
+    let rid = r["id"].as_str().unwrap_or_default().to_owned();
+    step(
+        s,
+        o,
         "POST .../access-requests/{r}/approve",
-        ChainedWrite,
+        Write,
         (
             "POST",
             &format!("/accounts/mptravel/access-requests/{rid}/approve"),

@@ -1350,3 +1350,108 @@ async fn simultaneous_decisions_of_one_request_commit_exactly_one() {
         assert_eq!(n, 1, "{account}");
     }
 }
+
+/// A request's id names its audience, so deciding reads both in one round trip (two in
+/// all, with the transaction). An id that does not name it (a request made before ids
+/// did) or names another audience (ids can be typed by anyone) is decided on the
+/// audience the stored request is for, read after it: three round trips, same outcome.
+#[tokio::test]
+async fn deciding_reads_the_audience_the_request_is_for_whatever_its_id_says() {
+    use sharing_core::access_requests::AccessRequestItem;
+    use sharing_core::ids::RequestId;
+    use sharing_core::keys;
+
+    let s = Stack::start().await;
+    // Moves a stored request to the id `to` (its lock and email keep the old one).
+    let move_request = |from: String, to: String| {
+        let s = &s;
+        async move {
+            let old_key = keys::access_request(&RequestId::parse(&from).unwrap());
+            let mut item: AccessRequestItem = s.core.table.get(&old_key).await.unwrap().unwrap();
+            item.request.id = RequestId::parse(&to).unwrap();
+            s.core.table.put(&item, None).await.unwrap();
+            s.core.table.delete(&old_key, None).await.unwrap();
+        }
+    };
+    let decide = |id: String, verb: &'static str| {
+        let s = &s;
+        async move {
+            let mark = s.dynamodb_calls.mark();
+            let r = s
+                .call(
+                    "POST",
+                    &format!("/accounts/mptravel/access-requests/{id}/{verb}"),
+                    Some("ana"),
+                    Some(json!({})),
+                )
+                .await;
+            (r, s.dynamodb_calls.since(mark).depth)
+        }
+    };
+    let level_of = |audience: &'static str| {
+        let s = &s;
+        async move {
+            let r = s
+                .call(
+                    "GET",
+                    &format!("/accounts/mptravel/audiences/{audience}/sharing/mpdine"),
+                    Some("ana"),
+                    None,
+                )
+                .await;
+            r.json["access"].clone()
+        }
+    };
+
+    // An id made now: a fresh id, '.', the audience.
+    let r = create(&s, "dan", request_body("aspiring-athenians")).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let (fresh, named) = id.split_once('.').unwrap();
+    assert_eq!((fresh.len(), named), (26, "aspiring-athenians"), "{id}");
+    let (denied, depth) = decide(id.clone(), "deny").await;
+    assert_eq!(denied.status, 200, "{}", denied.json);
+    assert_eq!(
+        depth, 2,
+        "membership, request and audience together, then the transaction"
+    );
+
+    // An id naming another audience (one mPDine holds usable): decided on the right one.
+    let r = create(&s, "dan", request_body("aspiring-athenians")).await;
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let wrong = format!("{}.ibiza-dreamers", &id[..26]);
+    move_request(id, wrong.clone()).await;
+    let before = (
+        level_of("ibiza-dreamers").await,
+        level_of("aspiring-athenians").await,
+    );
+    let (denied, depth) = decide(wrong.clone(), "deny").await;
+    assert_eq!(denied.status, 200, "{}", denied.json);
+    assert_eq!(denied.json["audienceId"], "aspiring-athenians");
+    assert_eq!(denied.json["status"], "denied");
+    assert_eq!(
+        depth, 3,
+        "the audience it names is not its own: read after the request"
+    );
+    assert_eq!(
+        (
+            level_of("ibiza-dreamers").await,
+            level_of("aspiring-athenians").await
+        ),
+        before
+    );
+
+    // An id that names no audience, as requests made before: approved all the same.
+    let r = create(&s, "dan", request_body("aspiring-athenians")).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let plain = id[..26].to_owned();
+    move_request(id, plain.clone()).await;
+    let (approved, depth) = decide(plain.clone(), "approve").await;
+    assert_eq!(approved.status, 200, "{}", approved.json);
+    assert_eq!(approved.json["id"], plain.as_str());
+    assert_eq!(approved.json["status"], "approved");
+    assert_eq!(depth, 3);
+    assert_eq!(level_of("aspiring-athenians").await, "usable");
+    assert_eq!(level_of("ibiza-dreamers").await, before.0);
+}

@@ -654,9 +654,10 @@ impl Core {
             .await
     }
 
-    /// The membership and the request in one round trip, then the audience the request
-    /// names (it can only be read once the request is), then one transaction: three
-    /// round trips, the fewest the data allows.
+    /// The membership, the request and the audience its id names in one round trip,
+    /// then one transaction: two round trips. A request whose id does not name its
+    /// audience (made before ids did, or one whose hint is wrong) has its audience read
+    /// once the request is: three.
     async fn decide_access_request(
         &self,
         caller: &Caller,
@@ -668,19 +669,19 @@ impl Core {
         if let Some(done) = crate::idempotency::landed()? {
             return Ok(done);
         }
-        let (member, first) = self
+        let hint = id.audience_hint();
+        let (member, (found, hinted)) = self
             .member_and(
                 caller,
                 account_id,
-                self.table
-                    .get::<AccessRequestItem>(&keys::access_request(id)),
+                self.request_and_hinted_audience(id, &hint),
             )
             .await?;
         let member = &member;
         // The decider's address (read only when the token has none usable) beside the
-        // audience: no extra round trip.
+        // audience when that is still to be read: no extra round trip.
         let (first, decided_by_email) = tokio::try_join!(
-            self.request_to_decide(member, id, first),
+            self.request_to_decide(member, id, found, hint.as_ref(), hinted),
             self.member_email(member)
         )?;
         // The body is told once the request is visible and the caller may decide it.
@@ -692,22 +693,42 @@ impl Core {
             decision: None,
         };
         self.execute(&mut planner, first, || async {
-            let found = self.table.get(&keys::access_request(id)).await?;
-            self.request_to_decide(member, id, found).await
+            let (found, hinted) = self.request_and_hinted_audience(id, &hint).await?;
+            self.request_to_decide(member, id, found, hint.as_ref(), hinted)
+                .await
         })
         .await
     }
 
-    /// The request as `member`'s account may see it and the audience it names (read only
-    /// once the request is visible).
+    /// The request and, together with it, the audience its id names (if it names one).
+    async fn request_and_hinted_audience(
+        &self,
+        id: &RequestId,
+        hint: &Option<AudienceId>,
+    ) -> Result<(Option<AccessRequestItem>, Option<AudienceItem>)> {
+        let key = keys::access_request(id);
+        tokio::try_join!(self.table.get(&key), async {
+            match hint {
+                Some(a) => self.table.get::<AudienceItem>(&keys::audience(a)).await,
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// The request as `member`'s account may see it and the audience it is for: the one
+    /// read with it when the id named that audience, else read now (only once the
+    /// request is visible).
     async fn request_to_decide(
         &self,
         member: &AccountMember,
         id: &RequestId,
         found: Option<AccessRequestItem>,
+        hint: Option<&AudienceId>,
+        hinted: Option<AudienceItem>,
     ) -> Result<ToDecide> {
         let request = Self::visible_request(member, id, found).ok();
         let audience = match &request {
+            Some(r) if hint == Some(&r.request.audience_id) => hinted,
             Some(r) => {
                 self.table
                     .get(&keys::audience(&r.request.audience_id))
@@ -780,7 +801,7 @@ impl Planner for CreateRequest<'_> {
         }
         input.validate_rest()?;
 
-        let id = RequestId::parse(&at.new_id())?;
+        let id = RequestId::for_audience(&at.new_id(), &audience.id)?;
         let view = AccessRequestView {
             id: id.clone(),
             audience_id: audience.id.clone(),
@@ -1472,7 +1493,7 @@ mod tests {
                 owner_email: mail.clone(),
             };
             let full = vec![
-                "put ACCESS_REQUEST#ID01 ACCESS_REQUEST#ID01 ?Request",
+                "put ACCESS_REQUEST#ID01.aud1 ACCESS_REQUEST#ID01.aud1 ?Request",
                 "put AUDIENCE#aud1 PENDING_REQUEST#mpdine ?Lock",
                 "check AUDIENCE#aud1 AUDIENCE#aud1 ?Audience",
                 "put OUTBOX#ID02 OUTBOX#ID02 ?Outbox",
@@ -1480,7 +1501,7 @@ mod tests {
                 "put ACCOUNT#mpdine ACTIVITY#ID04",
             ];
             let no_mail = vec![
-                "put ACCESS_REQUEST#ID01 ACCESS_REQUEST#ID01 ?Request",
+                "put ACCESS_REQUEST#ID01.aud1 ACCESS_REQUEST#ID01.aud1 ?Request",
                 "put AUDIENCE#aud1 PENDING_REQUEST#mpdine ?Lock",
                 "check AUDIENCE#aud1 AUDIENCE#aud1 ?Audience",
                 "put ACCOUNT#mptravel ACTIVITY#ID02",
@@ -1577,7 +1598,7 @@ mod tests {
                             Cond::eq("sharingVersion", &1i64).unwrap(),
                             "{row}"
                         );
-                        assert_eq!(view.id.as_str(), "ID01");
+                        assert_eq!(view.id.as_str(), "ID01.aud1");
                         assert_eq!(view.status, RequestStatus::Pending);
                         assert_eq!(view.held_level, held, "{row}");
                         assert_eq!(view.created_at, rfc3339(clock.now()));

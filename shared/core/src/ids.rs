@@ -68,6 +68,29 @@ id_type!(AudienceId, "audience id");
 id_type!(ConnectionId, "connection id");
 id_type!(RequestId, "access request id");
 
+impl RequestId {
+    /// A new request's id: a fresh unique id (no `.` in it) followed by `.` and the id of
+    /// the audience the request is for, when that fits the id's 128 characters. The
+    /// audience is then known from the path alone, so approving or denying reads it
+    /// beside the request instead of after it (one round trip fewer). Otherwise the
+    /// fresh id alone.
+    pub fn for_audience(fresh: &str, audience: &AudienceId) -> Result<Self, Error> {
+        let composite = format!("{fresh}.{audience}");
+        if !fresh.contains('.') && composite.len() <= MAX_ID_LEN {
+            Self::parse(&composite)
+        } else {
+            Self::parse(fresh)
+        }
+    }
+
+    /// The audience this id names after its first `.`, if any: only a hint (anyone can
+    /// type an id); the request item read with it says which audience it is for.
+    pub fn audience_hint(&self) -> Option<AudienceId> {
+        let (_, audience) = self.0.split_once('.')?;
+        AudienceId::parse(audience).ok()
+    }
+}
+
 /// The id of a role in an account: a built-in role's name (`admin`, `user`, ...) or a
 /// custom role's id. Lowercase letters, digits and `_`, 1-64 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -136,8 +159,11 @@ impl fmt::Display for RoleId {
     }
 }
 
+/// The longest id, in bytes (all its characters are ASCII).
+const MAX_ID_LEN: usize = 128;
+
 fn is_safe_id(value: &str) -> bool {
-    (1..=128).contains(&value.len())
+    (1..=MAX_ID_LEN).contains(&value.len())
         && value
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_-.|@:+".contains(&b))
@@ -160,6 +186,47 @@ mod tests {
         assert!(AccountId::parse(&"x".repeat(129)).is_err());
         assert!(UserId::parse("auth0|5f1c").is_ok());
         assert!(serde_json::from_str::<AccountId>("\"a b\"").is_err());
+    }
+
+    #[test]
+    fn a_request_id_names_its_audience_when_it_fits() {
+        let ulid = "01JBZ7Q0A8X9C2V3B4N5M6K7P8";
+        let aud = |s: &str| AudienceId::parse(s).unwrap();
+        // (fresh id, audience, the id, its audience hint)
+        let rows = [
+            (
+                ulid,
+                "ibiza-dreamers",
+                format!("{ulid}.ibiza-dreamers"),
+                Some("ibiza-dreamers"),
+            ),
+            // Audience ids may hold dots: the hint is everything after the first.
+            (
+                ulid,
+                "v1.2.summer",
+                format!("{ulid}.v1.2.summer"),
+                Some("v1.2.summer"),
+            ),
+            // 26 + 1 + 101 = 128 fits; one more does not: the fresh id alone.
+            (
+                ulid,
+                &"a".repeat(101),
+                format!("{ulid}.{}", "a".repeat(101)),
+                Some(&*"a".repeat(101)),
+            ),
+            (ulid, &"a".repeat(102), ulid.to_owned(), None),
+            // A fresh id with a dot of its own would make the hint wrong: left alone.
+            ("r.1", "ibiza-dreamers", "r.1".to_owned(), Some("1")),
+        ];
+        for (fresh, audience, id, hint) in rows {
+            let r = RequestId::for_audience(fresh, &aud(audience)).unwrap();
+            assert_eq!(r.as_str(), id, "{audience}");
+            assert_eq!(r.audience_hint(), hint.map(aud), "{audience}");
+        }
+        // Ids made before the audience was named in them, or typed by anyone: no hint,
+        // or a hint the request item then confirms or not.
+        assert_eq!(RequestId::parse(ulid).unwrap().audience_hint(), None);
+        assert_eq!(RequestId::parse("x.").unwrap().audience_hint(), None);
     }
 
     #[test]
