@@ -485,11 +485,7 @@ impl Planner for EditAudience<'_> {
         read: &AudienceItem,
         at: Stamp<'_>,
     ) -> Result<Plan<Guarded, AudienceDetail>> {
-        if let Some(v) = self.if_match
-            && v != read.version
-        {
-            return Err(stale(read.version));
-        }
+        check_if_match(self.if_match, read.version)?;
         self.read_version = Some(read.version);
         let patch = self.patch;
         let mut audience = read.clone();
@@ -550,6 +546,15 @@ enum Guarded {
     Audience,
     /// A grant item renamed with its audience: still there.
     Grant,
+}
+
+/// `If-Match` against the version just read: 412 when it differs. Evaluated after the
+/// request's own checks and before those against the stored state (409, 422).
+pub(crate) fn check_if_match(if_match: Option<i64>, current: i64) -> Result<()> {
+    match if_match {
+        Some(v) if v != current => Err(stale(current)),
+        _ => Ok(()),
+    }
 }
 
 pub(crate) fn stale(current: i64) -> Error {

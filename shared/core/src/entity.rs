@@ -242,30 +242,7 @@ mod tests {
     }
 
     fn outbox(status: OutboxStatus) -> OutboxItem {
-        OutboxItem {
-            gsi1pk: None,
-            id: "E1".into(),
-            status,
-            to: "ana@mptravel.example".into(),
-            reply_to: None,
-            facts: serde_json::from_value(serde_json::json!({
-                "kind": "access_request_created", "requestId": "R1", "audienceId": "A1",
-                "audienceName": "A", "ownerAccountId": "mptravel", "ownerAccountName": "O",
-                "requesterAccountId": "mpdine", "requesterAccountName": "R", "requesterName": "",
-                "requesterEmail": "r@x.example", "requestedLevel": "usable",
-                "campaignStart": "2027-01-01", "campaignEnd": "2027-01-02",
-                "campaignDetails": "d", "activationPlatforms": ["meta"]
-            }))
-            .unwrap(),
-            created_at: "T".into(),
-            attempts: 0,
-            next_attempt_at: 0,
-            lease_until: None,
-            claim_token: None,
-            last_error: None,
-            sent_at: None,
-            message_id: None,
-        }
+        crate::outbox::tests::item(status)
     }
 
     #[test]

@@ -374,7 +374,7 @@ pub fn retry_after(attempts: u32, cap_secs: i64) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -386,7 +386,8 @@ mod tests {
         assert_eq!(retry_after(30, 2), 2);
     }
 
-    fn item(status: OutboxStatus) -> OutboxItem {
+    /// An outbox email `E1` in `status` (also the entity declaration's test sample).
+    pub(crate) fn item(status: OutboxStatus) -> OutboxItem {
         OutboxItem {
             gsi1pk: Some(keys::OUTBOX_UNSENT.into()),
             id: "E1".into(),

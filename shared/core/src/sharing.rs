@@ -7,7 +7,7 @@
 
 use crate::access_requests::validate_platforms;
 use crate::activity::{Entry, action};
-use crate::audiences::{access_of, grant_item, stale};
+use crate::audiences::{access_of, check_if_match, grant_item};
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, RequestId};
@@ -460,11 +460,7 @@ impl Planner for ChangeSharing<'_> {
         audience: &AudienceItem,
         at: Stamp<'_>,
     ) -> Result<Plan<SharingMoved, SharingView>> {
-        if let Some(v) = self.if_match
-            && v != audience.sharing_version
-        {
-            return Err(stale(audience.sharing_version));
-        }
+        check_if_match(self.if_match, audience.sharing_version)?;
         let now = at.epoch();
         let desired = self.desire.against(audience, now)?;
         let changes = plan_changes(audience, &desired, now);
@@ -539,11 +535,7 @@ impl Planner for SaveDefaults<'_> {
         at: Stamp<'_>,
     ) -> Result<Plan<DefaultsMoved, DefaultsView>> {
         let version = current.as_ref().map_or(0, |c| c.version);
-        if let Some(v) = self.if_match
-            && v != version
-        {
-            return Err(stale(version));
-        }
+        check_if_match(self.if_match, version)?;
         let item = defaults_item(self.member, version + 1, self.defaults.clone(), at);
         let guard = match current {
             Some(_) => Cond::version(version),
@@ -659,15 +651,6 @@ impl Core {
         Ok((member, audience, accounts))
     }
 
-    /// `If-Match` against the version just read: 412 when it differs. Evaluated after the
-    /// request's own checks and before those against the stored state (409, 422).
-    fn precondition(if_match: Option<i64>, current: i64) -> Result<()> {
-        match if_match {
-            Some(v) if v != current => Err(stale(current)),
-            _ => Ok(()),
-        }
-    }
-
     /// `PUT /accounts/{a}/audiences/{id}/sharing`: declarative; unlisted accounts are
     /// private.
     pub async fn put_sharing(
@@ -726,7 +709,7 @@ impl Core {
                 Ok((g.account_id.clone(), grant))
             })
             .collect::<Result<Desired>>()?;
-        Self::precondition(if_match, audience.sharing_version)?;
+        check_if_match(if_match, audience.sharing_version)?;
         Core::allow_receivers(member, &listed, &accounts)?;
         for (receiver, grant) in parsed.iter_mut() {
             if let (Some(g), Some(a)) = (grant.as_mut(), accounts.get(receiver.as_str())) {
@@ -764,7 +747,7 @@ impl Core {
             &self.provenance(member),
             self.now_epoch(),
         )?;
-        Self::precondition(if_match, audience.sharing_version)?;
+        check_if_match(if_match, audience.sharing_version)?;
         let receiver = &parsed.map_err(|_| {
             Error::CrossOrganization(format!(
                 "account '{}' is not in your organization; sharing never leaves the organization",
@@ -878,7 +861,7 @@ impl Core {
         }
         // The precondition (on the defaults read beside the membership) before the
         // receivers (422) are looked at.
-        Self::precondition(if_match, first.as_ref().map_or(0, |c| c.version))?;
+        check_if_match(if_match, first.as_ref().map_or(0, |c| c.version))?;
         Core::allow_receivers(member, &listed, &accounts)?;
         let defaults: Vec<DefaultEntry> = input
             .defaults
