@@ -1372,34 +1372,7 @@ mod tests {
 
     #[test]
     fn item_keys_follow_the_status() {
-        let view = AccessRequestView {
-            id: RequestId::parse("01JREQ").unwrap(),
-            audience_id: AudienceId::parse("aud1").unwrap(),
-            audience_name: "Aspiring Athenians".into(),
-            owner_account_id: AccountId::parse("mptravel").unwrap(),
-            owner_account_name: "mPTravel".into(),
-            requester_account_id: AccountId::parse("mpdine").unwrap(),
-            requester_account_name: "mPDine".into(),
-            requested_by: UserRef {
-                user_id: UserId::parse("dan").unwrap(),
-                email: "dan@mpdine.example".into(),
-            },
-            requested_level: ShareLevel::Usable,
-            campaign: input().campaign,
-            activation_platforms: vec!["meta".into()],
-            held_level: ShareLevel::ViewOnly,
-            status: RequestStatus::Pending,
-            created_at: "2026-11-23T10:00:00Z".into(),
-            decided_at: None,
-            decided_by: None,
-            granted_level: None,
-            starts_at: None,
-            expires_at: None,
-            fallback_level: None,
-            allowed_platforms: None,
-            reason: None,
-            notification_failures: Vec::new(),
-        };
+        let view = request();
         let item = AccessRequestItem::new(view.clone(), "Dan".into());
         let stored = crate::entity::to_item(&item).unwrap();
         let s = |stored: &crate::write::Item, k: &str| match stored.get(k) {
