@@ -26,7 +26,7 @@ pub fn encode(scope: &str, key: &HashMap<String, AttributeValue>) -> Result<Stri
             AttributeValue::S(s) => {
                 k.insert(name.clone(), s.clone());
             }
-            _ => return Err(Error::Store(format!("non-string key attribute {name}"))),
+            _ => return Err(Error::defect(format!("non-string key attribute {name}"))),
         }
     }
     let json = serde_json::to_vec(&Cursor {

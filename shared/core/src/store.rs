@@ -414,7 +414,7 @@ impl Table {
                             }
                             return Err(match tx.ops.get(i).and_then(|(_, step)| *step) {
                                 Some(step) => TxError::Guard(step),
-                                None => TxError::Store(Error::Store(format!(
+                                None => TxError::Store(Error::defect(format!(
                                     "DynamoDB reported a failed condition on write {i}, which has none"
                                 ))),
                             });
