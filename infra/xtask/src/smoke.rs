@@ -155,7 +155,8 @@ pub async fn run(
     std::fs::create_dir_all(&logs)?;
     let log = std::fs::File::create(logs.join("cargo-lambda-watch.log"))?;
     let env = format!(
-        "TABLE_NAME={table},AWS_ENDPOINT_URL_DYNAMODB={dynamodb_endpoint},AWS_ENDPOINT_URL_SESV2={ses_endpoint},SENDER_ADDRESS={SMOKE_SENDER},AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local,AWS_REGION=us-east-1,RUST_LOG=info"
+        "TABLE_NAME={table},AWS_ENDPOINT_URL_DYNAMODB={dynamodb_endpoint},AWS_ENDPOINT_URL_SESV2={ses_endpoint},SENDER_ADDRESS={SMOKE_SENDER},CURSOR_SIGNING_KEY={},AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local,AWS_REGION=us-east-1,RUST_LOG=info",
+        sharing_core::cursor::LOCAL_DEV_KEY
     );
     let mut watch = Command::new("cargo")
         .args([

@@ -18,11 +18,13 @@ use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// The table and the client that reaches it. Cheap to clone.
+/// The table, the client that reaches it and the key its cursors are signed with.
+/// Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Table {
     client: Client,
     name: String,
+    cursor_key: cursor::CursorKey,
 }
 
 /// The placeholders of one request (`#n0`, `:v0`, ...), filled while rendering its
@@ -268,6 +270,18 @@ impl Query {
             self.sort_prefix.as_deref().unwrap_or("")
         )
     }
+
+    /// The list a cursor of this query is checked against (`scope`: [`Query::scope`]).
+    fn cursor_list<'a>(&'a self, scope: &'a str) -> cursor::List<'a> {
+        let (partition_attribute, sort_attribute) = self.key_attributes();
+        cursor::List {
+            scope,
+            partition_attribute,
+            partition: &self.partition,
+            sort_attribute,
+            sort_prefix: self.sort_prefix.as_deref(),
+        }
+    }
 }
 
 /// One page of a list, with the cursor to the next one.
@@ -285,11 +299,22 @@ pub struct PageRequest {
 }
 
 impl Table {
+    /// The table, its cursors signed with a key of this process only
+    /// ([`cursor::CursorKey::random`]) until [`Table::with_cursor_key`] gives the
+    /// deployment's.
     pub fn new(client: Client, name: impl Into<String>) -> Self {
         Table {
             client,
             name: name.into(),
+            cursor_key: cursor::CursorKey::random(),
         }
+    }
+
+    /// The same table, its cursors signed with `key` (every instance of a deployment
+    /// holds the same one: `CURSOR_SIGNING_KEY`).
+    pub fn with_cursor_key(mut self, key: cursor::CursorKey) -> Self {
+        self.cursor_key = key;
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -452,8 +477,9 @@ impl Table {
     ) -> Result<Page<T>> {
         let (pk_attr, sk_attr) = q.key_attributes();
         let scope = q.scope();
+        let list = q.cursor_list(&scope);
         let start = match &page.cursor {
-            Some(c) => Some(cursor::decode(c, &scope, pk_attr, &q.partition)?),
+            Some(c) => Some(cursor::decode(&self.cursor_key, c, &list)?),
             None => None,
         };
         let mut p = Placeholders::default();
@@ -497,7 +523,7 @@ impl Table {
             .map(|i| serde_dynamo::from_item(i).map_err(Error::store))
             .collect::<Result<Vec<T>>>()?;
         let next_cursor = match out.last_evaluated_key {
-            Some(k) if !k.is_empty() => Some(cursor::encode(&scope, &k)?),
+            Some(k) if !k.is_empty() => Some(cursor::encode(&self.cursor_key, &list, &k)?),
             _ => None,
         };
         Ok(Page { items, next_cursor })
