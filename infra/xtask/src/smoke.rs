@@ -299,10 +299,11 @@ async fn notifier_case(
         limit: 10,
         cursor: None,
     };
-    let outbox = core.unsent_outbox_emails(&page).await?;
+    let outbox = core.due_outbox_emails(core.now_epoch(), &page).await?;
     let email = outbox
         .items
         .first()
+        .and_then(|e| e.as_ref().ok())
         .context("the access request left no outbox email")?;
     let event =
         json!({ "Records": [outbox_stream_record(&client, table, &email.id, "100").await?] });

@@ -18,6 +18,45 @@ use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;
 
+/// An item that is there but does not read as the type asked for (a defect, or an item
+/// written by hand): its key, why, and the item, for a narrower read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreadable {
+    pub key: Key,
+    pub error: String,
+    item: Item,
+}
+
+impl Unreadable {
+    /// The item read as a narrower `T` (e.g. only its status), if it reads so.
+    pub fn read_as<T: DeserializeOwned>(&self) -> Option<T> {
+        serde_dynamo::from_item(self.item.clone()).ok()
+    }
+}
+
+/// An item as read: a `T`, or why it is not one. For the readers that must go on past
+/// one bad item (the notifier), where [`Table::get`] and [`Table::query`] fail whole.
+pub type Readable<T> = std::result::Result<T, Unreadable>;
+
+fn readable<T: DeserializeOwned>(item: Item) -> Readable<T> {
+    serde_dynamo::from_item(item.clone()).map_err(|e| {
+        let s = |a: &str| {
+            item.get(a)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        Unreadable {
+            key: Key {
+                pk: s(keys::PK),
+                sk: s(keys::SK),
+            },
+            error: e.to_string(),
+            item,
+        }
+    })
+}
+
 /// The table, the client that reaches it and the key its cursors are signed with.
 /// Cheap to clone.
 #[derive(Clone, Debug)]
@@ -337,7 +376,22 @@ impl Table {
         self.get_with(key, false).await
     }
 
+    /// A strongly consistent read of one item that may not read as a `T`.
+    pub async fn get_readable<T: DeserializeOwned>(
+        &self,
+        key: &Key,
+    ) -> Result<Option<Readable<T>>> {
+        Ok(self.get_item(key, true).await?.map(readable))
+    }
+
     async fn get_with<T: DeserializeOwned>(&self, key: &Key, strong: bool) -> Result<Option<T>> {
+        match self.get_item(key, strong).await? {
+            Some(item) => Ok(Some(serde_dynamo::from_item(item).map_err(Error::store)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_item(&self, key: &Key, strong: bool) -> Result<Option<Item>> {
         let out = self
             .client
             .get_item()
@@ -347,10 +401,7 @@ impl Table {
             .send()
             .await
             .map_err(Error::sdk)?;
-        match out.item {
-            Some(item) => Ok(Some(serde_dynamo::from_item(item).map_err(Error::store)?)),
-            None => Ok(None),
-        }
+        Ok(out.item)
     }
 
     /// Puts an item; a failed condition answers `Ok(false)`.
@@ -475,6 +526,32 @@ impl Table {
         q: &Query,
         page: &PageRequest,
     ) -> Result<Page<T>> {
+        let p = self.query_items(q, page).await?;
+        Ok(Page {
+            items: p
+                .items
+                .into_iter()
+                .map(|i| serde_dynamo::from_item(i).map_err(Error::store))
+                .collect::<Result<Vec<T>>>()?,
+            next_cursor: p.next_cursor,
+        })
+    }
+
+    /// Reads one page of a partition, each item as it reads: one that does not read as a
+    /// `T` is answered as such, not as the failure of the page.
+    pub async fn query_readable<T: DeserializeOwned>(
+        &self,
+        q: &Query,
+        page: &PageRequest,
+    ) -> Result<Page<Readable<T>>> {
+        let p = self.query_items(q, page).await?;
+        Ok(Page {
+            items: p.items.into_iter().map(readable).collect(),
+            next_cursor: p.next_cursor,
+        })
+    }
+
+    async fn query_items(&self, q: &Query, page: &PageRequest) -> Result<Page<Item>> {
         let (pk_attr, sk_attr) = q.key_attributes();
         let scope = q.scope();
         let list = q.cursor_list(&scope);
@@ -520,8 +597,7 @@ impl Table {
                         .is_some_and(|s| s == t)
                 })
             })
-            .map(|i| serde_dynamo::from_item(i).map_err(Error::store))
-            .collect::<Result<Vec<T>>>()?;
+            .collect();
         let next_cursor = match out.last_evaluated_key {
             Some(k) if !k.is_empty() => Some(cursor::encode(&self.cursor_key, &list, &k)?),
             _ => None,
