@@ -539,8 +539,9 @@ impl Stack {
         xtask::table::create(&dynamodb, &table_name)
             .await
             .expect("create table");
-        let mut core =
-            Core::new(Table::new(dynamodb.clone(), table_name.clone())).with_budget(budget);
+        let table = Table::new(dynamodb.clone(), table_name.clone())
+            .with_cursor_key(sharing_core::cursor::CursorKey::local_dev());
+        let mut core = Core::new(table).with_budget(budget);
         if let Some(c) = clock {
             core.clock = c;
         }

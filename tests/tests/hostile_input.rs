@@ -322,3 +322,83 @@ async fn hostile_input_is_refused_with_a_clear_problem_and_changes_nothing() {
 
     assert_eq!(s.dump().await, before, "hostile input changed the table");
 }
+
+/// Cursors are signed: one the server did not hand out for this very list never reaches
+/// DynamoDB. Forged inside the list's partition but outside its sort-key prefix (which
+/// DynamoDB refuses with a ValidationException, a 500 before cursors were signed),
+/// tampered with, or unsigned: 400. One it handed out pages on.
+#[tokio::test]
+async fn forged_and_tampered_cursors_are_400_and_a_handed_out_one_pages() {
+    let s = Stack::start().await;
+    let users = "/accounts/mptravel/users";
+    let before = s.dump_seeing_changes().await;
+    // The shape cursors had before they were signed: the list's scope and a start key in
+    // mPTravel's partition, past the `MEMBER#` prefix of the users list.
+    let outside_prefix = b64url(
+        json!({
+            "s": "table|ACCOUNT#mptravel|MEMBER#",
+            "k": {"PK": "ACCOUNT#mptravel", "SK": "ACTIVITY#0"}
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    let r = s
+        .call(
+            "GET",
+            &format!("{users}?cursor={outside_prefix}"),
+            Some("ana"),
+            None,
+        )
+        .await;
+    check(
+        "a forged cursor outside the prefix",
+        &r,
+        400,
+        "validation_failed",
+    );
+
+    let first = s
+        .call("GET", &format!("{users}?limit=1"), Some("ana"), None)
+        .await;
+    assert_eq!(first.status, 200, "{}", first.json);
+    let cursor = first.json["nextCursor"].as_str().unwrap().to_owned();
+    // Every single character changed (to another base64url character) breaks it.
+    for i in 0..cursor.len() {
+        let mut tampered: Vec<u8> = cursor.clone().into_bytes();
+        tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        let r = s
+            .call(
+                "GET",
+                &format!("{users}?cursor={tampered}"),
+                Some("ana"),
+                None,
+            )
+            .await;
+        check("a tampered cursor", &r, 400, "validation_failed");
+    }
+    // The same cursor with its signature cut off.
+    let r = s
+        .call(
+            "GET",
+            &format!("{users}?cursor={}", &cursor[cursor.len() / 2..]),
+            Some("ana"),
+            None,
+        )
+        .await;
+    check("a truncated cursor", &r, 400, "validation_failed");
+
+    let second = s
+        .call(
+            "GET",
+            &format!("{users}?limit=1&cursor={cursor}"),
+            Some("ana"),
+            None,
+        )
+        .await;
+    assert_eq!(second.status, 200, "{}", second.json);
+    let (a, b) = (&first.json["items"][0], &second.json["items"][0]);
+    assert!(a.is_object() && b.is_object(), "{a} / {b}");
+    assert_ne!(a["userId"], b["userId"], "the cursor moved on");
+    assert_eq!(s.dump().await, before, "cursors changed the table");
+}

@@ -31,6 +31,7 @@ use sharing_core::items::entity;
 use sharing_core::outbox::{Claim, OutboxStatus, retry_after};
 use sharing_core::store::PageRequest;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Where the approve/deny calls in the owner's email point when nothing is configured:
 /// the local API.
@@ -78,8 +79,27 @@ pub struct Timing {
     pub max_age_secs: i64,
     /// The sweep leaves emails younger than this to the stream.
     pub sweep_min_age_secs: i64,
-    /// At most this many emails per sweep.
+    /// At most this many due emails per sweep (emails not yet due do not count).
     pub sweep_limit: usize,
+    /// The longest one email can take: claim, read, send, mark, each bounded by the SDK's
+    /// operation timeout ([`sharing_core::budget`]). A run starts an email only while
+    /// this much time is left before its deadline.
+    pub email_worst_case: Duration,
+    /// How long a run (a stream batch, a sweep) may take when the caller gives no
+    /// deadline of its own; in Lambda the invocation's deadline less [`SAFETY_MARGIN`]
+    /// is used when it is sooner.
+    pub run_budget: Duration,
+}
+
+/// The notifier's timeout in `template.yaml` (`NotifierFunction.Timeout`).
+pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Kept between a run's deadline and the function's: the answer (batch item failures)
+/// must be written before Lambda ends the invocation, or the whole batch is retried.
+pub const SAFETY_MARGIN: Duration = Duration::from_secs(4);
+
+/// Whether an email taking `worst` still fits at `now` before `deadline`.
+pub fn fits(now: Instant, deadline: Instant, worst: Duration) -> bool {
+    now.checked_add(worst).is_some_and(|end| end <= deadline)
 }
 
 impl Timing {
@@ -91,6 +111,8 @@ impl Timing {
             max_age_secs: 24 * 3600,
             sweep_min_age_secs: 120,
             sweep_limit: 200,
+            email_worst_case: 4 * sharing_core::budget::OPERATION_TIMEOUT,
+            run_budget: FUNCTION_TIMEOUT.saturating_sub(SAFETY_MARGIN),
         }
     }
 
@@ -102,7 +124,26 @@ impl Timing {
             max_age_secs: 120,
             sweep_min_age_secs: 0,
             sweep_limit: 200,
+            email_worst_case: 4 * sharing_core::budget::Budget::LOCAL.operation,
+            run_budget: Duration::from_secs(300),
         }
+    }
+
+    /// The deadline of a run starting now, within a Lambda invocation ending at
+    /// `invocation_deadline_ms` (epoch milliseconds, the runtime's `Context::deadline`):
+    /// the sooner of [`Timing::run_budget`] and that deadline less [`SAFETY_MARGIN`].
+    pub fn deadline_within(&self, invocation_deadline_ms: u64) -> Instant {
+        let now = Instant::now();
+        let own = now + self.run_budget;
+        let epoch_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        if invocation_deadline_ms == 0 {
+            return own;
+        }
+        let left = Duration::from_millis(invocation_deadline_ms.saturating_sub(epoch_ms))
+            .saturating_sub(SAFETY_MARGIN);
+        own.min(now + left)
     }
 }
 
@@ -289,7 +330,8 @@ pub enum Outcome {
     Missing,
     /// The record is not an email to send (another entity, or a status change).
     Ignored,
-    /// It can never be rendered (refused address): marked rejected, not retried.
+    /// It can never be rendered (refused address), or its item cannot be read as an
+    /// email: marked rejected, not retried.
     Rejected(String),
     /// Sending failed for now; the email is pending again and will be retried.
     Failed(String),
@@ -328,16 +370,36 @@ pub enum NotifierError {
     Stream(String),
 }
 
+impl NotifierError {
+    /// Whether the same work may succeed later: storage unavailable (throttled, down,
+    /// too slow) or a conflict of concurrent writes, and the stream's own failures. A
+    /// validation or not-found failure, a defect and an unknown event fail the same way
+    /// every time: permanent, not retried.
+    pub fn is_retryable(&self) -> bool {
+        use sharing_core::policy::Code;
+        match self {
+            NotifierError::Store(e) => matches!(e.code(), Code::Unavailable | Code::Conflict),
+            NotifierError::UnknownEvent(_) => false,
+            NotifierError::Stream(_) => true,
+        }
+    }
+}
+
 impl From<NotifierError> for lambda_runtime::Diagnostic {
     fn from(e: NotifierError) -> Self {
-        let error_type = match &e {
-            NotifierError::Store(_) => "Retryable.Store",
-            NotifierError::UnknownEvent(_) => "Permanent.UnknownEvent",
-            NotifierError::Stream(_) => "Retryable.Stream",
+        let kind = match &e {
+            NotifierError::Store(_) => "Store",
+            NotifierError::UnknownEvent(_) => "UnknownEvent",
+            NotifierError::Stream(_) => "Stream",
+        };
+        let class = if e.is_retryable() {
+            "Retryable"
+        } else {
+            "Permanent"
         };
         lambda_runtime::Diagnostic {
-            error_type: error_type.to_owned(),
-            error_message: e.to_string(),
+            error_type: format!("{class}.{kind}"),
+            error_message: error_chain(&e),
         }
     }
 }
@@ -413,9 +475,14 @@ impl Change {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SweepReport {
+    /// Due emails it tried to send.
     pub examined: usize,
     pub sent: usize,
     pub failed: usize,
+    /// Items it marked rejected (they do not read as an email).
+    pub rejected: usize,
+    /// Due emails left for the next sweep: the limit or the deadline was reached.
+    pub left: bool,
 }
 
 /// Renders and sends outbox emails.
@@ -446,6 +513,10 @@ impl Notifier {
         &self.core
     }
 
+    pub fn timing(&self) -> &Timing {
+        &self.timing
+    }
+
     /// Claims, renders, sends and marks one outbox email.
     pub async fn deliver(&self, id: &str) -> Result<Outcome, NotifierError> {
         let (item, token) = match self
@@ -457,6 +528,10 @@ impl Notifier {
             Claim::AlreadySent => return Ok(Outcome::AlreadySent),
             Claim::InFlight => return Ok(Outcome::InFlight),
             Claim::Missing => return Ok(Outcome::Missing),
+            Claim::Unreadable(why) => {
+                tracing::error!(outbox_id = %id, error = %why, "outbox item cannot be read; rejected");
+                return Ok(Outcome::Rejected(why));
+            }
         };
         let email = match render(
             &item.facts,
@@ -536,15 +611,33 @@ impl Notifier {
     /// is being sent by another worker) is reported as a batch item failure, so Lambda
     /// retries it (and, past the retry limit, hands it to the on-failure destination;
     /// the email stays pending for the sweep).
-    pub async fn handle_stream_event(&self, event: Event) -> DynamoDbEventResponse {
+    ///
+    /// An email is started only while [`Timing::email_worst_case`] still fits before
+    /// `deadline`; the records after it are reported as failures untouched (Lambda gives
+    /// them again), so a batch of slow sends ends by its deadline, not by the function's
+    /// timeout (which would retry the whole batch, sent emails included).
+    pub async fn handle_stream_event(
+        &self,
+        event: Event,
+        deadline: Instant,
+    ) -> DynamoDbEventResponse {
         let mut response = DynamoDbEventResponse::default();
+        let mut deferred = 0usize;
         for record in &event.records {
             let change = Change::from_lambda(record);
-            let retry = match self.handle_change(&change).await {
-                Ok(outcome) => outcome.retry(),
-                Err(e) => {
-                    tracing::error!(error = %e, "stream record failed");
-                    true
+            let retry = if change.email_to_send().is_some()
+                && !fits(Instant::now(), deadline, self.timing.email_worst_case)
+            {
+                deferred += 1;
+                true
+            } else {
+                match self.handle_change(&change).await {
+                    Ok(outcome) => outcome.retry(),
+                    Err(e) => {
+                        let retry = e.is_retryable();
+                        tracing::error!(error = %error_chain(&e), retry, "stream record failed");
+                        retry
+                    }
                 }
             };
             if retry {
@@ -553,12 +646,28 @@ impl Notifier {
                 response.batch_item_failures.push(failure);
             }
         }
+        if deferred > 0 {
+            tracing::warn!(
+                deferred,
+                "stream batch: out of time; the rest of the records are given back"
+            );
+        }
         response
     }
 
     /// Sends the unsent emails that are due: pending past their backoff (and older than
     /// the stream's turn), or claimed by a worker whose lease ran out.
     pub async fn sweep(&self) -> Result<SweepReport, NotifierError> {
+        self.sweep_until(Instant::now() + self.timing.run_budget)
+            .await
+    }
+
+    /// [`Notifier::sweep`], starting no email that would not fit before `deadline`. Only
+    /// due emails are read ([`Core::due_outbox_emails`]) and count towards
+    /// [`Timing::sweep_limit`], so a backlog in backoff never hides newer mail. An item
+    /// that cannot be read is rejected and the sweep goes on; so it does past one
+    /// email's permanent failure; storage unavailable stops it (retryable).
+    pub async fn sweep_until(&self, deadline: Instant) -> Result<SweepReport, NotifierError> {
         let now = self.core.now_epoch();
         let mut report = SweepReport::default();
         let mut page = PageRequest {
@@ -566,21 +675,45 @@ impl Notifier {
             cursor: None,
         };
         loop {
-            let p = self.core.unsent_outbox_emails(&page).await?;
+            if Instant::now() >= deadline {
+                report.left = true;
+                return Ok(report);
+            }
+            let p = self.core.due_outbox_emails(now, &page).await?;
             for item in p.items {
-                if report.examined >= self.timing.sweep_limit {
-                    return Ok(report);
-                }
-                report.examined += 1;
+                let item = match item {
+                    Ok(item) => item,
+                    Err(bad) => {
+                        tracing::error!(key = %bad.key.pk, error = %bad.error, "outbox item cannot be read; rejecting it");
+                        let claim = self.core.reject_unreadable_outbox_email(&bad, None).await?;
+                        if matches!(claim, Claim::Unreadable(_)) {
+                            report.rejected += 1;
+                        }
+                        continue;
+                    }
+                };
                 let old_enough = sharing_core::clock::parse_rfc3339(&item.created_at)
                     .is_none_or(|t| t.unix_timestamp() + self.timing.sweep_min_age_secs <= now);
                 if !old_enough || !Core::outbox_due(&item, now) {
                     continue;
                 }
-                match self.deliver(&item.id).await? {
-                    Outcome::Sent => report.sent += 1,
-                    Outcome::Failed(_) | Outcome::GaveUp(_) => report.failed += 1,
-                    _ => {}
+                if report.examined >= self.timing.sweep_limit
+                    || !fits(Instant::now(), deadline, self.timing.email_worst_case)
+                {
+                    report.left = true;
+                    return Ok(report);
+                }
+                report.examined += 1;
+                match self.deliver(&item.id).await {
+                    Ok(Outcome::Sent) => report.sent += 1,
+                    Ok(Outcome::Failed(_) | Outcome::GaveUp(_)) => report.failed += 1,
+                    Ok(Outcome::Rejected(_)) => report.rejected += 1,
+                    Ok(_) => {}
+                    Err(e) if e.is_retryable() => return Err(e),
+                    Err(e) => {
+                        tracing::error!(outbox_id = %item.id, error = %error_chain(&e), "email skipped: a permanent failure");
+                        report.failed += 1;
+                    }
                 }
             }
             match p.next_cursor {
@@ -595,19 +728,32 @@ impl Notifier {
         &self,
         payload: serde_json::Value,
     ) -> Result<serde_json::Value, NotifierError> {
+        self.handle_lambda_until(payload, Instant::now() + self.timing.run_budget)
+            .await
+    }
+
+    /// [`Notifier::handle_lambda`], bounded by `deadline` (in Lambda:
+    /// [`Timing::deadline_within`] the invocation's).
+    pub async fn handle_lambda_until(
+        &self,
+        payload: serde_json::Value,
+        deadline: Instant,
+    ) -> Result<serde_json::Value, NotifierError> {
         if payload.get("Records").is_some() {
             let event: Event = serde_json::from_value(payload)
                 .map_err(|e| NotifierError::Stream(format!("not a stream batch: {e}")))?;
-            let response = self.handle_stream_event(event).await;
+            let response = self.handle_stream_event(event, deadline).await;
             return serde_json::to_value(response)
                 .map_err(|e| NotifierError::Stream(e.to_string()));
         }
         if payload.get("detail-type").and_then(|d| d.as_str()) == Some("Scheduled Event") {
-            let report = self.sweep().await?;
+            let report = self.sweep_until(deadline).await?;
             tracing::info!(
                 examined = report.examined,
                 sent = report.sent,
                 failed = report.failed,
+                rejected = report.rejected,
+                left = report.left,
                 "sweep"
             );
             return serde_json::to_value(report).map_err(|e| NotifierError::Stream(e.to_string()));
@@ -722,6 +868,85 @@ mod tests {
         assert!(!Outcome::Sent.retry());
         assert!(!Outcome::AlreadySent.retry());
         assert!(!Outcome::Rejected("bad".into()).retry());
+    }
+}
+
+#[cfg(test)]
+mod budget {
+    use super::*;
+
+    /// The worst stream batch (10 records, every email taking its worst case) ends
+    /// before the function's timeout: emails are started only while one more fits.
+    #[test]
+    fn the_worst_batch_ends_before_the_timeout() {
+        let timing = Timing::aws();
+        assert!(timing.run_budget + SAFETY_MARGIN <= FUNCTION_TIMEOUT);
+        assert!(timing.email_worst_case < timing.run_budget);
+        let start = Instant::now();
+        let deadline = start + timing.run_budget;
+        let mut now = start;
+        let mut started = 0;
+        for _ in 0..10 {
+            if fits(now, deadline, timing.email_worst_case) {
+                started += 1;
+                now += timing.email_worst_case;
+            }
+        }
+        assert!(
+            now - start <= FUNCTION_TIMEOUT - SAFETY_MARGIN,
+            "{:?}",
+            now - start
+        );
+        assert_eq!(started, 3, "56 s hold three 16 s worst cases");
+        // Unbounded, the same batch would have run 160 s.
+        assert!(10 * timing.email_worst_case > FUNCTION_TIMEOUT);
+    }
+
+    #[test]
+    fn the_invocations_deadline_less_the_margin_wins_when_sooner() {
+        let timing = Timing::aws();
+        let epoch_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let d = timing.deadline_within(epoch_ms + 10_000);
+        let left = d.saturating_duration_since(Instant::now());
+        assert!(
+            left <= Duration::from_secs(6) && left > Duration::from_secs(4),
+            "{left:?}"
+        );
+        // Without one (0), or a later one: the run's own budget.
+        let d = timing.deadline_within(0);
+        assert!(d.saturating_duration_since(Instant::now()) > Duration::from_secs(50));
+        let d = timing.deadline_within(epoch_ms + 3_600_000);
+        assert!(d.saturating_duration_since(Instant::now()) <= timing.run_budget);
+    }
+
+    #[test]
+    fn validation_and_not_found_are_permanent_storage_trouble_is_retryable() {
+        use sharing_core::Error;
+        let permanent = [
+            Error::Validation("bad".into()),
+            Error::NotFound("gone".into()),
+            Error::defect("a defect"),
+        ];
+        for e in permanent {
+            let e = NotifierError::Store(e);
+            assert!(!e.is_retryable(), "{e}");
+            let d = lambda_runtime::Diagnostic::from(e);
+            assert_eq!(d.error_type, "Permanent.Store");
+        }
+        for e in [
+            Error::throttled("batch read kept being throttled"),
+            Error::Conflict("raced".into()),
+        ] {
+            let e = NotifierError::Store(e);
+            assert!(e.is_retryable(), "{e}");
+            let d = lambda_runtime::Diagnostic::from(e);
+            assert_eq!(d.error_type, "Retryable.Store");
+            assert!(!d.error_message.is_empty());
+        }
+        assert!(!NotifierError::UnknownEvent("x".into()).is_retryable());
     }
 }
 

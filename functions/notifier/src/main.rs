@@ -25,7 +25,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let notifier = &notifier;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {
-            notifier.handle_lambda(event.payload).await
+            let deadline = notifier.timing().deadline_within(event.context.deadline);
+            notifier.handle_lambda_until(event.payload, deadline).await
         },
     ))
     .await

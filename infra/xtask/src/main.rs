@@ -89,6 +89,14 @@ fn jwt_secret() -> String {
         .unwrap_or_else(|_| sharing_http::local_auth::DEFAULT_SECRET.to_owned())
 }
 
+/// The local API's cursor key: `CURSOR_SIGNING_KEY` if set, else the fixed local one.
+fn cursor_key() -> anyhow::Result<sharing_core::cursor::CursorKey> {
+    match std::env::var("CURSOR_SIGNING_KEY") {
+        Ok(k) if !k.is_empty() => Ok(sharing_core::cursor::CursorKey::new(k)?),
+        _ => Ok(sharing_core::cursor::CursorKey::local_dev()),
+    }
+}
+
 fn table_name() -> String {
     std::env::var("TABLE_NAME").unwrap_or_else(|_| DEFAULT_TABLE.to_owned())
 }
@@ -256,7 +264,7 @@ async fn up() -> anyhow::Result<()> {
     let client = xtask::dynamodb_client(&dynamodb.endpoint()).await;
     let table = table_name();
     xtask::table::create(&client, &table).await?;
-    let core = Core::new(Table::new(client, table.clone()))
+    let core = Core::new(Table::new(client, table.clone()).with_cursor_key(cursor_key()?))
         .with_budget(sharing_core::budget::Budget::LOCAL);
     xtask::seed(&core, &xtask::demo_fixture()).await?;
 

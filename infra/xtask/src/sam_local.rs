@@ -103,6 +103,9 @@ impl EnvVars<'_> {
             // beyond loopback); the local stream loop runs on the host and uses 127.0.0.1.
             "AWS_ENDPOINT_URL_SESV2": from_container(self.ses_endpoint),
             "LOCAL_JWT_SECRET": self.jwt_secret,
+            // The same fixed key in every container: a cursor one function instance
+            // hands out pages on at the next.
+            "CURSOR_SIGNING_KEY": sharing_core::cursor::LOCAL_DEV_KEY,
             "SENDER_ADDRESS": self.sender,
             "API_BASE_URL": self.api_base_url,
             "RUST_LOG": "info,aws_config=warn",
@@ -267,8 +270,9 @@ impl SamApi {
             .args(["--host", "127.0.0.1", "--port", &o.port.to_string()])
             .arg("--parameter-overrides")
             .arg(format!(
-                "Architecture={} SamLocal=true",
-                host_architecture()
+                "Architecture={} SamLocal=true CursorSigningKey={}",
+                host_architecture(),
+                sharing_core::cursor::LOCAL_DEV_KEY
             ))
             // One container per function, started on its first request and kept: a
             // request is then as quick as a warm Lambda.
@@ -661,6 +665,7 @@ mod tests {
         let file = env().to_json();
         let names = file["Parameters"].as_object().unwrap();
         assert!(names.contains_key("LOCAL_JWT_SECRET"));
+        assert!(names.contains_key("CURSOR_SIGNING_KEY"));
         for name in names.keys() {
             assert!(
                 globals.contains(name) || notifier.contains(name),

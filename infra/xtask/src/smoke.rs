@@ -155,7 +155,8 @@ pub async fn run(
     std::fs::create_dir_all(&logs)?;
     let log = std::fs::File::create(logs.join("cargo-lambda-watch.log"))?;
     let env = format!(
-        "TABLE_NAME={table},AWS_ENDPOINT_URL_DYNAMODB={dynamodb_endpoint},AWS_ENDPOINT_URL_SESV2={ses_endpoint},SENDER_ADDRESS={SMOKE_SENDER},AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local,AWS_REGION=us-east-1,RUST_LOG=info"
+        "TABLE_NAME={table},AWS_ENDPOINT_URL_DYNAMODB={dynamodb_endpoint},AWS_ENDPOINT_URL_SESV2={ses_endpoint},SENDER_ADDRESS={SMOKE_SENDER},CURSOR_SIGNING_KEY={},AWS_ACCESS_KEY_ID=local,AWS_SECRET_ACCESS_KEY=local,AWS_REGION=us-east-1,RUST_LOG=info",
+        sharing_core::cursor::LOCAL_DEV_KEY
     );
     let mut watch = Command::new("cargo")
         .args([
@@ -298,10 +299,11 @@ async fn notifier_case(
         limit: 10,
         cursor: None,
     };
-    let outbox = core.unsent_outbox_emails(&page).await?;
+    let outbox = core.due_outbox_emails(core.now_epoch(), &page).await?;
     let email = outbox
         .items
         .first()
+        .and_then(|e| e.as_ref().ok())
         .context("the access request left no outbox email")?;
     let event =
         json!({ "Records": [outbox_stream_record(&client, table, &email.id, "100").await?] });

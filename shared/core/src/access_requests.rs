@@ -959,7 +959,7 @@ impl Planner for DecideRequest<'_> {
         let decision = self
             .decision
             .as_ref()
-            .ok_or_else(|| Error::Store("the decision's body was not read".to_owned()))?;
+            .ok_or_else(|| Error::defect("the decision's body was not read".to_owned()))?;
         // The request's own validity (400) before the stored state (409).
         let verdict = match decision {
             Decision::Approve(input) => Verdict::Grant(approved_grant(

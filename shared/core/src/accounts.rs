@@ -88,7 +88,7 @@ fn permissions_of(m: &MembershipItem) -> Result<Permissions> {
     match m.role.built_in() {
         Some(role) => Ok(Permissions::of_role(role)),
         None => Permissions::custom_from_names(m.permissions.iter().flatten().map(String::as_str))
-            .map_err(|e| Error::Store(format!("membership of user '{}' holds {e}", m.user_id))),
+            .map_err(|e| Error::defect(format!("membership of user '{}' holds {e}", m.user_id))),
     }
 }
 

@@ -49,9 +49,15 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// 500 `internal`: a real defect (a malformed item, a request DynamoDB refuses as
-    /// invalid). The message is logged, not shown to the caller.
-    #[error("storage failure: {0}")]
-    Store(String),
+    /// invalid), with the error it came from when there is one ([`Error::store`],
+    /// [`Error::sdk`]; [`Error::defect`] when our own check found it). Logged, not shown
+    /// to the caller.
+    #[error("storage failure: {detail}")]
+    Store {
+        detail: String,
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
 }
 
 impl Error {
@@ -87,12 +93,25 @@ impl Error {
             Error::PayloadTooLarge(_) => Code::PayloadTooLarge,
             Error::UnsupportedMediaType(_) => Code::UnsupportedMediaType,
             Error::Unavailable { .. } => Code::Unavailable,
-            Error::Store(_) => Code::Internal,
+            Error::Store { .. } => Code::Internal,
         }
     }
 
-    pub fn store(e: impl std::fmt::Display) -> Error {
-        Error::Store(e.to_string())
+    /// A defect below us (an item that does not read, a request the SDK cannot build),
+    /// keeping the error it came from.
+    pub fn store(e: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error::Store {
+            detail: e.to_string(),
+            source: Some(Box::new(e)),
+        }
+    }
+
+    /// A defect our own checks found (nothing below it to keep).
+    pub fn defect(detail: impl Into<String>) -> Error {
+        Error::Store {
+            detail: detail.into(),
+            source: None,
+        }
     }
 
     /// A failed SDK call: throttling, timeouts, connection failures and DynamoDB's own
@@ -124,7 +143,10 @@ impl Error {
                 what,
                 source: Box::new(e),
             },
-            None => Error::Store(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()),
+            None => Error::Store {
+                detail: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+                source: Some(Box::new(e)),
+            },
         }
     }
 
@@ -163,7 +185,19 @@ mod tests {
         assert!(e.is_unavailable());
         let source = std::error::Error::source(&e).map(ToString::to_string);
         assert_eq!(source.as_deref(), Some("batch write kept being throttled"));
-        assert!(!Error::store("bad item").is_unavailable());
+        assert!(!Error::defect("bad item").is_unavailable());
+    }
+
+    #[test]
+    fn a_defect_keeps_the_error_it_came_from_and_stays_internal() {
+        let bad = serde_json::from_str::<u8>("x").unwrap_err();
+        let why = bad.to_string();
+        let e = Error::store(bad);
+        assert_eq!(e.code(), Code::Internal);
+        let source = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(source, Some(why));
+        assert_eq!(Error::defect("bad item").code(), Code::Internal);
+        assert!(std::error::Error::source(&Error::defect("bad item")).is_none());
     }
 
     #[test]

@@ -345,9 +345,7 @@ impl Core {
                 t?;
                 input.checked()?;
                 r?;
-                return Err(Error::Store(
-                    "an identity grant's ids were both valid".into(),
-                ));
+                return Err(Error::defect("an identity grant's ids were both valid"));
             }
         };
         let receiver = &receiver;

@@ -22,7 +22,7 @@ use crate::entity::{Entity, Index};
 use crate::error::Result;
 use crate::keys::{self, Key};
 use crate::plan::Stamp;
-use crate::store::{Page, PageRequest, Query};
+use crate::store::{Page, PageRequest, Query, Readable, Unreadable};
 use crate::write::{Cond, Tx, TxError, Update};
 use serde::{Deserialize, Serialize};
 
@@ -124,6 +124,9 @@ pub enum Claim {
     InFlight,
     /// No such outbox email.
     Missing,
+    /// The item does not read as an email (why): it can never be sent, and is now
+    /// `rejected`, out of the sweep's list.
+    Unreadable(String),
 }
 
 /// The stored error text is cut to this many characters.
@@ -239,7 +242,16 @@ impl Core {
                 ),
             )
             .await?;
-        let current = self.outbox_email(id).await?;
+        let current: Option<Readable<OutboxItem>> =
+            self.table.get_readable(&keys::outbox(id)).await?;
+        let current = match current {
+            Some(Err(bad)) => {
+                let token = claimed.then_some(token.as_str());
+                return self.reject_unreadable_outbox_email(&bad, token).await;
+            }
+            Some(Ok(item)) => Some(item),
+            None => None,
+        };
         Ok(match current {
             None => Claim::Missing,
             Some(item) if claimed && item.claim_token.as_deref() == Some(token.as_str()) => {
@@ -308,6 +320,51 @@ impl Core {
         self.update_claimed(id, token, update).await
     }
 
+    /// Marks an outbox item that does not read as an email `rejected` (with why), out of
+    /// the sweep's list: nothing could ever send it, and left as it is it would fail every
+    /// worker that reads it. Guarded by `token` when this worker holds its claim, else by
+    /// no live claim being on it and its not being done. `Claim::Unreadable` when it was
+    /// marked; otherwise what it is (another worker's, or done).
+    pub async fn reject_unreadable_outbox_email(
+        &self,
+        bad: &Unreadable,
+        token: Option<&str>,
+    ) -> Result<Claim> {
+        let now = self.now_epoch();
+        let guard = match token {
+            Some(t) => claimed_with(t)?,
+            None => {
+                let done = Cond::eq("status", &OutboxStatus::Sent)?
+                    .or(Cond::eq("status", &OutboxStatus::Rejected)?)
+                    .or(Cond::eq("status", &OutboxStatus::Failed)?);
+                let live = Cond::eq("status", &OutboxStatus::Sending)?
+                    .and(Cond::gt("leaseUntil", &(now - 1))?);
+                Cond::present().and(done.negate()).and(live.negate())
+            }
+        };
+        let error: String = format!("the outbox item cannot be read: {}", bad.error)
+            .chars()
+            .take(MAX_ERROR_CHARS)
+            .collect();
+        // The id only chooses the index entry, which a rejected email has none of.
+        let update = end_claim(&bad.key.pk, OutboxStatus::Rejected)?.set("lastError", &error)?;
+        if self.table.update(&bad.key, &update, Some(guard)).await? {
+            return Ok(Claim::Unreadable(error));
+        }
+        #[derive(Deserialize)]
+        struct Status {
+            status: Option<String>,
+        }
+        let status = bad.read_as::<Status>().and_then(|s| s.status);
+        Ok(
+            if status.as_deref() == Some(OutboxStatus::Sending.as_str()) {
+                Claim::InFlight
+            } else {
+                Claim::AlreadySent
+            },
+        )
+    }
+
     /// Marks a claimed email `failed` for good and, in the same transaction, records on
     /// its access request that this notification failed (`reason`, short, shown to the
     /// request's viewers; `detail`, the full error, kept on the email only). Done once:
@@ -350,10 +407,27 @@ impl Core {
         }
     }
 
-    /// One page of unsent emails, oldest first (the sweep's work list).
-    pub async fn unsent_outbox_emails(&self, page: &PageRequest) -> Result<Page<OutboxItem>> {
-        let q = Query::index(keys::GSI1, keys::OUTBOX_UNSENT.to_owned());
-        self.table.query(&q, page).await
+    /// One page of the unsent emails that are due at `now` ([`Core::outbox_due`], as a
+    /// filter: the ones in their backoff or held by a live claim are read past, not
+    /// answered), oldest first: the sweep's work list. Items in the list that do not
+    /// read as an email (or carry no status it knows) are answered as [`Unreadable`], for
+    /// the sweep to reject, never as the failure of the page.
+    pub async fn due_outbox_emails(
+        &self,
+        now: i64,
+        page: &PageRequest,
+    ) -> Result<Page<Readable<OutboxItem>>> {
+        let pending = Cond::eq("status", &OutboxStatus::Pending)?;
+        let sending = Cond::eq("status", &OutboxStatus::Sending)?;
+        let due = pending
+            .clone()
+            .and(Cond::le("nextAttemptAt", &now)?.or(Cond::not_exists("nextAttemptAt")))
+            .or(sending
+                .clone()
+                .and(Cond::lt("leaseUntil", &now)?.or(Cond::not_exists("leaseUntil"))))
+            .or(pending.or(sending).negate());
+        let q = Query::index(keys::GSI1, keys::OUTBOX_UNSENT.to_owned()).filter(due);
+        self.table.query_readable(&q, page).await
     }
 
     /// Whether an unsent email is due for another attempt at `now`: pending past its

@@ -18,11 +18,52 @@ use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// The table and the client that reaches it. Cheap to clone.
+/// An item that is there but does not read as the type asked for (a defect, or an item
+/// written by hand): its key, why, and the item, for a narrower read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreadable {
+    pub key: Key,
+    pub error: String,
+    item: Item,
+}
+
+impl Unreadable {
+    /// The item read as a narrower `T` (e.g. only its status), if it reads so.
+    pub fn read_as<T: DeserializeOwned>(&self) -> Option<T> {
+        serde_dynamo::from_item(self.item.clone()).ok()
+    }
+}
+
+/// An item as read: a `T`, or why it is not one. For the readers that must go on past
+/// one bad item (the notifier), where [`Table::get`] and [`Table::query`] fail whole.
+pub type Readable<T> = std::result::Result<T, Unreadable>;
+
+fn readable<T: DeserializeOwned>(item: Item) -> Readable<T> {
+    serde_dynamo::from_item(item.clone()).map_err(|e| {
+        let s = |a: &str| {
+            item.get(a)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        Unreadable {
+            key: Key {
+                pk: s(keys::PK),
+                sk: s(keys::SK),
+            },
+            error: e.to_string(),
+            item,
+        }
+    })
+}
+
+/// The table, the client that reaches it and the key its cursors are signed with.
+/// Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Table {
     client: Client,
     name: String,
+    cursor_key: cursor::CursorKey,
 }
 
 /// The placeholders of one request (`#n0`, `:v0`, ...), filled while rendering its
@@ -268,6 +309,18 @@ impl Query {
             self.sort_prefix.as_deref().unwrap_or("")
         )
     }
+
+    /// The list a cursor of this query is checked against (`scope`: [`Query::scope`]).
+    fn cursor_list<'a>(&'a self, scope: &'a str) -> cursor::List<'a> {
+        let (partition_attribute, sort_attribute) = self.key_attributes();
+        cursor::List {
+            scope,
+            partition_attribute,
+            partition: &self.partition,
+            sort_attribute,
+            sort_prefix: self.sort_prefix.as_deref(),
+        }
+    }
 }
 
 /// One page of a list, with the cursor to the next one.
@@ -285,11 +338,22 @@ pub struct PageRequest {
 }
 
 impl Table {
+    /// The table, its cursors signed with a key of this process only
+    /// ([`cursor::CursorKey::random`]) until [`Table::with_cursor_key`] gives the
+    /// deployment's.
     pub fn new(client: Client, name: impl Into<String>) -> Self {
         Table {
             client,
             name: name.into(),
+            cursor_key: cursor::CursorKey::random(),
         }
+    }
+
+    /// The same table, its cursors signed with `key` (every instance of a deployment
+    /// holds the same one: `CURSOR_SIGNING_KEY`).
+    pub fn with_cursor_key(mut self, key: cursor::CursorKey) -> Self {
+        self.cursor_key = key;
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -312,7 +376,22 @@ impl Table {
         self.get_with(key, false).await
     }
 
+    /// A strongly consistent read of one item that may not read as a `T`.
+    pub async fn get_readable<T: DeserializeOwned>(
+        &self,
+        key: &Key,
+    ) -> Result<Option<Readable<T>>> {
+        Ok(self.get_item(key, true).await?.map(readable))
+    }
+
     async fn get_with<T: DeserializeOwned>(&self, key: &Key, strong: bool) -> Result<Option<T>> {
+        match self.get_item(key, strong).await? {
+            Some(item) => Ok(Some(serde_dynamo::from_item(item).map_err(Error::store)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_item(&self, key: &Key, strong: bool) -> Result<Option<Item>> {
         let out = self
             .client
             .get_item()
@@ -322,10 +401,7 @@ impl Table {
             .send()
             .await
             .map_err(Error::sdk)?;
-        match out.item {
-            Some(item) => Ok(Some(serde_dynamo::from_item(item).map_err(Error::store)?)),
-            None => Ok(None),
-        }
+        Ok(out.item)
     }
 
     /// Puts an item; a failed condition answers `Ok(false)`.
@@ -414,7 +490,7 @@ impl Table {
                             }
                             return Err(match tx.ops.get(i).and_then(|(_, step)| *step) {
                                 Some(step) => TxError::Guard(step),
-                                None => TxError::Store(Error::Store(format!(
+                                None => TxError::Store(Error::defect(format!(
                                     "DynamoDB reported a failed condition on write {i}, which has none"
                                 ))),
                             });
@@ -450,10 +526,37 @@ impl Table {
         q: &Query,
         page: &PageRequest,
     ) -> Result<Page<T>> {
+        let p = self.query_items(q, page).await?;
+        Ok(Page {
+            items: p
+                .items
+                .into_iter()
+                .map(|i| serde_dynamo::from_item(i).map_err(Error::store))
+                .collect::<Result<Vec<T>>>()?,
+            next_cursor: p.next_cursor,
+        })
+    }
+
+    /// Reads one page of a partition, each item as it reads: one that does not read as a
+    /// `T` is answered as such, not as the failure of the page.
+    pub async fn query_readable<T: DeserializeOwned>(
+        &self,
+        q: &Query,
+        page: &PageRequest,
+    ) -> Result<Page<Readable<T>>> {
+        let p = self.query_items(q, page).await?;
+        Ok(Page {
+            items: p.items.into_iter().map(readable).collect(),
+            next_cursor: p.next_cursor,
+        })
+    }
+
+    async fn query_items(&self, q: &Query, page: &PageRequest) -> Result<Page<Item>> {
         let (pk_attr, sk_attr) = q.key_attributes();
         let scope = q.scope();
+        let list = q.cursor_list(&scope);
         let start = match &page.cursor {
-            Some(c) => Some(cursor::decode(c, &scope, pk_attr, &q.partition)?),
+            Some(c) => Some(cursor::decode(&self.cursor_key, c, &list)?),
             None => None,
         };
         let mut p = Placeholders::default();
@@ -494,10 +597,9 @@ impl Table {
                         .is_some_and(|s| s == t)
                 })
             })
-            .map(|i| serde_dynamo::from_item(i).map_err(Error::store))
-            .collect::<Result<Vec<T>>>()?;
+            .collect();
         let next_cursor = match out.last_evaluated_key {
-            Some(k) if !k.is_empty() => Some(cursor::encode(&scope, &k)?),
+            Some(k) if !k.is_empty() => Some(cursor::encode(&self.cursor_key, &list, &k)?),
             _ => None,
         };
         Ok(Page { items, next_cursor })

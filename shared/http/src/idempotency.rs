@@ -91,8 +91,8 @@ pub async fn layer(State(core): State<Core>, req: Request, next: Next) -> Respon
                 Ok(b) => b,
                 Err(_) => {
                     let _ = core.idempotency_abandon(&attempt).await;
-                    return ApiError::from(sharing_core::Error::Store(
-                        "could not buffer the response".into(),
+                    return ApiError::from(sharing_core::Error::defect(
+                        "could not buffer the response",
                     ))
                     .into_response();
                 }

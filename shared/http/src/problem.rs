@@ -86,8 +86,8 @@ impl From<Error> for ApiError {
                 tracing::warn!(error = %e, cause = %source_chain(&e), "storage unavailable; answering 503");
                 ApiError::unavailable()
             }
-            Error::Store(d) => {
-                tracing::error!(error = %d, "internal error");
+            e @ Error::Store { .. } => {
+                tracing::error!(error = %e, cause = %source_chain(&e), "internal error");
                 ApiError::new(
                     code,
                     "the service could not complete the request; it has been logged, try again later",

@@ -5,15 +5,19 @@ use crate::local_auth::{self, LocalAuth};
 use axum::Router;
 use axum::middleware;
 use sharing_core::Core;
+use sharing_core::cursor::{CursorKey, ShortKey};
 use sharing_core::startup::{MissingEnv, init_tracing};
 use sharing_core::store::Table;
 
 /// Configuration read once at cold start from an allow-list of environment variables
-/// (`TABLE_NAME`, `AWS_SAM_LOCAL`, `LOCAL_JWT_SECRET`). A missing variable fails the start,
-/// by name.
+/// (`TABLE_NAME`, `CURSOR_SIGNING_KEY`, `AWS_SAM_LOCAL`, `LOCAL_JWT_SECRET`). A missing
+/// variable fails the start, by name.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub table_name: String,
+    /// `CURSOR_SIGNING_KEY` (at least 32 bytes): list cursors are signed with it, so
+    /// every function of a deployment holds the same one.
+    pub cursor_key: CursorKey,
     pub auth: Auth,
 }
 
@@ -47,6 +51,8 @@ pub enum ConfigError {
         "AWS_SAM_LOCAL=true but LOCAL_JWT_SECRET is not set: under sam local the functions verify bearer tokens themselves and assume no default secret; pass it with --env-vars"
     )]
     SamLocalWithoutSecret,
+    #[error("CURSOR_SIGNING_KEY: {0}")]
+    ShortCursorKey(#[source] ShortKey),
 }
 
 impl Config {
@@ -58,6 +64,7 @@ impl Config {
     pub fn from_vars(var: impl Fn(&'static str) -> Option<String>) -> Result<Self, ConfigError> {
         let set = |name| var(name).filter(|v| !v.is_empty());
         let table_name = set("TABLE_NAME").ok_or(MissingEnv("TABLE_NAME"))?;
+        let cursor_key = set("CURSOR_SIGNING_KEY").ok_or(MissingEnv("CURSOR_SIGNING_KEY"))?;
         let auth = if set("AWS_SAM_LOCAL").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
             Auth::SamLocal {
                 jwt_secret: set("LOCAL_JWT_SECRET").ok_or(ConfigError::SamLocalWithoutSecret)?,
@@ -65,7 +72,12 @@ impl Config {
         } else {
             Auth::Authorizer
         };
-        Ok(Config { table_name, auth })
+        let cursor_key = CursorKey::new(cursor_key).map_err(ConfigError::ShortCursorKey)?;
+        Ok(Config {
+            table_name,
+            cursor_key,
+            auth,
+        })
     }
 }
 
@@ -98,7 +110,8 @@ pub async fn run_http(routes: fn() -> Router<Core>) -> Result<(), lambda_http::E
     if config.auth != Auth::Authorizer {
         tracing::warn!("AWS_SAM_LOCAL=true: verifying local bearer tokens (sam local only)");
     }
-    let core = Core::new(Table::new(dynamodb().await, config.table_name));
+    let table = Table::new(dynamodb().await, config.table_name).with_cursor_key(config.cursor_key);
+    let core = Core::new(table);
     lambda_http::run(lambda_app(routes(), core, &config.auth)).await
 }
 
@@ -123,6 +136,7 @@ mod tests {
     use tower::ServiceExt;
 
     const SECRET: &str = "sam-local-test-secret";
+    const CURSOR_KEY: &str = "a-cursor-signing-key-for-these-tests";
 
     fn vars(pairs: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
         let map: HashMap<&str, &str> = pairs.iter().copied().collect();
@@ -220,10 +234,16 @@ mod tests {
 
     #[test]
     fn without_aws_sam_local_the_authorizer_is_the_only_judge_even_with_a_secret_set() {
-        let c = vars(&[("TABLE_NAME", "t"), ("LOCAL_JWT_SECRET", SECRET)]).unwrap();
+        let c = vars(&[
+            ("TABLE_NAME", "t"),
+            ("CURSOR_SIGNING_KEY", CURSOR_KEY),
+            ("LOCAL_JWT_SECRET", SECRET),
+        ])
+        .unwrap();
         assert_eq!(c.auth, Auth::Authorizer);
         let c = vars(&[
             ("TABLE_NAME", "t"),
+            ("CURSOR_SIGNING_KEY", CURSOR_KEY),
             ("AWS_SAM_LOCAL", "false"),
             ("LOCAL_JWT_SECRET", SECRET),
         ])
@@ -233,11 +253,17 @@ mod tests {
 
     #[test]
     fn under_sam_the_secret_must_be_given_explicitly() {
-        let e = vars(&[("TABLE_NAME", "t"), ("AWS_SAM_LOCAL", "true")]).unwrap_err();
+        let e = vars(&[
+            ("TABLE_NAME", "t"),
+            ("CURSOR_SIGNING_KEY", CURSOR_KEY),
+            ("AWS_SAM_LOCAL", "true"),
+        ])
+        .unwrap_err();
         assert!(matches!(e, ConfigError::SamLocalWithoutSecret), "{e}");
         assert!(e.to_string().contains("LOCAL_JWT_SECRET"));
         let e = vars(&[
             ("TABLE_NAME", "t"),
+            ("CURSOR_SIGNING_KEY", CURSOR_KEY),
             ("AWS_SAM_LOCAL", "true"),
             ("LOCAL_JWT_SECRET", ""),
         ])
@@ -245,14 +271,15 @@ mod tests {
         assert!(matches!(e, ConfigError::SamLocalWithoutSecret), "{e}");
         let c = vars(&[
             ("TABLE_NAME", "t"),
+            ("CURSOR_SIGNING_KEY", CURSOR_KEY),
             ("AWS_SAM_LOCAL", "true"),
             ("LOCAL_JWT_SECRET", SECRET),
         ])
         .unwrap();
         assert_eq!(c.auth, sam());
         assert!(
-            !format!("{c:?}").contains(SECRET),
-            "the secret is never printed"
+            !format!("{c:?}").contains(SECRET) && !format!("{c:?}").contains(CURSOR_KEY),
+            "the secrets are never printed"
         );
     }
 
@@ -268,7 +295,27 @@ mod tests {
         let mut asked = asked.into_inner().unwrap();
         asked.sort_unstable();
         asked.dedup();
-        assert_eq!(asked, ["AWS_SAM_LOCAL", "LOCAL_JWT_SECRET", "TABLE_NAME"]);
+        assert_eq!(
+            asked,
+            [
+                "AWS_SAM_LOCAL",
+                "CURSOR_SIGNING_KEY",
+                "LOCAL_JWT_SECRET",
+                "TABLE_NAME"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_cursor_signing_key_is_required_and_long_enough() {
+        let e = vars(&[("TABLE_NAME", "t")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "environment variable CURSOR_SIGNING_KEY is not set"
+        );
+        let e = vars(&[("TABLE_NAME", "t"), ("CURSOR_SIGNING_KEY", "short")]).unwrap_err();
+        assert!(matches!(e, ConfigError::ShortCursorKey(_)), "{e}");
+        assert!(e.to_string().contains("at least 32 bytes"), "{e}");
     }
 
     #[tokio::test]
