@@ -501,8 +501,29 @@ impl Planner for EditAudience<'_> {
         audience.version += 1;
         audience.updated_at = at.rfc3339();
 
+        // Only the definition's fields are written, guarded on the version they were
+        // read at: the sharing map (and its version) belongs to the sharing changes,
+        // which may commit between this read and this write. Renaming the receivers'
+        // grant items also rests on the sharing read, so it is guarded on that too.
+        let mut update = Update::new();
+        if patch.name.is_some() {
+            update = update.set("name", &audience.name)?;
+        }
+        if patch.description.is_some() {
+            update = update.set("description", &audience.description)?;
+        }
+        if self.definition.is_some() {
+            update = update.set("definition", &audience.definition)?;
+        }
+        let update = update
+            .set("version", &audience.version)?
+            .set("updatedAt", &audience.updated_at)?;
+        let mut guard = Cond::present().and(Cond::version(read.version));
+        if patch.name.is_some() {
+            guard = guard.and(Cond::eq("sharingVersion", &read.sharing_version)?);
+        }
         let mut tx = Tx::new();
-        tx.put_if(Guarded::Audience, &audience, Cond::version(read.version))?;
+        tx.update_if(Guarded::Audience, read.key(), update, guard);
         if patch.name.is_some() {
             for (receiver, entry) in effective_sharing(&audience, at.epoch()).take(MAX_TX_OPS - 1) {
                 let g = grant_item(&audience, receiver, entry);
@@ -542,7 +563,8 @@ struct AudienceIsNew;
 /// The guarded steps of an audience edit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Guarded {
-    /// The audience item: new, or at the version that was read.
+    /// The audience item: at the version that was read (and, for a rename, at the
+    /// sharing version read: the grant items renamed are those of that sharing).
     Audience,
     /// A grant item renamed with its audience: still there.
     Grant,
@@ -578,6 +600,26 @@ mod tests {
         }
     }
 
+    /// The attributes the transaction's updates of the audience item set or remove, in
+    /// order (`skip` an SK prefix to leave out, e.g. the grant items).
+    fn updated_attrs(tx: &Tx<Guarded>, skip: &str) -> Vec<String> {
+        tx.ops()
+            .filter_map(|(op, _)| match op {
+                crate::write::Op::Update { key, update, .. } if !key.sk.starts_with(skip) => {
+                    Some(update.actions.iter().map(|a| match a {
+                        crate::write::Action::Set(n, _)
+                        | crate::write::Action::SetIfAbsent(n, _)
+                        | crate::write::Action::Append(n, _)
+                        | crate::write::Action::Add(n, _)
+                        | crate::write::Action::Remove(n) => n.to_string(),
+                    }))
+                }
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
     /// (patch, If-Match) → the writes and guards and the edited audience, or a 412.
     #[test]
     fn an_edit_is_planned_on_the_audience_read() {
@@ -600,14 +642,14 @@ mod tests {
                 patch(Some("Lisbon"), None),
                 None,
                 Some(vec![
-                    "put AUDIENCE#A AUDIENCE#A ?Audience",
+                    "update AUDIENCE#A AUDIENCE#A ?Audience",
                     "update AUDIENCE#A GRANT#b ?Grant",
                 ]),
             ),
             (
                 patch(None, Some(None)),
                 Some(1),
-                Some(vec!["put AUDIENCE#A AUDIENCE#A ?Audience"]),
+                Some(vec!["update AUDIENCE#A AUDIENCE#A ?Audience"]),
             ),
             (patch(Some("Lisbon"), None), Some(7), None),
         ];
@@ -624,7 +666,24 @@ mod tests {
                 Some(expected) => {
                     let (tx, detail) = committed(planned.unwrap());
                     assert_eq!(writes(&tx), expected, "{p:?}");
-                    assert_eq!(guard(&tx, Guarded::Audience), Cond::version(1));
+                    // Guarded on the version read, and a rename on the sharing read too
+                    // (the grant items renamed are those of that sharing).
+                    let version = Cond::present().and(Cond::version(1));
+                    let expected_guard = match p.name.is_some() {
+                        true => version.and(Cond::eq("sharingVersion", &1i64).unwrap()),
+                        false => version,
+                    };
+                    assert_eq!(guard(&tx, Guarded::Audience), expected_guard, "{p:?}");
+                    // Only the fields the patch changes, the version and the time are
+                    // written: never the sharing map or its version.
+                    let mut expected_attrs = vec!["version", "updatedAt"];
+                    if p.name.is_some() {
+                        expected_attrs.insert(0, "name");
+                    }
+                    if p.description.is_some() {
+                        expected_attrs.insert(expected_attrs.len() - 2, "description");
+                    }
+                    assert_eq!(updated_attrs(&tx, "GRANT#"), expected_attrs, "{p:?}");
                     assert_eq!(detail.version, 2);
                     assert_eq!(detail.updated_at, "1970-01-01T00:01:40Z");
                     assert_eq!(detail.name, p.name.as_deref().unwrap_or("Ibiza Dreamers"));
