@@ -261,3 +261,71 @@ async fn a_grant_racing_a_rename_carries_the_new_name() {
     assert_eq!(renamed.status, 200, "{}", renamed.json);
     assert_grant_named(&s, "Ibiza Renamed").await;
 }
+
+/// A user's role assignment that read a custom role before the role was deleted and
+/// created again under the same id (at version 1 again, with other permissions) does
+/// not commit the old role's permissions: it answers 409 and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_assignment_that_read_a_deleted_role_does_not_commit_its_permissions() {
+    let s = Stack::start().await;
+    let role = "/accounts/mptravel/roles/planner";
+    let put_role = |permissions: Value| {
+        s.call(
+            "PUT",
+            role,
+            Some("ana"),
+            Some(json!({"name": "Planner", "permissions": permissions})),
+        )
+    };
+    let r = put_role(json!(["view_audience", "read_delivered_members"])).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+
+    // The assignment reads the role (with read_delivered_members), then waits before its
+    // commit while the role is deleted and created again without that permission.
+    let mut held = s.write_hold.next_transaction_containing("rita-race");
+    let assign = s.call(
+        "PUT",
+        "/accounts/mptravel/users/rita-race",
+        Some("ana"),
+        Some(
+            json!({"email": "rita-race@mptravel.example", "firstName": "Rita",
+                    "lastName": "Race", "role": "planner"}),
+        ),
+    );
+    let recreate = async {
+        held.reached().await;
+        let d = s.call("DELETE", role, Some("ana"), None).await;
+        assert_eq!(d.status, 204, "{}", d.json);
+        let r = put_role(json!(["view_audience"])).await;
+        assert_eq!(r.status, 201, "{}", r.json);
+        held.release();
+    };
+    let (assigned, ()) = tokio::join!(assign, recreate);
+    assigned.assert_problem(409, "conflict");
+
+    let dump = s.dump().await;
+    assert!(
+        item(&dump, "ACCOUNT#mptravel", "MEMBER#rita-race").is_none(),
+        "the membership was written with the old role's permissions"
+    );
+    let role = item(&dump, "ACCOUNT#mptravel", "ROLE#planner").unwrap();
+    assert_eq!(role["permissions"], json!(["view_audience"]));
+    assert_eq!(role["holderCount"], 0);
+
+    // Asked again, the user gets the role as it is now.
+    let again = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/users/rita-race",
+            Some("ana"),
+            Some(
+                json!({"email": "rita-race@mptravel.example", "firstName": "Rita",
+                        "lastName": "Race", "role": "planner"}),
+            ),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.json);
+    let dump = s.dump().await;
+    let membership = item(&dump, "ACCOUNT#mptravel", "MEMBER#rita-race").unwrap();
+    assert_eq!(membership["permissions"], json!(["view_audience"]));
+}
