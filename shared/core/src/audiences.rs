@@ -153,6 +153,24 @@ fn validate_definition(definition: &Value) -> Result<String> {
     Ok(text)
 }
 
+/// The audience item as it would be written fits DynamoDB's item limit
+/// ([`crate::write::MAX_ITEM_BYTES`]): its definition and every grant of its sharing
+/// count. Checked by every write of the audience item before it is tried, so a write
+/// that would pass the limit is a 409 saying what to shorten, never a failed write.
+pub(crate) fn check_item_size(audience: &AudienceItem) -> Result<()> {
+    let size = crate::write::item_size(&crate::entity::to_item(audience)?);
+    if size <= crate::write::MAX_ITEM_BYTES {
+        return Ok(());
+    }
+    Err(Error::Conflict(format!(
+        "audience '{}' would be {size} bytes stored, over the 400 KB ({} bytes) one audience can hold \
+         (its definition, description and every grant of its sharing, allowedPlatforms included); \
+         shorten the definition, remove grants that are no longer needed, or name fewer or shorter allowedPlatforms",
+        audience.id,
+        crate::write::MAX_ITEM_BYTES
+    )))
+}
+
 fn validate_description(d: &Option<String>) -> Result<()> {
     match d {
         Some(d) if !d.is_empty() => validate::text("description", d, 2000),
@@ -320,6 +338,7 @@ impl Core {
         // The audience and the snapshot of the defaults go in one transaction (with the
         // Idempotency-Key's fence); an organization with more receiving accounts than a
         // transaction holds gets the rest in batched writes right after.
+        check_item_size(&audience)?;
         let grants = audience
             .sharing
             .iter()
@@ -500,6 +519,7 @@ impl Planner for EditAudience<'_> {
         }
         audience.version += 1;
         audience.updated_at = at.rfc3339();
+        check_item_size(&audience)?;
 
         // Only the definition's fields are written, guarded on the version they were
         // read at: the sharing map (and its version) belongs to the sharing changes,
@@ -618,6 +638,49 @@ mod tests {
             })
             .flatten()
             .collect()
+    }
+
+    /// An edit that would take the audience item past DynamoDB's limit is refused
+    /// before anything is written, with a 409 saying what to shorten.
+    #[test]
+    fn an_edit_that_would_pass_the_item_limit_is_refused() {
+        let clock = FixedClock::at(time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(100));
+        // 45 grants naming 20 platforms of 100 four-byte characters each.
+        let platforms: Vec<String> = (0..20)
+            .map(|i| format!("{i:02}{}", "😀".repeat(98)))
+            .collect();
+        let mut read = audience(&[]);
+        for n in 0..45 {
+            read.sharing.insert(
+                AccountId::parse(&format!("r{n}")).unwrap(),
+                SharingEntry {
+                    allowed_platforms: Some(platforms.clone()),
+                    ..SharingEntry::plain(ShareLevel::Usable, "r")
+                },
+            );
+        }
+        assert!(check_item_size(&read).is_ok());
+        let p = AudiencePatch::default();
+        let mut planner = EditAudience {
+            patch: &p,
+            definition: Some(format!(
+                "{{\"d\":\"{}\"}}",
+                "d".repeat(MAX_DEFINITION_BYTES - 8)
+            )),
+            if_match: None,
+            read_version: None,
+        };
+        let ids = Numbered::default();
+        match planner.plan(&read, Stamp::new(clock.now(), &ids)) {
+            Err(Error::Conflict(d)) => assert!(d.contains("400 KB"), "{d}"),
+            other => panic!("expected 409, got {other:?}"),
+        }
+        // The same definition on an audience with fewer grants fits.
+        read.sharing = read.sharing.into_iter().take(10).collect();
+        assert!(matches!(
+            planner.plan(&read, Stamp::new(clock.now(), &ids)),
+            Ok(Plan::Commit(..))
+        ));
     }
 
     /// (patch, If-Match) → the writes and guards and the edited audience, or a 412.

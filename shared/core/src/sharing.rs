@@ -380,6 +380,7 @@ pub fn add_sharing_change<W>(
             .edited_accounts
             .extend(changes.iter().map(|c| c.receiver.clone()));
     }
+    crate::audiences::check_item_size(&after)?;
     // Only the sharing's attributes are written, guarded on the sharing version read.
     // The grant items put carry the audience's name as read, so a rename committed
     // meanwhile fails the change too (it is planned again on the new name).
