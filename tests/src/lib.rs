@@ -404,6 +404,96 @@ impl aws_sdk_dynamodb::config::Intercept for WriteFault {
     }
 }
 
+/// Holds one `TransactWriteItems` of the stack's DynamoDB client just before it is sent:
+/// the first whose request body contains a marker (e.g. a value only that write
+/// carries). The request has read what it plans on and waits there until the test
+/// releases it, so another request can commit in between. The waiting blocks its
+/// thread: tests that hold a write run on the multi-threaded runtime.
+#[derive(Clone, Default)]
+pub struct WriteHold(Arc<Mutex<Option<Hold>>>);
+
+struct Hold {
+    marker: String,
+    reached: tokio::sync::oneshot::Sender<()>,
+    release: std::sync::mpsc::Receiver<()>,
+}
+
+/// A write being held ([`WriteHold::next_transaction_containing`]).
+pub struct Held {
+    reached: tokio::sync::oneshot::Receiver<()>,
+    release: std::sync::mpsc::Sender<()>,
+}
+
+impl Held {
+    /// Waits until the held write is about to be sent (at most 60 s).
+    pub async fn reached(&mut self) {
+        tokio::time::timeout(std::time::Duration::from_secs(60), &mut self.reached)
+            .await
+            .expect("the held write was never sent")
+            .expect("the hold went away");
+    }
+
+    /// Lets the held write go.
+    pub fn release(self) {
+        let _ = self.release.send(());
+    }
+}
+
+impl WriteHold {
+    pub fn next_transaction_containing(&self, marker: &str) -> Held {
+        let (reached_tx, reached) = tokio::sync::oneshot::channel();
+        let (release, release_rx) = std::sync::mpsc::channel();
+        *self.0.lock().unwrap() = Some(Hold {
+            marker: marker.to_owned(),
+            reached: reached_tx,
+            release: release_rx,
+        });
+        Held { reached, release }
+    }
+}
+
+impl std::fmt::Debug for WriteHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteHold")
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for WriteHold {
+    fn name(&self) -> &'static str {
+        "WriteHold"
+    }
+
+    fn read_before_transmit(
+        &self,
+        ctx: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let request = ctx.request();
+        let transaction = request
+            .headers()
+            .get("x-amz-target")
+            .is_some_and(|t| t.ends_with(".TransactWriteItems"));
+        let body = request.body().bytes().unwrap_or_default();
+        let hold = {
+            let mut slot = self.0.lock().unwrap();
+            let hit = slot.as_ref().is_some_and(|h| {
+                transaction && String::from_utf8_lossy(body).contains(h.marker.as_str())
+            });
+            if hit { slot.take() } else { None }
+        };
+        if let Some(hold) = hold {
+            let _ = hold.reached.send(());
+            tokio::task::block_in_place(|| {
+                let _ = hold
+                    .release
+                    .recv_timeout(std::time::Duration::from_secs(60));
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A DynamoDB Local started for one stack only.
 pub struct OwnDynamoDb(Arc<Service>);
 
@@ -482,6 +572,8 @@ pub struct Stack {
     pub dynamodb_calls: CallCounter,
     /// Breaks the answer of a transaction that landed ([`WriteFault`]).
     pub write_fault: WriteFault,
+    /// Holds a transaction before it is sent ([`WriteHold`]).
+    pub write_hold: WriteHold,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -527,12 +619,14 @@ impl Stack {
     ) -> Stack {
         let dynamodb_calls = CallCounter::default();
         let write_fault = WriteFault::default();
+        let write_hold = WriteHold::default();
         let base = xtask::dynamodb_client_within(dynamodb_endpoint, budget).await;
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
             base.config()
                 .to_builder()
                 .interceptor(dynamodb_calls.clone())
                 .interceptor(write_fault.clone())
+                .interceptor(write_hold.clone())
                 .build(),
         );
         let table_name = format!("e2e-{}", ulid::Ulid::new().to_string().to_lowercase());
@@ -565,6 +659,7 @@ impl Stack {
             http: reqwest::Client::new(),
             dynamodb_calls,
             write_fault,
+            write_hold,
             _shutdown: tx,
         }
     }

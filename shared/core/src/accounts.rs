@@ -376,17 +376,19 @@ impl Core {
         let old_role = before.as_ref().map(|b| &b.role);
         let role_changed = old_role != Some(&input.role);
         if let Some(r) = &role {
-            // The permissions copied above are the role's at `version`: a concurrent
-            // change of the role fails this write instead of leaving them stale.
+            // The permissions copied above are the role's at `version` (and generation):
+            // a concurrent change of the role, or its deletion and re-creation, fails
+            // this write instead of leaving them stale.
             if role_changed {
                 tx.update_if(
                     SetUser::Role,
                     role_key,
                     Update::new().add("holderCount", 1),
-                    Cond::version(r.version).and(Cond::lt("holderCount", &MAX_ROLE_HOLDERS)?),
+                    r.as_read()?
+                        .and(Cond::lt("holderCount", &MAX_ROLE_HOLDERS)?),
                 );
             } else {
-                tx.check(SetUser::Role, role_key, Cond::version(r.version));
+                tx.check(SetUser::Role, role_key, r.as_read()?);
             }
         }
         if let Some(old) = old_role.filter(|o| o.built_in().is_none() && role_changed) {

@@ -153,6 +153,24 @@ fn validate_definition(definition: &Value) -> Result<String> {
     Ok(text)
 }
 
+/// The audience item as it would be written fits DynamoDB's item limit
+/// ([`crate::write::MAX_ITEM_BYTES`]): its definition and every grant of its sharing
+/// count. Checked by every write of the audience item before it is tried, so a write
+/// that would pass the limit is a 409 saying what to shorten, never a failed write.
+pub(crate) fn check_item_size(audience: &AudienceItem) -> Result<()> {
+    let size = crate::write::item_size(&crate::entity::to_item(audience)?);
+    if size <= crate::write::MAX_ITEM_BYTES {
+        return Ok(());
+    }
+    Err(Error::Conflict(format!(
+        "audience '{}' would be {size} bytes stored, over the 400 KB ({} bytes) one audience can hold \
+         (its definition, description and every grant of its sharing, allowedPlatforms included); \
+         shorten the definition, remove grants that are no longer needed, or name fewer or shorter allowedPlatforms",
+        audience.id,
+        crate::write::MAX_ITEM_BYTES
+    )))
+}
+
 fn validate_description(d: &Option<String>) -> Result<()> {
     match d {
         Some(d) if !d.is_empty() => validate::text("description", d, 2000),
@@ -320,6 +338,7 @@ impl Core {
         // The audience and the snapshot of the defaults go in one transaction (with the
         // Idempotency-Key's fence); an organization with more receiving accounts than a
         // transaction holds gets the rest in batched writes right after.
+        check_item_size(&audience)?;
         let grants = audience
             .sharing
             .iter()
@@ -500,9 +519,31 @@ impl Planner for EditAudience<'_> {
         }
         audience.version += 1;
         audience.updated_at = at.rfc3339();
+        check_item_size(&audience)?;
 
+        // Only the definition's fields are written, guarded on the version they were
+        // read at: the sharing map (and its version) belongs to the sharing changes,
+        // which may commit between this read and this write. Renaming the receivers'
+        // grant items also rests on the sharing read, so it is guarded on that too.
+        let mut update = Update::new();
+        if patch.name.is_some() {
+            update = update.set("name", &audience.name)?;
+        }
+        if patch.description.is_some() {
+            update = update.set("description", &audience.description)?;
+        }
+        if self.definition.is_some() {
+            update = update.set("definition", &audience.definition)?;
+        }
+        let update = update
+            .set("version", &audience.version)?
+            .set("updatedAt", &audience.updated_at)?;
+        let mut guard = Cond::present().and(Cond::version(read.version));
+        if patch.name.is_some() {
+            guard = guard.and(Cond::eq("sharingVersion", &read.sharing_version)?);
+        }
         let mut tx = Tx::new();
-        tx.put_if(Guarded::Audience, &audience, Cond::version(read.version))?;
+        tx.update_if(Guarded::Audience, read.key(), update, guard);
         if patch.name.is_some() {
             for (receiver, entry) in effective_sharing(&audience, at.epoch()).take(MAX_TX_OPS - 1) {
                 let g = grant_item(&audience, receiver, entry);
@@ -542,7 +583,8 @@ struct AudienceIsNew;
 /// The guarded steps of an audience edit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Guarded {
-    /// The audience item: new, or at the version that was read.
+    /// The audience item: at the version that was read (and, for a rename, at the
+    /// sharing version read: the grant items renamed are those of that sharing).
     Audience,
     /// A grant item renamed with its audience: still there.
     Grant,
@@ -578,6 +620,69 @@ mod tests {
         }
     }
 
+    /// The attributes the transaction's updates of the audience item set or remove, in
+    /// order (`skip` an SK prefix to leave out, e.g. the grant items).
+    fn updated_attrs(tx: &Tx<Guarded>, skip: &str) -> Vec<String> {
+        tx.ops()
+            .filter_map(|(op, _)| match op {
+                crate::write::Op::Update { key, update, .. } if !key.sk.starts_with(skip) => {
+                    Some(update.actions.iter().map(|a| match a {
+                        crate::write::Action::Set(n, _)
+                        | crate::write::Action::SetIfAbsent(n, _)
+                        | crate::write::Action::Append(n, _)
+                        | crate::write::Action::Add(n, _)
+                        | crate::write::Action::Remove(n) => n.to_string(),
+                    }))
+                }
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// An edit that would take the audience item past DynamoDB's limit is refused
+    /// before anything is written, with a 409 saying what to shorten.
+    #[test]
+    fn an_edit_that_would_pass_the_item_limit_is_refused() {
+        let clock = FixedClock::at(time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(100));
+        // 45 grants naming 20 platforms of 100 four-byte characters each.
+        let platforms: Vec<String> = (0..20)
+            .map(|i| format!("{i:02}{}", "😀".repeat(98)))
+            .collect();
+        let mut read = audience(&[]);
+        for n in 0..45 {
+            read.sharing.insert(
+                AccountId::parse(&format!("r{n}")).unwrap(),
+                SharingEntry {
+                    allowed_platforms: Some(platforms.clone()),
+                    ..SharingEntry::plain(ShareLevel::Usable, "r")
+                },
+            );
+        }
+        assert!(check_item_size(&read).is_ok());
+        let p = AudiencePatch::default();
+        let mut planner = EditAudience {
+            patch: &p,
+            definition: Some(format!(
+                "{{\"d\":\"{}\"}}",
+                "d".repeat(MAX_DEFINITION_BYTES - 8)
+            )),
+            if_match: None,
+            read_version: None,
+        };
+        let ids = Numbered::default();
+        match planner.plan(&read, Stamp::new(clock.now(), &ids)) {
+            Err(Error::Conflict(d)) => assert!(d.contains("400 KB"), "{d}"),
+            other => panic!("expected 409, got {other:?}"),
+        }
+        // The same definition on an audience with fewer grants fits.
+        read.sharing = read.sharing.into_iter().take(10).collect();
+        assert!(matches!(
+            planner.plan(&read, Stamp::new(clock.now(), &ids)),
+            Ok(Plan::Commit(..))
+        ));
+    }
+
     /// (patch, If-Match) → the writes and guards and the edited audience, or a 412.
     #[test]
     fn an_edit_is_planned_on_the_audience_read() {
@@ -600,14 +705,14 @@ mod tests {
                 patch(Some("Lisbon"), None),
                 None,
                 Some(vec![
-                    "put AUDIENCE#A AUDIENCE#A ?Audience",
+                    "update AUDIENCE#A AUDIENCE#A ?Audience",
                     "update AUDIENCE#A GRANT#b ?Grant",
                 ]),
             ),
             (
                 patch(None, Some(None)),
                 Some(1),
-                Some(vec!["put AUDIENCE#A AUDIENCE#A ?Audience"]),
+                Some(vec!["update AUDIENCE#A AUDIENCE#A ?Audience"]),
             ),
             (patch(Some("Lisbon"), None), Some(7), None),
         ];
@@ -624,7 +729,24 @@ mod tests {
                 Some(expected) => {
                     let (tx, detail) = committed(planned.unwrap());
                     assert_eq!(writes(&tx), expected, "{p:?}");
-                    assert_eq!(guard(&tx, Guarded::Audience), Cond::version(1));
+                    // Guarded on the version read, and a rename on the sharing read too
+                    // (the grant items renamed are those of that sharing).
+                    let version = Cond::present().and(Cond::version(1));
+                    let expected_guard = match p.name.is_some() {
+                        true => version.and(Cond::eq("sharingVersion", &1i64).unwrap()),
+                        false => version,
+                    };
+                    assert_eq!(guard(&tx, Guarded::Audience), expected_guard, "{p:?}");
+                    // Only the fields the patch changes, the version and the time are
+                    // written: never the sharing map or its version.
+                    let mut expected_attrs = vec!["version", "updatedAt"];
+                    if p.name.is_some() {
+                        expected_attrs.insert(0, "name");
+                    }
+                    if p.description.is_some() {
+                        expected_attrs.insert(expected_attrs.len() - 2, "description");
+                    }
+                    assert_eq!(updated_attrs(&tx, "GRANT#"), expected_attrs, "{p:?}");
                     assert_eq!(detail.version, 2);
                     assert_eq!(detail.updated_at, "1970-01-01T00:01:40Z");
                     assert_eq!(detail.name, p.name.as_deref().unwrap_or("Ibiza Dreamers"));

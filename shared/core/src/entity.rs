@@ -323,6 +323,7 @@ mod tests {
                     name: "Analyst".into(),
                     permissions: vec![],
                     version: 1,
+                    generation: Some("G".into()),
                     holder_count: 0,
                     created_at: "T".into(),
                     updated_at: "T".into(),

@@ -78,6 +78,12 @@ pub struct RoleItem {
     pub permissions: Vec<String>,
     /// Increases with every change; memberships are rewritten under it.
     pub version: i64,
+    /// A fresh id given when the role is created: a role deleted and created again under
+    /// the same id starts at version 1 again but never has the same generation, so a
+    /// write planned on the old role (guarded on both, [`RoleItem::as_read`]) cannot
+    /// commit. Roles stored before it existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<String>,
     /// How many memberships hold the role: it cannot be deleted while held, and a change
     /// rewrites them all in one transaction.
     pub holder_count: i64,

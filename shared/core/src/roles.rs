@@ -93,13 +93,27 @@ fn snapshot(name: &str, permissions: &[String]) -> serde_json::Value {
     json!({ "name": name, "permissions": permissions })
 }
 
-/// A new custom role, held by no one.
+impl RoleItem {
+    /// The guard of a write planned on this role as read: the same role (not one
+    /// deleted and created again under its id, which restarts at version 1) at the
+    /// same version.
+    pub(crate) fn as_read(&self) -> Result<Cond> {
+        let generation = match &self.generation {
+            Some(g) => Cond::eq("generation", g)?,
+            None => Cond::not_exists("generation"),
+        };
+        Ok(Cond::version(self.version).and(generation))
+    }
+}
+
+/// A new custom role, held by no one, of a new `generation`.
 fn new_role_item(
     account: &AccountId,
     id: &RoleId,
     name: &str,
     names: &[String],
     now: &str,
+    generation: String,
 ) -> RoleItem {
     RoleItem {
         id: id.clone(),
@@ -107,6 +121,7 @@ fn new_role_item(
         name: name.to_owned(),
         permissions: names.to_vec(),
         version: 1,
+        generation: Some(generation),
         holder_count: 0,
         created_at: now.to_owned(),
         updated_at: now.to_owned(),
@@ -185,7 +200,7 @@ impl Planner for WriteRole<'_> {
         let mut tx = Tx::new();
         let (entry, answer) = match current {
             None => {
-                let item = new_role_item(account, id, name, names, &at.rfc3339());
+                let item = new_role_item(account, id, name, names, &at.rfc3339(), at.new_id());
                 tx.put_if(SaveRole::Role, &item, Cond::absent())?;
                 tx.update_if(
                     SaveRole::RoleCount,
@@ -217,7 +232,8 @@ impl Planner for WriteRole<'_> {
                 tx.put_if(
                     SaveRole::Role,
                     &item,
-                    Cond::version(current.version)
+                    current
+                        .as_read()?
                         .and(Cond::eq("holderCount", &current.holder_count)?),
                 )?;
                 for holder in holders {
@@ -498,7 +514,14 @@ mod tests {
     fn a_new_role_has_its_keys_and_no_holders() {
         let account = AccountId::parse("mpdine").unwrap();
         let id = RoleId::parse("analyst").unwrap();
-        let r = new_role_item(&account, &id, "Analyst", &["view_audience".into()], "T0");
+        let r = new_role_item(
+            &account,
+            &id,
+            "Analyst",
+            &["view_audience".into()],
+            "T0",
+            "G1".into(),
+        );
         let stored = crate::entity::to_item(&r).unwrap();
         let s = |k: &str| stored.get(k).cloned();
         assert_eq!(
@@ -513,11 +536,44 @@ mod tests {
         assert_eq!((r.created_at.as_str(), r.updated_at.as_str()), ("T0", "T0"));
     }
 
+    /// A role deleted and created again restarts at version 1 but is of another
+    /// generation: a write guarded on the old one as read cannot commit on the new one.
+    #[test]
+    fn a_role_created_again_is_another_generation() {
+        let account = AccountId::parse("mpdine").unwrap();
+        let id = RoleId::parse("analyst").unwrap();
+        let view = ["view_audience".to_owned()];
+        let old = new_role_item(&account, &id, "Analyst", &view, "T0", "G1".into());
+        let again = new_role_item(&account, &id, "Analyst", &view, "T1", "G2".into());
+        assert_eq!(old.version, again.version);
+        assert_eq!(
+            old.as_read().unwrap(),
+            Cond::version(1).and(Cond::eq("generation", "G1").unwrap())
+        );
+        assert_ne!(old.as_read().unwrap(), again.as_read().unwrap());
+        // A role stored before generations: guarded on having none.
+        let legacy = RoleItem {
+            generation: None,
+            ..old
+        };
+        assert_eq!(
+            legacy.as_read().unwrap(),
+            Cond::version(1).and(Cond::not_exists("generation"))
+        );
+    }
+
     #[test]
     fn a_change_rewrites_exactly_the_holders_counted_by_the_role() {
         let account = AccountId::parse("mpdine").unwrap();
         let id = RoleId::parse("analyst").unwrap();
-        let mut current = new_role_item(&account, &id, "Analyst", &["view_audience".into()], "T0");
+        let mut current = new_role_item(
+            &account,
+            &id,
+            "Analyst",
+            &["view_audience".into()],
+            "T0",
+            "G1".into(),
+        );
         current.holder_count = 2;
         current.version = 4;
         let names = vec!["view_audience".to_owned(), "view_usage".to_owned()];
@@ -590,7 +646,7 @@ mod tests {
         let account = AccountId::parse("mpdine").unwrap();
         let id = RoleId::parse("analyst").unwrap();
         let view = vec!["view_audience".to_owned()];
-        let mut held = new_role_item(&account, &id, "Analyst", &view, "T0");
+        let mut held = new_role_item(&account, &id, "Analyst", &view, "T0", "G1".into());
         held.holder_count = 2;
         held.version = 4;
         let both = vec![holder("cleo"), holder("cara")];
@@ -608,7 +664,8 @@ mod tests {
                     vec![
                         "put ACCOUNT#mpdine ROLE#analyst ?Role",
                         "update ACCOUNT#mpdine ACCOUNT#mpdine ?RoleCount",
-                        "put ACCOUNT#mpdine ACTIVITY#ID01",
+                        // ID01 is the new role's generation.
+                        "put ACCOUNT#mpdine ACTIVITY#ID02",
                     ],
                     true,
                 ))),
@@ -648,10 +705,30 @@ mod tests {
                     assert_eq!(writes(&tx), expected, "{row}");
                     assert_eq!(created, was_created, "{row}");
                     assert_eq!(role.name, name, "{row}");
+                    // A new role's generation is a fresh id of the attempt; a change
+                    // keeps the one read.
+                    let generation = match created {
+                        true => "ID01",
+                        false => "G1",
+                    };
+                    if let Some(crate::write::Op::Put { item, .. }) =
+                        tx.ops().map(|(op, _)| op).next()
+                    {
+                        assert_eq!(
+                            item.get("generation"),
+                            Some(&crate::write::Value::S(generation.into())),
+                            "{row}"
+                        );
+                    } else {
+                        panic!("{row}: the role is not put first");
+                    }
                     let role_guard = if created {
                         Cond::absent()
                     } else {
-                        Cond::version(4).and(Cond::eq("holderCount", &2i64).unwrap())
+                        // The role read, at its version and generation.
+                        Cond::version(4)
+                            .and(Cond::eq("generation", "G1").unwrap())
+                            .and(Cond::eq("holderCount", &2i64).unwrap())
                     };
                     assert_eq!(guard(&tx, SaveRole::Role), role_guard, "{row}");
                 }

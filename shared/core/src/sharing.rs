@@ -380,6 +380,14 @@ pub fn add_sharing_change<W>(
             .edited_accounts
             .extend(changes.iter().map(|c| c.receiver.clone()));
     }
+    crate::audiences::check_item_size(&after)?;
+    // Only the sharing's attributes are written, guarded on the sharing version read.
+    // The grant items put carry the audience's name as read, so a rename committed
+    // meanwhile fails the change too (it is planned again on the new name).
+    let mut guard = Cond::present().and(Cond::eq("sharingVersion", &audience.sharing_version)?);
+    if changes.iter().any(|c| c.after.is_some()) {
+        guard = guard.and(Cond::eq("name", &audience.name)?);
+    }
     tx.update_if(
         audience_step,
         keys::audience(&audience.id),
@@ -387,7 +395,7 @@ pub fn add_sharing_change<W>(
             .set("sharing", &after.sharing)?
             .set("sharingVersion", &after.sharing_version)?
             .set("editedAccounts", &after.edited_accounts)?,
-        Cond::present().and(Cond::eq("sharingVersion", &audience.sharing_version)?),
+        guard,
     );
     let audience_id = audience.id.clone();
     let owner = audience.owner_account_id.clone();
@@ -1348,11 +1356,17 @@ pub(crate) mod tests {
                     }
                     (Plan::Commit(tx, view), Some(expected)) => {
                         assert_eq!(writes(&tx), expected, "{row}");
-                        assert_eq!(
-                            guard(&tx, SharingMoved),
-                            Cond::present().and(Cond::eq("sharingVersion", &1i64).unwrap()),
-                            "{row}"
-                        );
+                        // A grant item put carries the audience's name: guarded on it too.
+                        let sharing =
+                            Cond::present().and(Cond::eq("sharingVersion", &1i64).unwrap());
+                        let expected_guard = match expected
+                            .iter()
+                            .any(|w| w.starts_with("put AUDIENCE#A GRANT#"))
+                        {
+                            true => sharing.and(Cond::eq("name", &a.name).unwrap()),
+                            false => sharing,
+                        };
+                        assert_eq!(guard(&tx, SharingMoved), expected_guard, "{row}");
                         assert_eq!(view.version, 2, "{row}");
                     }
                     (other, expected) => panic!("{row}: expected {expected:?}, got {other:?}"),

@@ -25,6 +25,38 @@ pub(crate) fn to_item<T: Serialize + ?Sized>(v: &T) -> Result<Item> {
     serde_dynamo::to_item(v).map_err(Error::store)
 }
 
+/// DynamoDB's largest item: 400 KB, attribute names and values included.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// The size of `item` as DynamoDB counts it against [`MAX_ITEM_BYTES`], rounded up: the
+/// sum of each attribute's name and value (a string its UTF-8 bytes; a number at most
+/// one byte per digit plus one; a list or map 3 bytes plus, per element, one byte, its
+/// value and, in a map, its key).
+pub fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, v)| name.len() + value_size(v))
+        .sum()
+}
+
+fn value_size(v: &Value) -> usize {
+    match v {
+        Value::S(s) => s.len(),
+        Value::N(n) => n.len() + 1,
+        Value::B(b) => b.len(),
+        Value::Bool(_) | Value::Null(_) => 1,
+        Value::Ss(all) => all.iter().map(String::len).sum(),
+        Value::Ns(all) => all.iter().map(|n| n.len() + 1).sum(),
+        Value::Bs(all) => all.iter().map(Vec::len).sum(),
+        Value::L(all) => 3 + all.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        Value::M(all) => {
+            3 + all
+                .iter()
+                .map(|(k, v)| 1 + k.len() + value_size(v))
+                .sum::<usize>()
+        }
+    }
+}
+
 /// How an attribute compares with a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cmp {
@@ -431,6 +463,36 @@ impl<W> Tx<W> {
 
 #[cfg(test)]
 mod tests {
+
+    /// Sizes as DynamoDB counts them: names and values, 3 bytes per list or map and one
+    /// per element, a number at most a byte per digit plus one.
+    #[test]
+    fn an_items_size_counts_names_values_and_nesting() {
+        let item: Item = [
+            ("PK".to_owned(), Value::S("ab".into())),
+            ("n".to_owned(), Value::N("12".into())),
+            (
+                "m".to_owned(),
+                Value::M(
+                    [("k".to_owned(), Value::S("v".into()))]
+                        .into_iter()
+                        .collect(),
+                ),
+            ),
+            (
+                "l".to_owned(),
+                Value::L(vec![Value::Bool(true), Value::Null(true)]),
+            ),
+            ("é".to_owned(), Value::S("😀".into())),
+        ]
+        .into_iter()
+        .collect::<std::collections::HashMap<_, _>>()
+        .into();
+        assert_eq!(
+            item_size(&item),
+            (2 + 2) + (1 + 3) + (1 + 3 + 3) + (1 + 3 + 4) + (2 + 4)
+        );
+    }
     use super::*;
 
     #[tokio::test]
