@@ -509,7 +509,8 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         s,
         o,
         "GET .../audiences/{id}/usage",
-        Read,
+        // A page of accounts, after access is decided (membership and audience first).
+        List,
         ("GET", &format!("{ibiza}/usage"), "ana"),
         None,
         OK,
