@@ -83,6 +83,10 @@ pub struct Call {
     pub rcu: f64,
     /// Write capacity units (every other operation).
     pub wcu: f64,
+    /// The IAM actions the request needs ([`iam_actions`]).
+    pub iam: Vec<&'static str>,
+    /// Whether it reads a secondary index (IAM resource `<table>/index/<name>`).
+    pub index: bool,
 }
 
 /// Where a window of calls begins: [`CallCounter::mark`].
@@ -98,6 +102,10 @@ pub struct Calls {
     pub rcu: f64,
     pub wcu: f64,
     pub operations: Vec<&'static str>,
+    /// The IAM actions the calls need, sorted, each once.
+    pub iam: Vec<&'static str>,
+    /// Whether any of them reads a secondary index.
+    pub index: bool,
 }
 
 impl CallCounter {
@@ -151,6 +159,14 @@ impl Calls {
             rcu: calls.iter().map(|c| c.rcu).sum(),
             wcu: calls.iter().map(|c| c.wcu).sum(),
             operations: calls.iter().map(|c| c.operation).collect(),
+            iam: {
+                let mut iam: Vec<&'static str> =
+                    calls.iter().flat_map(|c| c.iam.iter().copied()).collect();
+                iam.sort_unstable();
+                iam.dedup();
+                iam
+            },
+            index: calls.iter().any(|c| c.index),
         }
     }
 }
@@ -230,6 +246,79 @@ macro_rules! each_input {
     }};
 }
 
+/// The IAM actions (`dynamodb:` omitted) a request needs. Most operations are their own
+/// action; a TransactWriteItems is authorized per item it contains (Put → PutItem,
+/// Update → UpdateItem, Delete → DeleteItem, ConditionCheck → ConditionCheckItem) and a
+/// TransactGetItems per Get (GetItem): IAM has no action named after either
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html>).
+pub fn iam_actions(
+    input: &aws_smithy_runtime_api::client::interceptors::context::Input,
+) -> (Vec<&'static str>, bool) {
+    use aws_sdk_dynamodb::operation as op;
+    if let Some(i) = input.downcast_ref::<op::transact_write_items::TransactWriteItemsInput>() {
+        let mut actions: Vec<&'static str> = i
+            .transact_items()
+            .iter()
+            .filter_map(|t| {
+                if t.put().is_some() {
+                    Some("PutItem")
+                } else if t.update().is_some() {
+                    Some("UpdateItem")
+                } else if t.delete().is_some() {
+                    Some("DeleteItem")
+                } else if t.condition_check().is_some() {
+                    Some("ConditionCheckItem")
+                } else {
+                    None
+                }
+            })
+            .collect();
+        actions.sort_unstable();
+        actions.dedup();
+        return (actions, false);
+    }
+    if input
+        .downcast_ref::<op::transact_get_items::TransactGetItemsInput>()
+        .is_some()
+    {
+        return (vec!["GetItem"], false);
+    }
+    if let Some(i) = input.downcast_ref::<op::query::QueryInput>() {
+        return (vec!["Query"], i.index_name().is_some());
+    }
+    if let Some(i) = input.downcast_ref::<op::scan::ScanInput>() {
+        return (vec!["Scan"], i.index_name().is_some());
+    }
+    let single = if input.downcast_ref::<op::get_item::GetItemInput>().is_some() {
+        "GetItem"
+    } else if input
+        .downcast_ref::<op::batch_get_item::BatchGetItemInput>()
+        .is_some()
+    {
+        "BatchGetItem"
+    } else if input.downcast_ref::<op::put_item::PutItemInput>().is_some() {
+        "PutItem"
+    } else if input
+        .downcast_ref::<op::update_item::UpdateItemInput>()
+        .is_some()
+    {
+        "UpdateItem"
+    } else if input
+        .downcast_ref::<op::delete_item::DeleteItemInput>()
+        .is_some()
+    {
+        "DeleteItem"
+    } else if input
+        .downcast_ref::<op::batch_write_item::BatchWriteItemInput>()
+        .is_some()
+    {
+        "BatchWriteItem"
+    } else {
+        "unknown"
+    };
+    (vec![single], false)
+}
+
 /// The capacity units an operation's output reports.
 fn consumed(output: &aws_smithy_runtime_api::client::interceptors::context::Output) -> f64 {
     use aws_sdk_dynamodb::operation as op;
@@ -287,6 +376,7 @@ impl aws_sdk_dynamodb::config::Intercept for CallCounter {
         use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
         let input = ctx.input_mut();
         let operation = each_input!(input, i => i.return_consumed_capacity = Some(ReturnConsumedCapacity::Total));
+        let (iam, index) = iam_actions(input);
         let mut calls = self.lock();
         cfg.interceptor_state().store_put(CallIndex(calls.len()));
         calls.push(Call {
@@ -295,6 +385,8 @@ impl aws_sdk_dynamodb::config::Intercept for CallCounter {
             end: None,
             rcu: 0.0,
             wcu: 0.0,
+            iam,
+            index,
         });
         Ok(())
     }
@@ -940,6 +1032,8 @@ mod tests {
             end: Some(base + Duration::from_millis(end_ms)),
             rcu: 1.0,
             wcu: 0.0,
+            iam: vec!["GetItem"],
+            index: false,
         }
     }
 

@@ -42,6 +42,9 @@ pub struct Beyond {
 pub struct RouteFigure {
     /// `METHOD /template`, with who called it when it matters.
     pub route: String,
+    /// The request as sent: method and path (with its query, if any).
+    pub method: String,
+    pub path: String,
     pub kind: Kind,
     /// The calls the answer waited for.
     pub calls: Calls,
@@ -113,6 +116,8 @@ async fn step(
     };
     out.push(RouteFigure {
         route: route.to_owned(),
+        method: method.to_owned(),
+        path: path.to_owned(),
         kind,
         calls,
         background,
@@ -504,7 +509,8 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         s,
         o,
         "GET .../audiences/{id}/usage",
-        Read,
+        // A page of accounts, after access is decided (membership and audience first).
+        List,
         ("GET", &format!("{ibiza}/usage"), "ana"),
         None,
         OK,

@@ -183,6 +183,10 @@ async fn usage(
     State(core): State<Core>,
     at: InAccount,
     Id(id): Id<AudienceId>,
+    list: ListQuery,
 ) -> Result<Json<UsageView>, ApiError> {
-    Ok(Json(core.usage(&at.caller, &at.account_id, &id).await?))
+    Ok(Json(
+        core.usage(&at.caller, &at.account_id, &id, list.page_input())
+            .await?,
+    ))
 }

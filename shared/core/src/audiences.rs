@@ -53,7 +53,9 @@ pub struct AudienceDetail {
     pub definition: Value,
     pub owner_account_id: String,
     pub owner_account_name: String,
-    pub created_by: String,
+    /// The owner's user (an IdP subject): shown to the owner account only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,
@@ -129,7 +131,7 @@ fn detail(a: &AudienceItem, access: AccessLevel) -> AudienceDetail {
         definition: serde_json::from_str(&a.definition).unwrap_or(Value::Null),
         owner_account_id: a.owner_account_id.to_string(),
         owner_account_name: a.owner_account_name.clone(),
-        created_by: a.created_by.to_string(),
+        created_by: (access == AccessLevel::Owner).then(|| a.created_by.to_string()),
         created_at: a.created_at.clone(),
         updated_at: a.updated_at.clone(),
         version: a.version,

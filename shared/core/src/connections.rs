@@ -10,11 +10,11 @@ use crate::audiences::{access_of, platform_allowed};
 use crate::clock::rfc3339_epoch;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId};
-use crate::items::{AudienceItem, ConnectionItem, ConnectionOutputItem, GrantItem};
+use crate::items::{AudienceItem, ConnectionItem, ConnectionOutputItem, GrantItem, entity};
 use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
-use crate::write::{Cond, Tx, TxError};
+use crate::write::{Cond, Tx, TxError, Update};
 use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Serialize};
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
@@ -153,6 +153,10 @@ pub fn connection_view(
     }
 }
 
+/// The most connections one account may hold to one audience (one per output): what
+/// the owner's usage view reads per account stays bounded.
+pub const MAX_CONNECTIONS_PER_ACCOUNT: i64 = 25;
+
 /// The guarded steps of connecting an audience to an output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Connect {
@@ -160,6 +164,8 @@ enum Connect {
     Output,
     /// The connection's id is new.
     Connection,
+    /// The account holds fewer than [`MAX_CONNECTIONS_PER_ACCOUNT`] connections to it.
+    Limit,
 }
 
 /// The guard of disconnecting: the connection is still there.
@@ -266,6 +272,15 @@ impl Core {
         tx.put_if(Connect::Output, &output, Cond::absent())?;
         tx.put_if(Connect::Connection, &item, Cond::absent())?;
         tx.put(&crate::usage::ConnectionUsageItem::of(&item, id, &cid))?;
+        tx.update_if(
+            Connect::Limit,
+            keys::usage_account_count(id, &member.account_id),
+            Update::new()
+                .add("connections", 1)
+                .set(crate::entity::ENTITY_TYPE, entity::CONNECTION_COUNT)?,
+            Cond::not_exists("connections")
+                .or(Cond::lt("connections", &MAX_CONNECTIONS_PER_ACCOUNT)?),
+        );
         let view = connection_view(&item, &audience, &member.account_id, self.now_epoch());
         tx.answers(&view)?;
         match self.table.commit(tx).await {
@@ -276,6 +291,9 @@ impl Core {
                     input.output_id
                 )))
             }
+            Err(TxError::Guard(Connect::Limit)) => Err(Error::Conflict(format!(
+                "your account already holds {MAX_CONNECTIONS_PER_ACCOUNT} connections to audience '{id}', the most it may; delete one first"
+            ))),
             Err(TxError::Store(e)) => Err(e),
         }
     }
@@ -415,6 +433,10 @@ impl Core {
             &c.output_id,
         ));
         tx.delete(keys::usage_connection(id, cid));
+        tx.update(
+            keys::usage_account_count(id, &member.account_id),
+            Update::new().add("connections", -1),
+        );
         match self.table.commit(tx).await {
             Ok(()) => Ok(()),
             Err(TxError::Guard(StillConnected)) => Err(connection_not_found(cid)),

@@ -231,6 +231,13 @@ impl Core {
             self.now_epoch(),
         );
         e.actions = Some(action_answers(&member.principal(), e.access));
+        // Who granted it is a user of the owner account (an IdP subject): not the
+        // receiver's to see.
+        if owner != member.account_id
+            && let Some(g) = e.grant.as_mut()
+        {
+            g.granted_by = None;
+        }
         Ok(e)
     }
 

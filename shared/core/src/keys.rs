@@ -150,6 +150,18 @@ pub fn usage_registry(id: &AudienceId) -> String {
     format!("USAGE#{id}")
 }
 
+/// The connections of the registry (its other items are the per-account counts).
+pub const USAGE_CONNECTIONS_PREFIX: &str = "CONNECTION#";
+
+/// How many connections an account holds to an audience, beside its registry: the bound
+/// of [`crate::connections::MAX_CONNECTIONS_PER_ACCOUNT`] is a condition on it.
+pub fn usage_account_count(id: &AudienceId, account: &AccountId) -> Key {
+    Key {
+        pk: usage_registry(id),
+        sk: format!("ACCOUNT#{account}"),
+    }
+}
+
 /// How many counter shards each audience's delivery counts are spread over, so that one
 /// busy connection never makes a hot key (or a hot partition).
 pub const USAGE_SHARDS: usize = 8;

@@ -12,14 +12,16 @@
 
 use crate::audiences::{access_of, effective_sharing, platform_allowed};
 use crate::connections::{ConnectionStatus, SuspendedReason, connection_state};
+use crate::cursor;
 use crate::entity::Entity;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId, UserId};
 use crate::items::{ConnectionItem, entity};
 use crate::keys::{self, Key};
-use crate::store::Query;
+use crate::store::{PageRequest, Query};
 use crate::write::Update;
-use crate::{Caller, Core};
+use crate::{Caller, Core, Input};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 use sharing_policy::{AccessLevel, Action};
 use std::collections::BTreeMap;
@@ -96,6 +98,7 @@ pub struct UsageItem {
 #[serde(rename_all = "camelCase")]
 pub struct UsageView {
     pub items: Vec<UsageItem>,
+    pub next_cursor: Option<String>,
 }
 
 static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
@@ -130,31 +133,52 @@ impl Core {
     }
 
     /// `GET /accounts/{a}/audiences/{id}/usage`: admin-level users of the owner account.
-    /// One round trip: the membership, the audience, the Query of the connection
-    /// registry and one Query per counter shard, together (their keys need only the
-    /// audience id; none of it is used unless the policy allows `view_usage` on the
-    /// audience). A second one, a BatchGetItem of names, only when an account has a
-    /// connection and no grant.
+    /// Access first: the membership and the audience (one round trip), decided by the
+    /// policy (`view_usage`) before anything else is read, so a caller who may not see
+    /// the usage (a receiver, a user without the permission, a non-member) reads the
+    /// registry and counters of no one. Then the connection registry (at most
+    /// [`crate::connections::MAX_CONNECTIONS_PER_ACCOUNT`] per account) and the eight
+    /// counter shards, together; a BatchGetItem of names only when an account of the page
+    /// has a connection and no grant. The accounts come in pages of `limit`, by account
+    /// id, resumed after the cursor's account.
     pub async fn usage(
         &self,
         caller: &Caller,
         account_id: &AccountId,
         id: &AudienceId,
+        page: Input<PageRequest>,
     ) -> Result<UsageView> {
-        let registry = Query::table(keys::usage_registry(id));
+        let (_, audience, _) = self
+            .member_and_audience(caller, account_id, id, Action::ViewUsage)
+            .await?;
+        let page = page.checked()?;
+        let scope = format!("USAGE|{id}");
+        let after = match &page.cursor {
+            Some(c) => {
+                let key = cursor::decode(c, &scope, keys::PK, &keys::usage_registry(id))?;
+                let last = key
+                    .get(keys::SK)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|sk| sk.strip_prefix("ACCOUNT#"))
+                    .and_then(|a| AccountId::parse(a).ok())
+                    .ok_or_else(|| {
+                        Error::Validation("the cursor is not one this list handed out".to_owned())
+                    })?;
+                Some(last)
+            }
+            None => None,
+        };
+        let registry =
+            Query::table(keys::usage_registry(id)).prefix(keys::USAGE_CONNECTIONS_PREFIX);
         let shards = (0..keys::USAGE_SHARDS).map(|s| {
             let q = Query::table(keys::usage_shard(id, s));
             let table = self.table.clone();
             async move { table.query_all::<DeliveryCountItem>(&q).await }
         });
-        let (_, audience, _, (connections, counts)) = self
-            .member_and_audience_with(caller, account_id, id, Action::ViewUsage, async {
-                tokio::try_join!(
-                    self.table.query_all::<ConnectionUsageItem>(&registry),
-                    futures::future::try_join_all(shards),
-                )
-            })
-            .await?;
+        let (connections, counts) = tokio::try_join!(
+            self.table.query_all::<ConnectionUsageItem>(&registry),
+            futures::future::try_join_all(shards),
+        )?;
         let now = self.now_epoch();
         let mut accounts: BTreeMap<String, String> = effective_sharing(&audience, now)
             .map(|(a, e)| (a.to_string(), e.account_name.clone()))
@@ -167,6 +191,26 @@ impl Core {
             };
             accounts.entry(c.account_id.to_string()).or_insert(name);
         }
+        // The page: the accounts after the cursor's, `limit` of them.
+        let limit = usize::try_from(page.limit.clamp(1, 100)).unwrap_or(50);
+        let mut rest = accounts
+            .into_iter()
+            .filter(|(a, _)| after.as_ref().is_none_or(|l| a.as_str() > l.as_str()));
+        let mut accounts: BTreeMap<String, String> = rest.by_ref().take(limit).collect();
+        let next_cursor = match accounts.keys().next_back() {
+            Some(last) if rest.next().is_some() => {
+                let last = AccountId::parse(last)?;
+                let key = keys::usage_account_count(id, &last);
+                Some(cursor::encode(
+                    &scope,
+                    &std::collections::HashMap::from([
+                        (keys::PK.to_owned(), AttributeValue::S(key.pk)),
+                        (keys::SK.to_owned(), AttributeValue::S(key.sk)),
+                    ]),
+                )?)
+            }
+            _ => None,
+        };
         let unnamed: Vec<AccountId> = accounts
             .iter()
             .filter(|(_, n)| n.is_empty())
@@ -225,6 +269,6 @@ impl Core {
                 }
             })
             .collect();
-        Ok(UsageView { items })
+        Ok(UsageView { items, next_cursor })
     }
 }

@@ -2,7 +2,8 @@
 //! key and the same request gets the first response back (marked
 //! `Idempotent-Replayed: true`) without running again, also when the first attempt was
 //! cut off after its write landed (see `sharing_core::idempotency`). Keys are scoped to
-//! the account in the path and the calling user.
+//! the account in the path and the calling user, and only a member of that account gets
+//! a record: the membership is read before anything is written.
 
 use crate::MAX_BODY_BYTES;
 use crate::problem::ApiError;
@@ -50,6 +51,13 @@ pub async fn layer(State(core): State<Core>, req: Request, next: Next) -> Respon
     let Some(account) = account else {
         return next.run(req).await;
     };
+    // Access first: a caller who is not a member of the path's account leaves no record
+    // (the handler answers its 404, deciding membership again in its own order).
+    match core.member(&caller, &account).await {
+        Ok(_) => {}
+        Err(sharing_core::Error::NotFound(_)) => return next.run(req).await,
+        Err(e) => return ApiError::from(e).into_response(),
+    }
 
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, MAX_BODY_BYTES).await {

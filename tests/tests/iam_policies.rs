@@ -1,0 +1,354 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Each function's DynamoDB grant in `template.yaml` is exactly what its code calls.
+//!
+//! Nothing enforces IAM locally, so a missing action shows up only in AWS (as the
+//! AccessDenied that kept `membersDelivered` at 0: issue 20, finding 4). Here the SDK
+//! interceptor records the IAM actions of every request ([`e2e_tests::iam_actions`]:
+//! a transaction needs the actions of the items it holds), the route walk calls every
+//! route once, a few POSTs add the `Idempotency-Key` layer, and the notifier runs its
+//! sweep and a stream batch. Each call is attributed to the function whose `HttpApi`
+//! events in `template.yaml` serve its route; the actions a function needs must be the
+//! ones its policy grants: none missing, none granted and unused, and the table's
+//! indexes granted exactly where a Query reads one.
+
+use e2e_tests::routes::walk;
+use e2e_tests::{Calls, Stack};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// A function of the template: the routes its `HttpApi` events serve, and the DynamoDB
+/// actions its policy grants on the table (and whether on the table's indexes too).
+#[derive(Debug, Default)]
+struct Function {
+    routes: Vec<(String, String)>,
+    granted: BTreeSet<String>,
+    indexes_granted: bool,
+}
+
+fn template() -> BTreeMap<String, Function> {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
+    )
+    .unwrap();
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let mut out = BTreeMap::new();
+    for (name, res) in doc["Resources"].as_mapping().unwrap() {
+        if res["Type"] != "AWS::Serverless::Function" {
+            continue;
+        }
+        let mut f = Function::default();
+        if let Some(events) = res["Properties"]["Events"].as_mapping() {
+            for event in events.values() {
+                if event["Type"] == "HttpApi" {
+                    let p = &event["Properties"];
+                    f.routes.push((
+                        p["Method"].as_str().unwrap().to_owned(),
+                        p["Path"].as_str().unwrap().to_owned(),
+                    ));
+                }
+            }
+        }
+        for policy in res["Properties"]["Policies"].as_sequence().unwrap() {
+            for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                let actions: Vec<&str> = statement["Action"]
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|a| a.as_str()?.strip_prefix("dynamodb:"))
+                    .collect();
+                if actions.is_empty() {
+                    continue;
+                }
+                assert_eq!(statement["Effect"], "Allow");
+                let resources = serde_yaml::to_string(&statement["Resource"]).unwrap();
+                assert!(
+                    resources.contains("AudienceTable.Arn"),
+                    "{name:?}: a DynamoDB statement on something other than the table"
+                );
+                f.indexes_granted |= resources.contains("/index/*");
+                f.granted.extend(actions.iter().map(|a| (*a).to_owned()));
+            }
+        }
+        out.insert(name.as_str().unwrap().to_owned(), f);
+    }
+    out
+}
+
+/// Whether a concrete path (its query dropped) is one of a template path's.
+fn path_matches(template: &str, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| (t.starts_with('{') && !p.is_empty()) || t == p)
+}
+
+/// The function whose events serve `method path`: exactly one must.
+fn function_of<'a>(functions: &'a BTreeMap<String, Function>, method: &str, path: &str) -> &'a str {
+    let serving: Vec<&str> = functions
+        .iter()
+        .filter(|(_, f)| {
+            f.routes
+                .iter()
+                .any(|(m, t)| m == method && path_matches(t, path))
+        })
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(serving.len(), 1, "{method} {path} is served by {serving:?}");
+    serving[0]
+}
+
+/// What the calls attributed to one function need.
+#[derive(Debug, Default)]
+struct Needed {
+    actions: BTreeSet<String>,
+    index: bool,
+    /// The routes that needed each action (for the failure message).
+    by: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Needed {
+    fn add(&mut self, what: &str, calls: &Calls) {
+        for a in &calls.iam {
+            self.actions.insert((*a).to_owned());
+            self.by
+                .entry((*a).to_owned())
+                .or_default()
+                .insert(what.to_owned());
+        }
+        self.index |= calls.index;
+    }
+}
+
+/// One POST with an `Idempotency-Key`, sent twice (the first run, then its replay).
+async fn idempotent_post(s: &Stack, path: &str, user: &str, key: &str, body: Value) -> Calls {
+    let mark = s.dynamodb_calls.mark();
+    let headers = vec![
+        (
+            "authorization".to_owned(),
+            format!("Bearer {}", s.token(user)),
+        ),
+        ("idempotency-key".to_owned(), key.to_owned()),
+    ];
+    let first = s
+        .call_with("POST", path, &headers, Some(body.to_string()))
+        .await;
+    assert!(
+        first.status < 500,
+        "{path}: {} {}",
+        first.status,
+        first.json
+    );
+    let again = s
+        .call_with("POST", path, &headers, Some(body.to_string()))
+        .await;
+    assert_eq!(
+        again.header("idempotent-replayed").as_deref(),
+        Some("true"),
+        "{path}"
+    );
+    s.dynamodb_calls.since(mark)
+}
+
+/// One call that the walk does not make (a path of a route it does not take), with the
+/// DynamoDB calls it sent.
+async fn call(s: &Stack, method: &str, path: &str, user: &str, body: Option<Value>) -> Calls {
+    let mark = s.dynamodb_calls.mark();
+    let r = s.call(method, path, Some(user), body).await;
+    assert!(
+        (200..300).contains(&r.status),
+        "{method} {path}: {} {}",
+        r.status,
+        r.json
+    );
+    s.dynamodb_calls.since(mark)
+}
+
+#[tokio::test]
+async fn every_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
+    let functions = template();
+    let s = Stack::start().await;
+    let mut needed: BTreeMap<String, Needed> = BTreeMap::new();
+
+    for f in walk(&s).await {
+        let function = function_of(&functions, &f.method, &f.path);
+        let n = needed.entry(function.to_owned()).or_default();
+        n.add(&f.route, &f.calls);
+        n.add(&format!("{} (not awaited)", f.route), &f.background);
+    }
+
+    // Paths of routes the walk takes another way.
+    let role = json!({"name": "Analyst", "permissions": ["view_audience"]});
+    let analyst = json!({"email": "an@mptravel.example", "firstName": "A", "lastName": "N", "role": "analyst"});
+    let mut renamed = analyst.clone();
+    renamed["lastName"] = json!("Renamed");
+    let others = [
+        // A revocation deletes the grant item.
+        (
+            "PUT",
+            "/accounts/mptravel/audiences/potential-parisians/sharing/mpdine",
+            "ana",
+            Some(json!({"level": "private"})),
+        ),
+        // An identity grant switched off is deleted.
+        (
+            "PUT",
+            "/accounts/mptravel/identity-sharing/email/accounts/mpdine",
+            "ana",
+            Some(json!({"allowed": false})),
+        ),
+        // A user renamed, keeping the custom role it holds: the role is checked, not
+        // counted again.
+        ("PUT", "/accounts/mptravel/roles/analyst", "ana", Some(role)),
+        (
+            "PUT",
+            "/accounts/mptravel/users/anu",
+            "ana",
+            Some(analyst.clone()),
+        ),
+        ("PUT", "/accounts/mptravel/users/anu", "ana", Some(renamed)),
+        // New defaults for the POST .../apply below to commit.
+        (
+            "PUT",
+            "/accounts/mptravel/sharing-defaults",
+            "ana",
+            Some(json!({"defaults": [{"accountId": "mpdine", "level": "usable"}]})),
+        ),
+    ];
+    for (method, path, user, body) in others {
+        let calls = call(&s, method, path, user, body).await;
+        needed
+            .entry(function_of(&functions, method, path).to_owned())
+            .or_default()
+            .add(&format!("{method} {path}"), &calls);
+    }
+
+    // The Idempotency-Key layer of every function with a POST route: its record, the
+    // fence in the route's transaction, and the replay.
+    let athenians = json!({
+        "audienceId": "potential-parisians",
+        "requestedLevel": "usable",
+        "campaign": {"start": "2027-07-01", "end": "2027-08-31", "details": "Autumn menus."},
+        "activationPlatforms": ["google_ads"]
+    });
+    let posts = [
+        (
+            "/accounts/mptravel/audiences",
+            "ana",
+            json!({"name": "Idempotent", "definition": {"criteria": []}}),
+        ),
+        (
+            "/accounts/mptravel/sharing-defaults/apply",
+            "ana",
+            json!({}),
+        ),
+        (
+            "/accounts/mpdine/audiences/ibiza-dreamers/connections",
+            "dan",
+            json!({"outputId": "out-2", "platform": "google_ads"}),
+        ),
+        ("/accounts/mpdine/access-requests", "dan", athenians),
+    ];
+    for (i, (path, user, body)) in posts.into_iter().enumerate() {
+        let calls = idempotent_post(&s, path, user, &format!("iam-{i}"), body).await;
+        let function = function_of(&functions, "POST", path);
+        needed
+            .entry(function.to_owned())
+            .or_default()
+            .add(&format!("POST {path} (Idempotency-Key)"), &calls);
+    }
+
+    // An audience with more grants than its creating transaction holds: the rest are
+    // written in batches.
+    s.hundred_receivers_by_default().await;
+    let path = "/accounts/mptravel/audiences";
+    let body = json!({"name": "Wide", "definition": {"criteria": []}});
+    let calls = call(&s, "POST", path, "ana", Some(body)).await;
+    needed
+        .entry(function_of(&functions, "POST", path).to_owned())
+        .or_default()
+        .add("POST /accounts/{a}/audiences (100 grants)", &calls);
+
+    // The notifier, on the emails the walk queued: a sweep sends them (the scheduled
+    // path), then a stream batch names one of them again (the stream's path, which
+    // finds it already sent, as after a duplicate delivery).
+    let outbox: Vec<Value> = s
+        .dump()
+        .await
+        .into_iter()
+        .filter(|i| i["entityType"] == "outbox_email")
+        .collect();
+    assert!(!outbox.is_empty(), "the walk queued no email");
+    let (_, _, ses) = notifier::local::clients(&s.dynamodb_endpoint, &s.ses_url).await;
+    let notifier = notifier::Notifier::new(
+        s.core.clone(),
+        Arc::new(notifier::SesMailer::new(ses, "noreply@example.com", None)),
+        "https://api.example.com",
+        notifier::Timing::local(),
+    );
+    let mark = s.dynamodb_calls.mark();
+    let report = notifier.sweep().await.unwrap();
+    assert!(report.sent >= 1, "{report:?}");
+    let id = outbox[0]["id"].as_str().unwrap();
+    let stream = json!({"Records": [{
+        "eventID": "1",
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "Keys": {"PK": {"S": outbox[0]["PK"]}, "SK": {"S": outbox[0]["SK"]}},
+            "NewImage": {
+                "entityType": {"S": "outbox_email"},
+                "id": {"S": id},
+                "status": {"S": "pending"}
+            },
+            "SequenceNumber": "100",
+            "SizeBytes": 10,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        },
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/1"
+    }]});
+    let answer = notifier.handle_lambda(stream).await.unwrap();
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    needed
+        .entry("NotifierFunction".to_owned())
+        .or_default()
+        .add("sweep and stream batch", &s.dynamodb_calls.since(mark));
+
+    let mut wrong = Vec::new();
+    for (name, f) in &functions {
+        let n = needed.remove(name).unwrap_or_default();
+        assert!(
+            !n.actions.is_empty(),
+            "{name}: no call of this test was attributed to it"
+        );
+        for a in n.actions.difference(&f.granted) {
+            wrong.push(format!(
+                "{name} lacks dynamodb:{a}, needed by {:?}",
+                n.by.get(a)
+            ));
+        }
+        for a in f.granted.difference(&n.actions) {
+            wrong.push(format!("{name} is granted dynamodb:{a} and never calls it"));
+        }
+        if n.index != f.indexes_granted {
+            wrong.push(format!(
+                "{name}: a Query reads an index: {}, the policy grants the indexes: {}",
+                n.index, f.indexes_granted
+            ));
+        }
+    }
+    assert!(
+        needed.is_empty(),
+        "calls of no template function: {needed:?}"
+    );
+    assert!(wrong.is_empty(), "template.yaml's policies: {wrong:#?}");
+}

@@ -1,0 +1,83 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Receivers do not see the owner account's user ids (IdP subjects) as `createdBy` or
+//! `grantedBy` (issue 20, finding 11); the owner account still does.
+
+use e2e_tests::Stack;
+use serde_json::json;
+
+#[tokio::test]
+async fn receivers_see_no_owner_user_ids() {
+    let s = Stack::start().await;
+    // ana grants mPDine usable on Ibiza Dreamers herself: the grant records her.
+    let put = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/audiences/ibiza-dreamers/sharing/mpdine",
+            Some("ana"),
+            Some(json!({"level": "usable", "allowedPlatforms": ["google_ads"]})),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.json);
+
+    // The owner side shows both.
+    let owner = s
+        .call(
+            "GET",
+            "/accounts/mptravel/audiences/ibiza-dreamers",
+            Some("ana"),
+            None,
+        )
+        .await;
+    assert_eq!(owner.status, 200, "{}", owner.json);
+    assert!(owner.json["createdBy"].is_string(), "{}", owner.json);
+    let why = s
+        .call(
+            "GET",
+            "/accounts/mptravel/audiences/ibiza-dreamers/sharing/mpdine",
+            Some("ana"),
+            None,
+        )
+        .await;
+    assert_eq!(why.status, 200, "{}", why.json);
+    assert_eq!(why.json["grant"]["grantedBy"], "ana", "{}", why.json);
+    let creator = owner.json["createdBy"].as_str().unwrap().to_owned();
+
+    // The receiver's views of the same audience carry neither.
+    for path in [
+        "/accounts/mpdine/audiences/ibiza-dreamers",
+        "/accounts/mpdine/audiences/ibiza-dreamers/access",
+        "/accounts/mpdine/shared-with-me",
+    ] {
+        let r = s.call("GET", path, Some("dan"), None).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.json);
+        let text = r.json.to_string();
+        assert!(
+            !text.contains("\"ana\"") && !text.contains(&format!("\"{creator}\"")),
+            "{path} shows an owner's user id: {text}"
+        );
+    }
+    let access = s
+        .call(
+            "GET",
+            "/accounts/mpdine/audiences/ibiza-dreamers/access",
+            Some("dan"),
+            None,
+        )
+        .await;
+    assert_eq!(access.json["grant"]["level"], "usable", "{}", access.json);
+    assert_eq!(access.json["grant"]["grantedBy"], serde_json::Value::Null);
+    let detail = s
+        .call(
+            "GET",
+            "/accounts/mpdine/audiences/ibiza-dreamers",
+            Some("dan"),
+            None,
+        )
+        .await;
+    assert!(detail.json.get("createdBy").is_none(), "{}", detail.json);
+}
