@@ -659,7 +659,7 @@ impl Stack {
                 "PUT",
                 "/accounts/mpdine/profiles",
                 Some("dina"),
-                Some(serde_json::json!({"profiles": [{"userId": probe}]})),
+                Some(serde_json::json!({"profiles": [{"userId": probe, "identities": {"customer_id": probe}}]})),
             )
             .await;
         assert_eq!(r.status, 200, "probe write: {}", r.json);

@@ -458,7 +458,7 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         "PUT /accounts/{b}/profiles",
         Write,
         ("PUT", "/accounts/mpdine/profiles", "dina"),
-        Some(json!({"profiles": [{"userId": "u1"}]})),
+        Some(json!({"profiles": [{"userId": "u1", "identities": {"customer_id": "C-1"}}]})),
         OK,
     )
     .await;
