@@ -782,6 +782,7 @@ pub async fn oneshot(
         let claims = sharing_http::local_auth::Claims {
             sub: u.to_owned(),
             email: demo_email(u),
+            email_verified: None,
             exp: 4_000_000_000,
         };
         req.extensions_mut()

@@ -541,6 +541,13 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "the request's email goes to the address the owner account holds for the \
+         audience's creator (issue 20, finding 3): that membership is named only by the \
+         audience read beside the caller's, so its GetItem follows it",
+    );
     let rid = r["id"].as_str().unwrap_or_default().to_owned();
     step(
         s,
@@ -595,6 +602,13 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "the request's email goes to the address the owner account holds for the \
+         audience's creator (issue 20, finding 3): that membership is named only by the \
+         audience read beside the caller's, so its GetItem follows it",
+    );
     let rid = r["id"].as_str().unwrap_or_default().to_owned();
     step(
         s,
