@@ -139,13 +139,13 @@ async fn audience_of(s: &Stack, size: usize) -> String {
         let seen: Vec<Value> = chunk
             .iter()
             .filter(|i| *i % 3 == 0)
-            .map(|i| json!({"userId": format!("user-{i:06}")}))
+            .map(|i| json!({"userId": format!("user-{i:06}"), "identities": {"email": format!("user{i}@example.com")}}))
             .collect();
         let r = s
             .call(
                 "PUT",
                 "/accounts/mpdine/profiles",
-                Some("dan"),
+                Some("dina"),
                 Some(json!({ "profiles": seen })),
             )
             .await;

@@ -847,7 +847,7 @@ impl Stack {
                 "PUT",
                 "/accounts/mpdine/profiles",
                 Some("dina"),
-                Some(serde_json::json!({"profiles": [{"userId": probe}]})),
+                Some(serde_json::json!({"profiles": [{"userId": probe, "identities": {"customer_id": probe}}]})),
             )
             .await;
         assert_eq!(r.status, 200, "probe write: {}", r.json);
@@ -970,6 +970,7 @@ pub async fn oneshot(
         let claims = sharing_http::local_auth::Claims {
             sub: u.to_owned(),
             email: demo_email(u),
+            email_verified: None,
             exp: 4_000_000_000,
         };
         req.extensions_mut()

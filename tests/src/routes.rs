@@ -463,7 +463,7 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         "PUT /accounts/{b}/profiles",
         Write,
         ("PUT", "/accounts/mpdine/profiles", "dina"),
-        Some(json!({"profiles": [{"userId": "u1"}]})),
+        Some(json!({"profiles": [{"userId": "u1", "identities": {"customer_id": "C-1"}}]})),
         OK,
     )
     .await;
@@ -547,6 +547,13 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "the request's email goes to the address the owner account holds for the \
+         audience's creator (issue 20, finding 3): that membership is named only by the \
+         audience read beside the caller's, so its GetItem follows it",
+    );
     let rid = r["id"].as_str().unwrap_or_default().to_owned();
     step(
         s,
@@ -601,6 +608,13 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "the request's email goes to the address the owner account holds for the \
+         audience's creator (issue 20, finding 3): that membership is named only by the \
+         audience read beside the caller's, so its GetItem follows it",
+    );
     let rid = r["id"].as_str().unwrap_or_default().to_owned();
     step(
         s,

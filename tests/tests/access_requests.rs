@@ -1455,3 +1455,146 @@ async fn deciding_reads_the_audience_the_request_is_for_whatever_its_id_says() {
     assert_eq!(level_of("aspiring-athenians").await, "usable");
     assert_eq!(level_of("ibiza-dreamers").await, before.0);
 }
+
+/// Issue 20, finding 3: an admin of another organization writes a user's address first;
+/// the access request's email still goes to the address the audience's own account holds
+/// for its creator (a token without `email` creates the audience), never to that one.
+#[tokio::test]
+async fn the_request_email_goes_to_the_owner_accounts_address_for_the_creator() {
+    let s = Stack::start().await;
+    s.load("roles-and-other-org.json").await;
+    let user = |email: &str, role: &str| json!({"email": email, "firstName": "New", "lastName": "Bie", "role": role});
+    let r = s
+        .call(
+            "PUT",
+            "/accounts/acmeshop/users/newbie",
+            Some("acme-admin"),
+            Some(user("attacker@acme.example", "user")),
+        )
+        .await;
+    assert!(r.status == 200 || r.status == 201, "{}", r.json);
+    let r = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/users/newbie",
+            Some("ana"),
+            Some(user("newbie@mptravel.example", "admin")),
+        )
+        .await;
+    assert!(r.status == 200 || r.status == 201, "{}", r.json);
+    let auth = vec![(
+        "authorization".to_owned(),
+        format!("Bearer {}", s.token_with_email("newbie", None)),
+    )];
+    let r = s
+        .call_with(
+            "POST",
+            "/accounts/mptravel/audiences",
+            &auth,
+            Some(json!({"name": "Lisbon Lovers", "definition": {"criteria": []}}).to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let audience = r.json["id"].as_str().unwrap().to_owned();
+    let r = s
+        .call(
+            "PUT",
+            &format!("/accounts/mptravel/audiences/{audience}/sharing/mpdine"),
+            Some("ana"),
+            Some(json!({"level": "view_only"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+
+    let r = create(&s, "dan", request_body(&audience)).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    assert!(r.json.get("notificationFailures").is_none(), "{}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let items = outbox_of(&s, &id).await;
+    let to: Vec<&str> = items.iter().map(|i| i.to.as_str()).collect();
+    assert_eq!(to, ["newbie@mptravel.example"]);
+    // No account's admin writes the global user record.
+    let user_item: Option<Value> = s
+        .core
+        .table
+        .get(&sharing_core::keys::user(
+            &sharing_core::ids::UserId::parse("newbie").unwrap(),
+        ))
+        .await
+        .unwrap();
+    assert!(user_item.is_none(), "{user_item:?}");
+
+    // A later change of the owner account's address is the one used.
+    let r = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/users/newbie",
+            Some("ana"),
+            Some(user("newbie.new@mptravel.example", "admin")),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = s
+        .call(
+            "POST",
+            &format!("/accounts/mptravel/access-requests/{id}/deny"),
+            Some("ana"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = create(&s, "dan", request_body(&audience)).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let again = r.json["id"].as_str().unwrap().to_owned();
+    let items = outbox_of(&s, &again).await;
+    assert_eq!(items[0].to, "newbie.new@mptravel.example");
+}
+
+/// Issue 20, finding 8: the audience's creator left the owner account. The request
+/// says so in `notificationFailures` from the start, and the account's admins are
+/// emailed instead (read back from the SES emulator's store).
+#[tokio::test]
+async fn a_request_whose_creator_left_is_recorded_and_emailed_to_the_owners_admins() {
+    let s = Stack::start().await;
+    let _n = start_notifier(&s, &s.ses_url).await;
+    let r = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/users/ada",
+            Some("ana"),
+            Some(json!({"email": "ada@mptravel.example", "firstName": "Ada", "lastName": "Admin", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    // ana created the fixture's audiences; she leaves the account.
+    let r = s
+        .call("DELETE", "/accounts/mptravel/users/ana", Some("ada"), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.json);
+
+    let r = create(&s, "dan", request_body("aspiring-athenians")).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let failures = r.json["notificationFailures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{}", r.json);
+    assert_eq!(failures[0]["email"], "access_request_created");
+    let reason = failures[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("no longer a member") && reason.contains("admins"),
+        "{reason}"
+    );
+    let v = request_view(&s, "mptravel", "ada", &id).await;
+    assert_eq!(v["notificationFailures"], r.json["notificationFailures"]);
+
+    let items = outbox_of(&s, &id).await;
+    let to: Vec<&str> = items.iter().map(|i| i.to.as_str()).collect();
+    assert_eq!(to, ["ada@mptravel.example"]);
+    let mail = wait_for_emails(&s, &s.ses_url, &id, "ada@mptravel.example", 1).await;
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0]["replyTo"], json!(["dan@mpdine.example"]));
+    assert!(
+        emails_to(&s, &s.ses_url, &id, "ana@mptravel.example")
+            .await
+            .is_empty()
+    );
+}

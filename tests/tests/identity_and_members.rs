@@ -427,8 +427,11 @@ async fn a_connection_delivers_every_identity_of_seen_users_and_granted_types_of
         .call(
             "PUT",
             "/accounts/mpdine/profiles",
-            Some("dan"),
-            Some(json!({"profiles": [{"userId": "seen"}, {"userId": "not-a-member"}]})),
+            Some("dina"),
+            Some(json!({"profiles": [
+                {"userId": "seen", "identities": {"customer_id": "C-1"}},
+                {"userId": "not-a-member", "identities": {"email": "nobody@example.com"}},
+            ]})),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.json);
@@ -711,26 +714,40 @@ async fn members_upload_is_for_the_owner_and_validated() {
     assert_eq!(users.len(), 1000);
 }
 
+/// Recording profiles is for admin-level roles (a seen user gets every identity); a
+/// profile carries the identities the account holds, at least one.
 #[tokio::test]
-async fn profiles_are_recorded_by_audience_managers_and_validated() {
+async fn profiles_are_recorded_by_admin_level_roles_and_validated() {
     let s = Stack::start().await;
     s.load("roles-and-other-org.json").await;
     let r = s
         .call(
             "PUT",
             "/accounts/mpdine/profiles",
-            Some("aud"),
-            Some(json!({"profiles": [{"userId": "u1"}, {"userId": "u1"}, {"userId": "u2"}]})),
+            Some("dina"),
+            Some(json!({"profiles": [
+                {"userId": "u1", "identities": {"email": "u1@example.com"}},
+                {"userId": "u1", "identities": {"customer_id": "C-1"}},
+                {"userId": "u2", "identities": {"email": "u2@example.com"}},
+            ]})),
         )
         .await;
     assert_eq!((r.status, r.json.clone()), (200, json!({"recorded": 2})));
     let before = s.dump_seeing_changes().await;
-    for user in ["rita", "cora"] {
+    let one = json!({"profiles": [{"userId": "u1", "identities": {"email": "u1@example.com"}}]});
+    for (account, user) in [
+        ("mptravel", "rita"),
+        ("mptravel", "cora"),
+        ("mptravel", "tom"),
+        ("mpdine", "dan"),
+        ("mpdine", "aud"),
+        ("mpdine", "cleo"),
+    ] {
         s.call(
             "PUT",
-            "/accounts/mptravel/profiles",
+            &format!("/accounts/{account}/profiles"),
             Some(user),
-            Some(json!({"profiles": [{"userId": "u1"}]})),
+            Some(one.clone()),
         )
         .await
         .assert_problem(403, "forbidden");
@@ -739,25 +756,222 @@ async fn profiles_are_recorded_by_audience_managers_and_validated() {
         "PUT",
         "/accounts/mptravel/profiles",
         Some("dan"),
-        Some(json!({"profiles": [{"userId": "u1"}]})),
+        Some(one.clone()),
     )
     .await
     .assert_problem(404, "not_found");
     let many: Vec<Value> = (0..1001)
-        .map(|i| json!({"userId": format!("u{i}")}))
+        .map(|i| json!({"userId": format!("u{i}"), "identities": {"email": "x"}}))
         .collect();
     for body in [
         json!({"profiles": []}),
         json!({"profiles": many}),
-        json!({"profiles": [{"userId": ""}]}),
+        json!({"profiles": [{"userId": "", "identities": {"email": "x"}}]}),
         json!({"profiles": [{"userId": "u1", "email": "x"}]}),
+        // a bare user id, as a delivered page hands them out: not a profile
+        json!({"profiles": [{"userId": "u1"}]}),
+        json!({"profiles": [{"userId": "u1", "identities": {}}]}),
+        json!({"profiles": [{"userId": "u1", "identities": {"fax_number": "1"}}]}),
+        json!({"profiles": [
+            {"userId": "u1", "identities": {"email": "a"}},
+            {"userId": "u1", "identities": {"email": "b"}},
+        ]}),
         json!({}),
     ] {
-        s.call("PUT", "/accounts/mpdine/profiles", Some("dan"), Some(body))
+        s.call("PUT", "/accounts/mpdine/profiles", Some("dina"), Some(body))
             .await
             .assert_problem(400, "validation_failed");
     }
     assert_eq!(s.dump().await, before);
+}
+
+/// Every call is in the account's activity log with its count (none for a refused one).
+#[tokio::test]
+async fn each_profiles_call_is_in_the_accounts_activity_with_its_count() {
+    let s = Stack::start().await;
+    for n in [3usize, 1] {
+        let profiles: Vec<Value> = (0..n)
+            .map(|i| json!({"userId": format!("u{i}"), "identities": {"customer_id": format!("C-{i}")}}))
+            .collect();
+        let r = s
+            .call(
+                "PUT",
+                "/accounts/mpdine/profiles",
+                Some("dina"),
+                Some(json!({ "profiles": profiles })),
+            )
+            .await;
+        assert_eq!((r.status, r.json.clone()), (200, json!({"recorded": n})));
+    }
+    s.call(
+        "PUT",
+        "/accounts/mpdine/profiles",
+        Some("dan"),
+        Some(json!({"profiles": [{"userId": "u9", "identities": {"email": "e"}}]})),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    let r = s
+        .call(
+            "GET",
+            "/accounts/mpdine/activity?limit=100",
+            Some("dina"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let entries: Vec<(Value, Value)> = r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "profiles.recorded")
+        .map(|e| (e["actorUserId"].clone(), e["after"].clone()))
+        .collect();
+    // Newest first.
+    assert_eq!(
+        entries,
+        [
+            (json!("dina"), json!({"count": 1})),
+            (json!("dina"), json!({"count": 3}))
+        ]
+    );
+    // Only the receiving account's log.
+    let r = s
+        .call(
+            "GET",
+            "/accounts/mptravel/activity?limit=100",
+            Some("ana"),
+            None,
+        )
+        .await;
+    assert!(
+        !r.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "profiles.recorded"),
+        "{}",
+        r.json
+    );
+}
+
+/// Issue 20, finding 2: posting back what a delivered page hands out (its user ids and
+/// the granted identities) does not switch the identity filter off; only a value of a
+/// type the owner never granted proves a user seen, and a type granted once (revoked
+/// since) never does.
+#[tokio::test]
+async fn seeing_a_user_is_proven_by_a_type_never_granted_not_declared() {
+    let s = Stack::start().await;
+    let r = upload(&s, "mptravel", "ana", IBIZA, json!([
+        {"userId": "maria", "identities": {"customer_id": "C-1", "email": "maria@example.com", "ios_idfa": "IDFA-1"}},
+        {"userId": "li", "identities": {"customer_id": "C-2", "email": "li@example.com", "ios_idfa": "IDFA-2"}},
+        {"userId": "sam", "identities": {"customer_id": "C-3", "email": "sam@example.com", "ios_idfa": "IDFA-3"}},
+    ]))
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(
+        grant(&s, "ana", "ios_idfa", "mpdine", true).await.status,
+        200
+    );
+    let cid = connect(&s, "mpdine", "dan", IBIZA, "out-1").await;
+    let only_idfa = |got: &std::collections::BTreeMap<String, Value>| {
+        got.values()
+            .all(|ids| ids.as_object().unwrap().keys().collect::<Vec<_>>() == ["ios_idfa"])
+    };
+    let first = delivered(&s, "mpdine", "dina", &cid).await;
+    let got = by_user(&first);
+    assert_eq!(got.len(), 3);
+    assert!(only_idfa(&got), "{got:?}");
+
+    // The reproduction: the page's items posted back. Bare ids are no profile (400), a
+    // plain user may not record any (403), and the delivered identities prove nothing.
+    let bare: Vec<Value> = first.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| json!({"userId": i["userId"]}))
+        .collect();
+    s.call(
+        "PUT",
+        "/accounts/mpdine/profiles",
+        Some("dina"),
+        Some(json!({ "profiles": bare })),
+    )
+    .await
+    .assert_problem(400, "validation_failed");
+    let echoed = json!({ "profiles": first.json["items"] });
+    s.call(
+        "PUT",
+        "/accounts/mpdine/profiles",
+        Some("dan"),
+        Some(echoed.clone()),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    let r = s
+        .call(
+            "PUT",
+            "/accounts/mpdine/profiles",
+            Some("dina"),
+            Some(echoed),
+        )
+        .await;
+    assert_eq!((r.status, r.json.clone()), (200, json!({"recorded": 3})));
+    let got = by_user(&delivered(&s, "mpdine", "dina", &cid).await);
+    assert!(
+        only_idfa(&got),
+        "echoed profiles switched the filter off: {got:?}"
+    );
+
+    // email granted once, then revoked: a matching email proves nothing any more.
+    assert_eq!(grant(&s, "ana", "email", "mpdine", true).await.status, 200);
+    assert_eq!(grant(&s, "ana", "email", "mpdine", false).await.status, 200);
+    let r = s
+        .call(
+            "PUT",
+            "/accounts/mpdine/profiles",
+            Some("dina"),
+            Some(json!({"profiles": [
+                {"userId": "maria", "identities": {"email": "maria@example.com"}},
+                // a never-granted type, but not the member's value: nothing
+                {"userId": "sam", "identities": {"customer_id": "C-999"}},
+                // a never-granted type that matches: seen
+                {"userId": "li", "identities": {"customer_id": "C-2", "ios_idfa": "IDFA-2"}},
+            ]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let got = by_user(&delivered(&s, "mpdine", "dina", &cid).await);
+    assert_eq!(got["maria"], json!({"ios_idfa": "IDFA-1"}));
+    assert_eq!(got["sam"], json!({"ios_idfa": "IDFA-3"}));
+    assert_eq!(
+        got["li"],
+        json!({"customer_id": "C-2", "email": "li@example.com", "ios_idfa": "IDFA-2"})
+    );
+    // The history of what was granted is kept in the table after the revocation.
+    let history: Option<sharing_core::identity_grants::IdentityGrantHistoryItem> = s
+        .core
+        .table
+        .get(&keys::identity_grant_history(
+            &acc("mptravel"),
+            IdentityType::Email,
+            &acc("mpdine"),
+        ))
+        .await
+        .unwrap();
+    assert!(history.is_some());
+    assert!(
+        s.core
+            .table
+            .get::<IdentityGrantItem>(&keys::identity_grant(
+                &acc("mptravel"),
+                IdentityType::Email,
+                &acc("mpdine"),
+            ))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -857,12 +1071,12 @@ async fn one_page_costs_the_same_round_trips_whatever_the_audience_and_organizat
     };
     grant(&s, "ana", "ios_idfa", "mpdine", true).await;
     let seen: Vec<Value> = (0..50)
-        .map(|i| json!({"userId": format!("u{i:05}")}))
+        .map(|i| json!({"userId": format!("u{i:05}"), "identities": {"email": "e"}}))
         .collect();
     s.call(
         "PUT",
         "/accounts/mpdine/profiles",
-        Some("dan"),
+        Some("dina"),
         Some(json!({"profiles": seen})),
     )
     .await;

@@ -101,7 +101,9 @@ pub fn cases() -> Vec<Case> {
             path: "/accounts/mpdine/profiles",
             query: "",
             user: dan,
-            body: Some(json!({"profiles": [{"userId": "smoke-user-1"}]})),
+            body: Some(
+                json!({"profiles": [{"userId": "smoke-user-1", "identities": {"customer_id": "smoke-user-1"}}]}),
+            ),
             status: 200,
             body_contains: "\"recorded\":1",
         },

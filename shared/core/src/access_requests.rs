@@ -268,12 +268,9 @@ impl Entity for PendingRequestItem {
     }
 }
 
-/// Only the address of a user item.
-#[derive(Debug, Clone, Deserialize)]
-struct UserEmail {
-    #[serde(default)]
-    email: String,
-}
+/// At most this many admins of the owner account are emailed a request whose audience's
+/// creator cannot be.
+pub const MAX_ADMINS_NOTIFIED: usize = 10;
 
 /// Multi-line text as a form may send it (`\r\n`) is stored with `\n` line breaks; a
 /// lone `\r` stays and is refused as a control character.
@@ -532,16 +529,70 @@ impl Core {
         .await
     }
 
-    /// The audience a request is for, with its creator's address.
+    /// The audience a request is for, with the address its own account holds for its
+    /// creator; when there is none usable (or the creator left the account), the
+    /// addresses of that account's admins instead.
     async fn audience_to_ask(&self, audience: Option<AudienceItem>) -> Result<AudienceToAsk> {
-        let owner_email = match &audience {
-            Some(a) => self.creator_email(a).await?,
-            None => None,
+        let Some(a) = &audience else {
+            return Ok(AudienceToAsk::default());
+        };
+        let creator: Option<MembershipItem> = self
+            .table
+            .get(&keys::membership(&a.owner_account_id, &a.created_by))
+            .await?;
+        let owner_email = creator
+            .as_ref()
+            .and_then(|m| usable_address(&m.email))
+            .map(str::to_owned);
+        let instead = match (&owner_email, &creator) {
+            (Some(_), _) => None,
+            (None, creator) => {
+                let admins = self.admin_addresses(&a.owner_account_id).await?;
+                let why = match creator {
+                    None => "the audience's creator is no longer a member of the owner account",
+                    Some(_) => {
+                        "the owner account holds no usable email address for the audience's creator"
+                    }
+                };
+                let then = if admins.is_empty() {
+                    "and none of its admins has one either: nobody was emailed"
+                } else {
+                    "so the account's admins were emailed instead"
+                };
+                Some(NotifyInstead {
+                    reason: format!("{why}, {then}"),
+                    admins,
+                })
+            }
         };
         Ok(AudienceToAsk {
             audience,
             owner_email,
+            instead,
         })
+    }
+
+    /// The usable addresses of `account`'s admins (the roles that manage users), in
+    /// user id order, at most [`MAX_ADMINS_NOTIFIED`]. One Query of the account's
+    /// memberships: only when an audience's creator cannot be emailed.
+    async fn admin_addresses(&self, account: &AccountId) -> Result<Vec<String>> {
+        let q = Query::table(keys::account_pk(account))
+            .prefix(keys::MEMBER_PREFIX)
+            .of::<MembershipItem>();
+        let members: Vec<MembershipItem> = self.table.query_all(&q).await?;
+        let mut out: Vec<String> = Vec::new();
+        for m in members
+            .iter()
+            .filter(|m| crate::accounts::counts_as_admin(&m.role))
+        {
+            if let Some(e) = usable_address(&m.email)
+                && !out.iter().any(|o| o == e)
+                && out.len() < MAX_ADMINS_NOTIFIED
+            {
+                out.push(e.to_owned());
+            }
+        }
+        Ok(out)
     }
 
     /// The caller's address: the one in its token, else the one of its membership.
@@ -554,18 +605,6 @@ impl Core {
             .get(&keys::membership(&member.account_id, &member.user_id))
             .await?;
         Ok(m.map(|m| m.email).unwrap_or_else(|| member.email.clone()))
-    }
-
-    /// The address access requests for `audience` go to: its creator's.
-    async fn creator_email(&self, audience: &AudienceItem) -> Result<Option<String>> {
-        if let Some(e) = usable_address(&audience.created_by_email) {
-            return Ok(Some(e.to_owned()));
-        }
-        let user: Option<UserEmail> = self
-            .table
-            .get_eventually(&keys::user(&audience.created_by))
-            .await?;
-        Ok(user.and_then(|u| usable_address(&u.email).map(str::to_owned)))
     }
 
     /// `GET /accounts/{a}/access-requests`.
@@ -741,11 +780,24 @@ impl Core {
 }
 
 /// What creating a request reads: the audience and its creator's address.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct AudienceToAsk {
     pub audience: Option<AudienceItem>,
-    /// Where the request's email goes (`None`: no usable address, no email).
+    /// Where the request's email goes: the address the owner account holds for the
+    /// audience's creator (`None`: it has none usable, or the creator left it).
     pub owner_email: Option<String>,
+    /// Without `owner_email`: why, and the owner account's admins emailed instead.
+    pub instead: Option<NotifyInstead>,
+}
+
+/// The request's email when the audience's creator cannot be reached.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotifyInstead {
+    /// Recorded on the request as its `access_request_created` notification failure.
+    pub reason: String,
+    /// The usable addresses of the owner account's admins (at most
+    /// [`MAX_ADMINS_NOTIFIED`]).
+    pub admins: Vec<String>,
 }
 
 /// Creating an access request (the body already read), planned on the audience: the
@@ -835,7 +887,15 @@ impl Planner for CreateRequest<'_> {
             fallback_level: None,
             allowed_platforms: None,
             reason: None,
-            notification_failures: Vec::new(),
+            // The creator cannot be emailed: said on the request from the start.
+            notification_failures: match (&state.owner_email, &state.instead) {
+                (None, Some(instead)) => vec![crate::outbox::NotificationFailure {
+                    email: EmailKind::AccessRequestCreated,
+                    reason: instead.reason.clone(),
+                    failed_at: at.rfc3339(),
+                }],
+                _ => Vec::new(),
+            },
         };
         let item = AccessRequestItem::new(view, self.requester_name.clone());
         let lock = PendingRequestItem::new(audience_id, &member.account_id, id.clone());
@@ -849,21 +909,27 @@ impl Planner for CreateRequest<'_> {
             keys::audience(audience_id),
             Cond::eq("sharingVersion", &audience.sharing_version)?,
         );
-        match &state.owner_email {
-            Some(to) => {
-                add_email(
-                    at,
-                    &mut tx,
-                    Create::Outbox,
-                    to,
-                    usable_address(&self.requester_email),
-                    facts(EmailKind::AccessRequestCreated, &item),
-                )?;
-            }
-            None => tracing::warn!(
+        let to: Vec<&String> = match (&state.owner_email, &state.instead) {
+            (Some(to), _) => vec![to],
+            (None, Some(instead)) => instead.admins.iter().collect(),
+            (None, None) => Vec::new(),
+        };
+        if state.owner_email.is_none() {
+            tracing::warn!(
                 request_id = %id,
-                "the audience's creator has no usable email address; no notification"
-            ),
+                admins = to.len(),
+                "the audience's creator cannot be emailed; the owner account's admins are"
+            );
+        }
+        for to in to {
+            add_email(
+                at,
+                &mut tx,
+                Create::Outbox,
+                to,
+                usable_address(&self.requester_email),
+                facts(EmailKind::AccessRequestCreated, &item),
+            )?;
         }
         let owner = audience.owner_account_id.clone();
         Entry {
@@ -1453,6 +1519,36 @@ mod tests {
             .plan(&state, Stamp::new(clock.now(), &ids))
         }
 
+        /// The creator cannot be emailed: the request records it from the start and one
+        /// email goes to each admin address read (none: nobody, still recorded).
+        #[test]
+        fn a_request_whose_creator_cannot_be_emailed_goes_to_the_admins() {
+            let clock = june();
+            let dan = member("dan", "mpdine", Role::User);
+            for admins in [vec!["ada@mptravel.example", "al@mptravel.example"], vec![]] {
+                let state = AudienceToAsk {
+                    audience: Some(aud1(&[("mpdine", plain(ShareLevel::ViewOnly))])),
+                    owner_email: None,
+                    instead: Some(NotifyInstead {
+                        reason: "the creator left".into(),
+                        admins: admins.iter().map(|a| (*a).to_owned()).collect(),
+                    }),
+                };
+                let (tx, view) = committed(create(&dan, &input(), state, &clock).unwrap());
+                assert_eq!(view.notification_failures.len(), 1);
+                assert_eq!(
+                    view.notification_failures[0].email,
+                    EmailKind::AccessRequestCreated
+                );
+                assert_eq!(view.notification_failures[0].reason, "the creator left");
+                let outbox = writes(&tx)
+                    .iter()
+                    .filter(|w| w.starts_with("put OUTBOX#"))
+                    .count();
+                assert_eq!(outbox, admins.len(), "{admins:?}");
+            }
+        }
+
         /// (who asks, what mPDine holds at the clock, the creator's address, the input)
         /// → the writes, keys and guards, or the answer.
         #[test]
@@ -1464,6 +1560,7 @@ mod tests {
             let ask = |sharing: &[(&str, SharingEntry)], mail: &Option<String>| AudienceToAsk {
                 audience: Some(aud1(sharing)),
                 owner_email: mail.clone(),
+                instead: None,
             };
             let full = vec![
                 "put ACCESS_REQUEST#ID01.aud1 ACCESS_REQUEST#ID01.aud1 ?Request",
@@ -1545,14 +1642,7 @@ mod tests {
                     input(),
                     Err("not_found"),
                 ),
-                (
-                    AudienceToAsk {
-                        audience: None,
-                        owner_email: None,
-                    },
-                    input(),
-                    Err("not_found"),
-                ),
+                (AudienceToAsk::default(), input(), Err("not_found")),
             ];
             for (state, input, expected) in table {
                 let row = format!(

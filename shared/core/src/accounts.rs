@@ -260,6 +260,7 @@ impl Core {
         input.validate()?;
         self.write_membership_over(
             reads,
+            false,
             member.user_id.as_str(),
             &member.account_id,
             &member.account_name,
@@ -285,6 +286,7 @@ impl Core {
             .await?;
         self.write_membership_over(
             reads,
+            true,
             actor,
             account_id,
             account_name,
@@ -315,9 +317,14 @@ impl Core {
 
     /// [`Core::write_membership`] over what [`Core::membership_write_reads`] read.
     #[allow(clippy::too_many_arguments)]
+    ///
+    /// `by_ops`: the fixture loader also writes the global `USER#{u}` record. An account's
+    /// admin never does: the address it sets is its account's address for the user (the
+    /// membership), and it changes nothing another account holds.
     async fn write_membership_over(
         &self,
         (before, role): (Option<MembershipItem>, Option<RoleItem>),
+        by_ops: bool,
         actor: &str,
         account_id: &AccountId,
         account_name: &str,
@@ -358,7 +365,9 @@ impl Core {
             first_name: input.first_name.clone(),
             last_name: input.last_name.clone(),
         };
-        tx.update(user.key(), Update::upsert(&user, &UserItem::KEPT)?);
+        if by_ops {
+            tx.update(user.key(), Update::upsert(&user, &UserItem::KEPT)?);
+        }
         let guard = match &before {
             Some(b) => Cond::eq("role", &b.role)?,
             None => Cond::absent(),

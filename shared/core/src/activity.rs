@@ -25,6 +25,8 @@ pub mod action {
     pub const ACCESS_REQUEST_CREATED: &str = "access_request.created";
     pub const ACCESS_REQUEST_APPROVED: &str = "access_request.approved";
     pub const ACCESS_REQUEST_DENIED: &str = "access_request.denied";
+    /// `PUT /accounts/{b}/profiles`: `after` is `{"count": n}`, the users recorded.
+    pub const PROFILES_RECORDED: &str = "profiles.recorded";
 }
 
 /// One change, before it is written into the log of each account it touched.

@@ -440,6 +440,19 @@ mod tests {
                 None,
             ),
             row(
+                "an identity type granted once",
+                &crate::identity_grants::IdentityGrantHistoryItem::new(
+                    &acc("mptravel"),
+                    IdentityType::IosIdfa,
+                    &acc("mpdine"),
+                    "T".into(),
+                ),
+                "identity_grant_history",
+                ("ACCOUNT#mptravel", "IDENTITY_HISTORY#ios_idfa#mpdine"),
+                None,
+                None,
+            ),
+            row(
                 "the identity types an account receives",
                 &crate::identity_grants::IdentityReceivedItem::empty(&acc("mpdine")),
                 "identity_received",
@@ -489,7 +502,12 @@ mod tests {
             ),
             row(
                 "seen profile",
-                &SeenProfileItem::new(&acc("mpdine"), "u1", "T".into()),
+                &SeenProfileItem::new(
+                    &acc("mpdine"),
+                    "u1",
+                    &std::collections::BTreeMap::from([(IdentityType::Email, "e".to_owned())]),
+                    "T".into(),
+                ),
                 "seen_profile",
                 (profile_pk, "PROFILE"),
                 None,

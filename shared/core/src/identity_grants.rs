@@ -20,6 +20,12 @@
 //! what they send the same account at once commit one after the other (the second
 //! re-reads). Accounts stored before the copy existed have none; for them the
 //! explanation reads the owner's grants, as before.
+//!
+//! Giving a grant also records, in the same transaction, that the type was granted once
+//! (`ACCOUNT#{owner}` / `IDENTITY_HISTORY#{type}#{receiver}`, [`IdentityGrantHistoryItem`]),
+//! and revoking it never removes that: a value of a type the receiver could have been sent
+//! does not prove it has seen a user (see `members`). Grants given before the history
+//! existed count as granted once from what is granted now.
 
 use crate::activity::{Entry, action};
 use crate::entity::Entity;
@@ -29,7 +35,7 @@ use crate::items::entity;
 use crate::keys::{self, Key};
 use crate::plan::{Conflict, Plan, Planner, Stamp};
 use crate::store::Query;
-use crate::write::{Cond, Tx};
+use crate::write::{Cond, Tx, Update};
 use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -79,6 +85,68 @@ impl IdentityGrantItem {
             granted_by: granted_by.to_owned(),
         }
     }
+}
+
+/// That the owner has granted `identity_type` to the receiver at least once (it may have
+/// been revoked since). Never deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityGrantHistoryItem {
+    pub owner_account_id: AccountId,
+    pub identity_type: IdentityType,
+    pub receiver_account_id: AccountId,
+    pub first_granted_at: String,
+    pub last_granted_at: String,
+}
+
+/// `ACCOUNT#{a}` / `IDENTITY_HISTORY#{type}#{b}`.
+impl Entity for IdentityGrantHistoryItem {
+    const TYPE: &'static str = entity::IDENTITY_GRANT_HISTORY;
+    fn key(&self) -> Key {
+        keys::identity_grant_history(
+            &self.owner_account_id,
+            self.identity_type,
+            &self.receiver_account_id,
+        )
+    }
+}
+
+impl IdentityGrantHistoryItem {
+    /// The attribute a later grant keeps ([`Update::upsert`]).
+    pub const KEPT: [&str; 1] = ["firstGrantedAt"];
+
+    pub fn new(
+        owner: &AccountId,
+        identity_type: IdentityType,
+        receiver: &AccountId,
+        granted_at: String,
+    ) -> Self {
+        IdentityGrantHistoryItem {
+            owner_account_id: owner.clone(),
+            identity_type,
+            receiver_account_id: receiver.clone(),
+            first_granted_at: granted_at.clone(),
+            last_granted_at: granted_at,
+        }
+    }
+}
+
+/// What an owner sends a receiver now, and every type it has ever granted it (a
+/// superset: what is sent now included).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityGrantsOf {
+    pub now: BTreeSet<IdentityType>,
+    pub ever: BTreeSet<IdentityType>,
+}
+
+/// The fields an identity grant and its history share, to read both in one batch.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GrantOrHistory {
+    entity_type: String,
+    owner_account_id: AccountId,
+    identity_type: IdentityType,
+    receiver_account_id: AccountId,
 }
 
 /// The identity types one account receives, by owner account: the receiver's copy of
@@ -259,6 +327,16 @@ impl Planner for SetIdentityGrant<'_> {
                 member.user_id.as_str(),
             );
             tx.put_if(GrantChange::StillAsRead, &item, Cond::absent())?;
+            let once = IdentityGrantHistoryItem::new(
+                &member.account_id,
+                identity_type,
+                receiver,
+                at.rfc3339(),
+            );
+            tx.update(
+                once.key(),
+                Update::upsert(&once, &IdentityGrantHistoryItem::KEPT)?,
+            );
         } else {
             tx.delete_if(
                 GrantChange::StillAsRead,
@@ -410,6 +488,36 @@ impl Core {
             .filter(|g| g.owner_account_id == *owner && g.receiver_account_id == *receiver)
             .map(|g| g.identity_type)
             .collect())
+    }
+
+    /// The identity types `owner` sends to `receiver` now and those it ever granted it:
+    /// one BatchGetItem of the 11 grant keys and the 11 history keys.
+    pub async fn identity_grants_of(
+        &self,
+        owner: &AccountId,
+        receiver: &AccountId,
+    ) -> Result<IdentityGrantsOf> {
+        let keys: Vec<_> = IdentityType::ALL
+            .iter()
+            .flat_map(|t| {
+                [
+                    keys::identity_grant(owner, *t, receiver),
+                    keys::identity_grant_history(owner, *t, receiver),
+                ]
+            })
+            .collect();
+        let found: Vec<GrantOrHistory> = self.table.batch_get(&keys).await?;
+        let mut out = IdentityGrantsOf::default();
+        for g in found
+            .into_iter()
+            .filter(|g| g.owner_account_id == *owner && g.receiver_account_id == *receiver)
+        {
+            if g.entity_type == entity::IDENTITY_GRANT {
+                out.now.insert(g.identity_type);
+            }
+            out.ever.insert(g.identity_type);
+        }
+        Ok(out)
     }
 }
 
@@ -597,6 +705,8 @@ mod tests {
         };
         let grant_key = "ACCOUNT#mptravel IDENTITY_GRANT#ios_idfa#mpdine ?StillAsRead";
         let copy_key = "put ACCOUNT#mpdine IDENTITY_RECEIVED ?CopyAsRead";
+        // Granting records that the type was granted once; revoking keeps that record.
+        let history_key = "update ACCOUNT#mptravel IDENTITY_HISTORY#ios_idfa#mpdine";
         let logs = [
             "put ACCOUNT#mptravel ACTIVITY#ID01",
             "put ACCOUNT#mpdine ACTIVITY#ID02",
@@ -615,10 +725,19 @@ mod tests {
                 None,
                 Some(copy(3)),
                 true,
-                Some(vec![format!("put {grant_key}"), copy_key.into()]),
+                Some(vec![
+                    format!("put {grant_key}"),
+                    history_key.into(),
+                    copy_key.into(),
+                ]),
             ),
             // an account stored before the copy existed: no copy is started
-            (None, None, true, Some(vec![format!("put {grant_key}")])),
+            (
+                None,
+                None,
+                true,
+                Some(vec![format!("put {grant_key}"), history_key.into()]),
+            ),
             (
                 held,
                 Some(copy(3)),

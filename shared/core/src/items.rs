@@ -553,6 +553,7 @@ pub mod entity {
     pub const OUTBOX_EMAIL: &str = "outbox_email";
     pub const IDENTITY_GRANT: &str = "identity_grant";
     pub const IDENTITY_RECEIVED: &str = "identity_received";
+    pub const IDENTITY_GRANT_HISTORY: &str = "identity_grant_history";
     pub const AUDIENCE_MEMBER: &str = "audience_member";
     pub const SEEN_PROFILE: &str = "seen_profile";
     pub const CONNECTION_USAGE: &str = "connection_usage";

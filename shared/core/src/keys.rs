@@ -240,6 +240,15 @@ pub fn identity_grant(owner: &AccountId, t: IdentityType, receiver: &AccountId) 
 }
 pub const IDENTITY_GRANT_PREFIX: &str = "IDENTITY_GRANT#";
 
+/// That `owner` has granted `t` to `receiver` at least once: kept when the grant is
+/// revoked, so that a value the receiver could have been sent never proves it saw a user.
+pub fn identity_grant_history(owner: &AccountId, t: IdentityType, receiver: &AccountId) -> Key {
+    Key {
+        pk: account_pk(owner),
+        sk: format!("IDENTITY_HISTORY#{}#{receiver}", t.as_str()),
+    }
+}
+
 /// The identity types account `receiver` is sent, by owner account: a copy of the
 /// identity grants naming it, kept in the same transactions, so that a receiver's access
 /// explanation reads them beside the audience without first learning the owner.
@@ -324,6 +333,13 @@ mod tests {
         assert_eq!(
             identity_grant(&acc("a"), IdentityType::IosIdfa, &acc("b")).sk,
             "IDENTITY_GRANT#ios_idfa#b"
+        );
+        assert_eq!(
+            identity_grant_history(&acc("a"), IdentityType::IosIdfa, &acc("b")),
+            Key {
+                pk: "ACCOUNT#a".into(),
+                sk: "IDENTITY_HISTORY#ios_idfa#b".into()
+            }
         );
         assert_eq!(sharing_defaults(&acc("a")).sk, "SHARING_DEFAULTS");
         assert_eq!(

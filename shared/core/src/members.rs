@@ -4,27 +4,37 @@
 //!
 //! Delivery applies the pure filter [`sharing_policy::deliver_identities`]: every
 //! identity for a user the receiving account has seen, only the granted identity types
-//! for the others; a member left with no identity is not delivered. One page costs a
+//! for the others; a member left with no identity is not delivered. Seeing a user is
+//! proven, not declared ([`sharing_policy::proves_seen`]): a profile carries the
+//! identities the receiving account holds for the user (stored as SHA-256 digests), and
+//! it counts only where one of them equals the member's identity of a type the owner has
+//! never granted that account. One page costs a
 //! bounded number of DynamoDB round trips whatever the sizes of the audience and of the
 //! organization: the membership, the connection and the audience (three GetItem), one
 //! Query of the members page, and, for a receiver, one BatchGetItem of the page's seen
 //! profiles and one BatchGetItem of the 11 identity-grant keys of (owner, receiver).
 
+use crate::activity::{Entry, action};
 use crate::audiences::{access_of, platform_allowed};
 use crate::connections::connection_not_found;
 use crate::entity::Entity;
 use crate::error::{Error, Result};
+use crate::identity_grants::IdentityGrantsOf;
 use crate::ids::{AccountId, AudienceId, ConnectionId};
 use crate::items::{AudienceItem, ConnectionItem, entity};
 use crate::keys::{self, Key};
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
+use crate::write::Tx;
 use crate::{AccountMember, Caller, Core, Input};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use sharing_policy::{AccessLevel, Action, IdentityType, Resource, deliver_identities};
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use serde_json::json;
+use sharing_policy::{
+    AccessLevel, Action, IdentityType, Resource, deliver_identities, proves_seen,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// At most this many members or profiles in one call.
 pub const MAX_PER_CALL: usize = 1000;
@@ -75,23 +85,42 @@ impl Entity for SeenProfileItem {
     }
 }
 
-/// A stored "account `b` has seen this user": its presence is what counts.
+/// A stored profile: the identities account `b` holds for a user, each as the SHA-256
+/// digest of its value (compared with the digest of the member's value; the receiver's
+/// own data is not kept in clear). Profiles stored before identities were required have
+/// none, and prove nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SeenProfileItem {
     pub account_id: AccountId,
     pub user_id: String,
+    #[serde(default)]
+    pub identity_digests: BTreeMap<IdentityType, String>,
     pub recorded_at: String,
 }
 
 impl SeenProfileItem {
-    pub fn new(account: &AccountId, user_id: &str, recorded_at: String) -> Self {
+    pub fn new(
+        account: &AccountId,
+        user_id: &str,
+        identities: &BTreeMap<IdentityType, String>,
+        recorded_at: String,
+    ) -> Self {
         SeenProfileItem {
             account_id: account.clone(),
             user_id: user_id.to_owned(),
+            identity_digests: digests(identities),
             recorded_at,
         }
     }
+}
+
+/// Identity values as the digests profiles are compared on.
+fn digests(identities: &BTreeMap<IdentityType, String>) -> BTreeMap<IdentityType, String> {
+    identities
+        .iter()
+        .map(|(t, v)| (*t, keys::hex_digest(v)))
+        .collect()
 }
 
 /// `PUT /accounts/{a}/audiences/{id}/members` body.
@@ -154,6 +183,9 @@ pub struct ProfilesInput {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProfileInput {
     pub user_id: String,
+    /// The identities the receiving account itself holds for the user (at least one).
+    #[serde(deserialize_with = "unique_keys")]
+    pub identities: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -190,6 +222,27 @@ fn user_id(field: &str, value: &str) -> Result<()> {
     validate::single_line(field, value, MAX_USER_ID_CHARS)
 }
 
+/// Checks one entry's identities (`field` names the entry) and types them.
+fn typed_identities(
+    field: &str,
+    identities: &BTreeMap<String, String>,
+) -> Result<BTreeMap<IdentityType, String>> {
+    if identities.is_empty() {
+        return Err(Error::Validation(format!(
+            "{field}.identities must hold at least one identity"
+        )));
+    }
+    let mut out = BTreeMap::new();
+    for (k, v) in identities {
+        let t: IdentityType = k
+            .parse()
+            .map_err(|e| Error::Validation(format!("{field}.identities: {e}")))?;
+        validate::single_line(&format!("{field}.identities.{k}"), v, MAX_IDENTITY_CHARS)?;
+        out.insert(t, v.clone());
+    }
+    Ok(out)
+}
+
 /// Checks an upload and turns each member's identities into typed ones.
 pub fn validate_members(
     input: &MembersInput,
@@ -206,36 +259,64 @@ pub fn validate_members(
                 m.user_id.chars().take(64).collect::<String>()
             )));
         }
-        if m.identities.is_empty() {
-            return Err(Error::Validation(format!(
-                "{field}.identities must hold at least one identity"
-            )));
-        }
-        let mut identities = BTreeMap::new();
-        for (k, v) in &m.identities {
-            let t: IdentityType = k
-                .parse()
-                .map_err(|e| Error::Validation(format!("{field}.identities: {e}")))?;
-            validate::single_line(&format!("{field}.identities.{k}"), v, MAX_IDENTITY_CHARS)?;
-            identities.insert(t, v.clone());
-        }
+        let identities = typed_identities(&field, &m.identities)?;
         out.push((m.user_id.as_str(), identities));
     }
     Ok(out)
 }
 
-/// Checks profiles; a user given twice is recorded once.
-pub fn validate_profiles(input: &ProfilesInput) -> Result<Vec<&str>> {
+/// Checks profiles and types their identities; a user given twice is recorded once,
+/// with the identities of all its entries (one type given two different values: 400).
+pub fn validate_profiles(
+    input: &ProfilesInput,
+) -> Result<Vec<(&str, BTreeMap<IdentityType, String>)>> {
     count("profiles", input.profiles.len())?;
-    let mut seen = HashSet::with_capacity(input.profiles.len());
-    let mut out = Vec::with_capacity(input.profiles.len());
+    let mut out: Vec<(&str, BTreeMap<IdentityType, String>)> =
+        Vec::with_capacity(input.profiles.len());
+    let mut at: HashMap<&str, usize> = HashMap::with_capacity(input.profiles.len());
     for (i, p) in input.profiles.iter().enumerate() {
-        user_id(&format!("profiles[{i}].userId"), &p.user_id)?;
-        if seen.insert(p.user_id.as_str()) {
-            out.push(p.user_id.as_str());
+        let field = format!("profiles[{i}]");
+        user_id(&format!("{field}.userId"), &p.user_id)?;
+        let identities = typed_identities(&field, &p.identities)?;
+        match at.get(p.user_id.as_str()).and_then(|n| out.get_mut(*n)) {
+            Some((_, earlier)) => {
+                for (t, v) in identities {
+                    if earlier.get(&t).is_some_and(|e| e != &v) {
+                        return Err(Error::Validation(format!(
+                            "{field}.identities.{t}: user '{}' is given two different values of this type in one call",
+                            p.user_id.chars().take(64).collect::<String>()
+                        )));
+                    }
+                    earlier.insert(t, v);
+                }
+            }
+            None => {
+                at.insert(p.user_id.as_str(), out.len());
+                out.push((p.user_id.as_str(), identities));
+            }
         }
     }
     Ok(out)
+}
+
+/// The members of a page the receiving account has proven it saw: a profile of the same
+/// user matches the member on a type the owner never granted it (`ever_granted`).
+pub fn proven_seen(
+    members: &[AudienceMemberItem],
+    profiles: &[SeenProfileItem],
+    ever_granted: &BTreeSet<IdentityType>,
+) -> HashSet<String> {
+    let by_user: HashMap<&str, &SeenProfileItem> =
+        profiles.iter().map(|p| (p.user_id.as_str(), p)).collect();
+    members
+        .iter()
+        .filter(|m| {
+            by_user.get(m.user_id.as_str()).is_some_and(|p| {
+                proves_seen(&digests(&m.identities), &p.identity_digests, ever_granted)
+            })
+        })
+        .map(|m| m.user_id.clone())
+        .collect()
 }
 
 /// A members cursor is the store's cursor bound to the connection it was handed out
@@ -303,7 +384,9 @@ impl Core {
         })
     }
 
-    /// `PUT /accounts/{b}/profiles`: records users the account has seen.
+    /// `PUT /accounts/{b}/profiles`: records the users the account has seen, with the
+    /// identities it holds for them (each user's profile is replaced), then logs the call
+    /// with its count in the account's activity.
     pub async fn record_profiles(
         &self,
         member: &AccountMember,
@@ -315,9 +398,26 @@ impl Core {
         let now = self.now_rfc3339();
         let items: Vec<SeenProfileItem> = users
             .into_iter()
-            .map(|u| SeenProfileItem::new(&member.account_id, u, now.clone()))
+            .map(|(u, ids)| SeenProfileItem::new(&member.account_id, u, &ids, now.clone()))
             .collect();
-        self.table.batch_put(&items).await?;
+        // The call's entry in the account's log, written beside the profiles (same
+        // round trip): a call cut off halfway is retried whole (a PUT) and logged again.
+        let mut tx: Tx<()> = Tx::new();
+        Entry {
+            actor_user_id: member.user_id.to_string(),
+            action: action::PROFILES_RECORDED,
+            after: Some(json!({ "count": items.len() })),
+            ..Default::default()
+        }
+        .add_to(self, &mut tx, &[&member.account_id])?;
+        tokio::try_join!(self.table.batch_put(&items), async {
+            self.table.commit(tx).await.map_err(|e| match e {
+                crate::write::TxError::Store(e) => e,
+                crate::write::TxError::Guard(()) => {
+                    Error::Store("an unguarded activity write failed a guard".to_owned())
+                }
+            })
+        })?;
         Ok(ProfilesResult {
             recorded: items.len(),
         })
@@ -361,6 +461,7 @@ impl Core {
             Query::table(keys::audience_members(&audience_id)).prefix(keys::AUDIENCE_MEMBER_PREFIX);
         let hinted_owner = connection.owner_account_id.clone();
         let grants_of = hinted_owner.clone().filter(|o| o != &member.account_id);
+        // The grants now and every type ever granted (what proves nothing), together.
         let audience_key = keys::audience(&audience_id);
         let (audience, members, granted) = tokio::try_join!(
             self.table.get::<AudienceItem>(&audience_key),
@@ -377,7 +478,7 @@ impl Core {
             async {
                 match &grants_of {
                     Some(owner) => self
-                        .identity_types_granted(owner, &member.account_id)
+                        .identity_grants_of(owner, &member.account_id)
                         .await
                         .map(Some),
                     None => Ok(None),
@@ -422,19 +523,18 @@ impl Core {
         let granted = match granted {
             Some(g) => Some(g),
             // A connection made before it named the owner: the grants now.
-            None if hinted_owner.is_none() && owner != member.account_id => Some(
-                self.identity_types_granted(&owner, &member.account_id)
-                    .await?,
-            ),
+            None if hinted_owner.is_none() && owner != member.account_id => {
+                Some(self.identity_grants_of(&owner, &member.account_id).await?)
+            }
             None => None,
         };
-        let seen = match granted {
-            Some(_) if !members.items.is_empty() => {
-                self.seen_by(&member.account_id, &members.items).await?
+        let seen = match &granted {
+            Some(g) if !members.items.is_empty() => {
+                self.seen_by(&member.account_id, &members.items, g).await?
             }
             _ => HashSet::new(),
         };
-        let items = deliver_page(members.items, &seen, granted.as_ref());
+        let items = deliver_page(members.items, &seen, granted.as_ref().map(|g| &g.now));
         // Counted where it happens, without waiting for the write (see `usage`).
         self.count_delivery(&audience_id, &connection, items.len());
         Ok(Page {
@@ -443,12 +543,13 @@ impl Core {
         })
     }
 
-    /// Which of `members` account `b` has seen: one BatchGetItem (a page holds at most
-    /// 100 members, the most one BatchGetItem takes).
+    /// Which of `members` account `b` has proven it saw ([`proven_seen`]): one
+    /// BatchGetItem (a page holds at most 100 members, the most one BatchGetItem takes).
     async fn seen_by(
         &self,
         account: &AccountId,
         members: &[AudienceMemberItem],
+        grants: &IdentityGrantsOf,
     ) -> Result<HashSet<String>> {
         let keys: Vec<_> = members
             .iter()
@@ -457,11 +558,14 @@ impl Core {
         // Eventually consistent: a profile is only ever added, and one not yet visible
         // gets fewer identities (the granted types), never more.
         let found: Vec<SeenProfileItem> = self.table.batch_get_eventually(&keys).await?;
-        Ok(found
+        let found: Vec<SeenProfileItem> = found
             .into_iter()
             .filter(|p| p.account_id == *account)
-            .map(|p| p.user_id)
-            .collect())
+            .collect();
+        // A type sent now counts as ever granted, also for grants given before their
+        // history was recorded.
+        let ever: BTreeSet<IdentityType> = grants.ever.union(&grants.now).copied().collect();
+        Ok(proven_seen(members, &found, &ever))
     }
 }
 
@@ -506,6 +610,7 @@ mod tests {
         let p = SeenProfileItem::new(
             &AccountId::parse("mpdine").unwrap(),
             "C-1001",
+            &BTreeMap::from([(IdentityType::CustomerId, "CUST-77".to_owned())]),
             "2026-01-01T00:00:00Z".into(),
         );
         let item: crate::store::Item = crate::entity::to_item(&p).unwrap().into();
@@ -516,6 +621,15 @@ mod tests {
         );
         assert_eq!(s("SK"), "PROFILE");
         assert_eq!(s("entityType"), "seen_profile");
+        // The receiver's values are kept as digests only.
+        let digests = item.get("identityDigests").unwrap().as_m().unwrap();
+        assert_eq!(
+            digests.get("customer_id").unwrap().as_s().unwrap(),
+            &keys::hex_digest("CUST-77")
+        );
+        assert!(!format!("{item:?}").contains("CUST-77"));
+        let back: SeenProfileItem = serde_dynamo::from_item(item).unwrap();
+        assert_eq!(back, p);
     }
 
     #[test]
@@ -595,16 +709,123 @@ mod tests {
         );
     }
 
+    fn profiles(json: serde_json::Value) -> ProfilesInput {
+        serde_json::from_value(json).unwrap()
+    }
+
     #[test]
     fn profiles_are_counted_once() {
-        let input: ProfilesInput = serde_json::from_value(serde_json::json!({"profiles": [
-            {"userId": "u1"}, {"userId": "u2"}, {"userId": "u1"}
-        ]}))
-        .unwrap();
-        assert_eq!(validate_profiles(&input).unwrap(), ["u1", "u2"]);
-        let empty: ProfilesInput =
-            serde_json::from_value(serde_json::json!({"profiles": []})).unwrap();
-        assert!(err(validate_profiles(&empty)).contains("profiles"));
+        let input = profiles(serde_json::json!({"profiles": [
+            {"userId": "u1", "identities": {"email": "a@b.c"}},
+            {"userId": "u2", "identities": {"customer_id": "C-2"}},
+            {"userId": "u1", "identities": {"customer_id": "C-1", "email": "a@b.c"}}
+        ]}));
+        let v = validate_profiles(&input).unwrap();
+        assert_eq!(v.iter().map(|(u, _)| *u).collect::<Vec<_>>(), ["u1", "u2"]);
+        assert_eq!(
+            v[0].1,
+            BTreeMap::from([
+                (IdentityType::CustomerId, "C-1".to_owned()),
+                (IdentityType::Email, "a@b.c".to_owned())
+            ])
+        );
+        assert!(
+            err(validate_profiles(&profiles(
+                serde_json::json!({"profiles": []})
+            )))
+            .contains("profiles")
+        );
+    }
+
+    #[test]
+    fn a_profile_must_carry_the_identities_the_account_holds() {
+        let d = err(validate_profiles(&profiles(
+            serde_json::json!({"profiles": [
+                {"userId": "u1", "identities": {}}
+            ]}),
+        )));
+        assert!(
+            d.contains("profiles[0].identities") && d.contains("at least one"),
+            "{d}"
+        );
+        let d = err(validate_profiles(&profiles(
+            serde_json::json!({"profiles": [
+                {"userId": "u1", "identities": {"fax_number": "1"}}
+            ]}),
+        )));
+        assert!(d.contains("fax_number"), "{d}");
+        let d = err(validate_profiles(&profiles(
+            serde_json::json!({"profiles": [
+                {"userId": "u1", "identities": {"email": "a"}},
+                {"userId": "u1", "identities": {"email": "b"}}
+            ]}),
+        )));
+        assert!(d.contains("profiles[1].identities.email"), "{d}");
+        // A bare user id is not a profile.
+        assert!(
+            serde_json::from_value::<ProfilesInput>(
+                serde_json::json!({"profiles": [{"userId": "u1"}]})
+            )
+            .is_err()
+        );
+    }
+
+    /// (member, the receiver's profile, the types ever granted) → seen or not.
+    #[test]
+    fn only_a_match_on_a_type_never_granted_proves_seen() {
+        use IdentityType::{CustomerId, Email, IosIdfa};
+        let aud = AudienceId::parse("a").unwrap();
+        let b = AccountId::parse("mpdine").unwrap();
+        let member = AudienceMemberItem::new(
+            &aud,
+            "u1",
+            BTreeMap::from([
+                (CustomerId, "C-1".to_owned()),
+                (Email, "e@x.io".to_owned()),
+                (IosIdfa, "IDFA-1".to_owned()),
+            ]),
+            String::new(),
+        );
+        let profile = |ids: &[(IdentityType, &str)]| {
+            SeenProfileItem::new(
+                &b,
+                "u1",
+                &ids.iter().map(|(t, v)| (*t, (*v).to_owned())).collect(),
+                String::new(),
+            )
+        };
+        let legacy = SeenProfileItem {
+            identity_digests: BTreeMap::new(),
+            ..profile(&[])
+        };
+        let ever_idfa = BTreeSet::from([IosIdfa]);
+        let ever_idfa_email = BTreeSet::from([IosIdfa, Email]);
+        let rows: Vec<(SeenProfileItem, &BTreeSet<IdentityType>, bool)> = vec![
+            // the value the receiver was sent proves nothing
+            (profile(&[(IosIdfa, "IDFA-1")]), &ever_idfa, false),
+            // a never-granted type that matches proves it
+            (profile(&[(Email, "e@x.io")]), &ever_idfa, true),
+            (profile(&[(CustomerId, "C-1")]), &ever_idfa_email, true),
+            // the same match after that type was granted once (revoked or not): nothing
+            (profile(&[(Email, "e@x.io")]), &ever_idfa_email, false),
+            // a value that does not match, or a type the member lacks: nothing
+            (profile(&[(Email, "other@x.io")]), &ever_idfa, false),
+            (profile(&[(IdentityType::Other, "C-1")]), &ever_idfa, false),
+            // a profile of another user, or a bare one stored before identities: nothing
+            (
+                SeenProfileItem {
+                    user_id: "u2".into(),
+                    ..profile(&[(Email, "e@x.io")])
+                },
+                &ever_idfa,
+                false,
+            ),
+            (legacy, &ever_idfa, false),
+        ];
+        for (n, (p, ever, expected)) in rows.into_iter().enumerate() {
+            let seen = proven_seen(std::slice::from_ref(&member), &[p], ever);
+            assert_eq!(seen.contains("u1"), expected, "row {n}");
+        }
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub struct Claims {
     pub sub: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Sent by issuers that say whether they verified `email`; a local token has none
+    /// unless minted with it (then `email` is trusted, like any issuer that sends none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     pub exp: i64,
 }
 
@@ -57,6 +61,7 @@ pub fn mint(
     let claims = Claims {
         sub: sub.to_owned(),
         email: email.map(str::to_owned),
+        email_verified: None,
         exp,
     };
     jsonwebtoken::encode(
@@ -74,6 +79,10 @@ fn authorizer_json(claims: &Claims) -> serde_json::Value {
     jwt_claims.insert("exp".into(), json!(claims.exp.to_string()));
     if let Some(e) = &claims.email {
         jwt_claims.insert("email".into(), json!(e));
+    }
+    // API Gateway hands every claim over as a string.
+    if let Some(v) = claims.email_verified {
+        jwt_claims.insert("email_verified".into(), json!(v.to_string()));
     }
     json!({ "jwt": { "claims": jwt_claims, "scopes": null } })
 }

@@ -208,6 +208,7 @@ mod tests {
         let claims = Claims {
             sub: sub.to_owned(),
             email: Some(email.to_owned()),
+            email_verified: None,
             exp: 1_895_000_000,
         };
         crate::local_auth::request_context(&claims, "GET", "/whoami").unwrap()

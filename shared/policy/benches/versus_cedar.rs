@@ -124,7 +124,7 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("change_identity_sharing", &["admin_work"]),
     ("list_shared_with_me", &["anyone"]),
     ("create_audience", &["audience_work"]),
-    ("record_profiles", &["audience_work"]),
+    ("record_profiles", &["admin_work"]),
     ("list_access_requests", &["anyone"]),
     ("view_audience", &["anyone", "needs_view_only"]),
     ("edit_audience", &["audience_work", "needs_owner"]),

@@ -18,7 +18,7 @@ mod permissions;
 mod vocabulary;
 
 pub use code::Code;
-pub use filter::deliver_identities;
+pub use filter::{deliver_identities, proves_seen};
 pub use grant::{GrantWindow, WindowError, effective_level, platform_allowed};
 pub use permissions::{PermissionError, Permissions};
 pub use vocabulary::{AccessLevel, IdentityType, ParseError, Role, ShareLevel};

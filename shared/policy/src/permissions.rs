@@ -63,7 +63,6 @@ const EVERYONE: &[Action] = &[
 /// `compliance`).
 const MANAGE_AUDIENCES: &[Action] = &[
     Action::CreateAudience,
-    Action::RecordProfiles,
     Action::EditAudience,
     Action::ConnectAudience,
     Action::ViewConnections,
@@ -73,7 +72,10 @@ const MANAGE_AUDIENCES: &[Action] = &[
 ];
 
 /// Sharing settings, defaults, identity permissions, activity and usage: admin-level.
+/// Recording the users the account has seen too: a seen user gets every identity, so it
+/// is as strong as an identity permission.
 const ADMIN_LEVEL: &[Action] = &[
+    Action::RecordProfiles,
     Action::ViewActivity,
     Action::ViewSharingDefaults,
     Action::ChangeSharingDefaults,

@@ -10,7 +10,7 @@
 use proptest::prelude::*;
 use sharing_policy::{
     AccessLevel, AccountRef, Action, GrantWindow, IdentityType, Permissions, Principal, Reason,
-    Resource, Role, ShareLevel, decide, deliver_identities, effective_level,
+    Resource, Role, ShareLevel, decide, deliver_identities, effective_level, proves_seen,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -110,9 +110,9 @@ mod before {
             | Action::ChangeSharing
             | Action::DecideAccessRequest
             | Action::ShareWith
+            | Action::RecordProfiles
             | Action::ViewUsage => is_admin_level(role),
             Action::CreateAudience
-            | Action::RecordProfiles
             | Action::EditAudience
             | Action::ConnectAudience
             | Action::ViewConnections
@@ -472,5 +472,27 @@ proptest! {
         let mut expected = before_out;
         expected.remove(&revoked);
         prop_assert_eq!(after_out, expected);
+    }
+
+    /// Seeing a user is proven only by a matching identity of a type never granted: a
+    /// profile of granted types alone (every value the receiver could have been sent)
+    /// never proves it, and granting more never proves more.
+    #[test]
+    fn only_a_never_granted_type_proves_seen(ids in identities(), profile in identities(), ever in grant_set(), more in grant_set()) {
+        let proven = proves_seen(&ids, &profile, &ever);
+        if proven {
+            prop_assert!(ids.iter().any(|(t, v)| !ever.contains(t) && profile.get(t) == Some(v)));
+        }
+        let granted_only: BTreeMap<_, _> = ids
+            .iter()
+            .filter(|(t, _)| ever.contains(t))
+            .map(|(t, v)| (*t, v.clone()))
+            .collect();
+        prop_assert!(!proves_seen(&ids, &granted_only, &ever));
+        prop_assert!(!proves_seen(&ids, &BTreeMap::new(), &ever));
+        let wider: BTreeSet<_> = ever.union(&more).copied().collect();
+        prop_assert!(!proves_seen(&ids, &profile, &wider) || proven);
+        // The member's own identities, none ever granted: proven unless it has none.
+        prop_assert_eq!(proves_seen(&ids, &ids, &BTreeSet::new()), !ids.is_empty());
     }
 }
