@@ -8,7 +8,7 @@
 //! every documented route is really served by the local API.
 
 use e2e_tests::Stack;
-use serde_yaml::Value;
+use serde_yaml_ng::Value;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -19,7 +19,7 @@ fn root() -> PathBuf {
 }
 
 fn yaml(path: &str) -> Value {
-    serde_yaml::from_str(&std::fs::read_to_string(root().join(path)).unwrap()).unwrap()
+    serde_yaml_ng::from_str(&std::fs::read_to_string(root().join(path)).unwrap()).unwrap()
 }
 
 fn openapi_routes() -> Routes {

@@ -179,7 +179,7 @@ fn the_budget_fits_the_functions_timeout() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
     )
     .unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
     let timeout = doc["Globals"]["Function"]["Timeout"].as_u64().unwrap();
     assert_eq!(Duration::from_secs(timeout), budget::FUNCTION_TIMEOUT);
     assert!(budget::REQUEST_BUDGET + Duration::from_secs(2) <= budget::FUNCTION_TIMEOUT);

@@ -639,7 +639,7 @@ mod tests {
         }
     }
 
-    fn declared(v: &serde_yaml::Value) -> Vec<String> {
+    fn declared(v: &serde_yaml_ng::Value) -> Vec<String> {
         v.as_mapping()
             .map(|m| {
                 m.keys()
@@ -653,7 +653,7 @@ mod tests {
     #[test]
     fn every_variable_of_the_env_file_is_declared_in_the_template() {
         let text = std::fs::read_to_string(crate::root().join("template.yaml")).unwrap();
-        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
         let globals = declared(&doc["Globals"]["Function"]["Environment"]["Variables"]);
         let notifier = declared(
             &doc["Resources"]["NotifierFunction"]["Properties"]["Environment"]["Variables"],
@@ -695,7 +695,7 @@ mod tests {
         }
         let template = lay_out(&bins, &out, |bin| bin.to_owned()).unwrap();
         let text = std::fs::read_to_string(&template).unwrap();
-        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
         for (logical, bin) in FUNCTIONS {
             let code = doc["Resources"][logical]["Properties"]["CodeUri"]
                 .as_str()
