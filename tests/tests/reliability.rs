@@ -1,13 +1,8 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 //! Storage that stops answering: the stack runs on a DynamoDB Local of its own, which the
 //! test pauses (SIGSTOP) and resumes (SIGCONT). Requests answer 503 `unavailable` within
 //! the budget of `sharing_core::budget`, the service recovers without a restart, and a
 //! retried write lands once.
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 
 use e2e_tests::Stack;
 use serde_json::json;

@@ -219,7 +219,11 @@ async fn lookup_email(user: &str) -> Option<String> {
     from_table.or_else(|| {
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(xtask::demo_fixture()).ok()?).ok()?;
-        v["users"].as_array()?.iter().find(|u| u["id"] == user)?["email"]
+        v.get("users")?
+            .as_array()?
+            .iter()
+            .find(|u| u.get("id").and_then(|id| id.as_str()) == Some(user))?
+            .get("email")?
             .as_str()
             .map(str::to_owned)
     })

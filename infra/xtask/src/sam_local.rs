@@ -523,8 +523,9 @@ async fn seed_example(api: &str, ses: &str, secret: &str) -> anyhow::Result<usiz
     )
     .await?;
     let listed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    let ids: Vec<&str> = listed["items"]
-        .as_array()
+    let ids: Vec<&str> = listed
+        .get("items")
+        .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(|i| i["audienceId"].as_str()).collect())
         .unwrap_or_default();
     check(
@@ -591,7 +592,7 @@ async fn seed_example(api: &str, ses: &str, secret: &str) -> anyhow::Result<usiz
     .await?;
     let request_id = serde_json::from_str::<Value>(&body)
         .ok()
-        .and_then(|v| v["id"].as_str().map(str::to_owned));
+        .and_then(|v| v.get("id")?.as_str().map(str::to_owned));
     check(
         "mPDine asks for usable on Aspiring Athenians",
         status == 201 && request_id.is_some(),
@@ -608,13 +609,16 @@ async fn seed_example(api: &str, ses: &str, secret: &str) -> anyhow::Result<usiz
             .await?
             .json()
             .await?;
-        mailed = store["emails"].as_array().is_some_and(|a| {
-            a.iter().any(|e| {
-                e["body"]["text"]
-                    .as_str()
-                    .is_some_and(|t| t.contains(&request_id))
-            })
-        });
+        mailed = store
+            .get("emails")
+            .and_then(Value::as_array)
+            .is_some_and(|a| {
+                a.iter().any(|e| {
+                    e.pointer("/body/text")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.contains(&request_id))
+                })
+            });
     }
     check(
         "the access request's email reaches the SES emulator",
