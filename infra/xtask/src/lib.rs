@@ -4,6 +4,7 @@
 //! both use it; `sam_local` runs the same functions under `sam local start-api`.
 
 pub mod bench_init;
+pub mod check;
 pub mod fuzz;
 pub mod local_api;
 pub mod sam_local;
@@ -17,6 +18,19 @@ use std::path::PathBuf;
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs a command from the repository root; fails on a non-zero exit.
+pub fn run(what: &str, cmd: &mut std::process::Command) -> anyhow::Result<()> {
+    eprintln!("==> {what}");
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("cannot run: {what}"))?;
+    if !status.success() {
+        anyhow::bail!("{what} failed ({status})");
+    }
+    Ok(())
 }
 
 /// A free TCP port on 127.0.0.1.

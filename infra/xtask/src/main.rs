@@ -1,12 +1,13 @@
-//! `cargo xtask up | sam-local | seed FILE | token USER_ID | test | smoke | bench-init` (alias in
-//! .cargo/config.toml).
+//! `cargo xtask up | sam-local | seed FILE | token USER_ID | check | test | smoke |
+//! bench-init` (alias in .cargo/config.toml).
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sharing_core::Core;
 use sharing_core::store::Table;
 use std::path::PathBuf;
 use std::process::Command;
+use xtask::run;
 use xtask::services::{self, Service};
 
 const DYNAMODB_PORT: u16 = 8000;
@@ -53,6 +54,8 @@ enum Cmd {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Before each commit: fmt, clippy and the service-free tests (see check.rs).
+    Check,
     /// Run every test: lints, unit, decision tables, router and end-to-end tests, Lambda
     /// smoke tests under cargo lambda, and the SAM template checks.
     Test,
@@ -173,6 +176,7 @@ async fn run_command(command: Cmd) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Cmd::Check => xtask::check::run(),
         Cmd::Test => test().await,
         Cmd::BenchInit { starts, no_build } => xtask::bench_init::run(starts, !no_build),
         Cmd::Smoke => {
@@ -454,19 +458,6 @@ async fn sam_local(
     notifier_task.abort();
     ses.stop();
     dynamodb.stop();
-    Ok(())
-}
-
-/// Runs a command from the repository root; fails on a non-zero exit.
-fn run(what: &str, cmd: &mut Command) -> anyhow::Result<()> {
-    eprintln!("==> {what}");
-    let status = cmd
-        .current_dir(xtask::root())
-        .status()
-        .with_context(|| format!("cannot run: {what}"))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
     Ok(())
 }
 
