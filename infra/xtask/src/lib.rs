@@ -3,6 +3,7 @@
 //! function's routes behind the local JWT check. `cargo xtask` and the end-to-end tests
 //! both use it; `sam_local` runs the same functions under `sam local start-api`.
 
+pub mod bench;
 pub mod bench_init;
 pub mod check;
 pub mod fuzz;

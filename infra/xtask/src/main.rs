@@ -1,4 +1,4 @@
-//! `cargo xtask up | sam-local | seed FILE | token USER_ID | check | test | smoke |
+//! `cargo xtask up | sam-local | seed FILE | token USER_ID | check | test | smoke | bench |
 //! bench-init` (alias in .cargo/config.toml).
 
 use anyhow::Context;
@@ -59,6 +59,8 @@ enum Cmd {
     /// Run every test: lints, unit, decision tables, router and end-to-end tests, Lambda
     /// smoke tests under cargo lambda, and the SAM template checks.
     Test,
+    /// Run the benchmarks and write their figures into docs/PERFORMANCE.md.
+    Bench(xtask::bench::Args),
     /// Only the Lambda smoke tests (part of `test`).
     Smoke,
     /// Cold start and size of each release bootstrap: exec to its first
@@ -178,6 +180,7 @@ async fn run_command(command: Cmd) -> anyhow::Result<()> {
         }
         Cmd::Check => xtask::check::run(),
         Cmd::Test => test().await,
+        Cmd::Bench(args) => xtask::bench::run(&args),
         Cmd::BenchInit { starts, no_build } => xtask::bench_init::run(starts, !no_build),
         Cmd::Smoke => {
             let path = path_with(&ensure_python_tools()?);
