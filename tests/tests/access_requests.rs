@@ -1,14 +1,9 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 //! Access requests end to end: the HTTP API on DynamoDB Local, the notifier driven by
 //! DynamoDB Local's stream, and mail read back from the SES v2 emulator's `/store`.
 //!
 //! The emulator is shared by the tests of this process, so every assertion about mail
 //! looks only at the emails that carry its own request id.
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 
 use e2e_tests::{Response, Stack};
 use notifier::local::Options;

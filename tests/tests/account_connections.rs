@@ -1,11 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 //! `GET /accounts/{b}/connections` end to end on DynamoDB Local: every connection of an
 //! account across audiences, with its derived status and why it is suspended, in pages.
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 
 use e2e_tests::{Response, Stack};
 use serde_json::json;

@@ -1,13 +1,8 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 //! `POST /accounts/{a}/sharing-defaults/apply` end to end on DynamoDB Local: dry run
 //! against apply, edited grants kept unless `includeEdited`, an idempotent re-apply,
 //! connections counted and then suspended, paging with forged and foreign cursors, and
 //! roles.
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 
 use e2e_tests::{Response, Stack};
 use serde_json::{Value, json};

@@ -1,12 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 //! The core contract end to end: audiences, sharing, defaults, "Shared with me",
 //! connections, users and activity, over HTTP on DynamoDB Local. Every status and error
 //! code of these routes, and "bad input changes nothing".
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 
 use e2e_tests::{JWT_SECRET, Stack};
 use serde_json::{Value, json};

@@ -1,13 +1,8 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 //! Custom roles end to end on DynamoDB Local: created, assigned, allowed and denied
 //! calls, a change applying from the users' next call, 409 on deleting a role still held,
 //! the 400s, 403 for non-admins, the activity they leave, end-user personal data behind
 //! `read_delivered_members`, and the one membership read per request.
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 
 use e2e_tests::Stack;
 use serde_json::{Value, json};

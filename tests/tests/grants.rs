@@ -1,14 +1,9 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 //! Campaign-scoped, purpose-bound, explainable grants, end to end on DynamoDB Local:
 //! windows that open and close while nobody acts (the API's clock is a fixed clock the
 //! test moves), a fallback level, platform binding and the suspension it causes, where a
 //! grant came from, approvals that shape the grant, the access explanation against the
 //! real calls, and the organization an owner picks receivers from.
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 
 use e2e_tests::{Response, Stack};
 use serde_json::{Value, json};

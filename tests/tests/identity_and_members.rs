@@ -1,13 +1,8 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 //! Identity-level permissions and the audience data that flows to outputs, over HTTP on
 //! DynamoDB Local: grants per identity type and account, their activity, members,
 //! seen profiles, and a connection's members as delivered (the identity filter, revoking,
 //! suspension, other accounts), with the DynamoDB round trips of one page counted.
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 
 use e2e_tests::Stack;
 use serde_json::{Value, json};

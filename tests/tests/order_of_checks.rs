@@ -1,13 +1,8 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 //! One order of checks: authentication (401) → visibility and role (404, 403) → the
 //! request's own validity (400, 415) → preconditions (412) → the stored state (409,
 //! 422). Each step sends a request that is wrong at that step *and* at every later one,
 //! and expects the earlier answer.
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 
 use e2e_tests::{Response, Stack};
 use serde_json::json;

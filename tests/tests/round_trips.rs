@@ -1,11 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 //! Sequential DynamoDB round trips of every route, measured by the SDK interceptor
 //! (calls in flight together count once): a regression past a route's target fails here.
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 
 use e2e_tests::Stack;
 use e2e_tests::routes::walk;

@@ -1,12 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 //! Each function's router driven in-process with `tower::ServiceExt::oneshot`, the way
 //! `lambda_http::run` drives it in Lambda: the caller comes from the API Gateway request
 //! context in the request's extensions (no HTTP server, no local JWT layer).
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 
 use e2e_tests::Stack;
 use serde_json::Value;

@@ -1,11 +1,6 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 //! The seed's own example, through the HTTP API: mPTravel shares "Potential Parisians"
 //! privately, "Aspiring Athenians" view only and "Ibiza Dreamers" usable with mPDine.
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 
 use e2e_tests::Stack;
 use serde_json::json;

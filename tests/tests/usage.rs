@@ -1,12 +1,7 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 //! `GET /accounts/{a}/audiences/{id}/usage` end to end on DynamoDB Local: the accounts
 //! that hold a grant or have a connection, their access and connections, and the members
 //! real pages of delivered members returned to them.
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 
 use e2e_tests::{Response, Stack};
 use serde_json::{Value, json};

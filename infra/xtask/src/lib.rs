@@ -3,7 +3,9 @@
 //! function's routes behind the local JWT check. `cargo xtask` and the end-to-end tests
 //! both use it; `sam_local` runs the same functions under `sam local start-api`.
 
+pub mod bench;
 pub mod bench_init;
+pub mod check;
 pub mod fuzz;
 pub mod local_api;
 pub mod sam_local;
@@ -17,6 +19,19 @@ use std::path::PathBuf;
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs a command from the repository root; fails on a non-zero exit.
+pub fn run(what: &str, cmd: &mut std::process::Command) -> anyhow::Result<()> {
+    eprintln!("==> {what}");
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("cannot run: {what}"))?;
+    if !status.success() {
+        anyhow::bail!("{what} failed ({status})");
+    }
+    Ok(())
 }
 
 /// A free TCP port on 127.0.0.1.

@@ -1,12 +1,13 @@
-//! `cargo xtask up | sam-local | seed FILE | token USER_ID | test | smoke | bench-init` (alias in
-//! .cargo/config.toml).
+//! `cargo xtask up | sam-local | seed FILE | token USER_ID | check | test | smoke | bench |
+//! bench-init` (alias in .cargo/config.toml).
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sharing_core::Core;
 use sharing_core::store::Table;
 use std::path::PathBuf;
 use std::process::Command;
+use xtask::run;
 use xtask::services::{self, Service};
 
 const DYNAMODB_PORT: u16 = 8000;
@@ -53,9 +54,13 @@ enum Cmd {
         #[arg(long)]
         email: Option<String>,
     },
+    /// Before each commit: fmt, clippy and the service-free tests (see check.rs).
+    Check,
     /// Run every test: lints, unit, decision tables, router and end-to-end tests, Lambda
     /// smoke tests under cargo lambda, and the SAM template checks.
     Test,
+    /// Run the benchmarks and write their figures into docs/PERFORMANCE.md.
+    Bench(xtask::bench::Args),
     /// Only the Lambda smoke tests (part of `test`).
     Smoke,
     /// Cold start and size of each release bootstrap: exec to its first
@@ -181,7 +186,9 @@ async fn run_command(command: Cmd) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Cmd::Check => xtask::check::run(),
         Cmd::Test => test().await,
+        Cmd::Bench(args) => xtask::bench::run(&args),
         Cmd::BenchInit { starts, no_build } => xtask::bench_init::run(starts, !no_build),
         Cmd::Smoke => {
             let path = path_with(&ensure_python_tools()?);
@@ -227,7 +234,11 @@ async fn lookup_email(user: &str) -> Option<String> {
     from_table.or_else(|| {
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(xtask::demo_fixture()).ok()?).ok()?;
-        v["users"].as_array()?.iter().find(|u| u["id"] == user)?["email"]
+        v.get("users")?
+            .as_array()?
+            .iter()
+            .find(|u| u.get("id").and_then(|id| id.as_str()) == Some(user))?
+            .get("email")?
             .as_str()
             .map(str::to_owned)
     })
@@ -458,19 +469,6 @@ async fn sam_local(
     notifier_task.abort();
     ses.stop();
     dynamodb.stop();
-    Ok(())
-}
-
-/// Runs a command from the repository root; fails on a non-zero exit.
-fn run(what: &str, cmd: &mut Command) -> anyhow::Result<()> {
-    eprintln!("==> {what}");
-    let status = cmd
-        .current_dir(xtask::root())
-        .status()
-        .with_context(|| format!("cannot run: {what}"))?;
-    if !status.success() {
-        bail!("{what} failed ({status})");
-    }
     Ok(())
 }
 

@@ -527,8 +527,9 @@ async fn seed_example(api: &str, ses: &str, secret: &str) -> anyhow::Result<usiz
     )
     .await?;
     let listed: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-    let ids: Vec<&str> = listed["items"]
-        .as_array()
+    let ids: Vec<&str> = listed
+        .get("items")
+        .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(|i| i["audienceId"].as_str()).collect())
         .unwrap_or_default();
     check(
@@ -595,7 +596,7 @@ async fn seed_example(api: &str, ses: &str, secret: &str) -> anyhow::Result<usiz
     .await?;
     let request_id = serde_json::from_str::<Value>(&body)
         .ok()
-        .and_then(|v| v["id"].as_str().map(str::to_owned));
+        .and_then(|v| v.get("id")?.as_str().map(str::to_owned));
     check(
         "mPDine asks for usable on Aspiring Athenians",
         status == 201 && request_id.is_some(),
@@ -612,13 +613,16 @@ async fn seed_example(api: &str, ses: &str, secret: &str) -> anyhow::Result<usiz
             .await?
             .json()
             .await?;
-        mailed = store["emails"].as_array().is_some_and(|a| {
-            a.iter().any(|e| {
-                e["body"]["text"]
-                    .as_str()
-                    .is_some_and(|t| t.contains(&request_id))
-            })
-        });
+        mailed = store
+            .get("emails")
+            .and_then(Value::as_array)
+            .is_some_and(|a| {
+                a.iter().any(|e| {
+                    e.pointer("/body/text")
+                        .and_then(Value::as_str)
+                        .is_some_and(|t| t.contains(&request_id))
+                })
+            });
     }
     check(
         "the access request's email reaches the SES emulator",
@@ -643,7 +647,7 @@ mod tests {
         }
     }
 
-    fn declared(v: &serde_yaml::Value) -> Vec<String> {
+    fn declared(v: &serde_yaml_ng::Value) -> Vec<String> {
         v.as_mapping()
             .map(|m| {
                 m.keys()
@@ -657,7 +661,7 @@ mod tests {
     #[test]
     fn every_variable_of_the_env_file_is_declared_in_the_template() {
         let text = std::fs::read_to_string(crate::root().join("template.yaml")).unwrap();
-        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
         let globals = declared(&doc["Globals"]["Function"]["Environment"]["Variables"]);
         let notifier = declared(
             &doc["Resources"]["NotifierFunction"]["Properties"]["Environment"]["Variables"],
@@ -700,7 +704,7 @@ mod tests {
         }
         let template = lay_out(&bins, &out, |bin| bin.to_owned()).unwrap();
         let text = std::fs::read_to_string(&template).unwrap();
-        let doc: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+        let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
         for (logical, bin) in FUNCTIONS {
             let code = doc["Resources"][logical]["Properties"]["CodeUri"]
                 .as_str()

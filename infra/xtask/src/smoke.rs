@@ -126,8 +126,13 @@ pub fn event(c: &Case) -> Value {
     });
     let mut headers = json!({ "content-type": "application/json", "host": "smoke.execute-api.us-east-1.amazonaws.com" });
     if let Some((sub, email)) = c.user {
-        ctx["authorizer"] = json!({ "jwt": { "claims": { "sub": sub, "email": email, "exp": "1895000000" }, "scopes": null } });
-        headers["authorization"] = json!("Bearer (verified by the authorizer)");
+        if let (Some(ctx), Some(headers)) = (ctx.as_object_mut(), headers.as_object_mut()) {
+            ctx.insert("authorizer".to_owned(), json!({ "jwt": { "claims": { "sub": sub, "email": email, "exp": "1895000000" }, "scopes": null } }));
+            headers.insert(
+                "authorization".to_owned(),
+                json!("Bearer (verified by the authorizer)"),
+            );
+        }
     }
     let mut e = json!({
         "version": "2.0",
@@ -138,8 +143,8 @@ pub fn event(c: &Case) -> Value {
         "requestContext": ctx,
         "isBase64Encoded": false
     });
-    if let Some(b) = &c.body {
-        e["body"] = json!(b.to_string());
+    if let (Some(b), Some(event)) = (&c.body, e.as_object_mut()) {
+        event.insert("body".to_owned(), json!(b.to_string()));
     }
     e
 }
@@ -323,19 +328,20 @@ async fn notifier_case(
         .await?
         .json()
         .await?;
-    let sent = store["emails"]
-        .as_array()
+    let sent = store
+        .get("emails")
+        .and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .filter(|e| {
-                    e["body"]["text"]
-                        .as_str()
+                    e.pointer("/body/text")
+                        .and_then(Value::as_str)
                         .is_some_and(|t| t.contains(request.id.as_str()))
                 })
                 .count()
         })
         .unwrap_or(0);
-    let ok = answer["batchItemFailures"] == json!([]) && sent == 1;
+    let ok = answer.get("batchItemFailures") == Some(&json!([])) && sent == 1;
     eprintln!(
         "  notifier DynamoDB stream batch: {}",
         if ok { "ok" } else { "FAILED" }
@@ -364,7 +370,7 @@ pub fn stream_insert_record(
         "awsRegion": "us-east-1",
         "dynamodb": {
             "ApproximateCreationDateTime": 1_800_000_000,
-            "Keys": {"PK": image["PK"].clone(), "SK": image["SK"].clone()},
+            "Keys": {"PK": image.get("PK").cloned(), "SK": image.get("SK").cloned()},
             "NewImage": image,
             "SequenceNumber": sequence_number,
             "SizeBytes": 100,

@@ -8,14 +8,14 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
     TimeToLiveSpecification,
 };
-use serde_yaml::Value;
+use serde_yaml_ng::Value;
 
 /// The `Properties` of the `AudienceTable` resource in `template.yaml`.
 pub fn table_properties() -> anyhow::Result<Value> {
     let path = crate::root().join("template.yaml");
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let doc: Value = serde_yaml::from_str(&text).context("template.yaml is not valid YAML")?;
+    let doc: Value = serde_yaml_ng::from_str(&text).context("template.yaml is not valid YAML")?;
     doc.get("Resources")
         .and_then(|r| r.get("AudienceTable"))
         .and_then(|t| t.get("Properties"))
@@ -158,4 +158,52 @@ pub async fn create(client: &Client, name: &str) -> anyhow::Result<bool> {
             })?;
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_yaml_ng::value::TaggedValue;
+
+    fn tagged(v: &Value) -> Option<(String, &Value)> {
+        match v {
+            Value::Tagged(t) => {
+                let TaggedValue { tag, value } = t.as_ref();
+                Some((tag.to_string(), value))
+            }
+            _ => None,
+        }
+    }
+
+    /// The template's CloudFormation short forms (`!Ref`, `!GetAtt`, `!Sub`, `!If`) parse
+    /// as tagged values beside the plain ones the local table is built from.
+    #[test]
+    fn the_template_parses_with_its_cloudformation_tags() {
+        let p = table_properties().unwrap();
+        let (tag, value) = tagged(p.get("TableName").unwrap()).unwrap();
+        assert_eq!((tag.as_str(), value.as_str()), ("!Ref", Some("TableName")));
+        assert_eq!(s(&p, "BillingMode").unwrap(), "PAY_PER_REQUEST");
+        let keys = key_schema(p.get("KeySchema").unwrap()).unwrap();
+        assert_eq!(keys.len(), 2);
+
+        let text = std::fs::read_to_string(crate::root().join("template.yaml")).unwrap();
+        let doc: Value = serde_yaml_ng::from_str(&text).unwrap();
+        let tags = all_tags(&doc);
+        for short in ["!Ref", "!GetAtt", "!Sub", "!If"] {
+            assert!(tags.iter().any(|t| t == short), "no {short} read: {tags:?}");
+        }
+    }
+
+    fn all_tags(v: &Value) -> Vec<String> {
+        match v {
+            Value::Tagged(t) => {
+                let mut out = vec![t.tag.to_string()];
+                out.extend(all_tags(&t.value));
+                out
+            }
+            Value::Sequence(s) => s.iter().flat_map(all_tags).collect(),
+            Value::Mapping(m) => m.values().flat_map(all_tags).collect(),
+            _ => vec![],
+        }
+    }
 }
