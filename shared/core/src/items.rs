@@ -551,4 +551,5 @@ pub mod entity {
     pub const SEEN_PROFILE: &str = "seen_profile";
     pub const CONNECTION_USAGE: &str = "connection_usage";
     pub const DELIVERY_COUNT: &str = "delivery_count";
+    pub const OUTPUT: &str = "output";
 }
