@@ -539,8 +539,9 @@ impl Stack {
         xtask::table::create(&dynamodb, &table_name)
             .await
             .expect("create table");
-        let mut core =
-            Core::new(Table::new(dynamodb.clone(), table_name.clone())).with_budget(budget);
+        let mut core = Core::new(Table::new(dynamodb.clone(), table_name.clone()))
+            .with_budget(budget)
+            .with_reach(sharing_core::outputs::Reach::PublicAndLocalHttp);
         if let Some(c) = clock {
             core.clock = c;
         }
@@ -566,6 +567,26 @@ impl Stack {
             write_fault,
             _shutdown: tx,
         }
+    }
+
+    /// An output of `account` with this id and platform, as ops would set it up (kept if
+    /// it is there already): a webhook to the discard port, for tests whose subject is
+    /// the connection rather than what reaches the output. Returns the id.
+    pub async fn output(&self, account: &str, id: &str, platform: &str) -> String {
+        self.core
+            .put_output_if_absent(
+                &sharing_core::ids::AccountId::parse(account).unwrap(),
+                &sharing_core::ids::OutputId::parse(id).unwrap(),
+                &format!("{platform} ({id})"),
+                platform,
+                &sharing_core::outputs::Destination::Webhook {
+                    url: "http://127.0.0.1:9/discard".to_owned(),
+                },
+                "ops",
+            )
+            .await
+            .unwrap();
+        id.to_owned()
     }
 
     /// A local bearer token for `user` (email from the demo fixture's `<user>@...`

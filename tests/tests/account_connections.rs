@@ -18,6 +18,7 @@ async fn connect(
     output: &str,
     platform: &str,
 ) -> String {
+    s.output(account, output, platform).await;
     let r = s
         .call(
             "POST",

@@ -35,6 +35,7 @@ async fn connect(
     output: &str,
     platform: &str,
 ) -> Response {
+    s.output(account, output, platform).await;
     s.call(
         "POST",
         &format!("/accounts/{account}/audiences/{audience}/connections"),

@@ -51,6 +51,7 @@ async fn upload(
 }
 
 async fn connect(s: &Stack, account: &str, user: &str, audience: &str, output: &str) -> String {
+    s.output(account, output, "google_ads").await;
     let r = s
         .call(
             "POST",

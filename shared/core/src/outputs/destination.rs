@@ -72,7 +72,9 @@ pub async fn check(input: &DestinationInput, reach: Reach) -> Result<Destination
     match input.kind.as_str() {
         "webhook" => {
             if input.event_bus_arn.is_some() {
-                return Err(invalid("a webhook destination takes `url`, not `eventBusArn`"));
+                return Err(invalid(
+                    "a webhook destination takes `url`, not `eventBusArn`",
+                ));
             }
             let url = input
                 .url
@@ -335,7 +337,10 @@ mod tests {
             ("https://172.16.0.1/x", "private"),
             ("https://192.168.1.1/x", "private"),
             ("https://100.64.0.1/x", "private"),
-            ("https://169.254.169.254/latest/meta-data", "instance metadata"),
+            (
+                "https://169.254.169.254/latest/meta-data",
+                "instance metadata",
+            ),
             ("https://169.254.10.10/x", "link-local"),
             ("https://224.0.0.1/x", "multicast"),
             ("https://0.0.0.0/x", "reserved"),
@@ -364,7 +369,8 @@ mod tests {
         assert!(refused("ftp://93.184.216.34/x", Public).contains("https"));
         assert!(refused(&format!("https://a/{}", "x".repeat(2048)), Public).contains("2048"));
         // The local stack's own receiver.
-        let local = WebhookTarget::parse("http://127.0.0.1:8010/hooks", PublicAndLocalHttp).unwrap();
+        let local =
+            WebhookTarget::parse("http://127.0.0.1:8010/hooks", PublicAndLocalHttp).unwrap();
         assert!(local.local_http && local.port == 8010);
         check_webhook_url("http://127.0.0.1:8010/hooks", PublicAndLocalHttp)
             .await
@@ -416,8 +422,14 @@ mod tests {
         );
         for (i, needle) in [
             (input("webhook", None, None), "needs `url`"),
-            (input("webhook", Some("https://93.184.216.34/"), Some(arn)), "not `eventBusArn`"),
-            (input("amazon_eventbridge", None, None), "needs `eventBusArn`"),
+            (
+                input("webhook", Some("https://93.184.216.34/"), Some(arn)),
+                "not `eventBusArn`",
+            ),
+            (
+                input("amazon_eventbridge", None, None),
+                "needs `eventBusArn`",
+            ),
             (input("s3", None, None), "webhook or amazon_eventbridge"),
         ] {
             match check(&i, Reach::Public).await {

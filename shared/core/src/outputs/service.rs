@@ -68,7 +68,11 @@ impl Core {
         member.require(Action::ManageOutputs, &Resource::Account, String::new)?;
         let config = self.check_output(&input.checked()?).await?;
         let at = self.stamp();
-        let secret = config.destination.is_webhook().then(new_signing_secret).transpose()?;
+        let secret = config
+            .destination
+            .is_webhook()
+            .then(new_signing_secret)
+            .transpose()?;
         let item = OutputItem {
             id: OutputId::parse(&at.new_id().to_ascii_lowercase())?,
             account_id: member.account_id.clone(),
@@ -129,7 +133,11 @@ impl Core {
             .await
     }
 
-    async fn read_output(&self, account_id: &AccountId, id: &OutputId) -> Result<Option<OutputItem>> {
+    async fn read_output(
+        &self,
+        account_id: &AccountId,
+        id: &OutputId,
+    ) -> Result<Option<OutputItem>> {
         self.table.get(&keys::output(account_id, id)).await
     }
 
@@ -208,6 +216,41 @@ impl Core {
     }
 }
 
+impl Core {
+    /// An output with this id, written as ops would (a fixture, a test's setup) unless
+    /// one is there already: `true` when it wrote it. Not checked against [`Core::reach`].
+    pub async fn put_output_if_absent(
+        &self,
+        account_id: &AccountId,
+        id: &OutputId,
+        name: &str,
+        platform: &str,
+        destination: &Destination,
+        created_by: &str,
+    ) -> Result<bool> {
+        let at = self.stamp();
+        let item = OutputItem {
+            id: id.clone(),
+            account_id: account_id.clone(),
+            name: name.to_owned(),
+            platform: platform.to_owned(),
+            destination: destination.clone(),
+            created_at: at.rfc3339(),
+            created_by: crate::ids::UserId::parse(created_by)?,
+            version: 1,
+            updated_at: at.rfc3339(),
+            connections: 0,
+            signing_secret: destination
+                .is_webhook()
+                .then(new_signing_secret)
+                .transpose()?,
+            previous_signing_secret: None,
+            previous_secret_expires_at: None,
+        };
+        self.table.put(&item, Some(Cond::absent())).await
+    }
+}
+
 /// A fresh signing secret: 32 random bytes from the system's CSPRNG, as `whsec_` and
 /// URL-safe base64.
 pub fn new_signing_secret() -> Result<SigningSecret> {
@@ -246,7 +289,11 @@ impl Planner for ReplaceOutput<'_> {
     type Step = AsRead;
     type Answer = OutputView;
 
-    fn plan(&mut self, read: &Option<OutputItem>, at: Stamp<'_>) -> Result<Plan<AsRead, OutputView>> {
+    fn plan(
+        &mut self,
+        read: &Option<OutputItem>,
+        at: Stamp<'_>,
+    ) -> Result<Plan<AsRead, OutputView>> {
         let read = read.as_ref().ok_or_else(|| output_not_found(self.id))?;
         check_if_match(self.if_match, read.version)?;
         let c = self.config;
@@ -283,7 +330,12 @@ impl Planner for ReplaceOutput<'_> {
             guard = guard.and(Cond::eq("connections", &0)?);
         }
         let mut tx = Tx::new();
-        tx.update_if(AsRead, keys::output(&read.account_id, &read.id), update, guard);
+        tx.update_if(
+            AsRead,
+            keys::output(&read.account_id, &read.id),
+            update,
+            guard,
+        );
         Ok(Plan::Commit(tx, OutputView::from(&saved)))
     }
 
@@ -372,7 +424,12 @@ impl Planner for RotateSecret<'_> {
             None => Cond::present().and(Cond::not_exists("signingSecret")),
         };
         let mut tx = Tx::new();
-        tx.update_if(AsRead, keys::output(&read.account_id, &read.id), update, guard);
+        tx.update_if(
+            AsRead,
+            keys::output(&read.account_id, &read.id),
+            update,
+            guard,
+        );
         let mut view = OutputView::from(read);
         view.updated_at = at.rfc3339();
         let answer = OutputWithSecret {
@@ -445,11 +502,26 @@ mod tests {
             event_bus_arn: "arn:aws:events:eu-west-1:123456789012:event-bus/x".into(),
         };
         let moved = webhook("https://93.184.216.35/b");
-        type Row = (Option<OutputItem>, OutputConfig, Option<i64>, std::result::Result<Cond, Code>);
+        type Row = (
+            Option<OutputItem>,
+            OutputConfig,
+            Option<i64>,
+            std::result::Result<Cond, Code>,
+        );
         let table: Vec<Row> = vec![
             // Same platform: the version is the guard, connections or not.
-            (Some(output(2)), config("google_ads", moved.clone()), Some(3), Ok(Cond::version(3))),
-            (Some(output(0)), config("google_ads", moved.clone()), None, Ok(Cond::version(3))),
+            (
+                Some(output(2)),
+                config("google_ads", moved.clone()),
+                Some(3),
+                Ok(Cond::version(3)),
+            ),
+            (
+                Some(output(0)),
+                config("google_ads", moved.clone()),
+                None,
+                Ok(Cond::version(3)),
+            ),
             // A new platform only while no connection uses it, which the guard holds.
             (
                 Some(output(0)),
@@ -457,9 +529,24 @@ mod tests {
                 None,
                 Ok(Cond::version(3).and(Cond::eq("connections", &0).unwrap())),
             ),
-            (Some(output(1)), config("meta", moved.clone()), None, Err(Code::Conflict)),
-            (Some(output(0)), config("google_ads", eventbridge), None, Err(Code::Conflict)),
-            (Some(output(0)), config("google_ads", moved.clone()), Some(2), Err(Code::PreconditionFailed)),
+            (
+                Some(output(1)),
+                config("meta", moved.clone()),
+                None,
+                Err(Code::Conflict),
+            ),
+            (
+                Some(output(0)),
+                config("google_ads", eventbridge),
+                None,
+                Err(Code::Conflict),
+            ),
+            (
+                Some(output(0)),
+                config("google_ads", moved.clone()),
+                Some(2),
+                Err(Code::PreconditionFailed),
+            ),
             (None, config("google_ads", moved), None, Err(Code::NotFound)),
         ];
         for (read, config, if_match, expected) in table {
@@ -475,7 +562,10 @@ mod tests {
                     let (tx, view) = committed(planned.unwrap());
                     assert_eq!(writes(&tx), vec!["update ACCOUNT#b OUTPUT#o1 ?AsRead"]);
                     assert_eq!(guard(&tx, AsRead), cond);
-                    assert_eq!((view.version, view.platform.as_str()), (4, config.platform.as_str()));
+                    assert_eq!(
+                        (view.version, view.platform.as_str()),
+                        (4, config.platform.as_str())
+                    );
                     assert_eq!(view.updated_at, "1970-01-01T00:01:40Z");
                     assert!(matches!(p.on_guard(AsRead), Conflict::Retry));
                 }
@@ -494,11 +584,17 @@ mod tests {
 
         let (tx, ()) = committed(DeleteOutput { id: &id }.plan(&Some(output(0)), at).unwrap());
         assert_eq!(writes(&tx), vec!["delete ACCOUNT#b OUTPUT#o1 ?AsRead"]);
-        assert_eq!(guard(&tx, AsRead), Cond::version(3).and(Cond::eq("connections", &0).unwrap()));
+        assert_eq!(
+            guard(&tx, AsRead),
+            Cond::version(3).and(Cond::eq("connections", &0).unwrap())
+        );
         let (code, detail) = err(DeleteOutput { id: &id }.plan(&Some(output(2)), at));
         assert_eq!(code, Code::Conflict);
         assert!(detail.contains("2 connection(s)"), "{detail}");
-        assert_eq!(err(DeleteOutput { id: &id }.plan(&None, at)).0, Code::NotFound);
+        assert_eq!(
+            err(DeleteOutput { id: &id }.plan(&None, at)).0,
+            Code::NotFound
+        );
 
         let mut rotate = RotateSecret {
             id: &id,
@@ -511,7 +607,10 @@ mod tests {
             Cond::eq("signingSecret", &SigningSecret::new("whsec_old".into())).unwrap()
         );
         assert_eq!(answer.signing_secret.as_deref(), Some("whsec_new"));
-        assert_eq!(answer.previous_secret_expires_at.as_deref(), Some("1970-01-02T00:01:40Z"));
+        assert_eq!(
+            answer.previous_secret_expires_at.as_deref(),
+            Some("1970-01-02T00:01:40Z")
+        );
         let mut bus = output(0);
         bus.destination = Destination::AmazonEventbridge {
             event_bus_arn: "arn:aws:events:eu-west-1:123456789012:event-bus/x".into(),
