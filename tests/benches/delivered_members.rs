@@ -151,12 +151,15 @@ async fn audience_of(s: &Stack, size: usize) -> String {
             .await;
         assert_eq!(r.status, 200, "{}", r.json);
     }
+    let output = s
+        .output("mpdine", &format!("out-{size}"), "google_ads")
+        .await;
     let r = s
         .call(
             "POST",
             &format!("/accounts/mpdine/audiences/{id}/connections"),
             Some("dan"),
-            Some(json!({"outputId": format!("out-{size}"), "platform": "google_ads"})),
+            Some(json!({"outputId": output, "platform": "google_ads"})),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.json);

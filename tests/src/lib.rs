@@ -727,7 +727,9 @@ impl Stack {
             .expect("create table");
         let table = Table::new(dynamodb.clone(), table_name.clone())
             .with_cursor_key(sharing_core::cursor::CursorKey::local_dev());
-        let mut core = Core::new(table).with_budget(budget);
+        let mut core = Core::new(table)
+            .with_budget(budget)
+            .with_reach(sharing_core::outputs::Reach::PublicAndLocalHttp);
         if let Some(c) = clock {
             core.clock = c;
         }
@@ -754,6 +756,26 @@ impl Stack {
             write_hold,
             _shutdown: tx,
         }
+    }
+
+    /// An output of `account` with this id and platform, as ops would set it up (kept if
+    /// it is there already): a webhook to the discard port, for tests whose subject is
+    /// the connection rather than what reaches the output. Returns the id.
+    pub async fn output(&self, account: &str, id: &str, platform: &str) -> String {
+        self.core
+            .put_output_if_absent(
+                &sharing_core::ids::AccountId::parse(account).unwrap(),
+                &sharing_core::ids::OutputId::parse(id).unwrap(),
+                &format!("{platform} ({id})"),
+                platform,
+                &sharing_core::outputs::Destination::Webhook {
+                    url: "http://127.0.0.1:9/discard".to_owned(),
+                },
+                "ops",
+            )
+            .await
+            .unwrap();
+        id.to_owned()
     }
 
     /// A local bearer token for `user` (email from the demo fixture's `<user>@...`

@@ -382,7 +382,7 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         OK,
     )
     .await;
-    let conn = json!({"outputId": "out-1", "platform": "google_ads"});
+    let conn = json!({"outputId": "dine-google-ads", "platform": "google_ads"});
     let c = step(
         s,
         o,

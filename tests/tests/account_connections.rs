@@ -13,6 +13,7 @@ async fn connect(
     output: &str,
     platform: &str,
 ) -> String {
+    s.output(account, output, platform).await;
     let r = s
         .call(
             "POST",

@@ -173,7 +173,7 @@ async fn lowering_a_default_counts_then_suspends_connections() {
             "POST",
             &format!("/accounts/mpdine/audiences/{id}/connections"),
             Some("dan"),
-            Some(json!({"outputId": "out-1", "platform": "meta"})),
+            Some(json!({"outputId": "dine-meta", "platform": "meta"})),
         )
         .await;
     assert_eq!(c.status, 201, "{}", c.json);

@@ -668,7 +668,7 @@ async fn connections_are_suspended_below_usable_and_come_back() {
             "POST",
             path,
             Some("aud"),
-            Some(json!({"outputId": "out-1", "platform": "google_ads"})),
+            Some(json!({"outputId": "dine-google-ads", "platform": "google_ads"})),
         )
         .await;
     assert_eq!(c.status, 201, "{}", c.json);
@@ -676,7 +676,7 @@ async fn connections_are_suspended_below_usable_and_come_back() {
         "POST",
         path,
         Some("dan"),
-        Some(json!({"outputId": "out-1", "platform": "google_ads"})),
+        Some(json!({"outputId": "dine-google-ads", "platform": "google_ads"})),
     )
     .await
     .assert_problem(409, "conflict");

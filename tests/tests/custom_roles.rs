@@ -421,7 +421,7 @@ async fn delivered_members_need_access_to_personal_data() {
             "POST",
             "/accounts/mpdine/audiences/ibiza-dreamers/connections",
             Some("cleo"),
-            Some(json!({"outputId": "out-1", "platform": "google_ads"})),
+            Some(json!({"outputId": "dine-google-ads", "platform": "google_ads"})),
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.json);
@@ -451,6 +451,7 @@ async fn delivered_members_need_access_to_personal_data() {
         .await
         .assert_problem(403, "forbidden");
     // Connecting stays as it was.
+    s.output("mpdine", "out-2", "google_ads").await;
     let r = s
         .call(
             "POST",

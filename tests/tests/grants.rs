@@ -30,6 +30,7 @@ async fn connect(
     output: &str,
     platform: &str,
 ) -> Response {
+    s.output(account, output, platform).await;
     s.call(
         "POST",
         &format!("/accounts/{account}/audiences/{audience}/connections"),
@@ -307,6 +308,7 @@ async fn platform_binding_suspends_and_restores_connections() {
     );
 
     // Connecting elsewhere: 403 naming the allowed platforms, and nothing written.
+    s.output("mpdine", "out-meta-2", "meta").await;
     let before = s.dump().await;
     let refused = connect(&s, "dan", "mpdine", "ibiza-dreamers", "out-meta-2", "meta").await;
     refused.assert_problem(403, "platform_not_allowed");

@@ -46,6 +46,7 @@ async fn upload(
 }
 
 async fn connect(s: &Stack, account: &str, user: &str, audience: &str, output: &str) -> String {
+    s.output(account, output, "google_ads").await;
     let r = s
         .call(
             "POST",
@@ -414,7 +415,7 @@ async fn a_connection_delivers_every_identity_of_seen_users_and_granted_types_of
     ]))
     .await;
     assert_eq!(r.status, 200, "{}", r.json);
-    assert_eq!(r.json, json!({"upserted": 4}));
+    assert_eq!(r.json, json!({"upserted": 4, "removed": 0}));
     for t in ["ios_idfa", "google_advertising_id"] {
         assert_eq!(grant(&s, "ana", t, "mpdine", true).await.status, 200);
     }
@@ -680,7 +681,10 @@ async fn members_upload_is_for_the_owner_and_validated() {
         .map(|i| json!({"userId": format!("user-{i:04}"), "identities": {"email": format!("u{i}@example.com")}}))
         .collect();
     let r = upload(&s, "mptravel", "tom", IBIZA, json!(full)).await;
-    assert_eq!((r.status, r.json.clone()), (200, json!({"upserted": 1000})));
+    assert_eq!(
+        (r.status, r.json.clone()),
+        (200, json!({"upserted": 1000, "removed": 0}))
+    );
     let own = connect(&s, "mptravel", "tom", IBIZA, "own").await;
     let mut cursor: Option<String> = None;
     let mut users = std::collections::BTreeSet::new();
@@ -1201,7 +1205,7 @@ async fn each_router_serves_its_own_routes_in_process() {
             {"userId": "u1", "identities": {"email": "e", "ios_idfa": "i"}}]})),
     )
     .await;
-    assert_eq!((status, body), (200, json!({"upserted": 1})));
+    assert_eq!((status, body), (200, json!({"upserted": 1, "removed": 0})));
     let cid = connect(&s, "mpdine", "dan", IBIZA, "out-1").await;
     let (status, body) = in_process(
         data.clone(),

@@ -1,9 +1,4 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 //! The 400 KB item limit of DynamoDB on DynamoDB Local: what an audience item holds
 //! (its definition and every grant of its sharing) is bounded, and a write that would
 //! pass the limit is a 409 naming the size before anything is tried, never a 500.

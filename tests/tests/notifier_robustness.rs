@@ -1,9 +1,4 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 //! The notifier against what can go wrong in the outbox itself, on DynamoDB Local and the
 //! SES v2 emulator: an item that cannot be read, a backlog of emails in their backoff,
 //! and a mail service so slow that a stream batch would overrun the function's timeout.

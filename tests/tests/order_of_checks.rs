@@ -562,7 +562,7 @@ async fn a_post_walks_the_order() {
         &path("mpdine", "ibiza-dreamers"),
         Some("dan"),
         None,
-        json!({"outputId": "out-1", "platform": "meta"}),
+        json!({"outputId": "dine-meta", "platform": "meta"}),
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.json);

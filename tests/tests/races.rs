@@ -1,9 +1,4 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 //! Writes that race on DynamoDB Local: a write planned on what it read commits after
 //! another write changed it, and must not bring back what that other write took away.
 //! A write is held between its read and its commit with the harness's

@@ -82,7 +82,7 @@ async fn mpdine_sees_athenians_and_ibiza_but_not_parisians() {
 #[tokio::test]
 async fn mpdine_can_connect_ibiza_but_not_athenians_and_cannot_see_parisians() {
     let s = Stack::start().await;
-    let body = json!({"outputId": "out-google-ads-1", "platform": "google_ads"});
+    let body = json!({"outputId": "dine-google-ads", "platform": "google_ads"});
     let r = s
         .call(
             "POST",

@@ -65,7 +65,7 @@ async fn usage_counts_real_deliveries_per_account() {
             "POST",
             "/accounts/mpdine/audiences/ibiza-dreamers/connections",
             Some("dan"),
-            Some(json!({"outputId": "out-1", "platform": "meta"})),
+            Some(json!({"outputId": "dine-meta", "platform": "meta"})),
         )
         .await;
     assert_eq!(c.status, 201, "{}", c.json);

@@ -107,8 +107,9 @@ pub async fn run(dynamodb_endpoint: &str, st: &Path, volume: &Volume) -> anyhow:
     let client = crate::dynamodb_client(dynamodb_endpoint).await;
     let table = format!("fuzz-{}", ulid::Ulid::new().to_string().to_lowercase());
     crate::table::create(&client, &table).await?;
-    let core =
-        Core::new(Table::new(client, table)).with_budget(sharing_core::budget::Budget::LOCAL);
+    let core = Core::new(Table::new(client, table))
+        .with_budget(sharing_core::budget::Budget::LOCAL)
+        .with_reach(sharing_core::outputs::Reach::PublicAndLocalHttp);
     crate::seed(&core, &crate::demo_fixture()).await?;
 
     let secret = format!("fuzz-{}", ulid::Ulid::new());

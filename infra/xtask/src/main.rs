@@ -276,7 +276,8 @@ async fn up() -> anyhow::Result<()> {
     let table = table_name();
     xtask::table::create(&client, &table).await?;
     let core = Core::new(Table::new(client, table.clone()).with_cursor_key(cursor_key()?))
-        .with_budget(sharing_core::budget::Budget::LOCAL);
+        .with_budget(sharing_core::budget::Budget::LOCAL)
+        .with_reach(sharing_core::outputs::Reach::PublicAndLocalHttp);
     xtask::seed(&core, &xtask::demo_fixture()).await?;
 
     // The same notifier as in AWS, fed from DynamoDB Local's stream: access-request
@@ -378,7 +379,7 @@ fn print_banner(
         "  curl -s {api}/accounts/mptravel/audiences/ibiza-dreamers/sharing -H \"Authorization: Bearer $ANA\""
     );
     println!(
-        "  curl -s -X POST {api}/accounts/mpdine/audiences/ibiza-dreamers/connections -H \"Authorization: Bearer $DAN\" -H 'content-type: application/json' -d '{{\"outputId\":\"out-1\",\"platform\":\"google_ads\"}}'"
+        "  curl -s -X POST {api}/accounts/mpdine/audiences/ibiza-dreamers/connections -H \"Authorization: Bearer $DAN\" -H 'content-type: application/json' -d '{{\"outputId\":\"dine-google-ads\"}}'"
     );
     println!("  curl -s {api}/accounts/mpdine/roles -H \"Authorization: Bearer $DINA\"");
     println!();

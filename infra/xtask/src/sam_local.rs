@@ -541,7 +541,7 @@ async fn seed_example(api: &str, ses: &str, secret: &str) -> anyhow::Result<usiz
         &format!("{status} {body}"),
     )?;
 
-    let output = json!({"outputId": "out-1", "platform": "google_ads"});
+    let output = json!({"outputId": "dine-google-ads", "platform": "google_ads"});
     let (status, body) = call(
         post.clone(),
         "/accounts/mpdine/audiences/ibiza-dreamers/connections",

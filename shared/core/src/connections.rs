@@ -9,11 +9,11 @@
 use crate::audiences::{access_of, platform_allowed};
 use crate::clock::rfc3339_epoch;
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, AudienceId, ConnectionId};
+use crate::ids::{AccountId, AudienceId, ConnectionId, OutputId};
 use crate::items::{AudienceItem, ConnectionItem, ConnectionOutputItem, GrantItem, entity};
 use crate::keys;
+use crate::outputs::OutputItem;
 use crate::store::{Page, PageRequest, Query};
-use crate::validate;
 use crate::write::{Cond, Tx, TxError, Update};
 use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Serialize};
@@ -127,7 +127,9 @@ pub struct AccountConnectionView {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewConnection {
     pub output_id: String,
-    pub platform: String,
+    /// The output's platform, if the caller names it (another one is a 400).
+    #[serde(default)]
+    pub platform: Option<String>,
 }
 
 /// A connection as its account sees it on `audience`, with its derived status.
@@ -166,11 +168,18 @@ enum Connect {
     Connection,
     /// The account holds fewer than [`MAX_CONNECTIONS_PER_ACCOUNT`] connections to it.
     Limit,
+    /// The output is still there (its count of connections goes up with this one).
+    OutputExists,
 }
 
-/// The guard of disconnecting: the connection is still there.
+/// The guarded steps of disconnecting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct StillConnected;
+enum Disconnect {
+    /// The connection is still there.
+    StillConnected,
+    /// Its output is still there (its count of connections goes down).
+    OutputExists,
+}
 
 impl Core {
     /// `GET /accounts/{b}/shared-with-me[?access=]`: one Query on the receiver index;
@@ -228,14 +237,33 @@ impl Core {
         if let Some(done) = crate::idempotency::landed()? {
             return Ok(done);
         }
-        let (member, audience, access) = self
-            .member_and_audience(caller, account_id, id, Action::ConnectAudience)
+        // The body names the output to read: a bad one is told after the access checks.
+        let input = &input
+            .or_after(self.member_and_audience(caller, account_id, id, Action::ConnectAudience))
+            .await?;
+        let output_id = OutputId::parse(&input.output_id).ok();
+        let read_output = async {
+            match &output_id {
+                Some(o) => {
+                    self.table
+                        .get::<OutputItem>(&keys::output(account_id, o))
+                        .await
+                }
+                None => Ok(None),
+            }
+        };
+        let (member, audience, access, output) = self
+            .member_and_audience_with(caller, account_id, id, Action::ConnectAudience, read_output)
             .await?;
         let member = &member;
-        let input = &input.checked()?;
-        validate::single_line("outputId", &input.output_id, 128)?;
-        validate::single_line("platform", &input.platform, 64)?;
-        let allowed = platform_allowed(&audience, &member.account_id, &input.platform);
+        let (Some(output_id), Some(output)) = (output_id, output) else {
+            return Err(Error::NotFound(format!(
+                "output '{}' was not found in this account: connect one of GET /accounts/{account_id}/outputs",
+                input.output_id.chars().take(128).collect::<String>()
+            )));
+        };
+        let platform = &output.platform;
+        let allowed = platform_allowed(&audience, &member.account_id, platform);
         member.require(
             Action::ConnectAudience,
             &Resource::Activation {
@@ -250,27 +278,40 @@ impl Core {
                     .unwrap_or_default()
                     .join(", ");
                 format!(
-                    "your account's grant on audience '{id}' allows only these activation platforms: {names}; '{}' is not one of them",
-                    input.platform
+                    "your account's grant on audience '{id}' allows only these activation platforms: {names}; '{platform}' (the platform of output '{output_id}') is not one of them"
                 )
             },
         )?;
+        if let Some(given) = &input.platform
+            && given != platform
+        {
+            return Err(Error::Validation(format!(
+                "platform '{}' is not output '{output_id}''s platform ('{platform}'): a connection takes its output's platform; leave platform out",
+                given.chars().take(64).collect::<String>()
+            )));
+        }
         let cid = ConnectionId::parse(&self.ids.new_id())?;
         let item = ConnectionItem {
             id: cid.clone(),
             account_id: member.account_id.clone(),
             audience_id: id.clone(),
-            output_id: input.output_id.clone(),
-            platform: input.platform.clone(),
+            output_id: output_id.to_string(),
+            platform: platform.clone(),
             created_at: self.now_rfc3339(),
             created_by: member.user_id.clone(),
             owner_account_id: Some(audience.owner_account_id.clone()),
         };
-        let output =
-            ConnectionOutputItem::new(&member.account_id, id, &input.output_id, cid.clone());
+        let place =
+            ConnectionOutputItem::new(&member.account_id, id, output_id.as_str(), cid.clone());
         let mut tx = Tx::new();
-        tx.put_if(Connect::Output, &output, Cond::absent())?;
+        tx.put_if(Connect::Output, &place, Cond::absent())?;
         tx.put_if(Connect::Connection, &item, Cond::absent())?;
+        tx.update_if(
+            Connect::OutputExists,
+            keys::output(&member.account_id, &output_id),
+            Update::new().add("connections", 1),
+            Cond::present(),
+        );
         tx.put(&crate::usage::ConnectionUsageItem::of(&item, id, &cid))?;
         tx.update_if(
             Connect::Limit,
@@ -285,11 +326,11 @@ impl Core {
         tx.answers(&view)?;
         match self.table.commit(tx).await {
             Ok(()) => Ok(view),
-            Err(TxError::Guard(Connect::Output | Connect::Connection)) => {
-                Err(Error::Conflict(format!(
-                    "output '{}' is already connected to audience '{id}'",
-                    input.output_id
-                )))
+            Err(TxError::Guard(Connect::Output | Connect::Connection)) => Err(Error::Conflict(
+                format!("output '{output_id}' is already connected to audience '{id}'"),
+            )),
+            Err(TxError::Guard(Connect::OutputExists)) => {
+                Err(crate::outputs::service::output_not_found(&output_id))
             }
             Err(TxError::Guard(Connect::Limit)) => Err(Error::Conflict(format!(
                 "your account already holds {MAX_CONNECTIONS_PER_ACCOUNT} connections to audience '{id}', the most it may; delete one first"
@@ -425,21 +466,42 @@ impl Core {
         if c.audience_id != *id {
             return Err(connection_not_found(cid));
         }
-        let mut tx = Tx::new();
-        tx.delete_if(StillConnected, keys::connection(cid), Cond::present());
-        tx.delete(keys::connection_output(
-            &member.account_id,
-            id,
-            &c.output_id,
-        ));
-        tx.delete(keys::usage_connection(id, cid));
-        tx.update(
-            keys::usage_account_count(id, &member.account_id),
-            Update::new().add("connections", -1),
-        );
-        match self.table.commit(tx).await {
+        let disconnect = |count_down: bool| {
+            let mut tx = Tx::new();
+            tx.delete_if(
+                Disconnect::StillConnected,
+                keys::connection(cid),
+                Cond::present(),
+            );
+            tx.delete(keys::connection_output(
+                &member.account_id,
+                id,
+                &c.output_id,
+            ));
+            tx.delete(keys::usage_connection(id, cid));
+            tx.update(
+                keys::usage_account_count(id, &member.account_id),
+                Update::new().add("connections", -1),
+            );
+            if let (true, Ok(output_id)) = (count_down, OutputId::parse(&c.output_id)) {
+                tx.update_if(
+                    Disconnect::OutputExists,
+                    keys::output(&member.account_id, &output_id),
+                    Update::new().add("connections", -1),
+                    Cond::present(),
+                );
+            }
+            tx
+        };
+        let mut result = self.table.commit(disconnect(true)).await;
+        // An output is not deleted while connected: only a connection made before
+        // outputs existed names none, and has nothing to count down.
+        if let Err(TxError::Guard(Disconnect::OutputExists)) = result {
+            result = self.table.commit(disconnect(false)).await;
+        }
+        match result {
             Ok(()) => Ok(()),
-            Err(TxError::Guard(StillConnected)) => Err(connection_not_found(cid)),
+            Err(TxError::Guard(_)) => Err(connection_not_found(cid)),
             Err(TxError::Store(e)) => Err(e),
         }
     }

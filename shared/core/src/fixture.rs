@@ -7,8 +7,9 @@ use crate::Core;
 use crate::accounts::{UserInput, counts_as_admin};
 use crate::audiences::grant_item;
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, AudienceId, OrganizationId, RoleId, UserId};
+use crate::ids::{AccountId, AudienceId, OrganizationId, OutputId, RoleId, UserId};
 use crate::items::{AudienceItem, SharingEntry};
+use crate::outputs::Destination;
 use crate::write::{Cond, Tx, TxError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -41,6 +42,20 @@ pub struct FixtureAccount {
     /// The account's custom roles.
     #[serde(default)]
     pub roles: Vec<FixtureRole>,
+    /// The account's outputs (written as ops, not checked against the deployment's
+    /// reach: a fixture is trusted).
+    #[serde(default)]
+    pub outputs: Vec<FixtureOutput>,
+}
+
+/// An output, as `POST /accounts/{b}/outputs` takes it, with its id.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FixtureOutput {
+    pub id: OutputId,
+    pub name: String,
+    pub platform: String,
+    pub destination: Destination,
 }
 
 /// A custom role, as `PUT /accounts/{a}/roles/{roleId}` takes it.
@@ -98,6 +113,7 @@ pub struct LoadReport {
     pub organizations: usize,
     pub accounts: usize,
     pub roles: usize,
+    pub outputs: usize,
     pub memberships: usize,
     pub audiences_created: usize,
     pub audiences_existing: usize,
@@ -127,6 +143,20 @@ impl Core {
                     self.write_role(OPS, &a.id, &id, &r.name, permissions)
                         .await?;
                     report.roles += 1;
+                }
+                for o in &a.outputs {
+                    crate::validate::single_line("output name", &o.name, 200)?;
+                    crate::validate::single_line("output platform", &o.platform, 64)?;
+                    self.put_output_if_absent(
+                        &a.id,
+                        &o.id,
+                        &o.name,
+                        &o.platform,
+                        &o.destination,
+                        OPS,
+                    )
+                    .await?;
+                    report.outputs += 1;
                 }
             }
         }

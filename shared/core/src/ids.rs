@@ -67,6 +67,7 @@ id_type!(UserId, "user id");
 id_type!(AudienceId, "audience id");
 id_type!(ConnectionId, "connection id");
 id_type!(RequestId, "access request id");
+id_type!(OutputId, "output id");
 
 impl RequestId {
     /// A new request's id: a fresh unique id (no `.` in it) followed by `.` and the id of

@@ -559,4 +559,5 @@ pub mod entity {
     pub const CONNECTION_USAGE: &str = "connection_usage";
     pub const DELIVERY_COUNT: &str = "delivery_count";
     pub const CONNECTION_COUNT: &str = "connection_count";
+    pub const OUTPUT: &str = "output";
 }

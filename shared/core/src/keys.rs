@@ -1,6 +1,8 @@
 //! Every key string of the single table, built in this one place (infra/TABLE.md).
 
-use crate::ids::{AccountId, AudienceId, ConnectionId, OrganizationId, RequestId, RoleId, UserId};
+use crate::ids::{
+    AccountId, AudienceId, ConnectionId, OrganizationId, OutputId, RequestId, RoleId, UserId,
+};
 use sharing_policy::{IdentityType, ShareLevel};
 
 pub const PK: &str = "PK";
@@ -53,6 +55,15 @@ pub fn membership(a: &AccountId, u: &UserId) -> Key {
     }
 }
 pub const MEMBER_PREFIX: &str = "MEMBER#";
+
+/// One of an account's outputs, in the account's partition.
+pub fn output(a: &AccountId, id: &OutputId) -> Key {
+    Key {
+        pk: account_pk(a),
+        sk: format!("{OUTPUT_PREFIX}{id}"),
+    }
+}
+pub const OUTPUT_PREFIX: &str = "OUTPUT#";
 
 /// GSI1 partition of a user's memberships.
 pub fn user_memberships(u: &UserId) -> String {

@@ -26,6 +26,7 @@ pub mod items;
 pub mod keys;
 pub mod members;
 pub mod outbox;
+pub mod outputs;
 pub mod plan;
 pub mod roles;
 pub mod sharing;
@@ -53,6 +54,8 @@ pub struct Core {
     pub ids: Arc<dyn IdGenerator>,
     /// How long a request may take ([`budget`]).
     pub budget: budget::Budget,
+    /// Which webhook addresses outputs may name ([`outputs::Reach`]).
+    pub reach: outputs::Reach,
 }
 
 impl Core {
@@ -62,7 +65,15 @@ impl Core {
             clock: Arc::new(SystemClock),
             ids: Arc::new(UlidGenerator),
             budget: budget::Budget::AWS,
+            reach: outputs::Reach::Public,
         }
+    }
+
+    /// The same core, its outputs' webhooks allowed to reach `reach` (the local stack
+    /// also reaches `http://127.0.0.1:{port}`).
+    pub fn with_reach(mut self, reach: outputs::Reach) -> Self {
+        self.reach = reach;
+        self
     }
 
     /// The same core, its requests bounded by `budget` (the local stack's is looser).

@@ -127,7 +127,12 @@ fn digests(identities: &BTreeMap<IdentityType, String>) -> BTreeMap<IdentityType
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MembersInput {
+    /// Members added or replaced.
+    #[serde(default)]
     pub members: Vec<MemberInput>,
+    /// User ids of members removed (an absent one is not an error).
+    #[serde(default)]
+    pub remove: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -192,6 +197,7 @@ pub struct ProfileInput {
 #[serde(rename_all = "camelCase")]
 pub struct MembersResult {
     pub upserted: usize,
+    pub removed: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -243,12 +249,19 @@ fn typed_identities(
     Ok(out)
 }
 
+/// A checked upload: the members to write, with typed identities, and the user ids to
+/// remove.
+pub type MemberChanges<'a> = (Vec<(&'a str, BTreeMap<IdentityType, String>)>, Vec<&'a str>);
+
 /// Checks an upload and turns each member's identities into typed ones.
-pub fn validate_members(
-    input: &MembersInput,
-) -> Result<Vec<(&str, BTreeMap<IdentityType, String>)>> {
-    count("members", input.members.len())?;
-    let mut seen = HashSet::with_capacity(input.members.len());
+pub fn validate_members(input: &MembersInput) -> Result<MemberChanges<'_>> {
+    let entries = input.members.len() + input.remove.len();
+    if entries == 0 || entries > MAX_PER_CALL {
+        return Err(Error::Validation(format!(
+            "members and remove must hold 1 to {MAX_PER_CALL} entries in all; they hold {entries} (send more in further calls)"
+        )));
+    }
+    let mut seen = HashSet::with_capacity(entries);
     let mut out = Vec::with_capacity(input.members.len());
     for (i, m) in input.members.iter().enumerate() {
         let field = format!("members[{i}]");
@@ -262,7 +275,19 @@ pub fn validate_members(
         let identities = typed_identities(&field, &m.identities)?;
         out.push((m.user_id.as_str(), identities));
     }
-    Ok(out)
+    let mut removed = Vec::with_capacity(input.remove.len());
+    for (i, user) in input.remove.iter().enumerate() {
+        let field = format!("remove[{i}]");
+        user_id(&field, user)?;
+        if !seen.insert(user.as_str()) {
+            return Err(Error::Validation(format!(
+                "{field}: '{}' appears more than once (in members or remove); each member may appear once per call",
+                user.chars().take(64).collect::<String>()
+            )));
+        }
+        removed.push(user.as_str());
+    }
+    Ok((out, removed))
 }
 
 /// Checks profiles and types their identities; a user given twice is recorded once,
@@ -372,15 +397,20 @@ impl Core {
         self.member_and_audience(caller, account_id, id, Action::UploadMembers)
             .await?;
         let input = input.checked()?;
-        let members = validate_members(&input)?;
+        let (members, removed) = validate_members(&input)?;
         let now = self.now_rfc3339();
         let items: Vec<AudienceMemberItem> = members
             .into_iter()
             .map(|(user, identities)| AudienceMemberItem::new(id, user, identities, now.clone()))
             .collect();
-        self.table.batch_put(&items).await?;
+        let gone: Vec<Key> = removed
+            .iter()
+            .map(|user| keys::audience_member(id, user))
+            .collect();
+        self.table.batch_write(&items, &gone).await?;
         Ok(MembersResult {
             upserted: items.len(),
+            removed: gone.len(),
         })
     }
 
@@ -414,7 +444,7 @@ impl Core {
             self.table.commit(tx).await.map_err(|e| match e {
                 crate::write::TxError::Store(e) => e,
                 crate::write::TxError::Guard(()) => {
-                    Error::Store("an unguarded activity write failed a guard".to_owned())
+                    Error::defect("an unguarded activity write failed a guard")
                 }
             })
         })?;
@@ -638,13 +668,49 @@ mod tests {
             {"userId": "u1", "identities": {"email": "a@b.c", "ios_idfa": "X"}},
             {"userId": "u2", "identities": {"other": "Y"}},
         ]}));
-        let v = validate_members(&input).unwrap();
+        let (v, removed) = validate_members(&input).unwrap();
+        assert!(removed.is_empty());
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].0, "u1");
         assert_eq!(
             v[0].1.get(&IdentityType::IosIdfa).map(String::as_str),
             Some("X")
         );
+    }
+
+    #[test]
+    fn removals_count_with_the_members_and_name_a_user_once() {
+        let input = members(serde_json::json!({
+            "members": [{"userId": "u1", "identities": {"email": "a@b.c"}}],
+            "remove": ["u2", "u3"],
+        }));
+        let (v, removed) = validate_members(&input).unwrap();
+        assert_eq!((v.len(), removed), (1, vec!["u2", "u3"]));
+        let only_removals = members(serde_json::json!({"remove": ["u9"]}));
+        let (v, removed) = validate_members(&only_removals).unwrap();
+        assert_eq!((v.len(), removed), (0, vec!["u9"]));
+        let d = err(validate_members(&members(serde_json::json!({
+            "members": [{"userId": "u1", "identities": {"email": "a@b.c"}}],
+            "remove": ["u1"],
+        }))));
+        assert!(
+            d.contains("remove[0]") && d.contains("more than once"),
+            "{d}"
+        );
+        let d = err(validate_members(&members(
+            serde_json::json!({"remove": [""]}),
+        )));
+        assert!(d.contains("remove[0]"), "{d}");
+        let many: Vec<_> = (0..600)
+            .map(|i| serde_json::json!({"userId": format!("u{i}"), "identities": {"email": "x"}}))
+            .collect();
+        let gone: Vec<_> = (0..401).map(|i| format!("g{i}")).collect();
+        let d = err(validate_members(&members(
+            serde_json::json!({"members": many, "remove": gone}),
+        )));
+        assert!(d.contains("1001") && d.contains("in all"), "{d}");
+        let d = err(validate_members(&members(serde_json::json!({}))));
+        assert!(d.contains("1 to 1000"), "{d}");
     }
 
     #[test]

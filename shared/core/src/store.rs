@@ -10,8 +10,8 @@ use crate::keys::{self, Key};
 use crate::write::{Action, Cmp, Cond, Op, Tx, TxError, Update};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem,
-    Update as SdkUpdate, WriteRequest,
+    AttributeValue, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest,
+    TransactWriteItem, Update as SdkUpdate, WriteRequest,
 };
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -356,6 +356,11 @@ impl Table {
         self
     }
 
+    /// The key this table's cursors are signed with (for a list that pages itself).
+    pub fn cursor_key(&self) -> &cursor::CursorKey {
+        &self.cursor_key
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -681,18 +686,33 @@ impl Table {
 
     /// Writes many items (25 per request, unprocessed items retried with backoff).
     pub async fn batch_put<E: Entity>(&self, items: &[E]) -> Result<()> {
-        for chunk in items.chunks(25) {
-            let mut pending = chunk
-                .iter()
-                .map(|i| {
-                    let item: Item = crate::entity::to_item(i)?.into();
-                    let put = PutRequest::builder()
-                        .set_item(Some(item))
-                        .build()
-                        .map_err(Error::store)?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<Result<Vec<_>>>()?;
+        self.batch_write(items, &[]).await
+    }
+
+    /// Writes many items and deletes many keys, unconditionally (25 per request,
+    /// unprocessed ones retried with backoff). A key both written and deleted is not
+    /// allowed in one call.
+    pub async fn batch_write<E: Entity>(&self, items: &[E], deletes: &[Key]) -> Result<()> {
+        let mut requests = items
+            .iter()
+            .map(|i| {
+                let item: Item = crate::entity::to_item(i)?.into();
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(Error::store)?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for key in deletes {
+            let delete = DeleteRequest::builder()
+                .set_key(Some(key_item(key)))
+                .build()
+                .map_err(Error::store)?;
+            requests.push(WriteRequest::builder().delete_request(delete).build());
+        }
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
             let mut attempt = 0u32;
             while !pending.is_empty() {
                 let res = self

@@ -153,9 +153,17 @@ impl Core {
             .await?;
         let page = page.checked()?;
         let scope = format!("USAGE|{id}");
+        let registry_pk = keys::usage_registry(id);
+        let list = cursor::List {
+            scope: &scope,
+            partition_attribute: keys::PK,
+            partition: &registry_pk,
+            sort_attribute: keys::SK,
+            sort_prefix: Some("ACCOUNT#"),
+        };
         let after = match &page.cursor {
             Some(c) => {
-                let key = cursor::decode(c, &scope, keys::PK, &keys::usage_registry(id))?;
+                let key = cursor::decode(self.table.cursor_key(), c, &list)?;
                 let last = key
                     .get(keys::SK)
                     .and_then(|v| v.as_s().ok())
@@ -202,7 +210,8 @@ impl Core {
                 let last = AccountId::parse(last)?;
                 let key = keys::usage_account_count(id, &last);
                 Some(cursor::encode(
-                    &scope,
+                    self.table.cursor_key(),
+                    &list,
                     &std::collections::HashMap::from([
                         (keys::PK.to_owned(), AttributeValue::S(key.pk)),
                         (keys::SK.to_owned(), AttributeValue::S(key.sk)),

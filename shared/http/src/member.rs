@@ -12,7 +12,7 @@ use crate::extract::path_id;
 use crate::problem::ApiError;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
-use sharing_core::ids::{AccountId, AudienceId, ConnectionId, RequestId, RoleId, UserId};
+use sharing_core::ids::{AccountId, AudienceId, ConnectionId, OutputId, RequestId, RoleId, UserId};
 use sharing_core::{Caller, Core};
 
 /// The caller acting in the path's `{accountId}`, its membership not read yet: 401
@@ -76,6 +76,7 @@ path_param!(
     ConnectionId::parse
 );
 path_param!(RoleId, "roleId", "role", RoleId::parse);
+path_param!(OutputId, "outputId", "output", OutputId::parse);
 path_param!(UserId, "userId", "user", UserId::parse);
 
 /// A typed id of the path after the account's: 404 when it cannot be one. The caller's

@@ -53,7 +53,8 @@ macro_rules! versioned {
 versioned!(
     sharing_core::audiences::AudienceDetail,
     sharing_core::sharing::SharingView,
-    sharing_core::sharing::DefaultsView
+    sharing_core::sharing::DefaultsView,
+    sharing_core::outputs::OutputView
 );
 
 impl<T: Versioned> From<T> for WithEtag<T> {

@@ -34,6 +34,7 @@ const POLICIES: &str = r#"
 @reason("permit") permit(principal in Group::"admin_level", action in Action::"admin_work", resource);
 @reason("permit") permit(principal in Group::"manages_audiences", action in Action::"audience_work", resource);
 @reason("permit") permit(principal in Group::"personal_data", action in Action::"personal_data", resource);
+@reason("permit") permit(principal in Group::"configures_outputs", action in Action::"output_work", resource);
 @reason("permit") permit(principal, action in Action::"anyone", resource);
 
 @reason("forbidden") forbid(principal, action in Action::"user_admin", resource)
@@ -44,6 +45,8 @@ const POLICIES: &str = r#"
   unless { principal in Group::"manages_audiences" };
 @reason("forbidden") forbid(principal, action in Action::"personal_data", resource)
   unless { principal in Group::"personal_data" };
+@reason("forbidden") forbid(principal, action in Action::"output_work", resource)
+  unless { principal in Group::"configures_outputs" };
 
 @reason("not_found") forbid(principal, action in Action::"on_audience", resource)
   when { resource has rank && resource.rank == 0 && !(resource is Connection) };
@@ -91,6 +94,7 @@ const ROLES: &[(&str, &[&str])] = &[
             "manages_users",
             "admin_level",
             "manages_audiences",
+            "configures_outputs",
             "personal_data",
         ],
     ),
@@ -100,14 +104,20 @@ const ROLES: &[(&str, &[&str])] = &[
             "manages_users",
             "admin_level",
             "manages_audiences",
+            "configures_outputs",
             "personal_data",
         ],
     ),
     (
         "support_access",
-        &["admin_level", "manages_audiences", "personal_data"],
+        &[
+            "admin_level",
+            "manages_audiences",
+            "configures_outputs",
+            "personal_data",
+        ],
     ),
-    ("user", &["manages_audiences"]),
+    ("user", &["manages_audiences", "configures_outputs"]),
     ("audiences_only", &["manages_audiences"]),
     ("read_only", &[]),
     ("compliance", &[]),
@@ -139,6 +149,7 @@ const ACTIONS: &[(&str, &[&str])] = &[
     ("read_delivered_members", &["personal_data", "needs_usable"]),
     ("share_with", &["admin_work"]),
     ("view_usage", &["admin_work", "needs_owner"]),
+    ("manage_outputs", &["output_work"]),
 ];
 
 fn uid(t: &str, id: &str) -> Value {

@@ -88,10 +88,12 @@ pub enum Action {
     ShareWith,
     // Who holds and uses an audience the principal's account owns.
     ViewUsage,
+    // Adding and configuring the account's outputs (reading them is every member's).
+    ManageOutputs,
 }
 
 impl Action {
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 25] = [
         Action::ListUsers,
         Action::ManageUsers,
         Action::ViewActivity,
@@ -116,12 +118,13 @@ impl Action {
         Action::ReadDeliveredMembers,
         Action::ShareWith,
         Action::ViewUsage,
+        Action::ManageOutputs,
     ];
 
     /// The actions a custom role may hold: the contract's permission names. User
     /// management (`list_users`, `manage_users`) never is, so no custom role can
     /// escalate; `share_with` follows from holding a sharing permission.
-    pub const GRANTABLE: [Action; 21] = [
+    pub const GRANTABLE: [Action; 22] = [
         Action::ViewAudience,
         Action::CreateAudience,
         Action::EditAudience,
@@ -143,6 +146,7 @@ impl Action {
         Action::ChangeIdentitySharing,
         Action::ViewActivity,
         Action::ViewUsage,
+        Action::ManageOutputs,
     ];
 
     pub fn is_grantable(self) -> bool {
@@ -176,6 +180,7 @@ impl Action {
             Action::ReadDeliveredMembers => "read_delivered_members",
             Action::ShareWith => "share_with",
             Action::ViewUsage => "view_usage",
+            Action::ManageOutputs => "manage_outputs",
         }
     }
 
@@ -295,6 +300,7 @@ pub fn decide(principal: &Principal, action: Action, resource: &Resource) -> Dec
             | Action::CreateAudience
             | Action::RecordProfiles
             | Action::ListAccessRequests
+            | Action::ManageOutputs
             // Every connection of the account, across audiences.
             | Action::ViewConnections,
             Resource::Account,

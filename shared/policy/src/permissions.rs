@@ -71,6 +71,11 @@ const MANAGE_AUDIENCES: &[Action] = &[
     Action::RequestAccess,
 ];
 
+/// Adding and configuring outputs: every role that changes data but `audiences_only`
+/// ("Audiences Only users can connect audiences to existing Outputs, but cannot add and
+/// configure new Audience Outputs", seeds/users-and-roles.txt).
+const CONFIGURE_OUTPUTS: &[Action] = &[Action::ManageOutputs];
+
 /// Sharing settings, defaults, identity permissions, activity and usage: admin-level.
 /// Recording the users the account has seen too: a seen user gets every identity, so it
 /// is as strong as an identity permission.
@@ -120,14 +125,20 @@ impl Permissions {
             Role::Admin | Role::AdminCompliance => Self::from_slices(&[
                 EVERYONE,
                 MANAGE_AUDIENCES,
+                CONFIGURE_OUTPUTS,
                 ADMIN_LEVEL,
                 PERSONAL_DATA,
                 USER_MANAGEMENT,
             ]),
-            Role::SupportAccess => {
-                Self::from_slices(&[EVERYONE, MANAGE_AUDIENCES, ADMIN_LEVEL, PERSONAL_DATA])
-            }
-            Role::User | Role::AudiencesOnly => Self::from_slices(&[EVERYONE, MANAGE_AUDIENCES]),
+            Role::SupportAccess => Self::from_slices(&[
+                EVERYONE,
+                MANAGE_AUDIENCES,
+                CONFIGURE_OUTPUTS,
+                ADMIN_LEVEL,
+                PERSONAL_DATA,
+            ]),
+            Role::User => Self::from_slices(&[EVERYONE, MANAGE_AUDIENCES, CONFIGURE_OUTPUTS]),
+            Role::AudiencesOnly => Self::from_slices(&[EVERYONE, MANAGE_AUDIENCES]),
             Role::ReadOnly | Role::Compliance => Self::from_slices(&[EVERYONE]),
         }
     }

@@ -121,6 +121,7 @@ mod before {
             | Action::RequestAccess
             | Action::ReadDeliveredMembers => manages_audiences(role),
             Action::ListSharedWithMe | Action::ListAccessRequests | Action::ViewAudience => true,
+            Action::ManageOutputs => manages_audiences(role) && role != Role::AudiencesOnly,
         }
     }
     fn required_access(action: Action) -> AccessLevel {
@@ -154,6 +155,8 @@ mod before {
                 | Action::CreateAudience
                 | Action::RecordProfiles
                 | Action::ListAccessRequests
+                // Added since: configuring the account's outputs.
+                | Action::ManageOutputs
                 // Added since: every connection of the account, across audiences
                 // (`GET /accounts/{b}/connections`), for the roles that manage them.
                 | Action::ViewConnections,
@@ -255,7 +258,7 @@ fn built_in_roles_decide_exactly_as_before() {
             }
         }
     }
-    assert_eq!(checked, 7 * 24 * 13);
+    assert_eq!(checked, 7 * Action::ALL.len() * 13);
 }
 fn resources(access: AccessLevel) -> [Resource; 2] {
     [
