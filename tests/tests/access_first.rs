@@ -107,6 +107,9 @@ async fn connections_per_audience_and_account_are_bounded() {
     let s = Stack::start().await;
     let path = "/accounts/mpdine/audiences/ibiza-dreamers/connections";
     let mut ids = Vec::new();
+    for i in 0..=25 {
+        s.output("mpdine", &format!("out-{i}"), "google_ads").await;
+    }
     for i in 0..25 {
         let body = json!({"outputId": format!("out-{i}"), "platform": "google_ads"});
         let r = s.call("POST", path, Some("dan"), Some(body)).await;

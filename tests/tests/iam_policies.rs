@@ -251,6 +251,7 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         ),
         ("/accounts/mpdine/access-requests", "dan", athenians),
     ];
+    s.output("mpdine", "out-2", "google_ads").await;
     for (i, (path, user, body)) in posts.into_iter().enumerate() {
         let calls = idempotent_post(&s, path, user, &format!("iam-{i}"), body).await;
         let function = function_of(&functions, "POST", path);

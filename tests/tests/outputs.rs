@@ -17,6 +17,19 @@ async fn create(s: &Stack, user: &str, body: Value) -> Response {
     s.call("POST", OUTPUTS, Some(user), Some(body)).await
 }
 
+/// An output of mPDine as stored (its secrets included).
+async fn stored_output(s: &Stack, id: &str) -> sharing_core::outputs::OutputItem {
+    s.core
+        .table
+        .get(&sharing_core::keys::output(
+            &sharing_core::ids::AccountId::parse("mpdine").unwrap(),
+            &sharing_core::ids::OutputId::parse(id).unwrap(),
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 async fn ids(s: &Stack, user: &str) -> Vec<String> {
     let r = s.call("GET", OUTPUTS, Some(user), None).await;
     assert_eq!(r.status, 200, "{}", r.json);
@@ -106,16 +119,7 @@ async fn an_admin_configures_a_webhook_whose_secret_is_shown_once() {
         left > time::Duration::hours(23) && left <= time::Duration::hours(24),
         "{left}"
     );
-    let stored: sharing_core::outputs::OutputItem = s
-        .core
-        .table
-        .get(&sharing_core::keys::output(
-            &sharing_core::ids::AccountId::parse("mpdine").unwrap(),
-            &sharing_core::ids::OutputId::parse(&id).unwrap(),
-        ))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = stored_output(&s, &id).await;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let signing: Vec<&str> = stored
         .signing_secrets(now)
@@ -494,16 +498,7 @@ async fn connecting_and_deleting_an_output_at_once_leave_them_in_agreement() {
         } else {
             deleted.assert_problem(409, "conflict");
             assert_eq!(output.status, 200);
-            let stored: sharing_core::outputs::OutputItem = s
-                .core
-                .table
-                .get(&sharing_core::keys::output(
-                    &sharing_core::ids::AccountId::parse("mpdine").unwrap(),
-                    &sharing_core::ids::OutputId::parse(&id).unwrap(),
-                ))
-                .await
-                .unwrap()
-                .unwrap();
+            let stored = stored_output(&s, &id).await;
             assert_eq!(stored.connections as usize, made, "round {round}");
         }
         // Clean up for the next round's listing.

@@ -76,3 +76,66 @@ async fn receivers_see_no_owner_user_ids() {
         .await;
     assert!(detail.json.get("createdBy").is_none(), "{}", detail.json);
 }
+
+/// A decided request shows the owner side who decided it; the requesting side sees the
+/// decision, not the owner's user.
+#[tokio::test]
+async fn the_requester_is_not_shown_who_of_the_owner_decided() {
+    let s = Stack::start().await;
+    let r = s
+        .call(
+            "POST",
+            "/accounts/mpdine/access-requests",
+            Some("dan"),
+            Some(json!({"audienceId": "aspiring-athenians", "requestedLevel": "usable",
+                        "campaign": {"start": "2027-07-01", "end": "2027-07-31", "details": "Summer"},
+                        "activationPlatforms": ["meta"]})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let r = s
+        .call(
+            "POST",
+            &format!("/accounts/mptravel/access-requests/{id}/deny"),
+            Some("ana"),
+            Some(json!({"reason": "Not this summer"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let owner = s
+        .call(
+            "GET",
+            &format!("/accounts/mptravel/access-requests/{id}"),
+            Some("ana"),
+            None,
+        )
+        .await;
+    assert_eq!(owner.json["decidedBy"]["userId"], "ana", "{}", owner.json);
+    let one = s
+        .call(
+            "GET",
+            &format!("/accounts/mpdine/access-requests/{id}"),
+            Some("dan"),
+            None,
+        )
+        .await;
+    let list = s
+        .call(
+            "GET",
+            "/accounts/mpdine/access-requests?direction=outgoing",
+            Some("dan"),
+            None,
+        )
+        .await;
+    assert_eq!(one.json["status"], "denied", "{}", one.json);
+    assert!(one.json["decidedAt"].is_string(), "{}", one.json);
+    for r in [&one, &list] {
+        assert_eq!(r.status, 200, "{}", r.json);
+        let text = r.json.to_string();
+        assert!(
+            !text.contains("decidedBy") && !text.contains("ana@mptravel.example"),
+            "the requester sees who decided: {text}"
+        );
+    }
+}

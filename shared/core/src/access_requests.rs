@@ -630,12 +630,17 @@ impl Core {
         }
         let p: Page<AccessRequestItem> = self.table.query(&q, page).await?;
         Ok(Page {
-            items: p.items.into_iter().map(|i| i.request).collect(),
+            items: p
+                .items
+                .into_iter()
+                .map(|i| seen_by(i.request, &member.account_id))
+                .collect(),
             next_cursor: p.next_cursor,
         })
     }
 
-    /// A request as `member`'s account may see it, already read.
+    /// A request as `member`'s account may see it, already read (its fields as that
+    /// side sees them: [`seen_by`]).
     fn visible_request(
         member: &AccountMember,
         id: &RequestId,
@@ -666,7 +671,10 @@ impl Core {
                     .get_eventually::<AccessRequestItem>(&keys::access_request(id)),
             )
             .await?;
-        Ok(Self::visible_request(&member, id, found)?.request)
+        Ok(seen_by(
+            Self::visible_request(&member, id, found)?.request,
+            &member.account_id,
+        ))
     }
 
     /// `POST /accounts/{a}/access-requests/{r}/approve`.
@@ -1242,6 +1250,16 @@ fn default_expiry(campaign: &Campaign, now: i64) -> Result<String> {
         )));
     }
     Ok(crate::clock::rfc3339(t))
+}
+
+/// A request as `account` sees it: the requesting side is not shown which user of the
+/// owner account decided it (an identity provider's subject and address are the owner's
+/// to keep); the decision, its time and its grant stay.
+fn seen_by(mut view: AccessRequestView, account: &AccountId) -> AccessRequestView {
+    if view.owner_account_id != *account {
+        view.decided_by = None;
+    }
+    view
 }
 
 #[cfg(test)]
