@@ -100,7 +100,8 @@ pub fn cases() -> Vec<Case> {
             method: "PUT",
             path: "/accounts/mpdine/profiles",
             query: "",
-            user: dan,
+            // Recording seen profiles is admin-level (issue 20, finding 2).
+            user: Some(("dina", "dina@mpdine.example")),
             body: Some(
                 json!({"profiles": [{"userId": "smoke-user-1", "identities": {"customer_id": "smoke-user-1"}}]}),
             ),
