@@ -138,7 +138,9 @@ impl Timing {
         let epoch_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        if invocation_deadline_ms == 0 {
+        // No deadline, or one already past as the run starts (a runtime emulator's; Lambda
+        // never starts a run after its deadline): the run's own budget bounds it.
+        if invocation_deadline_ms <= epoch_ms {
             return own;
         }
         let left = Duration::from_millis(invocation_deadline_ms.saturating_sub(epoch_ms))
