@@ -13,6 +13,7 @@ pub mod budget;
 pub mod clock;
 pub mod connections;
 pub mod cursor;
+pub mod delivery;
 pub mod email;
 pub mod entity;
 pub mod error;
