@@ -560,4 +560,6 @@ pub mod entity {
     pub const DELIVERY_COUNT: &str = "delivery_count";
     pub const CONNECTION_COUNT: &str = "connection_count";
     pub const OUTPUT: &str = "output";
+    pub const DELIVERY_STATE: &str = "delivery_state";
+    pub const DELIVERY_SENT: &str = "delivery_sent";
 }

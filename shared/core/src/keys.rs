@@ -138,6 +138,29 @@ pub fn connection(c: &ConnectionId) -> Key {
     Key::same(format!("CONNECTION#{c}"))
 }
 
+/// The partition of one connection's delivery: its state and its ledger, one entry per
+/// member its output holds (so an exit is a paged Query of exactly what was sent).
+pub fn delivery_partition(c: &ConnectionId) -> String {
+    format!("DELIVERY#{c}")
+}
+
+/// A connection's delivery state.
+pub fn delivery_state(c: &ConnectionId) -> Key {
+    Key {
+        pk: delivery_partition(c),
+        sk: "STATE".to_owned(),
+    }
+}
+
+/// The ledger's entry of one member a connection's output was sent.
+pub fn delivery_sent(c: &ConnectionId, user_id: &str) -> Key {
+    Key {
+        pk: delivery_partition(c),
+        sk: format!("{DELIVERY_SENT_PREFIX}{}", hex_digest(user_id)),
+    }
+}
+pub const DELIVERY_SENT_PREFIX: &str = "SENT#";
+
 /// GSI1 partition of an account's connections to one audience.
 pub fn audience_connections(account: &AccountId, id: &AudienceId) -> String {
     format!("{}#AUDIENCE#{id}", account_pk(account))

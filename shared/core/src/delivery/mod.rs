@@ -8,6 +8,7 @@
 //! function's bootstrap carries an HTTP client.
 
 pub mod batch;
+pub mod ledger;
 pub mod plan;
 pub mod signature;
 
