@@ -5,6 +5,7 @@
 //! module behind [`Destination`]: the webhook here, EventBridge next.
 
 pub mod destination;
+pub mod sync;
 pub mod webhook;
 
 pub use destination::{Destination, Outcome};

@@ -575,7 +575,7 @@ impl Core {
 
     /// Which of `members` account `b` has proven it saw ([`proven_seen`]): one
     /// BatchGetItem (a page holds at most 100 members, the most one BatchGetItem takes).
-    async fn seen_by(
+    pub(crate) async fn seen_by(
         &self,
         account: &AccountId,
         members: &[AudienceMemberItem],

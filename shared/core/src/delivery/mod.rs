@@ -10,6 +10,7 @@
 pub mod batch;
 pub mod ledger;
 pub mod plan;
+pub mod service;
 pub mod signature;
 
 pub use batch::{Batch, BatchKind, MemberOp, Op};

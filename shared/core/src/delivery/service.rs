@@ -1,0 +1,191 @@
+//! Composing a sync, one members page at a time, and recording what was sent.
+//!
+//! Each page is composed after a strong read of the connection and the audience (its
+//! grants), so nothing is composed for a connection after the change that stopped it
+//! committed; the identity filter is the pull page's (`members::proven_seen`, the
+//! owner's identity grants now and ever). The ledger is written only once the page's
+//! batches were delivered, with where the next page starts, so a sync cut off anywhere
+//! starts again at the page it was on.
+
+use super::batch::MemberOp;
+use super::ledger::SentItem;
+use super::plan::{Grantee, Ledger, Member, Why, member_step};
+use crate::Core;
+use crate::audiences::{access_of, platform_allowed};
+use crate::error::Result;
+use crate::ids::{ConnectionId, OutputId};
+use crate::items::{AudienceItem, ConnectionItem};
+use crate::keys::{self, Key};
+use crate::members::AudienceMemberItem;
+use crate::outputs::OutputItem;
+use crate::store::{PageRequest, Query};
+use sharing_policy::AccessLevel;
+use std::collections::{HashMap, HashSet};
+
+/// One composed page of a sync.
+#[derive(Debug, Clone)]
+pub struct SyncPage {
+    pub connection: ConnectionItem,
+    pub output: OutputItem,
+    /// The page's operations, in member order.
+    pub ops: Vec<MemberOp>,
+    /// What the ledger becomes once they are delivered.
+    pub ledger: Vec<(String, Ledger)>,
+    /// Where the next page starts (`None`: this is the last).
+    pub next_cursor: Option<String>,
+}
+
+/// What composing found.
+#[derive(Debug, Clone)]
+pub enum Composed {
+    Page(Box<SyncPage>),
+    /// The connection does not deliver (gone, not usable, its platform not allowed, its
+    /// output gone): nothing composed.
+    Stopped,
+}
+
+/// A member's version: its last change, in milliseconds.
+fn member_version(m: &AudienceMemberItem) -> i64 {
+    time::OffsetDateTime::parse(
+        &m.updated_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map_or(0, |t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+impl Core {
+    /// Composes one page of connection `cid`'s sync, from `cursor` (`None`: the first).
+    pub async fn sync_page(
+        &self,
+        cid: &ConnectionId,
+        cursor: Option<String>,
+        limit: i32,
+    ) -> Result<Composed> {
+        let Some(connection) = self
+            .table
+            .get::<ConnectionItem>(&keys::connection(cid))
+            .await?
+        else {
+            return Ok(Composed::Stopped);
+        };
+        let Ok(output_id) = OutputId::parse(&connection.output_id) else {
+            return Ok(Composed::Stopped);
+        };
+        let b = &connection.account_id;
+        let q = Query::table(keys::audience_members(&connection.audience_id))
+            .prefix(keys::AUDIENCE_MEMBER_PREFIX);
+        let page = PageRequest { limit, cursor };
+        let audience_key = keys::audience(&connection.audience_id);
+        let output_key = keys::output(b, &output_id);
+        let (audience, members, output) = tokio::try_join!(
+            self.table.get::<AudienceItem>(&audience_key),
+            self.table.query::<AudienceMemberItem>(&q, &page),
+            self.table.get::<OutputItem>(&output_key),
+        )?;
+        let (Some(audience), Some(output)) = (audience, output) else {
+            return Ok(Composed::Stopped);
+        };
+        let now = self.now_epoch();
+        if access_of(&audience, b, now) < AccessLevel::Usable
+            || !platform_allowed(&audience, b, &connection.platform)
+        {
+            return Ok(Composed::Stopped);
+        }
+        let owner = &audience.owner_account_id;
+        let (grantee, seen) = if owner == b {
+            (Grantee::Owner, HashSet::new())
+        } else {
+            let grants = self.identity_grants_of(owner, b).await?;
+            let seen = if members.items.is_empty() {
+                HashSet::new()
+            } else {
+                self.seen_by(b, &members.items, &grants).await?
+            };
+            (
+                Grantee::Receiver {
+                    granted: grants.now,
+                },
+                seen,
+            )
+        };
+        let ledger_keys: Vec<Key> = members
+            .items
+            .iter()
+            .map(|m| keys::delivery_sent(cid, &m.user_id))
+            .collect();
+        let sent: HashMap<String, SentItem> = if ledger_keys.is_empty() {
+            HashMap::new()
+        } else {
+            self.table
+                .batch_get::<SentItem>(&ledger_keys)
+                .await?
+                .into_iter()
+                .map(|s| (s.user_id.clone(), s))
+                .collect()
+        };
+        let mut ops = Vec::with_capacity(members.items.len());
+        let mut ledger = Vec::with_capacity(members.items.len());
+        for m in &members.items {
+            let before = sent.get(&m.user_id).map(SentItem::sent);
+            let step = member_step(
+                &Member {
+                    user_id: &m.user_id,
+                    identities: Some(&m.identities),
+                    seen: seen.contains(&m.user_id),
+                    version: member_version(m),
+                },
+                before.as_ref(),
+                &grantee,
+                Why::Sync,
+            );
+            ops.extend(step.op);
+            if step.ledger != Ledger::Keep {
+                ledger.push((m.user_id.clone(), step.ledger));
+            }
+        }
+        Ok(Composed::Page(Box::new(SyncPage {
+            connection,
+            output,
+            ops,
+            ledger,
+            next_cursor: members.next_cursor,
+        })))
+    }
+
+    /// Records a delivered page in the ledger (batched writes of 25).
+    pub async fn record_sent(
+        &self,
+        cid: &ConnectionId,
+        ledger: Vec<(String, Ledger)>,
+    ) -> Result<()> {
+        let mut puts = Vec::new();
+        let mut deletes = Vec::new();
+        for (user, change) in ledger {
+            match change {
+                Ledger::Keep => {}
+                Ledger::Put(sent) => puts.push(SentItem::new(cid, &user, sent)),
+                Ledger::Delete => deletes.push(keys::delivery_sent(cid, &user)),
+            }
+        }
+        if puts.is_empty() && deletes.is_empty() {
+            return Ok(());
+        }
+        self.table.batch_write(&puts, &deletes).await
+    }
+}
+
+impl Core {
+    /// A connection's delivery state, if delivery ever acted on it.
+    pub async fn delivery_state(
+        &self,
+        cid: &ConnectionId,
+    ) -> Result<Option<super::ledger::DeliveryStateItem>> {
+        self.table.get(&keys::delivery_state(cid)).await
+    }
+
+    /// Writes a connection's delivery state (the sender is its only writer: one sync per
+    /// connection at a time, the stream's shard order).
+    pub async fn put_delivery_state(&self, state: &super::ledger::DeliveryStateItem) -> Result<()> {
+        self.table.put(state, None).await.map(|_| ())
+    }
+}

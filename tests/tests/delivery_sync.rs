@@ -1,0 +1,285 @@
+#![cfg(test)] // test code throughout: DynamoDB Local and a real HTTP receiver
+
+//! A connection's full sync to its webhook (API.md "Delivery"), against DynamoDB Local
+//! and a real HTTP receiver on 127.0.0.1 that verifies every signature: the output
+//! receives exactly what the pull page delivers (the identity filter, the proven seen
+//! user, the member with no granted identity left out), page by page, and a sync cut
+//! off by a failed send resumes where it stood, re-sending only that batch with its
+//! `deliveryId`.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use delivery::WebhookClient;
+use delivery::sync::{SyncEnd, sync};
+use e2e_tests::Stack;
+use serde_json::{Value, json};
+use sharing_core::delivery::signature::{self, verify};
+use sharing_core::ids::ConnectionId;
+use sharing_core::outputs::Reach;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+#[derive(Default)]
+struct Receiver {
+    secret: String,
+    /// Answers to give, in order (then 200).
+    answers: VecDeque<u16>,
+    /// Every request: (answer given, deliveryId header, signature verified, body).
+    got: Vec<(u16, String, bool, Value)>,
+}
+
+type Shared = Arc<Mutex<Receiver>>;
+
+async fn hook(State(r): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let mut r = r.lock().unwrap();
+    let header = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let ok = verify(&header(signature::HEADER), &r.secret, &body, now, 600).is_ok();
+    let answer = r.answers.pop_front().unwrap_or(200);
+    let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    r.got
+        .push((answer, header(signature::DELIVERY_HEADER), ok, json));
+    StatusCode::from_u16(answer).unwrap()
+}
+
+async fn receiver() -> (String, Shared) {
+    let shared: Shared = Arc::default();
+    let app = Router::new()
+        .route("/hooks", post(hook))
+        .with_state(shared.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, shared)
+}
+
+/// Every member the pull page delivers to connection `cid`, by user id.
+async fn pulled(s: &Stack, cid: &str) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/accounts/mpdine/connections/{cid}/members?limit=100&cursor={c}"),
+            None => format!("/accounts/mpdine/connections/{cid}/members?limit=100"),
+        };
+        let r = s.call("GET", &path, Some("dina"), None).await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        for m in r.json["items"].as_array().unwrap() {
+            out.insert(
+                m["userId"].as_str().unwrap().to_owned(),
+                m["identities"].clone(),
+            );
+        }
+        match r.json["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+/// mPDine's webhook output to the receiver (its secret given to the receiver), Ibiza
+/// Dreamers connected to it, and 253 members: a user mPDine proved it saw, an unseen
+/// one, one with no granted identity, 250 more.
+async fn connected(s: &Stack, url: &str, r: &Shared) -> String {
+    let grant = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/identity-sharing/email/accounts/mpdine",
+            Some("ana"),
+            Some(json!({"allowed": true})),
+        )
+        .await;
+    assert_eq!(grant.status, 200, "{}", grant.json);
+    let o = s
+        .call(
+            "POST",
+            "/accounts/mpdine/outputs",
+            Some("dina"),
+            Some(json!({"name": "Receiver", "platform": "google_ads",
+                        "destination": {"type": "webhook", "url": url}})),
+        )
+        .await;
+    assert_eq!(o.status, 201, "{}", o.json);
+    r.lock().unwrap().secret = o.json["signingSecret"].as_str().unwrap().to_owned();
+    let c = s
+        .call(
+            "POST",
+            "/accounts/mpdine/audiences/ibiza-dreamers/connections",
+            Some("dan"),
+            Some(json!({"outputId": o.json["id"]})),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.json);
+    let mut members = vec![
+        json!({"userId": "SEEN", "identities": {"email": "seen@example.com", "mobile_number": "+15550001"}}),
+        json!({"userId": "UNSEEN", "identities": {"email": "unseen@example.com", "mobile_number": "+15550002"}}),
+        json!({"userId": "PHONE-ONLY", "identities": {"mobile_number": "+15550003"}}),
+    ];
+    for i in 0..250 {
+        members.push(json!({"userId": format!("M-{i:03}"), "identities": {"email": format!("m{i}@example.com")}}));
+    }
+    let up = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/audiences/ibiza-dreamers/members",
+            Some("ana"),
+            Some(json!({"members": members})),
+        )
+        .await;
+    assert_eq!(up.status, 200, "{}", up.json);
+    let seen = s
+        .call(
+            "PUT",
+            "/accounts/mpdine/profiles",
+            Some("dina"),
+            Some(json!({"profiles": [{"userId": "SEEN", "identities": {"mobile_number": "+15550001"}}]})),
+        )
+        .await;
+    assert_eq!(seen.status, 200, "{}", seen.json);
+    c.json["id"].as_str().unwrap().to_owned()
+}
+
+/// Every member upserted across the received batches that were answered 2xx.
+fn delivered(r: &Shared) -> BTreeMap<String, Value> {
+    let r = r.lock().unwrap();
+    let mut out = BTreeMap::new();
+    for (answer, _, _, batch) in &r.got {
+        if *answer >= 300 {
+            continue;
+        }
+        for m in batch["members"].as_array().unwrap() {
+            assert_eq!(m["op"], "upsert", "a sync only upserts: {m}");
+            out.insert(
+                m["userId"].as_str().unwrap().to_owned(),
+                m["identities"].clone(),
+            );
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_sync_delivers_exactly_what_the_pull_page_delivers_signed() {
+    let s = Stack::start().await;
+    let (url, r) = receiver().await;
+    let cid = connected(&s, &url, &r).await;
+    let client = WebhookClient::new(Reach::PublicAndLocalHttp).unwrap();
+    let id = ConnectionId::parse(&cid).unwrap();
+
+    assert_eq!(
+        sync(&s.core, &client, &id, 100).await.unwrap(),
+        SyncEnd::Done
+    );
+
+    let got = delivered(&r);
+    assert_eq!(
+        got,
+        pulled(&s, &cid).await,
+        "the output holds what the pull page gives"
+    );
+    assert_eq!(
+        got.len(),
+        252,
+        "every member but the one with no granted identity"
+    );
+    assert_eq!(
+        got["SEEN"],
+        json!({"email": "seen@example.com", "mobile_number": "+15550001"})
+    );
+    assert_eq!(got["UNSEEN"], json!({"email": "unseen@example.com"}));
+    assert!(!got.contains_key("PHONE-ONLY"));
+    let got = r.lock().unwrap().got.clone();
+    assert_eq!(got.len(), 3, "100 members a page, one batch each");
+    for (_, delivery, verified, batch) in &got {
+        assert!(verified, "every batch is signed with the output's secret");
+        assert_eq!(delivery, batch["deliveryId"].as_str().unwrap());
+        assert_eq!(batch["kind"], "sync");
+        assert_eq!(batch["connectionId"], cid.as_str());
+        assert_eq!(batch["accountId"], "mpdine");
+        assert_eq!(batch["ownerAccountId"], "mptravel");
+        assert_eq!(batch["platform"], "google_ads");
+    }
+    let ledger = s
+        .dump()
+        .await
+        .into_iter()
+        .filter(|i| i["entityType"] == "delivery_sent")
+        .count();
+    assert_eq!(ledger, 252, "the ledger holds every member sent");
+    let state = s.core.delivery_state(&id).await.unwrap().unwrap();
+    assert_eq!(serde_json::to_value(state.state).unwrap(), json!("in_sync"));
+    assert_eq!(state.members_delivered, 252);
+}
+
+#[tokio::test]
+async fn a_sync_cut_off_resumes_where_it_stood_and_loses_nothing() {
+    let s = Stack::start().await;
+    let (url, r) = receiver().await;
+    let cid = connected(&s, &url, &r).await;
+    let client = WebhookClient::new(Reach::PublicAndLocalHttp).unwrap();
+    let id = ConnectionId::parse(&cid).unwrap();
+
+    // One page, then the invocation ends (its time is up).
+    assert_eq!(
+        sync(&s.core, &client, &id, 1).await.unwrap(),
+        SyncEnd::Paused
+    );
+    // The next invocation's first send fails: the receiver is down for a moment.
+    r.lock().unwrap().answers.push_back(503);
+    assert_eq!(
+        sync(&s.core, &client, &id, 100).await.unwrap(),
+        SyncEnd::Retry("the webhook answered 503".into())
+    );
+    // Then it completes.
+    assert_eq!(
+        sync(&s.core, &client, &id, 100).await.unwrap(),
+        SyncEnd::Done
+    );
+
+    assert_eq!(delivered(&r), pulled(&s, &cid).await, "nothing lost");
+    let r = r.lock().unwrap();
+    let answers: Vec<u16> = r.got.iter().map(|g| g.0).collect();
+    assert_eq!(answers, vec![200, 503, 200, 200]);
+    assert_eq!(
+        r.got[1].1, r.got[2].1,
+        "the batch re-sent after the failure keeps its deliveryId"
+    );
+    let mut ids: Vec<&str> = r.got.iter().map(|g| g.1.as_str()).collect();
+    ids.dedup();
+    assert_eq!(ids.len(), 3, "no other batch was sent twice");
+}
+
+#[tokio::test]
+async fn a_connection_no_longer_usable_gets_nothing_composed() {
+    let s = Stack::start().await;
+    let (url, r) = receiver().await;
+    let cid = connected(&s, &url, &r).await;
+    let lowered = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/audiences/ibiza-dreamers/sharing/mpdine",
+            Some("ana"),
+            Some(json!({"level": "view_only"})),
+        )
+        .await;
+    assert!(lowered.status < 300, "{}", lowered.json);
+    let client = WebhookClient::new(Reach::PublicAndLocalHttp).unwrap();
+    let id = ConnectionId::parse(&cid).unwrap();
+    assert_eq!(
+        sync(&s.core, &client, &id, 100).await.unwrap(),
+        SyncEnd::Stopped
+    );
+    assert!(
+        r.lock().unwrap().got.is_empty(),
+        "nothing sent after the grant was lowered"
+    );
+}
