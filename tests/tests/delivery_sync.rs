@@ -283,3 +283,89 @@ async fn a_connection_no_longer_usable_gets_nothing_composed() {
         "nothing sent after the grant was lowered"
     );
 }
+
+#[tokio::test]
+async fn a_lowered_grant_takes_back_exactly_what_was_sent_and_a_regrant_syncs_again() {
+    let s = Stack::start().await;
+    let (url, r) = receiver().await;
+    let cid = connected(&s, &url, &r).await;
+    let client = WebhookClient::new(Reach::PublicAndLocalHttp).unwrap();
+    let id = ConnectionId::parse(&cid).unwrap();
+    assert_eq!(
+        sync(&s.core, &client, &id, 100).await.unwrap(),
+        SyncEnd::Done
+    );
+    let sent: Vec<String> = delivered(&r).into_keys().collect();
+    let level = |level: &'static str| {
+        s.call(
+            "PUT",
+            "/accounts/mptravel/audiences/ibiza-dreamers/sharing/mpdine",
+            Some("ana"),
+            Some(json!({ "level": level })),
+        )
+    };
+    assert!(level("view_only").await.status < 300);
+    r.lock().unwrap().got.clear();
+
+    // The receiver is down for the first exit batch: the exit resumes, nothing lost.
+    r.lock().unwrap().answers.push_back(503);
+    assert!(matches!(
+        delivery::sync::exit(&s.core, &client, &id, 100)
+            .await
+            .unwrap(),
+        SyncEnd::Retry(_)
+    ));
+    assert_eq!(
+        delivery::sync::exit(&s.core, &client, &id, 100)
+            .await
+            .unwrap(),
+        SyncEnd::Done
+    );
+
+    let got = r.lock().unwrap().got.clone();
+    let mut removed = Vec::new();
+    for (answer, _, verified, batch) in &got {
+        assert!(verified);
+        assert_eq!(batch["kind"], "exit");
+        if *answer < 300 {
+            for m in batch["members"].as_array().unwrap() {
+                assert_eq!(m["op"], "remove", "an exit carries no member data: {m}");
+                assert!(m.get("identities").is_none());
+                removed.push(m["userId"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(
+        got[0].1, got[1].1,
+        "the failed exit batch is re-sent with its id"
+    );
+    removed.sort();
+    assert_eq!(removed, sent, "a remove for exactly every member sent");
+    let ledger = s
+        .dump()
+        .await
+        .into_iter()
+        .filter(|i| i["entityType"] == "delivery_sent")
+        .count();
+    assert_eq!(ledger, 0, "the ledger is empty after the exit");
+    let state = s.core.delivery_state(&id).await.unwrap().unwrap();
+    assert_eq!(serde_json::to_value(state.state).unwrap(), json!("stopped"));
+    assert_eq!(
+        delivery::sync::exit(&s.core, &client, &id, 100)
+            .await
+            .unwrap(),
+        SyncEnd::Done,
+        "an exit run again sends nothing"
+    );
+    assert_eq!(r.lock().unwrap().got.len(), got.len());
+
+    // Usable again: a full sync again.
+    assert!(level("usable").await.status < 300);
+    r.lock().unwrap().got.clear();
+    assert_eq!(
+        sync(&s.core, &client, &id, 100).await.unwrap(),
+        SyncEnd::Done
+    );
+    assert_eq!(delivered(&r), pulled(&s, &cid).await);
+    assert_eq!(delivered(&r).len(), 252);
+}

@@ -109,10 +109,35 @@ async fn send_page(
     run: &str,
     cursor: &str,
 ) -> Outcome {
-    let c = &page.connection;
+    send_ops(
+        core,
+        client,
+        Composition {
+            kind: BatchKind::Sync,
+            connection: &page.connection,
+            output: &page.output,
+            ops: &page.ops,
+            run: &format!("{run}\n{cursor}"),
+        },
+    )
+    .await
+}
+
+/// What one page's batches are made of.
+struct Composition<'a> {
+    kind: BatchKind,
+    connection: &'a sharing_core::items::ConnectionItem,
+    output: &'a sharing_core::outputs::OutputItem,
+    ops: &'a [sharing_core::delivery::MemberOp],
+    /// The run and the page's place in it, from which the batches' ids derive.
+    run: &'a str,
+}
+
+async fn send_ops(core: &Core, client: &WebhookClient, page: Composition<'_>) -> Outcome {
+    let c = page.connection;
     let envelope = Batch {
         delivery_id: String::new(),
-        kind: BatchKind::Sync,
+        kind: page.kind,
         connection_id: c.id.to_string(),
         audience_id: c.audience_id.to_string(),
         owner_account_id: c
@@ -142,12 +167,12 @@ async fn send_page(
         .map(|s| s.reveal().to_owned())
         .collect();
     let webhook = client.to(url, secrets);
-    for (i, members) in batch::cut(page.ops.clone(), envelope_bytes)
+    for (i, members) in batch::cut(page.ops.to_vec(), envelope_bytes)
         .into_iter()
         .enumerate()
     {
         let batch = Batch {
-            delivery_id: delivery_id(c.id.as_str(), &format!("{run}\n{cursor}"), i),
+            delivery_id: delivery_id(c.id.as_str(), page.run, i),
             members,
             ..envelope.clone()
         };
@@ -160,4 +185,69 @@ async fn send_page(
         }
     }
     Outcome::Delivered
+}
+
+/// Runs connection `cid`'s exit for at most `max_pages` pages: a `remove` for every
+/// member its output was sent, the ledger emptied as they are delivered; the delivery
+/// ends `stopped`.
+pub async fn exit(
+    core: &Core,
+    client: &WebhookClient,
+    cid: &ConnectionId,
+    max_pages: usize,
+) -> sharing_core::Result<SyncEnd> {
+    let mut state = core
+        .delivery_state(cid)
+        .await?
+        .unwrap_or_else(|| DeliveryStateItem {
+            connection_id: cid.clone(),
+            state: DeliveryState::Stopped,
+            granted: None,
+            members_delivered: 0,
+            last_delivered_at: None,
+            last_error: None,
+            run: None,
+            resume_after: None,
+            version: 0,
+        });
+    for _ in 0..max_pages {
+        let Some(page) = core.exit_page(cid, PAGE_SIZE).await? else {
+            state.state = DeliveryState::Stopped;
+            state.run = None;
+            state.resume_after = None;
+            state.version += 1;
+            core.put_delivery_state(&state).await?;
+            return Ok(SyncEnd::Done);
+        };
+        // The page is the ledger's first entries until they are deleted: composed again
+        // after a failure, it is the same page, with the same ids.
+        let first = page.ledger.first().map(|(u, _)| u.as_str()).unwrap_or("");
+        let run = format!("exit\n{}\n{first}", state.version);
+        let outcome = send_ops(
+            core,
+            client,
+            Composition {
+                kind: BatchKind::Exit,
+                connection: &page.connection,
+                output: &page.output,
+                ops: &page.ops,
+                run: &run,
+            },
+        )
+        .await;
+        match outcome {
+            Outcome::Delivered => {}
+            Outcome::Retry(why) => return Ok(SyncEnd::Retry(why)),
+            Outcome::Failing(why) => {
+                state.state = DeliveryState::Failing;
+                state.last_error = Some(why.clone());
+                state.version += 1;
+                core.put_delivery_state(&state).await?;
+                return Ok(SyncEnd::Failing(why));
+            }
+        }
+        core.record_sent(cid, page.ledger).await?;
+        state.last_delivered_at = Some(core.now_rfc3339());
+    }
+    Ok(SyncEnd::Paused)
 }

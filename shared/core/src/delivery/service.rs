@@ -189,3 +189,60 @@ impl Core {
         self.table.put(state, None).await.map(|_| ())
     }
 }
+
+/// One composed page of an exit: removes for members the ledger holds.
+#[derive(Debug, Clone)]
+pub struct ExitPage {
+    pub connection: ConnectionItem,
+    pub output: OutputItem,
+    pub ops: Vec<MemberOp>,
+    pub ledger: Vec<(String, Ledger)>,
+}
+
+impl Core {
+    /// Composes one page of connection `cid`'s exit: a `remove` for each of the first
+    /// `limit` members its ledger holds (each page's entries are deleted once it is
+    /// delivered, so the next page is the next first). `None`: nothing left to take back,
+    /// or no connection or output to send it through.
+    pub async fn exit_page(&self, cid: &ConnectionId, limit: i32) -> Result<Option<ExitPage>> {
+        let Some(connection) = self
+            .table
+            .get::<ConnectionItem>(&keys::connection(cid))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Ok(output_id) = OutputId::parse(&connection.output_id) else {
+            return Ok(None);
+        };
+        let q = Query::table(keys::delivery_partition(cid)).prefix(keys::DELIVERY_SENT_PREFIX);
+        let page = PageRequest {
+            limit,
+            cursor: None,
+        };
+        let output_key = keys::output(&connection.account_id, &output_id);
+        let (sent, output) = tokio::try_join!(
+            self.table.query::<SentItem>(&q, &page),
+            self.table.get::<OutputItem>(&output_key),
+        )?;
+        let Some(output) = output else {
+            return Ok(None);
+        };
+        if sent.items.is_empty() {
+            return Ok(None);
+        }
+        let mut ops = Vec::with_capacity(sent.items.len());
+        let mut ledger = Vec::with_capacity(sent.items.len());
+        for s in &sent.items {
+            let step = super::plan::exit_step(&s.user_id, &s.sent());
+            ops.extend(step.op);
+            ledger.push((s.user_id.clone(), step.ledger));
+        }
+        Ok(Some(ExitPage {
+            connection,
+            output,
+            ops,
+            ledger,
+        }))
+    }
+}
