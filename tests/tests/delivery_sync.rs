@@ -369,3 +369,104 @@ async fn a_lowered_grant_takes_back_exactly_what_was_sent_and_a_regrant_syncs_ag
     assert_eq!(delivered(&r), pulled(&s, &cid).await);
     assert_eq!(delivered(&r).len(), 252);
 }
+
+#[tokio::test]
+async fn added_changed_and_removed_members_reach_the_output_as_changes() {
+    let s = Stack::start().await;
+    let (url, r) = receiver().await;
+    let cid = connected(&s, &url, &r).await;
+    let client = WebhookClient::new(Reach::PublicAndLocalHttp).unwrap();
+    let id = ConnectionId::parse(&cid).unwrap();
+    assert_eq!(
+        sync(&s.core, &client, &id, 100).await.unwrap(),
+        SyncEnd::Done
+    );
+    let synced: BTreeMap<String, i64> = {
+        let r = r.lock().unwrap();
+        r.got
+            .iter()
+            .flat_map(|g| g.3["members"].as_array().unwrap().clone())
+            .map(|m| {
+                (
+                    m["userId"].as_str().unwrap().to_owned(),
+                    m["version"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    r.lock().unwrap().got.clear();
+
+    let up = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/audiences/ibiza-dreamers/members",
+            Some("ana"),
+            Some(json!({
+                "members": [
+                    {"userId": "NEW", "identities": {"email": "new@example.com"}},
+                    {"userId": "UNSEEN", "identities": {"email": "changed@example.com", "mobile_number": "+15550002"}},
+                    {"userId": "PHONE-ONLY-2", "identities": {"mobile_number": "+15550009"}}
+                ],
+                "remove": ["M-007", "NEVER-THERE"]
+            })),
+        )
+        .await;
+    assert_eq!(up.status, 200, "{}", up.json);
+    let changed: Vec<String> = ["NEW", "UNSEEN", "PHONE-ONLY-2", "M-007", "NEVER-THERE"]
+        .map(String::from)
+        .to_vec();
+    assert_eq!(
+        delivery::sync::changes(&s.core, &client, &id, &changed, "seq-1")
+            .await
+            .unwrap(),
+        SyncEnd::Done
+    );
+    let got = r.lock().unwrap().got.clone();
+    assert_eq!(got.len(), 1, "one changes batch");
+    let batch = &got[0].3;
+    assert!(got[0].2, "signed");
+    assert_eq!(batch["kind"], "changes");
+    let ops: Vec<(String, String)> = batch["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["op"].as_str().unwrap().to_owned(),
+                m["userId"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        ops,
+        vec![
+            ("upsert".to_owned(), "NEW".to_owned()),
+            ("upsert".to_owned(), "UNSEEN".to_owned()),
+            ("remove".to_owned(), "M-007".to_owned()),
+        ],
+        "no identity granted and never sent, never there: nothing for those"
+    );
+    let unseen = &batch["members"][1];
+    assert_eq!(
+        unseen["identities"],
+        json!({"email": "changed@example.com"})
+    );
+    assert!(
+        unseen["version"].as_i64().unwrap() > synced["UNSEEN"],
+        "a change's version is above the one the output holds"
+    );
+    assert!(batch["members"][2]["version"].as_i64().unwrap() > synced["M-007"]);
+
+    // The same change set handed over again (a redelivered stream record): nothing new.
+    assert_eq!(
+        delivery::sync::changes(&s.core, &client, &id, &changed, "seq-1")
+            .await
+            .unwrap(),
+        SyncEnd::Done
+    );
+    assert_eq!(
+        r.lock().unwrap().got.len(),
+        1,
+        "a change the ledger reflects is not re-sent"
+    );
+}

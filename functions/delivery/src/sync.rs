@@ -251,3 +251,51 @@ pub async fn exit(
     }
     Ok(SyncEnd::Paused)
 }
+
+/// Sends the changes of these members (at most 100) to connection `cid`'s output, as a
+/// `changes` batch: what the stream hands over as members are added, changed and
+/// removed. `batch_key` names the change set (the stream records' sequence numbers), so
+/// a retried set keeps its `deliveryId`s.
+pub async fn changes(
+    core: &Core,
+    client: &WebhookClient,
+    cid: &ConnectionId,
+    user_ids: &[String],
+    batch_key: &str,
+) -> sharing_core::Result<SyncEnd> {
+    let page = match core.changes_page(cid, user_ids).await? {
+        Composed::Stopped => return Ok(SyncEnd::Stopped),
+        Composed::Page(p) => p,
+    };
+    if page.ops.is_empty() {
+        return Ok(SyncEnd::Done);
+    }
+    let outcome = send_ops(
+        core,
+        client,
+        Composition {
+            kind: BatchKind::Changes,
+            connection: &page.connection,
+            output: &page.output,
+            ops: &page.ops,
+            run: &format!("changes\n{batch_key}"),
+        },
+    )
+    .await;
+    match outcome {
+        Outcome::Delivered => {
+            let sent = page.ops.len() as i64;
+            let SyncPage { ledger, .. } = *page;
+            core.record_sent(cid, ledger).await?;
+            if let Some(mut state) = core.delivery_state(cid).await? {
+                state.members_delivered += sent;
+                state.last_delivered_at = Some(core.now_rfc3339());
+                state.version += 1;
+                core.put_delivery_state(&state).await?;
+            }
+            Ok(SyncEnd::Done)
+        }
+        Outcome::Retry(why) => Ok(SyncEnd::Retry(why)),
+        Outcome::Failing(why) => Ok(SyncEnd::Failing(why)),
+    }
+}

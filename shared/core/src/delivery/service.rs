@@ -53,7 +53,26 @@ fn member_version(m: &AudienceMemberItem) -> i64 {
     .map_or(0, |t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
+/// Whether the connection's account may have the audience delivered to its output now.
+fn delivers(audience: &AudienceItem, connection: &ConnectionItem, now: i64) -> bool {
+    let b = &connection.account_id;
+    access_of(audience, b, now) >= AccessLevel::Usable
+        && platform_allowed(audience, b, &connection.platform)
+}
+
 impl Core {
+    /// The connection (a strong read) and its output's id, while both are there.
+    async fn connection_of(
+        &self,
+        cid: &ConnectionId,
+    ) -> Result<Option<(ConnectionItem, OutputId)>> {
+        let connection = self
+            .table
+            .get::<ConnectionItem>(&keys::connection(cid))
+            .await?;
+        Ok(connection.and_then(|c| OutputId::parse(&c.output_id).ok().map(|o| (c, o))))
+    }
+
     /// Composes one page of connection `cid`'s sync, from `cursor` (`None`: the first).
     pub async fn sync_page(
         &self,
@@ -61,14 +80,7 @@ impl Core {
         cursor: Option<String>,
         limit: i32,
     ) -> Result<Composed> {
-        let Some(connection) = self
-            .table
-            .get::<ConnectionItem>(&keys::connection(cid))
-            .await?
-        else {
-            return Ok(Composed::Stopped);
-        };
-        let Ok(output_id) = OutputId::parse(&connection.output_id) else {
+        let Some((connection, output_id)) = self.connection_of(cid).await? else {
             return Ok(Composed::Stopped);
         };
         let b = &connection.account_id;
@@ -85,21 +97,91 @@ impl Core {
         let (Some(audience), Some(output)) = (audience, output) else {
             return Ok(Composed::Stopped);
         };
-        let now = self.now_epoch();
-        if access_of(&audience, b, now) < AccessLevel::Usable
-            || !platform_allowed(&audience, b, &connection.platform)
-        {
+        if !delivers(&audience, &connection, self.now_epoch()) {
             return Ok(Composed::Stopped);
         }
+        let page = self
+            .compose(
+                connection,
+                &audience,
+                output,
+                &members.items,
+                &[],
+                Why::Sync,
+            )
+            .await?;
+        Ok(Composed::Page(Box::new(SyncPage {
+            next_cursor: members.next_cursor,
+            ..page
+        })))
+    }
+
+    /// Composes the changes of these members (at most 100: one BatchGetItem) for
+    /// connection `cid`: an upsert for each present one the ledger does not already
+    /// reflect, a remove for each one gone that was sent.
+    pub async fn changes_page(&self, cid: &ConnectionId, user_ids: &[String]) -> Result<Composed> {
+        let Some((connection, output_id)) = self.connection_of(cid).await? else {
+            return Ok(Composed::Stopped);
+        };
+        let member_keys: Vec<Key> = user_ids
+            .iter()
+            .map(|u| keys::audience_member(&connection.audience_id, u))
+            .collect();
+        let audience_key = keys::audience(&connection.audience_id);
+        let output_key = keys::output(&connection.account_id, &output_id);
+        let (audience, members, output) = tokio::try_join!(
+            self.table.get::<AudienceItem>(&audience_key),
+            self.table.batch_get::<AudienceMemberItem>(&member_keys),
+            self.table.get::<OutputItem>(&output_key),
+        )?;
+        let (Some(audience), Some(output)) = (audience, output) else {
+            return Ok(Composed::Stopped);
+        };
+        if !delivers(&audience, &connection, self.now_epoch()) {
+            return Ok(Composed::Stopped);
+        }
+        // In the order handed over (the stream's), not BatchGetItem's.
+        let mut members = members;
+        let at: HashMap<&str, usize> = user_ids
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.as_str(), i))
+            .collect();
+        members.sort_by_key(|m| at.get(m.user_id.as_str()).copied());
+        let present: HashSet<&str> = members.iter().map(|m| m.user_id.as_str()).collect();
+        let gone: Vec<&str> = user_ids
+            .iter()
+            .map(String::as_str)
+            .filter(|u| !present.contains(u))
+            .collect();
+        let page = self
+            .compose(connection, &audience, output, &members, &gone, Why::Change)
+            .await?;
+        Ok(Composed::Page(Box::new(page)))
+    }
+
+    /// The operations for `members` (present) and `gone` (removed) on a connection that
+    /// delivers, and the ledger after them.
+    async fn compose(
+        &self,
+        connection: ConnectionItem,
+        audience: &AudienceItem,
+        output: OutputItem,
+        members: &[AudienceMemberItem],
+        gone: &[&str],
+        why: Why,
+    ) -> Result<SyncPage> {
+        let b = &connection.account_id;
+        let cid = &connection.id;
         let owner = &audience.owner_account_id;
         let (grantee, seen) = if owner == b {
             (Grantee::Owner, HashSet::new())
         } else {
             let grants = self.identity_grants_of(owner, b).await?;
-            let seen = if members.items.is_empty() {
+            let seen = if members.is_empty() {
                 HashSet::new()
             } else {
-                self.seen_by(b, &members.items, &grants).await?
+                self.seen_by(b, members, &grants).await?
             };
             (
                 Grantee::Receiver {
@@ -109,9 +191,10 @@ impl Core {
             )
         };
         let ledger_keys: Vec<Key> = members
-            .items
             .iter()
-            .map(|m| keys::delivery_sent(cid, &m.user_id))
+            .map(|m| m.user_id.as_str())
+            .chain(gone.iter().copied())
+            .map(|u| keys::delivery_sent(cid, u))
             .collect();
         let sent: HashMap<String, SentItem> = if ledger_keys.is_empty() {
             HashMap::new()
@@ -123,33 +206,37 @@ impl Core {
                 .map(|s| (s.user_id.clone(), s))
                 .collect()
         };
-        let mut ops = Vec::with_capacity(members.items.len());
-        let mut ledger = Vec::with_capacity(members.items.len());
-        for m in &members.items {
-            let before = sent.get(&m.user_id).map(SentItem::sent);
-            let step = member_step(
-                &Member {
-                    user_id: &m.user_id,
-                    identities: Some(&m.identities),
-                    seen: seen.contains(&m.user_id),
-                    version: member_version(m),
-                },
-                before.as_ref(),
-                &grantee,
-                Why::Sync,
-            );
+        // A removal's version: when it is composed (after every change it follows).
+        let removed_at = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
+        let mut ops = Vec::with_capacity(members.len() + gone.len());
+        let mut ledger = Vec::with_capacity(members.len() + gone.len());
+        let now_members = members.iter().map(|m| Member {
+            user_id: &m.user_id,
+            identities: Some(&m.identities),
+            seen: seen.contains(&m.user_id),
+            version: member_version(m),
+        });
+        let gone_members = gone.iter().map(|u| Member {
+            user_id: u,
+            identities: None,
+            seen: false,
+            version: removed_at,
+        });
+        for member in now_members.chain(gone_members) {
+            let before = sent.get(member.user_id).map(SentItem::sent);
+            let step = member_step(&member, before.as_ref(), &grantee, why);
             ops.extend(step.op);
             if step.ledger != Ledger::Keep {
-                ledger.push((m.user_id.clone(), step.ledger));
+                ledger.push((member.user_id.to_owned(), step.ledger));
             }
         }
-        Ok(Composed::Page(Box::new(SyncPage {
+        Ok(SyncPage {
             connection,
             output,
             ops,
             ledger,
-            next_cursor: members.next_cursor,
-        })))
+            next_cursor: None,
+        })
     }
 
     /// Records a delivered page in the ledger (batched writes of 25).
@@ -205,14 +292,7 @@ impl Core {
     /// delivered, so the next page is the next first). `None`: nothing left to take back,
     /// or no connection or output to send it through.
     pub async fn exit_page(&self, cid: &ConnectionId, limit: i32) -> Result<Option<ExitPage>> {
-        let Some(connection) = self
-            .table
-            .get::<ConnectionItem>(&keys::connection(cid))
-            .await?
-        else {
-            return Ok(None);
-        };
-        let Ok(output_id) = OutputId::parse(&connection.output_id) else {
+        let Some((connection, output_id)) = self.connection_of(cid).await? else {
             return Ok(None);
         };
         let q = Query::table(keys::delivery_partition(cid)).prefix(keys::DELIVERY_SENT_PREFIX);
