@@ -70,6 +70,13 @@ def filter_body(context, body):
     # Each member at most once per call.
     if isinstance(body.get("members"), list) and _users_repeat(body["members"]):
         return False
+    # ... in members or remove, all told (the schema's uniqueItems covers remove alone).
+    if isinstance(body.get("remove"), list):
+        removed = [json.dumps(u) for u in body["remove"]]
+        members = body.get("members") if isinstance(body.get("members"), list) else []
+        added = {json.dumps(m.get("userId")) for m in members if isinstance(m, dict)}
+        if len(removed) != len(set(removed)) or added.intersection(removed):
+            return False
     # A user's role must exist: the built-in ones do; a custom role id the fuzzer made
     # up does not (400, naming GET .../roles).
     role = body.get("role")
