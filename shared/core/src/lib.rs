@@ -33,7 +33,7 @@ pub mod roles;
 pub mod sharing;
 pub mod startup;
 pub mod store;
-pub mod usage;
+pub use connections::usage;
 pub mod validate;
 pub mod write;
 

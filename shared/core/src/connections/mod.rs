@@ -6,6 +6,8 @@
 //! window or a platform taken off the grant suspends it at once, and it comes back as
 //! soon as both hold again.
 
+pub mod usage;
+
 use crate::audiences::{access_of, platform_allowed};
 use crate::clock::rfc3339_epoch;
 use crate::error::{Error, Result};
