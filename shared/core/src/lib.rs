@@ -29,7 +29,7 @@ pub mod members;
 pub mod outbox;
 pub mod outputs;
 pub mod plan;
-pub mod roles;
+pub use accounts::roles;
 pub mod sharing;
 pub mod startup;
 pub mod store;

@@ -1,6 +1,8 @@
 //! Accounts, users and their roles: who the caller is in an account, `GET /me`, and the
 //! user management of admins (with the rule that an account keeps at least one admin).
 
+pub mod roles;
+
 use crate::activity::{Entry, action};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
