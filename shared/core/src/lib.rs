@@ -17,7 +17,7 @@ pub mod delivery;
 pub mod email;
 pub mod entity;
 pub mod error;
-pub mod explain;
+pub use sharing::explain;
 pub mod fixture;
 pub mod idempotency;
 pub mod identity_grants;

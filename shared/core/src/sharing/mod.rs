@@ -5,6 +5,8 @@
 //! receivers' grant items (which feed "Shared with me") and the activity of each account
 //! touched. Access-request approval goes through the same `add_sharing_change`.
 
+pub mod explain;
+
 use crate::access_requests::validate_platforms;
 use crate::activity::{Entry, action};
 use crate::audiences::{access_of, check_if_match, grant_item};
