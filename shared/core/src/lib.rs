@@ -7,11 +7,12 @@
 pub mod access_requests;
 pub mod accounts;
 pub mod activity;
-pub mod apply_defaults;
+pub use defaults::apply as apply_defaults;
 pub mod audiences;
 pub mod budget;
 pub mod clock;
 pub mod connections;
+pub mod defaults;
 pub mod cursor;
 pub mod delivery;
 pub mod email;
