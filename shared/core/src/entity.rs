@@ -89,14 +89,14 @@ mod tests {
     use crate::access_requests::{
         AccessRequestItem, AccessRequestView, Campaign, PendingRequestItem, RequestStatus, UserRef,
     };
+    use crate::connections::usage::ConnectionUsageItem;
     use crate::identity_grants::IdentityGrantItem;
     use crate::ids::{
         AccountId, AudienceId, ConnectionId, OrganizationId, RequestId, RoleId, UserId,
     };
     use crate::items::*;
     use crate::members::{AudienceMemberItem, SeenProfileItem};
-    use crate::outbox::{OutboxItem, OutboxStatus};
-    use crate::usage::ConnectionUsageItem;
+    use crate::notify::outbox::{OutboxItem, OutboxStatus};
     use crate::write::{Action, Update};
     use sharing_policy::{IdentityType, ShareLevel};
     use std::collections::BTreeMap;
@@ -242,7 +242,7 @@ mod tests {
     }
 
     fn outbox(status: OutboxStatus) -> OutboxItem {
-        crate::outbox::tests::item(status)
+        crate::notify::outbox::tests::item(status)
     }
 
     #[test]

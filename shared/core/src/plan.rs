@@ -14,7 +14,7 @@
 //! The answer rides in the transaction ([`Tx::answers`]), so a POST with an
 //! `Idempotency-Key` records it with its write (see [`crate::idempotency`]). Applying
 //! the defaults to many audiences is a batch whose per-audience progress is its answer;
-//! it plans each audience purely ([`crate::apply_defaults::plan_defaults`]) and keeps
+//! it plans each audience purely ([`crate::defaults::apply::plan_defaults`]) and keeps
 //! its own bounded [`Retry`].
 
 use crate::Core;
