@@ -2,11 +2,9 @@
 
 use super::*;
 
+pub use crate::validate::{MAX_PLATFORM_CHARS, MAX_PLATFORMS};
+
 pub const MAX_DETAILS_CHARS: usize = 4000;
-
-pub const MAX_PLATFORMS: usize = 20;
-
-pub const MAX_PLATFORM_CHARS: usize = 100;
 
 pub const MAX_REASON_CHARS: usize = 2000;
 

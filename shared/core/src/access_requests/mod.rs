@@ -40,7 +40,7 @@ use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 pub(super) fn facts(kind: EmailKind, item: &AccessRequestItem) -> EmailFacts {

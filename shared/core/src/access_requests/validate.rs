@@ -67,7 +67,7 @@ impl NewAccessRequest {
             )));
         }
         self.campaign.validate()?;
-        validate_platforms("activationPlatforms", &self.activation_platforms)?;
+        crate::validate::platforms("activationPlatforms", &self.activation_platforms)?;
         Ok(())
     }
 }
@@ -88,30 +88,4 @@ impl Campaign {
             MAX_DETAILS_CHARS,
         )
     }
-}
-
-/// A list of activation platforms (a request's, or a grant's `allowedPlatforms`): 1 to
-/// 20 distinct single-line names of at most 100 characters.
-pub(crate) fn validate_platforms(field: &str, platforms: &[String]) -> Result<()> {
-    if platforms.is_empty() {
-        return Err(Error::Validation(format!(
-            "{field} must name at least one platform"
-        )));
-    }
-    if platforms.len() > MAX_PLATFORMS {
-        return Err(Error::Validation(format!(
-            "{field} has {} entries; at most {MAX_PLATFORMS} are allowed",
-            platforms.len()
-        )));
-    }
-    let mut seen = BTreeSet::new();
-    for (i, p) in platforms.iter().enumerate() {
-        crate::validate::single_line(&format!("{field}[{i}]"), p, MAX_PLATFORM_CHARS)?;
-        if !seen.insert(p.as_str()) {
-            return Err(Error::Validation(format!(
-                "{field} lists '{p}' more than once"
-            )));
-        }
-    }
-    Ok(())
 }

@@ -9,7 +9,6 @@ pub mod explain;
 
 mod service;
 
-use crate::access_requests::validate_platforms;
 use crate::activity::{Entry, action};
 use crate::audiences::{access_of, check_if_match, grant_item};
 use crate::clock::{parse_rfc3339, rfc3339};
@@ -315,7 +314,7 @@ pub fn build_grant(
         )));
     }
     if let Some(p) = &terms.allowed_platforms {
-        validate_platforms("allowedPlatforms", p)?;
+        crate::validate::platforms("allowedPlatforms", p)?;
     }
     let (starts_at, starts_at_epoch) = starts.unzip();
     let (expires_at, expires_at_epoch) = expires.unzip();
