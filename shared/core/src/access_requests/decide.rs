@@ -139,11 +139,13 @@ impl Planner for DecideRequest<'_> {
                         at,
                         &mut tx,
                         Decide::Audience,
-                        member.user_id.as_str(),
-                        audience,
-                        &changes,
-                        Some(id),
-                        GrantSource::AccessRequest,
+                        SharingChange {
+                            actor: member.user_id.as_str(),
+                            audience,
+                            changes: &changes,
+                            request_id: Some(id),
+                            source: GrantSource::AccessRequest,
+                        },
                     )?;
                 }
                 decided.status = RequestStatus::Approved;

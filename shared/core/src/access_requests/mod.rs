@@ -32,7 +32,7 @@ use crate::notify::email::{EmailFacts, EmailKind};
 use crate::notify::outbox::add_email;
 use crate::plan::{Conflict, Plan, Planner, Stamp};
 use crate::sharing::{
-    Desired, GrantTerms, Provenance, add_sharing_change, build_grant, plan_changes,
+    Desired, GrantTerms, Provenance, SharingChange, add_sharing_change, build_grant, plan_changes,
 };
 use crate::store::{Page, PageRequest, Query};
 use crate::write::{Cond, Tx};

@@ -170,3 +170,19 @@ fn last_admin(account: &AccountId) -> Error {
         "this is the last admin of account '{account}'; make another user admin first"
     ))
 }
+
+/// One membership write: who writes it, the account (with the name and organization
+/// the membership copies), the user and what the membership says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MembershipWrite<'a> {
+    /// The fixture loader also writes the global `USER#{u}` record. An account's admin
+    /// never does: the address it sets is its account's address for the user (the
+    /// membership), and it changes nothing another account holds.
+    pub by_ops: bool,
+    pub actor: &'a str,
+    pub account_id: &'a AccountId,
+    pub account_name: &'a str,
+    pub organization_id: &'a OrganizationId,
+    pub user_id: &'a UserId,
+    pub input: &'a UserInput,
+}

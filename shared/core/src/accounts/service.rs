@@ -170,13 +170,15 @@ impl Core {
         input.validate()?;
         self.write_membership_over(
             reads,
-            false,
-            member.user_id.as_str(),
-            &member.account_id,
-            &member.account_name,
-            &member.organization_id,
-            user_id,
-            input,
+            MembershipWrite {
+                by_ops: false,
+                actor: member.user_id.as_str(),
+                account_id: &member.account_id,
+                account_name: &member.account_name,
+                organization_id: &member.organization_id,
+                user_id,
+                input,
+            },
         )
         .await
     }
@@ -184,27 +186,12 @@ impl Core {
     /// The write behind `put_user`, also used by the fixture loader (as ops).
     pub(crate) async fn write_membership(
         &self,
-        actor: &str,
-        account_id: &AccountId,
-        account_name: &str,
-        organization_id: &OrganizationId,
-        user_id: &UserId,
-        input: &UserInput,
+        write: MembershipWrite<'_>,
     ) -> Result<(UserView, bool)> {
         let reads = self
-            .membership_write_reads(account_id, user_id, input)
+            .membership_write_reads(write.account_id, write.user_id, write.input)
             .await?;
-        self.write_membership_over(
-            reads,
-            true,
-            actor,
-            account_id,
-            account_name,
-            organization_id,
-            user_id,
-            input,
-        )
-        .await
+        self.write_membership_over(reads, write).await
     }
 
     /// What a membership write stands on, read together: the membership as it is, and
@@ -226,22 +213,20 @@ impl Core {
     }
 
     /// [`Core::write_membership`] over what [`Core::membership_write_reads`] read.
-    #[allow(clippy::too_many_arguments)]
-    ///
-    /// `by_ops`: the fixture loader also writes the global `USER#{u}` record. An account's
-    /// admin never does: the address it sets is its account's address for the user (the
-    /// membership), and it changes nothing another account holds.
     pub(super) async fn write_membership_over(
         &self,
         (before, role): (Option<MembershipItem>, Option<RoleItem>),
-        by_ops: bool,
-        actor: &str,
-        account_id: &AccountId,
-        account_name: &str,
-        organization_id: &OrganizationId,
-        user_id: &UserId,
-        input: &UserInput,
+        write: MembershipWrite<'_>,
     ) -> Result<(UserView, bool)> {
+        let MembershipWrite {
+            by_ops,
+            actor,
+            account_id,
+            account_name,
+            organization_id,
+            user_id,
+            input,
+        } = write;
         let role_key = keys::role(account_id, &input.role);
         if input.role.built_in().is_none() && role.is_none() {
             return Err(unknown_role(account_id, &input.role));

@@ -313,21 +313,35 @@ fn level_json(e: &Option<SharingEntry>) -> serde_json::Value {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SharingMoved;
 
-/// Adds one sharing change of `audience` to `tx`, at the time and with the ids of
-/// `stamp`: the audience item (guarded, as step `audience_step`, by the `sharingVersion`
-/// it was read at), grant puts and deletes, and the activity of the owner and of each
-/// receiver. Answers the audience as it will be after the commit. Pure.
-#[allow(clippy::too_many_arguments)]
+/// One sharing change of an audience: who makes it, the audience as it was read (its
+/// `sharingVersion` guards the write), the receivers whose grant changes, and where the
+/// grants come from (an access request names itself).
+#[derive(Debug, Clone, Copy)]
+pub struct SharingChange<'a> {
+    pub actor: &'a str,
+    pub audience: &'a AudienceItem,
+    pub changes: &'a [GrantChange],
+    pub request_id: Option<&'a RequestId>,
+    pub source: GrantSource,
+}
+
+/// Adds `change` to `tx`, at the time and with the ids of `stamp`: the audience item
+/// (guarded, as step `audience_step`, by the `sharingVersion` it was read at), grant puts
+/// and deletes, and the activity of the owner and of each receiver. Answers the audience
+/// as it will be after the commit. Pure.
 pub fn add_sharing_change<W>(
     stamp: Stamp<'_>,
     tx: &mut Tx<W>,
     audience_step: W,
-    actor: &str,
-    audience: &AudienceItem,
-    changes: &[GrantChange],
-    request_id: Option<&RequestId>,
-    source: GrantSource,
+    change: SharingChange<'_>,
 ) -> Result<AudienceItem> {
+    let SharingChange {
+        actor,
+        audience,
+        changes,
+        request_id,
+        source,
+    } = change;
     let now = stamp.epoch();
     let mut after = audience.clone();
     // Grants that are over for good are dropped from the map as we go (their grant
@@ -455,11 +469,13 @@ impl Planner for ChangeSharing<'_> {
             at,
             &mut tx,
             SharingMoved,
-            self.actor,
-            audience,
-            &changes,
-            None,
-            GrantSource::Grant,
+            SharingChange {
+                actor: self.actor,
+                audience,
+                changes: &changes,
+                request_id: None,
+                source: GrantSource::Grant,
+            },
         )?;
         Ok(Plan::Commit(tx, sharing_view(&after, now)))
     }

@@ -4,27 +4,13 @@ use super::*;
 
 impl Core {
     /// [`add_sharing_change`] now, with the core's ids.
-    #[allow(clippy::too_many_arguments)]
     pub fn add_sharing_change<W>(
         &self,
         tx: &mut Tx<W>,
         audience_step: W,
-        actor: &str,
-        audience: &AudienceItem,
-        changes: &[GrantChange],
-        request_id: Option<&RequestId>,
-        source: GrantSource,
+        change: SharingChange<'_>,
     ) -> Result<AudienceItem> {
-        add_sharing_change(
-            self.stamp(),
-            tx,
-            audience_step,
-            actor,
-            audience,
-            changes,
-            request_id,
-            source,
-        )
+        add_sharing_change(self.stamp(), tx, audience_step, change)
     }
 
     /// `GET /accounts/{a}/audiences/{id}/sharing`: one round trip.
