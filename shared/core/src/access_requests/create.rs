@@ -183,8 +183,9 @@ impl Planner for CreateRequest<'_> {
         }
         .add_between_at(at, &mut tx, &owner, &member.account_id)?;
 
-        tx.answers(&item.request)?;
-        Ok(Plan::Commit(tx, item.request))
+        let view = item.into_view();
+        tx.answers(&view)?;
+        Ok(Plan::Commit(tx, view))
     }
 
     fn on_guard(&self, step: Create) -> Conflict {

@@ -55,7 +55,7 @@ impl Planner for DecideRequest<'_> {
     fn plan(&mut self, state: &ToDecide, at: Stamp<'_>) -> Result<Plan<Decide, AccessRequestView>> {
         let (member, id) = (self.member, self.id);
         let item = Core::visible_request(member, id, state.request.clone())?;
-        let audience_id = item.request.audience_id.clone();
+        let audience_id = item.audience_id.clone();
         let audience = state.audience.as_ref().ok_or_else(|| {
             Error::NotFound(format!(
                 "audience '{audience_id}' of this request no longer exists"
@@ -70,7 +70,7 @@ impl Planner for DecideRequest<'_> {
             || {
                 format!(
                     "only account '{}', which owns the audience, can approve or deny this request",
-                    item.request.owner_account_id
+                    item.owner_account_id
                 )
             },
         )?;
@@ -84,7 +84,7 @@ impl Planner for DecideRequest<'_> {
         // The request's own validity (400) before the stored state (409).
         let verdict = match decision {
             Decision::Approve(input) => Verdict::Grant(approved_grant(
-                &item.request,
+                &item.view(),
                 input,
                 &Provenance {
                     source: GrantSource::AccessRequest,
@@ -106,16 +106,16 @@ impl Planner for DecideRequest<'_> {
                 Verdict::Deny(reason)
             }
         };
-        if item.request.status != RequestStatus::Pending {
+        if item.status != RequestStatus::Pending {
             return Err(Error::Conflict(format!(
                 "access request '{id}' was already {}",
-                item.request.status.as_str()
+                item.status.as_str()
             )));
         }
-        let requester = item.request.requester_account_id.clone();
-        let owner = item.request.owner_account_id.clone();
+        let requester = item.requester_account_id.clone();
+        let owner = item.owner_account_id.clone();
 
-        let mut decided = item.request.clone();
+        let mut decided = item.view();
         decided.decided_at = Some(at.rfc3339());
         decided.decided_by = Some(UserRef {
             user_id: member.user_id.clone(),
@@ -180,7 +180,7 @@ impl Planner for DecideRequest<'_> {
             Cond::eq("status", &RequestStatus::Pending)?,
         )?;
         tx.delete(keys::pending_request(&audience_id, &requester));
-        match usable_address(&new_item.request.requested_by.email) {
+        match usable_address(&new_item.requested_by.email) {
             Some(to) => {
                 add_email(
                     at,
@@ -203,18 +203,19 @@ impl Planner for DecideRequest<'_> {
             before: Some(before),
             after: Some(after),
             request_id: Some(id.clone()),
-            expires_at: new_item.request.expires_at.clone(),
-            starts_at: new_item.request.starts_at.clone(),
-            fallback_level: new_item.request.fallback_level,
-            allowed_platforms: new_item.request.allowed_platforms.clone(),
-            source: (new_item.request.status == RequestStatus::Approved)
+            expires_at: new_item.expires_at.clone(),
+            starts_at: new_item.starts_at.clone(),
+            fallback_level: new_item.fallback_level,
+            allowed_platforms: new_item.allowed_platforms.clone(),
+            source: (new_item.status == RequestStatus::Approved)
                 .then_some(GrantSource::AccessRequest),
             ..Default::default()
         }
         .add_between_at(at, &mut tx, &owner, &requester)?;
 
-        tx.answers(&new_item.request)?;
-        Ok(Plan::Commit(tx, new_item.request))
+        let view = new_item.into_view();
+        tx.answers(&view)?;
+        Ok(Plan::Commit(tx, view))
     }
 
     fn on_guard(&self, step: Decide) -> Conflict {

@@ -44,7 +44,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 pub(super) fn facts(kind: EmailKind, item: &AccessRequestItem) -> EmailFacts {
-    let r = &item.request;
+    let r = item;
     EmailFacts {
         kind,
         request_id: r.id.to_string(),
@@ -185,6 +185,96 @@ mod tests {
             reason: None,
             notification_failures: Vec::new(),
         }
+    }
+
+    /// The stored request's attribute names, exactly (the API view may change; what is
+    /// stored may not, or requests already stored would not read).
+    #[test]
+    fn a_stored_request_keeps_its_attribute_names() {
+        use crate::notify::outbox::NotificationFailure;
+        use std::collections::BTreeSet;
+        use crate::write::Value;
+        let mut view = request();
+        view.status = RequestStatus::Approved;
+        view.decided_at = Some("2026-11-24T10:00:00Z".into());
+        view.decided_by = Some(UserRef {
+            user_id: UserId::parse("ana").unwrap(),
+            email: "ana@mptravel.example".into(),
+        });
+        view.granted_level = Some(ShareLevel::Usable);
+        view.starts_at = Some("2027-07-01T00:00:00Z".into());
+        view.expires_at = Some("2027-08-01T00:00:00Z".into());
+        view.fallback_level = Some(ShareLevel::ViewOnly);
+        view.allowed_platforms = Some(vec!["meta".into()]);
+        view.reason = Some("fine".into());
+        view.notification_failures = vec![NotificationFailure {
+            email: EmailKind::AccessRequestApproved,
+            reason: "no address".into(),
+            failed_at: "2026-11-24T10:00:01Z".into(),
+        }];
+        let item = AccessRequestItem::new(view.clone(), "Dan".into());
+        let stored = crate::entity::to_item(&item).unwrap();
+        fn names<'a>(keys: impl Iterator<Item = &'a String>) -> BTreeSet<String> {
+            keys.cloned().collect()
+        }
+        let expected = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(
+            names(stored.keys()),
+            expected(&[
+                "PK",
+                "SK",
+                "GSI1PK",
+                "GSI1SK",
+                "GSI2PK",
+                "GSI2SK",
+                "entityType",
+                "requesterName",
+                "id",
+                "audienceId",
+                "audienceName",
+                "ownerAccountId",
+                "ownerAccountName",
+                "requesterAccountId",
+                "requesterAccountName",
+                "requestedBy",
+                "requestedLevel",
+                "campaign",
+                "activationPlatforms",
+                "heldLevel",
+                "status",
+                "createdAt",
+                "decidedAt",
+                "decidedBy",
+                "grantedLevel",
+                "startsAt",
+                "expiresAt",
+                "fallbackLevel",
+                "allowedPlatforms",
+                "reason",
+                "notificationFailures",
+            ])
+        );
+        let map = |k: &str| match stored.get(k) {
+            Some(Value::M(m)) => names(m.keys()),
+            other => panic!("{k}: {other:?}"),
+        };
+        assert_eq!(map("requestedBy"), expected(&["userId", "email"]));
+        assert_eq!(map("decidedBy"), expected(&["userId", "email"]));
+        assert_eq!(map("campaign"), expected(&["start", "end", "details"]));
+        match stored.get("notificationFailures") {
+            Some(Value::L(l)) => match l.first() {
+                Some(Value::M(m)) => {
+                    assert_eq!(names(m.keys()), expected(&["email", "reason", "failedAt"]))
+                }
+                other => panic!("notificationFailures[0]: {other:?}"),
+            },
+            other => panic!("notificationFailures: {other:?}"),
+        }
+        // It reads back as the same request, and as the same view.
+        let back: AccessRequestItem =
+            serde_dynamo::from_item(crate::store::Item::from(stored)).unwrap();
+        assert_eq!(back, item);
+        assert_eq!(back.into_view(), view);
     }
 
     /// The approval planner on a stepped clock: what an approval grants by default, what
@@ -757,7 +847,7 @@ mod tests {
                 let row = format!(
                     "at {}, {:?} with {:?}",
                     clock.now(),
-                    state.request.as_ref().map(|r| r.request.status),
+                    state.request.as_ref().map(|r| r.status),
                     state.audience.as_ref().map(|a| &a.sharing)
                 );
                 match (decide(&ana, body, state, &clock), expected) {

@@ -180,7 +180,7 @@ impl Core {
             items: p
                 .items
                 .into_iter()
-                .map(|i| seen_by(i.request, &member.account_id))
+                .map(|i| seen_by(i.into_view(), &member.account_id))
                 .collect(),
             next_cursor: p.next_cursor,
         })
@@ -195,9 +195,7 @@ impl Core {
     ) -> Result<AccessRequestItem> {
         let mine = &member.account_id;
         found
-            .filter(|i| {
-                i.request.owner_account_id == *mine || i.request.requester_account_id == *mine
-            })
+            .filter(|i| i.owner_account_id == *mine || i.requester_account_id == *mine)
             .ok_or_else(|| not_found(id.as_str()))
     }
 
@@ -219,7 +217,7 @@ impl Core {
             )
             .await?;
         Ok(seen_by(
-            Self::visible_request(&member, id, found)?.request,
+            Self::visible_request(&member, id, found)?.into_view(),
             &member.account_id,
         ))
     }
@@ -322,12 +320,8 @@ impl Core {
     ) -> Result<ToDecide> {
         let request = Self::visible_request(member, id, found).ok();
         let audience = match &request {
-            Some(r) if hint == Some(&r.request.audience_id) => hinted,
-            Some(r) => {
-                self.table
-                    .get(&keys::audience(&r.request.audience_id))
-                    .await?
-            }
+            Some(r) if hint == Some(&r.audience_id) => hinted,
+            Some(r) => self.table.get(&keys::audience(&r.audience_id)).await?,
             None => None,
         };
         Ok(ToDecide { request, audience })
