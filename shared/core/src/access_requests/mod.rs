@@ -192,8 +192,8 @@ mod tests {
     #[test]
     fn a_stored_request_keeps_its_attribute_names() {
         use crate::notify::outbox::NotificationFailure;
-        use std::collections::BTreeSet;
         use crate::write::Value;
+        use std::collections::BTreeSet;
         let mut view = request();
         view.status = RequestStatus::Approved;
         view.decided_at = Some("2026-11-24T10:00:00Z".into());
