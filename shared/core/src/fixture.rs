@@ -248,10 +248,10 @@ impl Core {
             for (r, e) in &item.sharing {
                 tx.put(&grant_item(&item, r, e))?;
             }
-            match self.table.commit(tx).await {
+            match self.commit(tx).await {
                 Ok(()) => report.audiences_created += 1,
                 Err(TxError::Guard(AudienceIsNew)) => report.audiences_existing += 1,
-                Err(TxError::Store(e)) => return Err(e),
+                Err(TxError::Store(e)) => return Err(e.into()),
             }
         }
         Ok(report)

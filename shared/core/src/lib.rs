@@ -21,7 +21,6 @@ pub mod sharing;
 // What the domains stand on.
 pub mod budget;
 pub mod clock;
-pub mod cursor;
 pub mod entity;
 pub mod error;
 pub mod fixture;
@@ -34,7 +33,6 @@ pub mod plan;
 pub mod startup;
 pub mod store;
 pub mod validate;
-pub mod write;
 
 // Old paths, kept so code written against them still compiles.
 pub use accounts::roles;
@@ -42,6 +40,7 @@ pub use connections::usage;
 pub use defaults::apply as apply_defaults;
 pub use notify::{email, outbox};
 pub use sharing::explain;
+pub use sharing_store::{cursor, write};
 
 pub use error::{Error, Result};
 pub use input::Input;

@@ -593,7 +593,7 @@ mod tests {
                         assert_eq!(view.requested_by.email, "dan@mpdine.example");
                         // The answer rides in the transaction (Idempotency-Key).
                         assert_eq!(
-                            tx.answer,
+                            tx.answer().map(str::to_owned),
                             Some(crate::idempotency::answer_of(&view).unwrap()),
                             "{row}"
                         );
@@ -868,7 +868,7 @@ mod tests {
                             Some("ana@mptravel.example")
                         );
                         assert_eq!(
-                            tx.answer,
+                            tx.answer().map(str::to_owned),
                             Some(crate::idempotency::answer_of(&view).unwrap()),
                             "{row}"
                         );

@@ -310,7 +310,7 @@ impl Core {
             }
             .add_to(self, &mut tx, &[account_id])?;
         }
-        match self.table.commit(tx).await {
+        match self.commit(tx).await {
             Ok(()) => Ok((view, before.is_none())),
             Err(TxError::Guard(SetUser::AdminCount)) => Err(last_admin(account_id)),
             Err(TxError::Guard(SetUser::Role)) => {
@@ -319,7 +319,7 @@ impl Core {
             Err(TxError::Guard(SetUser::Membership | SetUser::OldRole)) => Err(Error::Conflict(
                 "this user was changed at the same time; read it again and retry".to_owned(),
             )),
-            Err(TxError::Store(e)) => Err(e),
+            Err(TxError::Store(e)) => Err(e.into()),
         }
     }
 
@@ -365,7 +365,7 @@ impl Core {
             ..Default::default()
         }
         .add_to(self, &mut tx, &[&member.account_id])?;
-        match self.table.commit(tx).await {
+        match self.commit(tx).await {
             Ok(()) => Ok(()),
             Err(TxError::Guard(RemoveUser::AdminCount)) => Err(last_admin(&member.account_id)),
             Err(TxError::Guard(RemoveUser::Membership | RemoveUser::OldRole)) => {
@@ -373,7 +373,7 @@ impl Core {
                     "this user was changed at the same time; read it again and retry".to_owned(),
                 ))
             }
-            Err(TxError::Store(e)) => Err(e),
+            Err(TxError::Store(e)) => Err(e.into()),
         }
     }
 

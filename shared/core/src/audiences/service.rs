@@ -156,11 +156,11 @@ impl Core {
         }
         let answer = detail(&audience, AccessLevel::Owner);
         tx.answers(&answer)?;
-        self.table.commit(tx).await.map_err(|e| match e {
+        self.commit(tx).await.map_err(|e| match e {
             TxError::Guard(AudienceIsNew) => {
                 Error::Conflict("an audience with this id already exists".to_owned())
             }
-            TxError::Store(e) => e,
+            TxError::Store(e) => e.into(),
         })?;
         self.table.batch_put(rest).await?;
         Ok(answer)

@@ -147,7 +147,7 @@ impl Core {
         );
         let view = connection_view(&item, &audience, &member.account_id, self.now_epoch());
         tx.answers(&view)?;
-        match self.table.commit(tx).await {
+        match self.commit(tx).await {
             Ok(()) => Ok(view),
             Err(TxError::Guard(Connect::Output | Connect::Connection)) => Err(Error::Conflict(
                 format!("output '{output_id}' is already connected to audience '{id}'"),
@@ -158,7 +158,7 @@ impl Core {
             Err(TxError::Guard(Connect::Limit)) => Err(Error::Conflict(format!(
                 "your account already holds {MAX_CONNECTIONS_PER_ACCOUNT} connections to audience '{id}', the most it may; delete one first"
             ))),
-            Err(TxError::Store(e)) => Err(e),
+            Err(TxError::Store(e)) => Err(e.into()),
         }
     }
 
@@ -316,16 +316,16 @@ impl Core {
             }
             tx
         };
-        let mut result = self.table.commit(disconnect(true)).await;
+        let mut result = self.commit(disconnect(true)).await;
         // An output is not deleted while connected: only a connection made before
         // outputs existed names none, and has nothing to count down.
         if let Err(TxError::Guard(Disconnect::OutputExists)) = result {
-            result = self.table.commit(disconnect(false)).await;
+            result = self.commit(disconnect(false)).await;
         }
         match result {
             Ok(()) => Ok(()),
             Err(TxError::Guard(_)) => Err(connection_not_found(cid)),
-            Err(TxError::Store(e)) => Err(e),
+            Err(TxError::Store(e)) => Err(e.into()),
         }
     }
 

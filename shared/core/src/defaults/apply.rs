@@ -310,13 +310,13 @@ impl Core {
                     source: GrantSource::Default,
                 },
             )?;
-            match self.table.commit(tx).await {
+            match self.commit(tx).await {
                 Ok(()) => {
                     audience = after;
                     committed += chunk.len();
                 }
                 Err(TxError::Guard(SharingMoved)) => return Ok((committed, true)),
-                Err(TxError::Store(e)) => return Err(e),
+                Err(TxError::Store(e)) => return Err(e.into()),
             }
         }
         Ok((committed, false))

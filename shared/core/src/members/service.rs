@@ -60,8 +60,8 @@ impl Core {
         }
         .add_to(self, &mut tx, &[&member.account_id])?;
         tokio::try_join!(self.table.batch_put(&items), async {
-            self.table.commit(tx).await.map_err(|e| match e {
-                crate::write::TxError::Store(e) => e,
+            self.commit(tx).await.map_err(|e| match e {
+                crate::write::TxError::Store(e) => e.into(),
                 crate::write::TxError::Guard(()) => {
                     Error::defect("an unguarded activity write failed a guard")
                 }

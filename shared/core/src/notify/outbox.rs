@@ -400,10 +400,10 @@ impl Core {
                 Cond::present(),
             );
         }
-        match self.table.commit(tx).await {
+        match self.commit(tx).await {
             Ok(()) => Ok(true),
             Err(TxError::Guard(Failing::Claim | Failing::Request)) => Ok(false),
-            Err(TxError::Store(e)) => Err(e),
+            Err(TxError::Store(e)) => Err(e.into()),
         }
     }
 
