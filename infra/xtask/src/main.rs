@@ -286,7 +286,7 @@ async fn up() -> anyhow::Result<()> {
     let (d, streams, ses_client) =
         notifier::local::clients(&dynamodb.endpoint(), &ses.endpoint()).await;
     let options = notifier::local::Options {
-        api_base_url: format!("http://127.0.0.1:{API_PORT}"),
+        console_url: format!("http://127.0.0.1:{API_PORT}/console/"),
         ..Default::default()
     };
     let notifier_task = notifier::local::spawn(
@@ -424,7 +424,7 @@ async fn sam_local(
         ses_endpoint: &ses.endpoint(),
         jwt_secret: &secret,
         sender: &sender,
-        api_base_url: &api_url,
+        console_url: &format!("{api_url}/console/"),
     }
     .write(&env_file)?;
     eprintln!("==> sam local start-api on {api_url} (SAM's log: .local/logs/sam-local-{port}.log)");
@@ -445,7 +445,7 @@ async fn sam_local(
         table.clone(),
         sender,
         notifier::local::Options {
-            api_base_url: api_url.clone(),
+            console_url: format!("{api_url}/console/"),
             ..Default::default()
         },
     );
