@@ -76,6 +76,10 @@ enum Cmd {
     },
     /// Only the end-to-end test through `sam local start-api` (part of `test`).
     SamLocalTest,
+    /// Only the console's checks (part of `test`): Redocly on infra/openapi.yaml, then the
+    /// browser test (Chromium under playwright-core against the local stack, axe-core on
+    /// every page, screenshots into docs/screenshots).
+    ConsoleTest,
     /// Fuzz the API from infra/openapi.yaml with schemathesis, as an admin and as a
     /// receiver's user (a short run is part of `test`; `--long` sends at least 20,000
     /// requests).
@@ -153,6 +157,13 @@ async fn run_command(command: Cmd) -> anyhow::Result<()> {
             xtask::sam_local::end_to_end(&dynamodb.endpoint(), &ses.endpoint(), &path)
                 .await
                 .map(drop)
+        }
+        Cmd::ConsoleTest => {
+            xtask::console::lint_openapi()?;
+            let modules = services::ensure_node_tools()?;
+            let dynamodb = services::start_dynamodb(&modules, xtask::free_port()?)?;
+            let ses = services::start_ses(&modules, xtask::free_port()?)?;
+            xtask::console::browser_test(&dynamodb.endpoint(), &ses.endpoint()).await
         }
         Cmd::Seed { file } => {
             let client = xtask::dynamodb_client(&local_dynamodb_endpoint()).await;
@@ -270,11 +281,17 @@ async fn up() -> anyhow::Result<()> {
     xtask::ensure_port_free(SES_PORT, "the SES v2 emulator")?;
     xtask::ensure_port_free(API_PORT, "the local API")?;
     let modules = services::ensure_node_tools()?;
+    let console_dist = xtask::console::ensure_built()?;
     let dynamodb = services::start_dynamodb(&modules, DYNAMODB_PORT)?;
     let ses = services::start_ses(&modules, SES_PORT)?;
     let client = xtask::dynamodb_client(&dynamodb.endpoint()).await;
     let table = table_name();
     xtask::table::create(&client, &table).await?;
+    let sign_in = xtask::console::LocalSignIn::new(
+        &jwt_secret(),
+        &xtask::demo_fixture(),
+        Table::new(client.clone(), table.clone()),
+    )?;
     let core = Core::new(Table::new(client, table.clone()).with_cursor_key(cursor_key()?))
         .with_budget(sharing_core::budget::Budget::LOCAL)
         .with_reach(sharing_core::outputs::Reach::PublicAndLocalHttp);
@@ -309,9 +326,13 @@ async fn up() -> anyhow::Result<()> {
         &table,
         &secret,
     )?;
+    println!(
+        "Console: http://127.0.0.1:{API_PORT}/console/ (sign in as a demo user; local-only sign-in)"
+    );
     println!("The table is in memory: a restart starts again from the demo data.");
     println!("Ctrl-C stops everything.");
-    let app = xtask::local_api::app(core, &secret);
+    let app =
+        xtask::local_api::app(core, &secret).merge(xtask::console::routes(console_dist, sign_in));
     xtask::local_api::serve(listener, app, shutdown_signal()).await?;
     eprintln!("stopping ...");
     notifier_task.abort();
@@ -527,6 +548,8 @@ async fn test() -> anyhow::Result<()> {
         ]),
     )?;
     passed += 1;
+    xtask::console::lint_openapi()?;
+    passed += 1;
 
     // One DynamoDB Local and one SES emulator on free ports for all test binaries.
     let dynamodb = services::start_dynamodb(&modules, xtask::free_port()?)?;
@@ -539,6 +562,9 @@ async fn test() -> anyhow::Result<()> {
             .env("E2E_DYNAMODB_ENDPOINT", dynamodb.endpoint())
             .env("E2E_SES_ENDPOINT", ses.endpoint()),
     )?;
+    passed += 1;
+
+    xtask::console::browser_test(&dynamodb.endpoint(), &ses.endpoint()).await?;
     passed += 1;
 
     eprintln!("==> contract fuzzing (schemathesis, infra/openapi.yaml)");
