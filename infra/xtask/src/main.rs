@@ -80,6 +80,16 @@ enum Cmd {
     /// browser test (Chromium under playwright-core against the local stack, axe-core on
     /// every page, screenshots into docs/screenshots).
     ConsoleTest,
+    /// Fill the deployed console: build it, upload it with its OIDC config.json into the
+    /// stack's ConsoleBucket and invalidate /console/* (docs/DEPLOY.md, "The console").
+    ConsolePublish {
+        /// The stack `sam deploy` created.
+        #[arg(long)]
+        stack: String,
+        /// Its region (default: the AWS configuration's).
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Fuzz the API from infra/openapi.yaml with schemathesis, as an admin and as a
     /// receiver's user (a short run is part of `test`; `--long` sends at least 20,000
     /// requests).
@@ -164,6 +174,19 @@ async fn run_command(command: Cmd) -> anyhow::Result<()> {
             let dynamodb = services::start_dynamodb(&modules, xtask::free_port()?)?;
             let ses = services::start_ses(&modules, xtask::free_port()?)?;
             xtask::console::browser_test(&dynamodb.endpoint(), &ses.endpoint()).await
+        }
+        Cmd::ConsolePublish { stack, region } => {
+            let bin = ensure_python_tools()?;
+            let dist = xtask::console::ensure_built()?;
+            let mut cmd = Command::new(bin.join("python"));
+            cmd.arg("infra/console/publish.py")
+                .args(["--stack", &stack])
+                .arg("--dist")
+                .arg(dist);
+            if let Some(r) = region {
+                cmd.args(["--region", &r]);
+            }
+            run("publish the console (infra/console/publish.py)", &mut cmd)
         }
         Cmd::Seed { file } => {
             let client = xtask::dynamodb_client(&local_dynamodb_endpoint()).await;
