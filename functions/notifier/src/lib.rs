@@ -33,9 +33,8 @@ use sharing_core::store::PageRequest;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Where the approve/deny calls in the owner's email point when nothing is configured:
-/// the local API.
-pub const DEFAULT_API_BASE_URL: &str = "http://127.0.0.1:3000";
+/// Where the owner's email links to when nothing is configured: the local console.
+pub const DEFAULT_CONSOLE_URL: &str = "http://127.0.0.1:3000/console/";
 
 /// Configuration read once at cold start from an allow-list of variables.
 #[derive(Debug, Clone)]
@@ -45,8 +44,8 @@ pub struct Config {
     pub sender_address: String,
     /// `CONFIGURATION_SET`: SES configuration set, when non-empty.
     pub configuration_set: Option<String>,
-    /// `API_BASE_URL`: base of the approve/deny calls shown in the owner's email.
-    pub api_base_url: String,
+    /// `CONSOLE_URL`: the console, whose request page the owner's email links to.
+    pub console_url: String,
 }
 
 impl Config {
@@ -58,10 +57,10 @@ impl Config {
             configuration_set: std::env::var("CONFIGURATION_SET")
                 .ok()
                 .filter(|v| !v.trim().is_empty()),
-            api_base_url: std::env::var("API_BASE_URL")
+            console_url: std::env::var("CONSOLE_URL")
                 .ok()
                 .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| DEFAULT_API_BASE_URL.to_owned()),
+                .unwrap_or_else(|| DEFAULT_CONSOLE_URL.to_owned()),
         })
     }
 }
@@ -492,7 +491,7 @@ pub struct SweepReport {
 pub struct Notifier {
     core: Core,
     mailer: Arc<dyn Mailer>,
-    api_base_url: String,
+    console_url: String,
     timing: Timing,
 }
 
@@ -500,13 +499,13 @@ impl Notifier {
     pub fn new(
         core: Core,
         mailer: Arc<dyn Mailer>,
-        api_base_url: impl Into<String>,
+        console_url: impl Into<String>,
         timing: Timing,
     ) -> Self {
         Notifier {
             core,
             mailer,
-            api_base_url: api_base_url.into(),
+            console_url: console_url.into(),
             timing,
         }
     }
@@ -539,7 +538,7 @@ impl Notifier {
             &item.facts,
             &item.to,
             item.reply_to.as_deref(),
-            &self.api_base_url,
+            &self.console_url,
         ) {
             Ok(e) => e,
             Err(e) => {

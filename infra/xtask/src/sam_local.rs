@@ -91,7 +91,8 @@ pub struct EnvVars<'a> {
     pub ses_endpoint: &'a str,
     pub jwt_secret: &'a str,
     pub sender: &'a str,
-    pub api_base_url: &'a str,
+    /// The console the owner's email links to.
+    pub console_url: &'a str,
 }
 
 impl EnvVars<'_> {
@@ -107,7 +108,7 @@ impl EnvVars<'_> {
             // hands out pages on at the next.
             "CURSOR_SIGNING_KEY": sharing_core::cursor::LOCAL_DEV_KEY,
             "SENDER_ADDRESS": self.sender,
-            "API_BASE_URL": self.api_base_url,
+            "CONSOLE_URL": self.console_url,
             "RUST_LOG": "info,aws_config=warn",
         }})
     }
@@ -439,7 +440,7 @@ pub async fn end_to_end(
         ses_endpoint,
         jwt_secret: &secret,
         sender: "sam-local@audience-sharing.example",
-        api_base_url: &api_url,
+        console_url: &format!("{api_url}/console/"),
     }
     .write(&env_file)?;
     let started = Instant::now();
@@ -458,7 +459,7 @@ pub async fn end_to_end(
         table.to_owned(),
         "sam-local@audience-sharing.example".to_owned(),
         notifier::local::Options {
-            api_base_url: api_url.clone(),
+            console_url: format!("{api_url}/console/"),
             ..Default::default()
         },
     );
@@ -643,7 +644,7 @@ mod tests {
             ses_endpoint: "http://localhost:8005",
             jwt_secret: "s",
             sender: "a@b.example",
-            api_base_url: "http://127.0.0.1:3000",
+            console_url: "http://127.0.0.1:3000/console/",
         }
     }
 
