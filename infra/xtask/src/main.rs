@@ -10,6 +10,9 @@ use std::process::Command;
 use xtask::run;
 use xtask::services::{self, Service};
 
+mod python;
+use python::ensure_python_tools;
+
 const DYNAMODB_PORT: u16 = 8000;
 const SES_PORT: u16 = 8005;
 const API_PORT: u16 = 3000;
@@ -515,36 +518,6 @@ async fn sam_local(
     ses.stop();
     dynamodb.stop();
     Ok(())
-}
-
-/// The Python-distributed tools (cargo-lambda, sam, cfn-lint), pinned by
-/// infra/requirements.lock, in a project-local venv.
-fn ensure_python_tools() -> anyhow::Result<PathBuf> {
-    let root = xtask::root();
-    let venv = root.join(".venv");
-    let lock = std::fs::read(root.join("infra/requirements.lock"))
-        .context("infra/requirements.lock is missing")?;
-    let want = sharing_core::keys::sha256_hex(&lock);
-    let stamp = venv.join(".installed-lock-sha256");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) {
-        return Ok(venv.join("bin"));
-    }
-    run(
-        "create .venv",
-        Command::new("python3").args(["-m", "venv", ".venv"]),
-    )?;
-    run(
-        "install pinned Python tools into .venv",
-        Command::new(venv.join("bin/pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-            "infra/requirements.lock",
-        ]),
-    )?;
-    std::fs::write(&stamp, want)?;
-    Ok(venv.join("bin"))
 }
 
 async fn test() -> anyhow::Result<()> {
