@@ -8,6 +8,8 @@
 
 use crate::audiences::{access_of, platform_allowed};
 use crate::clock::rfc3339_epoch;
+use crate::delivery::DeliveryView;
+use crate::delivery::ledger::DeliveryStateItem;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId, OutputId};
 use crate::items::{AudienceItem, ConnectionItem, ConnectionOutputItem, GrantItem, entity};
@@ -103,6 +105,8 @@ pub struct ConnectionView {
     pub status: ConnectionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suspended_reason: Option<SuspendedReason>,
+    /// What its output received (API.md "Delivery").
+    pub delivery: DeliveryView,
     pub created_at: String,
     pub created_by: String,
 }
@@ -120,6 +124,7 @@ pub struct AccountConnectionView {
     pub status: ConnectionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suspended_reason: Option<SuspendedReason>,
+    pub delivery: DeliveryView,
     pub created_at: String,
 }
 
@@ -148,6 +153,7 @@ pub fn connection_view(
         audience_id: c.audience_id.to_string(),
         output_id: c.output_id.clone(),
         platform: c.platform.clone(),
+        delivery: DeliveryView::of(None, status == ConnectionStatus::Active),
         status,
         suspended_reason,
         created_at: c.created_at.clone(),
@@ -358,11 +364,20 @@ impl Core {
         );
         let p: Page<ConnectionItem> = self.table.query(&q, page).await?;
         let now = self.now_epoch();
+        let ids: Vec<ConnectionId> = p.items.iter().map(|c| c.id.clone()).collect();
+        let states = self.delivery_states(&ids).await?;
         Ok(Page {
             items: p
                 .items
                 .iter()
-                .map(|c| connection_view(c, &audience, &member.account_id, now))
+                .map(|c| {
+                    let mut view = connection_view(c, &audience, &member.account_id, now);
+                    view.delivery = DeliveryView::of(
+                        states.get(&c.id),
+                        view.status == ConnectionStatus::Active,
+                    );
+                    view
+                })
                 .collect(),
             next_cursor: p.next_cursor,
         })
@@ -403,11 +418,33 @@ impl Core {
             .iter()
             .map(|c| keys::audience(&c.audience_id))
             .collect::<Vec<_>>();
-        let audiences: Vec<AudienceItem> = if audience_keys.is_empty() {
+        // The audiences and the connections' delivery states in one BatchGetItem.
+        let all_keys: Vec<keys::Key> = audience_keys
+            .iter()
+            .cloned()
+            .chain(p.items.iter().map(|c| keys::delivery_state(&c.id)))
+            .collect();
+        let found: Vec<serde_json::Value> = if all_keys.is_empty() {
             Vec::new()
         } else {
-            self.table.batch_get(&audience_keys).await?
+            self.table.batch_get(&all_keys).await?
         };
+        let of_type = |t: &'static str| {
+            found
+                .iter()
+                .filter(move |v| {
+                    v.get(crate::entity::ENTITY_TYPE).and_then(|e| e.as_str()) == Some(t)
+                })
+                .cloned()
+        };
+        let audiences: Vec<AudienceItem> = of_type(entity::AUDIENCE)
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect();
+        let states: std::collections::HashMap<ConnectionId, DeliveryStateItem> =
+            of_type(entity::DELIVERY_STATE)
+                .filter_map(|v| serde_json::from_value::<DeliveryStateItem>(v).ok())
+                .map(|s| (s.connection_id.clone(), s))
+                .collect();
         let now = self.now_epoch();
         Ok(Page {
             items: p
@@ -431,6 +468,10 @@ impl Core {
                             .unwrap_or_default(),
                         output_id: c.output_id.clone(),
                         platform: c.platform.clone(),
+                        delivery: DeliveryView::of(
+                            states.get(&c.id),
+                            status == ConnectionStatus::Active,
+                        ),
                         status,
                         suspended_reason,
                         created_at: c.created_at.clone(),
