@@ -18,7 +18,7 @@ pub const MAX_PAGES: usize = 20;
 
 /// What the sender is asked to do.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "job")]
+#[serde(rename_all = "camelCase", rename_all_fields = "camelCase", tag = "job")]
 pub enum Job {
     /// Bring connection `connectionId`'s delivery to its phase now: a sync on becoming
     /// active, an exit on stopping, a sweep of identity types taken back, or the rest of

@@ -8,6 +8,7 @@ pub mod bench_init;
 pub mod check;
 pub mod fuzz;
 pub mod local_api;
+pub mod receiver;
 pub mod sam_local;
 pub mod services;
 pub mod smoke;
