@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use xtask::services::Service;
 
+pub mod delivery;
 pub mod routes;
 
 mod bench;

@@ -71,7 +71,7 @@ async fn every_connection_of_the_account_with_its_status() {
     assert_eq!(
         s.dynamodb_calls.get() - before,
         3,
-        "membership, one Query of the page, one BatchGetItem of its audiences"
+        "membership, one Query of the page, one BatchGetItem of its audiences and delivery states"
     );
     let items = r.json["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{}", r.json);

@@ -319,6 +319,135 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         .or_default()
         .add("sweep and stream batch", &s.dynamodb_calls.since(mark));
 
+    // Delivery, as its Lambda does it: stream records read into jobs (a connection
+    // created, a grant changed, members changed, an identity type granted, an output
+    // saved again), each job done against a real receiver, a deleted connection's exit,
+    // and the schedule's query.
+    let r = e2e_tests::delivery::Receiver::start().await;
+    e2e_tests::delivery::identity_grant(&s, "email", true).await;
+    e2e_tests::delivery::members(
+        &s,
+        json!([{"userId": "IAM-1", "identities": {"email": "iam1@example.com"}}]),
+        json!([]),
+    )
+    .await;
+    let output = e2e_tests::delivery::output_to(&s, &r).await;
+    let cid = e2e_tests::delivery::connect(&s, &output).await;
+    let sender = delivery::worker::Sender::new(
+        s.core.clone(),
+        delivery::WebhookClient::new(sharing_core::outputs::Reach::PublicAndLocalHttp).unwrap(),
+    );
+    let record =
+        |event: &str, seq: &str, new: Option<Value>, old: Option<Value>| delivery::stream::Record {
+            event_name: event.to_owned(),
+            sequence_number: seq.to_owned(),
+            new_image: new,
+            old_image: old,
+        };
+    let records = vec![
+        record(
+            "INSERT",
+            "1",
+            Some(json!({"entityType": "connection", "id": cid})),
+            None,
+        ),
+        record(
+            "MODIFY",
+            "2",
+            Some(
+                json!({"entityType": "audience", "id": "ibiza-dreamers", "sharing": {"mpdine": {"level": "usable"}}}),
+            ),
+            Some(json!({"entityType": "audience", "id": "ibiza-dreamers", "sharing": {}})),
+        ),
+        record(
+            "INSERT",
+            "3",
+            Some(
+                json!({"entityType": "audience_member", "audienceId": "ibiza-dreamers", "userId": "IAM-1"}),
+            ),
+            None,
+        ),
+        record(
+            "INSERT",
+            "4",
+            Some(
+                json!({"entityType": "identity_grant", "ownerAccountId": "mptravel", "receiverAccountId": "mpdine"}),
+            ),
+            None,
+        ),
+        record(
+            "MODIFY",
+            "5",
+            Some(
+                json!({"entityType": "output", "id": output, "accountId": "mpdine", "version": 2}),
+            ),
+            Some(
+                json!({"entityType": "output", "id": output, "accountId": "mpdine", "version": 1}),
+            ),
+        ),
+    ];
+    let mark = s.dynamodb_calls.mark();
+    let jobs = delivery::stream::jobs_of(&s.core, &records).await.unwrap();
+    assert!(jobs.len() >= 5, "{jobs:?}");
+    for job in &jobs {
+        // The walk's other connections to the audience send to the discard port:
+        // their jobs end in a retry, after the same reads.
+        let done = sender.handle(job).await;
+        if job.connection_id().as_str() == cid {
+            assert!(
+                matches!(done, delivery::worker::Done::Finished),
+                "{job:?}: {done:?}"
+            );
+        }
+    }
+    assert!(!r.holds().is_empty(), "the sync reached the receiver");
+    s.dynamodb_calls.settle(mark).await;
+    needed
+        .entry("DeliveryFunction".to_owned())
+        .or_default()
+        .add(
+            "stream records and their jobs",
+            &s.dynamodb_calls.since(mark),
+        );
+    let departed: Value = s
+        .dump()
+        .await
+        .into_iter()
+        .find(|i| i["entityType"] == "connection" && i["id"] == cid.as_str())
+        .unwrap();
+    let gone = s
+        .call(
+            "DELETE",
+            &format!("/accounts/mpdine/audiences/ibiza-dreamers/connections/{cid}"),
+            Some("dan"),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, 204, "{}", gone.json);
+    let mark = s.dynamodb_calls.mark();
+    let jobs = delivery::stream::jobs_of(&s.core, &[record("REMOVE", "6", None, Some(departed))])
+        .await
+        .unwrap();
+    for job in &jobs {
+        assert!(matches!(
+            sender.handle(job).await,
+            delivery::worker::Done::Finished
+        ));
+    }
+    assert!(r.holds().is_empty(), "the exit took everything back");
+    s.core
+        .due_deliveries(s.core.now_epoch(), 100)
+        .await
+        .unwrap();
+    s.dynamodb_calls.settle(mark).await;
+    needed
+        .entry("DeliveryFunction".to_owned())
+        .or_default()
+        .add(
+            "a deleted connection's exit and the schedule",
+            &s.dynamodb_calls.since(mark),
+        );
+
     let mut wrong = Vec::new();
     for (name, f) in &functions {
         let n = needed.remove(name).unwrap_or_default();

@@ -1,12 +1,21 @@
-//! Delivery: the senders that take a composed batch to an output's destination.
+//! Delivery: the pipeline that takes audience members to outputs.
 //!
 //! What a batch holds is decided in `sharing_core::delivery` (pure: the ledger, the
-//! identity filter, exits); this crate only sends. Each kind of destination is one
-//! module behind [`Destination`]: the webhook here, EventBridge next.
+//! identity filter, exits, the phase a connection is in); this crate reads the table's
+//! stream into jobs ([`stream`]), queues them ([`queue`]: SQS FIFO in AWS, in-process
+//! locally), does them ([`worker`]: reconcile, sync, changes, exits) and sends. Each
+//! kind of destination is one module behind [`Destination`]: the webhook here,
+//! EventBridge next.
 
 pub mod destination;
+pub mod lambda;
+#[cfg(feature = "local")]
+pub mod local;
+pub mod queue;
+pub mod stream;
 pub mod sync;
 pub mod webhook;
+pub mod worker;
 
 pub use destination::{Destination, Outcome};
 pub use webhook::{Webhook, WebhookClient};

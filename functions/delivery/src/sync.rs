@@ -9,6 +9,8 @@ use crate::webhook::WebhookClient;
 use sharing_core::Core;
 use sharing_core::delivery::batch::{self, Batch, BatchKind, delivery_id};
 use sharing_core::delivery::ledger::{DeliveryState, DeliveryStateItem};
+use sharing_core::delivery::plan::{Grantee, Phase};
+use sharing_core::delivery::reconcile::granted_of;
 use sharing_core::delivery::service::{Composed, SyncPage};
 use sharing_core::ids::ConnectionId;
 use sharing_core::outputs::Destination as Configured;
@@ -39,20 +41,36 @@ pub async fn sync(
     cid: &ConnectionId,
     max_pages: usize,
 ) -> sharing_core::Result<SyncEnd> {
+    let reading = core.delivery_phase(cid).await?;
+    let Phase::Active(grantee) = reading.phase else {
+        return Ok(SyncEnd::Stopped);
+    };
+    sync_as(core, client, cid, &grantee, reading.wake_at, max_pages).await
+}
+
+/// [`sync`] for the grantee the reconciliation read (recorded in the state as the phase
+/// acted on), the grant's next change of itself kept for the schedule.
+pub async fn sync_as(
+    core: &Core,
+    client: &WebhookClient,
+    cid: &ConnectionId,
+    grantee: &Grantee,
+    wake_at: Option<i64>,
+    max_pages: usize,
+) -> sharing_core::Result<SyncEnd> {
     let mut state = match core.delivery_state(cid).await? {
         Some(s) if s.state == DeliveryState::Syncing && s.run.is_some() => s,
         previous => DeliveryStateItem {
-            connection_id: cid.clone(),
             state: DeliveryState::Syncing,
-            granted: None,
             members_delivered: previous.as_ref().map_or(0, |p| p.members_delivered),
             last_delivered_at: previous.as_ref().and_then(|p| p.last_delivered_at.clone()),
-            last_error: None,
             run: Some(format!("sync-{}", ulid::Ulid::new())),
-            resume_after: None,
             version: previous.as_ref().map_or(0, |p| p.version) + 1,
+            ..DeliveryStateItem::new(cid)
         },
     };
+    state.granted = granted_of(grantee);
+    state.wake_at = lease(core, wake_at);
     core.put_delivery_state(&state).await?;
     let run = state.run.clone().unwrap_or_default();
     for _ in 0..max_pages {
@@ -73,6 +91,11 @@ pub async fn sync(
                 return Ok(SyncEnd::Failing(why));
             }
         }
+        core.count_delivery(
+            &page.connection.audience_id,
+            &page.connection,
+            page.ops.len(),
+        );
         let SyncPage {
             ledger,
             next_cursor,
@@ -87,18 +110,32 @@ pub async fn sync(
         match next_cursor {
             Some(next) => {
                 state.resume_after = Some(next);
+                state.wake_at = lease(core, wake_at);
                 core.put_delivery_state(&state).await?;
             }
             None => {
                 state.state = DeliveryState::InSync;
                 state.run = None;
                 state.resume_after = None;
+                state.wake_at = wake_at;
                 core.put_delivery_state(&state).await?;
                 return Ok(SyncEnd::Done);
             }
         }
     }
     Ok(SyncEnd::Paused)
+}
+
+/// How long a run under way may go without progress before the schedule picks it up
+/// again (its job lost: a local driver restarted, or a message gone to the dead-letter
+/// queue and not yet redriven); every page pushes it forward.
+pub const LEASE_SECONDS: i64 = 120;
+
+/// The state's wake while a run is under way: its lease, or the grant's own change if
+/// that comes first.
+fn lease(core: &Core, grant_wake: Option<i64>) -> Option<i64> {
+    let lease = core.now_epoch() + LEASE_SECONDS;
+    Some(grant_wake.map_or(lease, |w| w.min(lease)))
 }
 
 /// Sends one page's batches, in order; the first that is not delivered ends it.
@@ -196,25 +233,32 @@ pub async fn exit(
     cid: &ConnectionId,
     max_pages: usize,
 ) -> sharing_core::Result<SyncEnd> {
+    let wake_at = core.delivery_phase(cid).await?.wake_at;
+    exit_of(core, client, cid, None, wake_at, max_pages).await
+}
+
+/// [`exit`] of a connection that may be deleted: `departed` is the connection as it
+/// was (the envelope its exits carry), `wake_at` when its grant changes by itself next.
+pub async fn exit_of(
+    core: &Core,
+    client: &WebhookClient,
+    cid: &ConnectionId,
+    departed: Option<&sharing_core::items::ConnectionItem>,
+    wake_at: Option<i64>,
+    max_pages: usize,
+) -> sharing_core::Result<SyncEnd> {
     let mut state = core
         .delivery_state(cid)
         .await?
-        .unwrap_or_else(|| DeliveryStateItem {
-            connection_id: cid.clone(),
-            state: DeliveryState::Stopped,
-            granted: None,
-            members_delivered: 0,
-            last_delivered_at: None,
-            last_error: None,
-            run: None,
-            resume_after: None,
-            version: 0,
-        });
+        .unwrap_or_else(|| DeliveryStateItem::new(cid));
     for _ in 0..max_pages {
-        let Some(page) = core.exit_page(cid, PAGE_SIZE).await? else {
+        let Some(page) = core.exit_page_of(cid, departed, PAGE_SIZE).await? else {
             state.state = DeliveryState::Stopped;
+            state.granted = None;
             state.run = None;
             state.resume_after = None;
+            state.last_error = None;
+            state.wake_at = wake_at;
             state.version += 1;
             core.put_delivery_state(&state).await?;
             return Ok(SyncEnd::Done);
@@ -285,6 +329,11 @@ pub async fn changes(
     match outcome {
         Outcome::Delivered => {
             let sent = page.ops.len() as i64;
+            core.count_delivery(
+                &page.connection.audience_id,
+                &page.connection,
+                page.ops.len(),
+            );
             let SyncPage { ledger, .. } = *page;
             core.record_sent(cid, ledger).await?;
             if let Some(mut state) = core.delivery_state(cid).await? {
@@ -296,6 +345,16 @@ pub async fn changes(
             Ok(SyncEnd::Done)
         }
         Outcome::Retry(why) => Ok(SyncEnd::Retry(why)),
-        Outcome::Failing(why) => Ok(SyncEnd::Failing(why)),
+        Outcome::Failing(why) => {
+            let mut state = core
+                .delivery_state(cid)
+                .await?
+                .unwrap_or_else(|| DeliveryStateItem::new(cid));
+            state.state = DeliveryState::Failing;
+            state.last_error = Some(why.clone());
+            state.version += 1;
+            core.put_delivery_state(&state).await?;
+            Ok(SyncEnd::Failing(why))
+        }
     }
 }

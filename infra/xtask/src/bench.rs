@@ -52,6 +52,10 @@ pub const BENCHES: &[Bench] = &[
         ],
     },
     Bench {
+        name: "delivery",
+        command: &["cargo", "bench", "-p", "e2e-tests", "--bench", "delivery"],
+    },
+    Bench {
         name: "bench-init",
         command: &["cargo", "xtask", "bench-init"],
     },

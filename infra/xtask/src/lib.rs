@@ -9,6 +9,7 @@ pub mod check;
 pub mod console;
 pub mod fuzz;
 pub mod local_api;
+pub mod receiver;
 pub mod sam_local;
 pub mod services;
 pub mod smoke;

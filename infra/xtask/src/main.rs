@@ -306,6 +306,7 @@ async fn up() -> anyhow::Result<()> {
     xtask::ensure_port_free(DYNAMODB_PORT, "DynamoDB Local")?;
     xtask::ensure_port_free(SES_PORT, "the SES v2 emulator")?;
     xtask::ensure_port_free(API_PORT, "the local API")?;
+    xtask::ensure_port_free(xtask::receiver::PORT, "the local webhook receiver")?;
     let modules = services::ensure_node_tools()?;
     let console_dist = xtask::console::ensure_built()?;
     let dynamodb = services::start_dynamodb(&modules, DYNAMODB_PORT)?;
@@ -341,6 +342,25 @@ async fn up() -> anyhow::Result<()> {
         options,
     );
 
+    // The same delivery as in AWS (stream → jobs → sender, the window schedule), from
+    // DynamoDB Local's stream with an in-process queue; the demo's outputs point at
+    // the local webhook receiver, which verifies every signature.
+    let receiver_listener = tokio::net::TcpListener::bind(("127.0.0.1", xtask::receiver::PORT))
+        .await
+        .context("cannot listen on 127.0.0.1:8010")?;
+    let receiver_task = xtask::receiver::spawn(receiver_listener, core.clone());
+    let (_, delivery_streams, _) =
+        notifier::local::clients(&dynamodb.endpoint(), &ses.endpoint()).await;
+    let delivery = delivery::local::spawn(
+        core.clone(),
+        delivery_streams,
+        delivery::WebhookClient::new(sharing_core::outputs::Reach::PublicAndLocalHttp)?,
+        delivery::local::Options {
+            endpoint: dynamodb.endpoint(),
+            ..Default::default()
+        },
+    );
+
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", API_PORT))
         .await
         .context("cannot listen on 127.0.0.1:3000")?;
@@ -362,6 +382,8 @@ async fn up() -> anyhow::Result<()> {
     xtask::local_api::serve(listener, app, shutdown_signal()).await?;
     eprintln!("stopping ...");
     notifier_task.abort();
+    delivery.abort();
+    receiver_task.abort();
     ses.stop();
     dynamodb.stop();
     Ok(())
@@ -397,6 +419,10 @@ fn print_banner(
         "  SES v2 emulator {}  (sent mail: {}/store)",
         ses.endpoint(),
         ses.endpoint()
+    );
+    println!(
+        "  Webhook receiver http://127.0.0.1:{port}  (batches: /store, members per output: /store/members)",
+        port = xtask::receiver::PORT
     );
     println!();
     println!(

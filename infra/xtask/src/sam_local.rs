@@ -25,7 +25,7 @@ pub const INVOKE_IMAGE_ENV: &str = "SAM_LOCAL_INVOKE_IMAGE";
 pub const REQUIRED_ENV: &str = "E2E_SAM_LOCAL";
 
 /// Every function of `template.yaml`: logical id and binary.
-pub const FUNCTIONS: [(&str, &str); 7] = [
+pub const FUNCTIONS: [(&str, &str); 8] = [
     ("ShareUpdatesFunction", "share-updates"),
     ("ReceiverListingsFunction", "receiver-listings"),
     ("AdminFunction", "admin"),
@@ -33,6 +33,7 @@ pub const FUNCTIONS: [(&str, &str); 7] = [
     ("IdentityGrantsFunction", "identity-grants"),
     ("AudienceDataFunction", "audience-data"),
     ("NotifierFunction", "notifier"),
+    ("DeliveryFunction", "delivery"),
 ];
 
 /// How the functions' code is made for SAM.

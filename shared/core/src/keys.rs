@@ -141,6 +141,19 @@ pub fn delivery_sent(c: &ConnectionId, user_id: &str) -> Key {
 }
 pub const DELIVERY_SENT_PREFIX: &str = "SENT#";
 
+/// GSI2 partition of the connections whose grant changes by itself (a window opening
+/// or closing): the schedule's list, in the order they come due.
+pub const DELIVERY_WAKE: &str = "DELIVERY_WAKE";
+
+/// A connection's place in [`DELIVERY_WAKE`]: when it comes due (epoch seconds,
+/// zero-padded so the sort key's order is time's), then the connection.
+pub fn delivery_wake(at: i64, c: &ConnectionId) -> Key {
+    Key {
+        pk: DELIVERY_WAKE.to_owned(),
+        sk: format!("{:012}#{c}", at.max(0)),
+    }
+}
+
 /// GSI1 partition of an account's connections to one audience.
 pub fn audience_connections(account: &AccountId, id: &AudienceId) -> String {
     format!("{}#AUDIENCE#{id}", account_pk(account))

@@ -12,6 +12,8 @@ mod service;
 
 use crate::audiences::{access_of, platform_allowed};
 use crate::clock::rfc3339_epoch;
+use crate::delivery::DeliveryView;
+use crate::delivery::ledger::DeliveryStateItem;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId, OutputId};
 use crate::items::{AudienceItem, ConnectionItem, ConnectionOutputItem, GrantItem, entity};
@@ -107,6 +109,8 @@ pub struct ConnectionView {
     pub status: ConnectionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suspended_reason: Option<SuspendedReason>,
+    /// What its output received (API.md "Delivery").
+    pub delivery: DeliveryView,
     pub created_at: String,
     pub created_by: String,
 }
@@ -124,6 +128,7 @@ pub struct AccountConnectionView {
     pub status: ConnectionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suspended_reason: Option<SuspendedReason>,
+    pub delivery: DeliveryView,
     pub created_at: String,
 }
 
@@ -152,6 +157,7 @@ pub fn connection_view(
         audience_id: c.audience_id.to_string(),
         output_id: c.output_id.clone(),
         platform: c.platform.clone(),
+        delivery: DeliveryView::of(None, status == ConnectionStatus::Active),
         status,
         suspended_reason,
         created_at: c.created_at.clone(),

@@ -181,11 +181,20 @@ impl Core {
         );
         let p: Page<ConnectionItem> = self.table.query(&q, page).await?;
         let now = self.now_epoch();
+        let ids: Vec<ConnectionId> = p.items.iter().map(|c| c.id.clone()).collect();
+        let states = self.delivery_states(&ids).await?;
         Ok(Page {
             items: p
                 .items
                 .iter()
-                .map(|c| connection_view(c, &audience, &member.account_id, now))
+                .map(|c| {
+                    let mut view = connection_view(c, &audience, &member.account_id, now);
+                    view.delivery = DeliveryView::of(
+                        states.get(&c.id),
+                        view.status == ConnectionStatus::Active,
+                    );
+                    view
+                })
                 .collect(),
             next_cursor: p.next_cursor,
         })
@@ -226,11 +235,33 @@ impl Core {
             .iter()
             .map(|c| keys::audience(&c.audience_id))
             .collect::<Vec<_>>();
-        let audiences: Vec<AudienceItem> = if audience_keys.is_empty() {
+        // The audiences and the connections' delivery states in one BatchGetItem.
+        let all_keys: Vec<keys::Key> = audience_keys
+            .iter()
+            .cloned()
+            .chain(p.items.iter().map(|c| keys::delivery_state(&c.id)))
+            .collect();
+        let found: Vec<serde_json::Value> = if all_keys.is_empty() {
             Vec::new()
         } else {
-            self.table.batch_get(&audience_keys).await?
+            self.table.batch_get(&all_keys).await?
         };
+        let of_type = |t: &'static str| {
+            found
+                .iter()
+                .filter(move |v| {
+                    v.get(crate::entity::ENTITY_TYPE).and_then(|e| e.as_str()) == Some(t)
+                })
+                .cloned()
+        };
+        let audiences: Vec<AudienceItem> = of_type(entity::AUDIENCE)
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect();
+        let states: std::collections::HashMap<ConnectionId, DeliveryStateItem> =
+            of_type(entity::DELIVERY_STATE)
+                .filter_map(|v| serde_json::from_value::<DeliveryStateItem>(v).ok())
+                .map(|s| (s.connection_id.clone(), s))
+                .collect();
         let now = self.now_epoch();
         Ok(Page {
             items: p
@@ -254,6 +285,10 @@ impl Core {
                             .unwrap_or_default(),
                         output_id: c.output_id.clone(),
                         platform: c.platform.clone(),
+                        delivery: DeliveryView::of(
+                            states.get(&c.id),
+                            status == ConnectionStatus::Active,
+                        ),
                         status,
                         suspended_reason,
                         created_at: c.created_at.clone(),

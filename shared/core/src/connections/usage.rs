@@ -78,6 +78,7 @@ pub struct UsageConnection {
     pub status: ConnectionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suspended_reason: Option<SuspendedReason>,
+    pub delivery: crate::delivery::DeliveryView,
     pub created_at: String,
     pub created_by: String,
 }
@@ -230,6 +231,11 @@ impl Core {
                 accounts.insert(id.to_string(), a.name);
             }
         }
+        let ids: Vec<ConnectionId> = connections
+            .iter()
+            .map(|c| c.connection_id.clone())
+            .collect();
+        let states = self.delivery_states(&ids).await?;
         let mut delivered: BTreeMap<String, (i64, Option<String>)> = BTreeMap::new();
         for d in counts.into_iter().flatten() {
             let e = delivered.entry(d.account_id.to_string()).or_default();
@@ -259,6 +265,10 @@ impl Core {
                         UsageConnection {
                             id: c.connection_id.to_string(),
                             platform: c.platform.clone(),
+                            delivery: crate::delivery::DeliveryView::of(
+                                states.get(&c.connection_id),
+                                status == ConnectionStatus::Active,
+                            ),
                             status,
                             suspended_reason,
                             created_at: c.created_at.clone(),

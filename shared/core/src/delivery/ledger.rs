@@ -85,14 +85,40 @@ pub struct DeliveryStateItem {
     pub run: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_after: Option<String>,
+    /// When the connection's grant next changes by itself (its window opening or
+    /// closing): the schedule looks at it again then (GSI2 `DELIVERY_WAKE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_at: Option<i64>,
     /// Conditions every write of the state (a stale worker never overwrites a newer one).
     pub version: i64,
+}
+
+impl DeliveryStateItem {
+    /// A connection's state before delivery acted on it.
+    pub fn new(connection_id: &ConnectionId) -> Self {
+        DeliveryStateItem {
+            connection_id: connection_id.clone(),
+            state: DeliveryState::Stopped,
+            granted: None,
+            members_delivered: 0,
+            last_delivered_at: None,
+            last_error: None,
+            run: None,
+            resume_after: None,
+            wake_at: None,
+            version: 0,
+        }
+    }
 }
 
 impl Entity for DeliveryStateItem {
     const TYPE: &'static str = entity::DELIVERY_STATE;
     fn key(&self) -> Key {
         keys::delivery_state(&self.connection_id)
+    }
+    fn gsi2(&self) -> Option<Key> {
+        self.wake_at
+            .map(|at| keys::delivery_wake(at, &self.connection_id))
     }
 }
 
@@ -154,6 +180,7 @@ mod tests {
             last_error: None,
             run: Some("sync-1".into()),
             resume_after: None,
+            wake_at: None,
             version: 1,
         })
         .unwrap_or_default();

@@ -10,8 +10,10 @@
 pub mod batch;
 pub mod ledger;
 pub mod plan;
+pub mod reconcile;
 pub mod service;
 pub mod signature;
 
 pub use batch::{Batch, BatchKind, MemberOp, Op};
 pub use plan::{Grantee, Member, Phase, Sent, StateChange, Why};
+pub use reconcile::DeliveryView;

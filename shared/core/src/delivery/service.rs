@@ -224,7 +224,8 @@ impl Core {
         });
         for member in now_members.chain(gone_members) {
             let before = sent.get(member.user_id).map(SentItem::sent);
-            let step = member_step(&member, before.as_ref(), &grantee, why);
+            let mut step = member_step(&member, before.as_ref(), &grantee, why);
+            at_least(&mut step, removed_at);
             ops.extend(step.op);
             if step.ledger != Ledger::Keep {
                 ledger.push((member.user_id.to_owned(), step.ledger));
@@ -277,6 +278,20 @@ impl Core {
     }
 }
 
+/// Raises an operation's version to at least `floor` (when it is composed, in
+/// milliseconds): the ledger forgets a member once an exit took it back, and a later
+/// sync must still carry a version above that remove's.
+fn at_least(step: &mut super::plan::Step, floor: i64) {
+    if let Some(op) = &mut step.op
+        && op.version < floor
+    {
+        op.version = floor;
+        if let Ledger::Put(sent) = &mut step.ledger {
+            sent.version = floor;
+        }
+    }
+}
+
 /// One composed page of an exit: removes for members the ledger holds.
 #[derive(Debug, Clone)]
 pub struct ExitPage {
@@ -292,7 +307,25 @@ impl Core {
     /// delivered, so the next page is the next first). `None`: nothing left to take back,
     /// or no connection or output to send it through.
     pub async fn exit_page(&self, cid: &ConnectionId, limit: i32) -> Result<Option<ExitPage>> {
-        let Some((connection, output_id)) = self.connection_of(cid).await? else {
+        self.exit_page_of(cid, None, limit).await
+    }
+
+    /// [`Core::exit_page`] of a connection that may be gone: `departed` is the
+    /// connection as it was (its stream record's old image), the envelope its exits
+    /// carry once it is deleted.
+    pub async fn exit_page_of(
+        &self,
+        cid: &ConnectionId,
+        departed: Option<&ConnectionItem>,
+        limit: i32,
+    ) -> Result<Option<ExitPage>> {
+        let found = match self.connection_of(cid).await? {
+            Some(found) => Some(found),
+            None => {
+                departed.and_then(|c| OutputId::parse(&c.output_id).ok().map(|o| (c.clone(), o)))
+            }
+        };
+        let Some((connection, output_id)) = found else {
             return Ok(None);
         };
         let q = Query::table(keys::delivery_partition(cid)).prefix(keys::DELIVERY_SENT_PREFIX);
@@ -313,8 +346,10 @@ impl Core {
         }
         let mut ops = Vec::with_capacity(sent.items.len());
         let mut ledger = Vec::with_capacity(sent.items.len());
+        let now_ms = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
         for s in &sent.items {
-            let step = super::plan::exit_step(&s.user_id, &s.sent());
+            let mut step = super::plan::exit_step(&s.user_id, &s.sent());
+            at_least(&mut step, now_ms);
             ops.extend(step.op);
             ledger.push((s.user_id.clone(), step.ledger));
         }

@@ -1,0 +1,296 @@
+//! Where a connection's delivery stands against where it should: the one place that
+//! reads a connection's phase now (strong reads of the connection, its audience's grant,
+//! its output and the owner's identity grants) and compares it with the phase delivery
+//! last acted on (recorded in the delivery state: `state` and `granted`). A transition
+//! is acted on once: the state records the phase acted on, so a second look at the same
+//! phase finds nothing to do (the schedule may look as often as it likes).
+//!
+//! The same reading gives the time the connection's grant next changes by itself (its
+//! window opening or closing), kept in the state's `wakeAt` (GSI2 `DELIVERY_WAKE`): the
+//! schedule lists the connections that came due ([`Core::due_deliveries`]) and hands
+//! each to the same reconciliation as a stream record would.
+
+use super::ledger::{DeliveryState, DeliveryStateItem};
+use super::plan::{Grantee, Phase};
+use crate::Core;
+use crate::audiences::{access_of, platform_allowed};
+use crate::error::Result;
+use crate::ids::{AccountId, AudienceId, ConnectionId, OutputId};
+use crate::items::{AudienceItem, ConnectionItem};
+use crate::keys;
+use crate::outputs::OutputItem;
+use crate::store::{PageRequest, Query};
+use crate::usage::ConnectionUsageItem;
+use serde::Serialize;
+use sharing_policy::AccessLevel;
+
+/// A connection's phase now.
+#[derive(Debug, Clone)]
+pub struct Reading {
+    /// The connection, while it exists.
+    pub connection: Option<ConnectionItem>,
+    pub phase: Phase,
+    /// When its grant next changes by itself.
+    pub wake_at: Option<i64>,
+}
+
+/// The phase delivery last acted on, as its state records it.
+pub fn acted_phase(state: Option<&DeliveryStateItem>) -> Phase {
+    match state {
+        None => Phase::Stopped,
+        Some(s) if s.state == DeliveryState::Stopped => Phase::Stopped,
+        Some(s) => match &s.granted {
+            None => Phase::Active(Grantee::Owner),
+            Some(granted) => Phase::Active(Grantee::Receiver {
+                granted: granted.clone(),
+            }),
+        },
+    }
+}
+
+/// What the state records of the grantee acted on.
+pub fn granted_of(
+    grantee: &Grantee,
+) -> Option<std::collections::BTreeSet<sharing_policy::IdentityType>> {
+    match grantee {
+        Grantee::Owner => None,
+        Grantee::Receiver { granted } => Some(granted.clone()),
+    }
+}
+
+impl Core {
+    /// Connection `cid`'s phase now, from strong reads.
+    pub async fn delivery_phase(&self, cid: &ConnectionId) -> Result<Reading> {
+        let connection: Option<ConnectionItem> = self.table.get(&keys::connection(cid)).await?;
+        let Some(connection) = connection else {
+            return Ok(Reading {
+                connection: None,
+                phase: Phase::Stopped,
+                wake_at: None,
+            });
+        };
+        let b = &connection.account_id;
+        let output_key = OutputId::parse(&connection.output_id)
+            .ok()
+            .map(|o| keys::output(b, &o));
+        let read_output = async {
+            match &output_key {
+                Some(k) => self.table.get::<OutputItem>(k).await,
+                None => Ok(None),
+            }
+        };
+        let audience_key = keys::audience(&connection.audience_id);
+        let (audience, output) =
+            tokio::try_join!(self.table.get::<AudienceItem>(&audience_key), read_output,)?;
+        let now = self.now_epoch();
+        let Some(audience) = audience else {
+            return Ok(Reading {
+                connection: Some(connection),
+                phase: Phase::Stopped,
+                wake_at: None,
+            });
+        };
+        let wake_at = audience
+            .sharing
+            .get(b)
+            .and_then(|e| e.window().changes_at(now));
+        let delivers = output.is_some()
+            && access_of(&audience, b, now) >= AccessLevel::Usable
+            && platform_allowed(&audience, b, &connection.platform);
+        if !delivers {
+            return Ok(Reading {
+                connection: Some(connection),
+                phase: Phase::Stopped,
+                wake_at,
+            });
+        }
+        let grantee = if audience.owner_account_id == *b {
+            Grantee::Owner
+        } else {
+            Grantee::Receiver {
+                granted: self
+                    .identity_grants_of(&audience.owner_account_id, b)
+                    .await?
+                    .now,
+            }
+        };
+        Ok(Reading {
+            connection: Some(connection),
+            phase: Phase::Active(grantee),
+            wake_at,
+        })
+    }
+
+    /// Every connection to audience `id`, whichever account made it (its usage
+    /// registry).
+    pub async fn connections_to_audience(&self, id: &AudienceId) -> Result<Vec<ConnectionId>> {
+        let q = Query::table(keys::usage_registry(id)).prefix(keys::USAGE_CONNECTIONS_PREFIX);
+        let items: Vec<ConnectionUsageItem> = self.table.query_all(&q).await?;
+        Ok(items.into_iter().map(|c| c.connection_id).collect())
+    }
+
+    /// Every connection of account `b` (GSI2).
+    pub async fn connections_of_account(&self, b: &AccountId) -> Result<Vec<ConnectionItem>> {
+        let q = Query::index(keys::GSI2, keys::account_connections(b));
+        self.table.query_all(&q).await
+    }
+
+    /// The connections whose grant came due by `now` (at most `limit`, soonest first).
+    pub async fn due_deliveries(&self, now: i64, limit: i32) -> Result<Vec<ConnectionId>> {
+        let q = Query::index(keys::GSI2, keys::DELIVERY_WAKE.to_owned());
+        let page = self
+            .table
+            .query::<DeliveryStateItem>(
+                &q,
+                &PageRequest {
+                    limit,
+                    cursor: None,
+                },
+            )
+            .await?;
+        Ok(page
+            .items
+            .into_iter()
+            .take_while(|s| s.wake_at.is_some_and(|at| at <= now))
+            .map(|s| s.connection_id)
+            .collect())
+    }
+}
+
+/// A connection's delivery as its views show it (API.md "Connections to outputs").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView {
+    pub state: DeliveryState,
+    pub members_delivered: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_delivered_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+impl DeliveryView {
+    /// From the connection's state; before delivery acted on it, what it is about to do:
+    /// an active connection's sync, a suspended one's nothing.
+    pub fn of(state: Option<&DeliveryStateItem>, active: bool) -> Self {
+        match state {
+            Some(s) => DeliveryView {
+                state: s.state,
+                members_delivered: s.members_delivered,
+                last_delivered_at: s.last_delivered_at.clone(),
+                last_error: s.last_error.clone(),
+            },
+            None => DeliveryView {
+                state: if active {
+                    DeliveryState::Syncing
+                } else {
+                    DeliveryState::Stopped
+                },
+                members_delivered: 0,
+                last_delivered_at: None,
+                last_error: None,
+            },
+        }
+    }
+}
+
+impl Core {
+    /// The delivery states of these connections (one BatchGetItem per 100).
+    pub async fn delivery_states(
+        &self,
+        cids: &[ConnectionId],
+    ) -> Result<std::collections::HashMap<ConnectionId, DeliveryStateItem>> {
+        let mut out = std::collections::HashMap::new();
+        for chunk in cids.chunks(100) {
+            let keys: Vec<_> = chunk.iter().map(keys::delivery_state).collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let found: Vec<DeliveryStateItem> = self.table.batch_get_eventually(&keys).await?;
+            for s in found {
+                out.insert(s.connection_id.clone(), s);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::IdentityType;
+    use std::collections::BTreeSet;
+
+    fn state(s: DeliveryState, granted: Option<&[IdentityType]>) -> DeliveryStateItem {
+        let mut item = DeliveryStateItem::new(
+            &ConnectionId::parse("conn_1").unwrap_or_else(|_| unreachable!()),
+        );
+        item.state = s;
+        item.granted = granted.map(|g| g.iter().copied().collect());
+        item
+    }
+
+    /// (case, state recorded) → phase acted on.
+    #[test]
+    fn the_phase_acted_on_is_read_from_the_state() {
+        let email: BTreeSet<IdentityType> = [IdentityType::Email].into_iter().collect();
+        let rows: Vec<(&str, Option<DeliveryStateItem>, Phase)> = vec![
+            ("never acted on", None, Phase::Stopped),
+            (
+                "stopped",
+                Some(state(DeliveryState::Stopped, Some(&[IdentityType::Email]))),
+                Phase::Stopped,
+            ),
+            (
+                "a receiver in sync",
+                Some(state(DeliveryState::InSync, Some(&[IdentityType::Email]))),
+                Phase::Active(Grantee::Receiver {
+                    granted: email.clone(),
+                }),
+            ),
+            (
+                "a receiver failing keeps what it acted on",
+                Some(state(DeliveryState::Failing, Some(&[IdentityType::Email]))),
+                Phase::Active(Grantee::Receiver { granted: email }),
+            ),
+            (
+                "the owner syncing",
+                Some(state(DeliveryState::Syncing, None)),
+                Phase::Active(Grantee::Owner),
+            ),
+        ];
+        for (case, s, want) in rows {
+            assert_eq!(acted_phase(s.as_ref()), want, "{case}");
+        }
+    }
+
+    #[test]
+    fn a_view_before_delivery_acted_says_what_comes() {
+        assert_eq!(DeliveryView::of(None, true).state, DeliveryState::Syncing);
+        assert_eq!(DeliveryView::of(None, false).state, DeliveryState::Stopped);
+        let mut s = state(DeliveryState::Failing, None);
+        s.last_error = Some("the webhook answered 410".into());
+        s.members_delivered = 3;
+        let v = DeliveryView::of(Some(&s), true);
+        assert_eq!(v.last_error.as_deref(), Some("the webhook answered 410"));
+        assert_eq!(v.members_delivered, 3);
+    }
+
+    #[test]
+    fn a_state_with_a_wake_is_in_the_schedule_index_in_time_order() {
+        let mut s = state(DeliveryState::InSync, None);
+        s.wake_at = Some(1_700_000_000);
+        let item = crate::entity::to_item(&s).unwrap_or_default();
+        assert_eq!(
+            item.get("GSI2PK"),
+            Some(&crate::write::Value::S("DELIVERY_WAKE".into()))
+        );
+        assert_eq!(
+            item.get("GSI2SK"),
+            Some(&crate::write::Value::S("001700000000#conn_1".into()))
+        );
+        s.wake_at = None;
+        let item = crate::entity::to_item(&s).unwrap_or_default();
+        assert!(!item.contains_key("GSI2PK"));
+    }
+}

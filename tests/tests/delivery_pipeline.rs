@@ -1,0 +1,459 @@
+#![cfg(test)] // test code throughout: DynamoDB Local, its stream, a real HTTP receiver
+
+//! Delivery end to end (API.md "Delivery"): the HTTP API on DynamoDB Local, the local
+//! delivery driver reading the table's stream (the same stream reading, sender and
+//! schedule query as in AWS; the queue in-process), and a real receiver on 127.0.0.1
+//! verifying every signature. Nobody calls the sync by hand here: every batch is the
+//! pipeline's answer to an API call (or to the clock).
+
+use e2e_tests::Stack;
+use e2e_tests::delivery::{Receiver, connect, identity_grant, members, output_to, start};
+use serde_json::{Value, json};
+use sharing_core::clock::Clock;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const WITHIN: Duration = Duration::from_secs(20);
+
+/// Every member the pull page delivers to connection `cid`, by user id.
+async fn pulled(s: &Stack, cid: &str) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/accounts/mpdine/connections/{cid}/members?limit=100&cursor={c}"),
+            None => format!("/accounts/mpdine/connections/{cid}/members?limit=100"),
+        };
+        let r = s.call("GET", &path, Some("dina"), None).await;
+        if r.status == 403 {
+            return out;
+        }
+        assert_eq!(r.status, 200, "{}", r.json);
+        for m in r.json["items"].as_array().unwrap() {
+            out.insert(
+                m["userId"].as_str().unwrap().to_owned(),
+                m["identities"].clone(),
+            );
+        }
+        match r.json["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+/// The three members of the seed's snapshot case, and mPDine having seen SEEN.
+async fn snapshot_members(s: &Stack) {
+    members(
+        s,
+        json!([
+            {"userId": "SEEN", "identities": {"email": "seen@example.com", "mobile_number": "+15550001"}},
+            {"userId": "UNSEEN", "identities": {"email": "unseen@example.com", "mobile_number": "+15550002"}},
+            {"userId": "PHONE-ONLY", "identities": {"mobile_number": "+15550003"}}
+        ]),
+        json!([]),
+    )
+    .await;
+    let seen = s
+        .call(
+            "PUT",
+            "/accounts/mpdine/profiles",
+            Some("dina"),
+            Some(json!({"profiles": [{"userId": "SEEN", "identities": {"mobile_number": "+15550001"}}]})),
+        )
+        .await;
+    assert_eq!(seen.status, 200, "{}", seen.json);
+}
+
+async fn level(s: &Stack, body: Value) {
+    let r = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/audiences/ibiza-dreamers/sharing/mpdine",
+            Some("ana"),
+            Some(body),
+        )
+        .await;
+    assert!(r.status < 300, "{}", r.json);
+}
+
+/// The connection as `GET /accounts/mpdine/connections` shows it.
+async fn connection_view(s: &Stack, cid: &str) -> Value {
+    let r = s
+        .call("GET", "/accounts/mpdine/connections", Some("dan"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    r.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == cid)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+async fn wait_state(s: &Stack, cid: &str, want: &str) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let v = connection_view(s, cid).await;
+        if v["delivery"]["state"] == want {
+            return v;
+        }
+        assert!(
+            start.elapsed() < WITHIN,
+            "delivery never became {want}: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn connect_change_lower_and_regrant_reach_the_receiver_in_order() {
+    let s = Stack::start().await;
+    let _driver = start(&s).await;
+    let r = Receiver::start().await;
+    identity_grant(&s, "email", true).await;
+    snapshot_members(&s).await;
+    let output = output_to(&s, &r).await;
+    let cid = connect(&s, &output).await;
+
+    // Connect → exactly the filtered snapshot.
+    r.wait_for(WITHIN, "the sync", |r| r.holds().len() == 2)
+        .await;
+    let holds = r.holds();
+    assert_eq!(
+        holds,
+        pulled(&s, &cid).await,
+        "the output holds what the pull page gives"
+    );
+    assert_eq!(
+        holds["SEEN"],
+        json!({"email": "seen@example.com", "mobile_number": "+15550001"}),
+        "a seen user with every identity"
+    );
+    assert_eq!(
+        holds["UNSEEN"],
+        json!({"email": "unseen@example.com"}),
+        "an unseen one with the granted types"
+    );
+    assert!(
+        !holds.contains_key("PHONE-ONLY"),
+        "a member with no granted identity is absent"
+    );
+    assert!(r.got().iter().all(|g| g.signed), "every request signed");
+    let v = wait_state(&s, &cid, "in_sync").await;
+    assert_eq!(v["delivery"]["membersDelivered"], 2, "{v}");
+
+    // Add, change, remove → those changes, as changes batches.
+    members(
+        &s,
+        json!([
+            {"userId": "NEW", "identities": {"email": "new@example.com"}},
+            {"userId": "UNSEEN", "identities": {"email": "unseen2@example.com"}}
+        ]),
+        json!(["SEEN"]),
+    )
+    .await;
+    r.wait_for(WITHIN, "the changes", |r| {
+        let h = r.holds();
+        h.contains_key("NEW")
+            && !h.contains_key("SEEN")
+            && h["UNSEEN"]["email"] == "unseen2@example.com"
+    })
+    .await;
+    assert_eq!(r.holds(), pulled(&s, &cid).await);
+    let kinds: Vec<Value> = r.accepted().iter().map(|b| b["kind"].clone()).collect();
+    assert_eq!(kinds.first(), Some(&json!("sync")));
+    assert!(kinds[1..].iter().all(|k| k == "changes"), "{kinds:?}");
+
+    // usable → view_only: exits for everything sent, and nothing after carries members.
+    level(&s, json!({"level": "view_only"})).await;
+    r.wait_for(WITHIN, "the exits", |r| r.holds().is_empty())
+        .await;
+    let exits_at = r.got().len();
+    let last = r.accepted().last().cloned().unwrap();
+    assert_eq!(last["kind"], "exit");
+    let v = wait_state(&s, &cid, "stopped").await;
+    assert_eq!(v["status"], "suspended");
+    members(
+        &s,
+        json!([{"userId": "LATER", "identities": {"email": "later@example.com"}}]),
+        json!([]),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        r.got().len(),
+        exits_at,
+        "no batch after the lowering carries members"
+    );
+
+    // Regrant → a full sync again.
+    level(&s, json!({"level": "usable"})).await;
+    r.wait_for(WITHIN, "the sync after the regrant", |r| {
+        r.holds().len() == 3
+    })
+    .await;
+    assert_eq!(r.holds(), pulled(&s, &cid).await);
+    assert_eq!(r.accepted().last().unwrap()["kind"], "sync");
+    wait_state(&s, &cid, "in_sync").await;
+}
+
+#[tokio::test]
+async fn an_identity_type_taken_back_is_dropped_from_every_member_sent_it() {
+    let s = Stack::start().await;
+    let _driver = start(&s).await;
+    let r = Receiver::start().await;
+    identity_grant(&s, "email", true).await;
+    identity_grant(&s, "mobile_number", true).await;
+    snapshot_members(&s).await;
+    let output = output_to(&s, &r).await;
+    let cid = connect(&s, &output).await;
+    r.wait_for(WITHIN, "the sync", |r| r.holds().len() == 3)
+        .await;
+
+    identity_grant(&s, "mobile_number", false).await;
+    r.wait_for(WITHIN, "the sweep", |r| {
+        !r.holds().contains_key("PHONE-ONLY")
+            && r.holds().get("UNSEEN") == Some(&json!({"email": "unseen@example.com"}))
+    })
+    .await;
+    let holds = r.holds();
+    assert_eq!(holds, pulled(&s, &cid).await);
+    // SEEN's proof was its mobile number, a type mPTravel granted (here): no proof.
+    assert_eq!(holds["SEEN"], json!({"email": "seen@example.com"}));
+    let unseen_op = r
+        .accepted()
+        .iter()
+        .flat_map(|b| b["members"].as_array().cloned().unwrap_or_default())
+        .rfind(|m| m["userId"] == "UNSEEN")
+        .unwrap();
+    assert_eq!(
+        unseen_op["removedIdentityTypes"],
+        json!(["mobile_number"]),
+        "{unseen_op}"
+    );
+    let phone_only = r
+        .accepted()
+        .iter()
+        .flat_map(|b| b["members"].as_array().cloned().unwrap_or_default())
+        .rfind(|m| m["userId"] == "PHONE-ONLY")
+        .unwrap();
+    assert_eq!(phone_only["op"], "remove", "left with no identity: removed");
+}
+
+#[tokio::test]
+async fn a_receiver_down_then_up_loses_nothing_and_retries_keep_their_ids() {
+    let s = Stack::start().await;
+    let _driver = start(&s).await;
+    let r = Receiver::start().await;
+    identity_grant(&s, "email", true).await;
+    snapshot_members(&s).await;
+    let output = output_to(&s, &r).await;
+    r.answer(&[503, 503, 503]);
+    let cid = connect(&s, &output).await;
+    r.wait_for(WITHIN, "the sync after the outage", |r| {
+        r.holds().len() == 2
+    })
+    .await;
+    assert_eq!(r.holds(), pulled(&s, &cid).await, "nothing lost");
+    let got = r.got();
+    assert_eq!(got.iter().filter(|g| g.answer == 503).count(), 3);
+    let ids: std::collections::BTreeSet<&str> =
+        got.iter().map(|g| g.delivery_id.as_str()).collect();
+    assert_eq!(
+        ids.len(),
+        1,
+        "every retry carries the same deliveryId: {got:?}"
+    );
+    wait_state(&s, &cid, "in_sync").await;
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_is_failing_in_the_views_and_saving_the_output_retries() {
+    let s = Stack::start().await;
+    let _driver = start(&s).await;
+    let r = Receiver::start().await;
+    identity_grant(&s, "email", true).await;
+    snapshot_members(&s).await;
+    let output = output_to(&s, &r).await;
+    r.answer(&[410]);
+    let cid = connect(&s, &output).await;
+    let v = wait_state(&s, &cid, "failing").await;
+    assert_eq!(
+        v["delivery"]["lastError"], "the webhook answered 410",
+        "{v}"
+    );
+    let listed = s
+        .call(
+            "GET",
+            "/accounts/mpdine/audiences/ibiza-dreamers/connections",
+            Some("dan"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        listed.json["items"][0]["delivery"]["state"], "failing",
+        "{}",
+        listed.json
+    );
+    let usage = s
+        .call(
+            "GET",
+            "/accounts/mptravel/audiences/ibiza-dreamers/usage",
+            Some("ana"),
+            None,
+        )
+        .await;
+    assert_eq!(usage.status, 200, "{}", usage.json);
+    let in_usage = usage.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["connections"].as_array().cloned().unwrap_or_default())
+        .find(|c| c["id"] == cid.as_str())
+        .unwrap();
+    assert_eq!(in_usage["delivery"]["state"], "failing", "{in_usage}");
+    assert_eq!(
+        in_usage["delivery"]["lastError"],
+        "the webhook answered 410"
+    );
+
+    // A member change is not sent while failing.
+    let before = r.got().len();
+    members(
+        &s,
+        json!([{"userId": "NEW", "identities": {"email": "n@example.com"}}]),
+        json!([]),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(r.got().len(), before);
+
+    // Saving the output again retries: a full sync.
+    let got = s
+        .call(
+            "GET",
+            &format!("/accounts/mpdine/outputs/{output}"),
+            Some("dina"),
+            None,
+        )
+        .await;
+    let etag = got.header("etag").unwrap();
+    let headers = vec![
+        (
+            "authorization".to_owned(),
+            format!("Bearer {}", s.token("dina")),
+        ),
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("if-match".to_owned(), etag),
+    ];
+    let body = json!({"name": "Receiver again", "platform": "google_ads",
+                      "destination": {"type": "webhook", "url": r.url}});
+    let saved = s
+        .call_with(
+            "PUT",
+            &format!("/accounts/mpdine/outputs/{output}"),
+            &headers,
+            Some(body.to_string()),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.json);
+    r.wait_for(WITHIN, "the sync after saving", |r| r.holds().len() == 3)
+        .await;
+    let v = wait_state(&s, &cid, "in_sync").await;
+    assert!(v["delivery"].get("lastError").is_none(), "{v}");
+}
+
+#[tokio::test]
+async fn a_window_closing_with_nobody_acting_takes_everything_back() {
+    let (s, clock) = Stack::start_at_fixed_time().await;
+    let _driver = start(&s).await;
+    let r = Receiver::start().await;
+    identity_grant(&s, "email", true).await;
+    snapshot_members(&s).await;
+    let closes = clock.now() + time::Duration::minutes(10);
+    level(
+        &s,
+        json!({"level": "usable", "expiresAt": sharing_core::clock::rfc3339(closes), "fallbackLevel": "view_only"}),
+    )
+    .await;
+    let output = output_to(&s, &r).await;
+    let cid = connect(&s, &output).await;
+    r.wait_for(WITHIN, "the sync", |r| r.holds().len() == 2)
+        .await;
+    wait_state(&s, &cid, "in_sync").await;
+
+    // Nobody acts; the window closes. The schedule finds it (every 500 ms here, every
+    // minute in AWS).
+    clock.advance(time::Duration::minutes(11));
+    r.wait_for(WITHIN, "the exits at the window's end", |r| {
+        r.holds().is_empty()
+    })
+    .await;
+    assert_eq!(r.accepted().last().unwrap()["kind"], "exit");
+    wait_state(&s, &cid, "stopped").await;
+    let n = r.got().len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(r.got().len(), n, "the schedule acts on a window's end once");
+}
+
+#[tokio::test]
+async fn a_deleted_connection_takes_back_what_it_was_sent() {
+    let s = Stack::start().await;
+    let _driver = start(&s).await;
+    let r = Receiver::start().await;
+    identity_grant(&s, "email", true).await;
+    snapshot_members(&s).await;
+    let output = output_to(&s, &r).await;
+    let cid = connect(&s, &output).await;
+    r.wait_for(WITHIN, "the sync", |r| r.holds().len() == 2)
+        .await;
+    let d = s
+        .call(
+            "DELETE",
+            &format!("/accounts/mpdine/audiences/ibiza-dreamers/connections/{cid}"),
+            Some("dan"),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, 204, "{}", d.json);
+    r.wait_for(WITHIN, "the exits of the deleted connection", |r| {
+        r.holds().is_empty()
+    })
+    .await;
+    let last = r.accepted().last().cloned().unwrap();
+    assert_eq!(last["kind"], "exit");
+    assert_eq!(last["connectionId"], cid.as_str());
+    assert!(r.got().iter().all(|g| g.signed));
+}
+
+#[tokio::test]
+async fn a_sync_killed_mid_way_resumes_and_completes() {
+    let (s, clock) = Stack::start_at_fixed_time().await;
+    let r = Receiver::start().await;
+    identity_grant(&s, "email", true).await;
+    let many: Vec<Value> = (0..450)
+        .map(|i| json!({"userId": format!("M-{i:03}"), "identities": {"email": format!("m{i}@example.com")}}))
+        .collect();
+    members(&s, json!(many), json!([])).await;
+    let output = output_to(&s, &r).await;
+    // The receiver is down: the sync starts, sends its first page again and again.
+    r.answer(&[503; 1000]);
+    let driver = start(&s).await;
+    let cid = connect(&s, &output).await;
+    r.wait_for(WITHIN, "a first attempt", |r| !r.got().is_empty())
+        .await;
+    // Killed mid-way: the process (its in-process queue) is gone.
+    driver.abort();
+    drop(driver);
+    // The receiver is back up; a new process starts. Its queue is empty: the run's
+    // lease runs out and the schedule picks the sync up where the state says.
+    r.clear_answers();
+    let _driver = start(&s).await;
+    clock.advance(time::Duration::minutes(3));
+    r.wait_for(WITHIN, "the resumed sync", |r| r.holds().len() == 450)
+        .await;
+    assert_eq!(r.holds(), pulled(&s, &cid).await, "nothing lost");
+    wait_state(&s, &cid, "in_sync").await;
+}
