@@ -5,8 +5,10 @@
 //! module behind [`Destination`]: the webhook here, EventBridge next.
 
 pub mod destination;
+pub mod eventbridge;
 pub mod sync;
 pub mod webhook;
 
 pub use destination::{Destination, Outcome};
+pub use eventbridge::{Bus, EventBridgeClient};
 pub use webhook::{Webhook, WebhookClient};
