@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use xtask::services::Service;
 
+pub mod moto;
 pub mod routes;
 
 pub const JWT_SECRET: &str = "e2e-secret";

@@ -27,7 +27,12 @@ struct Cli {
 enum Cmd {
     /// Install the local tools, start DynamoDB Local (:8000), the SES v2 emulator (:8005)
     /// and the API (:3000) with the demo data; Ctrl-C stops everything.
-    Up,
+    Up {
+        /// Also start the EventBridge emulator (moto, :5000) for change events and
+        /// amazon_eventbridge outputs.
+        #[arg(long)]
+        events: bool,
+    },
     /// The same, with the functions under `sam local start-api` (Docker): DynamoDB Local
     /// (:8000) and the SES v2 emulator (:8005) with the demo data, `sam build`, then the
     /// API on --port; Ctrl-C stops everything.
@@ -125,7 +130,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run_command(command: Cmd) -> anyhow::Result<()> {
     match command {
-        Cmd::Up => up().await,
+        Cmd::Up { events } => up(events).await,
         Cmd::SamLocal {
             port,
             invoke_image,
@@ -264,7 +269,7 @@ fn init_local_logs() {
     let _ = tracing_subscriber::registry().with(text).try_init();
 }
 
-async fn up() -> anyhow::Result<()> {
+async fn up(events: bool) -> anyhow::Result<()> {
     init_local_logs();
     xtask::ensure_port_free(DYNAMODB_PORT, "DynamoDB Local")?;
     xtask::ensure_port_free(SES_PORT, "the SES v2 emulator")?;
@@ -279,6 +284,11 @@ async fn up() -> anyhow::Result<()> {
         .with_budget(sharing_core::budget::Budget::LOCAL)
         .with_reach(sharing_core::outputs::Reach::PublicAndLocalHttp);
     xtask::seed(&core, &xtask::demo_fixture()).await?;
+    let bus = std::env::var("CHANGE_EVENT_BUS_NAME").unwrap_or_else(|_| "default".to_owned());
+    let events = match events {
+        true => Some(xtask::events::LocalEvents::start(&bus).await?),
+        false => None,
+    };
 
     // The same notifier as in AWS, fed from DynamoDB Local's stream: access-request
     // emails reach the SES emulator within seconds.
@@ -309,12 +319,16 @@ async fn up() -> anyhow::Result<()> {
         &table,
         &secret,
     )?;
+    println!("{}", xtask::events::LocalEvents::banner(events.as_ref()));
     println!("The table is in memory: a restart starts again from the demo data.");
     println!("Ctrl-C stops everything.");
     let app = xtask::local_api::app(core, &secret);
     xtask::local_api::serve(listener, app, shutdown_signal()).await?;
     eprintln!("stopping ...");
     notifier_task.abort();
+    if let Some(e) = events {
+        e.service.stop();
+    }
     ses.stop();
     dynamodb.stop();
     Ok(())
@@ -473,34 +487,9 @@ async fn sam_local(
     Ok(())
 }
 
-/// The Python-distributed tools (cargo-lambda, sam, cfn-lint), pinned by
-/// infra/requirements.lock, in a project-local venv.
+/// The pinned Python tools' venv (`xtask::events::python_tools`).
 fn ensure_python_tools() -> anyhow::Result<PathBuf> {
-    let root = xtask::root();
-    let venv = root.join(".venv");
-    let lock = std::fs::read(root.join("infra/requirements.lock"))
-        .context("infra/requirements.lock is missing")?;
-    let want = sharing_core::keys::sha256_hex(&lock);
-    let stamp = venv.join(".installed-lock-sha256");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) {
-        return Ok(venv.join("bin"));
-    }
-    run(
-        "create .venv",
-        Command::new("python3").args(["-m", "venv", ".venv"]),
-    )?;
-    run(
-        "install pinned Python tools into .venv",
-        Command::new(venv.join("bin/pip")).args([
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-            "infra/requirements.lock",
-        ]),
-    )?;
-    std::fs::write(&stamp, want)?;
-    Ok(venv.join("bin"))
+    xtask::events::python_tools()
 }
 
 async fn test() -> anyhow::Result<()> {
