@@ -1363,7 +1363,7 @@ async fn deciding_reads_the_audience_the_request_is_for_whatever_its_id_says() {
         async move {
             let old_key = keys::access_request(&RequestId::parse(&from).unwrap());
             let mut item: AccessRequestItem = s.core.table.get(&old_key).await.unwrap().unwrap();
-            item.request.id = RequestId::parse(&to).unwrap();
+            item.id = RequestId::parse(&to).unwrap();
             s.core.table.put(&item, None).await.unwrap();
             s.core.table.delete(&old_key, None).await.unwrap();
         }

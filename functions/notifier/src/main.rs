@@ -1,6 +1,10 @@
 //! Lambda entry point: wiring only. Config and clients once at cold start; each event
 //! (a stream batch or a scheduled sweep) goes to the library's `Notifier`.
 
+// The handler's future nests the notifier's, the domain's table handle and the store's:
+// computing its layout takes more than the default 128 levels of queries.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{LambdaEvent, service_fn};
 use notifier::{Config, Notifier, SesMailer, Timing};
 use sharing_core::Core;

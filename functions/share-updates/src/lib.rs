@@ -5,13 +5,12 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use sharing_core::Core;
-use sharing_core::apply_defaults::{ApplyDefaultsInput, ApplyResult};
 use sharing_core::audiences::{AudienceDetail, AudiencePatch, AudienceSummary, NewAudience};
+use sharing_core::defaults::apply::{ApplyDefaultsInput, ApplyResult};
+use sharing_core::defaults::{DefaultsInput, DefaultsView};
 use sharing_core::explain::AccessExplanation;
 use sharing_core::ids::AudienceId;
-use sharing_core::sharing::{
-    DefaultsInput, DefaultsView, OneGrantInput, SharingInput, SharingView,
-};
+use sharing_core::sharing::{OneGrantInput, SharingInput, SharingView};
 use sharing_core::usage::UsageView;
 use sharing_http::{
     AccountMember, ApiError, Created, Id, IfMatch, InAccount, JsonBody, List, ListQuery, WithEtag,

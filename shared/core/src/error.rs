@@ -114,42 +114,6 @@ impl Error {
         }
     }
 
-    /// A failed SDK call: throttling, timeouts, connection failures and DynamoDB's own
-    /// 5xx answers are [`Error::Unavailable`] (503, retry later); anything else is a
-    /// defect (500).
-    pub fn sdk<E, R>(e: aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
-    where
-        E: std::error::Error
-            + aws_sdk_dynamodb::error::ProvideErrorMetadata
-            + Send
-            + Sync
-            + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
-    {
-        use aws_sdk_dynamodb::error::SdkError;
-        let what = match &e {
-            SdkError::TimeoutError(_) => Some("timed out"),
-            SdkError::DispatchFailure(_) => Some("unreachable"),
-            SdkError::ResponseError(_) => Some("unreadable answer"),
-            SdkError::ServiceError(s) => match s.err().code() {
-                Some(c) if THROTTLING_CODES.contains(&c) => Some("throttled"),
-                Some("InternalServerError" | "ServiceUnavailable") => Some("failed on its side"),
-                _ => None,
-            },
-            _ => None,
-        };
-        match what {
-            Some(what) => Error::Unavailable {
-                what,
-                source: Box::new(e),
-            },
-            None => Error::Store {
-                detail: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
-                source: Some(Box::new(e)),
-            },
-        }
-    }
-
     /// Storage gave up under load (e.g. unprocessed batch items after every retry).
     pub fn throttled(detail: &'static str) -> Error {
         Error::Unavailable {
@@ -164,14 +128,21 @@ impl Error {
     }
 }
 
-/// DynamoDB's error codes for "too much, too fast".
-const THROTTLING_CODES: [&str; 5] = [
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "LimitExceededException",
-    "TransactionInProgressException",
-];
+impl From<sharing_store::Error> for Error {
+    fn from(e: sharing_store::Error) -> Self {
+        use sharing_store::Error as S;
+        match e {
+            S::Unavailable { what, source } => Error::Unavailable { what, source },
+            S::Store { detail, source } => Error::Store { detail, source },
+            S::Conflict(detail) => Error::Conflict(detail),
+            S::BadCursor(detail) => Error::Validation(detail),
+            S::Fenced => Error::Conflict(
+                "a retry with the same Idempotency-Key has taken this request over; its answer is the one that counts"
+                    .to_owned(),
+            ),
+        }
+    }
+}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -4,7 +4,7 @@
 //! and audiences that already exist are left as they are.
 
 use crate::Core;
-use crate::accounts::{UserInput, counts_as_admin};
+use crate::accounts::{MembershipWrite, UserInput, counts_as_admin};
 use crate::audiences::grant_item;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, OrganizationId, OutputId, RoleId, UserId};
@@ -183,8 +183,16 @@ impl Core {
                 last_name: u.last_name.clone(),
                 role: m.role.clone(),
             };
-            self.write_membership(OPS, &m.account_id, name, org, &u.id, &input)
-                .await?;
+            self.write_membership(MembershipWrite {
+                by_ops: true,
+                actor: OPS,
+                account_id: &m.account_id,
+                account_name: name,
+                organization_id: org,
+                user_id: &u.id,
+                input: &input,
+            })
+            .await?;
             emails.insert(u.id.to_string(), u.email.clone());
             report.memberships += 1;
         }
@@ -240,10 +248,10 @@ impl Core {
             for (r, e) in &item.sharing {
                 tx.put(&grant_item(&item, r, e))?;
             }
-            match self.table.commit(tx).await {
+            match self.commit(tx).await {
                 Ok(()) => report.audiences_created += 1,
                 Err(TxError::Guard(AudienceIsNew)) => report.audiences_existing += 1,
-                Err(TxError::Store(e)) => return Err(e),
+                Err(TxError::Store(e)) => return Err(e.into()),
             }
         }
         Ok(report)

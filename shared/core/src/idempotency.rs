@@ -91,7 +91,7 @@ pub fn landed<T: DeserializeOwned>() -> Result<Option<T>> {
 /// the transaction commits only while the record names this attempt, and it records
 /// `answer` (what the request will answer) in the same write. `None` outside such a
 /// request. (The adapter, `Table::commit`, adds it and tells its failure apart.)
-pub fn fence(answer: Option<&str>) -> Result<Option<Op>> {
+pub fn fence(answer: Option<&str>) -> sharing_store::Result<Option<Op>> {
     let Ok(attempt) = ATTEMPT.try_with(Clone::clone) else {
         return Ok(None);
     };

@@ -5,27 +5,7 @@ use crate::ids::{
 };
 use sharing_policy::{IdentityType, ShareLevel};
 
-pub const PK: &str = "PK";
-pub const SK: &str = "SK";
-pub const GSI1: &str = "GSI1";
-pub const GSI1PK: &str = "GSI1PK";
-pub const GSI1SK: &str = "GSI1SK";
-pub const GSI2: &str = "GSI2";
-pub const GSI2PK: &str = "GSI2PK";
-pub const GSI2SK: &str = "GSI2SK";
-
-/// A primary key, or an item's entry in an index (its partition and sort key).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Key {
-    pub pk: String,
-    pub sk: String,
-}
-
-impl Key {
-    fn same(pk: String) -> Key {
-        Key { sk: pk.clone(), pk }
-    }
-}
+pub use sharing_store::key::{GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, Key, PK, SK};
 
 pub fn organization(org: &OrganizationId) -> Key {
     Key::same(format!("ORG#{org}"))

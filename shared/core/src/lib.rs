@@ -4,38 +4,43 @@
 //! log. Decisions come from the pure `sharing-policy` crate; data lives in one DynamoDB
 //! table (`store`, `keys`, `items`).
 
+// Domains, one folder each (entities, planners, `service.rs` with their `impl Core`).
 pub mod access_requests;
 pub mod accounts;
 pub mod activity;
-pub mod apply_defaults;
 pub mod audiences;
+pub mod connections;
+pub mod defaults;
+pub mod delivery;
+pub mod identity_grants;
+pub mod members;
+pub mod notify;
+pub mod outputs;
+pub mod sharing;
+
+// What the domains stand on.
 pub mod budget;
 pub mod clock;
-pub mod connections;
-pub mod cursor;
-pub mod delivery;
-pub mod email;
 pub mod entity;
 pub mod error;
-pub mod explain;
 pub mod fixture;
 pub mod idempotency;
-pub mod identity_grants;
 pub mod ids;
 pub mod input;
 pub mod items;
 pub mod keys;
-pub mod members;
-pub mod outbox;
-pub mod outputs;
 pub mod plan;
-pub mod roles;
-pub mod sharing;
 pub mod startup;
 pub mod store;
-pub mod usage;
 pub mod validate;
-pub mod write;
+
+// Old paths, kept so code written against them still compiles.
+pub use accounts::roles;
+pub use connections::usage;
+pub use defaults::apply as apply_defaults;
+pub use notify::{email, outbox};
+pub use sharing::explain;
+pub use sharing_store::{cursor, write};
 
 pub use error::{Error, Result};
 pub use input::Input;

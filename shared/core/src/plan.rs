@@ -14,7 +14,7 @@
 //! The answer rides in the transaction ([`Tx::answers`]), so a POST with an
 //! `Idempotency-Key` records it with its write (see [`crate::idempotency`]). Applying
 //! the defaults to many audiences is a batch whose per-audience progress is its answer;
-//! it plans each audience purely ([`crate::apply_defaults::plan_defaults`]) and keeps
+//! it plans each audience purely ([`crate::defaults::apply::plan_defaults`]) and keeps
 //! its own bounded [`Retry`].
 
 use crate::Core;
@@ -136,16 +136,25 @@ impl Core {
                 Plan::Commit(tx, a) => (tx, a),
                 Plan::ReadAgain => continue,
             };
-            match self.table.commit(tx).await {
+            match self.commit(tx).await {
                 Ok(()) => return Ok(answer),
                 Err(TxError::Guard(step)) => match planner.on_guard(step) {
                     Conflict::Retry => continue,
                     Conflict::Fail(e) => return Err(e),
                 },
-                Err(TxError::Store(e)) => return Err(e),
+                Err(TxError::Store(e)) => return Err(e.into()),
             }
         }
         Err(planner.gave_up())
+    }
+
+    /// Commits `tx`, the one way the domain commits: in a POST with an Idempotency-Key
+    /// the key's record fences the transaction and stores its answer
+    /// ([`crate::idempotency::fence`]); a retry that took the key over makes this attempt
+    /// fail its fence (409).
+    pub async fn commit<W: Copy>(&self, tx: Tx<W>) -> Result<(), TxError<W>> {
+        let fence = crate::idempotency::fence(tx.answer())?;
+        self.table.store().commit_fenced(tx, fence).await
     }
 }
 

@@ -2,6 +2,12 @@
 //! user can act on.
 
 use crate::error::{Error, Result};
+use std::collections::BTreeSet;
+
+/// At most this many activation platforms in a list.
+pub const MAX_PLATFORMS: usize = 20;
+/// The longest activation platform name.
+pub const MAX_PLATFORM_CHARS: usize = 100;
 
 /// Serde, for an optional field of a request body the document types as a value (a
 /// string, a level, a list): left out it is `None`; `null` is refused like any other
@@ -113,6 +119,32 @@ pub fn email(field: &str, value: &str) -> Result<()> {
             value.chars().take(64).collect::<String>()
         )))
     }
+}
+
+/// A list of activation platforms (a request's, or a grant's `allowedPlatforms`): 1 to
+/// 20 distinct single-line names of at most 100 characters.
+pub fn platforms(field: &str, platforms: &[String]) -> Result<()> {
+    if platforms.is_empty() {
+        return Err(Error::Validation(format!(
+            "{field} must name at least one platform"
+        )));
+    }
+    if platforms.len() > MAX_PLATFORMS {
+        return Err(Error::Validation(format!(
+            "{field} has {} entries; at most {MAX_PLATFORMS} are allowed",
+            platforms.len()
+        )));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, p) in platforms.iter().enumerate() {
+        single_line(&format!("{field}[{i}]"), p, MAX_PLATFORM_CHARS)?;
+        if !seen.insert(p.as_str()) {
+            return Err(Error::Validation(format!(
+                "{field} lists '{p}' more than once"
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -53,7 +53,7 @@ macro_rules! versioned {
 versioned!(
     sharing_core::audiences::AudienceDetail,
     sharing_core::sharing::SharingView,
-    sharing_core::sharing::DefaultsView,
+    sharing_core::defaults::DefaultsView,
     sharing_core::outputs::OutputView
 );
 

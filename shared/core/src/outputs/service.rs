@@ -96,12 +96,12 @@ impl Core {
         let mut tx = Tx::new();
         tx.put_if(OutputIsNew, &item, Cond::absent())?;
         tx.answers(&answer)?;
-        match self.table.commit(tx).await {
+        match self.commit(tx).await {
             Ok(()) => Ok(answer),
             Err(TxError::Guard(OutputIsNew)) => Err(Error::Conflict(
                 "a new output's id was already taken; try again".to_owned(),
             )),
-            Err(TxError::Store(e)) => Err(e),
+            Err(TxError::Store(e)) => Err(e.into()),
         }
     }
 

@@ -1,13 +1,13 @@
 //! Units of work as data: typed conditions ([`Cond`]), update actions ([`Update`]) and
 //! transactions ([`Tx`]) whose every guard names the step it protects. Nothing here is an
-//! SDK type: the DynamoDB adapter ([`crate::store`]) renders them, placeholders included,
+//! SDK type: the DynamoDB adapter ([`crate::table`]) renders them, placeholders included,
 //! so a condition's attribute names and values can never drift from its text, and a
 //! failed transaction answers *which* guard failed as the caller's own enum
 //! ([`TxError::Guard`]), matched exhaustively.
 
 use crate::entity::{self, ENTITY_TYPE, Entity, Index};
 use crate::error::{Error, Result};
-use crate::keys::{self, Key};
+use crate::key::{self as keys, Key};
 use serde::Serialize;
 use std::borrow::Cow;
 
@@ -310,13 +310,13 @@ impl<W> From<Error> for TxError<W> {
 }
 
 /// DynamoDB takes at most 100 operations in one transaction; a POST with an
-/// `Idempotency-Key` adds one of them (the fence, [`crate::idempotency::fence`]).
+/// `Idempotency-Key` adds one of them (its fence, see [`crate::Table::commit_fenced`]).
 pub const MAX_TX_OPS: usize = 100;
 
 /// The one retry policy of the workflows: a write whose guard failed because another
 /// writer changed what it read (a lost race, not a stale `If-Match`) reads again, plans
 /// again and retries, at most `tries` times in all, backing off between attempts. The
-/// planned workflows get it from their one executor ([`crate::plan`]); applying the
+/// planned workflows get it from the domain's one executor (`sharing_core::plan`); applying the
 /// defaults to many audiences, a batch whose per-audience progress is its answer, uses
 /// it directly.
 ///
@@ -380,12 +380,17 @@ impl<W> Tx<W> {
     /// `Idempotency-Key` it is recorded in the same transaction, so a retry of an attempt
     /// cut off after the commit returns it instead of writing again.
     pub fn answers<T: Serialize>(&mut self, view: &T) -> Result<()> {
-        self.answer = Some(crate::idempotency::answer_of(view)?);
+        self.answer = Some(serde_json::to_string(view).map_err(Error::store)?);
         Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
+    }
+
+    /// The JSON of what the request answers once this commits ([`Tx::answers`]).
+    pub fn answer(&self) -> Option<&str> {
+        self.answer.as_deref()
     }
 
     /// The writes, in order, each with the step its guard belongs to.

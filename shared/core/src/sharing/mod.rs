@@ -5,22 +5,23 @@
 //! receivers' grant items (which feed "Shared with me") and the activity of each account
 //! touched. Access-request approval goes through the same `add_sharing_change`.
 
-use crate::access_requests::validate_platforms;
+pub mod explain;
+
+mod service;
+
 use crate::activity::{Entry, action};
 use crate::audiences::{access_of, check_if_match, grant_item};
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, RequestId};
-use crate::items::{
-    AccountItem, AudienceItem, DefaultEntry, GrantSource, SharingDefaultsItem, SharingEntry,
-};
+use crate::items::{AccountItem, AudienceItem, GrantSource, SharingEntry};
 use crate::keys;
 use crate::plan::{Conflict, Plan, Planner, Stamp};
 use crate::write::{Cond, Tx, Update};
 use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sharing_policy::{AccessLevel, Action, GrantWindow, Resource, ShareLevel, WindowError};
+use sharing_policy::{AccessLevel, Action, GrantWindow, ShareLevel, WindowError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// At most this many receiving accounts change in one request: each change writes a
@@ -148,34 +149,6 @@ pub struct SharingView {
     pub audience_id: String,
     pub version: i64,
     pub grants: Vec<GrantView>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DefaultInput {
-    pub account_id: AccountId,
-    pub level: ShareLevel,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DefaultsInput {
-    pub defaults: Vec<DefaultInput>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DefaultView {
-    pub account_id: String,
-    pub account_name: String,
-    pub level: ShareLevel,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DefaultsView {
-    pub version: i64,
-    pub defaults: Vec<DefaultView>,
 }
 
 /// One receiving account whose grant changes.
@@ -311,7 +284,7 @@ pub fn build_grant(
         )));
     }
     if let Some(p) = &terms.allowed_platforms {
-        validate_platforms("allowedPlatforms", p)?;
+        crate::validate::platforms("allowedPlatforms", p)?;
     }
     let (starts_at, starts_at_epoch) = starts.unzip();
     let (expires_at, expires_at_epoch) = expires.unzip();
@@ -340,25 +313,35 @@ fn level_json(e: &Option<SharingEntry>) -> serde_json::Value {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SharingMoved;
 
-/// The guard of saving the defaults: they are still at the version that was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DefaultsMoved;
+/// One sharing change of an audience: who makes it, the audience as it was read (its
+/// `sharingVersion` guards the write), the receivers whose grant changes, and where the
+/// grants come from (an access request names itself).
+#[derive(Debug, Clone, Copy)]
+pub struct SharingChange<'a> {
+    pub actor: &'a str,
+    pub audience: &'a AudienceItem,
+    pub changes: &'a [GrantChange],
+    pub request_id: Option<&'a RequestId>,
+    pub source: GrantSource,
+}
 
-/// Adds one sharing change of `audience` to `tx`, at the time and with the ids of
-/// `stamp`: the audience item (guarded, as step `audience_step`, by the `sharingVersion`
-/// it was read at), grant puts and deletes, and the activity of the owner and of each
-/// receiver. Answers the audience as it will be after the commit. Pure.
-#[allow(clippy::too_many_arguments)]
+/// Adds `change` to `tx`, at the time and with the ids of `stamp`: the audience item
+/// (guarded, as step `audience_step`, by the `sharingVersion` it was read at), grant puts
+/// and deletes, and the activity of the owner and of each receiver. Answers the audience
+/// as it will be after the commit. Pure.
 pub fn add_sharing_change<W>(
     stamp: Stamp<'_>,
     tx: &mut Tx<W>,
     audience_step: W,
-    actor: &str,
-    audience: &AudienceItem,
-    changes: &[GrantChange],
-    request_id: Option<&RequestId>,
-    source: GrantSource,
+    change: SharingChange<'_>,
 ) -> Result<AudienceItem> {
+    let SharingChange {
+        actor,
+        audience,
+        changes,
+        request_id,
+        source,
+    } = change;
     let now = stamp.epoch();
     let mut after = audience.clone();
     // Grants that are over for good are dropped from the map as we go (their grant
@@ -486,11 +469,13 @@ impl Planner for ChangeSharing<'_> {
             at,
             &mut tx,
             SharingMoved,
-            self.actor,
-            audience,
-            &changes,
-            None,
-            GrantSource::Grant,
+            SharingChange {
+                actor: self.actor,
+                audience,
+                changes: &changes,
+                request_id: None,
+                source: GrantSource::Grant,
+            },
         )?;
         Ok(Plan::Commit(tx, sharing_view(&after, now)))
     }
@@ -504,413 +489,6 @@ impl Planner for ChangeSharing<'_> {
             "the sharing of this audience kept changing while it was being saved; try again"
                 .to_owned(),
         )
-    }
-}
-
-/// The item of an account's sharing defaults at `version`, saved by `member` at `at`.
-fn defaults_item(
-    member: &AccountMember,
-    version: i64,
-    defaults: Vec<DefaultEntry>,
-    at: Stamp<'_>,
-) -> SharingDefaultsItem {
-    SharingDefaultsItem {
-        account_id: member.account_id.clone(),
-        version,
-        defaults,
-        updated_at: at.rfc3339(),
-        updated_by: member.user_id.to_string(),
-    }
-}
-
-/// Saving an account's sharing defaults (the receivers' names already resolved), planned
-/// on the defaults read. Saving the same list again is still a new version.
-#[derive(Debug)]
-pub struct SaveDefaults<'a> {
-    pub member: &'a AccountMember,
-    pub if_match: Option<i64>,
-    pub defaults: Vec<DefaultEntry>,
-}
-
-impl Planner for SaveDefaults<'_> {
-    type State = Option<SharingDefaultsItem>;
-    type Step = DefaultsMoved;
-    type Answer = DefaultsView;
-
-    fn plan(
-        &mut self,
-        current: &Option<SharingDefaultsItem>,
-        at: Stamp<'_>,
-    ) -> Result<Plan<DefaultsMoved, DefaultsView>> {
-        let version = current.as_ref().map_or(0, |c| c.version);
-        check_if_match(self.if_match, version)?;
-        let item = defaults_item(self.member, version + 1, self.defaults.clone(), at);
-        let guard = match current {
-            Some(_) => Cond::version(version),
-            None => Cond::absent(),
-        };
-        let mut tx = Tx::new();
-        tx.put_if(DefaultsMoved, &item, guard)?;
-        Entry {
-            actor_user_id: self.member.user_id.to_string(),
-            action: action::DEFAULTS_CHANGED,
-            before: Some(json!(defaults_view(current.as_ref()).defaults)),
-            after: Some(json!(defaults_view(Some(&item)).defaults)),
-            ..Default::default()
-        }
-        .add_at(at, &mut tx, &[&self.member.account_id])?;
-        Ok(Plan::Commit(tx, defaults_view(Some(&item))))
-    }
-
-    fn on_guard(&self, _: DefaultsMoved) -> Conflict {
-        Conflict::Retry
-    }
-
-    fn gave_up(&self) -> Error {
-        Error::Conflict(
-            "the defaults kept changing while they were being saved; try again".to_owned(),
-        )
-    }
-}
-
-impl Core {
-    /// [`add_sharing_change`] now, with the core's ids.
-    #[allow(clippy::too_many_arguments)]
-    pub fn add_sharing_change<W>(
-        &self,
-        tx: &mut Tx<W>,
-        audience_step: W,
-        actor: &str,
-        audience: &AudienceItem,
-        changes: &[GrantChange],
-        request_id: Option<&RequestId>,
-        source: GrantSource,
-    ) -> Result<AudienceItem> {
-        add_sharing_change(
-            self.stamp(),
-            tx,
-            audience_step,
-            actor,
-            audience,
-            changes,
-            request_id,
-            source,
-        )
-    }
-
-    /// `GET /accounts/{a}/audiences/{id}/sharing`: one round trip.
-    pub async fn get_sharing(
-        &self,
-        caller: &Caller,
-        account_id: &AccountId,
-        id: &AudienceId,
-    ) -> Result<SharingView> {
-        let (_, audience, _) = self
-            .member_and_audience(caller, account_id, id, Action::ViewSharing)
-            .await?;
-        Ok(sharing_view(&audience, self.now_epoch()))
-    }
-
-    /// Runs a [`ChangeSharing`] on the audience already read; a lost race reads it again.
-    async fn change_sharing(
-        &self,
-        member: &AccountMember,
-        id: &AudienceId,
-        first_read: AudienceItem,
-        if_match: Option<i64>,
-        desire: Desire,
-    ) -> Result<SharingView> {
-        let mut planner = ChangeSharing {
-            actor: member.user_id.as_str(),
-            if_match,
-            desire,
-        };
-        self.execute(&mut planner, first_read, || async {
-            Ok(self
-                .audience_for(member, id, Action::ChangeSharing)
-                .await?
-                .0)
-        })
-        .await
-    }
-
-    /// The membership, the audience and the named receiving accounts, read in one round
-    /// trip. Only the audience's visibility and the caller's role are decided here; the
-    /// receivers (422) are checked by the caller with [`Core::allow_receivers`] after the
-    /// body (400) and the precondition (412), so that a receiver learns nothing from the
-    /// body check and the order of checks is the one of every write.
-    async fn read_for_change(
-        &self,
-        caller: &Caller,
-        account_id: &AccountId,
-        id: &AudienceId,
-        receivers: &[AccountId],
-    ) -> Result<(AccountMember, AudienceItem, HashMap<String, AccountItem>)> {
-        let key = keys::audience(id);
-        let (member, (found, accounts)) = self
-            .member_and(caller, account_id, async {
-                tokio::try_join!(
-                    self.table.get::<AudienceItem>(&key),
-                    self.accounts(receivers)
-                )
-            })
-            .await?;
-        let (audience, _) = self.authorize_audience(&member, id, Action::ChangeSharing, found)?;
-        Ok((member, audience, accounts))
-    }
-
-    /// `PUT /accounts/{a}/audiences/{id}/sharing`: declarative; unlisted accounts are
-    /// private.
-    pub async fn put_sharing(
-        &self,
-        caller: &Caller,
-        account_id: &AccountId,
-        id: &AudienceId,
-        input: Input<SharingInput>,
-        if_match: Option<i64>,
-    ) -> Result<SharingView> {
-        // Visibility and role come first (read with the receivers in one round trip): a
-        // caller who may not change this sharing learns nothing from the body check.
-        let input = &input
-            .or_after(self.read_for_change(caller, account_id, id, &[]))
-            .await?;
-        // An over-long list is refused below, after the role check: it is not read.
-        let listed: Vec<AccountId> = input.grants.iter().map(|g| g.account_id.clone()).collect();
-        let to_read = if listed.len() > MAX_ENTRIES {
-            &[][..]
-        } else {
-            &listed[..]
-        };
-        let (member, audience, accounts) = self
-            .read_for_change(caller, account_id, id, to_read)
-            .await?;
-        if input.grants.len() > MAX_ENTRIES {
-            return Err(Error::Validation(format!(
-                "at most {MAX_ENTRIES} grants are allowed"
-            )));
-        }
-        let mut seen = BTreeSet::new();
-        for g in &input.grants {
-            if !seen.insert(&g.account_id) {
-                return Err(Error::Validation(format!(
-                    "account '{}' is listed twice",
-                    g.account_id
-                )));
-            }
-        }
-        let member = &member;
-        let now = self.now_epoch();
-        let provenance = self.provenance(member);
-        // Then the request's own validity (400), then the precondition (412), then the
-        // stored state (the receivers' organization: 422).
-        let mut parsed = input
-            .grants
-            .iter()
-            .enumerate()
-            .map(|(i, g)| {
-                let grant = build_grant(g.level, &g.terms(), "", &provenance, now).map_err(
-                    |e| match e {
-                        Error::Validation(d) => Error::Validation(format!("grants[{i}]: {d}")),
-                        other => other,
-                    },
-                )?;
-                Ok((g.account_id.clone(), grant))
-            })
-            .collect::<Result<Desired>>()?;
-        check_if_match(if_match, audience.sharing_version)?;
-        Core::allow_receivers(member, &listed, &accounts)?;
-        for (receiver, grant) in parsed.iter_mut() {
-            if let (Some(g), Some(a)) = (grant.as_mut(), accounts.get(receiver.as_str())) {
-                g.account_name = a.name.clone();
-            }
-        }
-        self.change_sharing(member, id, audience, if_match, Desire::Exactly(parsed))
-            .await
-    }
-
-    /// `PUT /accounts/{a}/audiences/{id}/sharing/{receiver}`.
-    /// One round trip of reads (membership, audience, receiver), then one transaction.
-    pub async fn put_grant(
-        &self,
-        caller: &Caller,
-        account_id: &AccountId,
-        id: &AudienceId,
-        receiver: &str,
-        input: Input<OneGrantInput>,
-        if_match: Option<i64>,
-    ) -> Result<SharingView> {
-        // A receiver id that cannot be an account is outside the organization like any
-        // unknown account: told with the other receivers' checks (422), last.
-        let parsed = AccountId::parse(receiver);
-        let receivers = parsed.as_ref().map(std::slice::from_ref).unwrap_or(&[]);
-        let (member, audience, accounts) = self
-            .read_for_change(caller, account_id, id, receivers)
-            .await?;
-        let member = &member;
-        let input = input.checked()?;
-        let mut grant = build_grant(
-            input.level,
-            &input.terms(),
-            "",
-            &self.provenance(member),
-            self.now_epoch(),
-        )?;
-        check_if_match(if_match, audience.sharing_version)?;
-        let receiver = &parsed.map_err(|_| {
-            Error::CrossOrganization(format!(
-                "account '{}' is not in your organization; sharing never leaves the organization",
-                receiver.chars().take(64).collect::<String>()
-            ))
-        })?;
-        Core::allow_receivers(member, std::slice::from_ref(receiver), &accounts)?;
-        if let (Some(g), Some(a)) = (grant.as_mut(), accounts.get(receiver.as_str())) {
-            g.account_name = a.name.clone();
-        }
-        let desired: Desired = BTreeMap::from([(receiver.clone(), grant)]);
-        self.change_sharing(member, id, audience, if_match, Desire::These(desired))
-            .await
-    }
-
-    /// A grant made by `member` now, on the audience itself.
-    fn provenance(&self, member: &AccountMember) -> Provenance {
-        Provenance {
-            source: GrantSource::Grant,
-            request_id: None,
-            granted_by: member.user_id.to_string(),
-            granted_at: self.now_rfc3339(),
-        }
-    }
-
-    /// The caller's membership of `account_id` and the account's sharing defaults, read
-    /// in one round trip.
-    pub(crate) async fn member_and_defaults(
-        &self,
-        caller: &Caller,
-        account_id: &AccountId,
-    ) -> Result<(AccountMember, Option<SharingDefaultsItem>)> {
-        self.member_and(
-            caller,
-            account_id,
-            self.table
-                .get::<SharingDefaultsItem>(&keys::sharing_defaults(account_id)),
-        )
-        .await
-    }
-
-    /// `GET /accounts/{a}/sharing-defaults`: one round trip.
-    pub async fn get_defaults(
-        &self,
-        caller: &Caller,
-        account_id: &AccountId,
-    ) -> Result<DefaultsView> {
-        let (member, item) = self.member_and_defaults(caller, account_id).await?;
-        member.require(Action::ViewSharingDefaults, &Resource::Account, String::new)?;
-        Ok(defaults_view(item.as_ref()))
-    }
-
-    /// `PUT /accounts/{a}/sharing-defaults`: applies to audiences created afterwards only.
-    /// One round trip of reads (membership, current defaults, named accounts), then one
-    /// transaction; a concurrent change is retried from a fresh read of the defaults.
-    pub async fn put_defaults(
-        &self,
-        caller: &Caller,
-        account_id: &AccountId,
-        input: Input<DefaultsInput>,
-        if_match: Option<i64>,
-    ) -> Result<DefaultsView> {
-        let input = &input
-            .or_after(async {
-                self.member(caller, account_id).await?.require(
-                    Action::ChangeSharingDefaults,
-                    &Resource::Account,
-                    String::new,
-                )
-            })
-            .await?;
-        let listed: Vec<AccountId> = input
-            .defaults
-            .iter()
-            .map(|d| d.account_id.clone())
-            .collect();
-        // An over-long list is refused below, after the role check: it is not read.
-        let to_read = if listed.len() > MAX_ENTRIES {
-            &[][..]
-        } else {
-            &listed[..]
-        };
-        let key = keys::sharing_defaults(account_id);
-        let (member, (first, accounts)) = self
-            .member_and(caller, account_id, async {
-                tokio::try_join!(
-                    self.table.get::<SharingDefaultsItem>(&key),
-                    self.accounts(to_read)
-                )
-            })
-            .await?;
-        let member = &member;
-        member.require(
-            Action::ChangeSharingDefaults,
-            &Resource::Account,
-            String::new,
-        )?;
-        if input.defaults.len() > MAX_ENTRIES {
-            return Err(Error::Validation(format!(
-                "at most {MAX_ENTRIES} defaults are allowed"
-            )));
-        }
-        let mut seen = BTreeSet::new();
-        for d in &input.defaults {
-            if !seen.insert(&d.account_id) {
-                return Err(Error::Validation(format!(
-                    "account '{}' is listed twice",
-                    d.account_id
-                )));
-            }
-        }
-        // The precondition (on the defaults read beside the membership) before the
-        // receivers (422) are looked at.
-        check_if_match(if_match, first.as_ref().map_or(0, |c| c.version))?;
-        Core::allow_receivers(member, &listed, &accounts)?;
-        let defaults: Vec<DefaultEntry> = input
-            .defaults
-            .iter()
-            .map(|d| DefaultEntry {
-                account_id: d.account_id.clone(),
-                account_name: accounts
-                    .get(d.account_id.as_str())
-                    .map(|a| a.name.clone())
-                    .unwrap_or_default(),
-                level: d.level,
-            })
-            .collect();
-        let mut planner = SaveDefaults {
-            member,
-            if_match,
-            defaults,
-        };
-        self.execute(&mut planner, first, || self.table.get(&key))
-            .await
-    }
-}
-
-fn defaults_view(item: Option<&SharingDefaultsItem>) -> DefaultsView {
-    match item {
-        Some(i) => DefaultsView {
-            version: i.version,
-            defaults: i
-                .defaults
-                .iter()
-                .map(|d| DefaultView {
-                    account_id: d.account_id.to_string(),
-                    account_name: d.account_name.clone(),
-                    level: d.level,
-                })
-                .collect(),
-        },
-        None => DefaultsView {
-            version: 0,
-            defaults: Vec::new(),
-        },
     }
 }
 
@@ -1152,103 +730,11 @@ pub(crate) mod tests {
     mod planners {
         use super::*;
         use crate::clock::FixedClock;
-        use crate::plan::testing::{Numbered, committed, guard, member, writes};
-        use crate::write::Value;
+        use crate::plan::testing::{Numbered, guard, member, writes};
         use sharing_policy::Role;
 
         fn at(epoch: i64) -> FixedClock {
             FixedClock::at(time::OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(epoch))
-        }
-
-        fn entry(account: &str, level: ShareLevel) -> DefaultEntry {
-            DefaultEntry {
-                account_id: acc(account),
-                account_name: format!("{account} name"),
-                level,
-            }
-        }
-
-        /// (defaults read, If-Match) → the version written and its guard, or a 412.
-        #[test]
-        fn defaults_are_saved_as_a_new_version_guarded_by_the_one_read() {
-            use crate::clock::Clock;
-            let ana = member("ana", "a", Role::Admin);
-            let clock = at(1_900_000_000);
-            let stored = |version, list: Vec<DefaultEntry>| {
-                let ids = Numbered::default();
-                defaults_item(&ana, version, list, Stamp::new(clock.now(), &ids))
-            };
-            let asked = vec![entry("b", ShareLevel::Usable)];
-            let key = keys::sharing_defaults(&acc("a"));
-            let activity = keys::activity(&acc("a"), "ID01");
-            // (read, If-Match, Ok(version written, guard) / Err(version named by the 412))
-            type Row = (
-                Option<SharingDefaultsItem>,
-                Option<i64>,
-                std::result::Result<(i64, Cond), i64>,
-            );
-            let table: Vec<Row> = vec![
-                (None, None, Ok((1, Cond::absent()))),
-                (None, Some(0), Ok((1, Cond::absent()))),
-                (None, Some(1), Err(0)),
-                (Some(stored(3, vec![])), None, Ok((4, Cond::version(3)))),
-                // The same list again is still a new version.
-                (
-                    Some(stored(3, asked.clone())),
-                    None,
-                    Ok((4, Cond::version(3))),
-                ),
-                (Some(stored(3, vec![])), Some(3), Ok((4, Cond::version(3)))),
-                (Some(stored(3, vec![])), Some(2), Err(3)),
-            ];
-            for (read, if_match, expected) in table {
-                let ids = Numbered::default();
-                let mut planner = SaveDefaults {
-                    member: &ana,
-                    if_match,
-                    defaults: asked.clone(),
-                };
-                let planned = planner.plan(&read, Stamp::new(clock.now(), &ids));
-                let row = format!(
-                    "read {:?}, If-Match {if_match:?}",
-                    read.as_ref().map(|r| r.version)
-                );
-                match expected {
-                    Ok((version, cond)) => {
-                        let (tx, view) = committed(planned.unwrap());
-                        assert_eq!(
-                            writes(&tx),
-                            vec![
-                                format!("put {} {} ?DefaultsMoved", key.pk, key.sk),
-                                format!("put {} {}", activity.pk, activity.sk),
-                            ],
-                            "{row}"
-                        );
-                        assert_eq!(guard(&tx, DefaultsMoved), cond, "{row}");
-                        assert_eq!(
-                            crate::plan::testing::put_attr(&tx, &key.pk, &key.sk, "version"),
-                            Value::N(version.to_string()),
-                            "{row}"
-                        );
-                        assert_eq!(view.version, version, "{row}");
-                        assert_eq!(view.defaults.len(), 1, "{row}");
-                        assert_eq!(view.defaults[0].account_id, "b", "{row}");
-                    }
-                    Err(current) => match planned {
-                        Err(Error::PreconditionFailed(d)) => {
-                            assert!(d.contains(&format!("\"{current}\"")), "{row}: {d}")
-                        }
-                        other => panic!("{row}: expected 412, got {other:?}"),
-                    },
-                }
-            }
-            // A lost race is planned again on a fresh read (where If-Match answers 412).
-            let planner = SaveDefaults {
-                member: &ana,
-                if_match: Some(1),
-                defaults: vec![],
-            };
-            assert!(matches!(planner.on_guard(DefaultsMoved), Conflict::Retry));
         }
 
         /// (clock, sharing read, what is asked, If-Match) → the writes, or no write and the

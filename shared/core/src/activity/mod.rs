@@ -1,5 +1,7 @@
 //! The activity log: one item per account a change touched, newest first.
 
+mod service;
+
 use crate::error::Result;
 use crate::ids::{AccountId, AudienceId, RequestId, RoleId, UserId};
 use crate::items::{ActivityItem, GrantSource};
@@ -188,25 +190,5 @@ impl From<ActivityItem> for ActivityView {
             allowed_platforms: i.allowed_platforms,
             source: i.source,
         }
-    }
-}
-
-impl Core {
-    /// `GET /accounts/{a}/activity`: admin-level users, newest first.
-    pub async fn list_activity(
-        &self,
-        member: &AccountMember,
-        page: Input<PageRequest>,
-    ) -> Result<Page<ActivityView>> {
-        member.require(Action::ViewActivity, &Resource::Account, String::new)?;
-        let page = &page.checked()?;
-        let q = Query::table(keys::account_pk(&member.account_id))
-            .prefix(keys::ACTIVITY_PREFIX)
-            .newest_first();
-        let p: Page<ActivityItem> = self.table.query(&q, page).await?;
-        Ok(Page {
-            items: p.items.into_iter().map(ActivityView::from).collect(),
-            next_cursor: p.next_cursor,
-        })
     }
 }

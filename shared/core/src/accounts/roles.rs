@@ -457,7 +457,7 @@ impl Core {
             ..Default::default()
         }
         .add_to(self, &mut tx, &[account])?;
-        match self.table.commit(tx).await {
+        match self.commit(tx).await {
             Ok(()) => Ok(()),
             Err(TxError::Guard(DeleteRole::Role | DeleteRole::RoleCount)) => {
                 match self.table.get::<RoleItem>(&key).await? {
@@ -468,7 +468,7 @@ impl Core {
                     ))),
                 }
             }
-            Err(TxError::Store(e)) => Err(e),
+            Err(TxError::Store(e)) => Err(e.into()),
         }
     }
 }

@@ -17,10 +17,10 @@
 //! the ones whose stream delivery was given up on, without a scan.
 
 use crate::Core;
-use crate::email::EmailFacts;
 use crate::entity::{Entity, Index};
 use crate::error::Result;
 use crate::keys::{self, Key};
+use crate::notify::email::EmailFacts;
 use crate::plan::Stamp;
 use crate::store::{Page, PageRequest, Query, Readable, Unreadable};
 use crate::write::{Cond, Tx, TxError, Update};
@@ -141,7 +141,7 @@ const MAX_REASON_CHARS: usize = 200;
 pub struct NotificationFailure {
     /// Which email: `access_request_created` (to the audience's creator),
     /// `access_request_approved` / `access_request_denied` (to the requester).
-    pub email: crate::email::EmailKind,
+    pub email: crate::notify::email::EmailKind,
     pub reason: String,
     pub failed_at: String,
 }
@@ -400,10 +400,10 @@ impl Core {
                 Cond::present(),
             );
         }
-        match self.table.commit(tx).await {
+        match self.commit(tx).await {
             Ok(()) => Ok(true),
             Err(TxError::Guard(Failing::Claim | Failing::Request)) => Ok(false),
-            Err(TxError::Store(e)) => Err(e),
+            Err(TxError::Store(e)) => Err(e.into()),
         }
     }
 

@@ -1,96 +1,6 @@
-//! Accounts, users and their roles: who the caller is in an account, `GET /me`, and the
-//! user management of admins (with the rule that an account keeps at least one admin).
+//! The accounts service: its `impl Core` methods (the routes' entry points).
 
-use crate::activity::{Entry, action};
-use crate::entity::Entity;
-use crate::error::{Error, Result};
-use crate::identity_grants::IdentityReceivedItem;
-use crate::ids::{AccountId, OrganizationId, RoleId, UserId};
-use crate::items::{AccountItem, MembershipItem, OrganizationItem, RoleItem, UserItem};
-use crate::keys;
-use crate::roles::MAX_ROLE_HOLDERS;
-use crate::store::{Page, PageRequest, Query};
-use crate::validate;
-use crate::write::{Cond, Tx, TxError, Update};
-use crate::{AccountMember, Caller, Core, Input};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-use sharing_policy::{AccountRef, Action, Permissions, Resource};
-use std::collections::HashMap;
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MembershipView {
-    pub account_id: String,
-    pub account_name: String,
-    pub organization_id: String,
-    pub role: RoleId,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MeView {
-    pub user_id: String,
-    pub email: String,
-    pub memberships: Vec<MembershipView>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UserView {
-    pub user_id: String,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub role: RoleId,
-}
-
-impl From<MembershipItem> for UserView {
-    fn from(m: MembershipItem) -> Self {
-        UserView {
-            user_id: m.user_id.to_string(),
-            email: m.email,
-            first_name: m.first_name,
-            last_name: m.last_name,
-            role: m.role,
-        }
-    }
-}
-
-/// `PUT /accounts/{a}/users/{userId}` body.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct UserInput {
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub role: RoleId,
-}
-
-impl UserInput {
-    fn validate(&self) -> Result<()> {
-        validate::email("email", &self.email)?;
-        validate::single_line("firstName", &self.first_name, 100)?;
-        validate::single_line("lastName", &self.last_name, 100)
-    }
-}
-
-/// The users who manage users (admin and admin_compliance; never a custom role) are the
-/// ones an account must keep one of.
-pub(crate) fn counts_as_admin(role: &RoleId) -> bool {
-    role.built_in()
-        .is_some_and(|r| Permissions::of_role(r).contains(Action::ManageUsers))
-}
-
-/// What a membership's role allows: a built-in role's set from the policy's table, a
-/// custom role's from the permissions kept on the membership.
-fn permissions_of(m: &MembershipItem) -> Result<Permissions> {
-    match m.role.built_in() {
-        Some(role) => Ok(Permissions::of_role(role)),
-        None => Permissions::custom_from_names(m.permissions.iter().flatten().map(String::as_str))
-            .map_err(|e| Error::defect(format!("membership of user '{}' holds {e}", m.user_id))),
-    }
-}
+use super::*;
 
 impl Core {
     /// The caller as a member of `account_id`. Not a member: the account is not there
@@ -260,13 +170,15 @@ impl Core {
         input.validate()?;
         self.write_membership_over(
             reads,
-            false,
-            member.user_id.as_str(),
-            &member.account_id,
-            &member.account_name,
-            &member.organization_id,
-            user_id,
-            input,
+            MembershipWrite {
+                by_ops: false,
+                actor: member.user_id.as_str(),
+                account_id: &member.account_id,
+                account_name: &member.account_name,
+                organization_id: &member.organization_id,
+                user_id,
+                input,
+            },
         )
         .await
     }
@@ -274,32 +186,17 @@ impl Core {
     /// The write behind `put_user`, also used by the fixture loader (as ops).
     pub(crate) async fn write_membership(
         &self,
-        actor: &str,
-        account_id: &AccountId,
-        account_name: &str,
-        organization_id: &OrganizationId,
-        user_id: &UserId,
-        input: &UserInput,
+        write: MembershipWrite<'_>,
     ) -> Result<(UserView, bool)> {
         let reads = self
-            .membership_write_reads(account_id, user_id, input)
+            .membership_write_reads(write.account_id, write.user_id, write.input)
             .await?;
-        self.write_membership_over(
-            reads,
-            true,
-            actor,
-            account_id,
-            account_name,
-            organization_id,
-            user_id,
-            input,
-        )
-        .await
+        self.write_membership_over(reads, write).await
     }
 
     /// What a membership write stands on, read together: the membership as it is, and
     /// the custom role it names (none for a built-in role).
-    async fn membership_write_reads(
+    pub(super) async fn membership_write_reads(
         &self,
         account_id: &AccountId,
         user_id: &UserId,
@@ -316,22 +213,20 @@ impl Core {
     }
 
     /// [`Core::write_membership`] over what [`Core::membership_write_reads`] read.
-    #[allow(clippy::too_many_arguments)]
-    ///
-    /// `by_ops`: the fixture loader also writes the global `USER#{u}` record. An account's
-    /// admin never does: the address it sets is its account's address for the user (the
-    /// membership), and it changes nothing another account holds.
-    async fn write_membership_over(
+    pub(super) async fn write_membership_over(
         &self,
         (before, role): (Option<MembershipItem>, Option<RoleItem>),
-        by_ops: bool,
-        actor: &str,
-        account_id: &AccountId,
-        account_name: &str,
-        organization_id: &OrganizationId,
-        user_id: &UserId,
-        input: &UserInput,
+        write: MembershipWrite<'_>,
     ) -> Result<(UserView, bool)> {
+        let MembershipWrite {
+            by_ops,
+            actor,
+            account_id,
+            account_name,
+            organization_id,
+            user_id,
+            input,
+        } = write;
         let role_key = keys::role(account_id, &input.role);
         if input.role.built_in().is_none() && role.is_none() {
             return Err(unknown_role(account_id, &input.role));
@@ -415,7 +310,7 @@ impl Core {
             }
             .add_to(self, &mut tx, &[account_id])?;
         }
-        match self.table.commit(tx).await {
+        match self.commit(tx).await {
             Ok(()) => Ok((view, before.is_none())),
             Err(TxError::Guard(SetUser::AdminCount)) => Err(last_admin(account_id)),
             Err(TxError::Guard(SetUser::Role)) => {
@@ -424,7 +319,7 @@ impl Core {
             Err(TxError::Guard(SetUser::Membership | SetUser::OldRole)) => Err(Error::Conflict(
                 "this user was changed at the same time; read it again and retry".to_owned(),
             )),
-            Err(TxError::Store(e)) => Err(e),
+            Err(TxError::Store(e)) => Err(e.into()),
         }
     }
 
@@ -470,7 +365,7 @@ impl Core {
             ..Default::default()
         }
         .add_to(self, &mut tx, &[&member.account_id])?;
-        match self.table.commit(tx).await {
+        match self.commit(tx).await {
             Ok(()) => Ok(()),
             Err(TxError::Guard(RemoveUser::AdminCount)) => Err(last_admin(&member.account_id)),
             Err(TxError::Guard(RemoveUser::Membership | RemoveUser::OldRole)) => {
@@ -478,7 +373,7 @@ impl Core {
                     "this user was changed at the same time; read it again and retry".to_owned(),
                 ))
             }
-            Err(TxError::Store(e)) => Err(e),
+            Err(TxError::Store(e)) => Err(e.into()),
         }
     }
 
@@ -517,63 +412,10 @@ impl Core {
     }
 }
 
-/// The guarded steps of giving a user a role in an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SetUser {
-    /// The membership is still as read (absent, or at the role it had).
-    Membership,
-    /// The account keeps an admin.
-    AdminCount,
-    /// The custom role given is at the version read and has room for one more holder.
-    Role,
-    /// The custom role given up is still there.
-    OldRole,
-}
-
-/// The guarded steps of removing a user from an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RemoveUser {
-    /// The membership still has the role it was read with.
-    Membership,
-    /// The account keeps an admin.
-    AdminCount,
-    /// The custom role given up is still there.
-    OldRole,
-}
-
-/// Keeps the account's count of admins, guarded as `step`: the last admin cannot go.
-fn admin_count_change<W>(
-    tx: &mut Tx<W>,
-    step: W,
-    account: &AccountId,
-    was: bool,
-    is: bool,
-) -> Result<()> {
-    let key = keys::account(account);
-    match (was, is) {
-        (false, true) => {
-            tx.update_if(
-                step,
-                key,
-                Update::new().add("adminCount", 1),
-                Cond::present(),
-            );
-        }
-        (true, false) => tx.update_if(
-            step,
-            key,
-            Update::new().add("adminCount", -1),
-            Cond::gt("adminCount", &1)?,
-        ),
-        _ => {}
-    }
-    Ok(())
-}
-
 impl Core {
     /// Why a membership write guarded by its custom role failed: the role went away, is
     /// held by as many users as a role can be, or changed at that moment.
-    async fn role_write_conflict(&self, account: &AccountId, role: &RoleId) -> Error {
+    pub(super) async fn role_write_conflict(&self, account: &AccountId, role: &RoleId) -> Error {
         match self.table.get::<RoleItem>(&keys::role(account, role)).await {
             Ok(None) => unknown_role(account, role),
             Ok(Some(r)) if r.holder_count >= MAX_ROLE_HOLDERS => Error::Conflict(format!(
@@ -585,26 +427,4 @@ impl Core {
             Err(e) => e,
         }
     }
-}
-
-/// The membership no longer holds custom role `role` (guarded as `step`: it is there).
-fn release_role<W>(tx: &mut Tx<W>, step: W, account: &AccountId, role: &RoleId) {
-    tx.update_if(
-        step,
-        keys::role(account, role),
-        Update::new().add("holderCount", -1),
-        Cond::present(),
-    );
-}
-
-fn unknown_role(account: &AccountId, role: &RoleId) -> Error {
-    Error::Validation(format!(
-        "role '{role}' is neither a built-in role nor a custom role of account '{account}'; GET /accounts/{account}/roles lists them"
-    ))
-}
-
-fn last_admin(account: &AccountId) -> Error {
-    Error::Conflict(format!(
-        "this is the last admin of account '{account}'; make another user admin first"
-    ))
 }

@@ -124,7 +124,7 @@ impl Core {
         tokio::spawn(async move {
             let result = match update {
                 Ok(u) => table.update(&key, &u, None).await.map(|_| ()),
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             };
             if let Err(e) = result {
                 tracing::warn!(connection_id = %connection, error = %e, "delivery count not recorded");

@@ -66,7 +66,7 @@ impl CursorKey {
     }
 
     /// A key of this process only (64 bytes from the OS's random source): the cursors it
-    /// signs are valid in this process and nowhere else. What a [`crate::store::Table`]
+    /// signs are valid in this process and nowhere else. What a [`crate::Table`]
     /// signs with until it is given the deployment's key, so a function that forgot its
     /// key fails closed (a cursor is a 400 at another instance), never open.
     pub fn random() -> Self {
@@ -149,7 +149,7 @@ pub fn decode(
     cursor: &str,
     list: &List<'_>,
 ) -> Result<HashMap<String, AttributeValue>> {
-    let invalid = || Error::Validation("the cursor is not one this list handed out".to_owned());
+    let invalid = || Error::BadCursor("the cursor is not one this list handed out".to_owned());
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let (tag, body) = bytes.split_at_checked(TAG_LEN).ok_or_else(invalid)?;
     // Constant time: how much of a forged tag matched is not told by the answer's timing.

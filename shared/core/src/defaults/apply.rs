@@ -16,7 +16,9 @@ use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
 use crate::items::{AudienceItem, ConnectionItem, GrantSource, SharingDefaultsItem, SharingEntry};
 use crate::keys;
-use crate::sharing::{Desired, GrantChange, MAX_CHANGES, SharingMoved, plan_changes};
+use crate::sharing::{
+    Desired, GrantChange, MAX_CHANGES, SharingChange, SharingMoved, plan_changes,
+};
 use crate::store::{PageRequest, Query};
 use crate::write::{Retry, Tx, TxError};
 use crate::{AccountMember, Caller, Core, Input};
@@ -300,19 +302,21 @@ impl Core {
             let after = self.add_sharing_change(
                 &mut tx,
                 SharingMoved,
-                member.user_id.as_str(),
-                &audience,
-                chunk,
-                None,
-                GrantSource::Default,
+                SharingChange {
+                    actor: member.user_id.as_str(),
+                    audience: &audience,
+                    changes: chunk,
+                    request_id: None,
+                    source: GrantSource::Default,
+                },
             )?;
-            match self.table.commit(tx).await {
+            match self.commit(tx).await {
                 Ok(()) => {
                     audience = after;
                     committed += chunk.len();
                 }
                 Err(TxError::Guard(SharingMoved)) => return Ok((committed, true)),
-                Err(TxError::Store(e)) => return Err(e),
+                Err(TxError::Store(e)) => return Err(e.into()),
             }
         }
         Ok((committed, false))

@@ -1,0 +1,288 @@
+//! The audiences service: its `impl Core` methods (the routes' entry points).
+
+use super::*;
+
+impl Core {
+    /// Loads an audience as `member`'s account sees it and asks the policy about
+    /// `action`. Missing and private read the same.
+    pub async fn audience_for(
+        &self,
+        member: &AccountMember,
+        id: &AudienceId,
+        action: Action,
+    ) -> Result<(AudienceItem, AccessLevel)> {
+        let found = self.table.get(&keys::audience(id)).await?;
+        self.authorize_audience(member, id, action, found)
+    }
+
+    /// The caller as a member of `account_id` and audience `id` as that account sees it,
+    /// in one round trip (the membership and the audience read together, see
+    /// [`Core::member_and`]); the policy decides `action` before anything is returned.
+    pub async fn member_and_audience(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        id: &AudienceId,
+        action: Action,
+    ) -> Result<(AccountMember, AudienceItem, AccessLevel)> {
+        let (member, found) = self
+            .member_and(caller, account_id, self.table.get(&keys::audience(id)))
+            .await?;
+        let (audience, access) = self.authorize_audience(&member, id, action, found)?;
+        Ok((member, audience, access))
+    }
+
+    /// [`Core::member_and_audience`] with one more read in the same round trip (e.g. the
+    /// connection a route names); its answer comes back only once access is decided.
+    pub async fn member_and_audience_with<T>(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        id: &AudienceId,
+        action: Action,
+        read: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<(AccountMember, AudienceItem, AccessLevel, T)> {
+        let key = keys::audience(id);
+        let (member, (found, extra)) = self
+            .member_and(caller, account_id, async {
+                tokio::try_join!(self.table.get::<AudienceItem>(&key), read)
+            })
+            .await?;
+        let (audience, access) = self.authorize_audience(&member, id, action, found)?;
+        Ok((member, audience, access, extra))
+    }
+
+    /// Asks the policy about `action` on an audience already read (`None`: not there).
+    /// Missing and private read the same.
+    pub fn authorize_audience(
+        &self,
+        member: &AccountMember,
+        id: &AudienceId,
+        action: Action,
+        found: Option<AudienceItem>,
+    ) -> Result<(AudienceItem, AccessLevel)> {
+        let audience =
+            found.ok_or_else(|| Error::NotFound(format!("audience '{id}' was not found")))?;
+        let access = access_of(&audience, &member.account_id, self.now_epoch());
+        member.require(action, &Resource::Audience { access }, || match (access, action) {
+            (AccessLevel::Private, _) => format!("audience '{id}' was not found"),
+            (_, Action::RequestAccess) => format!(
+                "your account already holds {access} access to audience '{id}'; there is nothing to request"
+            ),
+            (AccessLevel::ViewOnly, Action::ConnectAudience) => format!(
+                "your account holds view_only access to audience '{id}'; connecting needs usable access (request it from the owner)"
+            ),
+            (AccessLevel::ViewOnly, _) => format!(
+                "your account holds view_only access to audience '{id}'; only the owner account can do this"
+            ),
+            _ => format!("only the owner account of audience '{id}' can do this"),
+        })?;
+        Ok((audience, access))
+    }
+
+    /// `POST /accounts/{a}/audiences`.
+    /// The membership and the account's sharing defaults are read in one round trip,
+    /// then one transaction writes the audience.
+    pub async fn create_audience(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        input: Input<NewAudience>,
+    ) -> Result<AudienceDetail> {
+        // A retry of an attempt whose write landed: its answer, without a second write,
+        // once the grants the first attempt may not have got to are there.
+        if let Some(done) = crate::idempotency::landed::<AudienceDetail>()? {
+            self.finish_created_grants(&done.id).await?;
+            return Ok(done);
+        }
+        let (member, defaults) = self.member_and_defaults(caller, account_id).await?;
+        let member = &member;
+        member.require(Action::CreateAudience, &Resource::Account, String::new)?;
+        let input = &input.checked()?;
+        validate::single_line("name", &input.name, 200)?;
+        validate_description(&input.description)?;
+        let definition = validate_definition(&input.definition)?;
+
+        let id = AudienceId::parse(&self.ids.new_id())?;
+        let now = self.now_rfc3339();
+        let sharing = defaults
+            .map(|d| d.defaults)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|d| d.level != ShareLevel::Private)
+            .map(|d| {
+                (
+                    d.account_id,
+                    SharingEntry {
+                        source: GrantSource::Default,
+                        granted_by: Some(member.user_id.to_string()),
+                        granted_at: Some(now.clone()),
+                        ..SharingEntry::plain(d.level, d.account_name)
+                    },
+                )
+            })
+            .collect();
+        let audience = AudienceItem {
+            id: id.clone(),
+            name: input.name.clone(),
+            description: input.description.clone().filter(|d| !d.is_empty()),
+            definition,
+            owner_account_id: member.account_id.clone(),
+            owner_account_name: member.account_name.clone(),
+            organization_id: member.organization_id.clone(),
+            created_by: member.user_id.clone(),
+            created_by_email: member.email.clone(),
+            created_at: now.clone(),
+            updated_at: now,
+            version: 1,
+            sharing_version: 1,
+            sharing,
+            edited_accounts: Default::default(),
+        };
+        // The audience and the snapshot of the defaults go in one transaction (with the
+        // Idempotency-Key's fence); an organization with more receiving accounts than a
+        // transaction holds gets the rest in batched writes right after.
+        check_item_size(&audience)?;
+        let grants = audience
+            .sharing
+            .iter()
+            .map(|(r, e)| grant_item(&audience, r, e))
+            .collect::<Vec<_>>();
+        let (first, rest) = grants.split_at(grants.len().min(MAX_TX_OPS - 2));
+        let mut tx = Tx::new();
+        tx.put_if(AudienceIsNew, &audience, Cond::absent())?;
+        for g in first {
+            tx.put(g)?;
+        }
+        let answer = detail(&audience, AccessLevel::Owner);
+        tx.answers(&answer)?;
+        self.commit(tx).await.map_err(|e| match e {
+            TxError::Guard(AudienceIsNew) => {
+                Error::Conflict("an audience with this id already exists".to_owned())
+            }
+            TxError::Store(e) => e.into(),
+        })?;
+        self.table.batch_put(rest).await?;
+        Ok(answer)
+    }
+
+    /// After a create's transaction landed, the grants beyond what it held (an
+    /// organization with more receiving accounts than one transaction holds) are batched
+    /// right after it; if that batch was cut off, a retry with the same Idempotency-Key
+    /// writes the ones still missing here. They come from the audience as it is now
+    /// (a sharing change since then wrote its own grants with it) and are put only where
+    /// none exists, so nothing newer is overwritten. Nothing to do when the first
+    /// transaction held every grant.
+    pub(super) async fn finish_created_grants(&self, audience_id: &str) -> Result<()> {
+        let id = AudienceId::parse(audience_id)?;
+        let Some(audience) = self.table.get::<AudienceItem>(&keys::audience(&id)).await? else {
+            return Ok(());
+        };
+        if audience.sharing.len() <= MAX_TX_OPS - 2 {
+            return Ok(());
+        }
+        let grants = audience
+            .sharing
+            .iter()
+            .map(|(r, e)| grant_item(&audience, r, e))
+            .collect::<Vec<_>>();
+        let keys: Vec<Key> = grants.iter().map(Entity::key).collect();
+        let present: std::collections::HashSet<String> = self
+            .table
+            .batch_get::<GrantItem>(&keys)
+            .await?
+            .into_iter()
+            .map(|g| g.key().sk)
+            .collect();
+        for g in grants.iter().filter(|g| !present.contains(&g.key().sk)) {
+            self.table.put(g, Some(Cond::absent())).await?;
+        }
+        Ok(())
+    }
+
+    /// `GET /accounts/{a}/audiences`: the audiences the account owns, newest first.
+    pub async fn list_audiences(
+        &self,
+        member: &AccountMember,
+        page: Input<PageRequest>,
+    ) -> Result<Page<AudienceSummary>> {
+        let page = &page.checked()?;
+        let q = Query::index(keys::GSI1, keys::owned_audiences(&member.account_id)).newest_first();
+        let p: Page<AudienceItem> = self.table.query(&q, page).await?;
+        let now = self.now_epoch();
+        Ok(Page {
+            items: p
+                .items
+                .iter()
+                .map(|a| AudienceSummary {
+                    id: a.id.to_string(),
+                    name: a.name.clone(),
+                    created_by: a.created_by.to_string(),
+                    created_at: a.created_at.clone(),
+                    shared_with: counts(a, now),
+                })
+                .collect(),
+            next_cursor: p.next_cursor,
+        })
+    }
+
+    /// `GET /accounts/{a}/audiences/{id}`: one round trip.
+    pub async fn get_audience(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        id: &AudienceId,
+    ) -> Result<AudienceDetail> {
+        let (_, audience, access) = self
+            .member_and_audience(caller, account_id, id, Action::ViewAudience)
+            .await?;
+        Ok(detail(&audience, access))
+    }
+
+    /// `PATCH /accounts/{a}/audiences/{id}`: owner account only. A new name reaches the
+    /// receivers' "Shared with me" in the same transaction.
+    /// The first read is the membership and the audience together, then one
+    /// transaction; a concurrent edit is retried from a fresh read of the audience.
+    pub async fn patch_audience(
+        &self,
+        caller: &Caller,
+        account_id: &AccountId,
+        id: &AudienceId,
+        patch: Input<AudiencePatch>,
+        if_match: Option<i64>,
+    ) -> Result<AudienceDetail> {
+        let (member, audience, _) = self
+            .member_and_audience(caller, account_id, id, Action::EditAudience)
+            .await?;
+        let patch = &patch.checked()?;
+        if patch.name.is_none() && patch.description.is_none() && patch.definition.is_none() {
+            return Err(Error::Validation(
+                "give at least one of name, description, definition".to_owned(),
+            ));
+        }
+        if let Some(n) = &patch.name {
+            validate::single_line("name", n, 200)?;
+        }
+        if let Some(d) = &patch.description {
+            validate_description(d)?;
+        }
+        let definition = patch
+            .definition
+            .as_ref()
+            .map(validate_definition)
+            .transpose()?;
+        let mut planner = EditAudience {
+            patch,
+            definition,
+            if_match,
+            read_version: None,
+        };
+        self.execute(&mut planner, audience, || async {
+            Ok(self
+                .audience_for(&member, id, Action::EditAudience)
+                .await?
+                .0)
+        })
+        .await
+    }
+}
