@@ -158,3 +158,60 @@ async fn an_unreachable_endpoint_is_retried_not_failing() {
         .await;
     assert!(matches!(outcome, Outcome::Retry(_)), "{outcome:?}");
 }
+
+#[tokio::test]
+async fn change_events_arrive_on_the_change_bus_with_their_type_in_words_and_id() {
+    use sharing_core::changes::{Cause, CauseKind, Change, ChangeEvent, Subject};
+    use sharing_core::ids::{AccountId, AudienceId, RequestId};
+    use sharing_core::policy::AccessLevel;
+    let moto = Moto::start().await;
+    let sub = moto
+        .subscribe("default", json!({"source": ["audience-sharing"]}))
+        .await;
+    let subject = Subject {
+        audience_id: AudienceId::parse("aspiring-athenians").unwrap(),
+        audience_name: "Aspiring Athenians".into(),
+        owner_account_id: AccountId::parse("mptravel").unwrap(),
+        account_id: AccountId::parse("mpdine").unwrap(),
+    };
+    let request_id = RequestId::parse("req_1").unwrap();
+    let events = vec![
+        ChangeEvent {
+            id: "chg_1".into(),
+            at: "2026-12-06T09:00:00Z".into(),
+            subject: subject.clone(),
+            change: Change::AccessRequestApproved {
+                request_id: request_id.clone(),
+            },
+        },
+        ChangeEvent {
+            id: "chg_2".into(),
+            at: "2026-12-06T09:00:00Z".into(),
+            subject,
+            change: Change::EffectiveAccessChanged {
+                from: AccessLevel::ViewOnly,
+                to: AccessLevel::Usable,
+                allowed_platforms: Some(vec!["meta".into()]),
+                cause: Cause {
+                    kind: CauseKind::AccessRequestApproved,
+                    actor_user_id: None,
+                    request_id: Some(request_id),
+                },
+            },
+        },
+    ];
+    let client = EventBridgeClient::new(&moto.config);
+    assert_eq!(
+        delivery::change_bus::publish(&client, "default", &events).await,
+        Outcome::Delivered
+    );
+    let mut got = moto.received(&sub, 2, Duration::from_secs(10)).await;
+    got.sort_by_key(|e| e["detail"]["id"].as_str().unwrap_or("").to_owned());
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0]["detail-type"], "Access Request Approved");
+    assert_eq!(got[1]["detail-type"], "Effective Access Changed");
+    for (e, want) in got.iter().zip(&events) {
+        assert_eq!(e["source"], "audience-sharing");
+        assert_eq!(e["detail"], serde_json::to_value(want).unwrap());
+    }
+}

@@ -4,6 +4,7 @@
 //! identity filter, exits); this crate only sends. Each kind of destination is one
 //! module behind [`Destination`]: the webhook here, EventBridge next.
 
+pub mod change_bus;
 pub mod destination;
 pub mod eventbridge;
 pub mod sync;
