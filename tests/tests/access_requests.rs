@@ -17,7 +17,7 @@ use std::time::Duration;
 type BodyChange = Box<dyn Fn(&mut Value)>;
 
 const SENDER: &str = "notifications@audience-sharing.example";
-const API_BASE: &str = "http://127.0.0.1:3000";
+const CONSOLE_URL: &str = "http://127.0.0.1:3000/console/";
 
 fn request_body(audience: &str) -> Value {
     json!({
@@ -47,7 +47,7 @@ async fn start_notifier_with(s: &Stack, ses: &str, sweep: Duration) -> tokio::ta
         s.table_name.clone(),
         SENDER.to_owned(),
         Options {
-            api_base_url: API_BASE.to_owned(),
+            console_url: CONSOLE_URL.to_owned(),
             configuration_set: None,
             sweep_interval: sweep,
             ..Options::default()
@@ -61,7 +61,7 @@ async fn direct_notifier(s: &Stack, ses: &str) -> Notifier {
     Notifier::new(
         s.core.clone(),
         Arc::new(SesMailer::new(ses, SENDER, None)),
-        API_BASE,
+        CONSOLE_URL,
         Timing::local(),
     )
 }
@@ -231,8 +231,7 @@ async fn request_then_approve_grants_usable_until_the_campaign_ends_and_emails_b
         "2027-08-31",
         "Summer dining offers for travellers heading to Athens.",
         "meta, google_ads",
-        &format!("POST {API_BASE}/accounts/mptravel/access-requests/{id}/approve"),
-        &format!("POST {API_BASE}/accounts/mptravel/access-requests/{id}/deny"),
+        &format!("{CONSOLE_URL}#/accounts/mptravel/access-requests/{id}"),
     ] {
         assert!(text.contains(needle), "{needle} missing from {text}");
     }
@@ -1159,7 +1158,7 @@ fn failing_notifier(
     let n = Notifier::new(
         s.core.clone(),
         mailer.clone(),
-        API_BASE,
+        CONSOLE_URL,
         Timing {
             max_age_secs,
             ..Timing::local()

@@ -7,7 +7,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use sharing_core::Core;
 use sharing_core::identity_grants::{IdentityGrantInput, IdentityGrantView, IdentityGrantsView};
-use sharing_http::{AccountMember, ApiError, InAccount, JsonBody};
+use sharing_http::{AccountMember, ApiError, InAccount, JsonBody, Receiver};
 
 pub fn routes() -> Router<Core> {
     Router::new()
@@ -33,11 +33,12 @@ async fn get_identity_grants(
 async fn put_identity_grant(
     State(core): State<Core>,
     at: InAccount,
-    Path((_, identity_type, receiver)): Path<(String, String, String)>,
+    Path((_, identity_type, _)): Path<(String, String, String)>,
+    Receiver(receiver): Receiver,
     JsonBody(input): JsonBody<IdentityGrantInput>,
 ) -> Result<Json<IdentityGrantView>, ApiError> {
     Ok(Json(
-        core.set_identity_grant(&at.caller, &at.account_id, &identity_type, &receiver, input)
+        core.set_identity_grant(&at.caller, &at.account_id, &identity_type, receiver, input)
             .await?,
     ))
 }

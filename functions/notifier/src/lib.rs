@@ -20,6 +20,11 @@
 
 #[cfg(feature = "local")]
 pub mod local;
+mod mail;
+mod timing;
+
+pub use mail::*;
+pub use timing::*;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
@@ -32,292 +37,6 @@ use sharing_core::outbox::{Claim, OutboxStatus, retry_after};
 use sharing_core::store::PageRequest;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Where the approve/deny calls in the owner's email point when nothing is configured:
-/// the local API.
-pub const DEFAULT_API_BASE_URL: &str = "http://127.0.0.1:3000";
-
-/// Configuration read once at cold start from an allow-list of variables.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub table_name: String,
-    /// `SENDER_ADDRESS`: the From address (must belong to a verified SES identity).
-    pub sender_address: String,
-    /// `CONFIGURATION_SET`: SES configuration set, when non-empty.
-    pub configuration_set: Option<String>,
-    /// `API_BASE_URL`: base of the approve/deny calls shown in the owner's email.
-    pub api_base_url: String,
-}
-
-impl Config {
-    pub fn from_env() -> Result<Self, sharing_core::startup::MissingEnv> {
-        use sharing_core::startup::required_env;
-        Ok(Config {
-            table_name: required_env("TABLE_NAME")?,
-            sender_address: required_env("SENDER_ADDRESS")?,
-            configuration_set: std::env::var("CONFIGURATION_SET")
-                .ok()
-                .filter(|v| !v.trim().is_empty()),
-            api_base_url: std::env::var("API_BASE_URL")
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| DEFAULT_API_BASE_URL.to_owned()),
-        })
-    }
-}
-
-/// How patient the notifier is.
-#[derive(Debug, Clone)]
-pub struct Timing {
-    /// How long a claim holds before another worker may take the email over. Long
-    /// compared to one SES call: a worker that dies between SES accepting the email and
-    /// the mark makes it go out again after this.
-    pub lease_secs: i64,
-    /// Longest wait between two attempts of a failing email (backoff doubles up to it).
-    pub max_backoff_secs: i64,
-    /// A transiently failing email is given up (`failed`) once it is this old.
-    pub max_age_secs: i64,
-    /// The sweep leaves emails younger than this to the stream.
-    pub sweep_min_age_secs: i64,
-    /// At most this many due emails per sweep (emails not yet due do not count).
-    pub sweep_limit: usize,
-    /// The longest one email can take: claim, read, send, mark, each bounded by the SDK's
-    /// operation timeout ([`sharing_core::budget`]). A run starts an email only while
-    /// this much time is left before its deadline.
-    pub email_worst_case: Duration,
-    /// How long a run (a stream batch, a sweep) may take when the caller gives no
-    /// deadline of its own; in Lambda the invocation's deadline less [`SAFETY_MARGIN`]
-    /// is used when it is sooner.
-    pub run_budget: Duration,
-}
-
-/// The notifier's timeout in `template.yaml` (`NotifierFunction.Timeout`).
-pub const FUNCTION_TIMEOUT: Duration = Duration::from_secs(60);
-/// Kept between a run's deadline and the function's: the answer (batch item failures)
-/// must be written before Lambda ends the invocation, or the whole batch is retried.
-pub const SAFETY_MARGIN: Duration = Duration::from_secs(4);
-
-/// Whether an email taking `worst` still fits at `now` before `deadline`.
-pub fn fits(now: Instant, deadline: Instant, worst: Duration) -> bool {
-    now.checked_add(worst).is_some_and(|end| end <= deadline)
-}
-
-impl Timing {
-    /// In AWS: stream retries come first, the scheduled sweep picks up what they gave up.
-    pub fn aws() -> Self {
-        Timing {
-            lease_secs: 300,
-            max_backoff_secs: 900,
-            max_age_secs: 24 * 3600,
-            sweep_min_age_secs: 120,
-            sweep_limit: 200,
-            email_worst_case: 4 * sharing_core::budget::OPERATION_TIMEOUT,
-            run_budget: FUNCTION_TIMEOUT.saturating_sub(SAFETY_MARGIN),
-        }
-    }
-
-    /// Locally: mail appears within seconds, and within seconds after an outage ends.
-    pub fn local() -> Self {
-        Timing {
-            lease_secs: 60,
-            max_backoff_secs: 2,
-            max_age_secs: 120,
-            sweep_min_age_secs: 0,
-            sweep_limit: 200,
-            email_worst_case: 4 * sharing_core::budget::Budget::LOCAL.operation,
-            run_budget: Duration::from_secs(300),
-        }
-    }
-
-    /// The deadline of a run starting now, within a Lambda invocation ending at
-    /// `invocation_deadline_ms` (epoch milliseconds, the runtime's `Context::deadline`):
-    /// the sooner of [`Timing::run_budget`] and that deadline less [`SAFETY_MARGIN`].
-    pub fn deadline_within(&self, invocation_deadline_ms: u64) -> Instant {
-        let now = Instant::now();
-        let own = now + self.run_budget;
-        let epoch_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        // No deadline, or one already past as the run starts (a runtime emulator's; Lambda
-        // never starts a run after its deadline): the run's own budget bounds it.
-        if invocation_deadline_ms <= epoch_ms {
-            return own;
-        }
-        let left = Duration::from_millis(invocation_deadline_ms.saturating_sub(epoch_ms))
-            .saturating_sub(SAFETY_MARGIN);
-        own.min(now + left)
-    }
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Why sending failed, classified by what to do about it.
-#[derive(Debug, thiserror::Error)]
-pub enum MailError {
-    /// The mail service will never take this email as it is (rejected message,
-    /// unverified or invalid address, suspended account, invalid request): mark it
-    /// failed, do not retry.
-    #[error("the email was refused ({reason})")]
-    Permanent {
-        /// The provider's error code, or what was wrong.
-        reason: String,
-        #[source]
-        source: BoxError,
-    },
-    /// It may work later (throttling, the service's 5xx, a timeout, no connection).
-    #[error("the email could not be sent now ({reason})")]
-    Transient {
-        reason: String,
-        #[source]
-        source: BoxError,
-    },
-}
-
-impl MailError {
-    pub fn is_permanent(&self) -> bool {
-        matches!(self, MailError::Permanent { .. })
-    }
-
-    /// The short reason kept on the email and shown on the access request.
-    pub fn reason(&self) -> &str {
-        match self {
-            MailError::Permanent { reason, .. } | MailError::Transient { reason, .. } => reason,
-        }
-    }
-
-    /// Classifies a failed SES v2 `SendEmail`.
-    pub fn from_ses(
-        e: aws_sdk_sesv2::error::SdkError<
-            aws_sdk_sesv2::operation::send_email::SendEmailError,
-            aws_sdk_sesv2::config::http::HttpResponse,
-        >,
-    ) -> MailError {
-        use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
-        let (permanent, reason) = match &e {
-            SdkError::TimeoutError(_) => (false, "timed out".to_owned()),
-            SdkError::DispatchFailure(_) => (false, "SES unreachable".to_owned()),
-            SdkError::ResponseError(_) => (false, "unreadable answer from SES".to_owned()),
-            SdkError::ServiceError(se) => {
-                let code = se.err().code().unwrap_or("unknown").to_owned();
-                let status = Some(se.raw().status().as_u16());
-                (ses_code_is_permanent(&code, status), code)
-            }
-            _ => (false, "could not build the request".to_owned()),
-        };
-        let source: BoxError = Box::new(e);
-        if permanent {
-            MailError::Permanent { reason, source }
-        } else {
-            MailError::Transient { reason, source }
-        }
-    }
-}
-
-/// SES v2 codes that no retry can fix; throttling and SES's own failures are transient,
-/// and so is any other 5xx. An unknown code with a 4xx status is permanent.
-fn ses_code_is_permanent(code: &str, status: Option<u16>) -> bool {
-    const PERMANENT: [&str; 7] = [
-        "MessageRejected",
-        "MailFromDomainNotVerifiedException",
-        "AccountSuspendedException",
-        "BadRequestException",
-        "NotFoundException",
-        "InvalidParameterValue",
-        "ValidationException",
-    ];
-    const TRANSIENT: [&str; 5] = [
-        "TooManyRequestsException",
-        "LimitExceededException",
-        "SendingPausedException",
-        "Throttling",
-        "ThrottlingException",
-    ];
-    if PERMANENT.contains(&code) {
-        return true;
-    }
-    if TRANSIENT.contains(&code) {
-        return false;
-    }
-    status.is_some_and(|s| (400..500).contains(&s))
-}
-
-/// The port to the mail service.
-#[async_trait]
-pub trait Mailer: Send + Sync {
-    /// Sends one email; answers the provider's message id.
-    async fn send(&self, email: &RenderedEmail) -> Result<Option<String>, MailError>;
-}
-
-/// The SES v2 client of `shared`, with the timeouts and retries of
-/// [`sharing_core::budget`]: a hung SES call is a transient failure, not a hung worker.
-pub fn ses_client(shared: &aws_config::SdkConfig) -> aws_sdk_sesv2::Client {
-    let config = aws_sdk_sesv2::config::Builder::from(shared)
-        .timeout_config(sharing_core::budget::timeout_config())
-        .retry_config(sharing_core::budget::retry_config())
-        .build();
-    aws_sdk_sesv2::Client::from_conf(config)
-}
-
-/// SES v2 `SendEmail` with `Simple` content.
-#[derive(Clone, Debug)]
-pub struct SesMailer {
-    client: aws_sdk_sesv2::Client,
-    from: String,
-    configuration_set: Option<String>,
-}
-
-impl SesMailer {
-    pub fn new(
-        client: aws_sdk_sesv2::Client,
-        from: impl Into<String>,
-        configuration_set: Option<String>,
-    ) -> Self {
-        SesMailer {
-            client,
-            from: from.into(),
-            configuration_set,
-        }
-    }
-}
-
-fn utf8(data: &str) -> Result<aws_sdk_sesv2::types::Content, MailError> {
-    aws_sdk_sesv2::types::Content::builder()
-        .data(data)
-        .charset("UTF-8")
-        .build()
-        .map_err(|e| MailError::Permanent {
-            reason: "invalid content".to_owned(),
-            source: Box::new(e),
-        })
-}
-
-#[async_trait]
-impl Mailer for SesMailer {
-    async fn send(&self, email: &RenderedEmail) -> Result<Option<String>, MailError> {
-        use aws_sdk_sesv2::types::{Body, Destination, EmailContent, Message};
-        let message = Message::builder()
-            .subject(utf8(&email.subject)?)
-            .body(
-                Body::builder()
-                    .text(utf8(&email.text)?)
-                    .html(utf8(&email.html)?)
-                    .build(),
-            )
-            .build();
-        let out = self
-            .client
-            .send_email()
-            .from_email_address(&self.from)
-            .destination(Destination::builder().to_addresses(&email.to).build())
-            .set_reply_to_addresses(email.reply_to.clone().map(|r| vec![r]))
-            .content(EmailContent::builder().simple(message).build())
-            .set_configuration_set_name(self.configuration_set.clone())
-            .send()
-            .await
-            .map_err(MailError::from_ses)?;
-        Ok(out.message_id)
-    }
-}
 
 /// What happened to one outbox email.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -492,7 +211,7 @@ pub struct SweepReport {
 pub struct Notifier {
     core: Core,
     mailer: Arc<dyn Mailer>,
-    api_base_url: String,
+    console_url: String,
     timing: Timing,
 }
 
@@ -500,13 +219,13 @@ impl Notifier {
     pub fn new(
         core: Core,
         mailer: Arc<dyn Mailer>,
-        api_base_url: impl Into<String>,
+        console_url: impl Into<String>,
         timing: Timing,
     ) -> Self {
         Notifier {
             core,
             mailer,
-            api_base_url: api_base_url.into(),
+            console_url: console_url.into(),
             timing,
         }
     }
@@ -539,7 +258,7 @@ impl Notifier {
             &item.facts,
             &item.to,
             item.reply_to.as_deref(),
-            &self.api_base_url,
+            &self.console_url,
         ) {
             Ok(e) => e,
             Err(e) => {

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 /// Knobs of the local driver.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Base of the approve/deny calls in the owner's email.
-    pub api_base_url: String,
+    /// The console, whose request page the owner's email links to.
+    pub console_url: String,
     pub configuration_set: Option<String>,
     /// Pause between two GetRecords rounds.
     pub poll_interval: Duration,
@@ -29,10 +29,10 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            api_base_url: std::env::var("API_BASE_URL")
+            console_url: std::env::var("CONSOLE_URL")
                 .ok()
                 .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| crate::DEFAULT_API_BASE_URL.to_owned()),
+                .unwrap_or_else(|| crate::DEFAULT_CONSOLE_URL.to_owned()),
             configuration_set: std::env::var("CONFIGURATION_SET")
                 .ok()
                 .filter(|v| !v.trim().is_empty()),
@@ -138,7 +138,7 @@ pub async fn run_with(
     let notifier = Notifier::new(
         core,
         mailer,
-        options.api_base_url.clone(),
+        options.console_url.clone(),
         options.timing.clone(),
     );
     let arn = dynamodb

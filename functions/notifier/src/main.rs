@@ -25,7 +25,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config.sender_address.clone(),
         config.configuration_set.clone(),
     );
-    let notifier = Notifier::new(core, Arc::new(mailer), config.api_base_url, Timing::aws());
+    let notifier = Notifier::new(core, Arc::new(mailer), config.console_url, Timing::aws());
     let notifier = &notifier;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

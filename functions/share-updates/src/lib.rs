@@ -1,7 +1,7 @@
 //! `share-updates`: the owner side. Audiences, their per-account sharing levels, and the
 //! account's sharing defaults for new audiences (and their application to existing ones).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use sharing_core::Core;
@@ -13,7 +13,8 @@ use sharing_core::ids::AudienceId;
 use sharing_core::sharing::{OneGrantInput, SharingInput, SharingView};
 use sharing_core::usage::UsageView;
 use sharing_http::{
-    AccountMember, ApiError, Created, Id, IfMatch, InAccount, JsonBody, List, ListQuery, WithEtag,
+    AccountMember, ApiError, Created, Id, IfMatch, InAccount, JsonBody, List, ListQuery, Receiver,
+    WithEtag,
 };
 
 pub fn routes() -> Router<Core> {
@@ -126,12 +127,12 @@ async fn put_grant(
     State(core): State<Core>,
     at: InAccount,
     Id(id): Id<AudienceId>,
-    Path((_, _, receiver)): Path<(String, String, String)>,
+    Receiver(receiver): Receiver,
     IfMatch(if_match): IfMatch,
     JsonBody(input): JsonBody<OneGrantInput>,
 ) -> Result<WithEtag<SharingView>, ApiError> {
     Ok(core
-        .put_grant(&at.caller, &at.account_id, &id, &receiver, input, if_match)
+        .put_grant(&at.caller, &at.account_id, &id, receiver, input, if_match)
         .await?
         .into())
 }
@@ -140,10 +141,10 @@ async fn explain_grant(
     State(core): State<Core>,
     at: InAccount,
     Id(id): Id<AudienceId>,
-    Path((_, _, receiver)): Path<(String, String, String)>,
+    Receiver(receiver): Receiver,
 ) -> Result<Json<AccessExplanation>, ApiError> {
     Ok(Json(
-        core.explain_grant(&at.caller, &at.account_id, &id, &receiver)
+        core.explain_grant(&at.caller, &at.account_id, &id, receiver)
             .await?,
     ))
 }

@@ -10,6 +10,9 @@ use std::process::Command;
 use xtask::run;
 use xtask::services::{self, Service};
 
+mod python;
+use python::ensure_python_tools;
+
 const DYNAMODB_PORT: u16 = 8000;
 const SES_PORT: u16 = 8005;
 const API_PORT: u16 = 3000;
@@ -81,6 +84,20 @@ enum Cmd {
     },
     /// Only the end-to-end test through `sam local start-api` (part of `test`).
     SamLocalTest,
+    /// Only the console's checks (part of `test`): Redocly on infra/openapi.yaml, then the
+    /// browser test (Chromium under playwright-core against the local stack, axe-core on
+    /// every page, screenshots into docs/screenshots).
+    ConsoleTest,
+    /// Fill the deployed console: build it, upload it with its OIDC config.json into the
+    /// stack's ConsoleBucket and invalidate /console/* (docs/DEPLOY.md, "The console").
+    ConsolePublish {
+        /// The stack `sam deploy` created.
+        #[arg(long)]
+        stack: String,
+        /// Its region (default: the AWS configuration's).
+        #[arg(long)]
+        region: Option<String>,
+    },
     /// Fuzz the API from infra/openapi.yaml with schemathesis, as an admin and as a
     /// receiver's user (a short run is part of `test`; `--long` sends at least 20,000
     /// requests).
@@ -158,6 +175,26 @@ async fn run_command(command: Cmd) -> anyhow::Result<()> {
             xtask::sam_local::end_to_end(&dynamodb.endpoint(), &ses.endpoint(), &path)
                 .await
                 .map(drop)
+        }
+        Cmd::ConsoleTest => {
+            xtask::console::lint_openapi()?;
+            let modules = services::ensure_node_tools()?;
+            let dynamodb = services::start_dynamodb(&modules, xtask::free_port()?)?;
+            let ses = services::start_ses(&modules, xtask::free_port()?)?;
+            xtask::console::browser_test(&dynamodb.endpoint(), &ses.endpoint()).await
+        }
+        Cmd::ConsolePublish { stack, region } => {
+            let bin = ensure_python_tools()?;
+            let dist = xtask::console::ensure_built()?;
+            let mut cmd = Command::new(bin.join("python"));
+            cmd.arg("infra/console/publish.py")
+                .args(["--stack", &stack])
+                .arg("--dist")
+                .arg(dist);
+            if let Some(r) = region {
+                cmd.args(["--region", &r]);
+            }
+            run("publish the console (infra/console/publish.py)", &mut cmd)
         }
         Cmd::Seed { file } => {
             let client = xtask::dynamodb_client(&local_dynamodb_endpoint()).await;
@@ -275,11 +312,17 @@ async fn up(events: bool) -> anyhow::Result<()> {
     xtask::ensure_port_free(SES_PORT, "the SES v2 emulator")?;
     xtask::ensure_port_free(API_PORT, "the local API")?;
     let modules = services::ensure_node_tools()?;
+    let console_dist = xtask::console::ensure_built()?;
     let dynamodb = services::start_dynamodb(&modules, DYNAMODB_PORT)?;
     let ses = services::start_ses(&modules, SES_PORT)?;
     let client = xtask::dynamodb_client(&dynamodb.endpoint()).await;
     let table = table_name();
     xtask::table::create(&client, &table).await?;
+    let sign_in = xtask::console::LocalSignIn::new(
+        &jwt_secret(),
+        &xtask::demo_fixture(),
+        Table::new(client.clone(), table.clone()),
+    )?;
     let core = Core::new(Table::new(client, table.clone()).with_cursor_key(cursor_key()?))
         .with_budget(sharing_core::budget::Budget::LOCAL)
         .with_reach(sharing_core::outputs::Reach::PublicAndLocalHttp);
@@ -296,7 +339,7 @@ async fn up(events: bool) -> anyhow::Result<()> {
     let (d, streams, ses_client) =
         notifier::local::clients(&dynamodb.endpoint(), &ses.endpoint()).await;
     let options = notifier::local::Options {
-        api_base_url: format!("http://127.0.0.1:{API_PORT}"),
+        console_url: format!("http://127.0.0.1:{API_PORT}/console/"),
         ..Default::default()
     };
     let notifier_task = notifier::local::spawn(
@@ -320,9 +363,13 @@ async fn up(events: bool) -> anyhow::Result<()> {
         &secret,
     )?;
     println!("{}", xtask::events::LocalEvents::banner(events.as_ref()));
+    println!(
+        "Console: http://127.0.0.1:{API_PORT}/console/ (sign in as a demo user; local-only sign-in)"
+    );
     println!("The table is in memory: a restart starts again from the demo data.");
     println!("Ctrl-C stops everything.");
-    let app = xtask::local_api::app(core, &secret);
+    let app =
+        xtask::local_api::app(core, &secret).merge(xtask::console::routes(console_dist, sign_in));
     xtask::local_api::serve(listener, app, shutdown_signal()).await?;
     eprintln!("stopping ...");
     notifier_task.abort();
@@ -438,7 +485,7 @@ async fn sam_local(
         ses_endpoint: &ses.endpoint(),
         jwt_secret: &secret,
         sender: &sender,
-        api_base_url: &api_url,
+        console_url: &format!("{api_url}/console/"),
     }
     .write(&env_file)?;
     eprintln!("==> sam local start-api on {api_url} (SAM's log: .local/logs/sam-local-{port}.log)");
@@ -459,7 +506,7 @@ async fn sam_local(
         table.clone(),
         sender,
         notifier::local::Options {
-            api_base_url: api_url.clone(),
+            console_url: format!("{api_url}/console/"),
             ..Default::default()
         },
     );
@@ -487,11 +534,6 @@ async fn sam_local(
     Ok(())
 }
 
-/// The pinned Python tools' venv (`xtask::events::python_tools`).
-fn ensure_python_tools() -> anyhow::Result<PathBuf> {
-    xtask::events::python_tools()
-}
-
 async fn test() -> anyhow::Result<()> {
     let mut passed = 0;
     let bin = ensure_python_tools()?;
@@ -516,6 +558,8 @@ async fn test() -> anyhow::Result<()> {
         ]),
     )?;
     passed += 1;
+    xtask::console::lint_openapi()?;
+    passed += 1;
 
     // One DynamoDB Local and one SES emulator on free ports for all test binaries.
     let dynamodb = services::start_dynamodb(&modules, xtask::free_port()?)?;
@@ -528,6 +572,9 @@ async fn test() -> anyhow::Result<()> {
             .env("E2E_DYNAMODB_ENDPOINT", dynamodb.endpoint())
             .env("E2E_SES_ENDPOINT", ses.endpoint()),
     )?;
+    passed += 1;
+
+    xtask::console::browser_test(&dynamodb.endpoint(), &ses.endpoint()).await?;
     passed += 1;
 
     eprintln!("==> contract fuzzing (schemathesis, infra/openapi.yaml)");

@@ -3,6 +3,8 @@
 
 use sharing_policy::{Code, Reason};
 
+pub use sharing_store::Error as StoreError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// 404 `not_found`: missing, or not visible to the caller (indistinguishable).
@@ -39,25 +41,14 @@ pub enum Error {
     /// 415 `unsupported_media_type`: a body that is not `application/json`.
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// 503 `unavailable`: DynamoDB throttled, unreachable or too slow to answer within
-    /// the request's budget ([`crate::budget`]). A write may or may not have taken effect;
-    /// retrying it is safe. The cause is logged, not shown to the caller.
-    #[error("storage unavailable: {what}")]
-    Unavailable {
-        what: &'static str,
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// 500 `internal`: a real defect (a malformed item, a request DynamoDB refuses as
-    /// invalid), with the error it came from when there is one ([`Error::store`],
-    /// [`Error::sdk`]; [`Error::defect`] when our own check found it). Logged, not shown
-    /// to the caller.
-    #[error("storage failure: {detail}")]
-    Store {
-        detail: String,
-        #[source]
-        source: Option<Box<dyn std::error::Error + Send + Sync>>,
-    },
+    /// The store failed, its error and sources kept; logged, not shown to the caller.
+    /// 503 `unavailable` when it is [`StoreError::Unavailable`] (DynamoDB throttled,
+    /// unreachable or too slow to answer within the request's budget, [`crate::budget`]:
+    /// a write may or may not have taken effect, retrying it is safe); otherwise 500
+    /// `internal`, a real defect (a malformed item, a request DynamoDB refuses as
+    /// invalid; [`Error::store`], [`Error::defect`]).
+    #[error(transparent)]
+    Storage(StoreError),
 }
 
 impl Error {
@@ -92,51 +83,40 @@ impl Error {
             Error::PlatformNotAllowed(_) => Code::PlatformNotAllowed,
             Error::PayloadTooLarge(_) => Code::PayloadTooLarge,
             Error::UnsupportedMediaType(_) => Code::UnsupportedMediaType,
-            Error::Unavailable { .. } => Code::Unavailable,
-            Error::Store { .. } => Code::Internal,
+            Error::Storage(StoreError::Unavailable { .. }) => Code::Unavailable,
+            Error::Storage(_) => Code::Internal,
         }
     }
 
     /// A defect below us (an item that does not read, a request the SDK cannot build),
     /// keeping the error it came from.
     pub fn store(e: impl std::error::Error + Send + Sync + 'static) -> Error {
-        Error::Store {
-            detail: e.to_string(),
-            source: Some(Box::new(e)),
-        }
+        Error::Storage(StoreError::store(e))
     }
 
     /// A defect our own checks found (nothing below it to keep).
     pub fn defect(detail: impl Into<String>) -> Error {
-        Error::Store {
-            detail: detail.into(),
-            source: None,
-        }
+        Error::Storage(StoreError::defect(detail))
     }
 
     /// Storage gave up under load (e.g. unprocessed batch items after every retry).
     pub fn throttled(detail: &'static str) -> Error {
-        Error::Unavailable {
-            what: "throttled",
-            source: detail.into(),
-        }
+        Error::Storage(StoreError::throttled(detail))
     }
 
     /// Whether the failure is temporary: the caller should retry later.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Error::Unavailable { .. })
+        matches!(self, Error::Storage(StoreError::Unavailable { .. }))
     }
 }
 
-impl From<sharing_store::Error> for Error {
-    fn from(e: sharing_store::Error) -> Self {
-        use sharing_store::Error as S;
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
         match e {
-            S::Unavailable { what, source } => Error::Unavailable { what, source },
-            S::Store { detail, source } => Error::Store { detail, source },
-            S::Conflict(detail) => Error::Conflict(detail),
-            S::BadCursor(detail) => Error::Validation(detail),
-            S::Fenced => Error::Conflict(
+            e @ (StoreError::Unavailable { .. } | StoreError::Store { .. }) => Error::Storage(e),
+            StoreError::Conflict(detail) => Error::Conflict(detail),
+            StoreError::BadCursor(detail) => Error::Validation(detail),
+            StoreError::Fenced => Error::Conflict(
                 "a retry with the same Idempotency-Key has taken this request over; its answer is the one that counts"
                     .to_owned(),
             ),

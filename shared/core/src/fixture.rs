@@ -4,6 +4,7 @@
 //! and audiences that already exist are left as they are.
 
 use crate::Core;
+use crate::accounts::roles::WriteRole;
 use crate::accounts::{MembershipWrite, UserInput, counts_as_admin};
 use crate::audiences::grant_item;
 use crate::error::{Error, Result};
@@ -140,7 +141,7 @@ impl Core {
                                 Error::Validation(format!("fixture role '{}': {e}", r.id))
                             })?;
                     crate::validate::single_line("role name", &r.name, 100)?;
-                    self.write_role(OPS, &a.id, &id, &r.name, permissions)
+                    self.write_role(WriteRole::new(OPS, &a.id, &id, &r.name, permissions))
                         .await?;
                     report.roles += 1;
                 }

@@ -174,6 +174,11 @@ fn truncate(value: &str) -> String {
     value.chars().take(40).collect()
 }
 
+/// An id as a path segment gave it: parsed, or the text that cannot be one, kept for the
+/// workflow to answer at its own place in the order of checks (a receiving account id
+/// that cannot be one is an account outside the organization, or not found).
+pub type PathId<T> = std::result::Result<T, String>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -97,8 +97,11 @@ pub trait Planner {
         at: Stamp<'_>,
     ) -> Result<Plan<Self::Step, Self::Answer>>;
 
-    /// What the failure of `step`'s guard means.
-    fn on_guard(&self, step: Self::Step) -> Conflict;
+    /// What the failure of `step`'s guard means; unless the planner says otherwise, the
+    /// state moved: read again and plan again.
+    fn on_guard(&self, _step: Self::Step) -> Conflict {
+        Conflict::Retry
+    }
 
     /// The answer once every attempt lost its race.
     fn gave_up(&self) -> Error;

@@ -42,85 +42,48 @@ impl Table {
     pub fn client(&self) -> &aws_sdk_dynamodb::Client {
         self.0.client()
     }
+}
 
+/// Each method of the store's table, answering the domain's [`Error`] (one line each:
+/// the store documents what they do).
+macro_rules! answering_domain_errors {
+    ($($(#[$doc:meta])* $name:ident $(<$g:ident: $bound:path>)? ($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
+        impl Table {
+            $(
+                $(#[$doc])*
+                pub async fn $name $(<$g: $bound>)? (&self, $($arg: $ty),*) -> Result<$out> {
+                    Ok(self.0.$name($($arg),*).await?)
+                }
+            )*
+        }
+    };
+}
+
+answering_domain_errors! {
     /// A strongly consistent read of one item.
-    pub async fn get<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>> {
-        Ok(self.0.get(key).await?)
-    }
-
+    get<T: DeserializeOwned>(key: &Key) -> Option<T>;
     /// An eventually consistent read of one item (infra/TABLE.md lists where).
-    pub async fn get_eventually<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<T>> {
-        Ok(self.0.get_eventually(key).await?)
-    }
-
+    get_eventually<T: DeserializeOwned>(key: &Key) -> Option<T>;
     /// One item as read: a `T`, or why it is not one.
-    pub async fn get_readable<T: DeserializeOwned>(
-        &self,
-        key: &Key,
-    ) -> Result<Option<Readable<T>>> {
-        Ok(self.0.get_readable(key).await?)
-    }
-
+    get_readable<T: DeserializeOwned>(key: &Key) -> Option<Readable<T>>;
     /// Puts one entity; `false` when `condition` failed.
-    pub async fn put<E: Entity>(&self, item: &E, condition: Option<Cond>) -> Result<bool> {
-        Ok(self.0.put(item, condition).await?)
-    }
-
+    put<E: Entity>(item: &E, condition: Option<Cond>) -> bool;
     /// Deletes one item; `false` when `condition` failed.
-    pub async fn delete(&self, key: &Key, condition: Option<Cond>) -> Result<bool> {
-        Ok(self.0.delete(key, condition).await?)
-    }
-
+    delete(key: &Key, condition: Option<Cond>) -> bool;
     /// Updates one item; `false` when `condition` failed.
-    pub async fn update(
-        &self,
-        key: &Key,
-        update: &Update,
-        condition: Option<Cond>,
-    ) -> Result<bool> {
-        Ok(self.0.update(key, update, condition).await?)
-    }
-
+    update(key: &Key, update: &Update, condition: Option<Cond>) -> bool;
     /// Reads one page of a partition.
-    pub async fn query<T: DeserializeOwned>(
-        &self,
-        q: &Query,
-        page: &PageRequest,
-    ) -> Result<Page<T>> {
-        Ok(self.0.query(q, page).await?)
-    }
-
+    query<T: DeserializeOwned>(q: &Query, page: &PageRequest) -> Page<T>;
     /// One page, each item a `T` or why it is not one.
-    pub async fn query_readable<T: DeserializeOwned>(
-        &self,
-        q: &Query,
-        page: &PageRequest,
-    ) -> Result<Page<Readable<T>>> {
-        Ok(self.0.query_readable(q, page).await?)
-    }
-
+    query_readable<T: DeserializeOwned>(q: &Query, page: &PageRequest) -> Page<Readable<T>>;
     /// Every item of a partition, page after page.
-    pub async fn query_all<T: DeserializeOwned>(&self, q: &Query) -> Result<Vec<T>> {
-        Ok(self.0.query_all(q).await?)
-    }
-
+    query_all<T: DeserializeOwned>(q: &Query) -> Vec<T>;
     /// Strongly consistent reads of many items.
-    pub async fn batch_get<T: DeserializeOwned>(&self, keys: &[Key]) -> Result<Vec<T>> {
-        Ok(self.0.batch_get(keys).await?)
-    }
-
+    batch_get<T: DeserializeOwned>(keys: &[Key]) -> Vec<T>;
     /// Eventually consistent reads of many items.
-    pub async fn batch_get_eventually<T: DeserializeOwned>(&self, keys: &[Key]) -> Result<Vec<T>> {
-        Ok(self.0.batch_get_eventually(keys).await?)
-    }
-
+    batch_get_eventually<T: DeserializeOwned>(keys: &[Key]) -> Vec<T>;
     /// Puts many entities, batched.
-    pub async fn batch_put<E: Entity>(&self, items: &[E]) -> Result<()> {
-        Ok(self.0.batch_put(items).await?)
-    }
-
+    batch_put<E: Entity>(items: &[E]) -> ();
     /// Puts and deletes many items, batched.
-    pub async fn batch_write<E: Entity>(&self, items: &[E], deletes: &[Key]) -> Result<()> {
-        Ok(self.0.batch_write(items, deletes).await?)
-    }
+    batch_write<E: Entity>(items: &[E], deletes: &[Key]) -> ();
 }

@@ -12,7 +12,9 @@ use crate::extract::path_id;
 use crate::problem::ApiError;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
-use sharing_core::ids::{AccountId, AudienceId, ConnectionId, OutputId, RequestId, RoleId, UserId};
+use sharing_core::ids::{
+    AccountId, AudienceId, ConnectionId, OutputId, PathId, RequestId, RoleId, UserId,
+};
 use sharing_core::{Caller, Core};
 
 /// The caller acting in the path's `{accountId}`, its membership not read yet: 401
@@ -97,6 +99,21 @@ impl<T: PathParam + Send> FromRequestParts<Core> for Id<T> {
                 Err(e)
             }
         }
+    }
+}
+
+/// The receiving account the path names (`receiverAccountId`), typed: an [`AccountId`],
+/// or the text that cannot be one, which the workflow answers at its place in the order
+/// of checks (an account outside the organization, 422, or not found, 404), not here.
+#[derive(Debug, Clone)]
+pub struct Receiver(pub PathId<AccountId>);
+
+impl FromRequestParts<Core> for Receiver {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, core: &Core) -> Result<Self, Self::Rejection> {
+        let raw = path_param(parts, core, "receiverAccountId").await?;
+        Ok(Receiver(AccountId::parse(&raw).map_err(|_| raw)))
     }
 }
 

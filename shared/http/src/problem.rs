@@ -4,6 +4,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use sharing_core::Error;
+use sharing_core::error::StoreError;
 pub use sharing_core::policy::Code;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -82,11 +83,11 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let code = e.code();
         match e {
-            e @ Error::Unavailable { .. } => {
+            e @ Error::Storage(StoreError::Unavailable { .. }) => {
                 tracing::warn!(error = %e, cause = %source_chain(&e), "storage unavailable; answering 503");
                 ApiError::unavailable()
             }
-            e @ Error::Store { .. } => {
+            e @ Error::Storage(_) => {
                 tracing::error!(error = %e, cause = %source_chain(&e), "internal error");
                 ApiError::new(
                     code,

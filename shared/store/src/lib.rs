@@ -9,6 +9,9 @@ pub mod cursor;
 pub mod entity;
 pub mod error;
 pub mod key;
+pub mod page;
+#[macro_use]
+mod render;
 pub mod table;
 pub mod write;
 

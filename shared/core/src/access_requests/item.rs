@@ -87,64 +87,63 @@ impl From<StoredUser> for UserRef {
     }
 }
 
+impl From<Campaign> for StoredCampaign {
+    fn from(c: Campaign) -> Self {
+        StoredCampaign {
+            start: c.start,
+            end: c.end,
+            details: c.details,
+        }
+    }
+}
+
+impl From<StoredCampaign> for Campaign {
+    fn from(c: StoredCampaign) -> Self {
+        Campaign {
+            start: c.start,
+            end: c.end,
+            details: c.details,
+        }
+    }
+}
+
+/// The request's fields moved from `$from` into a `$to`, each converted into the other
+/// shape (one list for both directions), with `$to`'s own fields besides.
+macro_rules! request_fields {
+    ($from:ident => $to:ident { $($own:ident: $value:expr),* }) => {
+        $to {
+            id: $from.id,
+            audience_id: $from.audience_id,
+            audience_name: $from.audience_name,
+            owner_account_id: $from.owner_account_id,
+            owner_account_name: $from.owner_account_name,
+            requester_account_id: $from.requester_account_id,
+            requester_account_name: $from.requester_account_name,
+            requested_by: $from.requested_by.into(),
+            requested_level: $from.requested_level,
+            campaign: $from.campaign.into(),
+            activation_platforms: $from.activation_platforms,
+            held_level: $from.held_level,
+            status: $from.status,
+            created_at: $from.created_at,
+            decided_at: $from.decided_at,
+            decided_by: $from.decided_by.map(Into::into),
+            granted_level: $from.granted_level,
+            starts_at: $from.starts_at,
+            expires_at: $from.expires_at,
+            fallback_level: $from.fallback_level,
+            allowed_platforms: $from.allowed_platforms,
+            reason: $from.reason,
+            notification_failures: $from.notification_failures,
+            $($own: $value),*
+        }
+    };
+}
+
 impl AccessRequestItem {
     /// The item of `request` (its keys follow from its status, see the declaration).
     pub fn new(request: AccessRequestView, requester_name: String) -> Self {
-        let AccessRequestView {
-            id,
-            audience_id,
-            audience_name,
-            owner_account_id,
-            owner_account_name,
-            requester_account_id,
-            requester_account_name,
-            requested_by,
-            requested_level,
-            campaign,
-            activation_platforms,
-            held_level,
-            status,
-            created_at,
-            decided_at,
-            decided_by,
-            granted_level,
-            starts_at,
-            expires_at,
-            fallback_level,
-            allowed_platforms,
-            reason,
-            notification_failures,
-        } = request;
-        AccessRequestItem {
-            requester_name,
-            id,
-            audience_id,
-            audience_name,
-            owner_account_id,
-            owner_account_name,
-            requester_account_id,
-            requester_account_name,
-            requested_by: requested_by.into(),
-            requested_level,
-            campaign: StoredCampaign {
-                start: campaign.start,
-                end: campaign.end,
-                details: campaign.details,
-            },
-            activation_platforms,
-            held_level,
-            status,
-            created_at,
-            decided_at,
-            decided_by: decided_by.map(StoredUser::from),
-            granted_level,
-            starts_at,
-            expires_at,
-            fallback_level,
-            allowed_platforms,
-            reason,
-            notification_failures,
-        }
+        request_fields!(request => AccessRequestItem { requester_name: requester_name })
     }
 
     /// The request as the API shows it.
@@ -154,61 +153,7 @@ impl AccessRequestItem {
 
     /// [`AccessRequestItem::view`], consuming the item.
     pub fn into_view(self) -> AccessRequestView {
-        let AccessRequestItem {
-            requester_name: _,
-            id,
-            audience_id,
-            audience_name,
-            owner_account_id,
-            owner_account_name,
-            requester_account_id,
-            requester_account_name,
-            requested_by,
-            requested_level,
-            campaign,
-            activation_platforms,
-            held_level,
-            status,
-            created_at,
-            decided_at,
-            decided_by,
-            granted_level,
-            starts_at,
-            expires_at,
-            fallback_level,
-            allowed_platforms,
-            reason,
-            notification_failures,
-        } = self;
-        AccessRequestView {
-            id,
-            audience_id,
-            audience_name,
-            owner_account_id,
-            owner_account_name,
-            requester_account_id,
-            requester_account_name,
-            requested_by: requested_by.into(),
-            requested_level,
-            campaign: Campaign {
-                start: campaign.start,
-                end: campaign.end,
-                details: campaign.details,
-            },
-            activation_platforms,
-            held_level,
-            status,
-            created_at,
-            decided_at,
-            decided_by: decided_by.map(UserRef::from),
-            granted_level,
-            starts_at,
-            expires_at,
-            fallback_level,
-            allowed_platforms,
-            reason,
-            notification_failures,
-        }
+        request_fields!(self => AccessRequestView {})
     }
 
     fn sort(&self) -> String {

@@ -163,7 +163,7 @@ fn plan_role_change(
 
 /// The guarded steps of saving (creating or changing) a custom role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SaveRole {
+pub(crate) enum SaveRole {
     /// The role's id is new, or the role is at the version and holder count read.
     Role,
     /// Creating: the account has room for one more custom role.
@@ -175,12 +175,31 @@ enum SaveRole {
 /// Saving a custom role, planned on the role and its holders read: a new role counted
 /// on its account, or the role replaced with every holder's permissions in the same
 /// transaction. The same name and permissions again write nothing.
-struct WriteRole<'a> {
+pub(crate) struct WriteRole<'a> {
     actor: &'a str,
     account: &'a AccountId,
     id: &'a RoleId,
     name: &'a str,
     names: Vec<String>,
+}
+
+impl<'a> WriteRole<'a> {
+    /// `actor` saving role `id` of `account` as `name` allowing `permissions`.
+    pub(crate) fn new(
+        actor: &'a str,
+        account: &'a AccountId,
+        id: &'a RoleId,
+        name: &'a str,
+        permissions: Permissions,
+    ) -> Self {
+        WriteRole {
+            actor,
+            account,
+            id,
+            name,
+            names: permissions.names().into_iter().map(str::to_owned).collect(),
+        }
+    }
 }
 
 impl Planner for WriteRole<'_> {
@@ -339,15 +358,14 @@ impl Core {
         member.require(Action::ManageUsers, &Resource::Account, String::new)?;
         let input = input.checked()?;
         let permissions = input.validate()?;
-        self.write_role_over(
-            Some(first),
+        let role = WriteRole::new(
             member.user_id.as_str(),
             &member.account_id,
             &id,
             &input.name,
             permissions,
-        )
-        .await
+        );
+        self.write_role_over(Some(first), role).await
     }
 
     /// A role and the memberships holding it (GSI2), read together.
@@ -365,16 +383,8 @@ impl Core {
     }
 
     /// The write behind `put_role`, also used by the fixture loader (as ops).
-    pub(crate) async fn write_role(
-        &self,
-        actor: &str,
-        account: &AccountId,
-        id: &RoleId,
-        name: &str,
-        permissions: Permissions,
-    ) -> Result<(RoleView, bool)> {
-        self.write_role_over(None, actor, account, id, name, permissions)
-            .await
+    pub(crate) async fn write_role(&self, role: WriteRole<'_>) -> Result<(RoleView, bool)> {
+        self.write_role_over(None, role).await
     }
 
     /// [`Core::write_role`], starting from the role and holders already read (`first`)
@@ -382,22 +392,12 @@ impl Core {
     async fn write_role_over(
         &self,
         first: Option<(Option<RoleItem>, Vec<MembershipItem>)>,
-        actor: &str,
-        account: &AccountId,
-        id: &RoleId,
-        name: &str,
-        permissions: Permissions,
+        mut planner: WriteRole<'_>,
     ) -> Result<(RoleView, bool)> {
+        let (account, id) = (planner.account, planner.id);
         let first = match first {
             Some(f) => f,
             None => self.role_and_holders(account, id).await?,
-        };
-        let mut planner = WriteRole {
-            actor,
-            account,
-            id,
-            name,
-            names: permissions.names().into_iter().map(str::to_owned).collect(),
         };
         self.execute(&mut planner, first, || self.role_and_holders(account, id))
             .await

@@ -10,7 +10,7 @@ use crate::audiences::check_if_match;
 use crate::error::{Error, Result};
 use crate::ids::AccountId;
 use crate::items::{DefaultEntry, SharingDefaultsItem};
-use crate::plan::{Conflict, Plan, Planner, Stamp};
+use crate::plan::{Plan, Planner, Stamp};
 use crate::write::{Cond, Tx};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -103,10 +103,6 @@ impl Planner for SaveDefaults<'_> {
         Ok(Plan::Commit(tx, defaults_view(Some(&item))))
     }
 
-    fn on_guard(&self, _: DefaultsMoved) -> Conflict {
-        Conflict::Retry
-    }
-
     fn gave_up(&self) -> Error {
         Error::Conflict(
             "the defaults kept changing while they were being saved; try again".to_owned(),
@@ -140,6 +136,7 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
     use crate::keys;
+    use crate::plan::Conflict;
     use crate::plan::testing::{Numbered, committed, guard, member, writes};
     use crate::write::Value;
     use sharing_policy::Role;

@@ -32,10 +32,10 @@ mod service;
 use crate::activity::{Entry, action};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
-use crate::ids::AccountId;
+use crate::ids::{AccountId, PathId};
 use crate::items::entity;
 use crate::keys::{self, Key};
-use crate::plan::{Conflict, Plan, Planner, Stamp};
+use crate::plan::{Plan, Planner, Stamp};
 use crate::store::Query;
 use crate::write::{Cond, Tx, Update};
 use crate::{AccountMember, Caller, Core, Input};
@@ -367,10 +367,6 @@ impl Planner for SetIdentityGrant<'_> {
     /// Read again: a concurrent request made this change first (then there is nothing
     /// left to write, and that request logged it), or another owner changed what it
     /// sends this account.
-    fn on_guard(&self, _: GrantChange) -> Conflict {
-        Conflict::Retry
-    }
-
     fn gave_up(&self) -> Error {
         Error::Conflict(
             "the identity types sent to this account kept changing while this change was being saved; try again".to_owned(),
@@ -550,6 +546,7 @@ mod tests {
     #[test]
     fn an_identity_grant_change_is_planned_on_the_grant_and_the_copy() {
         use crate::clock::{Clock, FixedClock};
+        use crate::plan::Conflict;
         use crate::plan::testing::{Numbered, guard, member, writes};
         let clock = FixedClock::at(time::macros::datetime!(2027-06-15 12:00 UTC));
         let ana = member("ana", "mptravel", sharing_policy::Role::Admin);

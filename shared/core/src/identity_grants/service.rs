@@ -22,17 +22,17 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         identity_type: &str,
-        receiver: &str,
+        receiver: PathId<AccountId>,
         input: Input<IdentityGrantInput>,
     ) -> Result<IdentityGrantView> {
         let parsed_type = identity_type
             .parse::<IdentityType>()
             .map_err(|e| Error::Validation(format!("{e}")));
         // An id that cannot be an account is not in the organization, like any unknown one.
-        let parsed_receiver = AccountId::parse(receiver).map_err(|_| {
+        let parsed_receiver = receiver.map_err(|raw| {
             Error::CrossOrganization(format!(
                 "account '{}' is not in your organization; identities are only sent within it",
-                receiver.chars().take(64).collect::<String>()
+                raw.chars().take(64).collect::<String>()
             ))
         });
         let (identity_type, receiver) = match (parsed_type, parsed_receiver) {

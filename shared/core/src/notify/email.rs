@@ -90,20 +90,20 @@ pub enum RenderError {
 /// Longest subject we send (SES and mail clients cope with more; readers do not).
 pub const MAX_SUBJECT_CHARS: usize = 200;
 
-/// Renders `facts` for `to` (Reply-To `reply_to`). `api_base_url` is where the approve
-/// and deny calls go, e.g. `https://api.example.com`.
+/// Renders `facts` for `to` (Reply-To `reply_to`). `console_url` is the console, where
+/// the owner's email links to the request's page, e.g. `https://api.example.com/console/`.
 pub fn render(
     facts: &EmailFacts,
     to: &str,
     reply_to: Option<&str>,
-    api_base_url: &str,
+    console_url: &str,
 ) -> Result<RenderedEmail, RenderError> {
     let to = header_address("to", to)?;
     let reply_to = reply_to
         .map(|r| header_address("reply-to", r))
         .transpose()?;
     let (subject, text, html) = match facts.kind {
-        EmailKind::AccessRequestCreated => created(facts, api_base_url),
+        EmailKind::AccessRequestCreated => created(facts, console_url),
         EmailKind::AccessRequestApproved => approved(facts),
         EmailKind::AccessRequestDenied => denied(facts),
     };
@@ -186,16 +186,16 @@ fn requester_label(f: &EmailFacts) -> String {
     }
 }
 
-fn created(f: &EmailFacts, api_base_url: &str) -> (String, String, String) {
-    let base = api_base_url.trim_end_matches('/');
-    let approve = format!(
-        "{base}/accounts/{}/access-requests/{}/approve",
-        f.owner_account_id, f.request_id
-    );
-    let deny = format!(
-        "{base}/accounts/{}/access-requests/{}/deny",
-        f.owner_account_id, f.request_id
-    );
+/// The request's page in the console (its hash route).
+pub fn request_page(console_url: &str, owner_account_id: &str, request_id: &str) -> String {
+    format!(
+        "{}/#/accounts/{owner_account_id}/access-requests/{request_id}",
+        console_url.trim_end_matches('/')
+    )
+}
+
+fn created(f: &EmailFacts, console_url: &str) -> (String, String, String) {
+    let page = request_page(console_url, &f.owner_account_id, &f.request_id);
     let subject = format!(
         "Access request: {} asks for {} access to \"{}\"",
         f.requester_account_name,
@@ -240,14 +240,10 @@ fn created(f: &EmailFacts, api_base_url: &str) -> (String, String, String) {
     let _ = writeln!(text);
     let _ = writeln!(
         text,
-        "To approve (grants {} until the end of the campaign's last day unless you send \"level\" or \"expiresAt\"):",
+        "To approve (by default {} until the end of the campaign's last day) or deny it, open the request:",
         f.requested_level.as_str()
     );
-    let _ = writeln!(text, "  POST {approve}");
-    let _ = writeln!(text, "  {{}}");
-    let _ = writeln!(text, "To deny (the reason is shown to the requester):");
-    let _ = writeln!(text, "  POST {deny}");
-    let _ = writeln!(text, "  {{\"reason\": \"...\"}}");
+    let _ = writeln!(text, "  {page}");
     let _ = writeln!(text);
     let _ = writeln!(text, "Request id: {}", f.request_id);
 
@@ -266,10 +262,8 @@ fn created(f: &EmailFacts, api_base_url: &str) -> (String, String, String) {
          <tr><th align=\"left\" valign=\"top\">Campaign details</th><td>{}</td></tr>\
          </table>\
          <p>Reply to this email to ask the requester for clarification.</p>\
-         <p>To approve (grants {} until the end of the campaign's last day unless you send \
-         <code>level</code> or <code>expiresAt</code>):<br><code>POST {}</code> with body <code>{{}}</code></p>\
-         <p>To deny (the reason is shown to the requester):<br><code>POST {}</code> with body \
-         <code>{{&quot;reason&quot;: &quot;...&quot;}}</code></p>\
+         <p>To approve (by default {} until the end of the campaign's last day) or deny it: \
+         <a href=\"{}\">open the request</a> ({}).</p>\
          <p>Request id: {}</p>\
          </body></html>",
         e(&f.requester_name),
@@ -286,8 +280,8 @@ fn created(f: &EmailFacts, api_base_url: &str) -> (String, String, String) {
         e(&platforms),
         escape_multiline(&f.campaign_details),
         e(f.requested_level.as_str()),
-        e(&approve),
-        e(&deny),
+        e(&page),
+        e(&page),
         e(&f.request_id),
     );
     (subject, text, html)
@@ -485,8 +479,7 @@ mod tests {
                 "2027-08-31",
                 "Summer dining offers.",
                 "meta, google_ads",
-                "POST https://api.example.com/accounts/mptravel/access-requests/01JREQ/approve",
-                "POST https://api.example.com/accounts/mptravel/access-requests/01JREQ/deny",
+                "https://api.example.com/#/accounts/mptravel/access-requests/01JREQ",
             ] {
                 assert!(body.contains(needle), "{needle} missing from {body}");
             }

@@ -11,7 +11,7 @@ use crate::clock::rfc3339_epoch;
 use crate::connections::{ConnectionStatus, connection_state};
 use crate::error::{Error, Result};
 use crate::identity_grants::IdentityReceivedItem;
-use crate::ids::{AccountId, AudienceId};
+use crate::ids::{AccountId, AudienceId, PathId};
 use crate::items::{AccountItem, AudienceItem, ConnectionItem, GrantSource, OrganizationItem};
 use crate::keys;
 use crate::sharing::GrantView;
@@ -251,18 +251,18 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         id: &AudienceId,
-        receiver: &str,
+        receiver: PathId<AccountId>,
     ) -> Result<AccessExplanation> {
         // A receiver id that cannot be an account is not an account of the organization:
         // 404, once the caller may view this sharing at all.
-        let receiver = &match AccountId::parse(receiver) {
+        let receiver = &match receiver {
             Ok(r) => r,
-            Err(_) => {
+            Err(raw) => {
                 self.member_and_audience(caller, account_id, id, Action::ViewSharing)
                     .await?;
                 return Err(Error::NotFound(format!(
                     "account '{}' was not found in your organization",
-                    receiver.chars().take(64).collect::<String>()
+                    raw.chars().take(64).collect::<String>()
                 )));
             }
         };

@@ -13,10 +13,10 @@ use crate::activity::{Entry, action};
 use crate::audiences::{access_of, check_if_match, grant_item};
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::{Error, Result};
-use crate::ids::{AccountId, AudienceId, RequestId};
+use crate::ids::{AccountId, AudienceId, PathId, RequestId};
 use crate::items::{AccountItem, AudienceItem, GrantSource, SharingEntry};
 use crate::keys;
-use crate::plan::{Conflict, Plan, Planner, Stamp};
+use crate::plan::{Plan, Planner, Stamp};
 use crate::write::{Cond, Tx, Update};
 use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Serialize};
@@ -44,31 +44,42 @@ pub struct GrantTerms {
     pub allowed_platforms: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct GrantInput {
-    pub account_id: AccountId,
-    pub level: ShareLevel,
-    #[serde(default, deserialize_with = "crate::validate::not_null")]
-    pub starts_at: Option<String>,
-    #[serde(default, deserialize_with = "crate::validate::not_null")]
-    pub expires_at: Option<String>,
-    #[serde(default, deserialize_with = "crate::validate::not_null")]
-    pub fallback_level: Option<ShareLevel>,
-    #[serde(default, deserialize_with = "crate::validate::not_null")]
-    pub allowed_platforms: Option<Vec<String>>,
+/// A grant's body: `$own` fields, then its level and terms (one list for both bodies).
+macro_rules! grant_input {
+    ($(#[$doc:meta])* $name:ident { $($own:tt)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        pub struct $name {
+            $($own)*
+            pub level: ShareLevel,
+            #[serde(default, deserialize_with = "crate::validate::not_null")]
+            pub starts_at: Option<String>,
+            #[serde(default, deserialize_with = "crate::validate::not_null")]
+            pub expires_at: Option<String>,
+            #[serde(default, deserialize_with = "crate::validate::not_null")]
+            pub fallback_level: Option<ShareLevel>,
+            #[serde(default, deserialize_with = "crate::validate::not_null")]
+            pub allowed_platforms: Option<Vec<String>>,
+        }
+
+        impl $name {
+            pub fn terms(&self) -> GrantTerms {
+                GrantTerms {
+                    starts_at: self.starts_at.clone(),
+                    expires_at: self.expires_at.clone(),
+                    fallback_level: self.fallback_level,
+                    allowed_platforms: self.allowed_platforms.clone(),
+                }
+            }
+        }
+    };
 }
 
-impl GrantInput {
-    pub fn terms(&self) -> GrantTerms {
-        GrantTerms {
-            starts_at: self.starts_at.clone(),
-            expires_at: self.expires_at.clone(),
-            fallback_level: self.fallback_level,
-            allowed_platforms: self.allowed_platforms.clone(),
-        }
-    }
-}
+grant_input!(
+    /// One grant of `PUT .../sharing`'s list.
+    GrantInput { pub account_id: AccountId, }
+);
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -76,30 +87,10 @@ pub struct SharingInput {
     pub grants: Vec<GrantInput>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OneGrantInput {
-    pub level: ShareLevel,
-    #[serde(default, deserialize_with = "crate::validate::not_null")]
-    pub starts_at: Option<String>,
-    #[serde(default, deserialize_with = "crate::validate::not_null")]
-    pub expires_at: Option<String>,
-    #[serde(default, deserialize_with = "crate::validate::not_null")]
-    pub fallback_level: Option<ShareLevel>,
-    #[serde(default, deserialize_with = "crate::validate::not_null")]
-    pub allowed_platforms: Option<Vec<String>>,
-}
-
-impl OneGrantInput {
-    pub fn terms(&self) -> GrantTerms {
-        GrantTerms {
-            starts_at: self.starts_at.clone(),
-            expires_at: self.expires_at.clone(),
-            fallback_level: self.fallback_level,
-            allowed_platforms: self.allowed_platforms.clone(),
-        }
-    }
-}
+grant_input!(
+    /// `PUT .../sharing/{receiver}`'s body.
+    OneGrantInput {}
+);
 
 /// A grant as the API shows it (the contract's grant shape).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -480,10 +471,6 @@ impl Planner for ChangeSharing<'_> {
         Ok(Plan::Commit(tx, sharing_view(&after, now)))
     }
 
-    fn on_guard(&self, _: SharingMoved) -> Conflict {
-        Conflict::Retry
-    }
-
     fn gave_up(&self) -> Error {
         Error::Conflict(
             "the sharing of this audience kept changing while it was being saved; try again"
@@ -730,6 +717,7 @@ pub(crate) mod tests {
     mod planners {
         use super::*;
         use crate::clock::FixedClock;
+        use crate::plan::Conflict;
         use crate::plan::testing::{Numbered, guard, member, writes};
         use sharing_policy::Role;
 

@@ -150,13 +150,13 @@ impl Core {
         caller: &Caller,
         account_id: &AccountId,
         id: &AudienceId,
-        receiver: &str,
+        receiver: PathId<AccountId>,
         input: Input<OneGrantInput>,
         if_match: Option<i64>,
     ) -> Result<SharingView> {
         // A receiver id that cannot be an account is outside the organization like any
         // unknown account: told with the other receivers' checks (422), last.
-        let parsed = AccountId::parse(receiver);
+        let parsed = receiver;
         let receivers = parsed.as_ref().map(std::slice::from_ref).unwrap_or(&[]);
         let (member, audience, accounts) = self
             .read_for_change(caller, account_id, id, receivers)
@@ -171,10 +171,10 @@ impl Core {
             self.now_epoch(),
         )?;
         check_if_match(if_match, audience.sharing_version)?;
-        let receiver = &parsed.map_err(|_| {
+        let receiver = &parsed.map_err(|raw| {
             Error::CrossOrganization(format!(
                 "account '{}' is not in your organization; sharing never leaves the organization",
-                receiver.chars().take(64).collect::<String>()
+                raw.chars().take(64).collect::<String>()
             ))
         })?;
         Core::allow_receivers(member, std::slice::from_ref(receiver), &accounts)?;
