@@ -22,6 +22,7 @@ use std::time::Instant;
 use xtask::services::Service;
 
 pub mod delivery;
+pub mod moto;
 pub mod routes;
 
 mod bench;

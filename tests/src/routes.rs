@@ -640,5 +640,15 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         OK,
     )
     .await;
+    step(
+        s,
+        o,
+        "GET /accounts/{a}/changes",
+        List,
+        ("GET", "/accounts/mptravel/changes", "ana"),
+        None,
+        OK,
+    )
+    .await;
     std::mem::take(o)
 }

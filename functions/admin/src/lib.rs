@@ -1,5 +1,5 @@
 //! `admin`: who am I, the organization of an account, the users of an account and their
-//! roles (built-in and custom), and the activity log.
+//! roles (built-in and custom), the activity log, and the feed of change events.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use sharing_core::Core;
 use sharing_core::accounts::{MeView, UserInput, UserView};
 use sharing_core::activity::ActivityView;
+use sharing_core::changes::ChangeEvent;
 use sharing_core::explain::OrganizationView;
 use sharing_core::ids::{RoleId, UserId};
 use sharing_core::roles::{RoleInput, RoleView};
@@ -29,6 +30,7 @@ pub fn routes() -> Router<Core> {
             put(put_role).delete(delete_role),
         )
         .route("/accounts/{accountId}/activity", get(activity))
+        .route("/accounts/{accountId}/changes", get(changes))
 }
 
 async fn me(
@@ -85,6 +87,28 @@ async fn activity(
     list: ListQuery,
 ) -> Result<List<ActivityView>, ApiError> {
     Ok(core.list_activity(&member, list.page_input()).await?.into())
+}
+
+/// `GET /accounts/{a}/changes?after=&limit=`: the feed resumes after the `nextCursor`
+/// of an earlier page, given as `after`.
+async fn changes(
+    State(core): State<Core>,
+    AccountMember(member): AccountMember,
+    list: ListQuery,
+) -> Result<List<ChangeEvent>, ApiError> {
+    let page = list.input(|q| {
+        let mut page = q.page()?.clone();
+        if let Some(after) = q.param::<String>("after", "the nextCursor of an earlier page")? {
+            if after.is_empty() {
+                return Err(ApiError::validation(
+                    "after must not be empty; leave it out to read the feed from its start",
+                ));
+            }
+            page.cursor = Some(after);
+        }
+        Ok(page)
+    });
+    Ok(core.list_changes(&member, page).await?.into())
 }
 
 async fn list_roles(State(core): State<Core>, at: InAccount) -> Result<List<RoleView>, ApiError> {

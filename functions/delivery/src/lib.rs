@@ -7,15 +7,18 @@
 //! kind of destination is one module behind [`Destination`]: the webhook here,
 //! EventBridge next.
 
+pub mod change_bus;
 pub mod destination;
 pub mod lambda;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod queue;
 pub mod stream;
+pub mod eventbridge;
 pub mod sync;
 pub mod webhook;
 pub mod worker;
 
 pub use destination::{Destination, Outcome};
+pub use eventbridge::{Bus, EventBridgeClient};
 pub use webhook::{Webhook, WebhookClient};

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod bench_init;
 pub mod check;
 pub mod console;
+pub mod events;
 pub mod fuzz;
 pub mod local_api;
 pub mod receiver;

@@ -30,7 +30,12 @@ struct Cli {
 enum Cmd {
     /// Install the local tools, start DynamoDB Local (:8000), the SES v2 emulator (:8005)
     /// and the API (:3000) with the demo data; Ctrl-C stops everything.
-    Up,
+    Up {
+        /// Also start the EventBridge emulator (moto, :5000) for change events and
+        /// amazon_eventbridge outputs.
+        #[arg(long)]
+        events: bool,
+    },
     /// The same, with the functions under `sam local start-api` (Docker): DynamoDB Local
     /// (:8000) and the SES v2 emulator (:8005) with the demo data, `sam build`, then the
     /// API on --port; Ctrl-C stops everything.
@@ -142,7 +147,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run_command(command: Cmd) -> anyhow::Result<()> {
     match command {
-        Cmd::Up => up().await,
+        Cmd::Up { events } => up(events).await,
         Cmd::SamLocal {
             port,
             invoke_image,
@@ -301,7 +306,7 @@ fn init_local_logs() {
     let _ = tracing_subscriber::registry().with(text).try_init();
 }
 
-async fn up() -> anyhow::Result<()> {
+async fn up(events: bool) -> anyhow::Result<()> {
     init_local_logs();
     xtask::ensure_port_free(DYNAMODB_PORT, "DynamoDB Local")?;
     xtask::ensure_port_free(SES_PORT, "the SES v2 emulator")?;
@@ -323,6 +328,11 @@ async fn up() -> anyhow::Result<()> {
         .with_budget(sharing_core::budget::Budget::LOCAL)
         .with_reach(sharing_core::outputs::Reach::PublicAndLocalHttp);
     xtask::seed(&core, &xtask::demo_fixture()).await?;
+    let bus = std::env::var("CHANGE_EVENT_BUS_NAME").unwrap_or_else(|_| "default".to_owned());
+    let events = match events {
+        true => Some(xtask::events::LocalEvents::start(&bus).await?),
+        false => None,
+    };
 
     // The same notifier as in AWS, fed from DynamoDB Local's stream: access-request
     // emails reach the SES emulator within seconds.
@@ -372,6 +382,7 @@ async fn up() -> anyhow::Result<()> {
         &table,
         &secret,
     )?;
+    println!("{}", xtask::events::LocalEvents::banner(events.as_ref()));
     println!(
         "Console: http://127.0.0.1:{API_PORT}/console/ (sign in as a demo user; local-only sign-in)"
     );
@@ -384,6 +395,9 @@ async fn up() -> anyhow::Result<()> {
     notifier_task.abort();
     delivery.abort();
     receiver_task.abort();
+    if let Some(e) = events {
+        e.service.stop();
+    }
     ses.stop();
     dynamodb.stop();
     Ok(())

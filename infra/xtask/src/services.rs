@@ -100,7 +100,7 @@ impl Drop for Service {
 }
 
 /// Starts `program args` under the guard, logging to `.local/logs/<name>.log`.
-fn spawn_guarded(
+pub(crate) fn spawn_guarded(
     name: &'static str,
     port: u16,
     program: &str,
@@ -134,7 +134,7 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// Waits until `check` answers true, or fails naming the log.
-fn wait_ready(
+pub(crate) fn wait_ready(
     service: &mut Service,
     timeout: Duration,
     check: impl Fn(u16) -> bool,
@@ -163,7 +163,7 @@ fn wait_ready(
 }
 
 /// An HTTP GET on loopback without a client library: answers the status code.
-fn http_status(port: u16, path: &str, method: &str) -> Option<u16> {
+pub(crate) fn http_status(port: u16, path: &str, method: &str) -> Option<u16> {
     use std::io::Read;
     let mut s = std::net::TcpStream::connect_timeout(
         &([127, 0, 0, 1], port).into(),

@@ -325,6 +325,31 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// The feed of change events of account `a` (issue 22): one partition per account, each
+/// event once in the partition of every account it concerns, sorted by the account's
+/// change sequence (commit order; infra/TABLE.md, "Change events").
+pub fn changes_pk(a: &AccountId) -> String {
+    format!("CHANGES#{a}")
+}
+
+/// One change event in account `a`'s feed, at its place `seq` in the account's sequence
+/// (zero-padded, so the sort key's order is the number's).
+pub fn change(a: &AccountId, seq: i64) -> Key {
+    Key {
+        pk: changes_pk(a),
+        sk: format!("{CHANGE_PREFIX}{seq:019}"),
+    }
+}
+pub const CHANGE_PREFIX: &str = "CHANGE#";
+
+/// Account `a`'s change sequence: the last number given to one of its events.
+pub fn change_sequence(a: &AccountId) -> Key {
+    Key {
+        pk: account_pk(a),
+        sk: "CHANGE_SEQUENCE".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

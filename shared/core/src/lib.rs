@@ -9,6 +9,7 @@ pub mod access_requests;
 pub mod accounts;
 pub mod activity;
 pub mod audiences;
+pub mod changes;
 pub mod connections;
 pub mod defaults;
 pub mod delivery;

@@ -90,10 +90,12 @@ pub enum Action {
     ViewUsage,
     // Adding and configuring the account's outputs (reading them is every member's).
     ManageOutputs,
+    // The account's feed of change events (GET /accounts/{a}/changes).
+    ViewChanges,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Action::ListUsers,
         Action::ManageUsers,
         Action::ViewActivity,
@@ -119,12 +121,13 @@ impl Action {
         Action::ShareWith,
         Action::ViewUsage,
         Action::ManageOutputs,
+        Action::ViewChanges,
     ];
 
     /// The actions a custom role may hold: the contract's permission names. User
     /// management (`list_users`, `manage_users`) never is, so no custom role can
     /// escalate; `share_with` follows from holding a sharing permission.
-    pub const GRANTABLE: [Action; 22] = [
+    pub const GRANTABLE: [Action; 23] = [
         Action::ViewAudience,
         Action::CreateAudience,
         Action::EditAudience,
@@ -147,6 +150,7 @@ impl Action {
         Action::ViewActivity,
         Action::ViewUsage,
         Action::ManageOutputs,
+        Action::ViewChanges,
     ];
 
     pub fn is_grantable(self) -> bool {
@@ -181,6 +185,7 @@ impl Action {
             Action::ShareWith => "share_with",
             Action::ViewUsage => "view_usage",
             Action::ManageOutputs => "manage_outputs",
+            Action::ViewChanges => "view_changes",
         }
     }
 
@@ -301,6 +306,7 @@ pub fn decide(principal: &Principal, action: Action, resource: &Resource) -> Dec
             | Action::RecordProfiles
             | Action::ListAccessRequests
             | Action::ManageOutputs
+            | Action::ViewChanges
             // Every connection of the account, across audiences.
             | Action::ViewConnections,
             Resource::Account,

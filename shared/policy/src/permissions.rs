@@ -90,6 +90,7 @@ const ADMIN_LEVEL: &[Action] = &[
     Action::ChangeSharing,
     Action::DecideAccessRequest,
     Action::ViewUsage,
+    Action::ViewChanges,
 ];
 
 /// Access to end-user personal data within the account (the seed gives it to Admin,

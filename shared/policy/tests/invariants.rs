@@ -102,6 +102,7 @@ mod before {
         match action {
             Action::ListUsers | Action::ManageUsers => manages_users(role),
             Action::ViewActivity
+            | Action::ViewChanges
             | Action::ViewSharingDefaults
             | Action::ChangeSharingDefaults
             | Action::ViewIdentitySharing
@@ -157,6 +158,7 @@ mod before {
                 | Action::ListAccessRequests
                 // Added since: configuring the account's outputs.
                 | Action::ManageOutputs
+                | Action::ViewChanges
                 // Added since: every connection of the account, across audiences
                 // (`GET /accounts/{b}/connections`), for the roles that manage them.
                 | Action::ViewConnections,

@@ -10,6 +10,11 @@ use std::collections::BTreeMap;
 pub const MAX_MEMBERS: usize = 500;
 /// A batch's most bytes, as JSON (EventBridge's entry limit, kept for webhooks too).
 pub const MAX_BYTES: usize = 256 * 1024;
+/// What an EventBridge entry holds beside the batch (its `detail`), as EventBridge
+/// counts an entry's size: `source` `audience-sharing` (16), `detail-type` `Audience
+/// Members Changed` (24) and 14 for the time. Batches are cut to leave room for them, so
+/// every batch is one entry on a bus and the webhook's body is the same bytes.
+pub const ENTRY_OVERHEAD_BYTES: usize = 16 + 24 + 14;
 
 /// Why a batch was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,7 +99,9 @@ pub fn cut(ops: Vec<MemberOp>, envelope_bytes: usize) -> Vec<Vec<MemberOp>> {
     for op in ops {
         // Its JSON, and the comma between it and the previous one.
         let size = serde_json::to_vec(&op).map_or(0, |v| v.len()) + 1;
-        if !current.is_empty() && (current.len() == MAX_MEMBERS || bytes + size > MAX_BYTES) {
+        if !current.is_empty()
+            && (current.len() == MAX_MEMBERS || bytes + size + ENTRY_OVERHEAD_BYTES > MAX_BYTES)
+        {
             batches.push(std::mem::take(&mut current));
             bytes = envelope_bytes;
         }
@@ -163,7 +170,10 @@ mod tests {
                 ..envelope()
             };
             let len = serde_json::to_vec(&batch).map_or(usize::MAX, |v| v.len());
-            assert!(len <= MAX_BYTES, "a batch of {len} bytes");
+            assert!(
+                len + ENTRY_OVERHEAD_BYTES <= MAX_BYTES,
+                "a batch of {len} bytes does not fit an EventBridge entry"
+            );
         }
         let want: Vec<String> = ops.into_iter().map(|m| m.user_id).collect();
         assert_eq!(order, want, "cutting keeps every member, in order");
