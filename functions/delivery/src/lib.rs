@@ -9,12 +9,12 @@
 
 pub mod change_bus;
 pub mod destination;
+pub mod eventbridge;
 pub mod lambda;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod queue;
 pub mod stream;
-pub mod eventbridge;
 pub mod sync;
 pub mod webhook;
 pub mod worker;
