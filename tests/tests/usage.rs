@@ -83,6 +83,7 @@ async fn usage_counts_real_deliveries_per_account() {
     assert_eq!(dine["connections"][0]["platform"], "meta");
     assert_eq!(dine["connections"][0]["status"], "active");
     assert_eq!(dine["connections"][0]["createdBy"], "dan");
+    assert_eq!(dine["connections"][0]["outputId"], "dine-meta");
 
     // Two pages delivered (100 + 50), each adding its count, with no extra round trip.
     let mut cursor: Option<String> = None;

@@ -34,6 +34,9 @@ pub struct ConnectionUsageItem {
     pub audience_id: AudienceId,
     pub account_id: AccountId,
     pub connection_id: ConnectionId,
+    /// The output it feeds; absent on connections registered before usage named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_id: Option<String>,
     pub platform: String,
     pub created_at: String,
     pub created_by: UserId,
@@ -53,6 +56,7 @@ impl ConnectionUsageItem {
             audience_id: id.clone(),
             account_id: c.account_id.clone(),
             connection_id: cid.clone(),
+            output_id: Some(c.output_id.clone()),
             platform: c.platform.clone(),
             created_at: c.created_at.clone(),
             created_by: c.created_by.clone(),
@@ -74,6 +78,8 @@ pub struct DeliveryCountItem {
 #[serde(rename_all = "camelCase")]
 pub struct UsageConnection {
     pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_id: Option<String>,
     pub platform: String,
     pub status: ConnectionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -264,6 +270,7 @@ impl Core {
                         let (status, suspended_reason) = connection_state(access, allowed);
                         UsageConnection {
                             id: c.connection_id.to_string(),
+                            output_id: c.output_id.clone(),
                             platform: c.platform.clone(),
                             delivery: crate::delivery::DeliveryView::of(
                                 states.get(&c.connection_id),
