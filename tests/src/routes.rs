@@ -412,6 +412,13 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "each connection's delivery state (API.md's `delivery`) is keyed by the connection, \
+         named only by the Query that lists them: one BatchGetItem of the page's states \
+         follows it",
+    );
     step(
         s,
         o,
@@ -516,6 +523,13 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "each connection's delivery state is keyed by the connection, named only by the \
+         registry's Query: its BatchGetItem (with the accounts' names where needed, at \
+         once) follows it",
+    );
     step(
         s,
         o,

@@ -232,16 +232,25 @@ impl Core {
             .filter(|(_, n)| n.is_empty())
             .filter_map(|(a, _)| AccountId::parse(a).ok())
             .collect();
-        if !unnamed.is_empty() {
-            for (id, a) in self.accounts(&unnamed).await? {
-                accounts.insert(id.to_string(), a.name);
-            }
-        }
         let ids: Vec<ConnectionId> = connections
             .iter()
             .map(|c| c.connection_id.clone())
             .collect();
-        let states = self.delivery_states(&ids).await?;
+        // The accounts' names and the connections' delivery states, both named by the
+        // registry's Query, read at once.
+        let (named, states) = tokio::try_join!(
+            async {
+                if unnamed.is_empty() {
+                    Ok(std::collections::HashMap::new())
+                } else {
+                    self.accounts(&unnamed).await
+                }
+            },
+            self.delivery_states(&ids),
+        )?;
+        for (id, a) in named {
+            accounts.insert(id.to_string(), a.name);
+        }
         let mut delivered: BTreeMap<String, (i64, Option<String>)> = BTreeMap::new();
         for d in counts.into_iter().flatten() {
             let e = delivered.entry(d.account_id.to_string()).or_default();
