@@ -163,8 +163,18 @@ async fn connect_change_lower_and_regrant_reach_the_receiver_in_order() {
     .await;
     assert_eq!(r.holds(), pulled(&s, &cid).await);
     let kinds: Vec<Value> = r.accepted().iter().map(|b| b["kind"].clone()).collect();
-    assert_eq!(kinds.first(), Some(&json!("sync")));
-    assert!(kinds[1..].iter().all(|k| k == "changes"), "{kinds:?}");
+    // One sync; a member written just before the connection may reach the stream after
+    // it and come as a changes batch first (at least once allows it); the rest are
+    // changes.
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "sync").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().all(|k| k == "sync" || k == "changes"),
+        "{kinds:?}"
+    );
 
     // usable → view_only: exits for everything sent, and nothing after carries members.
     level(&s, json!({"level": "view_only"})).await;
