@@ -91,6 +91,11 @@ async fn create_assign_widen_narrow_and_delete_a_custom_role() {
     assert_eq!(r.json["role"], "planner");
     let me = s.call("GET", "/me", Some("tom"), None).await;
     assert_eq!(me.json["memberships"][0]["role"], "planner");
+    // /me names what the role allows there, so a client offers only that.
+    assert_eq!(
+        me.json["memberships"][0]["permissions"],
+        json!(["list_shared_with_me", "view_audience"])
+    );
     let users = s
         .call("GET", "/accounts/mptravel/users", Some("ana"), None)
         .await;
@@ -156,6 +161,11 @@ async fn create_assign_widen_narrow_and_delete_a_custom_role() {
     s.call("GET", shared, Some("tom"), None)
         .await
         .assert_problem(403, "forbidden");
+    let me = s.call("GET", "/me", Some("tom"), None).await;
+    assert_eq!(
+        me.json["memberships"][0]["permissions"],
+        json!(["create_audience", "view_audience"])
+    );
 
     // Deleting a role still held: 409, nothing changed.
     let before = s.dump().await;
@@ -165,6 +175,12 @@ async fn create_assign_widen_narrow_and_delete_a_custom_role() {
     assert_eq!(s.dump().await, before);
     // Once no one holds it, it goes; then it is not there.
     assert_eq!(set_role(&s, "tom", "user").await.status, 200);
+    // A built-in role's permissions are the policy's, the ones GET /roles lists.
+    let me = s.call("GET", "/me", Some("tom"), None).await;
+    assert_eq!(
+        me.json["memberships"][0]["permissions"],
+        user["permissions"]
+    );
     assert_eq!(
         s.call("DELETE", &format!("{ROLES}/planner"), Some("ana"), None)
             .await

@@ -29,6 +29,10 @@ pub struct MembershipView {
     pub account_name: String,
     pub organization_id: String,
     pub role: RoleId,
+    /// The actions the role allows in this account (a built-in role's from the policy's
+    /// table, a custom role's as kept on the membership), in the policy's order: what a
+    /// client may offer the caller there.
+    pub permissions: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]

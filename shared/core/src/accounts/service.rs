@@ -52,13 +52,16 @@ impl Core {
             email: caller.email.clone(),
             memberships: items
                 .into_iter()
-                .map(|m| MembershipView {
-                    account_id: m.account_id.to_string(),
-                    account_name: m.account_name,
-                    organization_id: m.organization_id.to_string(),
-                    role: m.role,
+                .map(|m| {
+                    Ok(MembershipView {
+                        permissions: permissions_of(&m)?.names(),
+                        account_id: m.account_id.to_string(),
+                        account_name: m.account_name,
+                        organization_id: m.organization_id.to_string(),
+                        role: m.role,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_>>()?,
         })
     }
 
