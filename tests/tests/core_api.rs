@@ -62,9 +62,28 @@ async fn me_lists_memberships() {
     assert_eq!(r.status, 200);
     assert_eq!(r.json["userId"], "ana");
     assert_eq!(r.json["email"], "ana@mptravel.example");
+    // Each membership names what its role allows there: an admin's are the policy's, the
+    // ones GET /roles lists for admin (user management included).
+    let roles = s
+        .call("GET", "/accounts/mptravel/roles", Some("ana"), None)
+        .await;
+    let admin = roles.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "admin")
+        .unwrap()["permissions"]
+        .clone();
+    for action in ["manage_users", "change_sharing", "manage_outputs"] {
+        assert!(
+            admin.as_array().unwrap().contains(&json!(action)),
+            "{admin}"
+        );
+    }
     assert_eq!(
         r.json["memberships"],
-        json!([{"accountId": "mptravel", "accountName": "mPTravel", "organizationId": "mparticle", "role": "admin"}])
+        json!([{"accountId": "mptravel", "accountName": "mPTravel", "organizationId": "mparticle",
+                "role": "admin", "permissions": admin}])
     );
     let r = s.call("GET", "/me", Some("stranger"), None).await;
     assert_eq!(r.status, 200);
