@@ -101,7 +101,7 @@ interface Ctx {
   me: S["Me"];
   accountId: string;
   role: string;
-  custom?: string[];
+  permissions: string[];
 }
 
 function Shell({ me }: { me: S["Me"] }) {
@@ -111,18 +111,6 @@ function Shell({ me }: { me: S["Me"] }) {
   const accountId = parts[0] === "accounts" && parts[1] ? parts[1] : first?.accountId;
   const membership = me.memberships.find((m) => m.accountId === accountId);
   const role = membership?.role ?? "";
-  const custom = useLoad(
-    async () => {
-      if (!role || ["admin", "user", "read_only", "audiences_only", "compliance", "admin_compliance", "support_access"].includes(role)) return undefined;
-      try {
-        const roles = await ok(api.GET("/accounts/{accountId}/roles", { params: { path: { accountId: accountId ?? "" } } }));
-        return roles.items.find((r) => r.id === role)?.permissions as string[] | undefined;
-      } catch {
-        return undefined; // not allowed to read roles: offer, and show the API's answer
-      }
-    },
-    [accountId, role],
-  );
   if (!accountId || !membership) {
     return (
       <main id="main">
@@ -135,16 +123,21 @@ function Shell({ me }: { me: S["Me"] }) {
     location.replace(`#/accounts/${encodeURIComponent(accountId)}/audiences`);
     return null;
   }
-  const ctx: Ctx = { me, accountId, role, custom: custom.data };
+  const ctx: Ctx = { me, accountId, role, permissions: membership.permissions };
   const a = `#/accounts/${encodeURIComponent(accountId)}`;
   const section = parts[2] ?? "audiences";
-  const allowed = (x: Parameters<typeof can>[1]) => can(role, x, ctx.custom);
+  const allowed = (x: Parameters<typeof can>[1]) => can(ctx.permissions, x);
   const nav: [string, string, string, boolean][] = [
     ["audiences", `${a}/audiences`, "Audiences", true],
     ["shared-with-me", `${a}/shared-with-me`, "Shared with me", allowed("list_shared_with_me")],
     ["access-requests", `${a}/access-requests`, "Access requests", allowed("list_access_requests")],
-    ["outputs", `${a}/outputs`, "Outputs and connections", allowed("view_connections") || allowed("manage_outputs")],
-    ["settings", `${a}/settings/audience`, "Settings", allowed("view_sharing_defaults") || allowed("view_identity_sharing")],
+    ["outputs", `${a}/outputs`, "Outputs and connections", true],
+    [
+      "settings",
+      `${a}/settings/${allowed("view_sharing_defaults") ? "audience" : "identity"}`,
+      "Settings",
+      allowed("view_sharing_defaults") || allowed("view_identity_sharing"),
+    ],
     ["users", `${a}/users`, "Users and roles", allowed("list_users")],
     ["activity", `${a}/activity`, "Activity", allowed("view_activity")],
   ];
@@ -203,7 +196,7 @@ function Shell({ me }: { me: S["Me"] }) {
 
 function Route({ parts, ctx }: { parts: string[]; ctx: Ctx }) {
   const [, , section, id, sub] = parts;
-  const props = { accountId: ctx.accountId, role: ctx.role, custom: ctx.custom, me: ctx.me };
+  const props = { accountId: ctx.accountId, role: ctx.role, permissions: ctx.permissions, me: ctx.me };
   switch (section) {
     case "audiences":
       if (id && sub === "request") return <P.RequestAccess {...props} audienceId={id} />;

@@ -1,11 +1,16 @@
+import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, type Delivery, idempotencyKey, ok, type S, withEtag } from "./api";
-import { type Action, can } from "./perms";
+import { type Action, GRANTABLE, can } from "./perms";
 import {
+  type Column,
+  DataTable,
   ErrorBox,
   Level,
   Loading,
   Notice,
+  PAGE_SIZE,
+  PagedTable,
   fromRfc3339,
   level,
   parsePlatforms,
@@ -13,18 +18,23 @@ import {
   toRfc3339,
   useAction,
   useLoad,
+  usePaged,
   when,
 } from "./ui";
 
 export interface PageProps {
   accountId: string;
   role: string;
-  custom?: string[];
+  permissions: string[];
   me: S["Me"];
 }
 
 const enc = encodeURIComponent;
 const acct = (accountId: string) => ({ params: { path: { accountId } } });
+/** An account's list route's parameters for one page. */
+const page = (accountId: string, cursor: string | undefined) => ({
+  params: { path: { accountId }, query: { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) } },
+});
 
 function useTitle(t: string) {
   useEffect(() => {
@@ -33,7 +43,7 @@ function useTitle(t: string) {
 }
 
 function mayDo(p: PageProps, a: Action) {
-  return can(p.role, a, p.custom);
+  return can(p.permissions, a);
 }
 
 function Tabs({ items }: { items: [string, string, boolean][] }) {
@@ -52,15 +62,31 @@ function Tabs({ items }: { items: [string, string, boolean][] }) {
   );
 }
 
-function AudienceTabs({ accountId, current }: { accountId: string; current: "mine" | "shared" }) {
+/** The two audience lists (My audiences, Shared with me): tabs, then one list table. */
+function AudienceList<T>({
+  accountId,
+  current,
+  children,
+  ...table
+}: {
+  accountId: string;
+  current: "mine" | "shared";
+  children?: ComponentChildren;
+} & Parameters<typeof PagedTable<T>>[0]) {
   const a = `#/accounts/${enc(accountId)}`;
+  useTitle(current === "mine" ? "Audiences" : "Shared with me");
   return (
-    <Tabs
-      items={[
-        [`${a}/audiences`, "My audiences", current === "mine"],
-        [`${a}/shared-with-me`, "Shared with me", current === "shared"],
-      ]}
-    />
+    <>
+      <h1>Audiences</h1>
+      <Tabs
+        items={[
+          [`${a}/audiences`, "My audiences", current === "mine"],
+          [`${a}/shared-with-me`, "Shared with me", current === "shared"],
+        ]}
+      />
+      <PagedTable {...table} />
+      {children}
+    </>
   );
 }
 
@@ -68,46 +94,74 @@ function AudienceTabs({ accountId, current }: { accountId: string; current: "min
 // Audiences (owner): the list with its sharing summary
 // ---------------------------------------------------------------------------------------
 export function Audiences(p: PageProps) {
-  useTitle("Audiences");
-  const list = useLoad(() => ok(api.GET("/accounts/{accountId}/audiences", acct(p.accountId))), [p.accountId]);
+  const list = usePaged((c) => ok(api.GET("/accounts/{accountId}/audiences", page(p.accountId, c))), [p.accountId]);
   return (
-    <>
-      <h1>Audiences</h1>
-      <AudienceTabs accountId={p.accountId} current="mine" />
-      <Loading state={list}>
-        {(l) =>
-          l.items.length === 0 ? (
-            <p>This account owns no audience.</p>
-          ) : (
-            <table>
-              <caption>Audiences owned by this account, and with how many accounts each is shared</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Shared: view only</th>
-                  <th scope="col">Shared: usable</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
-              <tbody>
-                {l.items.map((a) => (
-                  <tr key={a.id}>
-                    <td>
-                      <a href={`#/accounts/${enc(p.accountId)}/audiences/${enc(a.id)}`}>{a.name}</a>
-                    </td>
-                    <td>{a.sharedWith.viewOnly}</td>
-                    <td>{a.sharedWith.usable}</td>
-                    <td>
-                      {when(a.createdAt)} by {a.createdBy}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )
-        }
-      </Loading>
-    </>
+    <AudienceList
+      accountId={p.accountId}
+      current="mine"
+      list={list}
+      empty="This account owns no audience."
+      caption="Audiences owned by this account, and with how many accounts each is shared"
+      rowKey={(a) => a.id}
+      columns={[
+        { header: "Name", cell: (a) => <a href={`#/accounts/${enc(p.accountId)}/audiences/${enc(a.id)}`}>{a.name}</a> },
+        { header: "Shared: view only", cell: (a) => a.sharedWith.viewOnly },
+        { header: "Shared: usable", cell: (a) => a.sharedWith.usable },
+        { header: "Created", cell: (a) => `${when(a.createdAt)} by ${a.createdBy}` },
+      ]}
+    >
+      {mayDo(p, "create_audience") ? <CreateAudience accountId={p.accountId} /> : null}
+    </AudienceList>
+  );
+}
+
+/** A new audience of the account: its sharing starts as the account's defaults. */
+function CreateAudience({ accountId }: { accountId: string }) {
+  const [name, setName] = useState("");
+  const [description, setDescription] = useState("");
+  const [definition, setDefinition] = useState('{"criteria": []}');
+  const [key, setKey] = useState(idempotencyKey);
+  const act = useAction();
+  const submit = (e: Event) => {
+    e.preventDefault();
+    act.run(async () => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(definition);
+      } catch {
+        throw new Error("The definition is not JSON: write an object, e.g. {\"criteria\": []}.");
+      }
+      const a = await ok(
+        api.POST("/accounts/{accountId}/audiences", {
+          params: { path: { accountId }, header: { "Idempotency-Key": key } },
+          body: { name, ...(description.trim() ? { description } : {}), definition: parsed as S["AudienceCreate"]["definition"] },
+        }),
+      );
+      setKey(idempotencyKey());
+      location.hash = `#/accounts/${enc(accountId)}/audiences/${enc(a.id)}`;
+    });
+  };
+  return (
+    <form class="stack panel" onSubmit={submit} aria-labelledby="create-audience-h">
+      <h2 id="create-audience-h">Create an audience</h2>
+      <p class="muted">Its sharing starts as this account's sharing defaults (Settings → Audience Settings).</p>
+      <label>
+        Name <input required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      </label>
+      <label>
+        Description <input value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+      </label>
+      <label>
+        Definition (JSON object)
+        <textarea required rows={3} value={definition} onInput={(e) => setDefinition(e.currentTarget.value)} />
+      </label>
+      <ErrorBox error={act.error} />
+      <div>
+        <button type="submit" class="primary" disabled={act.busy}>
+          Create audience
+        </button>
+      </div>
+    </form>
   );
 }
 
@@ -165,15 +219,104 @@ export function AudienceDetails(p: PageProps & { audienceId: string }) {
               </section>
             )}
           </Loading>
-          {d.access === "owner" && mayDo(p, "view_sharing") ? (
+          {d.access === "owner" && allowed("edit_audience") ? <EditAudience {...p} audience={d} onSaved={detail.reload} /> : null}
+          {d.access === "owner" && allowed("view_sharing") ? (
             <AccessLevels {...p} audienceId={p.audienceId} mayChange={allowed("change_sharing")} onSaved={why.reload} />
           ) : null}
+          {d.access === "owner" && mayDo(p, "view_usage") ? <Usage {...p} audienceId={p.audienceId} /> : null}
           {why.data && (allowed("connect_audience") || mayDo(p, "view_connections")) ? (
             <Connections {...p} audienceId={p.audienceId} mayConnect={allowed("connect_audience")} onChange={why.reload} />
           ) : null}
         </>
       )}
     </Loading>
+  );
+}
+
+/** Name and description of an audience the account owns (`PATCH`). */
+function EditAudience(p: PageProps & { audience: S["AudienceDetail"]; onSaved: () => void }) {
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState(p.audience.name);
+  const [description, setDescription] = useState(p.audience.description ?? "");
+  const act = useAction();
+  if (!open) {
+    return (
+      <p>
+        <button type="button" onClick={() => setOpen(true)}>
+          Edit name and description
+        </button>
+      </p>
+    );
+  }
+  const save = (e: Event) => {
+    e.preventDefault();
+    act.run(async () => {
+      await ok(
+        api.PATCH("/accounts/{accountId}/audiences/{audienceId}", {
+          params: { path: { accountId: p.accountId, audienceId: p.audience.id } },
+          body: { name, description },
+        }),
+      );
+      setOpen(false);
+      p.onSaved();
+    });
+  };
+  return (
+    <form class="stack panel" onSubmit={save} aria-labelledby="edit-audience-h">
+      <h2 id="edit-audience-h">Edit the audience</h2>
+      <label>
+        Name <input required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+      </label>
+      <label>
+        Description <input value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
+      </label>
+      <ErrorBox error={act.error} />
+      <div>
+        <button type="submit" class="primary" disabled={act.busy}>
+          Save audience
+        </button>{" "}
+        <button type="button" onClick={() => setOpen(false)}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** Who holds and uses the audience, and how much was delivered to each account. */
+function Usage(p: PageProps & { audienceId: string }) {
+  const usage = usePaged(
+    (cursor) =>
+      ok(
+        api.GET("/accounts/{accountId}/audiences/{audienceId}/usage", {
+          params: { path: { accountId: p.accountId, audienceId: p.audienceId }, query: { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) } },
+        }),
+      ),
+    [p.accountId, p.audienceId],
+  );
+  return (
+    <section aria-labelledby="usage-h">
+      <h2 id="usage-h">Usage</h2>
+      <PagedTable
+        list={usage}
+        empty="No account holds or uses this audience."
+        caption="Each account that holds a grant on this audience or connects it, with what was delivered"
+        rowKey={(u) => u.accountId}
+        columns={[
+          { header: "Account", rowHeader: true, cell: (u) => u.accountName },
+          { header: "Access", cell: (u) => <Level value={u.access} /> },
+          {
+            header: "Connections",
+            cell: (u) =>
+              u.connections.length
+                ? u.connections.map((c) => `${c.outputId ?? c.id} (${c.platform}, ${c.status})`).join("; ")
+                : "none",
+          },
+          { header: "Members delivered", cell: (u) => u.membersDelivered },
+          { header: "Last delivered", cell: (u) => when(u.lastDeliveredAt) || "—" },
+        ]}
+      />
+    </section>
   );
 }
 
@@ -263,7 +406,6 @@ function AccessLevels(p: PageProps & { audienceId: string; mayChange: boolean; o
   const org = useLoad(() => ok(api.GET("/accounts/{accountId}/organization", acct(p.accountId))), [p.accountId]);
   const [rows, setRows] = useState<Row[]>([]);
   const [etag, setEtag] = useState<string>();
-  const [adding, setAdding] = useState("");
   const [saved, setSaved] = useState<string>();
   const [explain, setExplain] = useState<{ accountId: string; e?: S["AccessExplanation"]; error?: string }>();
   const act = useAction();
@@ -407,34 +549,17 @@ function AccessLevels(p: PageProps & { audienceId: string; mayChange: boolean; o
         </tbody>
       </table>
       {p.mayChange ? (
-        <div class="row">
-          <label>
-            Account{" "}
-            <select aria-label="Account to add" value={adding} onChange={(e) => setAdding(e.currentTarget.value)}>
-              <option value="">choose an account…</option>
-              {candidates.map((a) => (
-                <option key={a.accountId} value={a.accountId}>
-                  {a.accountName}
-                </option>
-              ))}
-            </select>
-          </label>{" "}
-          <button
-            type="button"
-            aria-label="Add the account"
-            disabled={!adding}
-            onClick={() => {
-              const a = candidates.find((c) => c.accountId === adding);
-              if (a) setRows([...rows, { accountId: a.accountId, accountName: a.accountName, level: "view_only", startsAt: "", expiresAt: "", fallbackLevel: "private", platforms: "" }]);
-              setAdding("");
-            }}
-          >
-            +
-          </button>{" "}
+        <AddAccount
+          candidates={candidates}
+          label="Add the account"
+          onAdd={(a) =>
+            setRows([...rows, { accountId: a.accountId, accountName: a.accountName, level: "view_only", startsAt: "", expiresAt: "", fallbackLevel: "private", platforms: "" }])
+          }
+        >
           <button type="button" class="primary" disabled={act.busy} onClick={save}>
             Save
           </button>
-        </div>
+        </AddAccount>
       ) : null}
       {explain ? (
         <div class="panel" role="region" aria-label={`Why ${explain.accountId} holds what it holds`}>
@@ -444,6 +569,73 @@ function AccessLevels(p: PageProps & { audienceId: string; mayChange: boolean; o
         </div>
       ) : null}
     </section>
+  );
+}
+
+function ConnectionStatus({ x }: { x: { status: string; suspendedReason?: string | null } }) {
+  return (
+    <>
+      {x.status}
+      {x.suspendedReason ? ` (${x.suspendedReason.replace(/_/g, " ")})` : ""}
+    </>
+  );
+}
+
+/** Every item of a list, page after page (for a choice among them, e.g. a select). */
+async function allPages<T>(fn: (cursor: string | undefined) => Promise<{ items: T[]; nextCursor?: string | null }>): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | undefined;
+  for (let i = 0; i < 100; i++) {
+    const r = await fn(cursor);
+    items.push(...r.items);
+    if (!r.nextCursor) break;
+    cursor = r.nextCursor;
+  }
+  return items;
+}
+
+type Account = { accountId: string; accountName: string };
+
+/** The organization's accounts not listed yet, one to add (**+**), then the form's own buttons. */
+function AddAccount({
+  candidates,
+  label,
+  onAdd,
+  children,
+}: {
+  candidates: Account[];
+  label: string;
+  onAdd: (a: Account) => void;
+  children: ComponentChildren;
+}) {
+  const [adding, setAdding] = useState("");
+  return (
+    <div class="row">
+      <label>
+        Account{" "}
+        <select aria-label="Account to add" value={adding} onChange={(e) => setAdding(e.currentTarget.value)}>
+          <option value="">choose an account…</option>
+          {candidates.map((a) => (
+            <option key={a.accountId} value={a.accountId}>
+              {a.accountName}
+            </option>
+          ))}
+        </select>
+      </label>{" "}
+      <button
+        type="button"
+        aria-label={label}
+        disabled={!adding}
+        onClick={() => {
+          const a = candidates.find((c) => c.accountId === adding);
+          if (a) onAdd(a);
+          setAdding("");
+        }}
+      >
+        +
+      </button>{" "}
+      {children}
+    </div>
   );
 }
 
@@ -460,9 +652,17 @@ function DeliveryText({ d }: { d?: Delivery }) {
 
 function Connections(p: PageProps & { audienceId: string; mayConnect: boolean; onChange: () => void }) {
   const path = { params: { path: { accountId: p.accountId, audienceId: p.audienceId } } };
-  const conns = useLoad(() => ok(api.GET("/accounts/{accountId}/audiences/{audienceId}/connections", path)), [p.accountId, p.audienceId]);
+  const conns = usePaged(
+    (cursor) =>
+      ok(
+        api.GET("/accounts/{accountId}/audiences/{audienceId}/connections", {
+          params: { path: path.params.path, query: { limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) } },
+        }),
+      ),
+    [p.accountId, p.audienceId],
+  );
   const outputs = useLoad(
-    async () => (p.mayConnect ? ok(api.GET("/accounts/{accountId}/outputs", acct(p.accountId))) : undefined),
+    async () => (p.mayConnect ? allPages((c) => ok(api.GET("/accounts/{accountId}/outputs", page(p.accountId, c)))) : undefined),
     [p.accountId, p.mayConnect],
   );
   const [outputId, setOutputId] = useState("");
@@ -494,59 +694,35 @@ function Connections(p: PageProps & { audienceId: string; mayConnect: boolean; o
     <section aria-labelledby="connections">
       <h2 id="connections">Connections to outputs</h2>
       <ErrorBox error={act.error} />
-      <Loading state={conns}>
-        {(c) =>
-          c.items.length === 0 ? (
-            <p>Not connected to any output.</p>
-          ) : (
-            <table>
-              <caption>This account's connections of this audience</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Output</th>
-                  <th scope="col">Platform</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Delivery</th>
-                  <th scope="col">Created</th>
-                  {mayDelete ? <th scope="col"><span class="sr-only">Actions</span></th> : null}
-                </tr>
-              </thead>
-              <tbody>
-                {c.items.map((x) => (
-                  <tr key={x.id}>
-                    <td>{x.outputId}</td>
-                    <td>{x.platform}</td>
-                    <td>
-                      {x.status}
-                      {x.suspendedReason ? ` (${x.suspendedReason.replace(/_/g, " ")})` : ""}
-                    </td>
-                    <td>
-                      <DeliveryText d={(x as { delivery?: Delivery }).delivery} />
-                    </td>
-                    <td>
-                      {when(x.createdAt)} by {x.createdBy}
-                    </td>
-                    {mayDelete ? (
-                      <td>
-                        <button type="button" onClick={() => remove(x.id)}>
-                          Disconnect<span class="sr-only"> {x.outputId}</span>
-                        </button>
-                      </td>
-                    ) : null}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )
-        }
-      </Loading>
+      <PagedTable
+        list={conns}
+        empty="Not connected to any output."
+        caption="This account's connections of this audience"
+        rowKey={(x) => x.id}
+        columns={[
+          { header: "Output", cell: (x) => x.outputId },
+          { header: "Platform", cell: (x) => x.platform },
+          { header: "Status", cell: (x) => <ConnectionStatus x={x} /> },
+          { header: "Delivery", cell: (x) => <DeliveryText d={(x as { delivery?: Delivery }).delivery} /> },
+          { header: "Created", cell: (x) => `${when(x.createdAt)} by ${x.createdBy}` },
+          mayDelete && {
+            header: "Actions",
+            hidden: true,
+            cell: (x) => (
+              <button type="button" onClick={() => remove(x.id)}>
+                Disconnect<span class="sr-only"> {x.outputId}</span>
+              </button>
+            ),
+          },
+        ]}
+      />
       {p.mayConnect ? (
         <div class="row">
           <label>
             Output{" "}
             <select aria-label="Output to connect" value={outputId} onChange={(e) => setOutputId(e.currentTarget.value)}>
               <option value="">choose an output…</option>
-              {outputs.data?.items.map((o) => (
+              {outputs.data?.map((o) => (
                 <option key={o.id} value={o.id}>
                   {o.name} ({o.platform})
                 </option>
@@ -566,59 +742,33 @@ function Connections(p: PageProps & { audienceId: string; mayConnect: boolean; o
 // Shared with me (receiver)
 // ---------------------------------------------------------------------------------------
 export function SharedWithMe(p: PageProps) {
-  useTitle("Shared with me");
-  const list = useLoad(() => ok(api.GET("/accounts/{accountId}/shared-with-me", acct(p.accountId))), [p.accountId]);
-  const mayRequest = mayDo(p, "request_access");
+  const list = usePaged((c) => ok(api.GET("/accounts/{accountId}/shared-with-me", page(p.accountId, c))), [p.accountId]);
   return (
-    <>
-      <h1>Audiences</h1>
-      <AudienceTabs accountId={p.accountId} current="shared" />
-      <Loading state={list}>
-        {(l) =>
-          l.items.length === 0 ? (
-            <p>No audience is shared with this account.</p>
-          ) : (
-            <table>
-              <caption>Audiences other accounts of the organization share with this account</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Owner</th>
-                  <th scope="col">Access</th>
-                  <th scope="col">Changes at</th>
-                  <th scope="col">Allowed platforms</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {l.items.map((a) => (
-                  <tr key={a.audienceId}>
-                    <td>
-                      <a href={`#/accounts/${enc(p.accountId)}/audiences/${enc(a.audienceId)}`}>{a.name}</a>
-                    </td>
-                    <td>{a.ownerAccountName}</td>
-                    <td>
-                      <Level value={a.access} />
-                    </td>
-                    <td>{when(a.changesAt) || "—"}</td>
-                    <td>{platformsText(a.allowedPlatforms)}</td>
-                    <td>
-                      {a.access === "view_only" && mayRequest ? (
-                        <a class="button" href={`#/accounts/${enc(p.accountId)}/audiences/${enc(a.audienceId)}/request`}>
-                          Request access<span class="sr-only"> to {a.name}</span>
-                        </a>
-                      ) : null}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )
-        }
-      </Loading>
-    </>
+    <AudienceList
+      accountId={p.accountId}
+      current="shared"
+      list={list}
+      empty="No audience is shared with this account."
+      caption="Audiences other accounts of the organization share with this account"
+      rowKey={(a) => a.audienceId}
+      columns={[
+        { header: "Name", cell: (a) => <a href={`#/accounts/${enc(p.accountId)}/audiences/${enc(a.audienceId)}`}>{a.name}</a> },
+        { header: "Owner", cell: (a) => a.ownerAccountName },
+        { header: "Access", cell: (a) => <Level value={a.access} /> },
+        { header: "Changes at", cell: (a) => when(a.changesAt) || "—" },
+        { header: "Allowed platforms", cell: (a) => platformsText(a.allowedPlatforms) },
+        mayDo(p, "request_access") && {
+          header: "Actions",
+          hidden: true,
+          cell: (a) =>
+            a.access === "view_only" ? (
+              <a class="button" href={`#/accounts/${enc(p.accountId)}/audiences/${enc(a.audienceId)}/request`}>
+                Request access<span class="sr-only"> to {a.name}</span>
+              </a>
+            ) : null,
+        },
+      ]}
+    />
   );
 }
 
@@ -724,62 +874,46 @@ export function AccessRequests(p: PageProps) {
   const q = new URLSearchParams(location.hash.split("?")[1] ?? "");
   const direction = q.get("direction") === "outgoing" ? "outgoing" : "incoming";
   const status = (["pending", "approved", "denied"] as const).find((s) => s === q.get("status"));
-  const list = useLoad(
-    () =>
+  const list = usePaged(
+    (cursor) =>
       ok(
         api.GET("/accounts/{accountId}/access-requests", {
-          params: { path: { accountId: p.accountId }, query: { direction, ...(status ? { status } : {}) } },
+          params: {
+            path: { accountId: p.accountId },
+            query: { direction, limit: PAGE_SIZE, ...(status ? { status } : {}), ...(cursor ? { cursor } : {}) },
+          },
         }),
       ),
     [p.accountId, direction, status],
   );
   const base = `#/accounts/${enc(p.accountId)}/access-requests`;
+  const incoming = direction === "incoming";
   return (
     <>
       <h1>Access requests</h1>
       <Tabs
         items={[
-          [`${base}?direction=incoming`, "Incoming", direction === "incoming"],
-          [`${base}?direction=outgoing`, "Outgoing", direction === "outgoing"],
+          [`${base}?direction=incoming`, "Incoming", incoming],
+          [`${base}?direction=outgoing`, "Outgoing", !incoming],
         ]}
       />
-      <Loading state={list}>
-        {(l) =>
-          l.items.length === 0 ? (
-            <p>No {direction} request.</p>
-          ) : (
-            <table>
-              <caption>{direction === "incoming" ? "Requests for this account's audiences" : "Requests this account made"}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Audience</th>
-                  <th scope="col">{direction === "incoming" ? "From" : "Owner"}</th>
-                  <th scope="col">Level</th>
-                  <th scope="col">Campaign</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Asked</th>
-                </tr>
-              </thead>
-              <tbody>
-                {l.items.map((r) => (
-                  <tr key={r.id}>
-                    <td>
-                      <a href={`${base}/${enc(r.id)}`}>{r.audienceName}</a>
-                    </td>
-                    <td>{direction === "incoming" ? `${r.requesterAccountName} (${r.requestedBy.email})` : r.ownerAccountName}</td>
-                    <td>{level(r.requestedLevel)}</td>
-                    <td>
-                      {r.campaign.start} – {r.campaign.end}
-                    </td>
-                    <td>{r.status}</td>
-                    <td>{when(r.createdAt)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )
-        }
-      </Loading>
+      <PagedTable
+        list={list}
+        empty={`No ${direction} request.`}
+        caption={incoming ? "Requests for this account's audiences" : "Requests this account made"}
+        rowKey={(r) => r.id}
+        columns={[
+          { header: "Audience", cell: (r) => <a href={`${base}/${enc(r.id)}`}>{r.audienceName}</a> },
+          {
+            header: incoming ? "From" : "Owner",
+            cell: (r) => (incoming ? `${r.requesterAccountName} (${r.requestedBy.email})` : r.ownerAccountName),
+          },
+          { header: "Level", cell: (r) => level(r.requestedLevel) },
+          { header: "Campaign", cell: (r) => `${r.campaign.start} – ${r.campaign.end}` },
+          { header: "Status", cell: (r) => r.status },
+          { header: "Asked", cell: (r) => when(r.createdAt) },
+        ]}
+      />
     </>
   );
 }
@@ -950,7 +1084,6 @@ export function AudienceSettings(p: PageProps) {
   const defaults = useLoad(() => withEtag(api.GET("/accounts/{accountId}/sharing-defaults", acct(p.accountId))), [p.accountId]);
   const org = useLoad(() => ok(api.GET("/accounts/{accountId}/organization", acct(p.accountId))), [p.accountId]);
   const [rows, setRows] = useState<{ accountId: string; accountName: string; level: "private" | "view_only" | "usable" }[]>([]);
-  const [adding, setAdding] = useState("");
   const [saved, setSaved] = useState<string>();
   const [includeEdited, setIncludeEdited] = useState(false);
   const [preview, setPreview] = useState<S["ApplyDefaultsResult"]>();
@@ -982,14 +1115,22 @@ export function AudienceSettings(p: PageProps) {
         throw e;
       }
     });
+  // The API brings `limit` audiences in line per call; the preview and the apply both go
+  // through every page (following `nextCursor`), so what is applied is what was shown.
   const apply = (dryRun: boolean) =>
     act.run(async () => {
-      const r = await ok(
-        api.POST("/accounts/{accountId}/sharing-defaults/apply", {
-          params: { path: { accountId: p.accountId }, header: { "Idempotency-Key": idempotencyKey() } },
-          body: { dryRun, includeEdited, limit: 50 },
-        }),
-      );
+      const skipped: string[] = [];
+      const items = await allPages(async (cursor) => {
+        const r = await ok(
+          api.POST("/accounts/{accountId}/sharing-defaults/apply", {
+            params: { path: { accountId: p.accountId }, header: { "Idempotency-Key": idempotencyKey() } },
+            body: { dryRun, includeEdited, limit: 100, ...(cursor ? { cursor } : {}) },
+          }),
+        );
+        skipped.push(...r.skippedAudienceIds);
+        return r;
+      });
+      const r: S["ApplyDefaultsResult"] = { dryRun, items, skippedAudienceIds: skipped, nextCursor: null };
       if (dryRun) {
         setPreview(r);
         setApplied(undefined);
@@ -1039,34 +1180,15 @@ export function AudienceSettings(p: PageProps) {
         </tbody>
       </table>
       {mayChange ? (
-        <div class="row">
-          <label>
-            Account{" "}
-            <select aria-label="Account to add" value={adding} onChange={(e) => setAdding(e.currentTarget.value)}>
-              <option value="">choose an account…</option>
-              {candidates.map((a) => (
-                <option key={a.accountId} value={a.accountId}>
-                  {a.accountName}
-                </option>
-              ))}
-            </select>
-          </label>{" "}
-          <button
-            type="button"
-            aria-label="Add a default for the account"
-            disabled={!adding}
-            onClick={() => {
-              const a = candidates.find((c) => c.accountId === adding);
-              if (a) setRows([...rows, { accountId: a.accountId, accountName: a.accountName, level: "view_only" }]);
-              setAdding("");
-            }}
-          >
-            +
-          </button>{" "}
+        <AddAccount
+          candidates={candidates}
+          label="Add a default for the account"
+          onAdd={(a) => setRows([...rows, { accountId: a.accountId, accountName: a.accountName, level: "view_only" }])}
+        >
           <button type="button" class="primary" disabled={act.busy} onClick={save}>
             Save defaults
           </button>
-        </div>
+        </AddAccount>
       ) : null}
       {mayChange ? (
         <section aria-labelledby="apply-h">
@@ -1093,31 +1215,29 @@ export function AudienceSettings(p: PageProps) {
 }
 
 function ApplyTable({ r }: { r: S["ApplyDefaultsResult"] }) {
-  if (r.items.length === 0) return <Notice>{r.dryRun ? "Nothing would change." : "Nothing changed."}</Notice>;
+  const skipped = r.skippedAudienceIds.length ? (
+    <Notice>
+      {r.skippedAudienceIds.length} audiences changed meanwhile and were skipped ({r.skippedAudienceIds.join(", ")}): apply again to
+      bring them in line.
+    </Notice>
+  ) : null;
+  if (r.items.length === 0) return skipped ?? <Notice>{r.dryRun ? "Nothing would change." : "Nothing changed."}</Notice>;
   return (
-    <table>
-      <caption>{r.dryRun ? "What applying would change (nothing changed yet)" : "What was changed"}</caption>
-      <thead>
-        <tr>
-          <th scope="col">Audience</th>
-          <th scope="col">Account</th>
-          <th scope="col">From</th>
-          <th scope="col">To</th>
-          <th scope="col">Connections suspended</th>
-        </tr>
-      </thead>
-      <tbody>
-        {r.items.map((i) => (
-          <tr key={`${i.audienceId}/${i.accountId}`}>
-            <td>{i.audienceName}</td>
-            <td>{i.accountName}</td>
-            <td>{level(i.from)}</td>
-            <td>{level(i.to)}</td>
-            <td>{i.connectionsSuspended}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <>
+      {skipped}
+      <DataTable
+      caption={r.dryRun ? "What applying would change (nothing changed yet)" : "What was changed"}
+      rows={r.items}
+      rowKey={(i) => `${i.audienceId}/${i.accountId}`}
+      columns={[
+        { header: "Audience", cell: (i) => i.audienceName },
+        { header: "Account", cell: (i) => i.accountName },
+        { header: "From", cell: (i) => level(i.from) },
+        { header: "To", cell: (i) => level(i.to) },
+        { header: "Connections suspended", cell: (i) => i.connectionsSuspended },
+      ]}
+      />
+    </>
   );
 }
 
@@ -1219,64 +1339,131 @@ export function IdentitySettings(p: PageProps) {
 // ---------------------------------------------------------------------------------------
 export function Outputs(p: PageProps) {
   useTitle("Outputs and connections");
-  const outputs = useLoad(() => ok(api.GET("/accounts/{accountId}/outputs", acct(p.accountId))), [p.accountId]);
-  const conns = useLoad(
-    async () => (mayDo(p, "view_connections") ? ok(api.GET("/accounts/{accountId}/connections", acct(p.accountId))) : undefined),
+  const outputs = usePaged((c) => ok(api.GET("/accounts/{accountId}/outputs", page(p.accountId, c))), [p.accountId]);
+  const conns = usePaged(
+    async (c) => (mayDo(p, "view_connections") ? ok(api.GET("/accounts/{accountId}/connections", page(p.accountId, c))) : undefined),
     [p.accountId],
   );
   const [name, setName] = useState("");
   const [platform, setPlatform] = useState("");
   const [url, setUrl] = useState("");
-  const [secret, setSecret] = useState<string>();
+  const [secret, setSecret] = useState<{ name: string; secret: string; rotated: boolean }>();
   const act = useAction();
   const mayManage = mayDo(p, "manage_outputs");
+  const outputPath = (outputId: string) => ({ path: { accountId: p.accountId, outputId } });
+  // Saving an output again (PUT, If-Match) also retries its connections' failing deliveries.
+  const [editing, setEditing] = useState<{ id: string; etag?: string }>();
+  const edit = (o: S["Output"]) =>
+    act.run(async () => {
+      const r = await withEtag(api.GET("/accounts/{accountId}/outputs/{outputId}", { params: outputPath(o.id) }));
+      setEditing({ id: o.id, etag: r.etag });
+      setName(r.data.name);
+      setPlatform(r.data.platform);
+      setUrl(r.data.destination.type === "webhook" ? r.data.destination.url : "");
+    });
+  const done = () => {
+    setEditing(undefined);
+    setName("");
+    setPlatform("");
+    setUrl("");
+    outputs.reload();
+  };
   const create = (e: Event) => {
     e.preventDefault();
     act.run(async () => {
+      const body = { name, platform, destination: { type: "webhook" as const, url } };
+      if (editing) {
+        try {
+          await ok(
+            api.PUT("/accounts/{accountId}/outputs/{outputId}", {
+              params: { ...outputPath(editing.id), header: editing.etag ? { "If-Match": editing.etag } : {} },
+              body,
+            }),
+          );
+        } catch (err) {
+          if (err instanceof ApiError && err.status === 412) {
+            done();
+            throw new Error("The output was changed by someone else since you opened it; the list shows it as it is now. Edit it again.");
+          }
+          throw err;
+        }
+        done();
+        return;
+      }
       const r = await ok(
         api.POST("/accounts/{accountId}/outputs", {
           params: { path: { accountId: p.accountId }, header: { "Idempotency-Key": idempotencyKey() } },
-          body: { name, platform, destination: { type: "webhook", url } },
+          body,
         }),
       );
-      setSecret((r as { signingSecret?: string }).signingSecret);
-      setName("");
-      setPlatform("");
-      setUrl("");
-      outputs.reload();
+      if (r.signingSecret) setSecret({ name: r.name, secret: r.signingSecret, rotated: false });
+      done();
     });
   };
+  const rotate = (o: S["Output"]) =>
+    act.run(async () => {
+      setSecret(undefined);
+      const r = await ok(
+        api.POST("/accounts/{accountId}/outputs/{outputId}/rotate-secret", {
+          params: { ...outputPath(o.id), header: { "Idempotency-Key": idempotencyKey() } },
+        }),
+      );
+      if (r.signingSecret) setSecret({ name: r.name, secret: r.signingSecret, rotated: true });
+    });
+  const remove = (o: S["Output"]) =>
+    act.run(async () => {
+      setSecret(undefined);
+      await ok(api.DELETE("/accounts/{accountId}/outputs/{outputId}", { params: outputPath(o.id) }));
+      outputs.reload();
+    });
   return (
     <>
       <h1>Outputs and connections</h1>
       <ErrorBox error={act.error} />
       <h2>Outputs</h2>
-      <Loading state={outputs}>
-        {(l) => (
-          <table>
-            <caption>Where this account's audience data goes</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Platform</th>
-                <th scope="col">Destination</th>
-              </tr>
-            </thead>
-            <tbody>
-              {l.items.map((o) => (
-                <tr key={o.id}>
-                  <td>{o.name}</td>
-                  <td>{o.platform}</td>
-                  <td>{o.destination.type === "webhook" ? o.destination.url : o.destination.eventBusArn}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </Loading>
-      {secret ? <Notice>The new output's signing secret (shown once): {secret}</Notice> : null}
+      <PagedTable
+        list={outputs}
+        empty="This account has no output yet."
+        caption="Where this account's audience data goes"
+        rowKey={(o) => o.id}
+        columns={[
+          { header: "Name", rowHeader: true, cell: (o) => o.name },
+          { header: "Id", cell: (o) => o.id },
+          { header: "Platform", cell: (o) => o.platform },
+          { header: "Destination", cell: (o) => (o.destination.type === "webhook" ? o.destination.url : o.destination.eventBusArn) },
+          mayManage && {
+            header: "Actions",
+            hidden: true,
+            cell: (o) => (
+              <>
+                {o.destination.type === "webhook" ? (
+                  <>
+                    <button type="button" disabled={act.busy} onClick={() => edit(o)}>
+                      Edit<span class="sr-only"> {o.name}</span>
+                    </button>{" "}
+                    <button type="button" disabled={act.busy} onClick={() => rotate(o)}>
+                      Rotate secret<span class="sr-only"> of {o.name}</span>
+                    </button>
+                  </>
+                ) : null}{" "}
+                <button type="button" disabled={act.busy} onClick={() => remove(o)}>
+                  Delete<span class="sr-only"> {o.name}</span>
+                </button>
+              </>
+            ),
+          },
+        ]}
+      />
+      {secret ? (
+        <Notice>
+          {secret.rotated
+            ? `${secret.name}'s new signing secret (shown once; the previous one keeps signing for 24 hours): `
+            : `${secret.name}'s signing secret (shown once): `}
+          <code>{secret.secret}</code>
+        </Notice>
+      ) : null}
       {mayManage ? (
-        <form class="row" onSubmit={create} aria-label="Add a webhook output">
+        <form class="row" onSubmit={create} aria-label={editing ? `Edit the output ${editing.id}` : "Add a webhook output"}>
           <label>
             Name <input required value={name} onInput={(e) => setName(e.currentTarget.value)} />
           </label>{" "}
@@ -1287,55 +1474,37 @@ export function Outputs(p: PageProps) {
             Webhook URL <input required type="url" value={url} onInput={(e) => setUrl(e.currentTarget.value)} />
           </label>{" "}
           <button type="submit" disabled={act.busy}>
-            Add output
+            {editing ? "Save output" : "Add output"}
           </button>
+          {editing ? (
+            <>
+              {" "}
+              <button type="button" onClick={done}>
+                Cancel
+              </button>
+            </>
+          ) : null}
         </form>
       ) : null}
-      {conns.data || conns.error ? (
+      {conns.absent ? null : (
         <>
           <h2>Connections</h2>
-          <Loading state={conns}>
-            {(c) =>
-              c && c.items.length ? (
-                <table>
-                  <caption>Every connection of this account, across audiences</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Audience</th>
-                      <th scope="col">Output</th>
-                      <th scope="col">Platform</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Delivery</th>
-                      <th scope="col">Created</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {c.items.map((x) => (
-                      <tr key={x.id}>
-                        <td>
-                          <a href={`#/accounts/${enc(p.accountId)}/audiences/${enc(x.audienceId)}`}>{x.audienceName}</a>
-                        </td>
-                        <td>{x.outputId}</td>
-                        <td>{x.platform}</td>
-                        <td>
-                          {x.status}
-                          {x.suspendedReason ? ` (${x.suspendedReason.replace(/_/g, " ")})` : ""}
-                        </td>
-                        <td>
-                          <DeliveryText d={(x as { delivery?: Delivery }).delivery} />
-                        </td>
-                        <td>{when(x.createdAt)}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              ) : (
-                <p>No connection yet.</p>
-              )
-            }
-          </Loading>
+          <PagedTable
+            list={conns}
+            empty="No connection yet."
+            caption="Every connection of this account, across audiences"
+            rowKey={(x) => x.id}
+            columns={[
+              { header: "Audience", cell: (x) => <a href={`#/accounts/${enc(p.accountId)}/audiences/${enc(x.audienceId)}`}>{x.audienceName}</a> },
+              { header: "Output", cell: (x) => x.outputId },
+              { header: "Platform", cell: (x) => x.platform },
+              { header: "Status", cell: (x) => <ConnectionStatus x={x} /> },
+              { header: "Delivery", cell: (x) => <DeliveryText d={(x as { delivery?: Delivery }).delivery} /> },
+              { header: "Created", cell: (x) => when(x.createdAt) },
+            ]}
+          />
         </>
-      ) : null}
+      )}
     </>
   );
 }
@@ -1345,9 +1514,10 @@ export function Outputs(p: PageProps) {
 // ---------------------------------------------------------------------------------------
 export function Users(p: PageProps) {
   useTitle("Users and roles");
-  const users = useLoad(() => ok(api.GET("/accounts/{accountId}/users", acct(p.accountId))), [p.accountId]);
-  const roles = useLoad(() => ok(api.GET("/accounts/{accountId}/roles", acct(p.accountId))), [p.accountId]);
-  const [form, setForm] = useState({ userId: "", email: "", firstName: "", lastName: "", role: "read_only" });
+  const users = usePaged((c) => ok(api.GET("/accounts/{accountId}/users", page(p.accountId, c))), [p.accountId]);
+  const roles = usePaged(() => ok(api.GET("/accounts/{accountId}/roles", acct(p.accountId))), [p.accountId]);
+  const empty = { userId: "", email: "", firstName: "", lastName: "", role: "read_only" };
+  const [form, setForm] = useState(empty);
   const act = useAction();
   const mayManage = mayDo(p, "manage_users");
   const put = (u: S["UserInput"] & { userId: string }) =>
@@ -1356,59 +1526,69 @@ export function Users(p: PageProps) {
       await ok(api.PUT("/accounts/{accountId}/users/{userId}", { params: { path: { accountId: p.accountId, userId } }, body }));
       users.reload();
     });
-  const roleOptions = roles.data?.items ?? [];
+  const remove = (userId: string) =>
+    act.run(async () => {
+      await ok(api.DELETE("/accounts/{accountId}/users/{userId}", { params: { path: { accountId: p.accountId, userId } } }));
+      users.reload();
+    });
+  const roleOptions = roles.items ?? [];
   return (
     <>
       <h1>Users and roles</h1>
-      <ErrorBox error={act.error ?? roles.error} />
-      <Loading state={users}>
-        {(l) => (
-          <table>
-            <caption>The account's users</caption>
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-              </tr>
-            </thead>
-            <tbody>
-              {l.items.map((u) => (
-                <tr key={u.userId}>
-                  <th scope="row">
-                    {u.firstName} {u.lastName} <span class="muted">({u.userId})</span>
-                  </th>
-                  <td>{u.email}</td>
-                  <td>
-                    {mayManage && roleOptions.length ? (
-                      <select
-                        aria-label={`Role of ${u.userId}`}
-                        value={u.role}
-                        onChange={(e) => put({ userId: u.userId, email: u.email, firstName: u.firstName, lastName: u.lastName, role: e.currentTarget.value })}
-                      >
-                        {roleOptions.map((r) => (
-                          <option key={r.id} value={r.id}>
-                            {r.name}
-                          </option>
-                        ))}
-                      </select>
-                    ) : (
-                      u.role
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </Loading>
+      <ErrorBox error={act.error} />
+      <PagedTable
+        list={users}
+        empty="The account has no user."
+        caption="The account's users"
+        rowKey={(u) => u.userId}
+        columns={[
+          {
+            header: "User",
+            rowHeader: true,
+            cell: (u) => (
+              <>
+                {u.firstName} {u.lastName} <span class="muted">({u.userId})</span>
+              </>
+            ),
+          },
+          { header: "Email", cell: (u) => u.email },
+          {
+            header: "Role",
+            cell: (u) =>
+              mayManage && roleOptions.length ? (
+                <select
+                  aria-label={`Role of ${u.userId}`}
+                  value={u.role}
+                  onChange={(e) => put({ userId: u.userId, email: u.email, firstName: u.firstName, lastName: u.lastName, role: e.currentTarget.value })}
+                >
+                  {roleOptions.map((r) => (
+                    <option key={r.id} value={r.id}>
+                      {r.name}
+                    </option>
+                  ))}
+                </select>
+              ) : (
+                u.role
+              ),
+          },
+          mayManage && {
+            header: "Actions",
+            hidden: true,
+            cell: (u) => (
+              <button type="button" disabled={act.busy} onClick={() => remove(u.userId)}>
+                Remove<span class="sr-only"> {u.userId}</span>
+              </button>
+            ),
+          },
+        ]}
+      />
       {mayManage ? (
         <form
           class="row"
           aria-label="Add a user"
           onSubmit={(e) => {
             e.preventDefault();
-            void put(form).then(() => setForm({ userId: "", email: "", firstName: "", lastName: "", role: "read_only" }));
+            void put(form).then(() => setForm(empty));
           }}
         >
           <label>
@@ -1438,76 +1618,134 @@ export function Users(p: PageProps) {
           </button>
         </form>
       ) : null}
+      <Roles {...p} roles={roles} mayManage={mayManage} onChange={() => { roles.reload(); users.reload(); }} />
+    </>
+  );
+}
+
+type RoleForm = { id: string; name: string; permissions: S["Permission"][]; editing: boolean };
+const NEW_ROLE: RoleForm = { id: "", name: "", permissions: [], editing: false };
+
+/** The roles, and a custom role created or replaced (`PUT .../roles/{roleId}`), or deleted. */
+function Roles(p: PageProps & { roles: ReturnType<typeof usePaged<S["RoleDetail"]>>; mayManage: boolean; onChange: () => void }) {
+  const [form, setForm] = useState<RoleForm>(NEW_ROLE);
+  const [saved, setSaved] = useState<string>();
+  const act = useAction();
+  const rolePath = (roleId: string) => ({ params: { path: { accountId: p.accountId, roleId } } });
+  const save = (e: Event) => {
+    e.preventDefault();
+    act.run(async () => {
+      setSaved(undefined);
+      const r = await ok(api.PUT("/accounts/{accountId}/roles/{roleId}", { ...rolePath(form.id), body: { name: form.name, permissions: form.permissions } }));
+      setSaved(`Role ${r.name} saved; its users hold its permissions from their next call.`);
+      setForm(NEW_ROLE);
+      p.onChange();
+    });
+  };
+  const remove = (roleId: string) =>
+    act.run(async () => {
+      setSaved(undefined);
+      await ok(api.DELETE("/accounts/{accountId}/roles/{roleId}", rolePath(roleId)));
+      p.onChange();
+    });
+  const toggle = (a: S["Permission"], on: boolean) =>
+    setForm({ ...form, permissions: on ? [...form.permissions, a] : form.permissions.filter((x) => x !== a) });
+  const columns: (Column<S["RoleDetail"]> | false)[] = [
+    { header: "Role", rowHeader: true, cell: (r) => r.name },
+    { header: "Id", cell: (r) => r.id },
+    { header: "Kind", cell: (r) => (r.builtIn ? "built-in" : "custom") },
+    { header: "Permissions", class: "small", cell: (r) => r.permissions.join(", ") },
+    p.mayManage && {
+      header: "Actions",
+      hidden: true,
+      cell: (r) =>
+        r.builtIn ? null : (
+          <>
+            <button
+              type="button"
+              onClick={() =>
+                setForm({ id: r.id, name: r.name, permissions: r.permissions.filter((x): x is S["Permission"] => (GRANTABLE as string[]).includes(x)), editing: true })
+              }
+            >
+              Edit<span class="sr-only"> role {r.name}</span>
+            </button>{" "}
+            <button type="button" disabled={act.busy} onClick={() => remove(r.id)}>
+              Delete<span class="sr-only"> role {r.name}</span>
+            </button>
+          </>
+        ),
+    },
+  ];
+  return (
+    <>
       <h2>Roles</h2>
-      <Loading state={roles}>
-        {(l) => (
-          <table>
-            <caption>Built-in and custom roles, with what each may do</caption>
-            <thead>
-              <tr>
-                <th scope="col">Role</th>
-                <th scope="col">Kind</th>
-                <th scope="col">Permissions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {l.items.map((r) => (
-                <tr key={r.id}>
-                  <th scope="row">{r.name}</th>
-                  <td>{r.builtIn ? "built-in" : "custom"}</td>
-                  <td class="small">{r.permissions.join(", ")}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </Loading>
+      <ErrorBox error={act.error} />
+      {saved ? <Notice>{saved}</Notice> : null}
+      <PagedTable list={p.roles} empty="No role." caption="Built-in and custom roles, with what each may do" rowKey={(r) => r.id} columns={columns} />
+      {p.mayManage ? (
+        <form class="stack panel" onSubmit={save} aria-labelledby="role-form-h">
+          <h3 id="role-form-h">{form.editing ? `Edit the custom role ${form.id}` : "Create a custom role"}</h3>
+          <label>
+            Role id (lowercase letters, digits and _)
+            <input
+              required
+              pattern="[a-z0-9_]+"
+              readOnly={form.editing}
+              value={form.id}
+              onInput={(e) => setForm({ ...form, id: e.currentTarget.value })}
+            />
+          </label>
+          <label>
+            Role name <input required value={form.name} onInput={(e) => setForm({ ...form, name: e.currentTarget.value })} />
+          </label>
+          <fieldset>
+            <legend>Permissions</legend>
+            {GRANTABLE.map((a) => (
+              <label key={a} class="check">
+                <input type="checkbox" checked={form.permissions.includes(a)} onChange={(e) => toggle(a, e.currentTarget.checked)} /> {a}
+              </label>
+            ))}
+          </fieldset>
+          <div>
+            <button type="submit" class="primary" disabled={act.busy}>
+              Save role
+            </button>{" "}
+            {form.editing ? (
+              <button type="button" onClick={() => setForm(NEW_ROLE)}>
+                Cancel
+              </button>
+            ) : null}
+          </div>
+        </form>
+      ) : null}
     </>
   );
 }
 
 export function Activity(p: PageProps) {
   useTitle("Activity");
-  const list = useLoad(() => ok(api.GET("/accounts/{accountId}/activity", acct(p.accountId))), [p.accountId]);
+  const list = usePaged((c) => ok(api.GET("/accounts/{accountId}/activity", page(p.accountId, c))), [p.accountId]);
   return (
     <>
       <h1>Activity</h1>
-      <Loading state={list}>
-        {(l) =>
-          l.items.length === 0 ? (
-            <p>No activity yet.</p>
-          ) : (
-            <table>
-              <caption>Changes that touched this account, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Who</th>
-                  <th scope="col">What</th>
-                  <th scope="col">Audience</th>
-                  <th scope="col">Account</th>
-                  <th scope="col">Change</th>
-                </tr>
-              </thead>
-              <tbody>
-                {l.items.map((a) => (
-                  <tr key={a.id}>
-                    <td>{when(a.at)}</td>
-                    <td>{a.actorUserId}</td>
-                    <td>{a.action.replace(/_/g, " ")}</td>
-                    <td>{a.audienceId ?? ""}</td>
-                    <td>{a.accountId ?? a.userId ?? ""}</td>
-                    <td class="small">
-                      {a.before !== undefined ? `${JSON.stringify(a.before)} → ` : ""}
-                      {a.after !== undefined ? JSON.stringify(a.after) : ""}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )
-        }
-      </Loading>
+      <PagedTable
+        list={list}
+        empty="No activity yet."
+        caption="Changes that touched this account, newest first"
+        rowKey={(a) => a.id}
+        columns={[
+          { header: "When", cell: (a) => when(a.at) },
+          { header: "Who", cell: (a) => a.actorUserId },
+          { header: "What", cell: (a) => a.action.replace(/_/g, " ") },
+          { header: "Audience", cell: (a) => a.audienceId ?? "" },
+          { header: "Account", cell: (a) => a.accountId ?? a.userId ?? "" },
+          {
+            header: "Change",
+            class: "small",
+            cell: (a) => `${a.before !== undefined ? `${JSON.stringify(a.before)} → ` : ""}${a.after !== undefined ? JSON.stringify(a.after) : ""}`,
+          },
+        ]}
+      />
     </>
   );
 }

@@ -1,51 +1,22 @@
-// What a role may do, to offer only what the caller may do. The built-in roles' table is
-// the one of shared/policy (seeds/users-and-roles.txt); a custom role's permissions are
-// read from GET /roles when the caller may read them, and otherwise every action stays
-// offered and the API's answer (its `detail`) is shown. On an audience, the access
-// explanation's `actions` decide instead.
+// What the caller may do in an account, to offer only that: `GET /me` names, for each
+// membership, the actions its role allows there (`permissions`: a built-in role's from the
+// service's policy table, a custom role's as saved). On one audience the access
+// explanation's `actions` decide instead, since they also weigh the account's level.
+import type { S } from "./api";
 
-export type Action =
-  | "list_shared_with_me" | "list_access_requests" | "view_audience" | "create_audience"
-  | "edit_audience" | "connect_audience" | "view_connections" | "delete_connection"
-  | "upload_members" | "request_access" | "manage_outputs" | "record_profiles"
-  | "view_activity" | "view_sharing_defaults" | "change_sharing_defaults"
-  | "view_identity_sharing" | "change_identity_sharing" | "view_sharing" | "change_sharing"
-  | "decide_access_request" | "view_usage" | "read_delivered_members" | "list_users"
-  | "manage_users";
+export type Action = S["Permission"] | "list_users" | "manage_users";
 
-const EVERYONE: Action[] = ["list_shared_with_me", "list_access_requests", "view_audience"];
-const MANAGE_AUDIENCES: Action[] = [
-  "create_audience", "edit_audience", "connect_audience", "view_connections",
-  "delete_connection", "upload_members", "request_access",
+/** The actions a custom role may hold, in the order the role form lists them. */
+export const GRANTABLE: S["Permission"][] = [
+  "view_audience", "create_audience", "edit_audience", "connect_audience", "view_connections",
+  "delete_connection", "upload_members", "record_profiles", "read_delivered_members",
+  "request_access", "list_shared_with_me", "list_access_requests", "view_sharing",
+  "change_sharing", "decide_access_request", "view_sharing_defaults", "change_sharing_defaults",
+  "view_identity_sharing", "change_identity_sharing", "view_activity", "view_usage",
+  "manage_outputs", "view_changes",
 ];
-const CONFIGURE_OUTPUTS: Action[] = ["manage_outputs"];
-const ADMIN_LEVEL: Action[] = [
-  "record_profiles", "view_activity", "view_sharing_defaults", "change_sharing_defaults",
-  "view_identity_sharing", "change_identity_sharing", "view_sharing", "change_sharing",
-  "decide_access_request", "view_usage",
-];
-const PERSONAL_DATA: Action[] = ["read_delivered_members"];
-const USERS: Action[] = ["list_users", "manage_users"];
 
-const BUILT_IN: Record<string, Action[]> = {
-  admin: [...EVERYONE, ...MANAGE_AUDIENCES, ...CONFIGURE_OUTPUTS, ...ADMIN_LEVEL, ...PERSONAL_DATA, ...USERS],
-  admin_compliance: [...EVERYONE, ...MANAGE_AUDIENCES, ...CONFIGURE_OUTPUTS, ...ADMIN_LEVEL, ...PERSONAL_DATA, ...USERS],
-  support_access: [...EVERYONE, ...MANAGE_AUDIENCES, ...CONFIGURE_OUTPUTS, ...ADMIN_LEVEL, ...PERSONAL_DATA],
-  user: [...EVERYONE, ...MANAGE_AUDIENCES, ...CONFIGURE_OUTPUTS],
-  audiences_only: [...EVERYONE, ...MANAGE_AUDIENCES],
-  read_only: [...EVERYONE],
-  compliance: [...EVERYONE],
-};
-
-export function isBuiltIn(role: string): boolean {
-  return role in BUILT_IN;
-}
-
-/** true / false for a built-in role; for a custom role, what `customPermissions` says,
- * or true (offered; the API decides) when they could not be read. */
-export function can(role: string, action: Action, customPermissions?: string[]): boolean {
-  const builtIn = BUILT_IN[role];
-  if (builtIn) return builtIn.includes(action);
-  if (customPermissions) return customPermissions.includes(action);
-  return action !== "list_users" && action !== "manage_users";
+/** Whether the membership's `permissions` hold `action`. */
+export function can(permissions: readonly string[], action: Action): boolean {
+  return permissions.includes(action);
 }

@@ -142,7 +142,8 @@ async function token(/** @type {string} */ userId) {
 
 /** Buttons or links the page offers whose name says they change something. */
 async function changeControls(/** @type {import("playwright-core").Page} */ page) {
-  const names = /^(Save|Connect|Disconnect|Request access|Approve request|Deny request|Add output|Add user|\+|Preview changes|Save defaults)/;
+  const names =
+    /^(Save|Connect|Disconnect|Request access|Approve request|Deny request|Add output|Add user|\+|Preview changes|Save defaults|Create audience|Edit|Rotate secret|Delete|Remove|Add the account|Add a default)/;
   const found = [];
   for (const role of /** @type {const} */ (["button", "link"])) {
     for (const el of await page.getByRole(role).all()) {
@@ -277,7 +278,7 @@ try {
   await axe(dan, "audience details (receiver)");
   await shot(dan, "audience-details-receiver");
   await go(dan, "#/accounts/mpdine/outputs");
-  await dan.getByRole("heading", { name: "Connections" }).waitFor();
+  await dan.getByRole("heading", { name: "Connections", exact: true }).waitFor();
   await dan.getByRole("link", { name: "Ibiza Dreamers" }).waitFor();
   await axe(dan, "outputs and connections");
   await shot(dan, "outputs");
@@ -325,6 +326,111 @@ try {
     assert.deepEqual(offered, [], `read_only is offered ${offered.join(", ")} on ${hash}`);
     await axe(rita, `read_only: ${hash}`);
   }
+
+  // ---- custom roles: what a role does not allow is not offered, what it allows is ----
+  // cleo's Campaign Analyst (the demo's custom role) holds neither manage_outputs nor
+  // request_access nor create_audience: no button for them.
+  const cleo = await newPage();
+  await cleo.goto(console_);
+  await signIn(cleo, "Cleo Brasserie");
+  for (const [hash, ready] of /** @type {[string, RegExp][]} */ ([
+    ["#/accounts/mpdine/outputs", /Google Ads \(dining\)/],
+    ["#/accounts/mpdine/shared-with-me", /Potential Parisians/],
+    ["#/accounts/mpdine/audiences", /This account owns no audience/],
+  ])) {
+    await go(cleo, hash);
+    await cleo.getByText(ready).first().waitFor();
+    await cleo.waitForLoadState("networkidle");
+    const offered = await changeControls(cleo);
+    assert.deepEqual(offered, [], `campaign_analyst is offered ${offered.join(", ")} on ${hash}`);
+    await axe(cleo, `custom role without manage_outputs: ${hash}`);
+  }
+
+  // ana makes two custom roles on the Users page, edits one, and gives them to two users.
+  await go(ana, "#/accounts/mptravel/users");
+  const roleForm = ana.getByRole("form", { name: "Create a custom role" });
+  /** @param {string} id @param {string} name @param {string[]} permissions */
+  const makeRole = async (id, name, permissions) => {
+    await roleForm.getByLabel("Role id").fill(id);
+    await roleForm.getByLabel("Role name").fill(name);
+    for (const a of permissions) await roleForm.getByLabel(a, { exact: true }).check();
+    await roleForm.getByRole("button", { name: "Save role" }).click();
+    await ana.getByRole("row", { name: new RegExp(`^${name} ${id} custom`) }).waitFor();
+  };
+  await makeRole("sharing_viewer", "Sharing viewer", ["view_audience", "view_sharing"]);
+  await makeRole("sharing_editor", "Sharing editor", ["view_audience", "view_sharing", "change_sharing", "manage_outputs"]);
+  await ana.getByRole("button", { name: "Edit role Sharing viewer" }).click();
+  const editForm = ana.getByRole("form", { name: "Edit the custom role sharing_viewer" });
+  await editForm.getByLabel("list_shared_with_me", { exact: true }).check();
+  await editForm.getByRole("button", { name: "Save role" }).click();
+  await ana.getByRole("row", { name: /^Sharing viewer sharing_viewer custom list_shared_with_me, view_audience, view_sharing/ }).waitFor();
+  const addUser = ana.getByRole("form", { name: "Add a user" });
+  for (const [id, role] of [["vera", "sharing_viewer"], ["eddie", "sharing_editor"]]) {
+    await addUser.getByLabel("User id").fill(id);
+    await addUser.getByLabel("Email").fill(`${id}@mptravel.example`);
+    await addUser.getByLabel("First name").fill(id);
+    await addUser.getByLabel("Last name").fill("Custom");
+    await addUser.getByLabel("Role").selectOption(role);
+    await addUser.getByRole("button", { name: "Add user" }).click();
+    await ana.getByRole("row", { name: new RegExp(`${id} Custom`) }).waitFor();
+  }
+  await axe(ana, "users and roles (custom roles)");
+  await shot(ana, "roles");
+
+  // vera (view_sharing, no change_sharing) sees the access levels and no Save, no +;
+  // eddie (change_sharing, manage_outputs) has both, and may add an output.
+  const vera = await newPage();
+  await vera.goto(console_);
+  await signIn(vera, "vera", true);
+  await go(vera, "#/accounts/mptravel/audiences/potential-parisians");
+  await vera.getByRole("heading", { name: "Access Levels" }).waitFor();
+  await vera.getByRole("row", { name: /mPDine/ }).first().waitFor();
+  await vera.waitForLoadState("networkidle");
+  assert.deepEqual(await changeControls(vera), [], "sharing_viewer is offered a change of sharing");
+  await axe(vera, "custom role without change_sharing: access levels");
+  const eddie = await newPage();
+  await eddie.goto(console_);
+  await signIn(eddie, "eddie", true);
+  await go(eddie, "#/accounts/mptravel/audiences/potential-parisians");
+  await eddie.getByRole("heading", { name: "Access Levels" }).waitFor();
+  await eddie.getByRole("button", { name: "Save", exact: true }).waitFor();
+  await eddie.getByRole("button", { name: "Add the account" }).waitFor();
+  await go(eddie, "#/accounts/mptravel/outputs");
+  const addOutput = eddie.getByRole("form", { name: "Add a webhook output" });
+  await addOutput.getByLabel("Name").fill("Travel Meta");
+  await addOutput.getByLabel("Platform").fill("meta");
+  await addOutput.getByLabel("Webhook URL").fill("http://127.0.0.1:8010/hooks/travel-meta");
+  await addOutput.getByRole("button", { name: "Add output" }).click();
+  await eddie.getByRole("status").filter({ hasText: "Travel Meta's signing secret (shown once): whsec_" }).waitFor();
+  await eddie.getByRole("button", { name: "Rotate secret of Travel Meta" }).click();
+  await eddie.getByRole("status").filter({ hasText: "Travel Meta's new signing secret" }).waitFor();
+  await eddie.getByRole("button", { name: "Edit Travel Meta" }).click();
+  const editOutput = eddie.getByRole("form", { name: /^Edit the output / });
+  await editOutput.getByLabel("Name").fill("Travel Meta Ads");
+  await editOutput.getByRole("button", { name: "Save output" }).click();
+  await eddie.getByRole("rowheader", { name: "Travel Meta Ads" }).waitFor();
+  await axe(eddie, "custom role with manage_outputs: outputs");
+
+  // ---- a list longer than a page: the console follows nextCursor ("Load more") ----
+  const DINA = await token("dina");
+  for (let i = 1; i <= 53; i++) {
+    const r = await fetch(`${base}/accounts/mpdine/audiences`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${DINA}`, "content-type": "application/json", "idempotency-key": `e2e-page-${i}` },
+      body: JSON.stringify({ name: `Dining list ${String(i).padStart(2, "0")}`, definition: { criteria: [] } }),
+    });
+    assert.equal(r.status, 201, await r.text());
+  }
+  await go(dina, "#/accounts/mpdine/audiences");
+  const rows = dina.getByRole("table").locator("tbody tr");
+  await dina.getByRole("button", { name: /^Load more/ }).waitFor();
+  assert.equal(await rows.count(), 50);
+  await axe(dina, "audiences: a list of more than one page");
+  await dina.getByRole("button", { name: /^Load more/ }).click();
+  await dina.waitForFunction(() => document.querySelectorAll("table tbody tr").length === 53);
+  assert.equal(await dina.getByRole("button", { name: /^Load more/ }).count(), 0);
+  const names = await rows.locator("td:first-child").allInnerTexts();
+  assert.equal(new Set(names).size, 53, "a page repeated an audience");
 
   // The one error answer the test provokes: the Save made on stale settings.
   const expected = [/^HTTP 412 PUT .*\/potential-parisians\/sharing$/, /status of 412 \(Precondition Failed\)/];
