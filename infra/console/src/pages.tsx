@@ -223,6 +223,7 @@ export function AudienceDetails(p: PageProps & { audienceId: string }) {
           {d.access === "owner" && allowed("view_sharing") ? (
             <AccessLevels {...p} audienceId={p.audienceId} mayChange={allowed("change_sharing")} onSaved={why.reload} />
           ) : null}
+          {d.access === "owner" && allowed("upload_members") ? <UploadMembers {...p} audienceId={p.audienceId} /> : null}
           {d.access === "owner" && mayDo(p, "view_usage") ? <Usage {...p} audienceId={p.audienceId} /> : null}
           {why.data && (allowed("connect_audience") || mayDo(p, "view_connections")) ? (
             <Connections {...p} audienceId={p.audienceId} mayConnect={allowed("connect_audience")} onChange={why.reload} />
@@ -277,6 +278,59 @@ function EditAudience(p: PageProps & { audience: S["AudienceDetail"]; onSaved: (
         </button>{" "}
         <button type="button" onClick={() => setOpen(false)}>
           Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** Members added, updated or removed (`PUT .../members`): what flows to the outputs. */
+function UploadMembers(p: PageProps & { audienceId: string }) {
+  const [members, setMembers] = useState("");
+  const [remove, setRemove] = useState("");
+  const [result, setResult] = useState<string>();
+  const act = useAction();
+  const submit = (e: Event) => {
+    e.preventDefault();
+    act.run(async () => {
+      setResult(undefined);
+      let list: S["AudienceMember"][] | undefined;
+      if (members.trim()) {
+        try {
+          list = JSON.parse(members) as S["AudienceMember"][];
+        } catch {
+          throw new Error('The members are not JSON: write an array like [{"userId": "u1", "identities": {"email": "a@example.com"}}].');
+        }
+      }
+      const gone = parsePlatforms(remove);
+      const r = await ok(
+        api.PUT("/accounts/{accountId}/audiences/{audienceId}/members", {
+          params: { path: { accountId: p.accountId, audienceId: p.audienceId } },
+          body: { ...(list ? { members: list } : {}), ...(gone ? { remove: gone } : {}) } as S["MembersUpdate"],
+        }),
+      );
+      setResult(`${r.upserted} members added or updated, ${r.removed} removed.`);
+      setMembers("");
+      setRemove("");
+    });
+  };
+  return (
+    <form class="stack panel" onSubmit={submit} aria-labelledby="members-h">
+      <h2 id="members-h">Members</h2>
+      <p class="muted">Up to 1000 in one call; each connection's output receives them as its account may have them.</p>
+      <label>
+        Members to add or update (JSON array of {"{userId, identities}"})
+        <textarea rows={3} value={members} onInput={(e) => setMembers(e.currentTarget.value)} />
+      </label>
+      <label>
+        User ids to remove (comma separated)
+        <input value={remove} onInput={(e) => setRemove(e.currentTarget.value)} />
+      </label>
+      <ErrorBox error={act.error} />
+      {result ? <Notice>{result}</Notice> : null}
+      <div>
+        <button type="submit" disabled={act.busy || (!members.trim() && !remove.trim())}>
+          Upload members
         </button>
       </div>
     </form>

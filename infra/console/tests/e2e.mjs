@@ -143,7 +143,7 @@ async function token(/** @type {string} */ userId) {
 /** Buttons or links the page offers whose name says they change something. */
 async function changeControls(/** @type {import("playwright-core").Page} */ page) {
   const names =
-    /^(Save|Connect|Disconnect|Request access|Approve request|Deny request|Add output|Add user|\+|Preview changes|Save defaults|Create audience|Edit|Rotate secret|Delete|Remove|Add the account|Add a default)/;
+    /^(Save|Connect|Disconnect|Request access|Approve request|Deny request|Add output|Add user|\+|Preview changes|Save defaults|Create audience|Edit|Rotate secret|Delete|Remove|Add the account|Add a default|Upload)/;
   const found = [];
   for (const role of /** @type {const} */ (["button", "link"])) {
     for (const el of await page.getByRole(role).all()) {
@@ -197,6 +197,17 @@ try {
   });
   assert.equal(await ana.getByLabel("Shared Level for mPDine").inputValue(), "view_only");
   await axe(ana, "access levels after a 412");
+  // Members reach the audience from its page (upload_members).
+  const upload = ana.getByRole("form", { name: "Members" });
+  await upload
+    .getByLabel(/^Members to add or update/)
+    .fill(JSON.stringify([{ userId: "P-1", identities: { email: "p1@example.com" } }, { userId: "P-2", identities: { ios_idfa: "IDFA-2" } }]));
+  await upload.getByRole("button", { name: "Upload members" }).click();
+  await upload.getByRole("status").filter({ hasText: "2 members added or updated, 0 removed." }).waitFor();
+  await upload.getByLabel(/^User ids to remove/).fill("P-2");
+  await upload.getByRole("button", { name: "Upload members" }).click();
+  await upload.getByRole("status").filter({ hasText: "0 members added or updated, 1 removed." }).waitFor();
+  await axe(ana, "audience details (owner): members");
 
   // Settings, identity sharing, users, activity: what an admin sees.
   await go(ana, "#/accounts/mptravel/settings/audience");
