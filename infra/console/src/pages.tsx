@@ -10,7 +10,9 @@ import {
   Loading,
   Notice,
   PAGE_SIZE,
+  type Paged,
   PagedTable,
+  Submit,
   fromRfc3339,
   level,
   parsePlatforms,
@@ -62,19 +64,36 @@ function Tabs({ items }: { items: [string, string, boolean][] }) {
   );
 }
 
-/** The two audience lists (My audiences, Shared with me): tabs, then one list table. */
-function AudienceList<T>({
-  accountId,
-  current,
-  children,
-  ...table
-}: {
+const AUDIENCE_LISTS = {
+  mine: {
+    title: "Audiences",
+    empty: "This account owns no audience.",
+    caption: "Audiences owned by this account, and with how many accounts each is shared",
+  },
+  shared: {
+    title: "Shared with me",
+    empty: "No audience is shared with this account.",
+    caption: "Audiences other accounts of the organization share with this account",
+  },
+};
+
+/**
+ * The two audience lists (My audiences, Shared with me): tabs, then one list table whose
+ * first column links each audience (`ref`: its id and name) to its details.
+ */
+function AudienceList<T>(props: {
   accountId: string;
-  current: "mine" | "shared";
+  current: keyof typeof AUDIENCE_LISTS;
+  list: Paged<T>;
+  ref_: (row: T) => { id: string; name: string };
+  columns: (Column<T> | false | null | undefined)[];
   children?: ComponentChildren;
-} & Parameters<typeof PagedTable<T>>[0]) {
+}) {
+  const { accountId, current, ref_ } = props;
+  const words = AUDIENCE_LISTS[current];
   const a = `#/accounts/${enc(accountId)}`;
-  useTitle(current === "mine" ? "Audiences" : "Shared with me");
+  useTitle(words.title);
+  const name: Column<T> = { header: "Name", cell: (r) => <a href={`${a}/audiences/${enc(ref_(r).id)}`}>{ref_(r).name}</a> };
   return (
     <>
       <h1>Audiences</h1>
@@ -84,8 +103,8 @@ function AudienceList<T>({
           [`${a}/shared-with-me`, "Shared with me", current === "shared"],
         ]}
       />
-      <PagedTable {...table} />
-      {children}
+      <PagedTable list={props.list} empty={words.empty} caption={words.caption} rowKey={(r) => ref_(r).id} columns={[name, ...props.columns]} />
+      {props.children}
     </>
   );
 }
@@ -100,11 +119,8 @@ export function Audiences(p: PageProps) {
       accountId={p.accountId}
       current="mine"
       list={list}
-      empty="This account owns no audience."
-      caption="Audiences owned by this account, and with how many accounts each is shared"
-      rowKey={(a) => a.id}
+      ref_={(a) => a}
       columns={[
-        { header: "Name", cell: (a) => <a href={`#/accounts/${enc(p.accountId)}/audiences/${enc(a.id)}`}>{a.name}</a> },
         { header: "Shared: view only", cell: (a) => a.sharedWith.viewOnly },
         { header: "Shared: usable", cell: (a) => a.sharedWith.usable },
         { header: "Created", cell: (a) => `${when(a.createdAt)} by ${a.createdBy}` },
@@ -155,12 +171,7 @@ function CreateAudience({ accountId }: { accountId: string }) {
         Definition (JSON object)
         <textarea required rows={3} value={definition} onInput={(e) => setDefinition(e.currentTarget.value)} />
       </label>
-      <ErrorBox error={act.error} />
-      <div>
-        <button type="submit" class="primary" disabled={act.busy}>
-          Create audience
-        </button>
-      </div>
+      <Submit act={act} label="Create audience" />
     </form>
   );
 }
@@ -271,15 +282,11 @@ function EditAudience(p: PageProps & { audience: S["AudienceDetail"]; onSaved: (
       <label>
         Description <input value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
       </label>
-      <ErrorBox error={act.error} />
-      <div>
-        <button type="submit" class="primary" disabled={act.busy}>
-          Save audience
-        </button>{" "}
+      <Submit act={act} label="Save audience">
         <button type="button" onClick={() => setOpen(false)}>
           Cancel
         </button>
-      </div>
+      </Submit>
     </form>
   );
 }
@@ -326,13 +333,8 @@ function UploadMembers(p: PageProps & { audienceId: string }) {
         User ids to remove (comma separated)
         <input value={remove} onInput={(e) => setRemove(e.currentTarget.value)} />
       </label>
-      <ErrorBox error={act.error} />
       {result ? <Notice>{result}</Notice> : null}
-      <div>
-        <button type="submit" disabled={act.busy || (!members.trim() && !remove.trim())}>
-          Upload members
-        </button>
-      </div>
+      <Submit act={act} label="Upload members" primary={false} disabled={!members.trim() && !remove.trim()} />
     </form>
   );
 }
@@ -802,11 +804,8 @@ export function SharedWithMe(p: PageProps) {
       accountId={p.accountId}
       current="shared"
       list={list}
-      empty="No audience is shared with this account."
-      caption="Audiences other accounts of the organization share with this account"
-      rowKey={(a) => a.audienceId}
+      ref_={(a) => ({ id: a.audienceId, name: a.name })}
       columns={[
-        { header: "Name", cell: (a) => <a href={`#/accounts/${enc(p.accountId)}/audiences/${enc(a.audienceId)}`}>{a.name}</a> },
         { header: "Owner", cell: (a) => a.ownerAccountName },
         { header: "Access", cell: (a) => <Level value={a.access} /> },
         { header: "Changes at", cell: (a) => when(a.changesAt) || "—" },
@@ -909,12 +908,7 @@ export function RequestAccess(p: PageProps & { audienceId: string }) {
             Other platforms (comma separated) <input value={other} onInput={(e) => setOther(e.currentTarget.value)} />
           </label>
         </fieldset>
-        <ErrorBox error={act.error} />
-        <div>
-          <button type="submit" class="primary" disabled={act.busy}>
-            Send request
-          </button>
-        </div>
+        <Submit act={act} label="Send request" />
       </form>
     </>
   );
@@ -1760,16 +1754,13 @@ function Roles(p: PageProps & { roles: ReturnType<typeof usePaged<S["RoleDetail"
               </label>
             ))}
           </fieldset>
-          <div>
-            <button type="submit" class="primary" disabled={act.busy}>
-              Save role
-            </button>{" "}
+          <Submit act={{ busy: act.busy }} label="Save role">
             {form.editing ? (
               <button type="button" onClick={() => setForm(NEW_ROLE)}>
                 Cancel
               </button>
             ) : null}
-          </div>
+          </Submit>
         </form>
       ) : null}
     </>

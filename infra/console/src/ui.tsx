@@ -262,3 +262,30 @@ export function PagedTable<T>({
     </>
   );
 }
+
+/** A form's end: the action's error (an API error's `detail`), then its submit button. */
+export function Submit({
+  act,
+  label,
+  primary = true,
+  disabled = false,
+  children,
+}: {
+  act: { error?: string; busy: boolean };
+  label: string;
+  primary?: boolean;
+  disabled?: boolean;
+  children?: ComponentChildren;
+}) {
+  return (
+    <>
+      <ErrorBox error={act.error} />
+      <div>
+        <button type="submit" class={primary ? "primary" : undefined} disabled={act.busy || disabled}>
+          {label}
+        </button>
+        {children ? <> {children}</> : null}
+      </div>
+    </>
+  );
+}
