@@ -1,12 +1,15 @@
 //! Audiences on the owner side: create (with a snapshot of the account's sharing
 //! defaults), list, read (owner and receivers), edit (owner only).
 
+mod item;
 mod service;
+
+pub use item::AudienceItem;
 
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
-use crate::items::{AudienceItem, GrantItem, GrantSource, SharingEntry};
+use crate::items::{GrantItem, GrantSource, SharingEntry};
 use crate::keys::{self, Key};
 use crate::plan::{Conflict, Plan, Planner, Stamp};
 use crate::store::{Page, PageRequest, Query};
