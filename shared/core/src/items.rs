@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 // Entities declared in their domain folders, re-exported so `crate::items::X` imports keep
 // compiling.
 pub use crate::audiences::AudienceItem;
+pub use crate::defaults::{DefaultEntry, SharingDefaultsItem};
 pub use crate::sharing::{GrantItem, GrantSource, SharingEntry};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,24 +95,6 @@ pub struct RoleItem {
     pub holder_count: i64,
     pub created_at: String,
     pub updated_at: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DefaultEntry {
-    pub account_id: AccountId,
-    pub account_name: String,
-    pub level: ShareLevel,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SharingDefaultsItem {
-    pub account_id: AccountId,
-    pub version: i64,
-    pub defaults: Vec<DefaultEntry>,
-    pub updated_at: String,
-    pub updated_by: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -289,13 +272,6 @@ impl Entity for RoleItem {
     const TYPE: &'static str = entity::ROLE;
     fn key(&self) -> Key {
         keys::role(&self.account_id, &self.id)
-    }
-}
-
-impl Entity for SharingDefaultsItem {
-    const TYPE: &'static str = entity::SHARING_DEFAULTS;
-    fn key(&self) -> Key {
-        keys::sharing_defaults(&self.account_id)
     }
 }
 
