@@ -4,7 +4,7 @@
 //! attributes the declaration gives; the structs themselves hold no key attribute.
 
 use crate::entity::Entity;
-use crate::ids::{AccountId, AudienceId, ConnectionId, OrganizationId, RequestId, RoleId, UserId};
+use crate::ids::{AccountId, AudienceId, OrganizationId, RequestId, RoleId, UserId};
 use crate::keys::{self, Key};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 // Entities declared in their domain folders, re-exported so `crate::items::X` imports keep
 // compiling.
 pub use crate::audiences::AudienceItem;
+pub use crate::connections::{ConnectionItem, ConnectionOutputItem};
 pub use crate::defaults::{DefaultEntry, SharingDefaultsItem};
 pub use crate::sharing::{GrantItem, GrantSource, SharingEntry};
 
@@ -99,34 +100,6 @@ pub struct RoleItem {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConnectionItem {
-    pub id: ConnectionId,
-    pub account_id: AccountId,
-    pub audience_id: AudienceId,
-    pub output_id: String,
-    pub platform: String,
-    pub created_at: String,
-    pub created_by: UserId,
-    /// The audience's owner account, so that a page of delivered members can read the
-    /// owner's identity grants in the same round trip as the audience (absent on
-    /// connections made before it was recorded: one more round trip for those).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner_account_id: Option<AccountId>,
-}
-
-/// Holds an output's place: one connection per output, account and audience.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ConnectionOutputItem {
-    /// Where it is stored (`OUTPUT#{b}#{id}#{digest of the output id}`): not one of its
-    /// attributes, so set by [`ConnectionOutputItem::new`] and empty when read.
-    #[serde(skip)]
-    pub key: Key,
-    pub connection_id: ConnectionId,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ActivityItem {
     /// The log it is in (`ACCOUNT#{a}` / `ACTIVITY#{id}`): one entry is written to the
     /// log of each account it concerns, so the key is not one of its attributes.
@@ -202,20 +175,6 @@ impl AccountItem {
     pub const KEPT: [&str; 1] = ["adminCount"];
 }
 
-impl ConnectionOutputItem {
-    pub fn new(
-        account: &AccountId,
-        audience: &AudienceId,
-        output_id: &str,
-        c: ConnectionId,
-    ) -> Self {
-        ConnectionOutputItem {
-            key: keys::connection_output(account, audience, output_id),
-            connection_id: c,
-        }
-    }
-}
-
 impl Entity for OrganizationItem {
     const TYPE: &'static str = entity::ORGANIZATION;
     fn key(&self) -> Key {
@@ -272,36 +231,6 @@ impl Entity for RoleItem {
     const TYPE: &'static str = entity::ROLE;
     fn key(&self) -> Key {
         keys::role(&self.account_id, &self.id)
-    }
-}
-
-/// Listed on GSI1 among the account's connections to the audience
-/// (`ACCOUNT#{b}#AUDIENCE#{id}` / `CONNECTION#{c}`) and on GSI2 among all of the
-/// account's connections (`CONNECTIONS#{b}` / `CONNECTION#{c}`; connections made before
-/// that index existed are not in it).
-impl Entity for ConnectionItem {
-    const TYPE: &'static str = entity::CONNECTION;
-    fn key(&self) -> Key {
-        keys::connection(&self.id)
-    }
-    fn gsi1(&self) -> Option<Key> {
-        Some(Key {
-            pk: keys::audience_connections(&self.account_id, &self.audience_id),
-            sk: keys::connection_sort(&self.id),
-        })
-    }
-    fn gsi2(&self) -> Option<Key> {
-        Some(Key {
-            pk: keys::account_connections(&self.account_id),
-            sk: keys::connection_sort(&self.id),
-        })
-    }
-}
-
-impl Entity for ConnectionOutputItem {
-    const TYPE: &'static str = entity::CONNECTION_OUTPUT;
-    fn key(&self) -> Key {
-        self.key.clone()
     }
 }
 

@@ -8,7 +8,10 @@
 
 pub mod usage;
 
+mod item;
 mod service;
+
+pub use item::{ConnectionItem, ConnectionOutputItem};
 
 use crate::audiences::{access_of, platform_allowed};
 use crate::clock::rfc3339_epoch;
@@ -16,7 +19,7 @@ use crate::delivery::DeliveryView;
 use crate::delivery::ledger::DeliveryStateItem;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId, OutputId};
-use crate::items::{AudienceItem, ConnectionItem, ConnectionOutputItem, GrantItem, entity};
+use crate::items::{AudienceItem, GrantItem, entity};
 use crate::keys;
 use crate::outputs::OutputItem;
 use crate::store::{Page, PageRequest, Query};
