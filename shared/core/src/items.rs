@@ -7,7 +7,6 @@ use crate::entity::Entity;
 use crate::ids::{AccountId, OrganizationId, RoleId, UserId};
 use crate::keys::{self, Key};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 // Entities declared in their domain folders, re-exported so `crate::items::X` imports keep
 // compiling.
@@ -15,6 +14,7 @@ pub use crate::activity::ActivityItem;
 pub use crate::audiences::AudienceItem;
 pub use crate::connections::{ConnectionItem, ConnectionOutputItem};
 pub use crate::defaults::{DefaultEntry, SharingDefaultsItem};
+pub use crate::idempotency::IdempotencyItem;
 pub use crate::sharing::{GrantItem, GrantSource, SharingEntry};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -97,36 +97,6 @@ pub struct RoleItem {
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IdempotencyItem {
-    /// `IDEMPOTENCY#{a}#{u}#{digest of the key}`: not one of its attributes, so set when
-    /// it is made and empty when read.
-    #[serde(skip)]
-    pub key: Key,
-    /// SHA-256 of method, path and body: the same key with another request is a conflict.
-    pub request_hash: String,
-    /// `in_progress` or `completed`.
-    pub status: String,
-    /// Epoch seconds after which an `in_progress` record may be taken over (the first
-    /// attempt died).
-    pub lease_until: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_status: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response_body: Option<String>,
-    #[serde(default)]
-    pub response_headers: BTreeMap<String, String>,
-    /// The attempt running the request: a transaction of another attempt cannot commit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attempt_id: Option<String>,
-    /// What the request answers, written in the transaction of its change: a retry of
-    /// an attempt cut off after its write landed returns it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub landed_body: Option<String>,
-    pub ttl: i64,
-}
-
 impl AccountItem {
     /// The attributes a later write keeps: the admin count is the memberships' to keep.
     pub const KEPT: [&str; 1] = ["adminCount"];
@@ -188,13 +158,6 @@ impl Entity for RoleItem {
     const TYPE: &'static str = entity::ROLE;
     fn key(&self) -> Key {
         keys::role(&self.account_id, &self.id)
-    }
-}
-
-impl Entity for IdempotencyItem {
-    const TYPE: &'static str = entity::IDEMPOTENCY;
-    fn key(&self) -> Key {
-        self.key.clone()
     }
 }
 
