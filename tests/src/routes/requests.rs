@@ -3,7 +3,7 @@
 
 use super::{Kind::*, OK, RouteFigure, beyond, step};
 use crate::Stack;
-use serde_json::json;
+use serde_json::{Value, json};
 
 pub(super) async fn walk(s: &Stack, o: &mut Vec<RouteFigure>) {
     let request = json!({
@@ -13,24 +13,7 @@ pub(super) async fn walk(s: &Stack, o: &mut Vec<RouteFigure>) {
         "activationPlatforms": ["google_ads"]
     });
     let request_again = request.clone();
-    let r = step(
-        s,
-        o,
-        "POST /accounts/{b}/access-requests",
-        Write,
-        ("POST", "/accounts/mpdine/access-requests", "dan"),
-        Some(request),
-        OK,
-    )
-    .await;
-    beyond(
-        o,
-        3,
-        "the request's email goes to the address the owner account holds for the \
-         audience's creator (issue 20, finding 3): that membership is named only by the \
-         audience read beside the caller's, so its GetItem follows it",
-    );
-    let rid = r["id"].as_str().unwrap_or_default().to_owned();
+    let rid = ask(s, o, "POST /accounts/{b}/access-requests", request).await;
     step(
         s,
         o,
@@ -74,24 +57,13 @@ pub(super) async fn walk(s: &Stack, o: &mut Vec<RouteFigure>) {
     )
     .await;
     // Asked again once denied, then approved.
-    let r = step(
+    let rid = ask(
         s,
         o,
         "POST /accounts/{b}/access-requests (again)",
-        Write,
-        ("POST", "/accounts/mpdine/access-requests", "dan"),
-        Some(request_again),
-        OK,
+        request_again,
     )
     .await;
-    beyond(
-        o,
-        3,
-        "the request's email goes to the address the owner account holds for the \
-         audience's creator (issue 20, finding 3): that membership is named only by the \
-         audience read beside the caller's, so its GetItem follows it",
-    );
-    let rid = r["id"].as_str().unwrap_or_default().to_owned();
     step(
         s,
         o,
@@ -126,4 +98,26 @@ pub(super) async fn walk(s: &Stack, o: &mut Vec<RouteFigure>) {
         OK,
     )
     .await;
+}
+
+/// `dan` of mPDine asks for access (`route` names the call): the request's id.
+async fn ask(s: &Stack, o: &mut Vec<RouteFigure>, route: &str, request: Value) -> String {
+    let r = step(
+        s,
+        o,
+        route,
+        Write,
+        ("POST", "/accounts/mpdine/access-requests", "dan"),
+        Some(request),
+        OK,
+    )
+    .await;
+    beyond(
+        o,
+        3,
+        "the request's email goes to the address the owner account holds for the \
+         audience's creator (issue 20, finding 3): that membership is named only by the \
+         audience read beside the caller's, so its GetItem follows it",
+    );
+    r["id"].as_str().unwrap_or_default().to_owned()
 }
