@@ -16,10 +16,10 @@
 //!   first attempt's transaction can no longer commit (its fence fails).
 
 use crate::Core;
+use crate::entity;
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, UserId};
-use crate::items::entity;
 use crate::keys::{self, Key};
 use crate::write::{Cond, Op, Update};
 use serde::de::DeserializeOwned;

@@ -1,9 +1,9 @@
 //! The stored shapes of organizations, accounts, users, memberships and custom roles, each
 //! with its declaration ([`Entity`]).
 
+use crate::entity;
 use crate::entity::Entity;
 use crate::ids::{AccountId, OrganizationId, RoleId, UserId};
-use crate::items::entity;
 use crate::keys::{self, Key};
 use serde::{Deserialize, Serialize};
 

@@ -7,11 +7,11 @@
 //! rewritten with the role in one transaction (infra/TABLE.md says why this and not a
 //! second read). That transaction bounds how many users one custom role can have.
 
+use crate::accounts::{MembershipItem, RoleItem};
 use crate::activity::{Entry, action};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, RoleId};
-use crate::items::{MembershipItem, RoleItem};
 use crate::keys::{self, Key};
 use crate::plan::{Conflict, Plan, Planner, Stamp};
 use crate::validate;

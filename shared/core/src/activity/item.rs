@@ -1,9 +1,9 @@
 //! The stored shape of an activity entry, with its declaration ([`Entity`]): one item in the
 //! log of each account the change concerns.
 
+use crate::entity;
 use crate::entity::Entity;
 use crate::ids::{AccountId, AudienceId, RequestId, RoleId, UserId};
-use crate::items::entity;
 use crate::keys::Key;
 use crate::sharing::GrantSource;
 use serde::{Deserialize, Serialize};

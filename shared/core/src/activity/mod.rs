@@ -7,9 +7,9 @@ pub use item::ActivityItem;
 
 use crate::error::Result;
 use crate::ids::{AccountId, AudienceId, RequestId, RoleId, UserId};
-use crate::items::GrantSource;
 use crate::keys;
 use crate::plan::Stamp;
+use crate::sharing::GrantSource;
 use crate::store::{Page, PageRequest, Query};
 use crate::write::Tx;
 use crate::{AccountMember, Core, Input};

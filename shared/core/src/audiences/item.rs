@@ -1,9 +1,9 @@
 //! The stored shape of an audience, with its declaration ([`Entity`]): its sharing map holds
 //! each receiver's grant ([`SharingEntry`]).
 
+use crate::entity;
 use crate::entity::Entity;
 use crate::ids::{AccountId, AudienceId, OrganizationId, UserId};
-use crate::items::entity;
 use crate::keys::{self, Key};
 use crate::sharing::SharingEntry;
 use serde::{Deserialize, Serialize};

@@ -2,9 +2,9 @@
 //! itself and the item that holds its output's place (one connection per output, account and
 //! audience).
 
+use crate::entity;
 use crate::entity::Entity;
 use crate::ids::{AccountId, AudienceId, ConnectionId, UserId};
-use crate::items::entity;
 use crate::keys::{self, Key};
 use serde::{Deserialize, Serialize};
 

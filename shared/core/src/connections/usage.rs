@@ -10,10 +10,11 @@
 //! write that is not awaited before the page is answered. A busy connection spreads over
 //! eight keys in eight partitions, and the page pays no extra round trip.
 
+use crate::connections::ConnectionItem;
 use crate::connections::{ConnectionStatus, SuspendedReason};
+use crate::entity;
 use crate::entity::Entity;
 use crate::ids::{AccountId, AudienceId, ConnectionId, UserId};
-use crate::items::{ConnectionItem, entity};
 use crate::keys::{self, Key};
 use serde::{Deserialize, Serialize};
 use sharing_policy::AccessLevel;

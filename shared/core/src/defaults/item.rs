@@ -1,8 +1,8 @@
 //! The stored shape of an account's sharing defaults, with its declaration ([`Entity`]).
 
+use crate::entity;
 use crate::entity::Entity;
 use crate::ids::AccountId;
-use crate::items::entity;
 use crate::keys::{self, Key};
 use serde::{Deserialize, Serialize};
 use sharing_policy::ShareLevel;

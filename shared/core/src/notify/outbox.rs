@@ -99,7 +99,7 @@ impl OutboxItem {
 
 /// `OUTBOX#{id}`, in the unsent index while its status says it may still be sent.
 impl Entity for OutboxItem {
-    const TYPE: &'static str = crate::items::entity::OUTBOX_EMAIL;
+    const TYPE: &'static str = crate::entity::OUTBOX_EMAIL;
     fn key(&self) -> Key {
         keys::outbox(&self.id)
     }

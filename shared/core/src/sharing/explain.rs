@@ -6,11 +6,13 @@
 //! `actions` are the policy's own [`decide`] answers for the caller's role at the
 //! account's effective level: there is no second copy of the rules here.
 
+use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, platform_allowed};
 use crate::clock::rfc3339_epoch;
+use crate::connections::ConnectionItem;
 use crate::connections::{ConnectionStatus, connection_state};
 use crate::ids::AccountId;
-use crate::items::{AudienceItem, ConnectionItem, GrantSource};
+use crate::sharing::GrantSource;
 use crate::sharing::GrantView;
 use serde::Serialize;
 use sharing_policy::{AccessLevel, Action, IdentityType, Principal, Resource, decide};

@@ -2,9 +2,9 @@
 //! ([`SharingEntry`], with where it came from) and as its receiver's copy ([`GrantItem`]),
 //! each with its declaration ([`Entity`]).
 
+use crate::entity;
 use crate::entity::Entity;
 use crate::ids::{AccountId, AudienceId, RequestId};
-use crate::items::entity;
 use crate::keys::{self, Key};
 use serde::{Deserialize, Serialize};
 use sharing_policy::{GrantWindow, ShareLevel, effective_level, platform_allowed};

@@ -18,12 +18,13 @@ mod service_explain;
 
 pub use item::{GrantItem, GrantSource, SharingEntry};
 
+use crate::accounts::AccountItem;
 use crate::activity::{Entry, action};
+use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, check_if_match, grant_item};
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, PathId, RequestId};
-use crate::items::{AccountItem, AudienceItem};
 use crate::keys;
 use crate::plan::{Plan, Planner, Stamp};
 use crate::write::{Cond, Tx, Update};

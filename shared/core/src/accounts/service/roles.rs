@@ -2,10 +2,10 @@
 //! views, checks and planner live in `accounts/roles.rs`.
 
 use crate::accounts::roles::{RoleInput, RoleView, WriteRole, snapshot};
+use crate::accounts::{MembershipItem, RoleItem};
 use crate::activity::{Entry, action};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, RoleId};
-use crate::items::{MembershipItem, RoleItem};
 use crate::keys;
 use crate::store::{Page, Query};
 use crate::write::{Cond, Tx, TxError, Update};

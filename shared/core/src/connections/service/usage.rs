@@ -2,14 +2,15 @@
 //! delivery counters (the planner-free reads; the stored shapes live in `usage.rs`).
 
 use crate::audiences::{access_of, effective_sharing, platform_allowed};
+use crate::connections::ConnectionItem;
 use crate::connections::usage::{
     ConnectionUsageItem, DeliveryCountItem, UsageConnection, UsageItem, UsageView,
 };
 use crate::connections::{ConnectionStatus, connection_state};
 use crate::cursor;
+use crate::entity;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId};
-use crate::items::{ConnectionItem, entity};
 use crate::keys;
 use crate::store::{PageRequest, Query};
 use crate::write::Update;

@@ -1,10 +1,11 @@
 //! The explain service: the `impl Core` methods of `.../access`, `.../grants/{b}/explain`
 //! and the organization view; the answers' shapes and `explanation` live in `explain.rs`.
 
+use crate::accounts::{AccountItem, OrganizationItem};
+use crate::connections::ConnectionItem;
 use crate::error::{Error, Result};
 use crate::identity_grants::IdentityReceivedItem;
 use crate::ids::{AccountId, AudienceId, PathId};
-use crate::items::{AccountItem, ConnectionItem, OrganizationItem};
 use crate::keys;
 use crate::sharing::explain::{
     AccessExplanation, OrganizationAccount, OrganizationView, action_answers, explanation,
