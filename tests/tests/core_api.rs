@@ -47,12 +47,7 @@ async fn tokens_missing_forged_or_expired_are_401() {
     s.call("GET", "/nowhere", None, None)
         .await
         .assert_problem(401, "unauthenticated");
-    s.call("GET", "/nowhere", Some("ana"), None)
-        .await
-        .assert_problem(404, "not_found");
-    s.call("POST", "/me", Some("ana"), None)
-        .await
-        .assert_problem(404, "not_found");
+    // Unknown routes with a token: router_in_process.rs (no store is read).
 }
 
 #[tokio::test]
@@ -106,14 +101,7 @@ async fn non_members_and_other_organizations_get_404() {
     )
     .await
     .assert_problem(404, "not_found");
-    s.call(
-        "GET",
-        "/accounts/not%20an%20id/audiences",
-        Some("ana"),
-        None,
-    )
-    .await
-    .assert_problem(404, "not_found");
+    // An id that cannot be an account: router_in_process.rs (no store is read).
     // An account id that does not exist reads like another organization's.
     s.call("GET", "/accounts/ghost/audiences", Some("ana"), None)
         .await

@@ -46,8 +46,8 @@ async fn each_function_router_serves_its_own_routes_only() {
 
 #[tokio::test]
 async fn without_authorizer_claims_the_function_answers_401() {
-    let s = Stack::start().await;
-    let admin = sharing_http::app(admin::routes(), s.core.clone());
+    // Before any store access: a core with no reachable table answers it.
+    let admin = sharing_http::app(admin::routes(), e2e_tests::core_without_store());
     let (status, body) = call(admin, "GET", "/me", None).await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -73,5 +73,33 @@ async fn a_storage_failure_is_a_500_problem_that_leaks_nothing() {
     assert!(
         !detail.contains("no-such-table") && !detail.contains("ResourceNotFound"),
         "{detail}"
+    );
+}
+
+/// What is answered before the store is read, on a core whose table cannot be reached
+/// (any store access would be a 5xx): the router's own 404s (an unknown path, a method
+/// the path does not serve), an account id that cannot be one (404) and a path that is
+/// not UTF-8 (400), each a problem+json whose detail says what was wrong and stays
+/// readable. (Moved from `core_api.rs` and `hostile_input.rs`, which ran them on
+/// DynamoDB Local: they never reached it.)
+#[tokio::test]
+async fn answers_before_any_store_access_need_no_table() {
+    let app = e2e_tests::every_route(e2e_tests::core_without_store());
+    let call = |method: &'static str, path: &'static str| {
+        e2e_tests::oneshot_response(app.clone(), method, path, Some("ana"), None)
+    };
+    call("GET", "/nowhere")
+        .await
+        .assert_problem(404, "not_found");
+    call("POST", "/me").await.assert_problem(404, "not_found");
+    call("GET", "/accounts/not%20an%20id/audiences")
+        .await
+        .assert_problem(404, "not_found");
+    let r = call("GET", "/accounts/%FF%FE/audiences").await;
+    r.assert_problem(400, "validation_failed");
+    let detail = r.json["detail"].as_str().unwrap();
+    assert!(
+        detail.chars().count() <= 400,
+        "the detail is too long: {detail}"
     );
 }

@@ -2,12 +2,12 @@
 //! choose, per identity type and per receiving account of the organization, whether that
 //! identity type is sent when the account's audiences are shared.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use sharing_core::Core;
 use sharing_core::identity_grants::{IdentityGrantInput, IdentityGrantView, IdentityGrantsView};
-use sharing_http::{AccountMember, ApiError, InAccount, JsonBody, Receiver};
+use sharing_http::{AccountMember, ApiError, IdentityTypeParam, InAccount, JsonBody, Receiver};
 
 pub fn routes() -> Router<Core> {
     Router::new()
@@ -33,12 +33,12 @@ async fn get_identity_grants(
 async fn put_identity_grant(
     State(core): State<Core>,
     at: InAccount,
-    Path((_, identity_type, _)): Path<(String, String, String)>,
+    IdentityTypeParam(identity_type): IdentityTypeParam,
     Receiver(receiver): Receiver,
     JsonBody(input): JsonBody<IdentityGrantInput>,
 ) -> Result<Json<IdentityGrantView>, ApiError> {
     Ok(Json(
-        core.set_identity_grant(&at.caller, &at.account_id, &identity_type, receiver, input)
+        core.set_identity_grant(&at.caller, &at.account_id, identity_type, receiver, input)
             .await?,
     ))
 }

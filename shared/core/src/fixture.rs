@@ -6,11 +6,12 @@
 use crate::Core;
 use crate::accounts::roles::WriteRole;
 use crate::accounts::{MembershipWrite, UserInput, counts_as_admin};
+use crate::audiences::AudienceItem;
 use crate::audiences::grant_item;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, OrganizationId, OutputId, RoleId, UserId};
-use crate::items::{AudienceItem, SharingEntry};
 use crate::outputs::Destination;
+use crate::sharing::SharingEntry;
 use crate::write::{Cond, Tx, TxError};
 use serde::Deserialize;
 use serde_json::Value;

@@ -16,14 +16,52 @@
 //!   first attempt's transaction can no longer commit (its fence fails).
 
 use crate::Core;
+use crate::entity;
+use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, UserId};
-use crate::items::IdempotencyItem;
-use crate::keys;
+use crate::keys::{self, Key};
 use crate::write::{Cond, Op, Update};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdempotencyItem {
+    /// `IDEMPOTENCY#{a}#{u}#{digest of the key}`: not one of its attributes, so set when
+    /// it is made and empty when read.
+    #[serde(skip)]
+    pub key: Key,
+    /// SHA-256 of method, path and body: the same key with another request is a conflict.
+    pub request_hash: String,
+    /// `in_progress` or `completed`.
+    pub status: String,
+    /// Epoch seconds after which an `in_progress` record may be taken over (the first
+    /// attempt died).
+    pub lease_until: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
+    #[serde(default)]
+    pub response_headers: BTreeMap<String, String>,
+    /// The attempt running the request: a transaction of another attempt cannot commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_id: Option<String>,
+    /// What the request answers, written in the transaction of its change: a retry of
+    /// an attempt cut off after its write landed returns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub landed_body: Option<String>,
+    pub ttl: i64,
+}
+
+impl Entity for IdempotencyItem {
+    const TYPE: &'static str = entity::IDEMPOTENCY;
+    fn key(&self) -> Key {
+        self.key.clone()
+    }
+}
 
 pub const RETENTION_SECONDS: i64 = 24 * 3600;
 /// How long a first attempt may run before a retry may take its place: no attempt

@@ -15,7 +15,7 @@ pub mod runtime;
 
 pub use context::Caller;
 pub use extract::{IfMatch, JsonBody, ListQuery, path_id};
-pub use member::{AccountMember, Id, InAccount, PathParam, Receiver};
+pub use member::{AccountMember, Id, IdentityTypeParam, InAccount, PathParam, Receiver};
 pub use problem::ApiError;
 pub use respond::{Created, List, Saved, Versioned, WithEtag};
 

@@ -15,6 +15,7 @@ use axum::http::request::Parts;
 use sharing_core::ids::{
     AccountId, AudienceId, ConnectionId, OutputId, PathId, RequestId, RoleId, UserId,
 };
+use sharing_core::policy::{IdentityType, ParseError};
 use sharing_core::{Caller, Core};
 
 /// The caller acting in the path's `{accountId}`, its membership not read yet: 401
@@ -114,6 +115,21 @@ impl FromRequestParts<Core> for Receiver {
     async fn from_request_parts(parts: &mut Parts, core: &Core) -> Result<Self, Self::Rejection> {
         let raw = path_param(parts, core, "receiverAccountId").await?;
         Ok(Receiver(AccountId::parse(&raw).map_err(|_| raw)))
+    }
+}
+
+/// The identity type the path names (`identityType`), typed: an [`IdentityType`], or
+/// why the text is not one, which the workflow answers at its place in the order of
+/// checks (400, after the caller's membership and role), not here.
+#[derive(Debug, Clone)]
+pub struct IdentityTypeParam(pub Result<IdentityType, ParseError>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdentityTypeParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let raw = path_param(parts, state, "identityType").await?;
+        Ok(IdentityTypeParam(raw.parse::<IdentityType>()))
     }
 }
 

@@ -3,7 +3,10 @@
 
 pub mod roles;
 
+mod item;
 mod service;
+
+pub use item::{AccountItem, MembershipItem, OrganizationItem, RoleItem, UserItem};
 
 use crate::accounts::roles::MAX_ROLE_HOLDERS;
 use crate::activity::{Entry, action};
@@ -11,7 +14,6 @@ use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::identity_grants::IdentityReceivedItem;
 use crate::ids::{AccountId, OrganizationId, RoleId, UserId};
-use crate::items::{AccountItem, MembershipItem, OrganizationItem, RoleItem, UserItem};
 use crate::keys;
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;

@@ -2,6 +2,8 @@
 
 use super::*;
 
+mod roles;
+
 impl Core {
     /// The caller as a member of `account_id`. Not a member: the account is not there
     /// for them (404).

@@ -1,12 +1,15 @@
 //! The activity log: one item per account a change touched, newest first.
 
+mod item;
 mod service;
+
+pub use item::ActivityItem;
 
 use crate::error::Result;
 use crate::ids::{AccountId, AudienceId, RequestId, RoleId, UserId};
-use crate::items::{ActivityItem, GrantSource};
 use crate::keys;
 use crate::plan::Stamp;
+use crate::sharing::GrantSource;
 use crate::store::{Page, PageRequest, Query};
 use crate::write::Tx;
 use crate::{AccountMember, Core, Input};

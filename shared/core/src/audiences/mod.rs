@@ -1,14 +1,17 @@
 //! Audiences on the owner side: create (with a snapshot of the account's sharing
 //! defaults), list, read (owner and receivers), edit (owner only).
 
+mod item;
 mod service;
+
+pub use item::AudienceItem;
 
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
-use crate::items::{AudienceItem, GrantItem, GrantSource, SharingEntry};
 use crate::keys::{self, Key};
 use crate::plan::{Conflict, Plan, Planner, Stamp};
+use crate::sharing::{GrantItem, GrantSource, SharingEntry};
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
 use crate::write::{Cond, MAX_TX_OPS, Tx, TxError, Update};

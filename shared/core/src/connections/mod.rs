@@ -8,17 +8,22 @@
 
 pub mod usage;
 
+mod item;
 mod service;
 
+pub use item::{ConnectionItem, ConnectionOutputItem};
+
+use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, platform_allowed};
 use crate::clock::rfc3339_epoch;
 use crate::delivery::DeliveryView;
 use crate::delivery::ledger::DeliveryStateItem;
+use crate::entity;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId, OutputId};
-use crate::items::{AudienceItem, ConnectionItem, ConnectionOutputItem, GrantItem, entity};
 use crate::keys;
 use crate::outputs::OutputItem;
+use crate::sharing::GrantItem;
 use crate::store::{Page, PageRequest, Query};
 use crate::write::{Cond, Tx, TxError, Update};
 use crate::{AccountMember, Caller, Core, Input};
@@ -198,7 +203,7 @@ pub(crate) fn connection_not_found(cid: &ConnectionId) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::items::SharingEntry;
+    use crate::sharing::SharingEntry;
 
     #[test]
     fn grant_items_round_trip_and_old_ones_still_read() {
@@ -239,7 +244,7 @@ mod tests {
             aws_sdk_dynamodb::types::AttributeValue::N("1819756800".into()),
         );
         let old: GrantItem = serde_dynamo::from_item(old).unwrap();
-        assert_eq!(old.grant.source, crate::items::GrantSource::Grant);
+        assert_eq!(old.grant.source, crate::sharing::GrantSource::Grant);
         assert_eq!(old.grant.fallback_level, ShareLevel::Private);
         assert_eq!(old.grant.effective(1_819_756_799), ShareLevel::ViewOnly);
         assert_eq!(old.grant.effective(1_819_756_800), ShareLevel::Private);

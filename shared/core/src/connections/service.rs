@@ -2,6 +2,8 @@
 
 use super::*;
 
+mod usage;
+
 impl Core {
     /// `GET /accounts/{b}/shared-with-me[?access=]`: one Query on the receiver index;
     /// expired grants are filtered out on read.

@@ -2,14 +2,16 @@
 //! existing ones.
 
 pub mod apply;
+mod item;
 mod service;
+
+pub use item::{DefaultEntry, SharingDefaultsItem};
 
 use crate::AccountMember;
 use crate::activity::{Entry, action};
 use crate::audiences::check_if_match;
 use crate::error::{Error, Result};
 use crate::ids::AccountId;
-use crate::items::{DefaultEntry, SharingDefaultsItem};
 use crate::plan::{Plan, Planner, Stamp};
 use crate::write::{Cond, Tx};
 use serde::{Deserialize, Serialize};

@@ -30,10 +30,10 @@
 mod service;
 
 use crate::activity::{Entry, action};
+use crate::entity;
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, PathId};
-use crate::items::entity;
 use crate::keys::{self, Key};
 use crate::plan::{Plan, Planner, Stamp};
 use crate::store::Query;

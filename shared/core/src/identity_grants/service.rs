@@ -1,6 +1,7 @@
 //! The identity grants service: its `impl Core` methods (the routes' entry points).
 
 use super::*;
+use sharing_policy::ParseError;
 
 impl Core {
     /// `GET /accounts/{a}/identity-sharing`: admin-level users; one Query.
@@ -21,13 +22,11 @@ impl Core {
         &self,
         caller: &Caller,
         account_id: &AccountId,
-        identity_type: &str,
+        identity_type: std::result::Result<IdentityType, ParseError>,
         receiver: PathId<AccountId>,
         input: Input<IdentityGrantInput>,
     ) -> Result<IdentityGrantView> {
-        let parsed_type = identity_type
-            .parse::<IdentityType>()
-            .map_err(|e| Error::Validation(format!("{e}")));
+        let parsed_type = identity_type.map_err(|e| Error::Validation(format!("{e}")));
         // An id that cannot be an account is not in the organization, like any unknown one.
         let parsed_receiver = receiver.map_err(|raw| {
             Error::CrossOrganization(format!(

@@ -17,13 +17,15 @@
 mod service;
 
 use crate::activity::{Entry, action};
+use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, platform_allowed};
+use crate::connections::ConnectionItem;
 use crate::connections::connection_not_found;
+use crate::entity;
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::identity_grants::IdentityGrantsOf;
 use crate::ids::{AccountId, AudienceId, ConnectionId};
-use crate::items::{AudienceItem, ConnectionItem, entity};
 use crate::keys::{self, Key};
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;

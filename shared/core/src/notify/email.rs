@@ -244,8 +244,7 @@ fn created(f: &EmailFacts, console_url: &str) -> (String, String, String) {
         f.requested_level.as_str()
     );
     let _ = writeln!(text, "  {page}");
-    let _ = writeln!(text);
-    let _ = writeln!(text, "Request id: {}", f.request_id);
+    end_with_request_id(&mut text, f);
 
     let e = escape_html;
     let mut html = String::new();
@@ -287,6 +286,39 @@ fn created(f: &EmailFacts, console_url: &str) -> (String, String, String) {
     (subject, text, html)
 }
 
+/// The plain text of a decision's email, begun with its first line: "Your request for ...
+/// was `outcome`."
+fn your_request_was(f: &EmailFacts, outcome: &str) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "Your request for {} access to the audience \"{}\" ({}) of account {} was {outcome}.",
+        level_words(f.requested_level),
+        f.audience_name,
+        f.audience_id,
+        f.owner_account_name
+    );
+    text
+}
+
+/// [`your_request_was`] as the HTML email's first paragraph.
+fn your_request_was_html(f: &EmailFacts, outcome: &str) -> String {
+    let e = escape_html;
+    format!(
+        "<p>Your request for {} access to the audience <strong>&quot;{}&quot;</strong> of account {} was \
+         <strong>{outcome}</strong>.</p>",
+        e(level_words(f.requested_level)),
+        e(&f.audience_name),
+        e(&f.owner_account_name),
+    )
+}
+
+/// Ends a plain-text email: a blank line, then the request's id.
+fn end_with_request_id(text: &mut String, f: &EmailFacts) {
+    let _ = writeln!(text);
+    let _ = writeln!(text, "Request id: {}", f.request_id);
+}
+
 fn approved(f: &EmailFacts) -> (String, String, String) {
     let level = f.granted_level.unwrap_or(f.requested_level);
     let until = f.expires_at.as_deref();
@@ -312,15 +344,7 @@ fn approved(f: &EmailFacts) -> (String, String, String) {
             l.as_str()
         )
     });
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "Your request for {} access to the audience \"{}\" ({}) of account {} was approved.",
-        level_words(f.requested_level),
-        f.audience_name,
-        f.audience_id,
-        f.owner_account_name
-    );
+    let mut text = your_request_was(f, "approved");
     let _ = writeln!(text);
     let _ = writeln!(
         text,
@@ -336,22 +360,18 @@ fn approved(f: &EmailFacts) -> (String, String, String) {
     if let Some(by) = &f.decided_by_email {
         let _ = writeln!(text, "Approved by: {by}");
     }
-    let _ = writeln!(text);
-    let _ = writeln!(text, "Request id: {}", f.request_id);
+    end_with_request_id(&mut text, f);
 
     let e = escape_html;
     let html = format!(
         "<!DOCTYPE html><html><body>\
-         <p>Your request for {} access to the audience <strong>&quot;{}&quot;</strong> of account {} was \
-         <strong>approved</strong>.</p>\
+         {}\
          <p>Account {} now holds <strong>{}</strong> access, {}.</p>{}\
          <p>{}</p>\
          <p>Campaign: {} to {}</p>{}\
          <p>Request id: {}</p>\
          </body></html>",
-        e(level_words(f.requested_level)),
-        e(&f.audience_name),
-        e(&f.owner_account_name),
+        your_request_was_html(f, "approved"),
         e(&f.requester_account_name),
         e(level.as_str()),
         e(&until_text),
@@ -376,15 +396,7 @@ fn denied(f: &EmailFacts) -> (String, String, String) {
         "Access request denied: \"{}\" for {}",
         f.audience_name, f.requester_account_name
     );
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "Your request for {} access to the audience \"{}\" ({}) of account {} was denied.",
-        level_words(f.requested_level),
-        f.audience_name,
-        f.audience_id,
-        f.owner_account_name
-    );
+    let mut text = your_request_was(f, "denied");
     let _ = writeln!(text);
     match &f.reason {
         Some(r) => {
@@ -400,21 +412,17 @@ fn denied(f: &EmailFacts) -> (String, String, String) {
         "Account {} keeps its current access.",
         f.requester_account_name
     );
-    let _ = writeln!(text);
-    let _ = writeln!(text, "Request id: {}", f.request_id);
+    end_with_request_id(&mut text, f);
 
     let e = escape_html;
     let html = format!(
         "<!DOCTYPE html><html><body>\
-         <p>Your request for {} access to the audience <strong>&quot;{}&quot;</strong> of account {} was \
-         <strong>denied</strong>.</p>\
+         {}\
          {}\
          <p>Account {} keeps its current access.</p>\
          <p>Request id: {}</p>\
          </body></html>",
-        e(level_words(f.requested_level)),
-        e(&f.audience_name),
-        e(&f.owner_account_name),
+        your_request_was_html(f, "denied"),
         f.reason.as_deref().map_or_else(
             || "<p>No reason was given.</p>".to_owned(),
             |r| format!("<p>Reason given:<br>{}</p>", escape_multiline(r))

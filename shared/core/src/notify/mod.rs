@@ -2,3 +2,5 @@
 
 pub mod email;
 pub mod outbox;
+
+mod service;

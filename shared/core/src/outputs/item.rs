@@ -1,9 +1,9 @@
 //! The stored output and what its account sees of it.
 
 use super::destination::Destination;
+use crate::entity;
 use crate::entity::Entity;
 use crate::ids::{AccountId, OutputId, UserId};
-use crate::items::entity;
 use crate::keys::{self, Key};
 use serde::{Deserialize, Serialize};
 
