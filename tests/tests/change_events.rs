@@ -191,3 +191,108 @@ async fn concurrent_sharing_changes_lose_no_event_and_keep_their_order() {
         assert_eq!(a["id"], b["id"]);
     }
 }
+
+fn request_body() -> Value {
+    json!({
+        "audienceId": "aspiring-athenians",
+        "requestedLevel": "usable",
+        "campaign": {
+            "start": "2027-07-01",
+            "end": "2027-08-31",
+            "details": "Summer dining offers for travellers heading to Athens."
+        },
+        "activationPlatforms": ["meta", "google_ads"]
+    })
+}
+
+async fn request(s: &Stack) -> String {
+    let r = s
+        .call(
+            "POST",
+            "/accounts/mpdine/access-requests",
+            Some("dan"),
+            Some(request_body()),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    r.json["id"].as_str().unwrap().to_owned()
+}
+
+/// A request's life: created, denied (no access change), created again, approved (the
+/// approval and the access it gives), each in both feeds; a refused decision writes none.
+#[tokio::test]
+async fn access_requests_write_their_events_and_an_approval_its_access_change() {
+    let s = Stack::start().await;
+    let (owner0, receiver0) = feeds(&s).await;
+
+    let first = request(&s).await;
+    let deny = format!("/accounts/mptravel/access-requests/{first}/deny");
+    // Refused (the receiver cannot decide): nothing written.
+    s.call(
+        "POST",
+        &format!("/accounts/mpdine/access-requests/{first}/deny"),
+        Some("dina"),
+        Some(json!({})),
+    )
+    .await
+    .assert_problem(403, "insufficient_access");
+    let r = s.call("POST", &deny, Some("ana"), Some(json!({}))).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    // Decided is decided: a second decision is a 409 and writes nothing.
+    s.call("POST", &deny, Some("ana"), Some(json!({})))
+        .await
+        .assert_problem(409, "conflict");
+
+    let second = request(&s).await;
+    let r = s
+        .call(
+            "POST",
+            &format!("/accounts/mptravel/access-requests/{second}/approve"),
+            Some("ana"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+
+    let (owner, receiver) = feeds(&s).await;
+    let (o, d) = (
+        after(&owner, owner0.len()),
+        after(&receiver, receiver0.len()),
+    );
+    assert_eq!(o, d, "both sides see the same events in the same order");
+    let kinds: Vec<(&str, &str)> = o
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap(),
+                e["requestId"]
+                    .as_str()
+                    .or(e["cause"]["requestId"].as_str())
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("access_request_created", first.as_str()),
+            ("access_request_denied", first.as_str()),
+            ("access_request_created", second.as_str()),
+            ("access_request_approved", second.as_str()),
+            ("effective_access_changed", second.as_str()),
+        ]
+    );
+    for e in &o {
+        assert_eq!(e["audienceId"], "aspiring-athenians");
+        assert_eq!(e["ownerAccountId"], "mptravel");
+        assert_eq!(e["accountId"], "mpdine");
+    }
+    let access = &o[4];
+    assert_eq!(access["from"], "view_only");
+    assert_eq!(access["to"], "usable");
+    assert_eq!(access["allowedPlatforms"], json!(["meta", "google_ads"]));
+    assert_eq!(
+        access["cause"],
+        json!({"kind": "access_request_approved", "actorUserId": "ana", "requestId": second})
+    );
+}
