@@ -377,6 +377,12 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "change events (issue 22): an audience's change sequences are read once its \
+         change is planned, before its transaction",
+    );
     step(
         s,
         o,

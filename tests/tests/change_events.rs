@@ -296,3 +296,77 @@ async fn access_requests_write_their_events_and_an_approval_its_access_change() 
         json!({"kind": "access_request_approved", "actorUserId": "ana", "requestId": second})
     );
 }
+
+/// Defaults applied to existing audiences: an event for each account whose level they
+/// change (cause `default_applied`), none where the level stays (a grant that only
+/// becomes a default one), and none at all from a dry run.
+#[tokio::test]
+async fn defaults_applied_write_an_event_where_the_level_changes() {
+    let s = Stack::start().await;
+    s.set_defaults(json!([{"accountId": "mpdine", "level": "usable"}]))
+        .await;
+    let (owner0, receiver0) = feeds(&s).await;
+    let apply = |body: Value| async {
+        let r = s
+            .call(
+                "POST",
+                "/accounts/mptravel/sharing-defaults/apply",
+                Some("ana"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        r.json
+    };
+    let dry = apply(json!({"dryRun": true, "includeEdited": true})).await;
+    assert!(!dry["items"].as_array().unwrap().is_empty());
+    let (owner, receiver) = feeds(&s).await;
+    assert_eq!(
+        (owner.len(), receiver.len()),
+        (owner0.len(), receiver0.len()),
+        "a dry run writes no event"
+    );
+
+    apply(json!({"includeEdited": true})).await;
+    let (owner, receiver) = feeds(&s).await;
+    let (o, d) = (
+        after(&owner, owner0.len()),
+        after(&receiver, receiver0.len()),
+    );
+    assert_eq!(o, d);
+    let mut got: Vec<(String, String, String)> = d
+        .iter()
+        .map(|e| {
+            assert_eq!(
+                e["cause"],
+                json!({"kind": "default_applied", "actorUserId": "ana"})
+            );
+            assert_eq!(e["accountId"], "mpdine");
+            (
+                e["audienceId"].as_str().unwrap().to_owned(),
+                e["from"].as_str().unwrap().to_owned(),
+                e["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    // Ibiza Dreamers was usable already: its grant became a default one, no event.
+    assert_eq!(
+        got,
+        vec![
+            (
+                "aspiring-athenians".to_owned(),
+                "view_only".to_owned(),
+                "usable".to_owned()
+            ),
+            (
+                "potential-parisians".to_owned(),
+                "private".to_owned(),
+                "usable".to_owned()
+            ),
+        ]
+    );
+    // Applied again: nothing changes, nothing is written.
+    apply(json!({"includeEdited": true})).await;
+    assert_eq!(feeds(&s).await.1.len(), receiver.len());
+}
