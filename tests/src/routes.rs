@@ -321,6 +321,11 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "change events (issue 22): the accounts' change sequences are read once the plan knows its events, and the transaction advances them under a condition",
+    );
     step(
         s,
         o,
@@ -372,6 +377,12 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "change events (issue 22): an audience's change sequences are read once its \
+         change is planned, before its transaction",
+    );
     step(
         s,
         o,
@@ -563,10 +574,11 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
     .await;
     beyond(
         o,
-        3,
+        4,
         "the request's email goes to the address the owner account holds for the \
          audience's creator (issue 20, finding 3): that membership is named only by the \
-         audience read beside the caller's, so its GetItem follows it",
+         audience read beside the caller's, so its GetItem follows it; then the change \
+         sequences of its access_request_created event (issue 22)",
     );
     let rid = r["id"].as_str().unwrap_or_default().to_owned();
     step(
@@ -611,6 +623,11 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "change events (issue 22): the accounts' change sequences are read once the plan knows its events, and the transaction advances them under a condition",
+    );
     // Asked again once denied, then approved.
     let r = step(
         s,
@@ -624,10 +641,11 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
     .await;
     beyond(
         o,
-        3,
+        4,
         "the request's email goes to the address the owner account holds for the \
          audience's creator (issue 20, finding 3): that membership is named only by the \
-         audience read beside the caller's, so its GetItem follows it",
+         audience read beside the caller's, so its GetItem follows it; then the change \
+         sequences of its access_request_created event (issue 22)",
     );
     let rid = r["id"].as_str().unwrap_or_default().to_owned();
     step(
@@ -644,6 +662,11 @@ pub async fn walk(s: &Stack) -> Vec<RouteFigure> {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "change events (issue 22): the accounts' change sequences are read once the plan knows its events, and the transaction advances them under a condition",
+    );
     step(
         s,
         o,

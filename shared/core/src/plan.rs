@@ -18,6 +18,7 @@
 //! its own bounded [`Retry`].
 
 use crate::Core;
+use crate::changes::{ChangeEvent, add_events};
 use crate::clock::{IdGenerator, rfc3339};
 use crate::error::{Error, Result};
 use crate::write::{Retry, Tx, TxError};
@@ -105,6 +106,14 @@ pub trait Planner {
 
     /// The answer once every attempt lost its race.
     fn gave_up(&self) -> Error;
+
+    /// The change events the last [`Planner::plan`] that answered `Commit` causes, and the
+    /// step whose failure means "the state moved, read again": the executor reads the
+    /// concerned accounts' change sequences and writes the events into the same
+    /// transaction (guarded on those sequences, as that step). None by default.
+    fn take_events(&mut self) -> Option<(Self::Step, Vec<ChangeEvent>)> {
+        None
+    }
 }
 
 impl Core {
@@ -134,11 +143,20 @@ impl Core {
                 Some(s) => s,
                 None => reread().await?,
             };
-            let (tx, answer) = match planner.plan(&state, self.stamp())? {
+            let stamp = self.stamp();
+            let (mut tx, answer) = match planner.plan(&state, stamp)? {
                 Plan::Answer(a) => return Ok(a),
                 Plan::Commit(tx, a) => (tx, a),
                 Plan::ReadAgain => continue,
             };
+            if let Some((step, events)) = planner.take_events()
+                && !events.is_empty()
+            {
+                // The outbox of change events: written with the change or not at all.
+                let accounts: Vec<_> = events.iter().flat_map(ChangeEvent::concerned).collect();
+                let mut sequences = self.change_sequences(&accounts).await?;
+                add_events(&mut tx, step, &mut sequences, &events, stamp.epoch())?;
+            }
             match self.commit(tx).await {
                 Ok(()) => return Ok(answer),
                 Err(TxError::Guard(step)) => match planner.on_guard(step) {

@@ -12,9 +12,12 @@
 
 pub mod service;
 
+use crate::audiences::access_of;
 use crate::ids::{AccountId, AudienceId, ConnectionId, RequestId, UserId};
-use crate::items::entity;
+use crate::items::{AudienceItem, GrantSource, entity};
 use crate::keys::{self, Key};
+use crate::plan::Stamp;
+use crate::sharing::SharingChange;
 use serde::{Deserialize, Serialize};
 use sharing_policy::AccessLevel;
 use sharing_store::{Cond, Entity, Tx, Update};
@@ -161,6 +164,90 @@ pub fn effective_access_changed(
         allowed_platforms,
         cause,
     })
+}
+
+impl Subject {
+    /// `account`'s access on `audience` (as named now).
+    pub fn of(audience: &AudienceItem, account: &AccountId) -> Self {
+        Subject {
+            audience_id: audience.id.clone(),
+            audience_name: audience.name.clone(),
+            owner_account_id: audience.owner_account_id.clone(),
+            account_id: account.clone(),
+        }
+    }
+}
+
+/// The event of `change` about `subject`, at the time and with a fresh id of `at`.
+pub fn event(at: Stamp<'_>, subject: Subject, change: Change) -> ChangeEvent {
+    ChangeEvent {
+        id: format!("chg_{}", at.new_id()),
+        at: at.rfc3339(),
+        subject,
+        change,
+    }
+}
+
+/// The cause of a sharing change, from where its grants come: an owner's edit, the
+/// account's defaults, or an approved request.
+pub fn cause_of(change: &SharingChange<'_>) -> Cause {
+    let kind = match change.source {
+        GrantSource::Grant => CauseKind::SharingChange,
+        GrantSource::Default => CauseKind::DefaultApplied,
+        GrantSource::AccessRequest => CauseKind::AccessRequestApproved,
+    };
+    Cause {
+        kind,
+        actor_user_id: UserId::parse(change.actor).ok(),
+        request_id: change.request_id.cloned(),
+    }
+}
+
+/// The `effective_access_changed` events of the accounts in `accounts` between the
+/// audience `before` and `after` a write, both read at the moment of `at` (so a grant
+/// outside its window counts at its fallback level): none for an account whose level
+/// stays where it was. Pure.
+pub fn access_events<'a>(
+    at: Stamp<'_>,
+    before: &AudienceItem,
+    after: &AudienceItem,
+    accounts: impl IntoIterator<Item = &'a AccountId>,
+    cause: &Cause,
+) -> Vec<ChangeEvent> {
+    let now = at.epoch();
+    accounts
+        .into_iter()
+        .filter_map(|account| {
+            let to = access_of(after, account, now);
+            let platforms = (to > AccessLevel::Private)
+                .then(|| after.sharing.get(account))
+                .flatten()
+                .and_then(|e| e.allowed_platforms.clone());
+            effective_access_changed(
+                access_of(before, account, now),
+                to,
+                platforms,
+                cause.clone(),
+            )
+            .map(|c| event(at, Subject::of(after, account), c))
+        })
+        .collect()
+}
+
+/// The events of a sharing change planned with `add_sharing_change` (`after` is what it
+/// answered): one per receiver whose effective level changes, with the change's cause.
+pub fn sharing_change_events(
+    at: Stamp<'_>,
+    change: &SharingChange<'_>,
+    after: &AudienceItem,
+) -> Vec<ChangeEvent> {
+    access_events(
+        at,
+        change.audience,
+        after,
+        change.changes.iter().map(|c| &c.receiver),
+        &cause_of(change),
+    )
 }
 
 /// One event in one account's feed.

@@ -49,18 +49,22 @@ impl Core {
     /// Where the sequences of `accounts` stand (strong reads): what a workflow that
     /// writes events reads beside the state it decides on.
     pub async fn change_sequences(&self, accounts: &[&AccountId]) -> Result<Vec<Sequence>> {
-        let mut out: Vec<Sequence> = Vec::new();
+        let mut distinct: Vec<&AccountId> = Vec::new();
         for a in accounts {
-            if out.iter().any(|s| &s.account_id == *a) {
-                continue;
+            if !distinct.contains(a) {
+                distinct.push(a);
             }
+        }
+        // One round trip: the reads go out together.
+        let read = futures::future::try_join_all(distinct.iter().map(|a| async move {
             let item: Option<SequenceItem> = self.table.get(&keys::change_sequence(a)).await?;
-            out.push(Sequence {
+            Ok::<_, crate::Error>(Sequence {
                 account_id: (*a).clone(),
                 last: item.map_or(0, |i| i.last),
-            });
-        }
-        Ok(out)
+            })
+        }))
+        .await?;
+        Ok(read)
     }
 
     /// Writes events that no other write causes (a window that opened or closed with

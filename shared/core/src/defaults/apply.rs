@@ -12,12 +12,14 @@
 //! (a few times) and otherwise skipped, never overwritten.
 
 use crate::audiences::{access_of, effective_sharing, platform_allowed};
+use crate::changes::{ChangeEvent, add_events, sharing_change_events};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
 use crate::items::{AudienceItem, ConnectionItem, GrantSource, SharingDefaultsItem, SharingEntry};
 use crate::keys;
 use crate::sharing::{
-    Desired, GrantChange, MAX_CHANGES, SharingChange, SharingMoved, plan_changes,
+    Desired, GrantChange, MAX_CHANGES, SharingChange, SharingMoved, add_sharing_change,
+    plan_changes,
 };
 use crate::store::{PageRequest, Query};
 use crate::write::{Retry, Tx, TxError};
@@ -298,18 +300,30 @@ impl Core {
         let mut audience = audience.clone();
         let mut committed = 0;
         for chunk in changes.chunks(MAX_CHANGES) {
+            let stamp = self.stamp();
             let mut tx = Tx::new();
-            let after = self.add_sharing_change(
-                &mut tx,
-                SharingMoved,
-                SharingChange {
-                    actor: member.user_id.as_str(),
-                    audience: &audience,
-                    changes: chunk,
-                    request_id: None,
-                    source: GrantSource::Default,
-                },
-            )?;
+            let change = SharingChange {
+                actor: member.user_id.as_str(),
+                audience: &audience,
+                changes: chunk,
+                request_id: None,
+                source: GrantSource::Default,
+            };
+            let after = add_sharing_change(stamp, &mut tx, SharingMoved, change)?;
+            // Its change events (cause default_applied) in the same transaction; a
+            // sequence that moved is a concurrent change like a moved sharing.
+            let events = sharing_change_events(stamp, &change, &after);
+            if !events.is_empty() {
+                let accounts: Vec<_> = events.iter().flat_map(ChangeEvent::concerned).collect();
+                let mut sequences = self.change_sequences(&accounts).await?;
+                add_events(
+                    &mut tx,
+                    SharingMoved,
+                    &mut sequences,
+                    &events,
+                    stamp.epoch(),
+                )?;
+            }
             match self.commit(tx).await {
                 Ok(()) => {
                     audience = after;

@@ -25,8 +25,10 @@ use sharing_policy::{AccessLevel, Action, GrantWindow, ShareLevel, WindowError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// At most this many receiving accounts change in one request: each change writes a
-/// grant and two activity items, and a transaction holds 100 operations.
-pub const MAX_CHANGES: usize = 32;
+/// grant, two activity items, its change event in two feeds and the receiver's change
+/// sequence (6), besides the audience and the owner's sequence, and a transaction holds
+/// 100 operations (16 * 6 + 2 = 98, one left for an idempotency fence).
+pub const MAX_CHANGES: usize = 16;
 /// At most this many entries in a declarative list.
 pub const MAX_ENTRIES: usize = 100;
 
@@ -430,6 +432,8 @@ pub struct ChangeSharing<'a> {
     pub actor: &'a str,
     pub if_match: Option<i64>,
     pub desire: Desire,
+    /// The change events of the last plan that commits.
+    pub events: Vec<crate::changes::ChangeEvent>,
 }
 
 impl Planner for ChangeSharing<'_> {
@@ -456,19 +460,20 @@ impl Planner for ChangeSharing<'_> {
             return Ok(Plan::Answer(sharing_view(audience, now)));
         }
         let mut tx = Tx::new();
-        let after = add_sharing_change(
-            at,
-            &mut tx,
-            SharingMoved,
-            SharingChange {
-                actor: self.actor,
-                audience,
-                changes: &changes,
-                request_id: None,
-                source: GrantSource::Grant,
-            },
-        )?;
+        let change = SharingChange {
+            actor: self.actor,
+            audience,
+            changes: &changes,
+            request_id: None,
+            source: GrantSource::Grant,
+        };
+        let after = add_sharing_change(at, &mut tx, SharingMoved, change)?;
+        self.events = crate::changes::sharing_change_events(at, &change, &after);
         Ok(Plan::Commit(tx, sharing_view(&after, now)))
+    }
+
+    fn take_events(&mut self) -> Option<(SharingMoved, Vec<crate::changes::ChangeEvent>)> {
+        Some((SharingMoved, std::mem::take(&mut self.events)))
     }
 
     fn gave_up(&self) -> Error {
@@ -820,6 +825,7 @@ pub(crate) mod tests {
                     actor: ana.user_id.as_str(),
                     if_match,
                     desire,
+                    events: Vec::new(),
                 };
                 match (
                     planner.plan(&a, Stamp::new(clock.now(), &ids)).unwrap(),
@@ -853,6 +859,7 @@ pub(crate) mod tests {
                 actor: "ana",
                 if_match: Some(0),
                 desire: these(vec![("d", None)]),
+                events: Vec::new(),
             };
             assert!(matches!(
                 stale_pin.plan(&a, stamp),
@@ -866,10 +873,11 @@ pub(crate) mod tests {
                 actor: "ana",
                 if_match: None,
                 desire: Desire::These(many),
+                events: Vec::new(),
             };
             assert!(matches!(
                 too_many.plan(&a, stamp),
-                Err(Error::Validation(d)) if d.contains("at most 32")
+                Err(Error::Validation(d)) if d.contains("at most 16")
             ));
             assert!(matches!(stale_pin.on_guard(SharingMoved), Conflict::Retry));
         }
