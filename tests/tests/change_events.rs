@@ -370,3 +370,75 @@ async fn defaults_applied_write_an_event_where_the_level_changes() {
     apply(json!({"includeEdited": true})).await;
     assert_eq!(feeds(&s).await.1.len(), receiver.len());
 }
+
+/// A window that opens and closes while nobody acts, on a grant with no connection: the
+/// schedule writes `window_opened` then `window_closed`, once each even when it runs
+/// twice, and nothing before they come due (the clock is moved, never waited for).
+#[tokio::test]
+async fn the_schedule_writes_window_events_once_each() {
+    use sharing_core::clock::{Clock, rfc3339};
+    use time::Duration;
+    let (s, clock) = Stack::start_at_fixed_time().await;
+    let opens = rfc3339(clock.now() + Duration::hours(1));
+    let closes = rfc3339(clock.now() + Duration::hours(2));
+    let (owner0, receiver0) = feeds(&s).await;
+    let r = grant(
+        &s,
+        json!({"level": "usable", "startsAt": opens, "expiresAt": closes, "fallbackLevel": "view_only"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    // Not due yet: the schedule writes nothing.
+    assert_eq!(s.core.write_due_window_events(100).await.unwrap(), 0);
+
+    clock.advance(Duration::hours(1));
+    assert_eq!(s.core.write_due_window_events(100).await.unwrap(), 1);
+    assert_eq!(
+        s.core.write_due_window_events(100).await.unwrap(),
+        0,
+        "a second run writes no second event"
+    );
+    clock.advance(Duration::hours(1));
+    assert_eq!(s.core.write_due_window_events(100).await.unwrap(), 1);
+    assert_eq!(s.core.write_due_window_events(100).await.unwrap(), 0);
+    clock.advance(Duration::hours(1));
+    assert_eq!(s.core.write_due_window_events(100).await.unwrap(), 0);
+
+    let (owner, receiver) = feeds(&s).await;
+    let (o, d) = (
+        after(&owner, owner0.len()),
+        after(&receiver, receiver0.len()),
+    );
+    assert_eq!(o, d);
+    assert_eq!(
+        levels(&d),
+        vec![
+            pair("private", "view_only"),
+            pair("view_only", "usable"),
+            pair("usable", "view_only"),
+        ]
+    );
+    assert_eq!(d[0]["cause"]["kind"], "sharing_change");
+    assert_eq!(d[1]["cause"], json!({"kind": "window_opened"}));
+    assert_eq!(d[1]["at"], opens);
+    assert_eq!(d[2]["cause"], json!({"kind": "window_closed"}));
+}
+
+/// A window's marker goes with its grant: a grant revoked before its window opens gets
+/// no window event.
+#[tokio::test]
+async fn a_revoked_grant_has_no_window_event() {
+    use sharing_core::clock::{Clock, rfc3339};
+    use time::Duration;
+    let (s, clock) = Stack::start_at_fixed_time().await;
+    let opens = rfc3339(clock.now() + Duration::hours(1));
+    let r = grant(
+        &s,
+        json!({"level": "usable", "startsAt": opens, "fallbackLevel": "view_only"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(grant(&s, json!({"level": "private"})).await.status, 200);
+    clock.advance(Duration::hours(2));
+    assert_eq!(s.core.write_due_window_events(100).await.unwrap(), 0);
+}

@@ -697,6 +697,8 @@ mod tests {
             let approved = vec![
                 "update AUDIENCE#aud1 AUDIENCE#aud1 ?Audience",
                 "put AUDIENCE#aud1 GRANT#mpdine",
+                // the approved grant's window: its wake marker for the schedule
+                "put AUDIENCE#aud1 WAKE#GRANT#mpdine",
                 "put ACCOUNT#mptravel ACTIVITY#ID01",
                 "put ACCOUNT#mpdine ACTIVITY#ID02",
                 "put ACCESS_REQUEST#01JREQ ACCESS_REQUEST#01JREQ ?Request",

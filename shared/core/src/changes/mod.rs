@@ -11,6 +11,7 @@
 //! commits later always sorts later (infra/TABLE.md, "Change events").
 
 pub mod service;
+pub mod windows;
 
 use crate::audiences::access_of;
 use crate::ids::{AccountId, AudienceId, ConnectionId, RequestId, UserId};

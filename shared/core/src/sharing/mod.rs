@@ -25,10 +25,11 @@ use sharing_policy::{AccessLevel, Action, GrantWindow, ShareLevel, WindowError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// At most this many receiving accounts change in one request: each change writes a
-/// grant, two activity items, its change event in two feeds and the receiver's change
-/// sequence (6), besides the audience and the owner's sequence, and a transaction holds
-/// 100 operations (16 * 6 + 2 = 98, one left for an idempotency fence).
-pub const MAX_CHANGES: usize = 16;
+/// grant, its window's wake marker, two activity items, its change event in two feeds
+/// and the receiver's change sequence (7), besides the audience and the owner's
+/// sequence, and a transaction holds 100 operations (13 * 7 + 2 = 93, room left for an
+/// idempotency fence).
+pub const MAX_CHANGES: usize = 13;
 /// At most this many entries in a declarative list.
 pub const MAX_ENTRIES: usize = 100;
 
@@ -380,6 +381,8 @@ pub fn add_sharing_change<W>(
             Some(e) => tx.put(&grant_item(&after, &c.receiver, e))?,
             None => tx.delete(keys::grant(&audience_id, &c.receiver)),
         }
+        // The grant's wake marker, for the schedule's window events (change events).
+        crate::changes::windows::wake_write(tx, c.before.as_ref(), &after, &c.receiver, now)?;
         Entry {
             actor_user_id: actor.to_owned(),
             action: action::SHARING_CHANGED,
@@ -801,7 +804,12 @@ pub(crate) mod tests {
                     these(vec![("c", None)]),
                     None,
                     Some(with(
-                        vec![upd.clone(), "delete AUDIENCE#A GRANT#c".into()],
+                        vec![
+                            upd.clone(),
+                            "delete AUDIENCE#A GRANT#c".into(),
+                            // c's grant had a window: its wake marker goes with it
+                            "delete AUDIENCE#A WAKE#GRANT#c".into(),
+                        ],
                         logs("c"),
                     )),
                 ),
@@ -877,7 +885,7 @@ pub(crate) mod tests {
             };
             assert!(matches!(
                 too_many.plan(&a, stamp),
-                Err(Error::Validation(d)) if d.contains("at most 16")
+                Err(Error::Validation(d)) if d.contains("at most 13")
             ));
             assert!(matches!(stale_pin.on_guard(SharingMoved), Conflict::Retry));
         }
