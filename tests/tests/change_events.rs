@@ -442,3 +442,99 @@ async fn a_revoked_grant_has_no_window_event() {
     clock.advance(Duration::hours(2));
     assert_eq!(s.core.write_due_window_events(100).await.unwrap(), 0);
 }
+
+/// A connection suspended and resumed by sharing changes (its reason named), and by a
+/// window closing (the schedule), each in both feeds after the access change.
+#[tokio::test]
+async fn connections_suspended_and_resumed_are_told_with_their_reason() {
+    use sharing_core::clock::{Clock, rfc3339};
+    use time::Duration;
+    let (s, clock) = Stack::start_at_fixed_time().await;
+    s.output("mpdine", "dine-meta-2", "meta").await;
+    assert_eq!(grant(&s, json!({"level": "usable"})).await.status, 200);
+    let c = s
+        .call(
+            "POST",
+            "/accounts/mpdine/audiences/potential-parisians/connections",
+            Some("dan"),
+            Some(json!({"outputId": "dine-meta-2", "platform": "meta"})),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.json);
+    let cid = c.json["id"].as_str().unwrap().to_owned();
+    let (owner0, receiver0) = feeds(&s).await;
+
+    // Lowered: suspended for insufficient access; bound to another platform: still
+    // suspended, no event; usable on meta again: resumed.
+    assert_eq!(grant(&s, json!({"level": "view_only"})).await.status, 200);
+    assert_eq!(
+        grant(
+            &s,
+            json!({"level": "view_only", "allowedPlatforms": ["tiktok"]})
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(grant(&s, json!({"level": "usable"})).await.status, 200);
+    // Bound to another platform with the level kept: suspended, no access change.
+    assert_eq!(
+        grant(
+            &s,
+            json!({"level": "usable", "allowedPlatforms": ["tiktok"]})
+        )
+        .await
+        .status,
+        200
+    );
+    // A window on meta that closes while nobody acts: resumed now, suspended later.
+    let closes = rfc3339(clock.now() + Duration::hours(1));
+    assert_eq!(
+        grant(
+            &s,
+            json!({"level": "usable", "expiresAt": closes, "fallbackLevel": "view_only"})
+        )
+        .await
+        .status,
+        200
+    );
+    clock.advance(Duration::hours(1));
+    s.core.write_due_window_events(100).await.unwrap();
+    s.core.write_due_window_events(100).await.unwrap();
+
+    let (owner, receiver) = feeds(&s).await;
+    let (o, d) = (
+        after(&owner, owner0.len()),
+        after(&receiver, receiver0.len()),
+    );
+    assert_eq!(o, d);
+    let told: Vec<String> = d
+        .iter()
+        .map(|e| match e["type"].as_str().unwrap() {
+            "effective_access_changed" => format!(
+                "{} {}->{}",
+                e["cause"]["kind"].as_str().unwrap(),
+                e["from"].as_str().unwrap(),
+                e["to"].as_str().unwrap()
+            ),
+            t => {
+                assert_eq!(e["connectionId"], cid.as_str());
+                assert_eq!(e["outputId"], "dine-meta-2");
+                format!("{t} {}", e["reason"].as_str().unwrap_or("-"))
+            }
+        })
+        .collect();
+    assert_eq!(
+        told,
+        vec![
+            "sharing_change usable->view_only",
+            "connection_suspended insufficient_access",
+            "sharing_change view_only->usable",
+            "connection_resumed insufficient_access",
+            "connection_suspended platform_not_allowed",
+            "connection_resumed platform_not_allowed",
+            "window_closed usable->view_only",
+            "connection_suspended insufficient_access",
+        ]
+    );
+}

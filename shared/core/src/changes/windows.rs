@@ -12,12 +12,15 @@
 //! as read: a second run finds it moved and writes nothing (once each).
 
 use super::service::SEQUENCE_TRIES;
-use super::{Cause, CauseKind, ChangeEvent, Subject, add_events, effective_access_changed, event};
+use super::{
+    Cause, CauseKind, ChangeEvent, Subject, add_events, connection_events,
+    effective_access_changed, event,
+};
 use crate::Core;
-use crate::audiences::access_of;
+use crate::audiences::{access_of, platform_allowed};
 use crate::error::Result;
 use crate::ids::{AccountId, AudienceId};
-use crate::items::{AudienceItem, SharingEntry, entity};
+use crate::items::{AudienceItem, ConnectionItem, SharingEntry, entity};
 use crate::keys::{self, Key};
 use crate::plan::Stamp;
 use crate::store::{PageRequest, Query};
@@ -101,6 +104,7 @@ pub struct WindowMoved;
 pub fn plan_window(
     wake: &GrantWakeItem,
     audience: Option<&AudienceItem>,
+    connections: &[ConnectionItem],
     at: Stamp<'_>,
 ) -> Result<Option<(Tx<WindowMoved>, Vec<ChangeEvent>)>> {
     let now = at.epoch();
@@ -129,9 +133,19 @@ pub fn plan_window(
                 actor_user_id: None,
                 request_id: None,
             };
+            let subject = Subject::of(audience, account);
             if let Some(change) = effective_access_changed(wake.told, to, platforms, cause) {
-                events.push(event(at, Subject::of(audience, account), change));
+                events.push(event(at, subject.clone(), change));
             }
+            // The account's connections that the window suspends or resumes.
+            let allowed = |c: &ConnectionItem| platform_allowed(audience, account, &c.platform);
+            events.extend(connection_events(
+                at,
+                &subject,
+                connections,
+                |c| (wake.told, allowed(c)),
+                |c| (to, allowed(c)),
+            ));
             match wake_of(audience, account, now) {
                 Some(next) => tx.put_if(WindowMoved, &next, as_read)?,
                 None => tx.delete_if(WindowMoved, wake.key(), as_read),
@@ -186,13 +200,17 @@ impl Core {
         let mut retry = Retry::new(SEQUENCE_TRIES);
         while retry.next().await {
             let (wake_key, audience_key) = (keys::grant_wake_item(id, account), keys::audience(id));
-            let (wake, audience) = tokio::try_join!(
+            let q = Query::index(keys::GSI1, keys::audience_connections(account, id));
+            let (wake, audience, connections) = tokio::try_join!(
                 self.table.get::<GrantWakeItem>(&wake_key),
                 self.table.get::<AudienceItem>(&audience_key),
+                self.table.query_all::<ConnectionItem>(&q),
             )?;
             let Some(wake) = wake else { return Ok(0) };
             let stamp = self.stamp();
-            let Some((mut tx, events)) = plan_window(&wake, audience.as_ref(), stamp)? else {
+            let Some((mut tx, events)) =
+                plan_window(&wake, audience.as_ref(), &connections, stamp)?
+            else {
                 return Ok(0);
             };
             if !events.is_empty() {

@@ -12,7 +12,7 @@
 //! (a few times) and otherwise skipped, never overwritten.
 
 use crate::audiences::{access_of, effective_sharing, platform_allowed};
-use crate::changes::{ChangeEvent, add_events, sharing_change_events};
+use crate::changes::{AccessShift, sharing_change_events};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
 use crate::items::{AudienceItem, ConnectionItem, GrantSource, SharingDefaultsItem, SharingEntry};
@@ -313,17 +313,13 @@ impl Core {
             // Its change events (cause default_applied) in the same transaction; a
             // sequence that moved is a concurrent change like a moved sharing.
             let events = sharing_change_events(stamp, &change, &after);
-            if !events.is_empty() {
-                let accounts: Vec<_> = events.iter().flat_map(ChangeEvent::concerned).collect();
-                let mut sequences = self.change_sequences(&accounts).await?;
-                add_events(
-                    &mut tx,
-                    SharingMoved,
-                    &mut sequences,
-                    &events,
-                    stamp.epoch(),
-                )?;
-            }
+            let shift = AccessShift {
+                before: audience.clone(),
+                after: after.clone(),
+                accounts: chunk.iter().map(|c| c.receiver.clone()).collect(),
+            };
+            self.add_outbox(&mut tx, SharingMoved, stamp, events, Some(&shift))
+                .await?;
             match self.commit(tx).await {
                 Ok(()) => {
                     audience = after;

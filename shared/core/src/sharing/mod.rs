@@ -436,7 +436,7 @@ pub struct ChangeSharing<'a> {
     pub if_match: Option<i64>,
     pub desire: Desire,
     /// The change events of the last plan that commits.
-    pub events: Vec<crate::changes::ChangeEvent>,
+    pub events: crate::changes::Pending,
 }
 
 impl Planner for ChangeSharing<'_> {
@@ -471,12 +471,23 @@ impl Planner for ChangeSharing<'_> {
             source: GrantSource::Grant,
         };
         let after = add_sharing_change(at, &mut tx, SharingMoved, change)?;
-        self.events = crate::changes::sharing_change_events(at, &change, &after);
+        self.events = crate::changes::Pending {
+            events: crate::changes::sharing_change_events(at, &change, &after),
+            shift: Some(crate::changes::AccessShift {
+                before: audience.clone(),
+                after: after.clone(),
+                accounts: changes.iter().map(|c| c.receiver.clone()).collect(),
+            }),
+        };
         Ok(Plan::Commit(tx, sharing_view(&after, now)))
     }
 
     fn take_events(&mut self) -> Option<(SharingMoved, Vec<crate::changes::ChangeEvent>)> {
-        Some((SharingMoved, std::mem::take(&mut self.events)))
+        Some((SharingMoved, std::mem::take(&mut self.events.events)))
+    }
+
+    fn take_shift(&mut self) -> Option<crate::changes::AccessShift> {
+        self.events.shift.take()
     }
 
     fn gave_up(&self) -> Error {
@@ -833,7 +844,7 @@ pub(crate) mod tests {
                     actor: ana.user_id.as_str(),
                     if_match,
                     desire,
-                    events: Vec::new(),
+                    events: Default::default(),
                 };
                 match (
                     planner.plan(&a, Stamp::new(clock.now(), &ids)).unwrap(),
@@ -867,7 +878,7 @@ pub(crate) mod tests {
                 actor: "ana",
                 if_match: Some(0),
                 desire: these(vec![("d", None)]),
-                events: Vec::new(),
+                events: Default::default(),
             };
             assert!(matches!(
                 stale_pin.plan(&a, stamp),
@@ -881,7 +892,7 @@ pub(crate) mod tests {
                 actor: "ana",
                 if_match: None,
                 desire: Desire::These(many),
-                events: Vec::new(),
+                events: Default::default(),
             };
             assert!(matches!(
                 too_many.plan(&a, stamp),
