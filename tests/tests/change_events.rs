@@ -538,3 +538,35 @@ async fn connections_suspended_and_resumed_are_told_with_their_reason() {
         ]
     );
 }
+
+/// An audience created with the account's defaults: one `default_applied` event per
+/// receiving account the defaults give access (none for a private default).
+#[tokio::test]
+async fn an_audience_created_with_defaults_tells_each_receiver() {
+    let s = Stack::start().await;
+    s.set_defaults(json!([{"accountId": "mpdine", "level": "view_only"}]))
+        .await;
+    let (owner0, receiver0) = feeds(&s).await;
+    let r = s
+        .call(
+            "POST",
+            "/accounts/mptravel/audiences",
+            Some("ana"),
+            Some(json!({"name": "Lisbon Lovers", "definition": {"criteria": []}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let (owner, receiver) = feeds(&s).await;
+    let (o, d) = (
+        after(&owner, owner0.len()),
+        after(&receiver, receiver0.len()),
+    );
+    assert_eq!(o, d);
+    assert_eq!(levels(&d), vec![pair("private", "view_only")]);
+    assert_eq!(d[0]["audienceId"], r.json["id"]);
+    assert_eq!(d[0]["audienceName"], "Lisbon Lovers");
+    assert_eq!(
+        d[0]["cause"],
+        json!({"kind": "default_applied", "actorUserId": "ana"})
+    );
+}

@@ -55,6 +55,10 @@ impl Planner for DecideRequest<'_> {
     type Step = Decide;
     type Answer = AccessRequestView;
 
+    /// Its change events take turns on the accounts' sequences with every other write
+    /// of those accounts: a burst needs more attempts than a sharing race alone.
+    const TRIES: u32 = crate::changes::service::SEQUENCE_TRIES;
+
     fn plan(&mut self, state: &ToDecide, at: Stamp<'_>) -> Result<Plan<Decide, AccessRequestView>> {
         let (member, id) = (self.member, self.id);
         let item = Core::visible_request(member, id, state.request.clone())?;
