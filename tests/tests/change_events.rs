@@ -370,3 +370,203 @@ async fn defaults_applied_write_an_event_where_the_level_changes() {
     apply(json!({"includeEdited": true})).await;
     assert_eq!(feeds(&s).await.1.len(), receiver.len());
 }
+
+/// A window that opens and closes while nobody acts, on a grant with no connection: the
+/// schedule writes `window_opened` then `window_closed`, once each even when it runs
+/// twice, and nothing before they come due (the clock is moved, never waited for).
+#[tokio::test]
+async fn the_schedule_writes_window_events_once_each() {
+    use sharing_core::clock::{Clock, rfc3339};
+    use time::Duration;
+    let (s, clock) = Stack::start_at_fixed_time().await;
+    let opens = rfc3339(clock.now() + Duration::hours(1));
+    let closes = rfc3339(clock.now() + Duration::hours(2));
+    let (owner0, receiver0) = feeds(&s).await;
+    let r = grant(
+        &s,
+        json!({"level": "usable", "startsAt": opens, "expiresAt": closes, "fallbackLevel": "view_only"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    // Not due yet: the schedule writes nothing.
+    assert_eq!(s.core.write_due_window_events(100).await.unwrap(), 0);
+
+    clock.advance(Duration::hours(1));
+    assert_eq!(s.core.write_due_window_events(100).await.unwrap(), 1);
+    assert_eq!(
+        s.core.write_due_window_events(100).await.unwrap(),
+        0,
+        "a second run writes no second event"
+    );
+    clock.advance(Duration::hours(1));
+    assert_eq!(s.core.write_due_window_events(100).await.unwrap(), 1);
+    assert_eq!(s.core.write_due_window_events(100).await.unwrap(), 0);
+    clock.advance(Duration::hours(1));
+    assert_eq!(s.core.write_due_window_events(100).await.unwrap(), 0);
+
+    let (owner, receiver) = feeds(&s).await;
+    let (o, d) = (
+        after(&owner, owner0.len()),
+        after(&receiver, receiver0.len()),
+    );
+    assert_eq!(o, d);
+    assert_eq!(
+        levels(&d),
+        vec![
+            pair("private", "view_only"),
+            pair("view_only", "usable"),
+            pair("usable", "view_only"),
+        ]
+    );
+    assert_eq!(d[0]["cause"]["kind"], "sharing_change");
+    assert_eq!(d[1]["cause"], json!({"kind": "window_opened"}));
+    assert_eq!(d[1]["at"], opens);
+    assert_eq!(d[2]["cause"], json!({"kind": "window_closed"}));
+}
+
+/// A window's marker goes with its grant: a grant revoked before its window opens gets
+/// no window event.
+#[tokio::test]
+async fn a_revoked_grant_has_no_window_event() {
+    use sharing_core::clock::{Clock, rfc3339};
+    use time::Duration;
+    let (s, clock) = Stack::start_at_fixed_time().await;
+    let opens = rfc3339(clock.now() + Duration::hours(1));
+    let r = grant(
+        &s,
+        json!({"level": "usable", "startsAt": opens, "fallbackLevel": "view_only"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!(grant(&s, json!({"level": "private"})).await.status, 200);
+    clock.advance(Duration::hours(2));
+    assert_eq!(s.core.write_due_window_events(100).await.unwrap(), 0);
+}
+
+/// A connection suspended and resumed by sharing changes (its reason named), and by a
+/// window closing (the schedule), each in both feeds after the access change.
+#[tokio::test]
+async fn connections_suspended_and_resumed_are_told_with_their_reason() {
+    use sharing_core::clock::{Clock, rfc3339};
+    use time::Duration;
+    let (s, clock) = Stack::start_at_fixed_time().await;
+    s.output("mpdine", "dine-meta-2", "meta").await;
+    assert_eq!(grant(&s, json!({"level": "usable"})).await.status, 200);
+    let c = s
+        .call(
+            "POST",
+            "/accounts/mpdine/audiences/potential-parisians/connections",
+            Some("dan"),
+            Some(json!({"outputId": "dine-meta-2", "platform": "meta"})),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.json);
+    let cid = c.json["id"].as_str().unwrap().to_owned();
+    let (owner0, receiver0) = feeds(&s).await;
+
+    // Lowered: suspended for insufficient access; bound to another platform: still
+    // suspended, no event; usable on meta again: resumed.
+    assert_eq!(grant(&s, json!({"level": "view_only"})).await.status, 200);
+    assert_eq!(
+        grant(
+            &s,
+            json!({"level": "view_only", "allowedPlatforms": ["tiktok"]})
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(grant(&s, json!({"level": "usable"})).await.status, 200);
+    // Bound to another platform with the level kept: suspended, no access change.
+    assert_eq!(
+        grant(
+            &s,
+            json!({"level": "usable", "allowedPlatforms": ["tiktok"]})
+        )
+        .await
+        .status,
+        200
+    );
+    // A window on meta that closes while nobody acts: resumed now, suspended later.
+    let closes = rfc3339(clock.now() + Duration::hours(1));
+    assert_eq!(
+        grant(
+            &s,
+            json!({"level": "usable", "expiresAt": closes, "fallbackLevel": "view_only"})
+        )
+        .await
+        .status,
+        200
+    );
+    clock.advance(Duration::hours(1));
+    s.core.write_due_window_events(100).await.unwrap();
+    s.core.write_due_window_events(100).await.unwrap();
+
+    let (owner, receiver) = feeds(&s).await;
+    let (o, d) = (
+        after(&owner, owner0.len()),
+        after(&receiver, receiver0.len()),
+    );
+    assert_eq!(o, d);
+    let told: Vec<String> = d
+        .iter()
+        .map(|e| match e["type"].as_str().unwrap() {
+            "effective_access_changed" => format!(
+                "{} {}->{}",
+                e["cause"]["kind"].as_str().unwrap(),
+                e["from"].as_str().unwrap(),
+                e["to"].as_str().unwrap()
+            ),
+            t => {
+                assert_eq!(e["connectionId"], cid.as_str());
+                assert_eq!(e["outputId"], "dine-meta-2");
+                format!("{t} {}", e["reason"].as_str().unwrap_or("-"))
+            }
+        })
+        .collect();
+    assert_eq!(
+        told,
+        vec![
+            "sharing_change usable->view_only",
+            "connection_suspended insufficient_access",
+            "sharing_change view_only->usable",
+            "connection_resumed insufficient_access",
+            "connection_suspended platform_not_allowed",
+            "connection_resumed platform_not_allowed",
+            "window_closed usable->view_only",
+            "connection_suspended insufficient_access",
+        ]
+    );
+}
+
+/// An audience created with the account's defaults: one `default_applied` event per
+/// receiving account the defaults give access (none for a private default).
+#[tokio::test]
+async fn an_audience_created_with_defaults_tells_each_receiver() {
+    let s = Stack::start().await;
+    s.set_defaults(json!([{"accountId": "mpdine", "level": "view_only"}]))
+        .await;
+    let (owner0, receiver0) = feeds(&s).await;
+    let r = s
+        .call(
+            "POST",
+            "/accounts/mptravel/audiences",
+            Some("ana"),
+            Some(json!({"name": "Lisbon Lovers", "definition": {"criteria": []}})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let (owner, receiver) = feeds(&s).await;
+    let (o, d) = (
+        after(&owner, owner0.len()),
+        after(&receiver, receiver0.len()),
+    );
+    assert_eq!(o, d);
+    assert_eq!(levels(&d), vec![pair("private", "view_only")]);
+    assert_eq!(d[0]["audienceId"], r.json["id"]);
+    assert_eq!(d[0]["audienceName"], "Lisbon Lovers");
+    assert_eq!(
+        d[0]["cause"],
+        json!({"kind": "default_applied", "actorUserId": "ana"})
+    );
+}

@@ -165,6 +165,16 @@ impl Handler {
 
     /// The schedule's run: every connection whose grant came due is reconciled.
     async fn scheduled(&self) -> Result<Value, String> {
+        // Windows that opened or closed: their change events, once each (issue 22). A
+        // failure here leaves the markers due for the next run and does not hold up
+        // the delivery exits below.
+        let windows = match self.sender.core.write_due_window_events(DUE_PER_RUN).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "schedule: window events failed; next run retries");
+                0
+            }
+        };
         let now = self.sender.core.now_epoch();
         let due = self
             .sender
@@ -178,7 +188,11 @@ impl Handler {
             .map(|cid| Job::reconcile(cid, format!("wake{}", now / 60)))
             .collect();
         self.queue.enqueue(jobs).await?;
-        tracing::info!(due = n, "schedule: connections whose grant came due");
-        Ok(json!({"due": n}))
+        tracing::info!(
+            due = n,
+            windows,
+            "schedule: connections whose grant came due"
+        );
+        Ok(json!({"due": n, "windowEvents": windows}))
     }
 }

@@ -237,6 +237,9 @@ async fn read_stream(
             }
         }
         if last_wake.is_none_or(|t| t.elapsed() >= options.wake_interval) {
+            if let Err(e) = core.write_due_window_events(500).await {
+                tracing::warn!(error = %e, "window events: schedule failed");
+            }
             let now = core.now_epoch();
             match core.due_deliveries(now, 500).await {
                 Ok(due) => {

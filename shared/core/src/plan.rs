@@ -18,7 +18,7 @@
 //! its own bounded [`Retry`].
 
 use crate::Core;
-use crate::changes::{ChangeEvent, add_events};
+use crate::changes::{AccessShift, ChangeEvent};
 use crate::clock::{IdGenerator, rfc3339};
 use crate::error::{Error, Result};
 use crate::write::{Retry, Tx, TxError};
@@ -114,6 +114,12 @@ pub trait Planner {
     fn take_events(&mut self) -> Option<(Self::Step, Vec<ChangeEvent>)> {
         None
     }
+
+    /// The access the last committing plan shifts, whose connections may be suspended
+    /// or resumed by it: their events join [`Planner::take_events`]'.
+    fn take_shift(&mut self) -> Option<AccessShift> {
+        None
+    }
 }
 
 impl Core {
@@ -149,13 +155,11 @@ impl Core {
                 Plan::Commit(tx, a) => (tx, a),
                 Plan::ReadAgain => continue,
             };
-            if let Some((step, events)) = planner.take_events()
-                && !events.is_empty()
-            {
+            let shift = planner.take_shift();
+            if let Some((step, events)) = planner.take_events() {
                 // The outbox of change events: written with the change or not at all.
-                let accounts: Vec<_> = events.iter().flat_map(ChangeEvent::concerned).collect();
-                let mut sequences = self.change_sequences(&accounts).await?;
-                add_events(&mut tx, step, &mut sequences, &events, stamp.epoch())?;
+                self.add_outbox(&mut tx, step, stamp, events, shift.as_ref())
+                    .await?;
             }
             match self.commit(tx).await {
                 Ok(()) => return Ok(answer),

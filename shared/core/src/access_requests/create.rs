@@ -61,6 +61,10 @@ impl Planner for CreateRequest<'_> {
     type Step = Create;
     type Answer = AccessRequestView;
 
+    /// Its change events take turns on the accounts' sequences with every other write
+    /// of those accounts: a burst needs more attempts than a sharing race alone.
+    const TRIES: u32 = crate::changes::service::SEQUENCE_TRIES;
+
     fn plan(
         &mut self,
         state: &AudienceToAsk,

@@ -47,13 +47,17 @@ pub(super) struct DecideRequest<'a> {
     /// The body once told (a replan after a lost race reuses it).
     pub(super) decision: Option<Decision>,
     /// The change events of the last plan that commits.
-    pub(super) events: Vec<ChangeEvent>,
+    pub(super) events: changes::Pending,
 }
 
 impl Planner for DecideRequest<'_> {
     type State = ToDecide;
     type Step = Decide;
     type Answer = AccessRequestView;
+
+    /// Its change events take turns on the accounts' sequences with every other write
+    /// of those accounts: a burst needs more attempts than a sharing race alone.
+    const TRIES: u32 = crate::changes::service::SEQUENCE_TRIES;
 
     fn plan(&mut self, state: &ToDecide, at: Stamp<'_>) -> Result<Plan<Decide, AccessRequestView>> {
         let (member, id) = (self.member, self.id);
@@ -223,16 +227,24 @@ impl Planner for DecideRequest<'_> {
                 request_id: id.clone(),
             },
         };
-        self.events = vec![changes::event(
-            at,
-            Subject::of(audience, &requester),
-            decided_change,
-        )];
+        self.events = changes::Pending {
+            events: vec![changes::event(
+                at,
+                Subject::of(audience, &requester),
+                decided_change,
+            )],
+            shift: None,
+        };
         if let Some((after, cause)) = approved_change {
-            let requester = std::slice::from_ref(&requester);
-            self.events.extend(changes::access_events(
-                at, audience, &after, requester, &cause,
+            let receivers = std::slice::from_ref(&requester);
+            self.events.events.extend(changes::access_events(
+                at, audience, &after, receivers, &cause,
             ));
+            self.events.shift = Some(changes::AccessShift {
+                before: audience.clone(),
+                after,
+                accounts: vec![requester.clone()],
+            });
         }
 
         let view = new_item.into_view();
@@ -242,7 +254,11 @@ impl Planner for DecideRequest<'_> {
 
     fn take_events(&mut self) -> Option<(Decide, Vec<ChangeEvent>)> {
         // A sequence that moved is a lost race like a moved sharing: decide again.
-        Some((Decide::Audience, std::mem::take(&mut self.events)))
+        Some((Decide::Audience, std::mem::take(&mut self.events.events)))
+    }
+
+    fn take_shift(&mut self) -> Option<changes::AccessShift> {
+        self.events.shift.take()
     }
 
     fn on_guard(&self, step: Decide) -> Conflict {

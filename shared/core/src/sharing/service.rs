@@ -39,7 +39,7 @@ impl Core {
             actor: member.user_id.as_str(),
             if_match,
             desire,
-            events: Vec::new(),
+            events: Default::default(),
         };
         self.execute(&mut planner, first_read, || async {
             Ok(self
