@@ -148,10 +148,20 @@ impl Receiver {
 }
 
 /// Starts the local delivery driver on the stack's table (its clock too), retrying
-/// after 200 ms, its schedule looking every 500 ms.
+/// after 200 ms, its schedule looking every 500 ms; webhooks only.
 pub async fn start(s: &Stack) -> delivery::local::Driver {
+    start_with(s, None, None).await
+}
+
+/// The same, with an EventBridge client for outputs on a bus and the change bus its
+/// stream's change events are put on (both on a moto, `crate::moto`).
+pub async fn start_with(
+    s: &Stack,
+    eventbridge: Option<delivery::EventBridgeClient>,
+    change_bus: Option<delivery::change_bus::ChangeBus>,
+) -> delivery::local::Driver {
     let (_, streams, _) = notifier::local::clients(&s.dynamodb_endpoint, &s.ses_url).await;
-    let client = delivery::WebhookClient::with_timeout(
+    let webhook = delivery::WebhookClient::with_timeout(
         sharing_core::outputs::Reach::PublicAndLocalHttp,
         Duration::from_secs(2),
     )
@@ -159,12 +169,15 @@ pub async fn start(s: &Stack) -> delivery::local::Driver {
     let driver = delivery::local::spawn(
         s.core.clone(),
         streams,
-        client,
+        delivery::Senders {
+            webhook,
+            eventbridge,
+        },
         delivery::local::Options {
             poll_interval: Duration::from_millis(100),
             wake_interval: Duration::from_millis(500),
             retry_base: Duration::from_millis(200),
-            endpoint: s.dynamodb_endpoint.clone(),
+            change_bus,
             ..Default::default()
         },
     );

@@ -172,7 +172,7 @@ async fn a_sync_delivers_exactly_what_the_pull_page_delivers_signed() {
     let s = Stack::start().await;
     let (url, r) = receiver().await;
     let cid = connected(&s, &url, &r).await;
-    let client = WebhookClient::new(Reach::PublicAndLocalHttp).unwrap();
+    let client = delivery::Senders::from(WebhookClient::new(Reach::PublicAndLocalHttp).unwrap());
     let id = ConnectionId::parse(&cid).unwrap();
 
     assert_eq!(
@@ -225,7 +225,7 @@ async fn a_sync_cut_off_resumes_where_it_stood_and_loses_nothing() {
     let s = Stack::start().await;
     let (url, r) = receiver().await;
     let cid = connected(&s, &url, &r).await;
-    let client = WebhookClient::new(Reach::PublicAndLocalHttp).unwrap();
+    let client = delivery::Senders::from(WebhookClient::new(Reach::PublicAndLocalHttp).unwrap());
     let id = ConnectionId::parse(&cid).unwrap();
 
     // One page, then the invocation ends (its time is up).
@@ -272,7 +272,7 @@ async fn a_connection_no_longer_usable_gets_nothing_composed() {
         )
         .await;
     assert!(lowered.status < 300, "{}", lowered.json);
-    let client = WebhookClient::new(Reach::PublicAndLocalHttp).unwrap();
+    let client = delivery::Senders::from(WebhookClient::new(Reach::PublicAndLocalHttp).unwrap());
     let id = ConnectionId::parse(&cid).unwrap();
     assert_eq!(
         sync(&s.core, &client, &id, 100).await.unwrap(),
@@ -289,7 +289,7 @@ async fn a_lowered_grant_takes_back_exactly_what_was_sent_and_a_regrant_syncs_ag
     let s = Stack::start().await;
     let (url, r) = receiver().await;
     let cid = connected(&s, &url, &r).await;
-    let client = WebhookClient::new(Reach::PublicAndLocalHttp).unwrap();
+    let client = delivery::Senders::from(WebhookClient::new(Reach::PublicAndLocalHttp).unwrap());
     let id = ConnectionId::parse(&cid).unwrap();
     assert_eq!(
         sync(&s.core, &client, &id, 100).await.unwrap(),
@@ -375,7 +375,7 @@ async fn added_changed_and_removed_members_reach_the_output_as_changes() {
     let s = Stack::start().await;
     let (url, r) = receiver().await;
     let cid = connected(&s, &url, &r).await;
-    let client = WebhookClient::new(Reach::PublicAndLocalHttp).unwrap();
+    let client = delivery::Senders::from(WebhookClient::new(Reach::PublicAndLocalHttp).unwrap());
     let id = ConnectionId::parse(&cid).unwrap();
     assert_eq!(
         sync(&s.core, &client, &id, 100).await.unwrap(),

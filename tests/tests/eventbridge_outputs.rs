@@ -215,3 +215,170 @@ async fn change_events_arrive_on_the_change_bus_with_their_type_in_words_and_id(
         assert_eq!(e["detail"], serde_json::to_value(want).unwrap());
     }
 }
+
+/// The connection's delivery as `GET /accounts/mpdine/connections` shows it, once its
+/// state is `want` (or panics after 30 s with the last view).
+async fn delivery_becomes(s: &e2e_tests::Stack, cid: &str, want: &str) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let r = s
+            .call("GET", "/accounts/mpdine/connections", Some("dan"), None)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        let v = r.json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == cid)
+            .cloned()
+            .unwrap_or(Value::Null);
+        if v["delivery"]["state"] == want {
+            return v["delivery"].clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "delivery never became {want}: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// mPDine's output on the bus `arn`; returns its id.
+async fn bus_output(s: &e2e_tests::Stack, arn: &str) -> String {
+    let o = s
+        .call(
+            "POST",
+            "/accounts/mpdine/outputs",
+            Some("dina"),
+            Some(json!({"name": "Bus", "platform": "google_ads",
+                        "destination": {"type": "amazon_eventbridge", "eventBusArn": arn}})),
+        )
+        .await;
+    assert_eq!(o.status, 201, "{}", o.json);
+    o.json["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_output_on_a_bus_receives_the_sync_and_the_changes_through_the_pipeline() {
+    use e2e_tests::delivery::{connect, identity_grant, members, start_with};
+    let s = e2e_tests::Stack::start().await;
+    let moto = Moto::start().await;
+    let sub = moto.subscribe("customer-audiences", pattern()).await;
+    let _driver = start_with(&s, Some(EventBridgeClient::new(&moto.config)), None).await;
+    identity_grant(&s, "email", true).await;
+    members(
+        &s,
+        json!([{"userId": "A", "identities": {"email": "a@example.com"}},
+               {"userId": "B", "identities": {"email": "b@example.com"}}]),
+        json!([]),
+    )
+    .await;
+    let output = bus_output(&s, &sub.bus_arn).await;
+    let cid = connect(&s, &output).await;
+
+    // The sync: one event per batch, the batch as its detail.
+    let got = moto.received(&sub, 1, Duration::from_secs(30)).await;
+    let sync = &got[0];
+    assert!(
+        got.iter()
+            .all(|e| e["detail"]["deliveryId"] == sync["detail"]["deliveryId"]),
+        "one batch: {got:?}"
+    );
+    assert_eq!(sync["source"], "audience-sharing");
+    assert_eq!(sync["detail-type"], "Audience Members Changed");
+    assert_eq!(sync["detail"]["kind"], "sync", "{sync}");
+    assert_eq!(sync["detail"]["connectionId"], cid);
+    assert_eq!(sync["detail"]["outputId"], output);
+    let mut users: Vec<&str> = sync["detail"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["userId"].as_str().unwrap())
+        .collect();
+    users.sort_unstable();
+    assert_eq!(users, ["A", "B"], "{sync}");
+    delivery_becomes(&s, &cid, "in_sync").await;
+
+    // A change: B removed, C added.
+    members(
+        &s,
+        json!([{"userId": "C", "identities": {"email": "c@example.com"}}]),
+        json!(["B"]),
+    )
+    .await;
+    // Each batch once (a batch put again keeps its deliveryId, as receivers dedupe),
+    // applied as API.md tells receivers (the highest `version` per member wins): the
+    // bus's output ends holding A and C. (A changes batch may also repeat A and B's
+    // first upserts when the stream is read after the connection exists: at least once.)
+    let mut seen = std::collections::BTreeSet::from([sync["detail"]["deliveryId"]
+        .as_str()
+        .unwrap()
+        .to_owned()]);
+    let mut held: std::collections::BTreeMap<String, (i64, bool)> = sync["detail"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["userId"].as_str().unwrap().to_owned(),
+                (m["version"].as_i64().unwrap(), true),
+            )
+        })
+        .collect();
+    let mut changes = std::collections::BTreeSet::new();
+    let holds = |held: &std::collections::BTreeMap<String, (i64, bool)>| {
+        held.iter()
+            .filter(|(_, (_, upsert))| *upsert)
+            .map(|(u, _)| u.clone())
+            .collect::<Vec<_>>()
+    };
+    let start = std::time::Instant::now();
+    while holds(&held) != ["A", "C"] || !changes.contains(&("B".to_owned(), "remove".to_owned())) {
+        assert!(
+            start.elapsed() < Duration::from_secs(40),
+            "the changes did not arrive: holds {:?}, changes {changes:?}",
+            holds(&held)
+        );
+        for e in moto.received(&sub, 1, Duration::from_secs(2)).await {
+            assert_eq!(e["detail-type"], "Audience Members Changed");
+            if !seen.insert(e["detail"]["deliveryId"].as_str().unwrap().to_owned()) {
+                continue;
+            }
+            assert_eq!(e["detail"]["kind"], "changes", "{e}");
+            for m in e["detail"]["members"].as_array().unwrap() {
+                let user = m["userId"].as_str().unwrap().to_owned();
+                let op = m["op"].as_str().unwrap().to_owned();
+                let version = m["version"].as_i64().unwrap();
+                changes.insert((user.clone(), op.clone()));
+                if held.get(&user).is_none_or(|(v, _)| *v <= version) {
+                    held.insert(user, (version, op == "upsert"));
+                }
+            }
+        }
+    }
+    assert!(
+        changes.contains(&("C".to_owned(), "upsert".to_owned())),
+        "{changes:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_output_on_a_bus_that_does_not_exist_is_failing_with_the_reason() {
+    use e2e_tests::delivery::{connect, identity_grant, members, start_with};
+    let s = e2e_tests::Stack::start().await;
+    let moto = Moto::start().await;
+    let _driver = start_with(&s, Some(EventBridgeClient::new(&moto.config)), None).await;
+    identity_grant(&s, "email", true).await;
+    members(
+        &s,
+        json!([{"userId": "A", "identities": {"email": "a@example.com"}}]),
+        json!([]),
+    )
+    .await;
+    let output = bus_output(&s, &xtask::events::bus_arn("no-such-bus")).await;
+    let cid = connect(&s, &output).await;
+    let delivery = delivery_becomes(&s, &cid, "failing").await;
+    let why = delivery["lastError"].as_str().unwrap_or_default();
+    assert!(why.contains("ResourceNotFoundException"), "{delivery}");
+    assert!(why.contains("no-such-bus"), "{delivery}");
+}

@@ -51,6 +51,7 @@ fn template() -> BTreeMap<String, Function> {
         }
         for policy in res["Properties"]["Policies"].as_sequence().unwrap() {
             for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                let statement = when_true(statement);
                 let actions: Vec<&str> = statement["Action"]
                     .as_sequence()
                     .unwrap()
@@ -73,6 +74,15 @@ fn template() -> BTreeMap<String, Function> {
         out.insert(name.as_str().unwrap().to_owned(), f);
     }
     out
+}
+
+/// A statement as written, or the one an `!If [condition, statement, AWS::NoValue]`
+/// adds when its condition holds.
+fn when_true(statement: &serde_yaml_ng::Value) -> &serde_yaml_ng::Value {
+    match statement {
+        serde_yaml_ng::Value::Tagged(t) if t.tag == "If" => &t.value[1],
+        other => other,
+    }
 }
 
 /// Whether a concrete path (its query dropped) is one of a template path's.
@@ -335,7 +345,9 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     let cid = e2e_tests::delivery::connect(&s, &output).await;
     let sender = delivery::worker::Sender::new(
         s.core.clone(),
-        delivery::WebhookClient::new(sharing_core::outputs::Reach::PublicAndLocalHttp).unwrap(),
+        delivery::WebhookClient::new(sharing_core::outputs::Reach::PublicAndLocalHttp)
+            .unwrap()
+            .into(),
     );
     let record =
         |event: &str, seq: &str, new: Option<Value>, old: Option<Value>| delivery::stream::Record {
@@ -476,4 +488,300 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         "calls of no template function: {needed:?}"
     );
     assert!(wrong.is_empty(), "template.yaml's policies: {wrong:#?}");
+}
+
+/// Records the bus of every entry the EventBridge client puts (`EventBusName`: a name
+/// on the deployment's account, or an ARN).
+#[derive(Debug, Default, Clone)]
+struct PutBuses(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl aws_sdk_eventbridge::config::Intercept for PutBuses {
+    fn name(&self) -> &'static str {
+        "PutBuses"
+    }
+
+    fn read_before_execution(
+        &self,
+        ctx: &aws_sdk_eventbridge::config::interceptors::BeforeSerializationInterceptorContextRef<
+            '_,
+        >,
+        _: &mut aws_sdk_eventbridge::config::ConfigBag,
+    ) -> Result<(), aws_sdk_eventbridge::error::BoxError> {
+        use aws_sdk_eventbridge::operation::put_events::PutEventsInput;
+        let input = ctx.input().downcast_ref::<PutEventsInput>().unwrap();
+        let mut buses = self.0.lock().unwrap();
+        for e in input.entries() {
+            buses.push(format!("events:PutEvents {}", e.event_bus_name().unwrap()));
+        }
+        Ok(())
+    }
+}
+
+const PARTITION: &str = "aws";
+const REGION: &str = "us-east-1";
+const ACCOUNT: &str = "123456789012";
+
+/// The template's value `v` with these parameters: the few intrinsics its IAM uses
+/// (`!Ref`, `!Sub`, `!Join`, `!Split`, the pseudo parameters); a list for `!Split` and
+/// a list parameter.
+fn resolve(v: &serde_yaml_ng::Value, params: &BTreeMap<&str, Value>) -> Value {
+    use serde_yaml_ng::Value as Y;
+    let text = |v: Value| v.as_str().unwrap().to_owned();
+    let sub = |template: &str, vars: &BTreeMap<String, Value>| {
+        let mut out = template.to_owned();
+        let mut all: Vec<(String, Value)> = vec![
+            ("AWS::Partition".into(), json!(PARTITION)),
+            ("AWS::Region".into(), json!(REGION)),
+            ("AWS::AccountId".into(), json!(ACCOUNT)),
+        ];
+        all.extend(params.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        all.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for (k, v) in all {
+            if let Some(v) = v.as_str() {
+                out = out.replace(&format!("${{{k}}}"), v);
+            }
+        }
+        assert!(!out.contains("${"), "unresolved in {out}");
+        json!(out)
+    };
+    match v {
+        Y::String(s) => json!(s),
+        Y::Sequence(l) => Value::Array(l.iter().map(|v| resolve(v, params)).collect()),
+        Y::Tagged(t) => match t.tag.to_string().trim_start_matches('!') {
+            "Ref" => params[t.value.as_str().unwrap()].clone(),
+            "Sub" => match &t.value {
+                Y::String(s) => sub(s, &BTreeMap::new()),
+                Y::Sequence(l) => {
+                    let vars = l[1]
+                        .as_mapping()
+                        .unwrap()
+                        .iter()
+                        .map(|(k, v)| (k.as_str().unwrap().to_owned(), resolve(v, params)))
+                        .collect();
+                    sub(l[0].as_str().unwrap(), &vars)
+                }
+                other => panic!("!Sub {other:?}"),
+            },
+            "Join" => {
+                let l = t.value.as_sequence().unwrap();
+                let delimiter = l[0].as_str().unwrap().to_owned();
+                let items: Vec<String> = resolve(&l[1], params)
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_owned())
+                    .collect();
+                json!(items.join(&delimiter))
+            }
+            "Split" => {
+                let l = t.value.as_sequence().unwrap();
+                let delimiter = text(resolve(&l[0], params));
+                let whole = text(resolve(&l[1], params));
+                json!(whole.split(delimiter.as_str()).collect::<Vec<_>>())
+            }
+            other => panic!("intrinsic {other} is not resolved here"),
+        },
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Whether IAM resource `pattern` (`*` any run of characters) covers `arn`.
+fn covers(pattern: &str, arn: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == arn,
+        Some((head, rest)) => {
+            arn.starts_with(head)
+                && (0..=arn.len() - head.len()).any(|i| covers(rest, &arn[head.len() + i..]))
+        }
+    }
+}
+
+/// The delivery function's non-DynamoDB, non-SQS grants with `params`: each statement's
+/// Sid, actions and resources.
+fn event_grants(
+    params: &BTreeMap<&str, Value>,
+    accounts_listed: bool,
+) -> Vec<(String, Vec<String>, Vec<String>)> {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml"),
+    )
+    .unwrap();
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let mut out = Vec::new();
+    for policy in doc["Resources"]["DeliveryFunction"]["Properties"]["Policies"]
+        .as_sequence()
+        .unwrap()
+    {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            let statement = match statement {
+                serde_yaml_ng::Value::Tagged(t) if t.tag == "If" => {
+                    assert_eq!(t.value[0], "HasEventBusAccounts", "{t:?}");
+                    if !accounts_listed {
+                        continue;
+                    }
+                    &t.value[1]
+                }
+                other => other,
+            };
+            let actions: Vec<String> = statement["Action"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .filter(|a| a.starts_with("events:"))
+                .collect();
+            if actions.is_empty() {
+                continue;
+            }
+            assert_eq!(statement["Effect"], "Allow");
+            let resources = match resolve(&statement["Resource"], params) {
+                Value::Array(l) => l.iter().map(|r| r.as_str().unwrap().to_owned()).collect(),
+                Value::String(r) => vec![r],
+                other => panic!("{other}"),
+            };
+            out.push((
+                statement["Sid"].as_str().unwrap().to_owned(),
+                actions,
+                resources,
+            ));
+        }
+    }
+    out
+}
+
+/// The delivery function's `events:PutEvents` is exactly what its puts use: the change
+/// bus (by name, in the stack's account and Region) and the buses of the allowed
+/// customer accounts, every one of them by ARN; never `*`, and another account's bus is
+/// not covered. The puts are recorded on the SDK client (interceptor), against moto.
+#[tokio::test]
+async fn the_delivery_function_may_put_events_on_exactly_the_buses_it_puts_on() {
+    use delivery::{Destination, EventBridgeClient};
+    let moto = e2e_tests::moto::Moto::start().await;
+    let recorded = PutBuses::default();
+    let config = aws_sdk_eventbridge::config::Builder::from(&moto.config)
+        .interceptor(recorded.clone())
+        .build();
+    let client = EventBridgeClient::from_client(aws_sdk_eventbridge::Client::from_conf(config));
+    let bus = "audience-sharing-changes";
+    xtask::events::ensure_bus(&moto.events, bus).await.unwrap();
+
+    // A change event, as the stream handler puts it.
+    let event: sharing_core::changes::ChangeEvent = serde_json::from_value(json!({
+        "id": "chg_iam", "at": "2026-12-06T00:00:00Z", "audienceId": "ibiza-dreamers",
+        "audienceName": "Ibiza Dreamers", "ownerAccountId": "mptravel", "accountId": "mpdine",
+        "type": "access_request_created", "requestId": "req_1"
+    }))
+    .unwrap();
+    assert_eq!(
+        delivery::change_bus::publish(&client, bus, &[event]).await,
+        delivery::Outcome::Delivered
+    );
+    // A batch to an output on a customer's bus (another account: moto refuses it, the
+    // call is made all the same).
+    let customer = "arn:aws:events:eu-west-1:111122223333:event-bus/customer-audiences";
+    let batch: sharing_core::delivery::Batch = serde_json::from_value(json!({
+        "deliveryId": "d1", "kind": "sync", "connectionId": "conn_1", "audienceId": "a",
+        "ownerAccountId": "mptravel", "accountId": "mpdine", "outputId": "out_1",
+        "platform": "meta", "sentAt": "2026-12-06T00:00:00Z", "members": []
+    }))
+    .unwrap();
+    let body = serde_json::to_vec(&batch).unwrap();
+    let _ = client.to(customer).send(&batch, &body, 0).await;
+
+    let params: BTreeMap<&str, Value> = BTreeMap::from([
+        ("ChangeEventBusName", json!(bus)),
+        (
+            "EventBusAccountIds",
+            json!(["111122223333", "444455556666"]),
+        ),
+    ]);
+    let grants = event_grants(&params, true);
+    let used: Vec<(String, String)> = recorded
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let (action, bus) = c.split_once(' ').unwrap();
+            // A name is a bus of the stack's own account and Region.
+            let arn = if bus.starts_with("arn:") {
+                bus.to_owned()
+            } else {
+                format!("arn:{PARTITION}:events:{REGION}:{ACCOUNT}:event-bus/{bus}")
+            };
+            (action.to_owned(), arn)
+        })
+        .collect();
+    assert_eq!(used.len(), 2, "{used:?}");
+    let mut wrong = Vec::new();
+    for (action, arn) in &used {
+        if !grants
+            .iter()
+            .any(|(_, a, r)| a.contains(action) && r.iter().any(|p| covers(p, arn)))
+        {
+            wrong.push(format!("DeliveryFunction lacks {action} on {arn}"));
+        }
+    }
+    for (sid, actions, resources) in &grants {
+        assert!(
+            resources.iter().all(|r| r
+                .split(':')
+                .nth(4)
+                .is_some_and(|a| a.len() == 12 && a != "*")),
+            "{sid}: an events grant beyond named accounts: {resources:?}"
+        );
+        for a in actions {
+            if !used
+                .iter()
+                .any(|(u, arn)| u == a && resources.iter().any(|p| covers(p, arn)))
+            {
+                wrong.push(format!(
+                    "{sid} grants {a} on {resources:?} and no put uses it"
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    let all: Vec<&String> = grants.iter().flat_map(|(_, _, r)| r).collect();
+    assert!(
+        all.iter()
+            .any(|p| covers(p, "arn:aws:events:us-west-2:444455556666:event-bus/x")),
+        "every listed account's buses, in any Region: {all:?}"
+    );
+    for elsewhere in [
+        "arn:aws:events:eu-west-1:999999999999:event-bus/customer-audiences",
+        "arn:aws:events:us-east-1:123456789012:event-bus/another-bus",
+    ] {
+        assert!(
+            !all.iter().any(|p| covers(p, elsewhere)),
+            "{elsewhere} is not granted: {all:?}"
+        );
+    }
+    // Without allowed accounts: the change bus only.
+    let only = event_grants(
+        &BTreeMap::from([
+            ("ChangeEventBusName", json!("default")),
+            ("EventBusAccountIds", json!([""])),
+        ]),
+        false,
+    );
+    assert_eq!(
+        only.iter()
+            .flat_map(|(_, _, r)| r.clone())
+            .collect::<Vec<_>>(),
+        ["arn:aws:events:us-east-1:123456789012:event-bus/default"]
+    );
+}
+
+#[test]
+fn iam_resource_patterns() {
+    assert!(covers(
+        "arn:*:events:*:111122223333:event-bus/*",
+        "arn:aws:events:eu-west-1:111122223333:event-bus/x"
+    ));
+    assert!(!covers(
+        "arn:*:events:*:111122223333:event-bus/*",
+        "arn:aws:events:eu-west-1:111122223334:event-bus/x"
+    ));
+    assert!(covers("a", "a") && !covers("a", "ab") && covers("a*", "ab"));
 }

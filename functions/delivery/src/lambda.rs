@@ -1,8 +1,10 @@
 //! The Lambda entry: one function, three event sources (template.yaml's
-//! `DeliveryFunction`): the table's stream (read into jobs, enqueued), the jobs' SQS
+//! `DeliveryFunction`): the table's stream (read into jobs, enqueued; its change events
+//! put on the change bus, [`crate::change_bus`]), the jobs' SQS
 //! FIFO queue (each job done by the [`Sender`]) and the schedule (the connections whose
 //! grant window opened or closed, reconciled).
 
+use crate::change_bus::{ChangeBus, publish_records};
 use crate::queue::{Queue, SqsQueue};
 use crate::stream::{Record, jobs_of};
 use crate::worker::{Done, Job, Sender, backoff};
@@ -17,6 +19,8 @@ pub const DUE_PER_RUN: i32 = 500;
 pub struct Handler {
     pub sender: Sender,
     pub queue: SqsQueue,
+    /// Where change events go (`ChangeEventBusName`).
+    pub change_bus: ChangeBus,
 }
 
 fn stream_records(payload: &Value) -> Result<Vec<Record>, String> {
@@ -61,7 +65,24 @@ impl Handler {
                 let n = jobs.len();
                 self.queue.enqueue(jobs).await?;
                 tracing::info!(records = records.len(), jobs = n, "stream batch enqueued");
-                Ok(json!({"batchItemFailures": []}))
+                // The jobs of every record are enqueued (again, on a retry: the queue's
+                // deduplication ids are the records'); the events from the first one not
+                // put on the bus are the batch's failure, handed over again by Lambda
+                // (the event source's ReportBatchItemFailures, then its DLQ).
+                match publish_records(&self.change_bus, &records).await {
+                    Ok(put) => {
+                        if put > 0 {
+                            tracing::info!(events = put, "change events put on the bus");
+                        }
+                        Ok(json!({"batchItemFailures": []}))
+                    }
+                    Err(failed) => {
+                        tracing::warn!(sequence = %failed.sequence_number, reason = %failed.reason, "change events not put on the bus; retried from there");
+                        Ok(
+                            json!({"batchItemFailures": [{"itemIdentifier": failed.sequence_number}]}),
+                        )
+                    }
+                }
             }
             "aws:sqs" => Ok(self.handle_sqs(&payload).await),
             _ => self.scheduled().await,
@@ -144,6 +165,16 @@ impl Handler {
 
     /// The schedule's run: every connection whose grant came due is reconciled.
     async fn scheduled(&self) -> Result<Value, String> {
+        // Windows that opened or closed: their change events, once each (issue 22). A
+        // failure here leaves the markers due for the next run and does not hold up
+        // the delivery exits below.
+        let windows = match self.sender.core.write_due_window_events(DUE_PER_RUN).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "schedule: window events failed; next run retries");
+                0
+            }
+        };
         let now = self.sender.core.now_epoch();
         let due = self
             .sender
@@ -157,7 +188,11 @@ impl Handler {
             .map(|cid| Job::reconcile(cid, format!("wake{}", now / 60)))
             .collect();
         self.queue.enqueue(jobs).await?;
-        tracing::info!(due = n, "schedule: connections whose grant came due");
-        Ok(json!({"due": n}))
+        tracing::info!(
+            due = n,
+            windows,
+            "schedule: connections whose grant came due"
+        );
+        Ok(json!({"due": n, "windowEvents": windows}))
     }
 }

@@ -4,8 +4,9 @@
 //! identity filter, exits, the phase a connection is in); this crate reads the table's
 //! stream into jobs ([`stream`]), queues them ([`queue`]: SQS FIFO in AWS, in-process
 //! locally), does them ([`worker`]: reconcile, sync, changes, exits) and sends. Each
-//! kind of destination is one module behind [`Destination`]: the webhook here,
-//! EventBridge next.
+//! kind of destination is one module behind [`Destination`] ([`webhook`],
+//! [`eventbridge`]); the output's type picks one ([`Senders`]). The same stream's change
+//! events are put on the deployment's bus ([`change_bus`]).
 
 pub mod change_bus;
 pub mod destination;
@@ -19,6 +20,6 @@ pub mod sync;
 pub mod webhook;
 pub mod worker;
 
-pub use destination::{Destination, Outcome};
+pub use destination::{Destination, Outcome, Senders};
 pub use eventbridge::{Bus, EventBridgeClient};
 pub use webhook::{Webhook, WebhookClient};

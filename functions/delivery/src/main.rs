@@ -5,10 +5,11 @@
 // the default limit, as the notifier's is.
 #![recursion_limit = "256"]
 
-use delivery::WebhookClient;
+use delivery::change_bus::ChangeBus;
 use delivery::lambda::Handler;
 use delivery::queue::SqsQueue;
 use delivery::worker::Sender;
+use delivery::{EventBridgeClient, Senders, WebhookClient};
 use lambda_runtime::{LambdaEvent, service_fn};
 use sharing_core::Core;
 use sharing_core::outputs::Reach;
@@ -19,6 +20,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     sharing_core::startup::init_tracing();
     let table_name = sharing_core::startup::required_env("TABLE_NAME")?;
     let queue_url = sharing_core::startup::required_env("DELIVERY_QUEUE_URL")?;
+    let bus = sharing_core::startup::required_env("CHANGE_EVENT_BUS_NAME")?;
     let shared = sharing_core::budget::aws_config().load().await;
     let core = Core::new(Table::new(
         sharing_core::budget::dynamodb_client(&shared),
@@ -30,9 +32,17 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     } else {
         Reach::Public
     };
-    let client = WebhookClient::new(reach)?;
+    let eventbridge = EventBridgeClient::new(&shared);
+    let senders = Senders {
+        webhook: WebhookClient::new(reach)?,
+        eventbridge: Some(eventbridge.clone()),
+    };
     let handler = Handler {
-        sender: Sender::new(core, client),
+        sender: Sender::new(core, senders),
+        change_bus: ChangeBus {
+            client: eventbridge,
+            bus,
+        },
         queue: SqsQueue {
             client: aws_sdk_sqs::Client::new(&shared),
             url: queue_url,

@@ -4,8 +4,8 @@
 //! that page's batches carry the same `deliveryId`s (they derive from the run and the
 //! page's cursor).
 
-use crate::destination::{Destination, Outcome};
-use crate::webhook::WebhookClient;
+use crate::destination::Outcome;
+use crate::destination::Senders;
 use sharing_core::Core;
 use sharing_core::delivery::batch::{self, Batch, BatchKind, delivery_id};
 use sharing_core::delivery::ledger::{DeliveryState, DeliveryStateItem};
@@ -13,7 +13,6 @@ use sharing_core::delivery::plan::{Grantee, Phase};
 use sharing_core::delivery::reconcile::granted_of;
 use sharing_core::delivery::service::{Composed, SyncPage};
 use sharing_core::ids::ConnectionId;
-use sharing_core::outputs::Destination as Configured;
 
 /// How a sync (or the part of it this invocation did) ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +36,7 @@ pub const PAGE_SIZE: i32 = 100;
 /// says the run stands.
 pub async fn sync(
     core: &Core,
-    client: &WebhookClient,
+    client: &Senders,
     cid: &ConnectionId,
     max_pages: usize,
 ) -> sharing_core::Result<SyncEnd> {
@@ -52,7 +51,7 @@ pub async fn sync(
 /// acted on), the grant's next change of itself kept for the schedule.
 pub async fn sync_as(
     core: &Core,
-    client: &WebhookClient,
+    client: &Senders,
     cid: &ConnectionId,
     grantee: &Grantee,
     wake_at: Option<i64>,
@@ -141,7 +140,7 @@ fn lease(core: &Core, grant_wake: Option<i64>) -> Option<i64> {
 /// Sends one page's batches, in order; the first that is not delivered ends it.
 async fn send_page(
     core: &Core,
-    client: &WebhookClient,
+    client: &Senders,
     page: &SyncPage,
     run: &str,
     cursor: &str,
@@ -170,7 +169,7 @@ struct Composition<'a> {
     run: &'a str,
 }
 
-async fn send_ops(core: &Core, client: &WebhookClient, page: Composition<'_>) -> Outcome {
+async fn send_ops(core: &Core, client: &Senders, page: Composition<'_>) -> Outcome {
     let c = page.connection;
     let envelope = Batch {
         delivery_id: String::new(),
@@ -190,20 +189,10 @@ async fn send_ops(core: &Core, client: &WebhookClient, page: Composition<'_>) ->
     };
     let envelope_bytes = serde_json::to_vec(&envelope).map_or(0, |v| v.len()) + 48;
     let now = core.now_epoch();
-    let Configured::Webhook { url } = &page.output.destination else {
-        return Outcome::Failing(format!(
-            "output '{}' is an {} destination, which this deployment does not send to yet",
-            page.output.id,
-            page.output.destination.kind()
-        ));
+    let destination = match client.to(page.output, now) {
+        Ok(d) => d,
+        Err(refused) => return refused,
     };
-    let secrets: Vec<String> = page
-        .output
-        .signing_secrets(now)
-        .into_iter()
-        .map(|s| s.reveal().to_owned())
-        .collect();
-    let webhook = client.to(url, secrets);
     for (i, members) in batch::cut(page.ops.to_vec(), envelope_bytes)
         .into_iter()
         .enumerate()
@@ -216,7 +205,7 @@ async fn send_ops(core: &Core, client: &WebhookClient, page: Composition<'_>) ->
         let Ok(body) = serde_json::to_vec(&batch) else {
             return Outcome::Failing("a batch could not be written as JSON".to_owned());
         };
-        match webhook.send(&batch, &body, now).await {
+        match destination.send(&batch, &body, now).await {
             Outcome::Delivered => {}
             other => return other,
         }
@@ -229,7 +218,7 @@ async fn send_ops(core: &Core, client: &WebhookClient, page: Composition<'_>) ->
 /// ends `stopped`.
 pub async fn exit(
     core: &Core,
-    client: &WebhookClient,
+    client: &Senders,
     cid: &ConnectionId,
     max_pages: usize,
 ) -> sharing_core::Result<SyncEnd> {
@@ -241,7 +230,7 @@ pub async fn exit(
 /// was (the envelope its exits carry), `wake_at` when its grant changes by itself next.
 pub async fn exit_of(
     core: &Core,
-    client: &WebhookClient,
+    client: &Senders,
     cid: &ConnectionId,
     departed: Option<&sharing_core::items::ConnectionItem>,
     wake_at: Option<i64>,
@@ -302,7 +291,7 @@ pub async fn exit_of(
 /// a retried set keeps its `deliveryId`s.
 pub async fn changes(
     core: &Core,
-    client: &WebhookClient,
+    client: &Senders,
     cid: &ConnectionId,
     user_ids: &[String],
     batch_key: &str,

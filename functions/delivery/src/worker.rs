@@ -3,8 +3,8 @@
 //! [`MAX_PAGES`] pages and then asks to be continued (a new job on the queue), so no
 //! invocation does unbounded work and a cut-off one resumes from the state.
 
+use crate::destination::Senders;
 use crate::sync::{self, SyncEnd};
-use crate::webhook::WebhookClient;
 use serde::{Deserialize, Serialize};
 use sharing_core::Core;
 use sharing_core::delivery::ledger::DeliveryState;
@@ -82,15 +82,16 @@ pub enum Done {
     Retry(String),
 }
 
-/// The sender: the domain and the destinations' clients.
+/// The sender: the domain and the destinations' clients (the output's type picks one,
+/// [`Senders::to`]).
 #[derive(Clone)]
 pub struct Sender {
     pub core: Core,
-    pub client: WebhookClient,
+    pub client: Senders,
 }
 
 impl Sender {
-    pub fn new(core: Core, client: WebhookClient) -> Self {
+    pub fn new(core: Core, client: Senders) -> Self {
         Sender { core, client }
     }
 

@@ -1,13 +1,11 @@
-//! The local driver: the same [`Notifier`] fed from DynamoDB Local's stream (the Streams
-//! API: DescribeTable → LatestStreamArn, DescribeStream, GetShardIterator, GetRecords
-//! every ~250 ms), plus a sweep of unsent emails every second so an SES outage only
+//! The local driver: the same [`Notifier`] fed from DynamoDB Local's stream (the poller
+//! delivery's local driver uses too, `sharing_local_stream`, every ~250 ms), plus a sweep of unsent emails every second so an SES outage only
 //! delays mail. `cargo xtask up` and the end-to-end tests spawn it as a tokio task.
 
-use crate::{Change, Mailer, Notifier, NotifierError, OutboxImage, SesMailer, Timing};
-use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
+use crate::{Change, Mailer, Notifier, NotifierError, SesMailer, Timing};
 use sharing_core::Core;
 use sharing_core::store::Table;
-use std::collections::HashMap;
+use sharing_local_stream::{Record, StreamPoller, Streams};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,11 +47,7 @@ impl Default for Options {
 pub async fn clients(
     dynamodb_endpoint: &str,
     ses_endpoint: &str,
-) -> (
-    aws_sdk_dynamodb::Client,
-    aws_sdk_dynamodbstreams::Client,
-    aws_sdk_sesv2::Client,
-) {
+) -> (aws_sdk_dynamodb::Client, Streams, aws_sdk_sesv2::Client) {
     let load = |endpoint: &str| {
         sharing_core::budget::aws_config()
             .region(aws_config::Region::new("us-east-1"))
@@ -67,7 +61,7 @@ pub async fn clients(
     let ses = load(ses_endpoint).await;
     (
         sharing_core::budget::dynamodb_client_within(&ddb, sharing_core::budget::Budget::LOCAL),
-        aws_sdk_dynamodbstreams::Client::new(&ddb),
+        Streams::new(&ddb, dynamodb_endpoint),
         crate::ses_client(&ses),
     )
 }
@@ -75,7 +69,7 @@ pub async fn clients(
 /// Runs the driver until the task is dropped or aborted, with default options.
 pub async fn run(
     dynamodb: aws_sdk_dynamodb::Client,
-    streams: aws_sdk_dynamodbstreams::Client,
+    streams: Streams,
     ses: aws_sdk_sesv2::Client,
     table_name: String,
     sender_address: String,
@@ -95,7 +89,7 @@ pub async fn run(
 /// starts again a second later.
 pub fn spawn(
     dynamodb: aws_sdk_dynamodb::Client,
-    streams: aws_sdk_dynamodbstreams::Client,
+    streams: Streams,
     ses: aws_sdk_sesv2::Client,
     table_name: String,
     sender_address: String,
@@ -123,7 +117,7 @@ pub fn spawn(
 /// Runs the driver with `options`.
 pub async fn run_with(
     dynamodb: aws_sdk_dynamodb::Client,
-    streams: aws_sdk_dynamodbstreams::Client,
+    streams: Streams,
     ses: aws_sdk_sesv2::Client,
     table_name: String,
     sender_address: String,
@@ -141,29 +135,20 @@ pub async fn run_with(
         options.console_url.clone(),
         options.timing.clone(),
     );
-    let arn = dynamodb
-        .describe_table()
-        .table_name(&table_name)
-        .send()
-        .await
-        .map_err(|e| stream_error(aws_sdk_dynamodb::error::DisplayErrorContext(e)))?
-        .table
-        .and_then(|t| t.latest_stream_arn)
-        .ok_or_else(|| {
-            NotifierError::Stream(format!("table {table_name} has no stream enabled"))
-        })?;
-    let mut poller = StreamPoller::new(streams, arn);
     // Shards that exist now are read from their end (what is already there is the
     // sweep's); shards that appear later are read from their start.
-    poller.refresh(ShardIteratorType::Latest).await?;
-    let mut last_refresh = Instant::now();
+    let mut poller = StreamPoller::open(
+        &dynamodb,
+        &table_name,
+        streams,
+        options.shard_refresh_interval,
+    )
+    .await
+    .map_err(stream_error)?;
     let mut last_sweep: Option<Instant> = None;
     loop {
-        if last_refresh.elapsed() >= options.shard_refresh_interval {
-            poller.refresh(ShardIteratorType::TrimHorizon).await?;
-            last_refresh = Instant::now();
-        }
-        for change in poller.poll().await {
+        let records = poller.poll().await.map_err(stream_error)?;
+        for change in records.into_iter().map(change_from_stream) {
             match notifier.handle_change(&change).await {
                 Ok(outcome) => tracing::debug!(?outcome, "stream record"),
                 // The email stays unsent; the sweep comes back to it.
@@ -184,188 +169,13 @@ fn stream_error(e: impl std::fmt::Display) -> NotifierError {
     NotifierError::Stream(e.to_string())
 }
 
-#[derive(Debug, Default)]
-struct ShardState {
-    iterator: Option<String>,
-    last_sequence: Option<String>,
-    /// The shard is closed and read to its end.
-    done: bool,
-}
-
-struct StreamPoller {
-    client: aws_sdk_dynamodbstreams::Client,
-    arn: String,
-    shards: HashMap<String, ShardState>,
-}
-
-impl StreamPoller {
-    fn new(client: aws_sdk_dynamodbstreams::Client, arn: String) -> Self {
-        StreamPoller {
-            client,
-            arn,
-            shards: HashMap::new(),
-        }
-    }
-
-    /// Lists the shards and opens an iterator on each new one (`new_from`).
-    async fn refresh(&mut self, new_from: ShardIteratorType) -> Result<(), NotifierError> {
-        let mut start: Option<String> = None;
-        loop {
-            let out = self
-                .client
-                .describe_stream()
-                .stream_arn(&self.arn)
-                .set_exclusive_start_shard_id(start.clone())
-                .send()
-                .await
-                .map_err(|e| {
-                    stream_error(aws_sdk_dynamodbstreams::error::DisplayErrorContext(e))
-                })?;
-            let Some(desc) = out.stream_description else {
-                return Ok(());
-            };
-            for shard in desc.shards.unwrap_or_default() {
-                let Some(id) = shard.shard_id else { continue };
-                if self.shards.contains_key(&id) {
-                    continue;
-                }
-                let iterator = self.iterator(&id, new_from.clone(), None).await?;
-                self.shards.insert(
-                    id,
-                    ShardState {
-                        iterator,
-                        ..Default::default()
-                    },
-                );
-            }
-            match desc.last_evaluated_shard_id {
-                Some(last) if !last.is_empty() => start = Some(last),
-                _ => return Ok(()),
-            }
-        }
-    }
-
-    async fn iterator(
-        &self,
-        shard: &str,
-        kind: ShardIteratorType,
-        after: Option<String>,
-    ) -> Result<Option<String>, NotifierError> {
-        let out = self
-            .client
-            .get_shard_iterator()
-            .stream_arn(&self.arn)
-            .shard_id(shard)
-            .shard_iterator_type(kind)
-            .set_sequence_number(after)
-            .send()
-            .await
-            .map_err(|e| stream_error(aws_sdk_dynamodbstreams::error::DisplayErrorContext(e)))?;
-        Ok(out.shard_iterator)
-    }
-
-    /// One GetRecords round over the open shards.
-    async fn poll(&mut self) -> Vec<Change> {
-        let mut changes = Vec::new();
-        let ids: Vec<String> = self
-            .shards
-            .iter()
-            .filter(|(_, s)| !s.done)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in ids {
-            let Some(state) = self.shards.get(&id) else {
-                continue;
-            };
-            let iterator = match &state.iterator {
-                Some(it) => it.clone(),
-                None => {
-                    // Lost (expired or failed): pick up after the last record seen.
-                    let (kind, after) = match &state.last_sequence {
-                        Some(seq) => (ShardIteratorType::AfterSequenceNumber, Some(seq.clone())),
-                        None => (ShardIteratorType::TrimHorizon, None),
-                    };
-                    match self.iterator(&id, kind, after).await {
-                        Ok(Some(it)) => it,
-                        Ok(None) => {
-                            if let Some(s) = self.shards.get_mut(&id) {
-                                s.done = true;
-                            }
-                            continue;
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, shard = %id, "cannot reopen shard");
-                            continue;
-                        }
-                    }
-                }
-            };
-            let res = self
-                .client
-                .get_records()
-                .shard_iterator(iterator)
-                .limit(100)
-                .send()
-                .await;
-            let Some(state) = self.shards.get_mut(&id) else {
-                continue;
-            };
-            match res {
-                Ok(out) => {
-                    for record in out.records.unwrap_or_default() {
-                        if let Some(seq) = record
-                            .dynamodb
-                            .as_ref()
-                            .and_then(|d| d.sequence_number.clone())
-                        {
-                            state.last_sequence = Some(seq);
-                        }
-                        changes.push(change_from_stream(record));
-                    }
-                    state.iterator = out.next_shard_iterator;
-                    if state.iterator.is_none() {
-                        state.done = true;
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(
-                        error = %aws_sdk_dynamodbstreams::error::DisplayErrorContext(e),
-                        shard = %id,
-                        "GetRecords failed; reopening the shard"
-                    );
-                    state.iterator = None;
-                }
-            }
-        }
-        changes
-    }
-}
-
-fn stream_image(
-    item: Option<HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>,
-) -> Option<OutboxImage> {
-    let item = item.filter(|i| !i.is_empty())?;
-    serde_dynamo::from_item(item).ok()
-}
-
-/// A Streams API record as the notifier's [`Change`].
+/// A record of the shared poller as the notifier's [`Change`].
 pub fn change_from_stream(record: Record) -> Change {
-    let event_name = record
-        .event_name
-        .map(|n| n.as_str().to_owned())
-        .unwrap_or_default();
-    let (sequence_number, new_image, old_image) = match record.dynamodb {
-        Some(d) => (
-            d.sequence_number,
-            stream_image(d.new_image),
-            stream_image(d.old_image),
-        ),
-        None => (None, None, None),
-    };
+    let image = |v: Option<serde_json::Value>| v.and_then(|v| serde_json::from_value(v).ok());
     Change {
-        event_name,
-        sequence_number,
-        new_image,
-        old_image,
+        event_name: record.event_name,
+        sequence_number: Some(record.sequence_number).filter(|s| !s.is_empty()),
+        new_image: image(record.new_image),
+        old_image: image(record.old_image),
     }
 }

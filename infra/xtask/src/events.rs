@@ -141,7 +141,7 @@ impl LocalEvents {
                 e.endpoint(),
                 e.bus_arn
             ),
-            None => "  EventBridge     off: change events and amazon_eventbridge outputs are not sent (`cargo xtask up --events` starts moto on :5000)".to_owned(),
+            None => "  EventBridge     off: change events are not published and amazon_eventbridge outputs are not sent (`cargo xtask up --events` starts moto on :5000)".to_owned(),
         }
     }
 }

@@ -361,12 +361,28 @@ async fn up(events: bool) -> anyhow::Result<()> {
     let receiver_task = xtask::receiver::spawn(receiver_listener, core.clone());
     let (_, delivery_streams, _) =
         notifier::local::clients(&dynamodb.endpoint(), &ses.endpoint()).await;
+    // With --events, outputs on a bus and the change events go to moto; without, the
+    // banner says they are not sent.
+    let eventbridge = match &events {
+        Some(e) => Some(delivery::EventBridgeClient::new(
+            &xtask::events::local_config(&e.endpoint()).await,
+        )),
+        None => None,
+    };
     let delivery = delivery::local::spawn(
         core.clone(),
         delivery_streams,
-        delivery::WebhookClient::new(sharing_core::outputs::Reach::PublicAndLocalHttp)?,
+        delivery::Senders {
+            webhook: delivery::WebhookClient::new(
+                sharing_core::outputs::Reach::PublicAndLocalHttp,
+            )?,
+            eventbridge: eventbridge.clone(),
+        },
         delivery::local::Options {
-            endpoint: dynamodb.endpoint(),
+            change_bus: eventbridge.map(|client| delivery::change_bus::ChangeBus {
+                client,
+                bus: bus.clone(),
+            }),
             ..Default::default()
         },
     );

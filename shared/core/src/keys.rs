@@ -154,6 +154,29 @@ pub fn delivery_wake(at: i64, c: &ConnectionId) -> Key {
     }
 }
 
+/// A grant's wake marker (change events, issue 22): beside its grant, in the audience's
+/// partition, while the grant's window still opens or closes.
+pub fn grant_wake_item(id: &AudienceId, receiver: &AccountId) -> Key {
+    Key {
+        pk: audience_pk(id),
+        sk: format!("WAKE#GRANT#{receiver}"),
+    }
+}
+
+/// GSI2 partition of the grants whose effective level changes by itself (a window
+/// opening or closing), with or without a connection: the schedule's list of window
+/// events to write, in the order they come due.
+pub const GRANT_WAKE: &str = "GRANT_WAKE";
+
+/// A grant's place in [`GRANT_WAKE`]: when it comes due (epoch seconds, zero-padded so
+/// the sort key's order is time's), then the audience and the receiver.
+pub fn grant_wake(at: i64, id: &AudienceId, receiver: &AccountId) -> Key {
+    Key {
+        pk: GRANT_WAKE.to_owned(),
+        sk: format!("{:012}#{id}#{receiver}", at.max(0)),
+    }
+}
+
 /// GSI1 partition of an account's connections to one audience.
 pub fn audience_connections(account: &AccountId, id: &AudienceId) -> String {
     format!("{}#AUDIENCE#{id}", account_pk(account))

@@ -18,6 +18,7 @@
 //! its own bounded [`Retry`].
 
 use crate::Core;
+use crate::changes::{AccessShift, ChangeEvent};
 use crate::clock::{IdGenerator, rfc3339};
 use crate::error::{Error, Result};
 use crate::write::{Retry, Tx, TxError};
@@ -105,6 +106,20 @@ pub trait Planner {
 
     /// The answer once every attempt lost its race.
     fn gave_up(&self) -> Error;
+
+    /// The change events the last [`Planner::plan`] that answered `Commit` causes, and the
+    /// step whose failure means "the state moved, read again": the executor reads the
+    /// concerned accounts' change sequences and writes the events into the same
+    /// transaction (guarded on those sequences, as that step). None by default.
+    fn take_events(&mut self) -> Option<(Self::Step, Vec<ChangeEvent>)> {
+        None
+    }
+
+    /// The access the last committing plan shifts, whose connections may be suspended
+    /// or resumed by it: their events join [`Planner::take_events`]'.
+    fn take_shift(&mut self) -> Option<AccessShift> {
+        None
+    }
 }
 
 impl Core {
@@ -134,11 +149,18 @@ impl Core {
                 Some(s) => s,
                 None => reread().await?,
             };
-            let (tx, answer) = match planner.plan(&state, self.stamp())? {
+            let stamp = self.stamp();
+            let (mut tx, answer) = match planner.plan(&state, stamp)? {
                 Plan::Answer(a) => return Ok(a),
                 Plan::Commit(tx, a) => (tx, a),
                 Plan::ReadAgain => continue,
             };
+            let shift = planner.take_shift();
+            if let Some((step, events)) = planner.take_events() {
+                // The outbox of change events: written with the change or not at all.
+                self.add_outbox(&mut tx, step, stamp, events, shift.as_ref())
+                    .await?;
+            }
             match self.commit(tx).await {
                 Ok(()) => return Ok(answer),
                 Err(TxError::Guard(step)) => match planner.on_guard(step) {

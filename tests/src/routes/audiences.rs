@@ -1,6 +1,6 @@
 //! Audiences, their sharing and the account's sharing defaults.
 
-use super::{Kind::*, OK, RouteFigure, step};
+use super::{Kind::*, OK, RouteFigure, beyond, step};
 use crate::Stack;
 use serde_json::json;
 
@@ -91,6 +91,12 @@ pub(super) async fn walk(s: &Stack, o: &mut Vec<RouteFigure>, ibiza: &str) {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "change events (issue 22): the accounts' change sequences are read once the plan \
+         knows its events, and the transaction advances them under a condition",
+    );
     step(
         s,
         o,
@@ -142,4 +148,10 @@ pub(super) async fn walk(s: &Stack, o: &mut Vec<RouteFigure>, ibiza: &str) {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "change events (issue 22): an audience's change sequences are read once its \
+         change is planned, before its transaction",
+    );
 }

@@ -56,6 +56,12 @@ pub(super) async fn walk(s: &Stack, o: &mut Vec<RouteFigure>) {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "change events (issue 22): the accounts' change sequences are read once the plan \
+         knows its events, and the transaction advances them under a condition",
+    );
     // Asked again once denied, then approved.
     let rid = ask(
         s,
@@ -78,6 +84,12 @@ pub(super) async fn walk(s: &Stack, o: &mut Vec<RouteFigure>) {
         OK,
     )
     .await;
+    beyond(
+        o,
+        3,
+        "change events (issue 22): the accounts' change sequences are read once the plan \
+         knows its events, and the transaction advances them under a condition",
+    );
     step(
         s,
         o,
@@ -114,10 +126,11 @@ async fn ask(s: &Stack, o: &mut Vec<RouteFigure>, route: &str, request: Value) -
     .await;
     beyond(
         o,
-        3,
+        4,
         "the request's email goes to the address the owner account holds for the \
          audience's creator (issue 20, finding 3): that membership is named only by the \
-         audience read beside the caller's, so its GetItem follows it",
+         audience read beside the caller's, so its GetItem follows it; then the change \
+         sequences of its access_request_created event (issue 22)",
     );
     r["id"].as_str().unwrap_or_default().to_owned()
 }

@@ -1,6 +1,7 @@
 //! Creating an access request, planned on the audience.
 
 use super::*;
+use crate::changes::{self, Change, ChangeEvent, Subject};
 
 /// At most this many admins of the owner account are emailed a request whose audience's
 /// creator cannot be.
@@ -51,12 +52,18 @@ pub(super) struct CreateRequest<'a> {
     pub(super) requester_name: String,
     /// The Reply-To of the owner's email.
     pub(super) requester_email: String,
+    /// The change events of the last plan that commits.
+    pub(super) events: Vec<ChangeEvent>,
 }
 
 impl Planner for CreateRequest<'_> {
     type State = AudienceToAsk;
     type Step = Create;
     type Answer = AccessRequestView;
+
+    /// Its change events take turns on the accounts' sequences with every other write
+    /// of those accounts: a burst needs more attempts than a sharing race alone.
+    const TRIES: u32 = crate::changes::service::SEQUENCE_TRIES;
 
     fn plan(
         &mut self,
@@ -182,10 +189,22 @@ impl Planner for CreateRequest<'_> {
             ..Default::default()
         }
         .add_between_at(at, &mut tx, &owner, &member.account_id)?;
+        self.events = vec![changes::event(
+            at,
+            Subject::of(audience, &member.account_id),
+            Change::AccessRequestCreated {
+                request_id: id.clone(),
+            },
+        )];
 
         let view = item.into_view();
         tx.answers(&view)?;
         Ok(Plan::Commit(tx, view))
+    }
+
+    fn take_events(&mut self) -> Option<(Create, Vec<ChangeEvent>)> {
+        // A sequence that moved is a lost race like a moved sharing: plan again.
+        Some((Create::Audience, std::mem::take(&mut self.events)))
     }
 
     fn on_guard(&self, step: Create) -> Conflict {

@@ -1,6 +1,7 @@
 //! Deciding an access request (approve or deny), planned on the request and its audience.
 
 use super::*;
+use crate::changes::{self, Change, ChangeEvent, Subject};
 
 /// What an approval or a denial does.
 pub(super) enum Decision {
@@ -45,12 +46,18 @@ pub(super) struct DecideRequest<'a> {
     pub(super) body: Option<Input<Decision>>,
     /// The body once told (a replan after a lost race reuses it).
     pub(super) decision: Option<Decision>,
+    /// The change events of the last plan that commits.
+    pub(super) events: changes::Pending,
 }
 
 impl Planner for DecideRequest<'_> {
     type State = ToDecide;
     type Step = Decide;
     type Answer = AccessRequestView;
+
+    /// Its change events take turns on the accounts' sequences with every other write
+    /// of those accounts: a burst needs more attempts than a sharing race alone.
+    const TRIES: u32 = crate::changes::service::SEQUENCE_TRIES;
 
     fn plan(&mut self, state: &ToDecide, at: Stamp<'_>) -> Result<Plan<Decide, AccessRequestView>> {
         let (member, id) = (self.member, self.id);
@@ -122,6 +129,9 @@ impl Planner for DecideRequest<'_> {
             email: self.decided_by_email.clone(),
         });
         let mut tx = Tx::new();
+        // An approval's sharing change (the audience after it, its cause): its events
+        // are told after the decision's own, with ids taken last.
+        let mut approved_change = None;
         let (kind, activity_action, before, after) = match verdict {
             Verdict::Grant(entry) => {
                 let level = entry.level;
@@ -135,18 +145,15 @@ impl Planner for DecideRequest<'_> {
                         Cond::eq("sharingVersion", &audience.sharing_version)?,
                     );
                 } else {
-                    add_sharing_change(
-                        at,
-                        &mut tx,
-                        Decide::Audience,
-                        SharingChange {
-                            actor: member.user_id.as_str(),
-                            audience,
-                            changes: &changes,
-                            request_id: Some(id),
-                            source: GrantSource::AccessRequest,
-                        },
-                    )?;
+                    let change = SharingChange {
+                        actor: member.user_id.as_str(),
+                        audience,
+                        changes: &changes,
+                        request_id: Some(id),
+                        source: GrantSource::AccessRequest,
+                    };
+                    let after = add_sharing_change(at, &mut tx, Decide::Audience, change)?;
+                    approved_change = Some((after, changes::cause_of(&change)));
                 }
                 decided.status = RequestStatus::Approved;
                 decided.granted_level = Some(level);
@@ -212,10 +219,46 @@ impl Planner for DecideRequest<'_> {
             ..Default::default()
         }
         .add_between_at(at, &mut tx, &owner, &requester)?;
+        let decided_change = match new_item.status {
+            RequestStatus::Approved => Change::AccessRequestApproved {
+                request_id: id.clone(),
+            },
+            _ => Change::AccessRequestDenied {
+                request_id: id.clone(),
+            },
+        };
+        self.events = changes::Pending {
+            events: vec![changes::event(
+                at,
+                Subject::of(audience, &requester),
+                decided_change,
+            )],
+            shift: None,
+        };
+        if let Some((after, cause)) = approved_change {
+            let receivers = std::slice::from_ref(&requester);
+            self.events.events.extend(changes::access_events(
+                at, audience, &after, receivers, &cause,
+            ));
+            self.events.shift = Some(changes::AccessShift {
+                before: audience.clone(),
+                after,
+                accounts: vec![requester.clone()],
+            });
+        }
 
         let view = new_item.into_view();
         tx.answers(&view)?;
         Ok(Plan::Commit(tx, view))
+    }
+
+    fn take_events(&mut self) -> Option<(Decide, Vec<ChangeEvent>)> {
+        // A sequence that moved is a lost race like a moved sharing: decide again.
+        Some((Decide::Audience, std::mem::take(&mut self.events.events)))
+    }
+
+    fn take_shift(&mut self) -> Option<changes::AccessShift> {
+        self.events.shift.take()
     }
 
     fn on_guard(&self, step: Decide) -> Conflict {

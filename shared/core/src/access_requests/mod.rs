@@ -440,6 +440,7 @@ mod tests {
                 audience_id: &audience_id,
                 requester_name: "Dan Diner".into(),
                 requester_email: "dan@mpdine.example".into(),
+                events: Default::default(),
             }
             .plan(&state, Stamp::new(clock.now(), &ids))
         }
@@ -619,6 +620,7 @@ mod tests {
                 audience_id: &aud,
                 requester_name: String::new(),
                 requester_email: String::new(),
+                events: Default::default(),
             };
             // A duplicate: another request of the account is pending.
             assert!(matches!(
@@ -653,6 +655,7 @@ mod tests {
                 decided_by_email: "ana@mptravel.example".into(),
                 body: Some(body),
                 decision: None,
+                events: Default::default(),
             }
             .plan(&state, Stamp::new(clock.now(), &ids))
         }
@@ -694,6 +697,8 @@ mod tests {
             let approved = vec![
                 "update AUDIENCE#aud1 AUDIENCE#aud1 ?Audience",
                 "put AUDIENCE#aud1 GRANT#mpdine",
+                // the approved grant's window: its wake marker for the schedule
+                "put AUDIENCE#aud1 WAKE#GRANT#mpdine",
                 "put ACCOUNT#mptravel ACTIVITY#ID01",
                 "put ACCOUNT#mpdine ACTIVITY#ID02",
                 "put ACCESS_REQUEST#01JREQ ACCESS_REQUEST#01JREQ ?Request",
@@ -902,6 +907,7 @@ mod tests {
                 decided_by_email: String::new(),
                 body: None,
                 decision: None,
+                events: Default::default(),
             };
             assert!(matches!(
                 planner.on_guard(Decide::Audience),

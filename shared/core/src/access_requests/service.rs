@@ -65,6 +65,7 @@ impl Core {
             audience_id: &audience_id,
             requester_name,
             requester_email,
+            events: Default::default(),
         };
         self.execute(&mut planner, first, || async {
             let found = self.table.get(&keys::audience(&audience_id)).await?;
@@ -283,6 +284,7 @@ impl Core {
             decided_by_email,
             body: Some(decision),
             decision: None,
+            events: Default::default(),
         };
         self.execute(&mut planner, first, || async {
             let (found, hinted) = self.request_and_hinted_audience(id, &hint).await?;

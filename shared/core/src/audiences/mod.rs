@@ -298,10 +298,6 @@ impl Planner for EditAudience<'_> {
     }
 }
 
-/// The one guard of creating an audience: its id is new.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct AudienceIsNew;
-
 /// The guarded steps of an audience edit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Guarded {

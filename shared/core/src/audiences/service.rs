@@ -149,20 +149,72 @@ impl Core {
             .map(|(r, e)| grant_item(&audience, r, e))
             .collect::<Vec<_>>();
         let (first, rest) = grants.split_at(grants.len().min(MAX_TX_OPS - 2));
-        let mut tx = Tx::new();
-        tx.put_if(AudienceIsNew, &audience, Cond::absent())?;
-        for g in first {
-            tx.put(g)?;
-        }
+        // The defaults' change events (cause default_applied, from private): in the
+        // audience's transaction when they fit with its grants (up to 24 receivers);
+        // an organization beyond that gets them right after, like its grants.
+        let stamp = self.stamp();
+        let events = crate::changes::access_events(
+            stamp,
+            &AudienceItem {
+                sharing: Default::default(),
+                ..audience.clone()
+            },
+            &audience,
+            audience.sharing.keys(),
+            &crate::changes::Cause {
+                kind: crate::changes::CauseKind::DefaultApplied,
+                actor_user_id: Some(member.user_id.clone()),
+                request_id: None,
+            },
+        );
+        let in_tx = 1 + first.len() + 3 * events.len() + 1 < MAX_TX_OPS;
         let answer = detail(&audience, AccessLevel::Owner);
-        tx.answers(&answer)?;
-        self.commit(tx).await.map_err(|e| match e {
-            TxError::Guard(AudienceIsNew) => {
-                Error::Conflict("an audience with this id already exists".to_owned())
+        // No other writer knows the new audience: a moved sequence is another
+        // audience's event; read it again and try again.
+        let mut retry = crate::write::Retry::new(crate::changes::service::SEQUENCE_TRIES);
+        loop {
+            if !retry.next().await {
+                return Err(Error::Conflict(
+                    "the audience's change events could not be numbered; try again".to_owned(),
+                ));
             }
-            TxError::Store(e) => e.into(),
-        })?;
+            let mut tx = Tx::new();
+            tx.put_if(Created::Audience, &audience, Cond::absent())?;
+            for g in first {
+                tx.put(g)?;
+            }
+            tx.answers(&answer)?;
+            if in_tx && !events.is_empty() {
+                let accounts: Vec<_> = events
+                    .iter()
+                    .flat_map(crate::changes::ChangeEvent::concerned)
+                    .collect();
+                let mut sequences = self.change_sequences(&accounts).await?;
+                crate::changes::add_events(
+                    &mut tx,
+                    Created::Sequences,
+                    &mut sequences,
+                    &events,
+                    stamp.epoch(),
+                )?;
+            }
+            match self.commit(tx).await {
+                Ok(()) => break,
+                Err(TxError::Guard(Created::Sequences)) => continue,
+                Err(TxError::Guard(Created::Audience)) => {
+                    return Err(Error::Conflict(
+                        "an audience with this id already exists".to_owned(),
+                    ));
+                }
+                Err(TxError::Store(e)) => return Err(e.into()),
+            }
+        }
         self.table.batch_put(rest).await?;
+        if !in_tx {
+            for chunk in events.chunks(24) {
+                self.write_change_events(chunk).await?;
+            }
+        }
         Ok(answer)
     }
 
@@ -285,4 +337,13 @@ impl Core {
         })
         .await
     }
+}
+
+/// The guarded steps of creating an audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Created {
+    /// Its id is new.
+    Audience,
+    /// The change sequences of its defaults' events did not move.
+    Sequences,
 }

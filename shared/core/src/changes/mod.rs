@@ -11,10 +11,15 @@
 //! commits later always sorts later (infra/TABLE.md, "Change events").
 
 pub mod service;
+pub mod windows;
 
+use crate::audiences::{access_of, platform_allowed};
+use crate::connections::{ConnectionStatus, SuspendedReason, connection_state};
 use crate::ids::{AccountId, AudienceId, ConnectionId, RequestId, UserId};
-use crate::items::entity;
+use crate::items::{AudienceItem, ConnectionItem, GrantSource, entity};
 use crate::keys::{self, Key};
+use crate::plan::Stamp;
+use crate::sharing::SharingChange;
 use serde::{Deserialize, Serialize};
 use sharing_policy::AccessLevel;
 use sharing_store::{Cond, Entity, Tx, Update};
@@ -161,6 +166,185 @@ pub fn effective_access_changed(
         allowed_platforms,
         cause,
     })
+}
+
+impl Subject {
+    /// `account`'s access on `audience` (as named now).
+    pub fn of(audience: &AudienceItem, account: &AccountId) -> Self {
+        Subject {
+            audience_id: audience.id.clone(),
+            audience_name: audience.name.clone(),
+            owner_account_id: audience.owner_account_id.clone(),
+            account_id: account.clone(),
+        }
+    }
+}
+
+/// The event of `change` about `subject`, at the time and with a fresh id of `at`.
+pub fn event(at: Stamp<'_>, subject: Subject, change: Change) -> ChangeEvent {
+    ChangeEvent {
+        id: format!("chg_{}", at.new_id()),
+        at: at.rfc3339(),
+        subject,
+        change,
+    }
+}
+
+/// The cause of a sharing change, from where its grants come: an owner's edit, the
+/// account's defaults, or an approved request.
+pub fn cause_of(change: &SharingChange<'_>) -> Cause {
+    let kind = match change.source {
+        GrantSource::Grant => CauseKind::SharingChange,
+        GrantSource::Default => CauseKind::DefaultApplied,
+        GrantSource::AccessRequest => CauseKind::AccessRequestApproved,
+    };
+    Cause {
+        kind,
+        actor_user_id: UserId::parse(change.actor).ok(),
+        request_id: change.request_id.cloned(),
+    }
+}
+
+/// The `effective_access_changed` events of the accounts in `accounts` between the
+/// audience `before` and `after` a write, both read at the moment of `at` (so a grant
+/// outside its window counts at its fallback level): none for an account whose level
+/// stays where it was. Pure.
+pub fn access_events<'a>(
+    at: Stamp<'_>,
+    before: &AudienceItem,
+    after: &AudienceItem,
+    accounts: impl IntoIterator<Item = &'a AccountId>,
+    cause: &Cause,
+) -> Vec<ChangeEvent> {
+    let now = at.epoch();
+    accounts
+        .into_iter()
+        .filter_map(|account| {
+            let to = access_of(after, account, now);
+            let platforms = (to > AccessLevel::Private)
+                .then(|| after.sharing.get(account))
+                .flatten()
+                .and_then(|e| e.allowed_platforms.clone());
+            effective_access_changed(
+                access_of(before, account, now),
+                to,
+                platforms,
+                cause.clone(),
+            )
+            .map(|c| event(at, Subject::of(after, account), c))
+        })
+        .collect()
+}
+
+/// The events of a sharing change planned with `add_sharing_change` (`after` is what it
+/// answered): one per receiver whose effective level changes, with the change's cause.
+pub fn sharing_change_events(
+    at: Stamp<'_>,
+    change: &SharingChange<'_>,
+    after: &AudienceItem,
+) -> Vec<ChangeEvent> {
+    access_events(
+        at,
+        change.audience,
+        after,
+        change.changes.iter().map(|c| &c.receiver),
+        &cause_of(change),
+    )
+}
+
+/// What a planner's last committing plan leaves for the executor's outbox: its events and
+/// the access it shifts (whose connection events need a read).
+#[derive(Debug, Default)]
+pub struct Pending {
+    pub events: Vec<ChangeEvent>,
+    pub shift: Option<AccessShift>,
+}
+
+/// An account's access on an audience before and after a write, at the same moment:
+/// what the connection events of that write derive from (its connections are read by
+/// the executor, beside the change sequences).
+#[derive(Debug, Clone)]
+pub struct AccessShift {
+    pub before: AudienceItem,
+    pub after: AudienceItem,
+    pub accounts: Vec<AccountId>,
+}
+
+fn reason_text(reason: Option<SuspendedReason>) -> Option<String> {
+    reason.map(|r| {
+        match r {
+            SuspendedReason::InsufficientAccess => "insufficient_access",
+            SuspendedReason::PlatformNotAllowed => "platform_not_allowed",
+        }
+        .to_owned()
+    })
+}
+
+/// The `connection_suspended` / `connection_resumed` events of `connections` (of one
+/// account to one audience) whose status the shift from `before` to `after` (each the
+/// account's effective level and whether the connection's platform is allowed) turns:
+/// a suspension names its reason, a resumption the reason it was suspended for. Pure.
+pub fn connection_events(
+    at: Stamp<'_>,
+    subject: &Subject,
+    connections: &[ConnectionItem],
+    before: impl Fn(&ConnectionItem) -> (AccessLevel, bool),
+    after: impl Fn(&ConnectionItem) -> (AccessLevel, bool),
+) -> Vec<ChangeEvent> {
+    connections
+        .iter()
+        .filter_map(|c| {
+            let (was, why_was) = connection_state(before(c).0, before(c).1);
+            let (is, why) = connection_state(after(c).0, after(c).1);
+            let change = match (was, is) {
+                (ConnectionStatus::Active, ConnectionStatus::Suspended) => {
+                    Change::ConnectionSuspended {
+                        connection_id: c.id.clone(),
+                        output_id: c.output_id.clone(),
+                        reason: reason_text(why),
+                    }
+                }
+                (ConnectionStatus::Suspended, ConnectionStatus::Active) => {
+                    Change::ConnectionResumed {
+                        connection_id: c.id.clone(),
+                        output_id: c.output_id.clone(),
+                        reason: reason_text(why_was),
+                    }
+                }
+                _ => return None,
+            };
+            Some(event(at, subject.clone(), change))
+        })
+        .collect()
+}
+
+/// The connection events of `shift` for `account`, whose connections to the audience
+/// are `connections`.
+pub fn shift_connection_events(
+    at: Stamp<'_>,
+    shift: &AccessShift,
+    account: &AccountId,
+    connections: &[ConnectionItem],
+) -> Vec<ChangeEvent> {
+    let now = at.epoch();
+    let (before, after) = (&shift.before, &shift.after);
+    connection_events(
+        at,
+        &Subject::of(after, account),
+        connections,
+        |c| {
+            (
+                access_of(before, account, now),
+                platform_allowed(before, account, &c.platform),
+            )
+        },
+        |c| {
+            (
+                access_of(after, account, now),
+                platform_allowed(after, account, &c.platform),
+            )
+        },
+    )
 }
 
 /// One event in one account's feed.

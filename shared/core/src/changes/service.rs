@@ -3,10 +3,12 @@
 //! this feed's partition: a cursor of another account's feed (or of another list) is a
 //! 400.
 
-use super::{ChangeEvent, ChangeEventItem, Sequence, add_events};
+use super::{AccessShift, ChangeEvent, ChangeEventItem, Sequence, add_events};
 use crate::error::Result;
 use crate::ids::AccountId;
+use crate::items::ConnectionItem;
 use crate::keys;
+use crate::plan::Stamp;
 use crate::store::{Page, PageRequest, Query};
 use crate::{AccountMember, Core, Input};
 use serde::Deserialize;
@@ -49,18 +51,74 @@ impl Core {
     /// Where the sequences of `accounts` stand (strong reads): what a workflow that
     /// writes events reads beside the state it decides on.
     pub async fn change_sequences(&self, accounts: &[&AccountId]) -> Result<Vec<Sequence>> {
-        let mut out: Vec<Sequence> = Vec::new();
+        let mut distinct: Vec<&AccountId> = Vec::new();
         for a in accounts {
-            if out.iter().any(|s| &s.account_id == *a) {
-                continue;
+            if !distinct.contains(a) {
+                distinct.push(a);
             }
+        }
+        // One round trip: the reads go out together.
+        let read = futures::future::try_join_all(distinct.iter().map(|a| async move {
             let item: Option<SequenceItem> = self.table.get(&keys::change_sequence(a)).await?;
-            out.push(Sequence {
+            Ok::<_, crate::Error>(Sequence {
                 account_id: (*a).clone(),
                 last: item.map_or(0, |i| i.last),
-            });
+            })
+        }))
+        .await?;
+        Ok(read)
+    }
+
+    /// The outbox of a write: adds `events` to `tx`, with the connection events of
+    /// `shift` (its accounts' connections to the audience are read in the same round
+    /// trip as the change sequences), each account's sequence guarded as `step` (a lost
+    /// race: read again and plan again). A transaction these would take past DynamoDB's
+    /// 100 operations is refused (400) rather than cut: no change commits without its
+    /// events.
+    pub async fn add_outbox<W: Copy>(
+        &self,
+        tx: &mut Tx<W>,
+        step: W,
+        at: Stamp<'_>,
+        mut events: Vec<ChangeEvent>,
+        shift: Option<&AccessShift>,
+    ) -> Result<()> {
+        let mut accounts: Vec<&AccountId> =
+            events.iter().flat_map(ChangeEvent::concerned).collect();
+        if let Some(s) = shift {
+            accounts.push(&s.after.owner_account_id);
+            accounts.extend(s.accounts.iter());
         }
-        Ok(out)
+        if accounts.is_empty() {
+            return Ok(());
+        }
+        let read_connections = futures::future::try_join_all(
+            shift
+                .iter()
+                .flat_map(|s| s.accounts.iter().map(move |b| (s, b)))
+                .map(|(s, b)| async move {
+                    let q = Query::index(keys::GSI1, keys::audience_connections(b, &s.after.id));
+                    let found: Vec<ConnectionItem> = self.table.query_all(&q).await?;
+                    Ok::<_, crate::Error>((s, b, found))
+                }),
+        );
+        let (mut sequences, connections) =
+            tokio::try_join!(self.change_sequences(&accounts), read_connections)?;
+        for (s, b, found) in &connections {
+            events.extend(super::shift_connection_events(at, s, b, found));
+        }
+        if events.is_empty() {
+            return Ok(());
+        }
+        add_events(tx, step, &mut sequences, &events, at.epoch())?;
+        if tx.len() >= sharing_store::write::MAX_TX_OPS {
+            return Err(crate::Error::Validation(format!(
+                "this change and the {} change events it causes (access and connections) do \
+                 not fit in one transaction; change fewer accounts in one request",
+                events.len()
+            )));
+        }
+        Ok(())
     }
 
     /// Writes events that no other write causes (a window that opened or closed with

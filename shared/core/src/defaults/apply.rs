@@ -12,12 +12,14 @@
 //! (a few times) and otherwise skipped, never overwritten.
 
 use crate::audiences::{access_of, effective_sharing, platform_allowed};
+use crate::changes::service::SEQUENCE_TRIES;
+use crate::changes::{AccessShift, sharing_change_events};
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId};
 use crate::items::{AudienceItem, ConnectionItem, GrantSource, SharingDefaultsItem, SharingEntry};
 use crate::keys;
 use crate::sharing::{
-    Desired, GrantChange, MAX_CHANGES, SharingChange, SharingMoved, plan_changes,
+    Desired, GrantChange, MAX_CHANGES, SharingChange, add_sharing_change, plan_changes,
 };
 use crate::store::{PageRequest, Query};
 use crate::write::{Retry, Tx, TxError};
@@ -298,26 +300,42 @@ impl Core {
         let mut audience = audience.clone();
         let mut committed = 0;
         for chunk in changes.chunks(MAX_CHANGES) {
-            let mut tx = Tx::new();
-            let after = self.add_sharing_change(
-                &mut tx,
-                SharingMoved,
-                SharingChange {
+            // Its change events share the accounts' sequences with every other write of
+            // those accounts (the other audiences of this page among them): a moved
+            // sequence is tried again, with the same plan, under its own budget; only a
+            // moved sharing stops the audience.
+            let mut retry = Retry::new(SEQUENCE_TRIES);
+            let after = loop {
+                if !retry.next().await {
+                    return Ok((committed, true));
+                }
+                let stamp = self.stamp();
+                let mut tx = Tx::new();
+                let change = SharingChange {
                     actor: member.user_id.as_str(),
                     audience: &audience,
                     changes: chunk,
                     request_id: None,
                     source: GrantSource::Default,
-                },
-            )?;
-            match self.commit(tx).await {
-                Ok(()) => {
-                    audience = after;
-                    committed += chunk.len();
+                };
+                let after = add_sharing_change(stamp, &mut tx, ApplyStep::Sharing, change)?;
+                let events = sharing_change_events(stamp, &change, &after);
+                let shift = AccessShift {
+                    before: audience.clone(),
+                    after: after.clone(),
+                    accounts: chunk.iter().map(|c| c.receiver.clone()).collect(),
+                };
+                self.add_outbox(&mut tx, ApplyStep::Sequences, stamp, events, Some(&shift))
+                    .await?;
+                match self.commit(tx).await {
+                    Ok(()) => break after,
+                    Err(TxError::Guard(ApplyStep::Sequences)) => continue,
+                    Err(TxError::Guard(ApplyStep::Sharing)) => return Ok((committed, true)),
+                    Err(TxError::Store(e)) => return Err(e.into()),
                 }
-                Err(TxError::Guard(SharingMoved)) => return Ok((committed, true)),
-                Err(TxError::Store(e)) => return Err(e.into()),
-            }
+            };
+            audience = after;
+            committed += chunk.len();
         }
         Ok((committed, false))
     }
@@ -366,6 +384,15 @@ impl Core {
             })
             .collect())
     }
+}
+
+/// The guarded steps of applying the defaults to one audience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ApplyStep {
+    /// The audience's sharing is still the one planned on.
+    Sharing,
+    /// The change sequences of its events did not move.
+    Sequences,
 }
 
 #[cfg(test)]

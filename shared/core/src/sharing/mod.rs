@@ -35,8 +35,11 @@ use sharing_policy::{AccessLevel, Action, GrantWindow, ShareLevel, WindowError};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// At most this many receiving accounts change in one request: each change writes a
-/// grant and two activity items, and a transaction holds 100 operations.
-pub const MAX_CHANGES: usize = 32;
+/// grant, its window's wake marker, two activity items, its change event in two feeds
+/// and the receiver's change sequence (7), besides the audience and the owner's
+/// sequence, and a transaction holds 100 operations (13 * 7 + 2 = 93, room left for an
+/// idempotency fence).
+pub const MAX_CHANGES: usize = 13;
 /// At most this many entries in a declarative list.
 pub const MAX_ENTRIES: usize = 100;
 
@@ -388,6 +391,8 @@ pub fn add_sharing_change<W>(
             Some(e) => tx.put(&grant_item(&after, &c.receiver, e))?,
             None => tx.delete(keys::grant(&audience_id, &c.receiver)),
         }
+        // The grant's wake marker, for the schedule's window events (change events).
+        crate::changes::windows::wake_write(tx, c.before.as_ref(), &after, &c.receiver, now)?;
         Entry {
             actor_user_id: actor.to_owned(),
             action: action::SHARING_CHANGED,
@@ -440,12 +445,18 @@ pub struct ChangeSharing<'a> {
     pub actor: &'a str,
     pub if_match: Option<i64>,
     pub desire: Desire,
+    /// The change events of the last plan that commits.
+    pub events: crate::changes::Pending,
 }
 
 impl Planner for ChangeSharing<'_> {
     type State = AudienceItem;
     type Step = SharingMoved;
     type Answer = SharingView;
+
+    /// Its change events take turns on the accounts' sequences with every other write
+    /// of those accounts: a burst needs more attempts than a sharing race alone.
+    const TRIES: u32 = crate::changes::service::SEQUENCE_TRIES;
 
     fn plan(
         &mut self,
@@ -466,19 +477,31 @@ impl Planner for ChangeSharing<'_> {
             return Ok(Plan::Answer(sharing_view(audience, now)));
         }
         let mut tx = Tx::new();
-        let after = add_sharing_change(
-            at,
-            &mut tx,
-            SharingMoved,
-            SharingChange {
-                actor: self.actor,
-                audience,
-                changes: &changes,
-                request_id: None,
-                source: GrantSource::Grant,
-            },
-        )?;
+        let change = SharingChange {
+            actor: self.actor,
+            audience,
+            changes: &changes,
+            request_id: None,
+            source: GrantSource::Grant,
+        };
+        let after = add_sharing_change(at, &mut tx, SharingMoved, change)?;
+        self.events = crate::changes::Pending {
+            events: crate::changes::sharing_change_events(at, &change, &after),
+            shift: Some(crate::changes::AccessShift {
+                before: audience.clone(),
+                after: after.clone(),
+                accounts: changes.iter().map(|c| c.receiver.clone()).collect(),
+            }),
+        };
         Ok(Plan::Commit(tx, sharing_view(&after, now)))
+    }
+
+    fn take_events(&mut self) -> Option<(SharingMoved, Vec<crate::changes::ChangeEvent>)> {
+        Some((SharingMoved, std::mem::take(&mut self.events.events)))
+    }
+
+    fn take_shift(&mut self) -> Option<crate::changes::AccessShift> {
+        self.events.shift.take()
     }
 
     fn gave_up(&self) -> Error {
@@ -806,7 +829,12 @@ pub(crate) mod tests {
                     these(vec![("c", None)]),
                     None,
                     Some(with(
-                        vec![upd.clone(), "delete AUDIENCE#A GRANT#c".into()],
+                        vec![
+                            upd.clone(),
+                            "delete AUDIENCE#A GRANT#c".into(),
+                            // c's grant had a window: its wake marker goes with it
+                            "delete AUDIENCE#A WAKE#GRANT#c".into(),
+                        ],
                         logs("c"),
                     )),
                 ),
@@ -830,6 +858,7 @@ pub(crate) mod tests {
                     actor: ana.user_id.as_str(),
                     if_match,
                     desire,
+                    events: Default::default(),
                 };
                 match (
                     planner.plan(&a, Stamp::new(clock.now(), &ids)).unwrap(),
@@ -863,6 +892,7 @@ pub(crate) mod tests {
                 actor: "ana",
                 if_match: Some(0),
                 desire: these(vec![("d", None)]),
+                events: Default::default(),
             };
             assert!(matches!(
                 stale_pin.plan(&a, stamp),
@@ -876,10 +906,11 @@ pub(crate) mod tests {
                 actor: "ana",
                 if_match: None,
                 desire: Desire::These(many),
+                events: Default::default(),
             };
             assert!(matches!(
                 too_many.plan(&a, stamp),
-                Err(Error::Validation(d)) if d.contains("at most 32")
+                Err(Error::Validation(d)) if d.contains("at most 13")
             ));
             assert!(matches!(stale_pin.on_guard(SharingMoved), Conflict::Retry));
         }

@@ -39,6 +39,7 @@ impl Core {
             actor: member.user_id.as_str(),
             if_match,
             desire,
+            events: Default::default(),
         };
         self.execute(&mut planner, first_read, || async {
             Ok(self
