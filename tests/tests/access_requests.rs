@@ -1406,8 +1406,9 @@ async fn deciding_reads_the_audience_the_request_is_for_whatever_its_id_says() {
     let (denied, depth) = decide(id.clone(), "deny").await;
     assert_eq!(denied.status, 200, "{}", denied.json);
     assert_eq!(
-        depth, 2,
-        "membership, request and audience together, then the transaction"
+        depth, 3,
+        "membership, request and audience together, the change sequences of its event \
+         (issue 22), then the transaction"
     );
 
     // An id naming another audience (one mPDine holds usable): decided on the right one.
@@ -1424,8 +1425,9 @@ async fn deciding_reads_the_audience_the_request_is_for_whatever_its_id_says() {
     assert_eq!(denied.json["audienceId"], "aspiring-athenians");
     assert_eq!(denied.json["status"], "denied");
     assert_eq!(
-        depth, 3,
-        "the audience it names is not its own: read after the request"
+        depth, 4,
+        "the audience it names is not its own: read after the request (and the change \
+         sequences, issue 22)"
     );
     assert_eq!(
         (
@@ -1445,7 +1447,8 @@ async fn deciding_reads_the_audience_the_request_is_for_whatever_its_id_says() {
     assert_eq!(approved.status, 200, "{}", approved.json);
     assert_eq!(approved.json["id"], plain.as_str());
     assert_eq!(approved.json["status"], "approved");
-    assert_eq!(depth, 3);
+    // 3, and the change sequences and connections of its events (issue 22).
+    assert_eq!(depth, 4);
     assert_eq!(level_of("aspiring-athenians").await, "usable");
     assert_eq!(level_of("ibiza-dreamers").await, before.0);
 }
