@@ -21,12 +21,14 @@ pub use decide::*;
 pub use item::*;
 pub use validate::*;
 
+use crate::accounts::MembershipItem;
 use crate::activity::{Entry, action};
+use crate::audiences::AudienceItem;
 use crate::audiences::access_of;
+use crate::entity;
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, RequestId, UserId};
-use crate::items::{AudienceItem, GrantSource, MembershipItem, SharingEntry, entity};
 use crate::keys::{self, Key};
 use crate::notify::email::{EmailFacts, EmailKind};
 use crate::notify::outbox::add_email;
@@ -34,6 +36,7 @@ use crate::plan::{Conflict, Plan, Planner, Stamp};
 use crate::sharing::{
     Desired, GrantTerms, Provenance, SharingChange, add_sharing_change, build_grant, plan_changes,
 };
+use crate::sharing::{GrantSource, SharingEntry};
 use crate::store::{Page, PageRequest, Query};
 use crate::write::{Cond, Tx};
 use crate::{AccountMember, Caller, Core, Input};

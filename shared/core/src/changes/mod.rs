@@ -13,12 +13,15 @@
 pub mod service;
 pub mod windows;
 
+use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, platform_allowed};
+use crate::connections::ConnectionItem;
 use crate::connections::{ConnectionStatus, SuspendedReason, connection_state};
+use crate::entity;
 use crate::ids::{AccountId, AudienceId, ConnectionId, RequestId, UserId};
-use crate::items::{AudienceItem, ConnectionItem, GrantSource, entity};
 use crate::keys::{self, Key};
 use crate::plan::Stamp;
+use crate::sharing::GrantSource;
 use crate::sharing::SharingChange;
 use serde::{Deserialize, Serialize};
 use sharing_policy::AccessLevel;

@@ -4,9 +4,9 @@
 //! 400.
 
 use super::{AccessShift, ChangeEvent, ChangeEventItem, Sequence, add_events};
+use crate::connections::ConnectionItem;
 use crate::error::Result;
 use crate::ids::AccountId;
-use crate::items::ConnectionItem;
 use crate::keys;
 use crate::plan::Stamp;
 use crate::store::{Page, PageRequest, Query};

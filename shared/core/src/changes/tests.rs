@@ -144,8 +144,9 @@ mod planners {
     //! and writes.
     use super::*;
     use crate::changes::windows::{GrantWakeItem, WindowMoved, plan_window, wake_of};
-    use crate::items::{ConnectionItem, SharingEntry};
+    use crate::connections::ConnectionItem;
     use crate::plan::testing::{Numbered, writes};
+    use crate::sharing::SharingEntry;
     use crate::sharing::tests::audience;
     use sharing_policy::ShareLevel;
     use time::OffsetDateTime;

@@ -17,12 +17,15 @@ use super::{
     effective_access_changed, event,
 };
 use crate::Core;
+use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, platform_allowed};
+use crate::connections::ConnectionItem;
+use crate::entity;
 use crate::error::Result;
 use crate::ids::{AccountId, AudienceId};
-use crate::items::{AudienceItem, ConnectionItem, SharingEntry, entity};
 use crate::keys::{self, Key};
 use crate::plan::Stamp;
+use crate::sharing::SharingEntry;
 use crate::store::{PageRequest, Query};
 use serde::{Deserialize, Serialize};
 use sharing_policy::AccessLevel;
