@@ -76,6 +76,8 @@ answering_domain_errors! {
     query<T: DeserializeOwned>(q: &Query, page: &PageRequest) -> Page<T>;
     /// One page, each item a `T` or why it is not one.
     query_readable<T: DeserializeOwned>(q: &Query, page: &PageRequest) -> Page<Readable<T>>;
+    /// The first `limit` items of a partition, in key order.
+    query_first<T: DeserializeOwned>(q: &Query, limit: i32) -> Vec<T>;
     /// Every item of a partition, page after page.
     query_all<T: DeserializeOwned>(q: &Query) -> Vec<T>;
     /// Strongly consistent reads of many items.

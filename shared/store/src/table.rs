@@ -346,6 +346,15 @@ impl Table {
         };
         Ok(Page { items, next_cursor })
     }
+    /// The first `limit` items of a partition in key order (one page, no cursor): what
+    /// the schedules read of a wake index, soonest first.
+    pub async fn query_first<T: DeserializeOwned>(&self, q: &Query, limit: i32) -> Result<Vec<T>> {
+        let page = PageRequest {
+            limit,
+            cursor: None,
+        };
+        Ok(self.query(q, &page).await?.items)
+    }
 
     /// Reads every item of a small partition (bounded by the caller's data model, e.g.
     /// the 11 identity types x accounts of one organization), page after page.

@@ -26,7 +26,7 @@ use crate::ids::{AccountId, AudienceId};
 use crate::keys::{self, Key};
 use crate::plan::Stamp;
 use crate::sharing::SharingEntry;
-use crate::store::{PageRequest, Query};
+use crate::store::Query;
 use serde::{Deserialize, Serialize};
 use sharing_policy::AccessLevel;
 use sharing_store::{Cond, Entity, Retry, Tx, TxError};
@@ -167,21 +167,8 @@ impl Core {
     /// The markers that came due by `now` (at most `limit`, soonest first).
     pub async fn due_windows(&self, now: i64, limit: i32) -> Result<Vec<GrantWakeItem>> {
         let q = Query::index(keys::GSI2, keys::GRANT_WAKE.to_owned());
-        let page = self
-            .table
-            .query::<GrantWakeItem>(
-                &q,
-                &PageRequest {
-                    limit,
-                    cursor: None,
-                },
-            )
-            .await?;
-        Ok(page
-            .items
-            .into_iter()
-            .take_while(|w| w.wake_at <= now)
-            .collect())
+        let due: Vec<GrantWakeItem> = self.table.query_first(&q, limit).await?;
+        Ok(due.into_iter().take_while(|w| w.wake_at <= now).collect())
     }
 
     /// The schedule's part for windows: every marker due by now (at most `limit`) gets

@@ -19,7 +19,7 @@ use crate::ids::{AccountId, AudienceId, ConnectionId, OutputId};
 use crate::items::{AudienceItem, ConnectionItem};
 use crate::keys;
 use crate::outputs::OutputItem;
-use crate::store::{PageRequest, Query};
+use crate::store::Query;
 use crate::usage::ConnectionUsageItem;
 use serde::Serialize;
 use sharing_policy::AccessLevel;
@@ -138,18 +138,8 @@ impl Core {
     /// The connections whose grant came due by `now` (at most `limit`, soonest first).
     pub async fn due_deliveries(&self, now: i64, limit: i32) -> Result<Vec<ConnectionId>> {
         let q = Query::index(keys::GSI2, keys::DELIVERY_WAKE.to_owned());
-        let page = self
-            .table
-            .query::<DeliveryStateItem>(
-                &q,
-                &PageRequest {
-                    limit,
-                    cursor: None,
-                },
-            )
-            .await?;
-        Ok(page
-            .items
+        let due: Vec<DeliveryStateItem> = self.table.query_first(&q, limit).await?;
+        Ok(due
             .into_iter()
             .take_while(|s| s.wake_at.is_some_and(|at| at <= now))
             .map(|s| s.connection_id)
