@@ -150,12 +150,18 @@ impl Receiver {
 /// Starts the local delivery driver on the stack's table (its clock too), retrying
 /// after 200 ms, its schedule looking every 500 ms.
 pub async fn start(s: &Stack) -> delivery::local::Driver {
+    start_reaching(s, sharing_core::outputs::Reach::PublicAndLocalHttp).await
+}
+
+/// [`start`] with the sender reaching as a deployed stack does (`Reach::Public`:
+/// public HTTPS only, no `http://127.0.0.1`).
+pub async fn start_deployed(s: &Stack) -> delivery::local::Driver {
+    start_reaching(s, sharing_core::outputs::Reach::Public).await
+}
+
+async fn start_reaching(s: &Stack, reach: sharing_core::outputs::Reach) -> delivery::local::Driver {
     let (_, streams, _) = notifier::local::clients(&s.dynamodb_endpoint, &s.ses_url).await;
-    let client = delivery::WebhookClient::with_timeout(
-        sharing_core::outputs::Reach::PublicAndLocalHttp,
-        Duration::from_secs(2),
-    )
-    .unwrap();
+    let client = delivery::WebhookClient::with_timeout(reach, Duration::from_secs(2)).unwrap();
     let driver = delivery::local::spawn(
         s.core.clone(),
         streams,

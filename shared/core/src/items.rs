@@ -563,4 +563,5 @@ pub mod entity {
     pub const OUTPUT: &str = "output";
     pub const DELIVERY_STATE: &str = "delivery_state";
     pub const DELIVERY_SENT: &str = "delivery_sent";
+    pub const DELIVERY_EXIT: &str = "delivery_exit";
 }
