@@ -121,9 +121,9 @@ async fn sync_run(n: usize) {
         per_k(calls.wcu)
     );
     let batches = r.got().len();
-    // A job does at most 20 pages of 100: a sync of 1,000 members is one job, so one
+    // A job does at most 20 pages of 500: a sync of 10,000 members is one job, so one
     // SQS message (send, receive, delete: 3 requests) and one Lambda invocation.
-    let jobs = (n as f64 / 2000.0).ceil();
+    let jobs = (n as f64 / 10_000.0).ceil();
     println!(
         "  batches {batches} (at most 500 members each; {:.1} per 1,000 members); queue: {:.2} jobs = {:.2} SQS requests and {:.2} Lambda invocations per 1,000 members",
         per_k(batches as f64),

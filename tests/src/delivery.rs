@@ -153,19 +153,36 @@ pub async fn start(s: &Stack) -> delivery::local::Driver {
     start_with(s, None, None).await
 }
 
-/// The same, with an EventBridge client for outputs on a bus and the change bus its
-/// stream's change events are put on (both on a moto, `crate::moto`).
+/// [`start`] with the sender reaching as a deployed stack does (`Reach::Public`:
+/// public HTTPS only, no `http://127.0.0.1`).
+pub async fn start_deployed(s: &Stack) -> delivery::local::Driver {
+    start_reaching(s, sharing_core::outputs::Reach::Public, None, None).await
+}
+
+/// The same as [`start`], with an EventBridge client for outputs on a bus and the change
+/// bus its stream's change events are put on (both on a moto, `crate::moto`).
 pub async fn start_with(
     s: &Stack,
     eventbridge: Option<delivery::EventBridgeClient>,
     change_bus: Option<delivery::change_bus::ChangeBus>,
 ) -> delivery::local::Driver {
-    let (_, streams, _) = notifier::local::clients(&s.dynamodb_endpoint, &s.ses_url).await;
-    let webhook = delivery::WebhookClient::with_timeout(
+    start_reaching(
+        s,
         sharing_core::outputs::Reach::PublicAndLocalHttp,
-        Duration::from_secs(2),
+        eventbridge,
+        change_bus,
     )
-    .unwrap();
+    .await
+}
+
+async fn start_reaching(
+    s: &Stack,
+    reach: sharing_core::outputs::Reach,
+    eventbridge: Option<delivery::EventBridgeClient>,
+    change_bus: Option<delivery::change_bus::ChangeBus>,
+) -> delivery::local::Driver {
+    let (_, streams, _) = notifier::local::clients(&s.dynamodb_endpoint, &s.ses_url).await;
+    let webhook = delivery::WebhookClient::with_timeout(reach, Duration::from_secs(2)).unwrap();
     let driver = delivery::local::spawn(
         s.core.clone(),
         streams,

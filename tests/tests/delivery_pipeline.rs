@@ -7,7 +7,9 @@
 //! pipeline's answer to an API call (or to the clock).
 
 use e2e_tests::Stack;
-use e2e_tests::delivery::{Receiver, connect, identity_grant, members, output_to, start};
+use e2e_tests::delivery::{
+    Receiver, connect, identity_grant, members, output_to, start, start_deployed,
+};
 use serde_json::{Value, json};
 use sharing_core::clock::Clock;
 use std::collections::BTreeMap;
@@ -210,17 +212,52 @@ async fn connect_change_lower_and_regrant_reach_the_receiver_in_order() {
 }
 
 #[tokio::test]
-async fn an_identity_type_taken_back_is_dropped_from_every_member_sent_it() {
+async fn members_written_just_before_a_connection_reach_it_after_its_sync() {
     let s = Stack::start().await;
     let _driver = start(&s).await;
+    identity_grant(&s, "email", true).await;
+    for i in 0..3 {
+        let r = Receiver::start().await;
+        let output = output_to(&s, &r).await;
+        // Written, then the connection made at once: the members' stream records and
+        // the connection's are read together.
+        members(
+            &s,
+            json!([{"userId": format!("JUST-BEFORE-{i}"), "identities": {"email": format!("b{i}@example.com")}}]),
+            json!([]),
+        )
+        .await;
+        let cid = connect(&s, &output).await;
+        r.wait_for(WITHIN, "the sync", |r| r.holds().len() == i + 1)
+            .await;
+        assert_eq!(r.holds(), pulled(&s, &cid).await);
+        let kinds: Vec<Value> = r.accepted().iter().map(|b| b["kind"].clone()).collect();
+        assert_eq!(kinds[0], "sync", "the sync comes first: {kinds:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_identity_type_taken_back_is_dropped_from_every_member_sent_it() {
+    let s = Stack::start().await;
     let r = Receiver::start().await;
     identity_grant(&s, "email", true).await;
     identity_grant(&s, "mobile_number", true).await;
     snapshot_members(&s).await;
+    // A member never sent a mobile number: the sweep leaves it alone.
+    members(
+        &s,
+        json!([{"userId": "EMAIL-ONLY", "identities": {"email": "only@example.com"}}]),
+        json!([]),
+    )
+    .await;
+    // The driver starts after the members were written (it reads the stream from its
+    // end): no changes batch of theirs, which would re-send them beside the sweep.
+    let _driver = start(&s).await;
     let output = output_to(&s, &r).await;
     let cid = connect(&s, &output).await;
-    r.wait_for(WITHIN, "the sync", |r| r.holds().len() == 3)
+    r.wait_for(WITHIN, "the sync", |r| r.holds().len() == 4)
         .await;
+    let before_sweep = r.accepted().len();
 
     identity_grant(&s, "mobile_number", false).await;
     r.wait_for(WITHIN, "the sweep", |r| {
@@ -250,6 +287,24 @@ async fn an_identity_type_taken_back_is_dropped_from_every_member_sent_it() {
         .rfind(|m| m["userId"] == "PHONE-ONLY")
         .unwrap();
     assert_eq!(phone_only["op"], "remove", "left with no identity: removed");
+    // Only the members that were sent a mobile number are in the sweep's batch.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let swept: Vec<Value> = r.accepted()[before_sweep..]
+        .iter()
+        .flat_map(|b| b["members"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let mut names: Vec<&str> = swept
+        .iter()
+        .map(|m| m["userId"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["PHONE-ONLY", "SEEN", "UNSEEN"], "{swept:?}");
+    assert!(
+        r.accepted()[before_sweep..]
+            .iter()
+            .all(|b| b["kind"] == "changes"),
+        "a sweep is a change of the members it names"
+    );
 }
 
 #[tokio::test]
@@ -450,31 +505,192 @@ async fn a_deleted_connection_takes_back_what_it_was_sent() {
 }
 
 #[tokio::test]
+async fn a_deleted_connections_exit_whose_job_was_lost_is_sent_by_the_schedule() {
+    let s = Stack::start().await;
+    let r = Receiver::start().await;
+    identity_grant(&s, "email", true).await;
+    snapshot_members(&s).await;
+    let output = output_to(&s, &r).await;
+    let driver = start(&s).await;
+    let cid = connect(&s, &output).await;
+    r.wait_for(WITHIN, "the sync", |r| r.holds().len() == 2)
+        .await;
+    let sent = r.holds();
+    // The driver is killed: the deletion's stream record is never read (a driver opens
+    // the stream's shards at their end), so the exit's job is lost, as it is when a
+    // Lambda dies between reading the stream and queuing, or a job is dead-lettered.
+    driver.abort();
+    drop(driver);
+    let conn_path = format!("/accounts/mpdine/audiences/ibiza-dreamers/connections/{cid}");
+    let d = s.call("DELETE", &conn_path, Some("dan"), None).await;
+    assert_eq!(d.status, 204, "{}", d.json);
+    // The output signs the exit it still owes: it cannot be deleted before.
+    let out_path = format!("/accounts/mpdine/outputs/{output}");
+    let refused = s.call("DELETE", &out_path, Some("dina"), None).await;
+    assert_eq!(refused.status, 409, "{}", refused.json);
+    assert!(
+        refused.json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("deleted connection"),
+        "{}",
+        refused.json
+    );
+    // A new process, and the receiver refusing twice more: the schedule finds the
+    // pending exit, and its retries deliver it.
+    r.answer(&[503, 503]);
+    let _driver = start(&s).await;
+    r.wait_for(WITHIN, "the exit, queued by the schedule", |r| {
+        r.holds().is_empty()
+    })
+    .await;
+    let exits: Vec<Value> = r
+        .accepted()
+        .into_iter()
+        .filter(|b| b["kind"] == "exit")
+        .flat_map(|b| b["members"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(exits.iter().all(|m| m["op"] == "remove"), "{exits:?}");
+    let taken_back: std::collections::BTreeSet<&str> = exits
+        .iter()
+        .map(|m| m["userId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        taken_back,
+        sent.keys().map(String::as_str).collect(),
+        "exactly what was sent is taken back"
+    );
+    assert!(r.got().iter().all(|g| g.signed));
+    // Once the exit is delivered, the output can go.
+    let start = std::time::Instant::now();
+    loop {
+        let gone = s.call("DELETE", &out_path, Some("dina"), None).await;
+        if gone.status == 204 {
+            break;
+        }
+        assert_eq!(gone.status, 409, "{}", gone.json);
+        assert!(
+            start.elapsed() < WITHIN,
+            "the output stayed held: {}",
+            gone.json
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Nothing more is sent for it: the pending exit is done.
+    let n = r.got().len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(r.got().len(), n, "the exit is sent once");
+}
+
+#[tokio::test]
 async fn a_sync_killed_mid_way_resumes_and_completes() {
+    const N: usize = 5_000;
     let (s, clock) = Stack::start_at_fixed_time().await;
     let r = Receiver::start().await;
     identity_grant(&s, "email", true).await;
-    let many: Vec<Value> = (0..450)
-        .map(|i| json!({"userId": format!("M-{i:03}"), "identities": {"email": format!("m{i}@example.com")}}))
+    // Ten pages of a sync (500 a page).
+    let many: Vec<Value> = (0..N)
+        .map(|i| json!({"userId": format!("M-{i:04}"), "identities": {"email": format!("m{i}@example.com")}}))
         .collect();
-    members(&s, json!(many), json!([])).await;
+    for part in many.chunks(1000) {
+        members(&s, json!(part), json!([])).await;
+    }
     let output = output_to(&s, &r).await;
-    // The receiver is down: the sync starts, sends its first page again and again.
-    r.answer(&[503; 1000]);
-    let driver = start(&s).await;
+    let mut driver = start(&s).await;
     let cid = connect(&s, &output).await;
-    r.wait_for(WITHIN, "a first attempt", |r| !r.got().is_empty())
-        .await;
-    // Killed mid-way: the process (its in-process queue) is gone.
-    driver.abort();
-    drop(driver);
-    // The receiver is back up; a new process starts. Its queue is empty: the run's
-    // lease runs out and the schedule picks the sync up where the state says.
-    r.clear_answers();
-    let _driver = start(&s).await;
-    clock.advance(time::Duration::minutes(3));
-    r.wait_for(WITHIN, "the resumed sync", |r| r.holds().len() == 450)
-        .await;
+    // Killed three times, each at another moment after a batch was answered: while the
+    // ledger is written, while the state is, while the next page is composed or sent.
+    // Each time the process (its in-process queue) is gone; a new one starts with an
+    // empty queue, the run's lease runs out and the schedule picks the sync up where
+    // the state says.
+    for delay_ms in [0u64, 7, 25] {
+        let n = r.got().len();
+        r.wait_for(WITHIN, "another batch", |r| r.got().len() > n)
+            .await;
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        driver.abort();
+        drop(driver);
+        assert!(
+            r.holds().len() < N,
+            "killed before the sync completed ({} held)",
+            r.holds().len()
+        );
+        driver = start(&s).await;
+        clock.advance(time::Duration::minutes(3));
+    }
+    r.wait_for(Duration::from_secs(60), "the resumed sync", |r| {
+        r.holds().len() == N
+    })
+    .await;
     assert_eq!(r.holds(), pulled(&s, &cid).await, "nothing lost");
+    // Duplicates only as re-sent batches with the same deliveryId: once a receiver
+    // drops the repeats of a deliveryId, no member comes twice.
+    let mut upserts: Vec<String> = r
+        .accepted()
+        .into_iter()
+        .filter(|b| b["kind"] == "sync")
+        .flat_map(|b| b["members"].as_array().cloned().unwrap_or_default())
+        .map(|m| m["userId"].as_str().unwrap().to_owned())
+        .collect();
+    let all = upserts.len();
+    upserts.sort();
+    upserts.dedup();
+    assert_eq!(
+        all,
+        upserts.len(),
+        "a member came twice under two deliveryIds"
+    );
+    assert_eq!(upserts.len(), N);
     wait_state(&s, &cid, "in_sync").await;
+    drop(driver);
+}
+
+#[tokio::test]
+async fn a_host_resolving_to_a_private_address_at_send_time_is_refused_and_nothing_sent() {
+    let s = Stack::start().await;
+    let r = Receiver::start().await;
+    identity_grant(&s, "email", true).await;
+    snapshot_members(&s).await;
+    let _driver = start_deployed(&s).await;
+    // A name that resolved to a public address when the output was saved and resolves
+    // to a loopback one now (DNS rebinding): the output as it was stored then, past the
+    // save-time check, pointing at the receiver's port.
+    let port = r.url.rsplit(':').next().unwrap().split('/').next().unwrap();
+    let url = format!("https://localhost:{port}/hooks");
+    let saved_now = s
+        .call(
+            "POST",
+            "/accounts/mpdine/outputs",
+            Some("dina"),
+            Some(json!({"name": "Rebound", "platform": "google_ads",
+                        "destination": {"type": "webhook", "url": url}})),
+        )
+        .await;
+    assert_eq!(
+        saved_now.status, 400,
+        "saved today, it is refused: {}",
+        saved_now.json
+    );
+    let id = sharing_core::ids::OutputId::parse("rebound").unwrap();
+    let mpdine = sharing_core::ids::AccountId::parse("mpdine").unwrap();
+    let destination = sharing_core::outputs::Destination::Webhook { url: url.clone() };
+    assert!(
+        s.core
+            .put_output_if_absent(&mpdine, &id, "Rebound", "google_ads", &destination, "dina")
+            .await
+            .unwrap()
+    );
+    let cid = connect(&s, "rebound").await;
+    let v = wait_state(&s, &cid, "failing").await;
+    let error = v["delivery"]["lastError"].as_str().unwrap();
+    assert!(
+        error.contains("'localhost'") && error.contains("may not reach"),
+        "{error}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        r.got().is_empty(),
+        "nothing reached the receiver: {:?}",
+        r.got()
+    );
 }

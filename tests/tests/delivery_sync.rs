@@ -124,18 +124,21 @@ async fn connected(s: &Stack, url: &str, r: &Shared) -> String {
         json!({"userId": "UNSEEN", "identities": {"email": "unseen@example.com", "mobile_number": "+15550002"}}),
         json!({"userId": "PHONE-ONLY", "identities": {"mobile_number": "+15550003"}}),
     ];
-    for i in 0..250 {
+    // 1,103 members: three pages of a sync (500 a page).
+    for i in 0..1100 {
         members.push(json!({"userId": format!("M-{i:03}"), "identities": {"email": format!("m{i}@example.com")}}));
     }
-    let up = s
-        .call(
-            "PUT",
-            "/accounts/mptravel/audiences/ibiza-dreamers/members",
-            Some("ana"),
-            Some(json!({"members": members})),
-        )
-        .await;
-    assert_eq!(up.status, 200, "{}", up.json);
+    for part in members.chunks(200) {
+        let up = s
+            .call(
+                "PUT",
+                "/accounts/mptravel/audiences/ibiza-dreamers/members",
+                Some("ana"),
+                Some(json!({"members": part})),
+            )
+            .await;
+        assert_eq!(up.status, 200, "{}", up.json);
+    }
     let seen = s
         .call(
             "PUT",
@@ -188,7 +191,7 @@ async fn a_sync_delivers_exactly_what_the_pull_page_delivers_signed() {
     );
     assert_eq!(
         got.len(),
-        252,
+        1102,
         "every member but the one with no granted identity"
     );
     assert_eq!(
@@ -198,7 +201,7 @@ async fn a_sync_delivers_exactly_what_the_pull_page_delivers_signed() {
     assert_eq!(got["UNSEEN"], json!({"email": "unseen@example.com"}));
     assert!(!got.contains_key("PHONE-ONLY"));
     let got = r.lock().unwrap().got.clone();
-    assert_eq!(got.len(), 3, "100 members a page, one batch each");
+    assert_eq!(got.len(), 3, "500 members a page, one batch each");
     for (_, delivery, verified, batch) in &got {
         assert!(verified, "every batch is signed with the output's secret");
         assert_eq!(delivery, batch["deliveryId"].as_str().unwrap());
@@ -214,10 +217,10 @@ async fn a_sync_delivers_exactly_what_the_pull_page_delivers_signed() {
         .into_iter()
         .filter(|i| i["entityType"] == "delivery_sent")
         .count();
-    assert_eq!(ledger, 252, "the ledger holds every member sent");
+    assert_eq!(ledger, 1102, "the ledger holds every member sent");
     let state = s.core.delivery_state(&id).await.unwrap().unwrap();
     assert_eq!(serde_json::to_value(state.state).unwrap(), json!("in_sync"));
-    assert_eq!(state.members_delivered, 252);
+    assert_eq!(state.members_delivered, 1102);
 }
 
 #[tokio::test]
@@ -367,7 +370,7 @@ async fn a_lowered_grant_takes_back_exactly_what_was_sent_and_a_regrant_syncs_ag
         SyncEnd::Done
     );
     assert_eq!(delivered(&r), pulled(&s, &cid).await);
-    assert_eq!(delivered(&r).len(), 252);
+    assert_eq!(delivered(&r).len(), 1102);
 }
 
 #[tokio::test]

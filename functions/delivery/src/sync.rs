@@ -29,8 +29,13 @@ pub enum SyncEnd {
     Failing(String),
 }
 
-/// Members per page composed.
-pub const PAGE_SIZE: i32 = 100;
+/// Members per page of a sync: one batch's worth (API.md: at most 500 members), so the
+/// grant is read strongly once per batch, and the ledger is read and written once per
+/// batch (its reads and writes in flight together).
+pub const PAGE_SIZE: i32 = 500;
+
+/// Members per page of an exit: one Query of the ledger.
+pub const EXIT_PAGE_SIZE: i32 = 100;
 
 /// Runs connection `cid`'s sync for at most `max_pages` pages, resuming where its state
 /// says the run stands.
@@ -58,12 +63,17 @@ pub async fn sync_as(
     max_pages: usize,
 ) -> sharing_core::Result<SyncEnd> {
     let mut state = match core.delivery_state(cid).await? {
-        Some(s) if s.state == DeliveryState::Syncing && s.run.is_some() => s,
+        Some(s)
+            if s.state == DeliveryState::Syncing
+                && s.run.as_deref().is_some_and(|r| r.starts_with(SYNC_RUN)) =>
+        {
+            s
+        }
         previous => DeliveryStateItem {
             state: DeliveryState::Syncing,
             members_delivered: previous.as_ref().map_or(0, |p| p.members_delivered),
             last_delivered_at: previous.as_ref().and_then(|p| p.last_delivered_at.clone()),
-            run: Some(format!("sync-{}", ulid::Ulid::new())),
+            run: Some(format!("{SYNC_RUN}{}", ulid::Ulid::new())),
             version: previous.as_ref().map_or(0, |p| p.version) + 1,
             ..DeliveryStateItem::new(cid)
         },
@@ -114,6 +124,114 @@ pub async fn sync_as(
             }
             None => {
                 state.state = DeliveryState::InSync;
+                state.run = None;
+                state.resume_after = None;
+                state.wake_at = wake_at;
+                core.put_delivery_state(&state).await?;
+                return Ok(SyncEnd::Done);
+            }
+        }
+    }
+    Ok(SyncEnd::Paused)
+}
+
+/// How a sync's run is named (`sync-{ulid}`); a sweep's is [`SWEEP_RUN`].
+pub const SYNC_RUN: &str = "sync-";
+
+/// How a sweep's run is named (`sweep-{ulid}`).
+pub const SWEEP_RUN: &str = "sweep-";
+
+/// Runs the sweep after identity types `taken_back` stopped being granted to
+/// connection `cid`'s account, for at most `max_pages` pages of its ledger, resuming
+/// where its state says the run stands: only the members that were sent one of those
+/// types get an operation. The state keeps the identity types acted on before until
+/// the sweep is done (so a sweep cut off is found again and resumed), then records
+/// `grantee`'s.
+pub async fn sweep(
+    core: &Core,
+    client: &Senders,
+    cid: &ConnectionId,
+    grantee: &Grantee,
+    taken_back: &std::collections::BTreeSet<sharing_core::policy::IdentityType>,
+    wake_at: Option<i64>,
+    max_pages: usize,
+) -> sharing_core::Result<SyncEnd> {
+    let mut state = match core.delivery_state(cid).await? {
+        Some(s)
+            if s.state == DeliveryState::Syncing
+                && s.run.as_deref().is_some_and(|r| r.starts_with(SWEEP_RUN)) =>
+        {
+            s
+        }
+        previous => DeliveryStateItem {
+            state: DeliveryState::Syncing,
+            granted: previous.as_ref().and_then(|p| p.granted.clone()),
+            members_delivered: previous.as_ref().map_or(0, |p| p.members_delivered),
+            last_delivered_at: previous.as_ref().and_then(|p| p.last_delivered_at.clone()),
+            run: Some(format!("{SWEEP_RUN}{}", ulid::Ulid::new())),
+            version: previous.as_ref().map_or(0, |p| p.version) + 1,
+            ..DeliveryStateItem::new(cid)
+        },
+    };
+    state.wake_at = lease(core, wake_at);
+    core.put_delivery_state(&state).await?;
+    let run = state.run.clone().unwrap_or_default();
+    for _ in 0..max_pages {
+        let cursor = state.resume_after.clone();
+        let page = match core
+            .sweep_page(cid, taken_back, cursor.clone(), PAGE_SIZE)
+            .await?
+        {
+            Composed::Stopped => return Ok(SyncEnd::Stopped),
+            Composed::Page(p) => p,
+        };
+        let sent = page.ops.len() as i64;
+        if sent > 0 {
+            // What a sweep sends is a change of the members it names.
+            let composed = Composition {
+                kind: BatchKind::Changes,
+                connection: &page.connection,
+                output: &page.output,
+                ops: &page.ops,
+                run: &format!("{run}\n{}", cursor.as_deref().unwrap_or("")),
+            };
+            match send_ops(core, client, composed).await {
+                Outcome::Delivered => {}
+                Outcome::Retry(why) => return Ok(SyncEnd::Retry(why)),
+                Outcome::Failing(why) => {
+                    state.state = DeliveryState::Failing;
+                    state.last_error = Some(why.clone());
+                    state.version += 1;
+                    core.put_delivery_state(&state).await?;
+                    return Ok(SyncEnd::Failing(why));
+                }
+            }
+            core.count_delivery(
+                &page.connection.audience_id,
+                &page.connection,
+                page.ops.len(),
+            );
+        }
+        let SyncPage {
+            ledger,
+            next_cursor,
+            ..
+        } = *page;
+        core.record_sent(cid, ledger).await?;
+        state.members_delivered += sent;
+        if sent > 0 {
+            state.last_delivered_at = Some(core.now_rfc3339());
+        }
+        state.version += 1;
+        match next_cursor {
+            Some(next) => {
+                state.resume_after = Some(next);
+                state.wake_at = lease(core, wake_at);
+                core.put_delivery_state(&state).await?;
+            }
+            None => {
+                state.state = DeliveryState::InSync;
+                state.granted = granted_of(grantee);
                 state.run = None;
                 state.resume_after = None;
                 state.wake_at = wake_at;
@@ -241,7 +359,7 @@ pub async fn exit_of(
         .await?
         .unwrap_or_else(|| DeliveryStateItem::new(cid));
     for _ in 0..max_pages {
-        let Some(page) = core.exit_page_of(cid, departed, PAGE_SIZE).await? else {
+        let Some(page) = core.exit_page_of(cid, departed, EXIT_PAGE_SIZE).await? else {
             state.state = DeliveryState::Stopped;
             state.granted = None;
             state.run = None;

@@ -13,6 +13,10 @@ use sharing_core::delivery::reconcile::acted_phase;
 use sharing_core::ids::ConnectionId;
 use sharing_core::items::ConnectionItem;
 
+/// How long after a deleted connection's exit was refused for good the schedule tries
+/// it again: the output is owed the exit, and the output cannot be deleted before.
+pub const FAILING_EXIT_RETRY_SECONDS: i64 = 3600;
+
 /// Pages of a sync or an exit one job does before it continues as a new job.
 pub const MAX_PAGES: usize = 20;
 
@@ -119,6 +123,17 @@ impl Sender {
                     // is saved again (which syncs every member).
                     return Ok(Done::Finished);
                 }
+                if acted_phase(state.as_ref()) == Phase::Stopped {
+                    // Delivery has not acted on the connection being active (members
+                    // written just before it was made, or before it came back): its
+                    // sync comes first and carries these members as they are now, so
+                    // the connection is reconciled instead.
+                    let end = self.reconcile(connection_id, None, false).await?;
+                    return Ok(after(
+                        &Job::reconcile(connection_id, format!("{key}+")),
+                        end,
+                    ));
+                }
                 let end =
                     sync::changes(&self.core, &self.client, connection_id, user_ids, key).await?;
                 Ok(after(job, end))
@@ -174,10 +189,29 @@ impl Sender {
                         state.and_then(|s| s.last_error).unwrap_or_default(),
                     ));
                 }
+                let sweeping = state
+                    .as_ref()
+                    .and_then(|s| s.run.as_deref())
+                    .is_some_and(|r| r.starts_with(sync::SWEEP_RUN));
+                if let StateChange::Sweep(taken_back) = &change
+                    && !failing
+                    && (sweeping || !resume)
+                {
+                    // Identity types taken back: each member that was sent one of
+                    // them gets an upsert without it (`removedIdentityTypes`), or a
+                    // remove when it is left with none; no other member is sent.
+                    return sync::sweep(
+                        core,
+                        &self.client,
+                        cid,
+                        grantee,
+                        taken_back,
+                        reading.wake_at,
+                        MAX_PAGES,
+                    )
+                    .await;
+                }
                 if retry_failing && failing || resume || change != StateChange::Nothing {
-                    // A sweep of identity types taken back is a sync: each member that
-                    // was sent a type no longer granted gets an upsert without it
-                    // (`removedIdentityTypes`), or a remove when it is left with none.
                     return sync::sync_as(
                         core,
                         &self.client,
@@ -192,13 +226,30 @@ impl Sender {
                 Ok(SyncEnd::Done)
             }
             Phase::Stopped => {
-                let acted = before != Phase::Stopped || under_way;
+                // A deleted connection's exit stays pending (written by the deleting
+                // transaction) until it is delivered: whatever became of the stream
+                // record's job, the schedule finds it and this takes it up.
+                let pending = match reading.connection {
+                    None => core.pending_exit(cid).await?,
+                    Some(_) => None,
+                };
+                let acted = before != Phase::Stopped || under_way || pending.is_some();
                 if failing && !retry_failing && !acted {
                     return Ok(SyncEnd::Stopped);
                 }
                 if acted || failing {
-                    let departed = reading.connection.as_ref().or(departed);
-                    return sync::exit_of(
+                    if pending.is_some() {
+                        // Leased while it is sent: the schedule does not queue it again
+                        // beside this run, and does once the lease runs out.
+                        core.lease_pending_exit(cid, core.now_epoch() + sync::LEASE_SECONDS)
+                            .await?;
+                    }
+                    let departed = reading
+                        .connection
+                        .as_ref()
+                        .or(departed)
+                        .or(pending.as_ref().map(|p| &p.connection));
+                    let end = sync::exit_of(
                         core,
                         &self.client,
                         cid,
@@ -206,7 +257,25 @@ impl Sender {
                         reading.wake_at,
                         MAX_PAGES,
                     )
-                    .await;
+                    .await?;
+                    if let Some(pending) = &pending {
+                        match &end {
+                            SyncEnd::Done | SyncEnd::Stopped => {
+                                core.finish_pending_exit(pending).await?;
+                            }
+                            // Refused for good: it is still owed, and tried again
+                            // hourly by the schedule.
+                            SyncEnd::Failing(_) => {
+                                core.lease_pending_exit(
+                                    cid,
+                                    core.now_epoch() + FAILING_EXIT_RETRY_SECONDS,
+                                )
+                                .await?;
+                            }
+                            SyncEnd::Paused | SyncEnd::Retry(_) => {}
+                        }
+                    }
+                    return Ok(end);
                 }
                 if reading.connection.is_some() {
                     self.keep_wake(state, reading.wake_at).await?;

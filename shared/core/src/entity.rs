@@ -33,6 +33,7 @@ pub const CONNECTION_COUNT: &str = "connection_count";
 pub const OUTPUT: &str = "output";
 pub const DELIVERY_STATE: &str = "delivery_state";
 pub const DELIVERY_SENT: &str = "delivery_sent";
+pub const DELIVERY_EXIT: &str = "delivery_exit";
 
 #[cfg(test)]
 mod tests {

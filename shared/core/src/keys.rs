@@ -141,6 +141,15 @@ pub fn delivery_sent(c: &ConnectionId, user_id: &str) -> Key {
 }
 pub const DELIVERY_SENT_PREFIX: &str = "SENT#";
 
+/// A deleted connection's exit still to be delivered (its old image, the exits'
+/// envelope), written by the deleting transaction itself.
+pub fn delivery_exit(c: &ConnectionId) -> Key {
+    Key {
+        pk: delivery_partition(c),
+        sk: "EXIT".to_owned(),
+    }
+}
+
 /// GSI2 partition of the connections whose grant changes by itself (a window opening
 /// or closing): the schedule's list, in the order they come due.
 pub const DELIVERY_WAKE: &str = "DELIVERY_WAKE";

@@ -17,12 +17,12 @@ use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, platform_allowed};
 use crate::clock::rfc3339_epoch;
 use crate::delivery::DeliveryView;
-use crate::delivery::ledger::DeliveryStateItem;
+use crate::delivery::ledger::{DeliveryStateItem, PendingExitItem};
 use crate::entity;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, AudienceId, ConnectionId, OutputId};
 use crate::keys;
-use crate::outputs::OutputItem;
+use crate::outputs::{OutputItem, PENDING_EXITS};
 use crate::sharing::GrantItem;
 use crate::store::{Page, PageRequest, Query};
 use crate::write::{Cond, Tx, TxError, Update};
@@ -194,6 +194,10 @@ enum Disconnect {
     StillConnected,
     /// Its output is still there (its count of connections goes down).
     OutputExists,
+    /// Delivery never acted on it (no delivery state): nothing was sent, no exit is
+    /// owed. A sync writes the state before its first strong read of the connection,
+    /// so one that starts after this commits finds the connection gone.
+    NothingDelivered,
 }
 
 pub(crate) fn connection_not_found(cid: &ConnectionId) -> Error {

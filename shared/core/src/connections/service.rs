@@ -326,8 +326,26 @@ impl Core {
         if c.audience_id != *id {
             return Err(connection_not_found(cid));
         }
-        let disconnect = |count_down: bool| {
+        let now = self.now_epoch();
+        let disconnect = |count_down: bool, exit_owed: bool| -> Result<Tx<Disconnect>> {
             let mut tx = Tx::new();
+            if exit_owed {
+                // The exit is durable from the moment the connection is gone: due at
+                // once in the schedule's index, whatever becomes of the stream
+                // record's job.
+                tx.put(&PendingExitItem {
+                    connection_id: cid.clone(),
+                    connection: c.clone(),
+                    counted: count_down,
+                    wake_at: Some(now),
+                })?;
+            } else {
+                tx.check(
+                    Disconnect::NothingDelivered,
+                    keys::delivery_state(cid),
+                    Cond::absent(),
+                );
+            }
             tx.delete_if(
                 Disconnect::StillConnected,
                 keys::connection(cid),
@@ -344,21 +362,36 @@ impl Core {
                 Update::new().add("connections", -1),
             );
             if let (true, Ok(output_id)) = (count_down, OutputId::parse(&c.output_id)) {
+                // Counted down as a connection, counted up as an exit to send: the
+                // output is not deleted before its exits are (they are signed with it).
+                let mut update = Update::new().add("connections", -1);
+                if exit_owed {
+                    update = update.add(PENDING_EXITS, 1);
+                }
                 tx.update_if(
                     Disconnect::OutputExists,
                     keys::output(&member.account_id, &output_id),
-                    Update::new().add("connections", -1),
+                    update,
                     Cond::present(),
                 );
             }
-            tx
+            Ok(tx)
         };
-        let mut result = self.commit(disconnect(true)).await;
-        // An output is not deleted while connected: only a connection made before
-        // outputs existed names none, and has nothing to count down.
-        if let Err(TxError::Guard(Disconnect::OutputExists)) = result {
-            result = self.commit(disconnect(false)).await;
-        }
+        let (mut count_down, mut exit_owed) = (true, false);
+        let result = loop {
+            match self.commit(disconnect(count_down, exit_owed)?).await {
+                // An output is not deleted while connected: only a connection made
+                // before outputs existed names none, and has nothing to count down.
+                Err(TxError::Guard(Disconnect::OutputExists)) if count_down => {
+                    count_down = false;
+                }
+                // Delivery acted on it: its exit is owed, and written with it.
+                Err(TxError::Guard(Disconnect::NothingDelivered)) if !exit_owed => {
+                    exit_owed = true;
+                }
+                other => break other,
+            }
+        };
         match result {
             Ok(()) => Ok(()),
             Err(TxError::Guard(_)) => Err(connection_not_found(cid)),

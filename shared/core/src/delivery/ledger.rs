@@ -122,6 +122,38 @@ impl Entity for DeliveryStateItem {
     }
 }
 
+/// A deleted connection's exit, pending until every member its output was sent has
+/// been taken back (`DELIVERY#{c}` / `EXIT`). The transaction that deletes the
+/// connection writes it, due at once in the schedule's index (GSI2 `DELIVERY_WAKE`):
+/// whatever becomes of the stream record's job (a crash before it was queued, a
+/// dead-lettered message, a local driver killed), the schedule finds the exit and
+/// queues it again. The exit pushes `wakeAt` forward while it works (a lease) and
+/// deletes the item, with the output's `pendingExits` count, once it is done.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingExitItem {
+    pub connection_id: ConnectionId,
+    /// The connection as it was deleted.
+    pub connection: crate::items::ConnectionItem,
+    /// Whether the output's `pendingExits` counts this exit (the deleting transaction
+    /// found the output).
+    #[serde(default)]
+    pub counted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_at: Option<i64>,
+}
+
+impl Entity for PendingExitItem {
+    const TYPE: &'static str = entity::DELIVERY_EXIT;
+    fn key(&self) -> Key {
+        keys::delivery_exit(&self.connection_id)
+    }
+    fn gsi2(&self) -> Option<Key> {
+        self.wake_at
+            .map(|at| keys::delivery_wake(at, &self.connection_id))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

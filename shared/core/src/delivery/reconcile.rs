@@ -135,10 +135,18 @@ impl Core {
         self.table.query_all(&q).await
     }
 
-    /// The connections whose grant came due by `now` (at most `limit`, soonest first).
+    /// The connections whose grant came due by `now` (at most `limit`, soonest first),
+    /// and deleted connections whose exit is pending (`PendingExitItem`, due at once).
     pub async fn due_deliveries(&self, now: i64, limit: i32) -> Result<Vec<ConnectionId>> {
+        /// What both kinds of entry in the index say.
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Due {
+            connection_id: ConnectionId,
+            wake_at: Option<i64>,
+        }
         let q = Query::index(keys::GSI2, keys::DELIVERY_WAKE.to_owned());
-        let due: Vec<DeliveryStateItem> = self.table.query_first(&q, limit).await?;
+        let due: Vec<Due> = self.table.query_first(&q, limit).await?;
         Ok(due
             .into_iter()
             .take_while(|s| s.wake_at.is_some_and(|at| at <= now))

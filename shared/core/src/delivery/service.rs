@@ -86,12 +86,39 @@ impl Core {
         let b = &connection.account_id;
         let q = Query::table(keys::audience_members(&connection.audience_id))
             .prefix(keys::AUDIENCE_MEMBER_PREFIX);
-        let page = PageRequest { limit, cursor };
         let audience_key = keys::audience(&connection.audience_id);
         let output_key = keys::output(b, &output_id);
+        // A page is up to `limit` members (one batch's worth), read by Queries of at
+        // most 100 one after the other, beside the strong reads of the grant.
+        let read_members = async {
+            let want = usize::try_from(limit).unwrap_or(0).max(1);
+            let mut items: Vec<AudienceMemberItem> = Vec::with_capacity(want);
+            let mut cursor = cursor;
+            loop {
+                let left = i32::try_from(want - items.len()).unwrap_or(100).min(100);
+                let page = self
+                    .table
+                    .query::<AudienceMemberItem>(
+                        &q,
+                        &PageRequest {
+                            limit: left,
+                            cursor,
+                        },
+                    )
+                    .await?;
+                items.extend(page.items);
+                cursor = page.next_cursor;
+                if cursor.is_none() || items.len() >= want {
+                    return Ok::<_, crate::error::Error>(crate::store::Page {
+                        items,
+                        next_cursor: cursor,
+                    });
+                }
+            }
+        };
         let (audience, members, output) = tokio::try_join!(
             self.table.get::<AudienceItem>(&audience_key),
-            self.table.query::<AudienceMemberItem>(&q, &page),
+            read_members,
             self.table.get::<OutputItem>(&output_key),
         )?;
         let (Some(audience), Some(output)) = (audience, output) else {
@@ -174,21 +201,27 @@ impl Core {
         let b = &connection.account_id;
         let cid = &connection.id;
         let owner = &audience.owner_account_id;
-        let (grantee, seen) = if owner == b {
-            (Grantee::Owner, HashSet::new())
-        } else {
+        let read_grantee = async {
+            if owner == b {
+                return Ok::<_, crate::error::Error>((Grantee::Owner, HashSet::new()));
+            }
             let grants = self.identity_grants_of(owner, b).await?;
-            let seen = if members.is_empty() {
-                HashSet::new()
-            } else {
-                self.seen_by(b, members, &grants).await?
-            };
-            (
+            // One BatchGetItem per 100 members, all at once.
+            let seen: HashSet<String> = futures::future::try_join_all(
+                members
+                    .chunks(100)
+                    .map(|chunk| self.seen_by(b, chunk, &grants)),
+            )
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+            Ok((
                 Grantee::Receiver {
                     granted: grants.now,
                 },
                 seen,
-            )
+            ))
         };
         let ledger_keys: Vec<Key> = members
             .iter()
@@ -196,16 +229,19 @@ impl Core {
             .chain(gone.iter().copied())
             .map(|u| keys::delivery_sent(cid, u))
             .collect();
-        let sent: HashMap<String, SentItem> = if ledger_keys.is_empty() {
-            HashMap::new()
-        } else {
-            self.table
-                .batch_get::<SentItem>(&ledger_keys)
-                .await?
-                .into_iter()
-                .map(|s| (s.user_id.clone(), s))
-                .collect()
-        };
+        // The ledger's entries (one BatchGetItem per 100, all at once), beside the
+        // grantee's reads.
+        let read_ledger = futures::future::try_join_all(
+            ledger_keys
+                .chunks(100)
+                .map(|chunk| self.table.batch_get::<SentItem>(chunk)),
+        );
+        let ((grantee, seen), sent) = tokio::try_join!(read_grantee, read_ledger)?;
+        let sent: HashMap<String, SentItem> = sent
+            .into_iter()
+            .flatten()
+            .map(|s| (s.user_id.clone(), s))
+            .collect();
         // A removal's version: when it is composed (after every change it follows).
         let removed_at = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
         let mut ops = Vec::with_capacity(members.len() + gone.len());
@@ -240,7 +276,7 @@ impl Core {
         })
     }
 
-    /// Records a delivered page in the ledger (batched writes of 25).
+    /// Records a delivered page in the ledger (batched writes of 25, concurrently).
     pub async fn record_sent(
         &self,
         cid: &ConnectionId,
@@ -258,7 +294,16 @@ impl Core {
         if puts.is_empty() && deletes.is_empty() {
             return Ok(());
         }
-        self.table.batch_write(&puts, &deletes).await
+        // A page's entries in writes of 25, all in flight at once (a page is one batch
+        // of up to 500 members: 20 writes), puts and deletes apart (a key is in one of
+        // them only).
+        let writes = puts
+            .chunks(25)
+            .map(|c| (c, &[][..]))
+            .chain(deletes.chunks(25).map(|d| (&[][..], d)));
+        futures::future::try_join_all(writes.map(|(p, d)| self.table.batch_write(p, d)))
+            .await
+            .map(|_| ())
     }
 }
 
@@ -359,5 +404,198 @@ impl Core {
             ops,
             ledger,
         }))
+    }
+}
+
+impl Core {
+    /// A deleted connection's exit still to be delivered, if there is one (a strong
+    /// read).
+    pub async fn pending_exit(
+        &self,
+        cid: &ConnectionId,
+    ) -> Result<Option<super::ledger::PendingExitItem>> {
+        self.table.get(&keys::delivery_exit(cid)).await
+    }
+
+    /// Moves a pending exit's place in the schedule to `at` (a lease while it is being
+    /// sent, or its next try): the schedule queues it again then unless it is done.
+    pub async fn lease_pending_exit(&self, cid: &ConnectionId, at: i64) -> Result<()> {
+        let update = crate::write::Update::new().set("wakeAt", &at)?.index(
+            crate::entity::Index::Gsi2,
+            Some(keys::delivery_wake(at, cid)),
+        );
+        self.table
+            .update(
+                &keys::delivery_exit(cid),
+                &update,
+                Some(crate::write::Cond::present()),
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// A deleted connection's exit is delivered: its pending entry goes, and the
+    /// output's count of exits to send with it goes down (in one transaction, once).
+    pub async fn finish_pending_exit(
+        &self,
+        pending: &super::ledger::PendingExitItem,
+    ) -> Result<()> {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Step {
+            Pending,
+            Output,
+        }
+        let cid = &pending.connection_id;
+        let c = &pending.connection;
+        let finish = |count_down: bool| {
+            let mut tx = crate::write::Tx::new();
+            tx.delete_if(
+                Step::Pending,
+                keys::delivery_exit(cid),
+                crate::write::Cond::present(),
+            );
+            if let (true, Ok(o)) = (count_down, OutputId::parse(&c.output_id)) {
+                tx.update_if(
+                    Step::Output,
+                    keys::output(&c.account_id, &o),
+                    crate::write::Update::new().add(crate::outputs::PENDING_EXITS, -1),
+                    crate::write::Cond::present(),
+                );
+            }
+            tx
+        };
+        let mut result = self.commit(finish(pending.counted)).await;
+        if let Err(crate::write::TxError::Guard(Step::Output)) = result {
+            result = self.commit(finish(false)).await;
+        }
+        match result {
+            // Already finished by another run of the same exit.
+            Ok(()) | Err(crate::write::TxError::Guard(_)) => Ok(()),
+            Err(crate::write::TxError::Store(e)) => Err(e.into()),
+        }
+    }
+}
+
+impl Core {
+    /// Composes one page of the sweep after identity types `taken_back` stopped being
+    /// granted to connection `cid`'s account: it pages through the connection's ledger
+    /// (what the output holds), from `cursor`, and only the members that were sent one
+    /// of those types get an operation (an upsert without them, or a remove when none
+    /// is left), read with the grant as it is now. Members never sent one of them are
+    /// not sent again.
+    pub async fn sweep_page(
+        &self,
+        cid: &ConnectionId,
+        taken_back: &std::collections::BTreeSet<crate::policy::IdentityType>,
+        cursor: Option<String>,
+        limit: i32,
+    ) -> Result<Composed> {
+        let Some((connection, output_id)) = self.connection_of(cid).await? else {
+            return Ok(Composed::Stopped);
+        };
+        let b = &connection.account_id;
+        let q = Query::table(keys::delivery_partition(cid)).prefix(keys::DELIVERY_SENT_PREFIX);
+        let read_ledger = async {
+            let want = usize::try_from(limit).unwrap_or(0).max(1);
+            let mut items: Vec<SentItem> = Vec::with_capacity(want);
+            let mut cursor = cursor;
+            loop {
+                let left = i32::try_from(want - items.len()).unwrap_or(100).min(100);
+                let page = self
+                    .table
+                    .query::<SentItem>(
+                        &q,
+                        &PageRequest {
+                            limit: left,
+                            cursor,
+                        },
+                    )
+                    .await?;
+                items.extend(page.items);
+                cursor = page.next_cursor;
+                if cursor.is_none() || items.len() >= want {
+                    return Ok::<_, crate::error::Error>(crate::store::Page {
+                        items,
+                        next_cursor: cursor,
+                    });
+                }
+            }
+        };
+        let audience_key = keys::audience(&connection.audience_id);
+        let output_key = keys::output(b, &output_id);
+        let (audience, ledger_page, output) = tokio::try_join!(
+            self.table.get::<AudienceItem>(&audience_key),
+            read_ledger,
+            self.table.get::<OutputItem>(&output_key),
+        )?;
+        let (Some(audience), Some(output)) = (audience, output) else {
+            return Ok(Composed::Stopped);
+        };
+        if !delivers(&audience, &connection, self.now_epoch()) {
+            return Ok(Composed::Stopped);
+        }
+        let affected: Vec<&SentItem> = ledger_page
+            .items
+            .iter()
+            .filter(|s| !s.types.is_disjoint(taken_back))
+            .collect();
+        let member_keys: Vec<Key> = affected
+            .iter()
+            .map(|s| keys::audience_member(&connection.audience_id, &s.user_id))
+            .collect();
+        let members: Vec<AudienceMemberItem> = futures::future::try_join_all(
+            member_keys
+                .chunks(100)
+                .map(|chunk| self.table.batch_get::<AudienceMemberItem>(chunk)),
+        )
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+        let owner = &audience.owner_account_id;
+        let (grantee, seen) = if owner == b {
+            (Grantee::Owner, HashSet::new())
+        } else {
+            let grants = self.identity_grants_of(owner, b).await?;
+            let seen = if members.is_empty() {
+                HashSet::new()
+            } else {
+                self.seen_by(b, &members, &grants).await?
+            };
+            (
+                Grantee::Receiver {
+                    granted: grants.now,
+                },
+                seen,
+            )
+        };
+        let by_user: HashMap<&str, &AudienceMemberItem> =
+            members.iter().map(|m| (m.user_id.as_str(), m)).collect();
+        let composed_at = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
+        let mut ops = Vec::with_capacity(affected.len());
+        let mut ledger = Vec::with_capacity(affected.len());
+        for s in affected {
+            let sent = s.sent();
+            let member = by_user.get(s.user_id.as_str());
+            let member = Member {
+                user_id: &s.user_id,
+                identities: member.map(|m| &m.identities),
+                seen: seen.contains(&s.user_id),
+                version: member.map_or(sent.member_version, |m| member_version(m)),
+            };
+            let mut step = super::plan::sweep_step(&member, &sent, &grantee, taken_back);
+            at_least(&mut step, composed_at);
+            ops.extend(step.op);
+            if step.ledger != Ledger::Keep {
+                ledger.push((s.user_id.clone(), step.ledger));
+            }
+        }
+        Ok(Composed::Page(Box::new(SyncPage {
+            connection,
+            output,
+            ops,
+            ledger,
+            next_cursor: ledger_page.next_cursor,
+        })))
     }
 }

@@ -49,6 +49,11 @@ pub struct OutputItem {
     /// a write of the configuration): it cannot be deleted while any does.
     #[serde(default)]
     pub connections: i64,
+    /// Exits of deleted connections not yet delivered through it (counted up by the
+    /// deleting transaction, down when the exit is done): it cannot be deleted while
+    /// any is, for they are signed with its secret.
+    #[serde(default)]
+    pub pending_exits: i64,
     /// A webhook's current signing secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signing_secret: Option<SigningSecret>,
@@ -59,6 +64,9 @@ pub struct OutputItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_secret_expires_at: Option<i64>,
 }
+
+/// The stored attribute of [`OutputItem::pending_exits`].
+pub const PENDING_EXITS: &str = "pendingExits";
 
 impl Entity for OutputItem {
     const TYPE: &'static str = entity::OUTPUT;

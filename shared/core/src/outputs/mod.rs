@@ -7,5 +7,5 @@ pub mod item;
 pub mod service;
 
 pub use destination::{Destination, DestinationInput, Reach};
-pub use item::{OutputItem, OutputView, OutputWithSecret, SigningSecret};
+pub use item::{OutputItem, OutputView, OutputWithSecret, PENDING_EXITS, SigningSecret};
 pub use service::{OutputConfig, OutputInput, new_signing_secret};

@@ -3,7 +3,7 @@
 //! planner on the output read, run by the one executor.
 
 use super::destination::{self, Destination, DestinationInput};
-use super::item::{OutputItem, OutputView, OutputWithSecret, SigningSecret};
+use super::item::{OutputItem, OutputView, OutputWithSecret, PENDING_EXITS, SigningSecret};
 use crate::audiences::check_if_match;
 use crate::clock::rfc3339_epoch;
 use crate::error::{Error, Result};
@@ -84,6 +84,7 @@ impl Core {
             version: 1,
             updated_at: at.rfc3339(),
             connections: 0,
+            pending_exits: 0,
             signing_secret: secret,
             previous_signing_secret: None,
             previous_secret_expires_at: None,
@@ -240,6 +241,7 @@ impl Core {
             version: 1,
             updated_at: at.rfc3339(),
             connections: 0,
+            pending_exits: 0,
             signing_secret: destination
                 .is_webhook()
                 .then(new_signing_secret)
@@ -367,11 +369,19 @@ impl Planner for DeleteOutput<'_> {
                 self.id, read.connections
             )));
         }
+        if read.pending_exits > 0 {
+            return Err(Error::Conflict(format!(
+                "output '{}' still has to take back what it was sent for {} deleted connection(s) (their exits are signed with its secret): try again once they are delivered",
+                self.id, read.pending_exits
+            )));
+        }
         let mut tx = Tx::new();
         tx.delete_if(
             AsRead,
             keys::output(&read.account_id, &read.id),
-            Cond::version(read.version).and(Cond::eq("connections", &0)?),
+            Cond::version(read.version)
+                .and(Cond::eq("connections", &0)?)
+                .and(Cond::not_exists(PENDING_EXITS).or(Cond::le(PENDING_EXITS, &0)?)),
         );
         Ok(Plan::Commit(tx, ()))
     }
@@ -473,6 +483,7 @@ mod tests {
             version: 3,
             updated_at: "1970-01-01T00:00:00Z".into(),
             connections,
+            pending_exits: 0,
             signing_secret: Some(SigningSecret::new("whsec_old".into())),
             previous_signing_secret: None,
             previous_secret_expires_at: None,
@@ -586,11 +597,20 @@ mod tests {
         assert_eq!(writes(&tx), vec!["delete ACCOUNT#b OUTPUT#o1 ?AsRead"]);
         assert_eq!(
             guard(&tx, AsRead),
-            Cond::version(3).and(Cond::eq("connections", &0).unwrap())
+            Cond::version(3)
+                .and(Cond::eq("connections", &0).unwrap())
+                .and(Cond::not_exists(PENDING_EXITS).or(Cond::le(PENDING_EXITS, &0).unwrap()))
         );
         let (code, detail) = err(DeleteOutput { id: &id }.plan(&Some(output(2)), at));
         assert_eq!(code, Code::Conflict);
         assert!(detail.contains("2 connection(s)"), "{detail}");
+        // A deleted connection's exit not yet delivered holds it too: it is signed with
+        // the output's secret.
+        let mut exiting = output(0);
+        exiting.pending_exits = 1;
+        let (code, detail) = err(DeleteOutput { id: &id }.plan(&Some(exiting), at));
+        assert_eq!(code, Code::Conflict);
+        assert!(detail.contains("1 deleted connection(s)"), "{detail}");
         assert_eq!(
             err(DeleteOutput { id: &id }.plan(&None, at)).0,
             Code::NotFound
