@@ -81,58 +81,7 @@ pub async fn sync_as(
     state.granted = granted_of(grantee);
     state.wake_at = lease(core, wake_at);
     core.put_delivery_state(&state).await?;
-    let run = state.run.clone().unwrap_or_default();
-    for _ in 0..max_pages {
-        let cursor = state.resume_after.clone();
-        let page = match core.sync_page(cid, cursor.clone(), PAGE_SIZE).await? {
-            Composed::Stopped => return Ok(SyncEnd::Stopped),
-            Composed::Page(p) => p,
-        };
-        let sent = page.ops.len() as i64;
-        match send_page(core, client, &page, &run, cursor.as_deref().unwrap_or("")).await {
-            Outcome::Delivered => {}
-            Outcome::Retry(why) => return Ok(SyncEnd::Retry(why)),
-            Outcome::Failing(why) => {
-                state.state = DeliveryState::Failing;
-                state.last_error = Some(why.clone());
-                state.version += 1;
-                core.put_delivery_state(&state).await?;
-                return Ok(SyncEnd::Failing(why));
-            }
-        }
-        core.count_delivery(
-            &page.connection.audience_id,
-            &page.connection,
-            page.ops.len(),
-        );
-        let SyncPage {
-            ledger,
-            next_cursor,
-            ..
-        } = *page;
-        core.record_sent(cid, ledger).await?;
-        state.members_delivered += sent;
-        if sent > 0 {
-            state.last_delivered_at = Some(core.now_rfc3339());
-        }
-        state.version += 1;
-        match next_cursor {
-            Some(next) => {
-                state.resume_after = Some(next);
-                state.wake_at = lease(core, wake_at);
-                core.put_delivery_state(&state).await?;
-            }
-            None => {
-                state.state = DeliveryState::InSync;
-                state.run = None;
-                state.resume_after = None;
-                state.wake_at = wake_at;
-                core.put_delivery_state(&state).await?;
-                return Ok(SyncEnd::Done);
-            }
-        }
-    }
-    Ok(SyncEnd::Paused)
+    run_pages(core, client, cid, state, Pass::Sync, wake_at, max_pages).await
 }
 
 /// How a sync's run is named (`sync-{ulid}`); a sweep's is [`SWEEP_RUN`].
@@ -175,27 +124,71 @@ pub async fn sweep(
     };
     state.wake_at = lease(core, wake_at);
     core.put_delivery_state(&state).await?;
+    let pass = Pass::Sweep {
+        grantee,
+        taken_back,
+    };
+    run_pages(core, client, cid, state, pass, wake_at, max_pages).await
+}
+
+/// What a run pages through.
+enum Pass<'a> {
+    /// The audience's members, every one sent (a sync).
+    Sync,
+    /// The connection's ledger, only the members that were sent one of `taken_back`
+    /// sent again (as changes); `grantee`'s types recorded once it is done.
+    Sweep {
+        grantee: &'a Grantee,
+        taken_back: &'a std::collections::BTreeSet<sharing_core::policy::IdentityType>,
+    },
+}
+
+/// The pages of a run (a sync or a sweep) from where `state` stands, at most
+/// `max_pages`: each composed, sent, recorded in the ledger and the state with where
+/// the next one starts.
+async fn run_pages(
+    core: &Core,
+    client: &Senders,
+    cid: &ConnectionId,
+    mut state: DeliveryStateItem,
+    pass: Pass<'_>,
+    wake_at: Option<i64>,
+    max_pages: usize,
+) -> sharing_core::Result<SyncEnd> {
     let run = state.run.clone().unwrap_or_default();
     for _ in 0..max_pages {
         let cursor = state.resume_after.clone();
-        let page = match core
-            .sweep_page(cid, taken_back, cursor.clone(), PAGE_SIZE)
-            .await?
-        {
+        let composed = match &pass {
+            Pass::Sync => core.sync_page(cid, cursor.clone(), PAGE_SIZE).await?,
+            Pass::Sweep { taken_back, .. } => {
+                core.sweep_page(cid, taken_back, cursor.clone(), PAGE_SIZE)
+                    .await?
+            }
+        };
+        let page = match composed {
             Composed::Stopped => return Ok(SyncEnd::Stopped),
             Composed::Page(p) => p,
         };
         let sent = page.ops.len() as i64;
-        if sent > 0 {
+        let at = cursor.as_deref().unwrap_or("");
+        let outcome = match &pass {
+            Pass::Sync => Some(send_page(core, client, &page, &run, at).await),
+            // A sweep's page with nobody affected sends nothing.
+            Pass::Sweep { .. } if sent == 0 => None,
             // What a sweep sends is a change of the members it names.
-            let composed = Composition {
-                kind: BatchKind::Changes,
-                connection: &page.connection,
-                output: &page.output,
-                ops: &page.ops,
-                run: &format!("{run}\n{}", cursor.as_deref().unwrap_or("")),
-            };
-            match send_ops(core, client, composed).await {
+            Pass::Sweep { .. } => {
+                let composed = Composition {
+                    kind: BatchKind::Changes,
+                    connection: &page.connection,
+                    output: &page.output,
+                    ops: &page.ops,
+                    run: &format!("{run}\n{at}"),
+                };
+                Some(send_ops(core, client, composed).await)
+            }
+        };
+        if let Some(outcome) = outcome {
+            match outcome {
                 Outcome::Delivered => {}
                 Outcome::Retry(why) => return Ok(SyncEnd::Retry(why)),
                 Outcome::Failing(why) => {
@@ -231,7 +224,9 @@ pub async fn sweep(
             }
             None => {
                 state.state = DeliveryState::InSync;
-                state.granted = granted_of(grantee);
+                if let Pass::Sweep { grantee, .. } = &pass {
+                    state.granted = granted_of(grantee);
+                }
                 state.run = None;
                 state.resume_after = None;
                 state.wake_at = wake_at;

@@ -76,6 +76,8 @@ answering_domain_errors! {
     query<T: DeserializeOwned>(q: &Query, page: &PageRequest) -> Page<T>;
     /// One page, each item a `T` or why it is not one.
     query_readable<T: DeserializeOwned>(q: &Query, page: &PageRequest) -> Page<Readable<T>>;
+    /// Up to `want` items of a partition from `cursor`, by Queries of at most 100.
+    query_up_to<T: DeserializeOwned>(q: &Query, cursor: Option<String>, want: usize) -> Page<T>;
     /// The first `limit` items of a partition, in key order.
     query_first<T: DeserializeOwned>(q: &Query, limit: i32) -> Vec<T>;
     /// Every item of a partition, page after page.

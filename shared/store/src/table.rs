@@ -346,6 +346,40 @@ impl Table {
         };
         Ok(Page { items, next_cursor })
     }
+    /// Up to `want` items of a partition from `cursor`, read by Queries of at most 100
+    /// one after the other (a page larger than one Query should return), with the cursor
+    /// after the last one read.
+    pub async fn query_up_to<T: DeserializeOwned>(
+        &self,
+        q: &Query,
+        cursor: Option<String>,
+        want: usize,
+    ) -> Result<Page<T>> {
+        let want = want.max(1);
+        let mut items: Vec<T> = Vec::with_capacity(want);
+        let mut cursor = cursor;
+        loop {
+            let left = i32::try_from(want - items.len()).unwrap_or(100).min(100);
+            let page: Page<T> = self
+                .query(
+                    q,
+                    &PageRequest {
+                        limit: left,
+                        cursor,
+                    },
+                )
+                .await?;
+            items.extend(page.items);
+            cursor = page.next_cursor;
+            if cursor.is_none() || items.len() >= want {
+                return Ok(Page {
+                    items,
+                    next_cursor: cursor,
+                });
+            }
+        }
+    }
+
     /// The first `limit` items of a partition in key order (one page, no cursor): what
     /// the schedules read of a wake index, soonest first.
     pub async fn query_first<T: DeserializeOwned>(&self, q: &Query, limit: i32) -> Result<Vec<T>> {

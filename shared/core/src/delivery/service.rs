@@ -90,32 +90,10 @@ impl Core {
         let output_key = keys::output(b, &output_id);
         // A page is up to `limit` members (one batch's worth), read by Queries of at
         // most 100 one after the other, beside the strong reads of the grant.
-        let read_members = async {
-            let want = usize::try_from(limit).unwrap_or(0).max(1);
-            let mut items: Vec<AudienceMemberItem> = Vec::with_capacity(want);
-            let mut cursor = cursor;
-            loop {
-                let left = i32::try_from(want - items.len()).unwrap_or(100).min(100);
-                let page = self
-                    .table
-                    .query::<AudienceMemberItem>(
-                        &q,
-                        &PageRequest {
-                            limit: left,
-                            cursor,
-                        },
-                    )
-                    .await?;
-                items.extend(page.items);
-                cursor = page.next_cursor;
-                if cursor.is_none() || items.len() >= want {
-                    return Ok::<_, crate::error::Error>(crate::store::Page {
-                        items,
-                        next_cursor: cursor,
-                    });
-                }
-            }
-        };
+        let want = usize::try_from(limit).unwrap_or(0);
+        let read_members = self
+            .table
+            .query_up_to::<AudienceMemberItem>(&q, cursor, want);
         let (audience, members, output) = tokio::try_join!(
             self.table.get::<AudienceItem>(&audience_key),
             read_members,
@@ -495,32 +473,8 @@ impl Core {
         };
         let b = &connection.account_id;
         let q = Query::table(keys::delivery_partition(cid)).prefix(keys::DELIVERY_SENT_PREFIX);
-        let read_ledger = async {
-            let want = usize::try_from(limit).unwrap_or(0).max(1);
-            let mut items: Vec<SentItem> = Vec::with_capacity(want);
-            let mut cursor = cursor;
-            loop {
-                let left = i32::try_from(want - items.len()).unwrap_or(100).min(100);
-                let page = self
-                    .table
-                    .query::<SentItem>(
-                        &q,
-                        &PageRequest {
-                            limit: left,
-                            cursor,
-                        },
-                    )
-                    .await?;
-                items.extend(page.items);
-                cursor = page.next_cursor;
-                if cursor.is_none() || items.len() >= want {
-                    return Ok::<_, crate::error::Error>(crate::store::Page {
-                        items,
-                        next_cursor: cursor,
-                    });
-                }
-            }
-        };
+        let want = usize::try_from(limit).unwrap_or(0);
+        let read_ledger = self.table.query_up_to::<SentItem>(&q, cursor, want);
         let audience_key = keys::audience(&connection.audience_id);
         let output_key = keys::output(b, &output_id);
         let (audience, ledger_page, output) = tokio::try_join!(
