@@ -2,7 +2,7 @@
 //! audiences an account owns, the levels it grants to the other accounts of its
 //! organization, what is shared with an account, connections to outputs and the activity
 //! log. Decisions come from the pure `sharing-policy` crate; data lives in one DynamoDB
-//! table (`store`, `keys`, `items`).
+//! table (`store`, `keys`, `entity`).
 
 // Domains, one folder each (entities, planners, `service.rs` with their `impl Core`).
 pub mod access_requests;
@@ -28,7 +28,6 @@ pub mod fixture;
 pub mod idempotency;
 pub mod ids;
 pub mod input;
-pub mod items;
 pub mod keys;
 pub mod plan;
 pub mod startup;

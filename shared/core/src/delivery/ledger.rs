@@ -3,9 +3,9 @@
 //! its output holds, with the identity types it holds and the last versions sent.
 
 use super::plan::Sent;
+use crate::entity;
 use crate::entity::Entity;
 use crate::ids::ConnectionId;
-use crate::items::entity;
 use crate::keys::{self, Key};
 use crate::policy::IdentityType;
 use serde::{Deserialize, Serialize};
@@ -134,7 +134,7 @@ impl Entity for DeliveryStateItem {
 pub struct PendingExitItem {
     pub connection_id: ConnectionId,
     /// The connection as it was deleted.
-    pub connection: crate::items::ConnectionItem,
+    pub connection: crate::connections::ConnectionItem,
     /// Whether the output's `pendingExits` counts this exit (the deleting transaction
     /// found the output).
     #[serde(default)]

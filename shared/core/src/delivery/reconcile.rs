@@ -13,10 +13,11 @@
 use super::ledger::{DeliveryState, DeliveryStateItem};
 use super::plan::{Grantee, Phase};
 use crate::Core;
+use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, platform_allowed};
+use crate::connections::ConnectionItem;
 use crate::error::Result;
 use crate::ids::{AccountId, AudienceId, ConnectionId, OutputId};
-use crate::items::{AudienceItem, ConnectionItem};
 use crate::keys;
 use crate::outputs::OutputItem;
 use crate::store::Query;
