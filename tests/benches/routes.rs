@@ -15,9 +15,9 @@ use e2e_tests::Stack;
 use e2e_tests::routes::{RouteFigure, walk};
 use serde_json::json;
 use sharing_core::audiences::AudienceItem;
+use sharing_core::grants::{GrantItem, SharingEntry};
 use sharing_core::ids::{AccountId, AudienceId, OrganizationId, UserId};
 use sharing_core::policy::ShareLevel;
-use sharing_core::sharing::{GrantItem, SharingEntry};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

@@ -46,6 +46,7 @@ mod tests {
     use crate::connections::usage::ConnectionUsageItem;
     use crate::connections::{ConnectionItem, ConnectionOutputItem};
     use crate::defaults::SharingDefaultsItem;
+    use crate::grants::{GrantItem, SharingEntry};
     use crate::identity_grants::IdentityGrantItem;
     use crate::ids::{
         AccountId, AudienceId, ConnectionId, OrganizationId, RequestId, RoleId, UserId,
@@ -53,7 +54,6 @@ mod tests {
     use crate::keys;
     use crate::members::{AudienceMemberItem, SeenProfileItem};
     use crate::notify::outbox::{OutboxItem, OutboxStatus};
-    use crate::sharing::{GrantItem, SharingEntry};
     use crate::write::{Action, Item, Update, Value};
     use sharing_policy::{IdentityType, ShareLevel};
     use std::collections::BTreeMap;

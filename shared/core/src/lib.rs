@@ -25,6 +25,7 @@ pub mod clock;
 pub mod entity;
 pub mod error;
 pub mod fixture;
+pub mod grants;
 pub mod idempotency;
 pub mod ids;
 pub mod input;

@@ -8,10 +8,10 @@ pub use item::AudienceItem;
 
 use crate::entity::Entity;
 use crate::error::{Error, Result};
+use crate::grants::{GrantItem, GrantSource, SharingEntry};
 use crate::ids::{AccountId, AudienceId};
 use crate::keys::{self, Key};
 use crate::plan::{Conflict, Plan, Planner, Stamp};
-use crate::sharing::{GrantItem, GrantSource, SharingEntry};
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
 use crate::write::{Cond, MAX_TX_OPS, Tx, TxError, Update};

@@ -7,7 +7,6 @@
 
 pub mod explain;
 
-mod item;
 mod service;
 
 // The explain routes' `impl Core`, a part of `service.rs` (`service/explain.rs`): declared
@@ -16,7 +15,7 @@ mod service;
 #[path = "service/explain.rs"]
 mod service_explain;
 
-pub use item::{GrantItem, GrantSource, SharingEntry};
+pub use crate::grants::{GrantItem, GrantSource, SharingEntry};
 
 use crate::accounts::AccountItem;
 use crate::activity::{Entry, action};
