@@ -495,12 +495,18 @@ impl Planner for ChangeSharing<'_> {
         Ok(Plan::Commit(tx, sharing_view(&after, now)))
     }
 
-    fn take_events(&mut self) -> Option<(SharingMoved, Vec<crate::changes::ChangeEvent>)> {
-        Some((SharingMoved, std::mem::take(&mut self.events.events)))
-    }
-
-    fn take_shift(&mut self) -> Option<crate::changes::AccessShift> {
-        self.events.shift.take()
+    fn add_outbox<'a>(
+        &'a mut self,
+        core: &'a Core,
+        tx: &'a mut Tx<SharingMoved>,
+        at: Stamp<'a>,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        let shift = self.events.shift.take();
+        let events = std::mem::take(&mut self.events.events);
+        async move {
+            core.add_outbox(tx, SharingMoved, at, events, shift.as_ref())
+                .await
+        }
     }
 
     fn gave_up(&self) -> Error {
