@@ -153,7 +153,7 @@ impl Planner for DecideRequest<'_> {
                         source: GrantSource::AccessRequest,
                     };
                     let after = add_sharing_change(at, &mut tx, Decide::Audience, change)?;
-                    approved_change = Some((after, changes::cause_of(&change)));
+                    approved_change = Some((after, crate::sharing::cause_of(&change)));
                 }
                 decided.status = RequestStatus::Approved;
                 decided.granted_level = Some(level);
