@@ -6,6 +6,7 @@
 //! window or a platform taken off the grant suspends it at once, and it comes back as
 //! soon as both hold again.
 
+pub mod delivery_state;
 pub mod usage;
 
 mod item;
@@ -16,8 +17,6 @@ pub use item::{ConnectionItem, ConnectionOutputItem};
 use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, platform_allowed};
 use crate::clock::rfc3339_epoch;
-use crate::delivery::DeliveryView;
-use crate::delivery::ledger::{DeliveryStateItem, PendingExitItem};
 use crate::entity;
 use crate::error::{Error, Result};
 use crate::grants::GrantItem;
@@ -27,6 +26,7 @@ use crate::outputs::{OutputItem, PENDING_EXITS};
 use crate::store::{Page, PageRequest, Query};
 use crate::write::{Cond, Tx, TxError, Update};
 use crate::{AccountMember, Caller, Core, Input};
+use delivery_state::{DeliveryStateItem, DeliveryView, PendingExitItem};
 use serde::{Deserialize, Serialize};
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
 
