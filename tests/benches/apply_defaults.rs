@@ -15,8 +15,9 @@
 
 use e2e_tests::Stack;
 use serde_json::{Value, json};
+use sharing_core::audiences::AudienceItem;
+use sharing_core::grants::{GrantItem, GrantSource, SharingEntry};
 use sharing_core::ids::{AccountId, AudienceId, OrganizationId, UserId};
-use sharing_core::items::{AudienceItem, GrantItem, GrantSource, SharingEntry};
 use sharing_core::policy::ShareLevel;
 use std::time::{Duration, Instant};
 

@@ -14,8 +14,9 @@
 use e2e_tests::Stack;
 use e2e_tests::routes::{RouteFigure, walk};
 use serde_json::json;
+use sharing_core::audiences::AudienceItem;
+use sharing_core::grants::{GrantItem, SharingEntry};
 use sharing_core::ids::{AccountId, AudienceId, OrganizationId, UserId};
-use sharing_core::items::{AudienceItem, GrantItem, SharingEntry};
 use sharing_core::policy::ShareLevel;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

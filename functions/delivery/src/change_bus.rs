@@ -16,7 +16,7 @@ use crate::eventbridge::EventBridgeClient;
 use crate::stream::Record;
 use serde_json::Value;
 use sharing_core::changes::ChangeEvent;
-use sharing_core::items::entity;
+use sharing_core::entity;
 
 /// The deployment's change bus: its name (or ARN) and the client that puts on it.
 #[derive(Clone, Debug)]

@@ -17,8 +17,9 @@
 use crate::worker::Job;
 use serde_json::Value;
 use sharing_core::Core;
+use sharing_core::connections::ConnectionItem;
+use sharing_core::entity;
 use sharing_core::ids::{AccountId, AudienceId, ConnectionId};
-use sharing_core::items::{ConnectionItem, entity};
 use std::collections::BTreeMap;
 
 /// One stream record, images as JSON (from Lambda's event or the Streams API).

@@ -275,7 +275,7 @@ async fn send_page(
 /// What one page's batches are made of.
 struct Composition<'a> {
     kind: BatchKind,
-    connection: &'a sharing_core::items::ConnectionItem,
+    connection: &'a sharing_core::connections::ConnectionItem,
     output: &'a sharing_core::outputs::OutputItem,
     ops: &'a [sharing_core::delivery::MemberOp],
     /// The run and the page's place in it, from which the batches' ids derive.
@@ -345,7 +345,7 @@ pub async fn exit_of(
     core: &Core,
     client: &Senders,
     cid: &ConnectionId,
-    departed: Option<&sharing_core::items::ConnectionItem>,
+    departed: Option<&sharing_core::connections::ConnectionItem>,
     wake_at: Option<i64>,
     max_pages: usize,
 ) -> sharing_core::Result<SyncEnd> {

@@ -7,11 +7,11 @@ use crate::destination::Senders;
 use crate::sync::{self, SyncEnd};
 use serde::{Deserialize, Serialize};
 use sharing_core::Core;
+use sharing_core::connections::ConnectionItem;
 use sharing_core::delivery::ledger::DeliveryState;
 use sharing_core::delivery::plan::{Phase, StateChange, state_change};
 use sharing_core::delivery::reconcile::acted_phase;
 use sharing_core::ids::ConnectionId;
-use sharing_core::items::ConnectionItem;
 
 /// How long after a deleted connection's exit was refused for good the schedule tries
 /// it again: the output is owed the exit, and the output cannot be deleted before.

@@ -32,7 +32,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use serde::Deserialize;
 use sharing_core::Core;
 use sharing_core::email::{RenderedEmail, render};
-use sharing_core::items::entity;
+use sharing_core::entity;
 use sharing_core::outbox::{Claim, OutboxStatus, retry_after};
 use sharing_core::store::PageRequest;
 use std::sync::Arc;

@@ -41,12 +41,16 @@ mod tests {
     use crate::access_requests::{
         AccessRequestItem, AccessRequestView, Campaign, PendingRequestItem, RequestStatus, UserRef,
     };
+    use crate::accounts::{AccountItem, MembershipItem, OrganizationItem, RoleItem, UserItem};
+    use crate::audiences::AudienceItem;
     use crate::connections::usage::ConnectionUsageItem;
+    use crate::connections::{ConnectionItem, ConnectionOutputItem};
+    use crate::defaults::SharingDefaultsItem;
+    use crate::grants::{GrantItem, SharingEntry};
     use crate::identity_grants::IdentityGrantItem;
     use crate::ids::{
         AccountId, AudienceId, ConnectionId, OrganizationId, RequestId, RoleId, UserId,
     };
-    use crate::items::*;
     use crate::keys;
     use crate::members::{AudienceMemberItem, SeenProfileItem};
     use crate::notify::outbox::{OutboxItem, OutboxStatus};

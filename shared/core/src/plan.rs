@@ -18,7 +18,6 @@
 //! its own bounded [`Retry`].
 
 use crate::Core;
-use crate::changes::{AccessShift, ChangeEvent};
 use crate::clock::{IdGenerator, rfc3339};
 use crate::error::{Error, Result};
 use crate::write::{Retry, Tx, TxError};
@@ -107,18 +106,20 @@ pub trait Planner {
     /// The answer once every attempt lost its race.
     fn gave_up(&self) -> Error;
 
-    /// The change events the last [`Planner::plan`] that answered `Commit` causes, and the
-    /// step whose failure means "the state moved, read again": the executor reads the
-    /// concerned accounts' change sequences and writes the events into the same
-    /// transaction (guarded on those sequences, as that step). None by default.
-    fn take_events(&mut self) -> Option<(Self::Step, Vec<ChangeEvent>)> {
-        None
-    }
-
-    /// The access the last committing plan shifts, whose connections may be suspended
-    /// or resumed by it: their events join [`Planner::take_events`]'.
-    fn take_shift(&mut self) -> Option<AccessShift> {
-        None
+    /// The outbox of the last [`Planner::plan`] that answered `Commit`: adds the change
+    /// events it causes to `tx` (a planner that has some calls
+    /// [`Core::add_outbox`](crate::Core::add_outbox) with them, the access it shifts and
+    /// the step whose failure means "the state moved, read again": the concerned
+    /// accounts' change sequences are read and the events written into the same
+    /// transaction, guarded on those sequences as that step). Nothing by default. The
+    /// executor names no event type, so this module depends on no domain.
+    fn add_outbox<'a>(
+        &'a mut self,
+        _core: &'a Core,
+        _tx: &'a mut Tx<Self::Step>,
+        _at: Stamp<'a>,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        async { Ok(()) }
     }
 }
 
@@ -155,12 +156,8 @@ impl Core {
                 Plan::Commit(tx, a) => (tx, a),
                 Plan::ReadAgain => continue,
             };
-            let shift = planner.take_shift();
-            if let Some((step, events)) = planner.take_events() {
-                // The outbox of change events: written with the change or not at all.
-                self.add_outbox(&mut tx, step, stamp, events, shift.as_ref())
-                    .await?;
-            }
+            // The outbox of change events: written with the change or not at all.
+            planner.add_outbox(self, &mut tx, stamp).await?;
             match self.commit(tx).await {
                 Ok(()) => return Ok(answer),
                 Err(TxError::Guard(step)) => match planner.on_guard(step) {

@@ -202,9 +202,18 @@ impl Planner for CreateRequest<'_> {
         Ok(Plan::Commit(tx, view))
     }
 
-    fn take_events(&mut self) -> Option<(Create, Vec<ChangeEvent>)> {
+    fn add_outbox<'a>(
+        &'a mut self,
+        core: &'a Core,
+        tx: &'a mut Tx<Create>,
+        at: Stamp<'a>,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        let events = std::mem::take(&mut self.events);
         // A sequence that moved is a lost race like a moved sharing: plan again.
-        Some((Create::Audience, std::mem::take(&mut self.events)))
+        async move {
+            core.add_outbox(tx, Create::Audience, at, events, None)
+                .await
+        }
     }
 
     fn on_guard(&self, step: Create) -> Conflict {

@@ -1,7 +1,7 @@
 //! Deciding an access request (approve or deny), planned on the request and its audience.
 
 use super::*;
-use crate::changes::{self, Change, ChangeEvent, Subject};
+use crate::changes::{self, Change, Subject};
 
 /// What an approval or a denial does.
 pub(super) enum Decision {
@@ -153,7 +153,7 @@ impl Planner for DecideRequest<'_> {
                         source: GrantSource::AccessRequest,
                     };
                     let after = add_sharing_change(at, &mut tx, Decide::Audience, change)?;
-                    approved_change = Some((after, changes::cause_of(&change)));
+                    approved_change = Some((after, crate::sharing::cause_of(&change)));
                 }
                 decided.status = RequestStatus::Approved;
                 decided.granted_level = Some(level);
@@ -252,13 +252,19 @@ impl Planner for DecideRequest<'_> {
         Ok(Plan::Commit(tx, view))
     }
 
-    fn take_events(&mut self) -> Option<(Decide, Vec<ChangeEvent>)> {
+    fn add_outbox<'a>(
+        &'a mut self,
+        core: &'a Core,
+        tx: &'a mut Tx<Decide>,
+        at: Stamp<'a>,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        let shift = self.events.shift.take();
+        let events = std::mem::take(&mut self.events.events);
         // A sequence that moved is a lost race like a moved sharing: decide again.
-        Some((Decide::Audience, std::mem::take(&mut self.events.events)))
-    }
-
-    fn take_shift(&mut self) -> Option<changes::AccessShift> {
-        self.events.shift.take()
+        async move {
+            core.add_outbox(tx, Decide::Audience, at, events, shift.as_ref())
+                .await
+        }
     }
 
     fn on_guard(&self, step: Decide) -> Conflict {

@@ -28,6 +28,7 @@ use crate::audiences::access_of;
 use crate::entity;
 use crate::entity::Entity;
 use crate::error::{Error, Result};
+use crate::grants::{GrantSource, SharingEntry};
 use crate::ids::{AccountId, AudienceId, RequestId, UserId};
 use crate::keys::{self, Key};
 use crate::notify::email::{EmailFacts, EmailKind};
@@ -36,7 +37,6 @@ use crate::plan::{Conflict, Plan, Planner, Stamp};
 use crate::sharing::{
     Desired, GrantTerms, Provenance, SharingChange, add_sharing_change, build_grant, plan_changes,
 };
-use crate::sharing::{GrantSource, SharingEntry};
 use crate::store::{Page, PageRequest, Query};
 use crate::write::{Cond, Tx};
 use crate::{AccountMember, Caller, Core, Input};

@@ -3,9 +3,9 @@
 
 use crate::entity;
 use crate::entity::Entity;
+use crate::grants::GrantSource;
 use crate::ids::{AccountId, AudienceId, RequestId, RoleId, UserId};
 use crate::keys::Key;
-use crate::sharing::GrantSource;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sharing_policy::{IdentityType, ShareLevel};

@@ -6,10 +6,10 @@ mod service;
 pub use item::ActivityItem;
 
 use crate::error::Result;
+use crate::grants::GrantSource;
 use crate::ids::{AccountId, AudienceId, RequestId, RoleId, UserId};
 use crate::keys;
 use crate::plan::Stamp;
-use crate::sharing::GrantSource;
 use crate::store::{Page, PageRequest, Query};
 use crate::write::Tx;
 use crate::{AccountMember, Core, Input};

@@ -3,9 +3,9 @@
 
 use crate::entity;
 use crate::entity::Entity;
+use crate::grants::SharingEntry;
 use crate::ids::{AccountId, AudienceId, OrganizationId, UserId};
 use crate::keys::{self, Key};
-use crate::sharing::SharingEntry;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -8,13 +8,13 @@ pub use item::AudienceItem;
 
 use crate::entity::Entity;
 use crate::error::{Error, Result};
+use crate::grants::{GrantItem, SharingEntry};
 use crate::ids::{AccountId, AudienceId};
-use crate::keys::{self, Key};
+use crate::keys;
 use crate::plan::{Conflict, Plan, Planner, Stamp};
-use crate::sharing::{GrantItem, GrantSource, SharingEntry};
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
-use crate::write::{Cond, MAX_TX_OPS, Tx, TxError, Update};
+use crate::write::{Cond, MAX_TX_OPS, Tx, Update};
 use crate::{AccountMember, Caller, Core, Input};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -128,7 +128,7 @@ fn counts(audience: &AudienceItem, now: i64) -> SharedWithCounts {
     c
 }
 
-fn detail(a: &AudienceItem, access: AccessLevel) -> AudienceDetail {
+pub(crate) fn detail(a: &AudienceItem, access: AccessLevel) -> AudienceDetail {
     AudienceDetail {
         id: a.id.to_string(),
         name: a.name.clone(),
@@ -144,7 +144,7 @@ fn detail(a: &AudienceItem, access: AccessLevel) -> AudienceDetail {
     }
 }
 
-fn validate_definition(definition: &Value) -> Result<String> {
+pub(crate) fn validate_definition(definition: &Value) -> Result<String> {
     if !definition.is_object() {
         return Err(Error::Validation(
             "definition must be a JSON object".to_owned(),
@@ -178,7 +178,7 @@ pub(crate) fn check_item_size(audience: &AudienceItem) -> Result<()> {
     )))
 }
 
-fn validate_description(d: &Option<String>) -> Result<()> {
+pub(crate) fn validate_description(d: &Option<String>) -> Result<()> {
     match d {
         Some(d) if !d.is_empty() => validate::text("description", d, 2000),
         _ => Ok(()),

@@ -21,8 +21,6 @@ use crate::entity;
 use crate::ids::{AccountId, AudienceId, ConnectionId, RequestId, UserId};
 use crate::keys::{self, Key};
 use crate::plan::Stamp;
-use crate::sharing::GrantSource;
-use crate::sharing::SharingChange;
 use serde::{Deserialize, Serialize};
 use sharing_policy::AccessLevel;
 use sharing_store::{Cond, Entity, Tx, Update};
@@ -193,21 +191,6 @@ pub fn event(at: Stamp<'_>, subject: Subject, change: Change) -> ChangeEvent {
     }
 }
 
-/// The cause of a sharing change, from where its grants come: an owner's edit, the
-/// account's defaults, or an approved request.
-pub fn cause_of(change: &SharingChange<'_>) -> Cause {
-    let kind = match change.source {
-        GrantSource::Grant => CauseKind::SharingChange,
-        GrantSource::Default => CauseKind::DefaultApplied,
-        GrantSource::AccessRequest => CauseKind::AccessRequestApproved,
-    };
-    Cause {
-        kind,
-        actor_user_id: UserId::parse(change.actor).ok(),
-        request_id: change.request_id.cloned(),
-    }
-}
-
 /// The `effective_access_changed` events of the accounts in `accounts` between the
 /// audience `before` and `after` a write, both read at the moment of `at` (so a grant
 /// outside its window counts at its fallback level): none for an account whose level
@@ -237,22 +220,6 @@ pub fn access_events<'a>(
             .map(|c| event(at, Subject::of(after, account), c))
         })
         .collect()
-}
-
-/// The events of a sharing change planned with `add_sharing_change` (`after` is what it
-/// answered): one per receiver whose effective level changes, with the change's cause.
-pub fn sharing_change_events(
-    at: Stamp<'_>,
-    change: &SharingChange<'_>,
-    after: &AudienceItem,
-) -> Vec<ChangeEvent> {
-    access_events(
-        at,
-        change.audience,
-        after,
-        change.changes.iter().map(|c| &c.receiver),
-        &cause_of(change),
-    )
 }
 
 /// What a planner's last committing plan leaves for the executor's outbox: its events and

@@ -145,8 +145,8 @@ mod planners {
     use super::*;
     use crate::changes::windows::{GrantWakeItem, WindowMoved, plan_window, wake_of};
     use crate::connections::ConnectionItem;
+    use crate::grants::SharingEntry;
     use crate::plan::testing::{Numbered, writes};
-    use crate::sharing::SharingEntry;
     use crate::sharing::tests::audience;
     use sharing_policy::ShareLevel;
     use time::OffsetDateTime;

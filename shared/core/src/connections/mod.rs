@@ -6,6 +6,7 @@
 //! window or a platform taken off the grant suspends it at once, and it comes back as
 //! soon as both hold again.
 
+pub mod delivery_state;
 pub mod usage;
 
 mod item;
@@ -16,17 +17,16 @@ pub use item::{ConnectionItem, ConnectionOutputItem};
 use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, platform_allowed};
 use crate::clock::rfc3339_epoch;
-use crate::delivery::DeliveryView;
-use crate::delivery::ledger::{DeliveryStateItem, PendingExitItem};
 use crate::entity;
 use crate::error::{Error, Result};
+use crate::grants::GrantItem;
 use crate::ids::{AccountId, AudienceId, ConnectionId, OutputId};
 use crate::keys;
 use crate::outputs::{OutputItem, PENDING_EXITS};
-use crate::sharing::GrantItem;
 use crate::store::{Page, PageRequest, Query};
 use crate::write::{Cond, Tx, TxError, Update};
 use crate::{AccountMember, Caller, Core, Input};
+use delivery_state::{DeliveryStateItem, DeliveryView, PendingExitItem};
 use serde::{Deserialize, Serialize};
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
 
@@ -207,7 +207,7 @@ pub(crate) fn connection_not_found(cid: &ConnectionId) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sharing::SharingEntry;
+    use crate::grants::SharingEntry;
 
     #[test]
     fn grant_items_round_trip_and_old_ones_still_read() {
@@ -248,7 +248,7 @@ mod tests {
             aws_sdk_dynamodb::types::AttributeValue::N("1819756800".into()),
         );
         let old: GrantItem = serde_dynamo::from_item(old).unwrap();
-        assert_eq!(old.grant.source, crate::sharing::GrantSource::Grant);
+        assert_eq!(old.grant.source, crate::grants::GrantSource::Grant);
         assert_eq!(old.grant.fallback_level, ShareLevel::Private);
         assert_eq!(old.grant.effective(1_819_756_799), ShareLevel::ViewOnly);
         assert_eq!(old.grant.effective(1_819_756_800), ShareLevel::Private);

@@ -76,7 +76,7 @@ pub struct UsageConnection {
     pub status: ConnectionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suspended_reason: Option<SuspendedReason>,
-    pub delivery: crate::delivery::DeliveryView,
+    pub delivery: crate::connections::delivery_state::DeliveryView,
     pub created_at: String,
     pub created_by: String,
 }

@@ -13,17 +13,18 @@
 
 use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, effective_sharing, platform_allowed};
+use crate::changes::AccessShift;
 use crate::changes::service::SEQUENCE_TRIES;
-use crate::changes::{AccessShift, sharing_change_events};
 use crate::connections::ConnectionItem;
 use crate::defaults::SharingDefaultsItem;
 use crate::error::{Error, Result};
+use crate::grants::{GrantSource, SharingEntry};
 use crate::ids::{AccountId, AudienceId};
 use crate::keys;
 use crate::sharing::{
     Desired, GrantChange, MAX_CHANGES, SharingChange, add_sharing_change, plan_changes,
+    sharing_change_events,
 };
-use crate::sharing::{GrantSource, SharingEntry};
 use crate::store::{PageRequest, Query};
 use crate::write::{Retry, Tx, TxError};
 use crate::{AccountMember, Caller, Core, Input};

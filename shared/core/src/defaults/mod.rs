@@ -2,6 +2,7 @@
 //! existing ones.
 
 pub mod apply;
+mod create;
 mod item;
 mod service;
 

@@ -14,6 +14,6 @@ pub mod reconcile;
 pub mod service;
 pub mod signature;
 
+pub use crate::connections::delivery_state::DeliveryView;
 pub use batch::{Batch, BatchKind, MemberOp, Op};
 pub use plan::{Grantee, Member, Phase, Sent, StateChange, Why};
-pub use reconcile::DeliveryView;

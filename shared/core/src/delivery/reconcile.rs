@@ -13,15 +13,15 @@
 use super::ledger::{DeliveryState, DeliveryStateItem};
 use super::plan::{Grantee, Phase};
 use crate::Core;
+use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, platform_allowed};
+use crate::connections::ConnectionItem;
 use crate::error::Result;
 use crate::ids::{AccountId, AudienceId, ConnectionId, OutputId};
-use crate::items::{AudienceItem, ConnectionItem};
 use crate::keys;
 use crate::outputs::OutputItem;
 use crate::store::Query;
 use crate::usage::ConnectionUsageItem;
-use serde::Serialize;
 use sharing_policy::AccessLevel;
 
 /// A connection's phase now.
@@ -155,43 +155,6 @@ impl Core {
     }
 }
 
-/// A connection's delivery as its views show it (API.md "Connections to outputs").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeliveryView {
-    pub state: DeliveryState,
-    pub members_delivered: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_delivered_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_error: Option<String>,
-}
-
-impl DeliveryView {
-    /// From the connection's state; before delivery acted on it, what it is about to do:
-    /// an active connection's sync, a suspended one's nothing.
-    pub fn of(state: Option<&DeliveryStateItem>, active: bool) -> Self {
-        match state {
-            Some(s) => DeliveryView {
-                state: s.state,
-                members_delivered: s.members_delivered,
-                last_delivered_at: s.last_delivered_at.clone(),
-                last_error: s.last_error.clone(),
-            },
-            None => DeliveryView {
-                state: if active {
-                    DeliveryState::Syncing
-                } else {
-                    DeliveryState::Stopped
-                },
-                members_delivered: 0,
-                last_delivered_at: None,
-                last_error: None,
-            },
-        }
-    }
-}
-
 impl Core {
     /// The delivery states of these connections (one BatchGetItem per 100).
     pub async fn delivery_states(
@@ -216,6 +179,7 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delivery::DeliveryView;
     use crate::policy::IdentityType;
     use std::collections::BTreeSet;
 

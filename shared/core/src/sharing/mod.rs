@@ -7,7 +7,6 @@
 
 pub mod explain;
 
-mod item;
 mod service;
 
 // The explain routes' `impl Core`, a part of `service.rs` (`service/explain.rs`): declared
@@ -16,7 +15,7 @@ mod service;
 #[path = "service/explain.rs"]
 mod service_explain;
 
-pub use item::{GrantItem, GrantSource, SharingEntry};
+pub use crate::grants::{GrantItem, GrantSource, SharingEntry};
 
 use crate::accounts::AccountItem;
 use crate::activity::{Entry, action};
@@ -329,6 +328,37 @@ pub struct SharingChange<'a> {
     pub source: GrantSource,
 }
 
+/// The cause of a sharing change, from where its grants come: an owner's edit, the
+/// account's defaults, or an approved request.
+pub fn cause_of(change: &SharingChange<'_>) -> crate::changes::Cause {
+    let kind = match change.source {
+        GrantSource::Grant => crate::changes::CauseKind::SharingChange,
+        GrantSource::Default => crate::changes::CauseKind::DefaultApplied,
+        GrantSource::AccessRequest => crate::changes::CauseKind::AccessRequestApproved,
+    };
+    crate::changes::Cause {
+        kind,
+        actor_user_id: crate::ids::UserId::parse(change.actor).ok(),
+        request_id: change.request_id.cloned(),
+    }
+}
+
+/// The events of a sharing change planned with `add_sharing_change` (`after` is what it
+/// answered): one per receiver whose effective level changes, with the change's cause.
+pub fn sharing_change_events(
+    at: Stamp<'_>,
+    change: &SharingChange<'_>,
+    after: &AudienceItem,
+) -> Vec<crate::changes::ChangeEvent> {
+    crate::changes::access_events(
+        at,
+        change.audience,
+        after,
+        change.changes.iter().map(|c| &c.receiver),
+        &cause_of(change),
+    )
+}
+
 /// Adds `change` to `tx`, at the time and with the ids of `stamp`: the audience item
 /// (guarded, as step `audience_step`, by the `sharingVersion` it was read at), grant puts
 /// and deletes, and the activity of the owner and of each receiver. Answers the audience
@@ -486,7 +516,7 @@ impl Planner for ChangeSharing<'_> {
         };
         let after = add_sharing_change(at, &mut tx, SharingMoved, change)?;
         self.events = crate::changes::Pending {
-            events: crate::changes::sharing_change_events(at, &change, &after),
+            events: sharing_change_events(at, &change, &after),
             shift: Some(crate::changes::AccessShift {
                 before: audience.clone(),
                 after: after.clone(),
@@ -496,12 +526,18 @@ impl Planner for ChangeSharing<'_> {
         Ok(Plan::Commit(tx, sharing_view(&after, now)))
     }
 
-    fn take_events(&mut self) -> Option<(SharingMoved, Vec<crate::changes::ChangeEvent>)> {
-        Some((SharingMoved, std::mem::take(&mut self.events.events)))
-    }
-
-    fn take_shift(&mut self) -> Option<crate::changes::AccessShift> {
-        self.events.shift.take()
+    fn add_outbox<'a>(
+        &'a mut self,
+        core: &'a Core,
+        tx: &'a mut Tx<SharingMoved>,
+        at: Stamp<'a>,
+    ) -> impl Future<Output = Result<()>> + Send + 'a {
+        let shift = self.events.shift.take();
+        let events = std::mem::take(&mut self.events.events);
+        async move {
+            core.add_outbox(tx, SharingMoved, at, events, shift.as_ref())
+                .await
+        }
     }
 
     fn gave_up(&self) -> Error {

@@ -193,7 +193,7 @@ impl Core {
                             id: c.connection_id.to_string(),
                             output_id: c.output_id.clone(),
                             platform: c.platform.clone(),
-                            delivery: crate::delivery::DeliveryView::of(
+                            delivery: crate::connections::delivery_state::DeliveryView::of(
                                 states.get(&c.connection_id),
                                 status == ConnectionStatus::Active,
                             ),
