@@ -62,22 +62,7 @@ pub async fn sync_as(
     wake_at: Option<i64>,
     max_pages: usize,
 ) -> sharing_core::Result<SyncEnd> {
-    let mut state = match core.delivery_state(cid).await? {
-        Some(s)
-            if s.state == DeliveryState::Syncing
-                && s.run.as_deref().is_some_and(|r| r.starts_with(SYNC_RUN)) =>
-        {
-            s
-        }
-        previous => DeliveryStateItem {
-            state: DeliveryState::Syncing,
-            members_delivered: previous.as_ref().map_or(0, |p| p.members_delivered),
-            last_delivered_at: previous.as_ref().and_then(|p| p.last_delivered_at.clone()),
-            run: Some(format!("{SYNC_RUN}{}", ulid::Ulid::new())),
-            version: previous.as_ref().map_or(0, |p| p.version) + 1,
-            ..DeliveryStateItem::new(cid)
-        },
-    };
+    let mut state = run_state(core, cid, SYNC_RUN).await?;
     state.granted = granted_of(grantee);
     state.wake_at = lease(core, wake_at);
     core.put_delivery_state(&state).await?;
@@ -105,10 +90,28 @@ pub async fn sweep(
     wake_at: Option<i64>,
     max_pages: usize,
 ) -> sharing_core::Result<SyncEnd> {
-    let mut state = match core.delivery_state(cid).await? {
+    let mut state = run_state(core, cid, SWEEP_RUN).await?;
+    state.wake_at = lease(core, wake_at);
+    core.put_delivery_state(&state).await?;
+    let pass = Pass::Sweep {
+        grantee,
+        taken_back,
+    };
+    run_pages(core, client, cid, state, pass, wake_at, max_pages).await
+}
+
+/// The state of connection `cid`'s run named by `prefix` ([`SYNC_RUN`], [`SWEEP_RUN`]):
+/// the one under way, to resume, or a new run that keeps what the previous state
+/// counted and the identity types it acted on.
+async fn run_state(
+    core: &Core,
+    cid: &ConnectionId,
+    prefix: &str,
+) -> sharing_core::Result<DeliveryStateItem> {
+    Ok(match core.delivery_state(cid).await? {
         Some(s)
             if s.state == DeliveryState::Syncing
-                && s.run.as_deref().is_some_and(|r| r.starts_with(SWEEP_RUN)) =>
+                && s.run.as_deref().is_some_and(|r| r.starts_with(prefix)) =>
         {
             s
         }
@@ -117,18 +120,11 @@ pub async fn sweep(
             granted: previous.as_ref().and_then(|p| p.granted.clone()),
             members_delivered: previous.as_ref().map_or(0, |p| p.members_delivered),
             last_delivered_at: previous.as_ref().and_then(|p| p.last_delivered_at.clone()),
-            run: Some(format!("{SWEEP_RUN}{}", ulid::Ulid::new())),
+            run: Some(format!("{prefix}{}", ulid::Ulid::new())),
             version: previous.as_ref().map_or(0, |p| p.version) + 1,
             ..DeliveryStateItem::new(cid)
         },
-    };
-    state.wake_at = lease(core, wake_at);
-    core.put_delivery_state(&state).await?;
-    let pass = Pass::Sweep {
-        grantee,
-        taken_back,
-    };
-    run_pages(core, client, cid, state, pass, wake_at, max_pages).await
+    })
 }
 
 /// What a run pages through.
