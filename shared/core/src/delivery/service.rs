@@ -74,6 +74,29 @@ impl Core {
         Ok(connection.and_then(|c| OutputId::parse(&c.output_id).ok().map(|o| (c, o))))
     }
 
+    /// The audience and the output of `connection` (strong reads, at `audience_key` and
+    /// `output_key`) read beside `other`: none when either is gone or the connection no
+    /// longer delivers (the page is then [`Composed::Stopped`]).
+    async fn read_delivering<T>(
+        &self,
+        connection: &ConnectionItem,
+        audience_key: &Key,
+        output_key: &Key,
+        other: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<Option<(AudienceItem, T, OutputItem)>> {
+        let (audience, other, output) = tokio::try_join!(
+            self.table.get::<AudienceItem>(audience_key),
+            other,
+            self.table.get::<OutputItem>(output_key),
+        )?;
+        Ok(match (audience, output) {
+            (Some(audience), Some(output)) if delivers(&audience, connection, self.now_epoch()) => {
+                Some((audience, other, output))
+            }
+            _ => None,
+        })
+    }
+
     /// Composes one page of connection `cid`'s sync, from `cursor` (`None`: the first).
     pub async fn sync_page(
         &self,
@@ -95,17 +118,12 @@ impl Core {
         let read_members = self
             .table
             .query_up_to::<AudienceMemberItem>(&q, cursor, want);
-        let (audience, members, output) = tokio::try_join!(
-            self.table.get::<AudienceItem>(&audience_key),
-            read_members,
-            self.table.get::<OutputItem>(&output_key),
-        )?;
-        let (Some(audience), Some(output)) = (audience, output) else {
+        let Some((audience, members, output)) = self
+            .read_delivering(&connection, &audience_key, &output_key, read_members)
+            .await?
+        else {
             return Ok(Composed::Stopped);
         };
-        if !delivers(&audience, &connection, self.now_epoch()) {
-            return Ok(Composed::Stopped);
-        }
         let page = self
             .compose(
                 connection,
@@ -478,17 +496,12 @@ impl Core {
         let read_ledger = self.table.query_up_to::<SentItem>(&q, cursor, want);
         let audience_key = keys::audience(&connection.audience_id);
         let output_key = keys::output(b, &output_id);
-        let (audience, ledger_page, output) = tokio::try_join!(
-            self.table.get::<AudienceItem>(&audience_key),
-            read_ledger,
-            self.table.get::<OutputItem>(&output_key),
-        )?;
-        let (Some(audience), Some(output)) = (audience, output) else {
+        let Some((audience, ledger_page, output)) = self
+            .read_delivering(&connection, &audience_key, &output_key, read_ledger)
+            .await?
+        else {
             return Ok(Composed::Stopped);
         };
-        if !delivers(&audience, &connection, self.now_epoch()) {
-            return Ok(Composed::Stopped);
-        }
         let affected: Vec<&SentItem> = ledger_page
             .items
             .iter()
