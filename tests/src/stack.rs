@@ -78,6 +78,20 @@ impl Stack {
     /// Starts a stack on a DynamoDB Local of its own, which the test may pause
     /// ([`OwnDynamoDb::pause`]) without disturbing the other tests.
     pub async fn start_with_own_dynamodb() -> (Stack, OwnDynamoDb) {
+        let (stack, own, _) = Self::own_dynamodb(None).await;
+        (stack, own)
+    }
+
+    /// [`Stack::start_with_own_dynamodb`] on a fixed clock the test moves.
+    pub async fn start_with_own_dynamodb_at_fixed_time() -> (Stack, OwnDynamoDb, Arc<FixedClock>) {
+        let clock = Arc::new(FixedClock::at(SystemClock.now()));
+        let (stack, own, _) = Self::own_dynamodb(Some(clock.clone())).await;
+        (stack, own, clock)
+    }
+
+    async fn own_dynamodb(
+        clock: Option<Arc<FixedClock>>,
+    ) -> (Stack, OwnDynamoDb, Option<Arc<FixedClock>>) {
         let svc = tokio::task::spawn_blocking(services).await.unwrap();
         let own = tokio::task::spawn_blocking(|| {
             let modules = xtask::services::ensure_node_tools().expect("node tools");
@@ -86,8 +100,8 @@ impl Stack {
         })
         .await
         .unwrap();
-        let stack = Stack::start_on(&own.endpoint(), &svc.ses, Budget::AWS, None).await;
-        (stack, OwnDynamoDb(Arc::new(own)))
+        let stack = Stack::start_on(&own.endpoint(), &svc.ses, Budget::AWS, clock.clone()).await;
+        (stack, OwnDynamoDb(Arc::new(own)), clock)
     }
 
     async fn start_on(

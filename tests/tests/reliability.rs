@@ -461,10 +461,16 @@ async fn a_create_cut_off_before_its_batched_grants_is_finished_by_its_retry() {
         missing.json
     );
 
+    assert!(
+        default_applied(&s, id).await.is_empty(),
+        "its events wait in the pending item the transaction wrote"
+    );
+
     let retried = post_with_key(&s, "ana", audiences, "everyone-1", &body).await;
     assert_eq!(retried.status, 201, "{}", retried.json);
     assert_eq!(retried.json["id"], id);
     assert_eq!(grants_of(s.dump().await, id), 100, "every grant, once");
+    assert_one_event_per_receiver(&s, id).await;
     let shared = s
         .call(
             "GET",
@@ -477,4 +483,96 @@ async fn a_create_cut_off_before_its_batched_grants_is_finished_by_its_retry() {
     let again = post_with_key(&s, "ana", audiences, "everyone-1", &body).await;
     assert_eq!(again.json, retried.json);
     assert_eq!(grants_of(s.dump().await, id), 100);
+}
+
+/// The `default_applied` events on audience `id` in mPTravel's feed, page after page.
+async fn default_applied(s: &Stack, id: &str) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut path = "/accounts/mptravel/changes?limit=100".to_owned();
+    loop {
+        let page = s.call("GET", &path, Some("ana"), None).await;
+        assert_eq!(page.status, 200, "{}", page.json);
+        out.extend(
+            page.json["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["audienceId"] == id && e["cause"]["kind"] == "default_applied")
+                .cloned(),
+        );
+        match page.json["nextCursor"].as_str() {
+            Some(c) => path = format!("/accounts/mptravel/changes?limit=100&after={c}"),
+            None => return out,
+        }
+    }
+}
+
+/// Each of the 100 receivers got its one `private` → `usable` event, and nothing is left
+/// pending.
+async fn assert_one_event_per_receiver(s: &Stack, id: &str) {
+    let events = default_applied(s, id).await;
+    let receivers: std::collections::BTreeSet<&str> = events
+        .iter()
+        .filter_map(|e| e["accountId"].as_str())
+        .collect();
+    assert_eq!(events.len(), 100, "one event per receiver");
+    assert_eq!(receivers.len(), 100, "{receivers:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["from"] == "private" && e["to"] == "usable"),
+        "{events:?}"
+    );
+    let pending = s
+        .dump()
+        .await
+        .into_iter()
+        .filter(|i| i["entityType"] == "pending_events")
+        .count();
+    assert_eq!(
+        pending, 0,
+        "the pending item is gone once its events are written"
+    );
+}
+
+/// The same cut-off, and no retry ever comes: the schedule that drives delivery exits
+/// writes the events a minute after the change, once (the clock is moved, never waited
+/// for).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_cut_off_before_its_events_has_them_written_by_the_schedule() {
+    let (s, ddb, clock) = Stack::start_with_own_dynamodb_at_fixed_time().await;
+    s.hundred_receivers_by_default().await;
+    let audiences = "/accounts/mptravel/audiences";
+    let body = json!({"name": "Nobody Retries", "definition": {"city": "Faro"}});
+
+    s.write_fault.after_next_transaction(ddb.pauser());
+    let first = post_with_key(&s, "ana", audiences, "nobody-1", &body).await;
+    first.assert_problem(503, "unavailable");
+    ddb.resume();
+    let list = s
+        .call("GET", &format!("{audiences}?limit=100"), Some("ana"), None)
+        .await;
+    let id = list.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "Nobody Retries")
+        .and_then(|a| a["id"].as_str())
+        .expect("the transaction landed")
+        .to_owned();
+    assert!(default_applied(&s, &id).await.is_empty());
+
+    assert_eq!(
+        s.core.write_due_window_events(100).await.unwrap(),
+        0,
+        "the writer's minute is not over"
+    );
+    clock.advance(time::Duration::seconds(61));
+    assert_eq!(s.core.write_due_window_events(100).await.unwrap(), 100);
+    assert_eq!(
+        s.core.write_due_window_events(100).await.unwrap(),
+        0,
+        "written once"
+    );
+    assert_one_event_per_receiver(&s, &id).await;
 }

@@ -18,6 +18,7 @@ pub const CONNECTION_OUTPUT: &str = "connection_output";
 pub const ACTIVITY: &str = "activity";
 pub const CHANGE_EVENT: &str = "change_event";
 pub const GRANT_WAKE: &str = "grant_wake";
+pub const PENDING_EVENTS: &str = "pending_events";
 pub const IDEMPOTENCY: &str = "idempotency";
 pub const ACCESS_REQUEST: &str = "access_request";
 pub const PENDING_REQUEST: &str = "pending_request";

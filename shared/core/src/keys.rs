@@ -186,6 +186,29 @@ pub fn grant_wake(at: i64, id: &AudienceId, receiver: &AccountId) -> Key {
     }
 }
 
+/// The change events of one change that did not fit its transaction (issue 22: an
+/// audience created with defaults for more receivers than one transaction holds),
+/// written in it as one pending item beside the audience, then into the feeds.
+pub fn pending_events_item(id: &AudienceId) -> Key {
+    Key {
+        pk: audience_pk(id),
+        sk: "PENDING_EVENTS".to_owned(),
+    }
+}
+
+/// GSI2 partition of the pending events items: the schedule's list of events whose
+/// writer did not finish them, in the order they come due.
+pub const PENDING_EVENTS: &str = "PENDING_EVENTS";
+
+/// A pending events item's place in [`PENDING_EVENTS`]: when the schedule may finish it
+/// (epoch seconds, zero-padded), then the audience.
+pub fn pending_events(at: i64, id: &AudienceId) -> Key {
+    Key {
+        pk: PENDING_EVENTS.to_owned(),
+        sk: format!("{:012}#{id}", at.max(0)),
+    }
+}
+
 /// GSI1 partition of an account's connections to one audience.
 pub fn audience_connections(account: &AccountId, id: &AudienceId) -> String {
     format!("{}#AUDIENCE#{id}", account_pk(account))

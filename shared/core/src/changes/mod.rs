@@ -10,6 +10,7 @@
 //! a condition on the number it read, so the feed's order is commit order: an event that
 //! commits later always sorts later (infra/TABLE.md, "Change events").
 
+pub mod pending;
 pub mod service;
 pub mod windows;
 

@@ -172,10 +172,11 @@ impl Core {
     }
 
     /// The schedule's part for windows: every marker due by now (at most `limit`) gets
-    /// its window event written once. Answers how many events were written.
+    /// its window event written once; and the events a change left pending
+    /// (`changes::pending`) a minute ago are finished. Answers how many were written.
     pub async fn write_due_window_events(&self, limit: i32) -> Result<usize> {
         let due = self.due_windows(self.now_epoch(), limit).await?;
-        let mut written = 0;
+        let mut written = self.finish_due_pending_events(limit).await?;
         for wake in &due {
             written += self
                 .write_window_event(&wake.audience_id, &wake.account_id)

@@ -7,6 +7,7 @@ use crate::audiences::{
     AudienceDetail, AudienceItem, NewAudience, check_item_size, detail, grant_item,
     validate_definition, validate_description,
 };
+use crate::changes::pending::PendingEventsItem;
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::grants::{GrantItem, GrantSource, SharingEntry};
@@ -16,6 +17,10 @@ use crate::validate;
 use crate::write::{Cond, MAX_TX_OPS, Tx, TxError};
 use crate::{Caller, Core, Input};
 use sharing_policy::{AccessLevel, Action, Resource, ShareLevel};
+
+/// The grants a new audience's transaction holds: all but the audience, the
+/// Idempotency-Key's answer and a pending events item.
+const FIRST_GRANTS: usize = MAX_TX_OPS - 3;
 
 impl Core {
     /// `POST /accounts/{a}/audiences`.
@@ -79,17 +84,18 @@ impl Core {
         };
         // The audience and the snapshot of the defaults go in one transaction (with the
         // Idempotency-Key's fence); an organization with more receiving accounts than a
-        // transaction holds gets the rest in batched writes right after.
+        // transaction holds gets the rest of the grants in batched writes right after.
         check_item_size(&audience)?;
         let grants = audience
             .sharing
             .iter()
             .map(|(r, e)| grant_item(&audience, r, e))
             .collect::<Vec<_>>();
-        let (first, rest) = grants.split_at(grants.len().min(MAX_TX_OPS - 2));
+        let (first, rest) = grants.split_at(grants.len().min(FIRST_GRANTS));
         // The defaults' change events (cause default_applied, from private): in the
         // audience's transaction when they fit with its grants (up to 24 receivers);
-        // an organization beyond that gets them right after, like its grants.
+        // beyond that, the transaction holds them as one pending item, written into the
+        // feeds right after (changes::pending), so none is lost if this stops there.
         let stamp = self.stamp();
         let events = crate::changes::access_events(
             stamp,
@@ -106,6 +112,20 @@ impl Core {
             },
         );
         let in_tx = 1 + first.len() + 3 * events.len() + 1 < MAX_TX_OPS;
+        let pending =
+            (!in_tx).then(|| PendingEventsItem::new(&audience.id, events.clone(), stamp.epoch()));
+        if let Some(p) = &pending {
+            let size = crate::write::item_size(&crate::entity::to_item(p)?);
+            if size > crate::write::MAX_ITEM_BYTES {
+                return Err(Error::Conflict(format!(
+                    "the account's sharing defaults name {} receiving accounts: their change \
+                     events would be {size} bytes stored with the new audience, over the 400 KB \
+                     one item holds; create the audience with fewer accounts in the defaults \
+                     and share it with the others afterwards",
+                    events.len()
+                )));
+            }
+        }
         let answer = detail(&audience, AccessLevel::Owner);
         // No other writer knows the new audience: a moved sequence is another
         // audience's event; read it again and try again.
@@ -122,7 +142,9 @@ impl Core {
                 tx.put(g)?;
             }
             tx.answers(&answer)?;
-            if in_tx && !events.is_empty() {
+            if let Some(p) = &pending {
+                tx.put(p)?;
+            } else if !events.is_empty() {
                 let accounts: Vec<_> = events
                     .iter()
                     .flat_map(crate::changes::ChangeEvent::concerned)
@@ -148,10 +170,8 @@ impl Core {
             }
         }
         self.table.batch_put(rest).await?;
-        if !in_tx {
-            for chunk in events.chunks(24) {
-                self.write_change_events(chunk).await?;
-            }
+        if pending.is_some() {
+            self.finish_pending_events(&audience.id).await?;
         }
         Ok(answer)
     }
@@ -162,13 +182,14 @@ impl Core {
     /// writes the ones still missing here. They come from the audience as it is now
     /// (a sharing change since then wrote its own grants with it) and are put only where
     /// none exists, so nothing newer is overwritten. Nothing to do when the first
-    /// transaction held every grant.
+    /// transaction held every grant. The change events still pending are written first.
     async fn finish_created_grants(&self, audience_id: &str) -> Result<()> {
         let id = AudienceId::parse(audience_id)?;
+        self.finish_pending_events(&id).await?;
         let Some(audience) = self.table.get::<AudienceItem>(&keys::audience(&id)).await? else {
             return Ok(());
         };
-        if audience.sharing.len() <= MAX_TX_OPS - 2 {
+        if audience.sharing.len() <= FIRST_GRANTS {
             return Ok(());
         }
         let grants = audience
