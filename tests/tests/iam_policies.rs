@@ -14,6 +14,7 @@
 use e2e_tests::routes::walk;
 use e2e_tests::{Calls, Stack};
 use serde_json::{Value, json};
+use sharing_core::clock::Clock;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -179,7 +180,7 @@ async fn call(s: &Stack, method: &str, path: &str, user: &str, body: Option<Valu
 #[tokio::test]
 async fn every_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
     let functions = template();
-    let s = Stack::start().await;
+    let (s, clock) = Stack::start_at_fixed_time().await;
     let mut needed: BTreeMap<String, Needed> = BTreeMap::new();
 
     for f in walk(&s).await {
@@ -457,6 +458,30 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
         .or_default()
         .add(
             "a deleted connection's exit and the schedule",
+            &s.dynamodb_calls.since(mark),
+        );
+
+    // The schedule's window events (issue 22): a grant whose window closes, once due on
+    // the moved clock, gets its window_closed written and its marker deleted.
+    let closes = sharing_core::clock::rfc3339(clock.now() + time::Duration::minutes(5));
+    let g = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/audiences/aspiring-athenians/sharing/mpdine",
+            Some("ana"),
+            Some(json!({"level": "usable", "expiresAt": closes, "fallbackLevel": "view_only"})),
+        )
+        .await;
+    assert_eq!(g.status, 200, "{}", g.json);
+    clock.advance(time::Duration::minutes(6));
+    let mark = s.dynamodb_calls.mark();
+    assert!(s.core.write_due_window_events(100).await.unwrap() > 0);
+    s.dynamodb_calls.settle(mark).await;
+    needed
+        .entry("DeliveryFunction".to_owned())
+        .or_default()
+        .add(
+            "the schedule's window events",
             &s.dynamodb_calls.since(mark),
         );
 

@@ -192,7 +192,7 @@ pub fn start_dynamodb(modules: &Path, port: u16) -> anyhow::Result<Service> {
             "-Djava.library.path={}",
             dir.join("DynamoDBLocal_lib").display()
         ),
-        "-Xmx1g".to_owned(),
+        "-Xmx4g".to_owned(),
         "-jar".to_owned(),
         dir.join("DynamoDBLocal.jar").display().to_string(),
         "-inMemory".to_owned(),
