@@ -56,6 +56,35 @@ pub struct Stack {
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
+/// A stack drops its table when it goes: the suite's tests share one in-memory DynamoDB
+/// Local, and every finished test's items kept there (thousands of members in the
+/// delivery tests) slowed the later tests' calls past their timeouts.
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let endpoint = self.dynamodb_endpoint.clone();
+        let table = self.table_name.clone();
+        // A runtime of its own on a thread of its own: drop runs inside the test's
+        // runtime, which may not be blocked on.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                let client = xtask::dynamodb_client(&endpoint).await;
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    client.delete_table().table_name(table).send(),
+                )
+                .await;
+            });
+        })
+        .join();
+    }
+}
+
 impl Stack {
     /// Starts a stack on the current tokio runtime.
     pub async fn start() -> Stack {
