@@ -172,7 +172,10 @@ fn delivered(r: &Shared) -> BTreeMap<String, Value> {
 
 #[tokio::test]
 async fn a_sync_delivers_exactly_what_the_pull_page_delivers_signed() {
-    let s = Stack::start().await;
+    // 1,103 members and their ledger on a DynamoDB Local of its own: on the suite's
+    // shared one (a single SQLite thread, holding every earlier test's stream records)
+    // these uploads passed their 8 s budget.
+    let (s, _own) = Stack::start_with_own_dynamodb().await;
     let (url, r) = receiver().await;
     let cid = connected(&s, &url, &r).await;
     let client = delivery::Senders::from(WebhookClient::new(Reach::PublicAndLocalHttp).unwrap());
@@ -225,7 +228,10 @@ async fn a_sync_delivers_exactly_what_the_pull_page_delivers_signed() {
 
 #[tokio::test]
 async fn a_sync_cut_off_resumes_where_it_stood_and_loses_nothing() {
-    let s = Stack::start().await;
+    // 1,103 members and their ledger on a DynamoDB Local of its own: on the suite's
+    // shared one (a single SQLite thread, holding every earlier test's stream records)
+    // these uploads passed their 8 s budget.
+    let (s, _own) = Stack::start_with_own_dynamodb().await;
     let (url, r) = receiver().await;
     let cid = connected(&s, &url, &r).await;
     let client = delivery::Senders::from(WebhookClient::new(Reach::PublicAndLocalHttp).unwrap());
@@ -263,7 +269,10 @@ async fn a_sync_cut_off_resumes_where_it_stood_and_loses_nothing() {
 
 #[tokio::test]
 async fn a_connection_no_longer_usable_gets_nothing_composed() {
-    let s = Stack::start().await;
+    // 1,103 members and their ledger on a DynamoDB Local of its own: on the suite's
+    // shared one (a single SQLite thread, holding every earlier test's stream records)
+    // these uploads passed their 8 s budget.
+    let (s, _own) = Stack::start_with_own_dynamodb().await;
     let (url, r) = receiver().await;
     let cid = connected(&s, &url, &r).await;
     let lowered = s
@@ -289,7 +298,10 @@ async fn a_connection_no_longer_usable_gets_nothing_composed() {
 
 #[tokio::test]
 async fn a_lowered_grant_takes_back_exactly_what_was_sent_and_a_regrant_syncs_again() {
-    let s = Stack::start().await;
+    // 1,103 members and their ledger on a DynamoDB Local of its own: on the suite's
+    // shared one (a single SQLite thread, holding every earlier test's stream records)
+    // these uploads passed their 8 s budget.
+    let (s, _own) = Stack::start_with_own_dynamodb().await;
     let (url, r) = receiver().await;
     let cid = connected(&s, &url, &r).await;
     let client = delivery::Senders::from(WebhookClient::new(Reach::PublicAndLocalHttp).unwrap());
@@ -375,7 +387,10 @@ async fn a_lowered_grant_takes_back_exactly_what_was_sent_and_a_regrant_syncs_ag
 
 #[tokio::test]
 async fn added_changed_and_removed_members_reach_the_output_as_changes() {
-    let s = Stack::start().await;
+    // 1,103 members and their ledger on a DynamoDB Local of its own: on the suite's
+    // shared one (a single SQLite thread, holding every earlier test's stream records)
+    // these uploads passed their 8 s budget.
+    let (s, _own) = Stack::start_with_own_dynamodb().await;
     let (url, r) = receiver().await;
     let cid = connected(&s, &url, &r).await;
     let client = delivery::Senders::from(WebhookClient::new(Reach::PublicAndLocalHttp).unwrap());
