@@ -68,6 +68,10 @@ def filter_body(context, body):
     for key in ("grants", "defaults"):
         if isinstance(body.get(key), list) and _ids_repeat(body[key]):
             return False
+    # A user given two different values of one identity type in one call of profiles
+    # is a 400 by a rule stated in words only.
+    if isinstance(body.get("profiles"), list) and _profile_values_differ(body["profiles"]):
+        return False
     # Each member at most once per call.
     if isinstance(body.get("members"), list) and _users_repeat(body["members"]):
         return False
@@ -115,6 +119,20 @@ def filter_path_parameters(context, path_parameters):
         return True
     receiver = path_parameters.get("receiverAccountId")
     return receiver is None or str(receiver) != str(path_parameters.get("accountId"))
+
+
+def _profile_values_differ(profiles):
+    # Negative data may put any JSON there: compare the JSON text.
+    seen = {}
+    for p in profiles:
+        if not isinstance(p, dict) or not isinstance(p.get("identities"), dict):
+            continue
+        user = json.dumps(p.get("userId"), sort_keys=True)
+        for kind, value in p["identities"].items():
+            text = json.dumps(value, sort_keys=True)
+            if seen.setdefault((user, kind), text) != text:
+                return True
+    return False
 
 
 def _users_repeat(items):
