@@ -187,13 +187,7 @@ async fn run_pages(
             match outcome {
                 Outcome::Delivered => {}
                 Outcome::Retry(why) => return Ok(SyncEnd::Retry(why)),
-                Outcome::Failing(why) => {
-                    state.state = DeliveryState::Failing;
-                    state.last_error = Some(why.clone());
-                    state.version += 1;
-                    core.put_delivery_state(&state).await?;
-                    return Ok(SyncEnd::Failing(why));
-                }
+                Outcome::Failing(why) => return failing(core, &mut state, why).await,
             }
             core.count_delivery(
                 &page.connection.audience_id,
@@ -232,6 +226,19 @@ async fn run_pages(
         }
     }
     Ok(SyncEnd::Paused)
+}
+
+/// Records the destination's refusal for good: the delivery is `failing`, with `why`.
+async fn failing(
+    core: &Core,
+    state: &mut DeliveryStateItem,
+    why: String,
+) -> sharing_core::Result<SyncEnd> {
+    state.state = DeliveryState::Failing;
+    state.last_error = Some(why.clone());
+    state.version += 1;
+    core.put_delivery_state(state).await?;
+    Ok(SyncEnd::Failing(why))
 }
 
 /// How long a run under way may go without progress before the schedule picks it up
@@ -380,13 +387,7 @@ pub async fn exit_of(
         match outcome {
             Outcome::Delivered => {}
             Outcome::Retry(why) => return Ok(SyncEnd::Retry(why)),
-            Outcome::Failing(why) => {
-                state.state = DeliveryState::Failing;
-                state.last_error = Some(why.clone());
-                state.version += 1;
-                core.put_delivery_state(&state).await?;
-                return Ok(SyncEnd::Failing(why));
-            }
+            Outcome::Failing(why) => return failing(core, &mut state, why).await,
         }
         core.record_sent(cid, page.ledger).await?;
         state.last_delivered_at = Some(core.now_rfc3339());
