@@ -23,6 +23,9 @@ pub struct SentItem {
     pub types: BTreeSet<IdentityType>,
     pub member_version: i64,
     pub version: i64,
+    /// A digest of the identities last sent (`delivery::plan::identities_digest`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 impl Entity for SentItem {
@@ -40,6 +43,7 @@ impl SentItem {
             types: sent.types,
             member_version: sent.member_version,
             version: sent.version,
+            digest: sent.digest,
         }
     }
 
@@ -48,6 +52,7 @@ impl SentItem {
             types: self.types.clone(),
             member_version: self.member_version,
             version: self.version,
+            digest: self.digest.clone(),
         }
     }
 }
@@ -72,6 +77,7 @@ mod tests {
                 types: [IdentityType::Email].into_iter().collect(),
                 member_version: 4,
                 version: 5,
+                digest: None,
             },
         ))
         .unwrap_or_default();

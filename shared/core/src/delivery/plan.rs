@@ -29,6 +29,9 @@ pub struct Sent {
     pub member_version: i64,
     /// The last operation's `version` (a receiver keeps the highest).
     pub version: i64,
+    /// A digest of the identities the last upsert carried ([`identities_digest`]);
+    /// `None` in entries written before it was kept.
+    pub digest: Option<String>,
 }
 
 /// A member as it is now: `identities` is `None` once it left the audience.
@@ -92,12 +95,28 @@ pub fn deliverable(member: &Member<'_>, grantee: &Grantee) -> BTreeMap<IdentityT
     }
 }
 
-/// One member's operation for a sync or a change.
+/// A digest of identities as an upsert carries them: what the ledger keeps to know
+/// the output already holds exactly these.
+pub fn identities_digest(identities: &BTreeMap<IdentityType, String>) -> String {
+    let canonical: Vec<String> = identities
+        .iter()
+        .map(|(t, v)| format!("{}={v}", t.as_str()))
+        .collect();
+    crate::keys::hex_digest(&canonical.join("\n"))
+}
+
+/// One member's operation for a sync or a change. A change the output already holds
+/// exactly (the same identities as the last upsert: say a member written just before
+/// its connection's sync read it, handed over again by the stream after) sends nothing.
 pub fn member_step(member: &Member<'_>, sent: Option<&Sent>, grantee: &Grantee, why: Why) -> Step {
     if why == Why::Change && sent.is_some_and(|s| s.member_version > member.version) {
         return Step::nothing();
     }
     let identities = deliverable(member, grantee);
+    let digest = (!identities.is_empty()).then(|| identities_digest(&identities));
+    if why == Why::Change && digest.is_some() && sent.is_some_and(|s| s.digest == digest) {
+        return Step::nothing();
+    }
     let version = next_version(member.version, sent);
     if identities.is_empty() {
         // Gone, or left with no identity it may have: taken back if it was sent.
@@ -125,6 +144,7 @@ pub fn member_step(member: &Member<'_>, sent: Option<&Sent>, grantee: &Grantee, 
             types,
             member_version: member.version,
             version,
+            digest,
         }),
     }
 }
@@ -233,6 +253,7 @@ mod tests {
             types: types(list),
             member_version,
             version,
+            digest: None,
         }
     }
 
@@ -407,7 +428,17 @@ mod tests {
                 )
             });
             assert_eq!(got, want_op, "{case}");
-            assert_eq!(step.ledger, want_ledger, "{case}: ledger");
+            // The digest is the upsert's identities' (below); the rest as the row says.
+            let ledger = match step.ledger.clone() {
+                Ledger::Put(mut s) => {
+                    let carried = step.op.as_ref().and_then(|op| op.identities.as_ref());
+                    assert_eq!(s.digest, carried.map(identities_digest), "{case}: digest");
+                    s.digest = None;
+                    Ledger::Put(s)
+                }
+                other => other,
+            };
+            assert_eq!(ledger, want_ledger, "{case}: ledger");
             if let Some(op) = &step.op {
                 assert_eq!(op.user_id, "u1", "{case}");
                 assert_eq!(
@@ -417,6 +448,37 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_change_the_output_already_holds_exactly_sends_nothing() {
+        let email = ids(&[(Email, "a@x")]);
+        let other = ids(&[(Email, "b@x")]);
+        let m = |identities, version| Member {
+            user_id: "u1",
+            identities: Some(identities),
+            seen: false,
+            version,
+        };
+        let held = Sent {
+            digest: Some(identities_digest(&email)),
+            ..sent(&[Email], 10, 10)
+        };
+        let grantee = receiver(&[Email]);
+        // Written just before the sync read it, handed over again after: nothing.
+        let again = member_step(&m(&email, 10), Some(&held), &grantee, Why::Change);
+        assert_eq!(again, Step::nothing());
+        // A later change of a type not granted leaves what is held: nothing.
+        let later = member_step(&m(&email, 12), Some(&held), &grantee, Why::Change);
+        assert_eq!(later, Step::nothing());
+        // Another value in the same second: sent, above the last version.
+        let changed = member_step(&m(&other, 10), Some(&held), &grantee, Why::Change);
+        let op = changed.op.unwrap_or_else(|| unreachable!());
+        assert_eq!(op.version, 11);
+        assert_eq!(op.identities, Some(other.clone()));
+        // A sync sends it whatever the ledger holds (a resumed sync's batches again).
+        let synced = member_step(&m(&email, 10), Some(&held), &grantee, Why::Sync);
+        assert!(synced.op.is_some());
     }
 
     #[test]
@@ -446,7 +508,13 @@ mod tests {
             op.version > 10,
             "the receiver must take it over what it holds"
         );
-        assert_eq!(step.ledger, Ledger::Put(sent(&[Email], 10, 11)));
+        assert_eq!(
+            step.ledger,
+            Ledger::Put(Sent {
+                digest: Some(identities_digest(&ids(&[(Email, "a@x")]))),
+                ..sent(&[Email], 10, 11)
+            })
+        );
 
         let step = sweep_step(
             &m(&phone),
