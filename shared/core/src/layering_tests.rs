@@ -189,6 +189,38 @@ fn no_import_cycle_between_the_top_level_modules() {
     }
 }
 
+/// Issue 19: a domain folder's `impl Core` methods (the routes' and workers' entry
+/// points) are in its `service.rs` or the files under `service/`; its other files hold
+/// the entities, the views and the pure planners with their table tests.
+#[test]
+fn a_domains_impl_core_is_in_its_service() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut outside = Vec::new();
+    for (m, files) in modules(&src) {
+        if !src.join(&m).is_dir() {
+            continue;
+        }
+        for f in files {
+            let shown = f.strip_prefix(&src).unwrap_or(&f).display().to_string();
+            let in_service = shown.ends_with("/service.rs") || shown.contains("/service/");
+            if in_service || shown.ends_with("tests.rs") || shown.contains("/tests/") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{shown}: {e}"));
+            if without_tests(&text)
+                .lines()
+                .any(|l| l.starts_with("impl Core"))
+            {
+                outside.push(shown);
+            }
+        }
+    }
+    assert!(
+        outside.is_empty(),
+        "`impl Core` outside a domain's service: {outside:?}"
+    );
+}
+
 #[test]
 fn a_cycle_is_found_and_test_code_is_not_counted() {
     let text = "use x;\n// use crate::b::C;\n#[cfg(test)]\nmod tests {\n    use \

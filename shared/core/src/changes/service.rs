@@ -3,6 +3,9 @@
 //! this feed's partition: a cursor of another account's feed (or of another list) is a
 //! 400.
 
+mod pending;
+mod windows;
+
 use super::{AccessShift, ChangeEvent, ChangeEventItem, Sequence, add_events};
 use crate::connections::ConnectionItem;
 use crate::error::Result;

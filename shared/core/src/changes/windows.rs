@@ -5,18 +5,15 @@
 //! comes due, with the level last told for it (`told`). Every sharing change that sets
 //! or removes a grant with a window puts or deletes the marker in its own transaction
 //! ([`wake_write`]). The schedule that drives delivery exits lists the markers that came
-//! due ([`Core::write_due_window_events`]) — a grant with no connection included — and
+//! due (`Core::write_due_window_events`) — a grant with no connection included — and
 //! for each writes the `effective_access_changed` (cause `window_opened` /
 //! `window_closed`) of the level now against the level told, in one transaction with
 //! the marker moved to the grant's next change (or deleted), conditioned on the marker
 //! as read: a second run finds it moved and writes nothing (once each).
 
-use super::service::SEQUENCE_TRIES;
 use super::{
-    Cause, CauseKind, ChangeEvent, Subject, add_events, connection_events,
-    effective_access_changed, event,
+    Cause, CauseKind, ChangeEvent, Subject, connection_events, effective_access_changed, event,
 };
-use crate::Core;
 use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, platform_allowed};
 use crate::connections::ConnectionItem;
@@ -26,10 +23,9 @@ use crate::grants::SharingEntry;
 use crate::ids::{AccountId, AudienceId};
 use crate::keys::{self, Key};
 use crate::plan::Stamp;
-use crate::store::Query;
 use serde::{Deserialize, Serialize};
 use sharing_policy::AccessLevel;
-use sharing_store::{Cond, Entity, Retry, Tx, TxError};
+use sharing_store::{Cond, Entity, Tx};
 
 /// A grant's wake marker: when its window next changes its effective level, and the
 /// level last told in the feeds (by the sharing change that set it, or by the schedule).
@@ -161,62 +157,4 @@ pub fn plan_window(
         }
     }
     Ok(Some((tx, events)))
-}
-
-impl Core {
-    /// The markers that came due by `now` (at most `limit`, soonest first).
-    pub async fn due_windows(&self, now: i64, limit: i32) -> Result<Vec<GrantWakeItem>> {
-        let q = Query::index(keys::GSI2, keys::GRANT_WAKE.to_owned());
-        let due: Vec<GrantWakeItem> = self.table.query_first(&q, limit).await?;
-        Ok(due.into_iter().take_while(|w| w.wake_at <= now).collect())
-    }
-
-    /// The schedule's part for windows: every marker due by now (at most `limit`) gets
-    /// its window event written once; and the events a change left pending
-    /// (`changes::pending`) a minute ago are finished. Answers how many were written.
-    pub async fn write_due_window_events(&self, limit: i32) -> Result<usize> {
-        let due = self.due_windows(self.now_epoch(), limit).await?;
-        let mut written = self.finish_due_pending_events(limit).await?;
-        for wake in &due {
-            written += self
-                .write_window_event(&wake.audience_id, &wake.account_id)
-                .await?;
-        }
-        Ok(written)
-    }
-
-    /// One marker: read it and its audience (strongly), plan, commit; a lost race reads
-    /// again (a marker moved by another run is then not due any more: nothing twice).
-    async fn write_window_event(&self, id: &AudienceId, account: &AccountId) -> Result<usize> {
-        let mut retry = Retry::new(SEQUENCE_TRIES);
-        while retry.next().await {
-            let (wake_key, audience_key) = (keys::grant_wake_item(id, account), keys::audience(id));
-            let q = Query::index(keys::GSI1, keys::audience_connections(account, id));
-            let (wake, audience, connections) = tokio::try_join!(
-                self.table.get::<GrantWakeItem>(&wake_key),
-                self.table.get::<AudienceItem>(&audience_key),
-                self.table.query_all::<ConnectionItem>(&q),
-            )?;
-            let Some(wake) = wake else { return Ok(0) };
-            let stamp = self.stamp();
-            let Some((mut tx, events)) =
-                plan_window(&wake, audience.as_ref(), &connections, stamp)?
-            else {
-                return Ok(0);
-            };
-            if !events.is_empty() {
-                let accounts: Vec<_> = events.iter().flat_map(ChangeEvent::concerned).collect();
-                let mut sequences = self.change_sequences(&accounts).await?;
-                add_events(&mut tx, WindowMoved, &mut sequences, &events, stamp.epoch())?;
-            }
-            match self.table.store().commit(tx).await {
-                Ok(()) => return Ok(events.len()),
-                Err(TxError::Guard(WindowMoved)) => continue,
-                Err(TxError::Store(e)) => return Err(e.into()),
-            }
-        }
-        Err(crate::Error::defect(
-            "a window's event could not be written: its grant or sequences kept moving",
-        ))
-    }
 }

@@ -2,7 +2,6 @@
 //! existing ones.
 
 pub mod apply;
-mod create;
 mod item;
 mod service;
 

@@ -1,4 +1,8 @@
-//! The sharing-defaults service: its `impl Core` methods.
+//! The sharing-defaults service: its `impl Core` methods (applying them to existing
+//! audiences, and creating an audience with them, in the submodules).
+
+mod apply;
+mod create;
 
 use super::*;
 use crate::Caller;

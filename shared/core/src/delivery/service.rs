@@ -7,6 +7,8 @@
 //! batches were delivered, with where the next page starts, so a sync cut off anywhere
 //! starts again at the page it was on.
 
+mod reconcile;
+
 use super::batch::MemberOp;
 use super::ledger::SentItem;
 use super::plan::{Grantee, Ledger, Member, Why, member_step};
