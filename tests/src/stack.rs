@@ -107,19 +107,36 @@ impl Stack {
     /// Starts a stack on a DynamoDB Local of its own, which the test may pause
     /// ([`OwnDynamoDb::pause`]) without disturbing the other tests.
     pub async fn start_with_own_dynamodb() -> (Stack, OwnDynamoDb) {
-        let (stack, own, _) = Self::own_dynamodb(None).await;
+        let (stack, own, _) = Self::own_dynamodb(None, Budget::AWS).await;
         (stack, own)
     }
 
     /// [`Stack::start_with_own_dynamodb`] on a fixed clock the test moves.
     pub async fn start_with_own_dynamodb_at_fixed_time() -> (Stack, OwnDynamoDb, Arc<FixedClock>) {
         let clock = Arc::new(FixedClock::at(SystemClock.now()));
-        let (stack, own, _) = Self::own_dynamodb(Some(clock.clone())).await;
+        let (stack, own, _) = Self::own_dynamodb(Some(clock.clone()), Budget::AWS).await;
         (stack, own, clock)
+    }
+
+    /// A stack on a DynamoDB Local of its own with the local budget, on a fixed clock:
+    /// for a test that writes thousands of members, which on the suite's shared
+    /// instance (one SQLite thread for every test binary's calls) slowed its neighbours'
+    /// calls, and its own, past their budget.
+    pub async fn start_alone_at_fixed_time() -> (Stack, OwnDynamoDb, Arc<FixedClock>) {
+        let clock = Arc::new(FixedClock::at(SystemClock.now()));
+        let (stack, own, _) = Self::own_dynamodb(Some(clock.clone()), Budget::LOCAL).await;
+        (stack, own, clock)
+    }
+
+    /// [`Stack::start_alone_at_fixed_time`] on the system clock.
+    pub async fn start_alone() -> (Stack, OwnDynamoDb) {
+        let (stack, own, _) = Self::own_dynamodb(None, Budget::LOCAL).await;
+        (stack, own)
     }
 
     async fn own_dynamodb(
         clock: Option<Arc<FixedClock>>,
+        budget: Budget,
     ) -> (Stack, OwnDynamoDb, Option<Arc<FixedClock>>) {
         let svc = tokio::task::spawn_blocking(services).await.unwrap();
         let own = tokio::task::spawn_blocking(|| {
@@ -129,7 +146,7 @@ impl Stack {
         })
         .await
         .unwrap();
-        let stack = Stack::start_on(&own.endpoint(), &svc.ses, Budget::AWS, clock.clone()).await;
+        let stack = Stack::start_on(&own.endpoint(), &svc.ses, budget, clock.clone()).await;
         (stack, OwnDynamoDb(Arc::new(own)), clock)
     }
 

@@ -582,7 +582,7 @@ async fn a_deleted_connections_exit_whose_job_was_lost_is_sent_by_the_schedule()
 #[tokio::test]
 async fn a_sync_killed_mid_way_resumes_and_completes() {
     const N: usize = 5_000;
-    let (s, clock) = Stack::start_at_fixed_time().await;
+    let (s, _own, clock) = Stack::start_alone_at_fixed_time().await;
     let r = Receiver::start().await;
     identity_grant(&s, "email", true).await;
     // Ten pages of a sync (500 a page).

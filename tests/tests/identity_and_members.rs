@@ -595,7 +595,8 @@ async fn other_accounts_cannot_read_a_connection_and_suspended_ones_deliver_noth
 
 #[tokio::test]
 async fn members_upload_is_for_the_owner_and_validated() {
-    let s = Stack::start().await;
+    // Its 1,000-member upload on a DynamoDB Local of its own (see `start_alone`).
+    let (s, _own) = Stack::start_alone().await;
     s.load("roles-and-other-org.json").await;
     let one = json!([{"userId": "u1", "identities": {"email": "e"}}]);
     let before = s.dump_seeing_changes().await;
