@@ -491,3 +491,109 @@ async fn added_changed_and_removed_members_reach_the_output_as_changes() {
         "nothing sent for a change the output holds"
     );
 }
+
+/// What the output holds after every 2xx batch, applied in order.
+fn held(r: &Shared) -> BTreeMap<String, Value> {
+    let r = r.lock().unwrap();
+    let mut out = BTreeMap::new();
+    for (answer, _, _, batch) in &r.got {
+        if *answer >= 300 {
+            continue;
+        }
+        for m in batch["members"].as_array().unwrap() {
+            let user = m["userId"].as_str().unwrap().to_owned();
+            if m["op"] == "remove" {
+                out.remove(&user);
+            } else {
+                out.insert(user, m["identities"].clone());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_type_taken_back_during_a_sweep_is_dropped_from_the_members_it_passed() {
+    // 1,103 members on a DynamoDB Local of its own (see above): three ledger pages.
+    let (s, _own) = Stack::start_with_own_dynamodb().await;
+    let (url, r) = receiver().await;
+    let cid = connected(&s, &url, &r).await;
+    let grant = |t: &'static str, allowed: bool| {
+        s.call(
+            "PUT",
+            &format!("/accounts/mptravel/identity-sharing/{t}/accounts/mpdine"),
+            Some("ana"),
+            Some(json!({ "allowed": allowed })),
+        )
+    };
+    assert_eq!(grant("mobile_number", true).await.status, 200);
+    assert_eq!(grant("customer_id", true).await.status, 200);
+    let everyone: Vec<Value> = (0..1100)
+        .map(|i| {
+            json!({"userId": format!("M-{i:03}"), "identities": {
+                "email": format!("m{i}@example.com"),
+                "mobile_number": format!("+1555{i:07}"),
+                "customer_id": format!("c{i}")
+            }})
+        })
+        .collect();
+    for part in everyone.chunks(200) {
+        let up = s
+            .call(
+                "PUT",
+                "/accounts/mptravel/audiences/ibiza-dreamers/members",
+                Some("ana"),
+                Some(json!({ "members": part })),
+            )
+            .await;
+        assert_eq!(up.status, 200, "{}", up.json);
+    }
+    let client = delivery::Senders::from(WebhookClient::new(Reach::PublicAndLocalHttp).unwrap());
+    let id = ConnectionId::parse(&cid).unwrap();
+    assert_eq!(
+        sync(&s.core, &client, &id, 100).await.unwrap(),
+        SyncEnd::Done
+    );
+    assert_eq!(held(&r)["M-000"].as_object().unwrap().len(), 3);
+
+    // mobile_number taken back: its sweep does one page of the ledger, and stops.
+    assert_eq!(grant("mobile_number", false).await.status, 200);
+    use sharing_core::policy::IdentityType::{CustomerId, Email, MobileNumber};
+    let grantee = sharing_core::delivery::Grantee::Receiver {
+        granted: [Email, CustomerId].into_iter().collect(),
+    };
+    let taken = [MobileNumber].into_iter().collect();
+    assert_eq!(
+        delivery::sync::sweep(&s.core, &client, &id, &grantee, &taken, None, 1)
+            .await
+            .unwrap(),
+        SyncEnd::Paused
+    );
+
+    // customer_id taken back too, before the sweep goes on: the reconciliation sweeps
+    // both, from the first member, so the members already passed lose customer_id too.
+    assert_eq!(grant("customer_id", false).await.status, 200);
+    let sender = delivery::worker::Sender::new(s.core.clone(), client.clone());
+    assert_eq!(
+        sender.reconcile(&id, None, false).await.unwrap(),
+        SyncEnd::Done
+    );
+    let holds = held(&r);
+    assert_eq!(holds, pulled(&s, &cid).await, "the output holds the pull page");
+    let left: Vec<&String> = holds
+        .iter()
+        .filter(|(_, ids)| ids.as_object().is_some_and(|o| o.len() != 1 || !o.contains_key("email")))
+        .map(|(u, _)| u)
+        .collect();
+    assert!(
+        left.is_empty(),
+        "members still holding a type taken back: {left:?}"
+    );
+    // And a second look finds nothing to do.
+    let before = r.lock().unwrap().got.len();
+    assert_eq!(
+        sender.reconcile(&id, None, false).await.unwrap(),
+        SyncEnd::Done
+    );
+    assert_eq!(r.lock().unwrap().got.len(), before);
+}

@@ -72,7 +72,7 @@ pub async fn sync_as(
 /// How a sync's run is named (`sync-{ulid}`); a sweep's is [`SWEEP_RUN`].
 pub const SYNC_RUN: &str = "sync-";
 
-/// How a sweep's run is named (`sweep-{ulid}`).
+/// How a sweep's run is named (`sweep-{types taken back}-{ulid}`).
 pub const SWEEP_RUN: &str = "sweep-";
 
 /// Runs the sweep after identity types `taken_back` stopped being granted to
@@ -90,7 +90,12 @@ pub async fn sweep(
     wake_at: Option<i64>,
     max_pages: usize,
 ) -> sharing_core::Result<SyncEnd> {
-    let mut state = run_state(core, cid, SWEEP_RUN).await?;
+    // The run is named by the types it takes back: a sweep under way for other types
+    // (one more taken back meanwhile) is not resumed but begun again from the first
+    // member with all of them, or the members it already passed would keep the new one.
+    let types: Vec<&str> = taken_back.iter().map(|t| t.as_str()).collect();
+    let prefix = format!("{SWEEP_RUN}{}-", types.join("+"));
+    let mut state = run_state(core, cid, &prefix).await?;
     state.wake_at = lease(core, wake_at);
     core.put_delivery_state(&state).await?;
     let pass = Pass::Sweep {
