@@ -54,7 +54,7 @@ async fn load(s: &Stack, n: usize) {
     }
 }
 
-/// The floor: every member read by a bare paged Query (pages of 100, as the sync).
+/// The floor: every member read by a bare paged Query (pages of the sync's size).
 async fn floor(s: &Stack) -> (usize, Duration) {
     let q = Query::table(sharing_core::keys::audience_members(
         &sharing_core::ids::AudienceId::parse("ibiza-dreamers").unwrap(),
@@ -67,7 +67,13 @@ async fn floor(s: &Stack) -> (usize, Duration) {
         let page = s
             .core
             .table
-            .query::<AudienceMemberItem>(&q, &PageRequest { limit: 100, cursor })
+            .query::<AudienceMemberItem>(
+                &q,
+                &PageRequest {
+                    limit: delivery::sync::PAGE_SIZE,
+                    cursor,
+                },
+            )
             .await
             .unwrap();
         n += page.items.len();

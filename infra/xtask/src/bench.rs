@@ -9,55 +9,59 @@ use anyhow::{Context, anyhow, bail};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-/// One benchmark: its name (for `--only`) and the command that runs it from the root.
+/// One benchmark: its name (for `--only`) and how it runs from the root.
 pub struct Bench {
     pub name: &'static str,
-    pub command: &'static [&'static str],
+    pub runs: Runs,
+}
+
+/// How a benchmark runs.
+pub enum Runs {
+    /// `cargo bench -p e2e-tests --bench {name}`: the end-to-end tests' benchmarks.
+    E2e,
+    /// This command.
+    Command(&'static [&'static str]),
+}
+
+impl Bench {
+    /// The command that runs it from the root.
+    pub fn command(&self) -> Vec<&'static str> {
+        match self.runs {
+            Runs::E2e => vec!["cargo", "bench", "-p", "e2e-tests", "--bench", self.name],
+            Runs::Command(c) => c.to_vec(),
+        }
+    }
 }
 
 /// Every benchmark of the project, in the order `cargo xtask bench` runs them.
 pub const BENCHES: &[Bench] = &[
     Bench {
         name: "policy",
-        command: &["cargo", "bench", "-p", "sharing-policy"],
+        runs: Runs::Command(&["cargo", "bench", "-p", "sharing-policy"]),
     },
     Bench {
         name: "routes",
-        command: &["cargo", "bench", "-p", "e2e-tests", "--bench", "routes"],
+        runs: Runs::E2e,
     },
     Bench {
         name: "core_api",
-        command: &["cargo", "bench", "-p", "e2e-tests", "--bench", "core_api"],
+        runs: Runs::E2e,
     },
     Bench {
         name: "delivered_members",
-        command: &[
-            "cargo",
-            "bench",
-            "-p",
-            "e2e-tests",
-            "--bench",
-            "delivered_members",
-        ],
+        runs: Runs::E2e,
     },
     Bench {
         name: "apply_defaults",
-        command: &[
-            "cargo",
-            "bench",
-            "-p",
-            "e2e-tests",
-            "--bench",
-            "apply_defaults",
-        ],
+        runs: Runs::E2e,
     },
     Bench {
         name: "delivery",
-        command: &["cargo", "bench", "-p", "e2e-tests", "--bench", "delivery"],
+        runs: Runs::E2e,
     },
     Bench {
         name: "bench-init",
-        command: &["cargo", "xtask", "bench-init"],
+        runs: Runs::Command(&["cargo", "xtask", "bench-init"]),
     },
 ];
 
@@ -127,7 +131,7 @@ pub fn section(bench: &Bench, run: &Run, stdout: &str) -> String {
     format!(
         "{}\n*`{}`: {}, commit {}, {}.*\n\n```text\n{}\n```\n{}",
         begin(bench.name),
-        bench.command.join(" "),
+        bench.command().join(" "),
         run.date,
         run.commit,
         run.machine,
@@ -192,17 +196,17 @@ pub fn render(
 
 /// Runs `bench`, echoing its output as it comes, and answers what it printed on stdout.
 fn capture(bench: &Bench) -> anyhow::Result<String> {
-    let (program, args) = bench
-        .command
+    let command = bench.command();
+    let (program, args) = command
         .split_first()
         .ok_or_else(|| anyhow!("bench {} has no command", bench.name))?;
-    eprintln!("==> {}", bench.command.join(" "));
+    eprintln!("==> {}", command.join(" "));
     let mut child = Command::new(program)
         .args(args)
         .current_dir(crate::root())
         .stdout(Stdio::piped())
         .spawn()
-        .with_context(|| format!("cannot run {}", bench.command.join(" ")))?;
+        .with_context(|| format!("cannot run {}", command.join(" ")))?;
     let mut printed = String::new();
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout).lines() {
@@ -214,7 +218,7 @@ fn capture(bench: &Bench) -> anyhow::Result<String> {
     }
     let status = child.wait()?;
     if !status.success() {
-        bail!("{} failed ({status})", bench.command.join(" "));
+        bail!("{} failed ({status})", command.join(" "));
     }
     Ok(printed)
 }

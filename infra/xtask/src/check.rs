@@ -19,26 +19,29 @@ use std::time::Instant;
 /// The test files of `tests/tests/` that `check` runs.
 pub const IN_PROCESS: &[&str] = &["router_in_process"];
 
+/// `cargo fmt`'s arguments: the whole workspace checked, nothing written.
+pub const FMT: &[&str] = &["fmt", "--all", "--", "--check"];
+
+/// `cargo clippy`'s arguments: every target of the workspace, warnings denied.
+pub const CLIPPY: &[&str] = &[
+    "clippy",
+    "--locked",
+    "--workspace",
+    "--all-targets",
+    "--quiet",
+    "--",
+    "-D",
+    "warnings",
+];
+
 /// The steps of `check`, in order: a name and the cargo arguments.
 pub fn steps() -> Vec<(String, Vec<String>)> {
     let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
     let mut steps = vec![
-        (
-            "cargo fmt --check".to_owned(),
-            args(&["fmt", "--all", "--", "--check"]),
-        ),
+        ("cargo fmt --check".to_owned(), args(FMT)),
         (
             "cargo clippy --locked, every target, warnings denied".to_owned(),
-            args(&[
-                "clippy",
-                "--locked",
-                "--workspace",
-                "--all-targets",
-                "--quiet",
-                "--",
-                "-D",
-                "warnings",
-            ]),
+            args(CLIPPY),
         ),
         (
             "unit tests of every crate".to_owned(),

@@ -15,20 +15,12 @@ pub(crate) async fn test() -> anyhow::Result<()> {
 
     run(
         "cargo fmt --check",
-        Command::new("cargo").args(["fmt", "--all", "--", "--check"]),
+        Command::new("cargo").args(xtask::check::FMT),
     )?;
     passed += 1;
     run(
         "cargo clippy",
-        Command::new("cargo").args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--quiet",
-            "--",
-            "-D",
-            "warnings",
-        ]),
+        Command::new("cargo").args(xtask::check::CLIPPY),
     )?;
     passed += 1;
     xtask::console::lint_openapi()?;

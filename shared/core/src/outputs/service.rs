@@ -9,7 +9,7 @@ use crate::clock::rfc3339_epoch;
 use crate::error::{Error, Result};
 use crate::ids::{AccountId, OutputId};
 use crate::keys;
-use crate::plan::{Conflict, Plan, Planner, Stamp};
+use crate::plan::{Plan, Planner, Stamp};
 use crate::store::{Page, PageRequest, Query};
 use crate::validate;
 use crate::write::{Cond, Tx, TxError, Update};
@@ -341,11 +341,6 @@ impl Planner for ReplaceOutput<'_> {
         Ok(Plan::Commit(tx, OutputView::from(&saved)))
     }
 
-    fn on_guard(&self, _: AsRead) -> Conflict {
-        // Changed since it was read: read again (a pinned version then answers 412).
-        Conflict::Retry
-    }
-
     fn gave_up(&self) -> Error {
         Error::Conflict("the output kept changing while it was being saved; try again".to_owned())
     }
@@ -384,10 +379,6 @@ impl Planner for DeleteOutput<'_> {
                 .and(Cond::not_exists(PENDING_EXITS).or(Cond::le(PENDING_EXITS, &0)?)),
         );
         Ok(Plan::Commit(tx, ()))
-    }
-
-    fn on_guard(&self, _: AsRead) -> Conflict {
-        Conflict::Retry
     }
 
     fn gave_up(&self) -> Error {
@@ -449,10 +440,6 @@ impl Planner for RotateSecret<'_> {
         };
         tx.answers(&answer)?;
         Ok(Plan::Commit(tx, answer))
-    }
-
-    fn on_guard(&self, _: AsRead) -> Conflict {
-        Conflict::Retry
     }
 
     fn gave_up(&self) -> Error {
