@@ -519,12 +519,17 @@ async fn a_type_taken_back_during_a_sweep_is_dropped_from_the_members_it_passed(
     let (url, r) = receiver().await;
     let cid = connected(&s, &url, &r).await;
     let grant = |t: &'static str, allowed: bool| {
-        s.call(
-            "PUT",
-            &format!("/accounts/mptravel/identity-sharing/{t}/accounts/mpdine"),
-            Some("ana"),
-            Some(json!({ "allowed": allowed })),
-        )
+        let path = format!("/accounts/mptravel/identity-sharing/{t}/accounts/mpdine");
+        let s = &s;
+        async move {
+            s.call(
+                "PUT",
+                &path,
+                Some("ana"),
+                Some(json!({ "allowed": allowed })),
+            )
+            .await
+        }
     };
     assert_eq!(grant("mobile_number", true).await.status, 200);
     assert_eq!(grant("customer_id", true).await.status, 200);
@@ -579,10 +584,17 @@ async fn a_type_taken_back_during_a_sweep_is_dropped_from_the_members_it_passed(
         SyncEnd::Done
     );
     let holds = held(&r);
-    assert_eq!(holds, pulled(&s, &cid).await, "the output holds the pull page");
+    assert_eq!(
+        holds,
+        pulled(&s, &cid).await,
+        "the output holds the pull page"
+    );
     let left: Vec<&String> = holds
         .iter()
-        .filter(|(_, ids)| ids.as_object().is_some_and(|o| o.len() != 1 || !o.contains_key("email")))
+        .filter(|(_, ids)| {
+            ids.as_object()
+                .is_some_and(|o| o.len() != 1 || !o.contains_key("email"))
+        })
         .map(|(u, _)| u)
         .collect();
     assert!(

@@ -452,6 +452,7 @@ mod tests {
     use super::*;
     use crate::clock::{Clock, FixedClock};
     use crate::ids::UserId;
+    use crate::plan::Conflict;
     use crate::plan::testing::{Numbered, committed, guard, writes};
 
     fn webhook(url: &str) -> Destination {
