@@ -151,23 +151,36 @@ async fn connected(s: &Stack, url: &str, r: &Shared) -> String {
     c.json["id"].as_str().unwrap().to_owned()
 }
 
-/// Every member upserted across the received batches that were answered 2xx.
-fn delivered(r: &Shared) -> BTreeMap<String, Value> {
+/// Every member operation of the received batches that were answered 2xx, in order.
+fn ops(r: &Shared) -> Vec<Value> {
     let r = r.lock().unwrap();
+    r.got
+        .iter()
+        .filter(|(answer, ..)| *answer < 300)
+        .flat_map(|(.., batch)| batch["members"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// What the output holds after every 2xx batch, applied in order.
+fn held(r: &Shared) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
-    for (answer, _, _, batch) in &r.got {
-        if *answer >= 300 {
-            continue;
-        }
-        for m in batch["members"].as_array().unwrap() {
-            assert_eq!(m["op"], "upsert", "a sync only upserts: {m}");
-            out.insert(
-                m["userId"].as_str().unwrap().to_owned(),
-                m["identities"].clone(),
-            );
+    for m in ops(r) {
+        let user = m["userId"].as_str().unwrap().to_owned();
+        if m["op"] == "remove" {
+            out.remove(&user);
+        } else {
+            out.insert(user, m["identities"].clone());
         }
     }
     out
+}
+
+/// Every member upserted across the 2xx batches (a sync only upserts).
+fn delivered(r: &Shared) -> BTreeMap<String, Value> {
+    for m in ops(r) {
+        assert_eq!(m["op"], "upsert", "a sync only upserts: {m}");
+    }
+    held(r)
 }
 
 #[tokio::test]
@@ -490,26 +503,6 @@ async fn added_changed_and_removed_members_reach_the_output_as_changes() {
         1,
         "nothing sent for a change the output holds"
     );
-}
-
-/// What the output holds after every 2xx batch, applied in order.
-fn held(r: &Shared) -> BTreeMap<String, Value> {
-    let r = r.lock().unwrap();
-    let mut out = BTreeMap::new();
-    for (answer, _, _, batch) in &r.got {
-        if *answer >= 300 {
-            continue;
-        }
-        for m in batch["members"].as_array().unwrap() {
-            let user = m["userId"].as_str().unwrap().to_owned();
-            if m["op"] == "remove" {
-                out.remove(&user);
-            } else {
-                out.insert(user, m["identities"].clone());
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test]
