@@ -3,7 +3,7 @@
 //! roles that may read it, and concurrent writers that lose nothing and never share a
 //! place. Events are written here the way the window schedule writes them (no other
 //! write causes them: `Core::write_change_events`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![cfg(test)] // test code throughout: clippy.toml's allow-*-in-tests cover its helpers
 
 use e2e_tests::Stack;
 use serde_json::{Value, json};
