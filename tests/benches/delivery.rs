@@ -7,11 +7,12 @@
 //! Figures for delivery (API.md "Delivery") against DynamoDB Local, through the local
 //! driver (the table's stream, the in-process queue, the sender) to a real receiver on
 //! 127.0.0.1 that verifies every signature: a full sync's members per second beside the
-//! floor (a bare paged Query of the same members in the same run), a member change's
+//! floor (a bare paged Query of the same members in the same run) and beside the write
+//! floor (the same number of items written by bare BatchWriteItems), a member change's
 //! latency to the receiver (p50/p99 over 200 changes), DynamoDB requests per 1,000
 //! members delivered, and an estimate of $ per million members delivered.
-//! Run: `cargo bench -p e2e-tests --bench delivery` (BENCH_DELIVERY_SIZES=10000,100000
-//! for the long variant). It prints; it asserts nothing about time.
+//! Run: `cargo bench -p e2e-tests --bench delivery` (10,000 and 100,000 members;
+//! BENCH_DELIVERY_SIZES=10000 for a short run). It prints; it asserts nothing about time.
 
 use e2e_tests::Stack;
 use e2e_tests::delivery::{Receiver, connect, identity_grant, output_to, start};
@@ -87,7 +88,11 @@ async fn floor(s: &Stack) -> (usize, Duration) {
 async fn sync_run(n: usize) {
     let s = Stack::start().await;
     identity_grant(&s, "email", true).await;
+    // Loading the members is a bare BatchWriteItem of as many items as the sync writes
+    // into its ledger (one per member): the floor of any design with an item per member.
+    let t = Instant::now();
     load(&s, n).await;
+    let write_floor_rate = n as f64 / t.elapsed().as_secs_f64();
     let (read, floor_t) = floor(&s).await;
     assert_eq!(read, n);
     let floor_rate = n as f64 / floor_t.as_secs_f64();
@@ -110,6 +115,10 @@ async fn sync_run(n: usize) {
         "sync of {n:>7} members: {:>8.1?}  {rate:>7.0} members/s   floor (bare paged Query) {floor_rate:>7.0} members/s   ratio {:.2}",
         took,
         rate / floor_rate
+    );
+    println!(
+        "  write floor (bare BatchWriteItem of one item per member, as the ledger) {write_floor_rate:>7.0} members/s   ratio {:.2}",
+        rate / write_floor_rate
     );
     let mut by_op: BTreeMap<&str, u64> = BTreeMap::new();
     for op in &calls.operations {
@@ -206,7 +215,7 @@ async fn main() {
     let sizes: Vec<usize> = std::env::var("BENCH_DELIVERY_SIZES")
         .ok()
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![10_000]);
+        .unwrap_or_else(|| vec![10_000, 100_000]);
     println!("delivery against DynamoDB Local, through the local driver to a verifying receiver");
     println!(
         "prices (us-east-1): DynamoDB on-demand ${RRU}/M RRU, ${WRU}/M WRU; SQS FIFO ${SQS}/M requests; Lambda ${LAMBDA_REQ}/M requests + ${LAMBDA_GB_S}/GB-s"
