@@ -109,6 +109,27 @@ async fn wait_state(s: &Stack, cid: &str, want: &str) -> Value {
     }
 }
 
+/// Saves output `output` again (`PUT` with its ETag): what retries a `failing` delivery.
+async fn save_output(s: &Stack, r: &Receiver, output: &str) {
+    let path = format!("/accounts/mpdine/outputs/{output}");
+    let got = s.call("GET", &path, Some("dina"), None).await;
+    let etag = got.header("etag").unwrap();
+    let headers = vec![
+        (
+            "authorization".to_owned(),
+            format!("Bearer {}", s.token("dina")),
+        ),
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("if-match".to_owned(), etag),
+    ];
+    let body = json!({"name": "Receiver again", "platform": "google_ads",
+                      "destination": {"type": "webhook", "url": r.url}});
+    let saved = s
+        .call_with("PUT", &path, &headers, Some(body.to_string()))
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.json);
+}
+
 #[tokio::test]
 async fn connect_change_lower_and_regrant_reach_the_receiver_in_order() {
     let s = Stack::start().await;
@@ -404,34 +425,7 @@ async fn a_permanent_refusal_is_failing_in_the_views_and_saving_the_output_retri
     assert_eq!(r.got().len(), before);
 
     // Saving the output again retries: a full sync.
-    let got = s
-        .call(
-            "GET",
-            &format!("/accounts/mpdine/outputs/{output}"),
-            Some("dina"),
-            None,
-        )
-        .await;
-    let etag = got.header("etag").unwrap();
-    let headers = vec![
-        (
-            "authorization".to_owned(),
-            format!("Bearer {}", s.token("dina")),
-        ),
-        ("content-type".to_owned(), "application/json".to_owned()),
-        ("if-match".to_owned(), etag),
-    ];
-    let body = json!({"name": "Receiver again", "platform": "google_ads",
-                      "destination": {"type": "webhook", "url": r.url}});
-    let saved = s
-        .call_with(
-            "PUT",
-            &format!("/accounts/mpdine/outputs/{output}"),
-            &headers,
-            Some(body.to_string()),
-        )
-        .await;
-    assert_eq!(saved.status, 200, "{}", saved.json);
+    save_output(&s, &r, &output).await;
     r.wait_for(WITHIN, "the sync after saving", |r| r.holds().len() == 3)
         .await;
     let v = wait_state(&s, &cid, "in_sync").await;
@@ -577,6 +571,49 @@ async fn a_deleted_connections_exit_whose_job_was_lost_is_sent_by_the_schedule()
     let n = r.got().len();
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(r.got().len(), n, "the exit is sent once");
+}
+
+#[tokio::test]
+async fn a_deleted_connections_exit_refused_for_good_goes_again_when_its_output_is_saved() {
+    let s = Stack::start().await;
+    let r = Receiver::start().await;
+    identity_grant(&s, "email", true).await;
+    snapshot_members(&s).await;
+    let output = output_to(&s, &r).await;
+    let _driver = start(&s).await;
+    let cid = connect(&s, &output).await;
+    r.wait_for(WITHIN, "the sync", |r| r.holds().len() == 2)
+        .await;
+    // The exit of the deleted connection is refused for good (410): it is still owed,
+    // and the output cannot be deleted.
+    r.answer(&[410]);
+    let conn_path = format!("/accounts/mpdine/audiences/ibiza-dreamers/connections/{cid}");
+    let d = s.call("DELETE", &conn_path, Some("dan"), None).await;
+    assert_eq!(d.status, 204, "{}", d.json);
+    r.wait_for(WITHIN, "the refused exit", |r| {
+        r.got().iter().any(|g| g.answer == 410)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(r.holds().len(), 2, "nothing was taken back yet");
+    let out_path = format!("/accounts/mpdine/outputs/{output}");
+    let held = s.call("DELETE", &out_path, Some("dina"), None).await;
+    assert_eq!(held.status, 409, "{}", held.json);
+
+    // Saving the output again tries the exit at once (not in an hour).
+    save_output(&s, &r, &output).await;
+    r.wait_for(WITHIN, "the exit after saving", |r| r.holds().is_empty())
+        .await;
+    let start = std::time::Instant::now();
+    loop {
+        let gone = s.call("DELETE", &out_path, Some("dina"), None).await;
+        if gone.status == 204 {
+            break;
+        }
+        assert_eq!(gone.status, 409, "{}", gone.json);
+        assert!(start.elapsed() < WITHIN, "still held: {}", gone.json);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@
 //! - an identity type granted or taken back → reconcile the receiver's connections to
 //!   the owner's audiences;
 //! - an output saved again (its `version` grew) → reconcile its connections, a
-//!   `failing` delivery trying again;
+//!   `failing` delivery trying again, and the deleted connections whose exits it owes;
 //! - members added, changed or removed → a changes job per connection to the audience,
 //!   at most 100 members each, in the stream's order.
 
@@ -19,7 +19,7 @@ use serde_json::Value;
 use sharing_core::Core;
 use sharing_core::connections::ConnectionItem;
 use sharing_core::entity;
-use sharing_core::ids::{AccountId, AudienceId, ConnectionId};
+use sharing_core::ids::{AccountId, AudienceId, ConnectionId, OutputId};
 use std::collections::BTreeMap;
 
 /// One stream record, images as JSON (from Lambda's event or the Streams API).
@@ -134,15 +134,21 @@ pub async fn jobs_of(core: &Core, records: &[Record]) -> sharing_core::Result<Ve
                     continue;
                 };
                 let output = text(r.image(), "id");
-                for (n, c) in core
+                let mut retried: Vec<ConnectionId> = core
                     .connections_of_account(&account)
                     .await?
                     .into_iter()
                     .filter(|c| c.output_id == output)
-                    .enumerate()
-                {
+                    .map(|c| c.id)
+                    .collect();
+                // And the exits it still owes for deleted connections (one refused for
+                // good waits an hour otherwise).
+                if let Ok(o) = OutputId::parse(output) {
+                    retried.extend(core.pending_exits_of_output(&account, &o).await?);
+                }
+                for (n, connection_id) in retried.into_iter().enumerate() {
                     jobs.push(Job::Reconcile {
-                        connection_id: c.id,
+                        connection_id,
                         departed: None,
                         retry_failing: true,
                         key: format!("o{key}.{n}"),

@@ -150,6 +150,20 @@ pub fn delivery_exit(c: &ConnectionId) -> Key {
     }
 }
 
+/// A pending exit in GSI1, under the output that owes it: saving the output again finds
+/// the exits it still owes and tries them again.
+pub fn output_pending_exit(b: &AccountId, o: &OutputId, c: &ConnectionId) -> Key {
+    Key {
+        pk: output_pending_exits(b, o),
+        sk: format!("EXIT#{c}"),
+    }
+}
+
+/// GSI1 partition of the exits output `o` of account `b` still owes.
+pub fn output_pending_exits(b: &AccountId, o: &OutputId) -> String {
+    format!("OUTPUT_EXITS#{b}#{o}")
+}
+
 /// GSI2 partition of the connections whose grant changes by itself (a window opening
 /// or closing): the schedule's list, in the order they come due.
 pub const DELIVERY_WAKE: &str = "DELIVERY_WAKE";

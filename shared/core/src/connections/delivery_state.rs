@@ -79,6 +79,14 @@ impl Entity for DeliveryStateItem {
     fn key(&self) -> Key {
         keys::delivery_state(&self.connection_id)
     }
+    fn gsi1(&self) -> Option<Key> {
+        let output = crate::ids::OutputId::parse(&self.connection.output_id).ok()?;
+        Some(keys::output_pending_exit(
+            &self.connection.account_id,
+            &output,
+            &self.connection_id,
+        ))
+    }
     fn gsi2(&self) -> Option<Key> {
         self.wake_at
             .map(|at| keys::delivery_wake(at, &self.connection_id))

@@ -17,7 +17,7 @@ use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, platform_allowed};
 use crate::connections::ConnectionItem;
 use crate::error::Result;
-use crate::ids::{ConnectionId, OutputId};
+use crate::ids::{AccountId, ConnectionId, OutputId};
 use crate::keys::{self, Key};
 use crate::members::AudienceMemberItem;
 use crate::outputs::OutputItem;
@@ -414,6 +414,17 @@ impl Core {
         cid: &ConnectionId,
     ) -> Result<Option<super::ledger::PendingExitItem>> {
         self.table.get(&keys::delivery_exit(cid)).await
+    }
+
+    /// The deleted connections whose exit output `o` of account `b` still owes (GSI1).
+    pub async fn pending_exits_of_output(
+        &self,
+        b: &AccountId,
+        o: &OutputId,
+    ) -> Result<Vec<ConnectionId>> {
+        let q = Query::index(keys::GSI1, keys::output_pending_exits(b, o));
+        let pending: Vec<super::ledger::PendingExitItem> = self.table.query_all(&q).await?;
+        Ok(pending.into_iter().map(|p| p.connection_id).collect())
     }
 
     /// Moves a pending exit's place in the schedule to `at` (a lease while it is being
