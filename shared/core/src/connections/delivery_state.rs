@@ -79,14 +79,6 @@ impl Entity for DeliveryStateItem {
     fn key(&self) -> Key {
         keys::delivery_state(&self.connection_id)
     }
-    fn gsi1(&self) -> Option<Key> {
-        let output = crate::ids::OutputId::parse(&self.connection.output_id).ok()?;
-        Some(keys::output_pending_exit(
-            &self.connection.account_id,
-            &output,
-            &self.connection_id,
-        ))
-    }
     fn gsi2(&self) -> Option<Key> {
         self.wake_at
             .map(|at| keys::delivery_wake(at, &self.connection_id))
@@ -118,6 +110,14 @@ impl Entity for PendingExitItem {
     const TYPE: &'static str = entity::DELIVERY_EXIT;
     fn key(&self) -> Key {
         keys::delivery_exit(&self.connection_id)
+    }
+    fn gsi1(&self) -> Option<Key> {
+        let output = crate::ids::OutputId::parse(&self.connection.output_id).ok()?;
+        Some(keys::output_pending_exit(
+            &self.connection.account_id,
+            &output,
+            &self.connection_id,
+        ))
     }
     fn gsi2(&self) -> Option<Key> {
         self.wake_at
