@@ -495,17 +495,42 @@ async fn a_deleted_connection_takes_back_what_it_was_sent() {
     assert!(r.got().iter().all(|g| g.signed));
 }
 
+/// mPDine's output to `r`, the local driver, and Ibiza Dreamers (the snapshot's
+/// members, email granted) connected to it and synced: (output, driver, connection).
+async fn synced(s: &Stack, r: &Receiver) -> (String, delivery::local::Driver, String) {
+    identity_grant(s, "email", true).await;
+    snapshot_members(s).await;
+    let output = output_to(s, r).await;
+    let driver = start(s).await;
+    let cid = connect(s, &output).await;
+    r.wait_for(WITHIN, "the sync", |r| r.holds().len() == 2)
+        .await;
+    (output, driver, cid)
+}
+
+/// Deletes the output at `path` once it no longer owes an exit (409 until then).
+async fn delete_once_free(s: &Stack, path: &str) {
+    let start = std::time::Instant::now();
+    loop {
+        let gone = s.call("DELETE", path, Some("dina"), None).await;
+        if gone.status == 204 {
+            return;
+        }
+        assert_eq!(gone.status, 409, "{}", gone.json);
+        assert!(
+            start.elapsed() < WITHIN,
+            "the output stayed held: {}",
+            gone.json
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_deleted_connections_exit_whose_job_was_lost_is_sent_by_the_schedule() {
     let s = Stack::start().await;
     let r = Receiver::start().await;
-    identity_grant(&s, "email", true).await;
-    snapshot_members(&s).await;
-    let output = output_to(&s, &r).await;
-    let driver = start(&s).await;
-    let cid = connect(&s, &output).await;
-    r.wait_for(WITHIN, "the sync", |r| r.holds().len() == 2)
-        .await;
+    let (output, driver, cid) = synced(&s, &r).await;
     let sent = r.holds();
     // The driver is killed: the deletion's stream record is never read (a driver opens
     // the stream's shards at their end), so the exit's job is lost, as it is when a
@@ -553,20 +578,7 @@ async fn a_deleted_connections_exit_whose_job_was_lost_is_sent_by_the_schedule()
     );
     assert!(r.got().iter().all(|g| g.signed));
     // Once the exit is delivered, the output can go.
-    let start = std::time::Instant::now();
-    loop {
-        let gone = s.call("DELETE", &out_path, Some("dina"), None).await;
-        if gone.status == 204 {
-            break;
-        }
-        assert_eq!(gone.status, 409, "{}", gone.json);
-        assert!(
-            start.elapsed() < WITHIN,
-            "the output stayed held: {}",
-            gone.json
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    delete_once_free(&s, &out_path).await;
     // Nothing more is sent for it: the pending exit is done.
     let n = r.got().len();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -577,13 +589,7 @@ async fn a_deleted_connections_exit_whose_job_was_lost_is_sent_by_the_schedule()
 async fn a_deleted_connections_exit_refused_for_good_goes_again_when_its_output_is_saved() {
     let s = Stack::start().await;
     let r = Receiver::start().await;
-    identity_grant(&s, "email", true).await;
-    snapshot_members(&s).await;
-    let output = output_to(&s, &r).await;
-    let _driver = start(&s).await;
-    let cid = connect(&s, &output).await;
-    r.wait_for(WITHIN, "the sync", |r| r.holds().len() == 2)
-        .await;
+    let (output, _driver, cid) = synced(&s, &r).await;
     // The exit of the deleted connection is refused for good (410): it is still owed,
     // and the output cannot be deleted.
     r.answer(&[410]);
@@ -595,7 +601,12 @@ async fn a_deleted_connections_exit_refused_for_good_goes_again_when_its_output_
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(r.holds().len(), 2, "nothing was taken back yet");
+    let got: Vec<(u16, Value)> = r
+        .got()
+        .iter()
+        .map(|g| (g.answer, g.body["kind"].clone()))
+        .collect();
+    assert_eq!(r.holds().len(), 2, "nothing was taken back yet: {got:?}");
     let out_path = format!("/accounts/mpdine/outputs/{output}");
     let held = s.call("DELETE", &out_path, Some("dina"), None).await;
     assert_eq!(held.status, 409, "{}", held.json);
@@ -604,16 +615,7 @@ async fn a_deleted_connections_exit_refused_for_good_goes_again_when_its_output_
     save_output(&s, &r, &output).await;
     r.wait_for(WITHIN, "the exit after saving", |r| r.holds().is_empty())
         .await;
-    let start = std::time::Instant::now();
-    loop {
-        let gone = s.call("DELETE", &out_path, Some("dina"), None).await;
-        if gone.status == 204 {
-            break;
-        }
-        assert_eq!(gone.status, 409, "{}", gone.json);
-        assert!(start.elapsed() < WITHIN, "still held: {}", gone.json);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    delete_once_free(&s, &out_path).await;
 }
 
 #[tokio::test]

@@ -233,6 +233,20 @@ impl Sender {
                     None => core.pending_exit(cid).await?,
                     Some(_) => None,
                 };
+                if failing
+                    && !retry_failing
+                    && pending
+                        .as_ref()
+                        .and_then(|p| p.wake_at)
+                        .is_some_and(|at| at > core.now_epoch())
+                {
+                    // Refused for good, and its next try is not due: a second job for it
+                    // (the stream's and the schedule's both found it new) waits for that
+                    // try, or for the output saved again.
+                    return Ok(SyncEnd::Failing(
+                        state.and_then(|s| s.last_error).unwrap_or_default(),
+                    ));
+                }
                 let acted = before != Phase::Stopped || under_way || pending.is_some();
                 if failing && !retry_failing && !acted {
                     return Ok(SyncEnd::Stopped);
