@@ -238,11 +238,12 @@ impl Sender {
                     && pending
                         .as_ref()
                         .and_then(|p| p.wake_at)
-                        .is_some_and(|at| at > core.now_epoch())
+                        .is_some_and(|at| at > core.now_epoch() + sync::LEASE_SECONDS)
                 {
-                    // Refused for good, and its next try is not due: a second job for it
-                    // (the stream's and the schedule's both found it new) waits for that
-                    // try, or for the output saved again.
+                    // Refused for good, and its next try (further off than any lease of
+                    // an exit under way) is not due: a second job for it (the stream's
+                    // and the schedule's both found it new) waits for that try, or for
+                    // the output saved again.
                     return Ok(SyncEnd::Failing(
                         state.and_then(|s| s.last_error).unwrap_or_default(),
                     ));
