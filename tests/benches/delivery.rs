@@ -86,7 +86,9 @@ async fn floor(s: &Stack) -> (usize, Duration) {
 }
 
 async fn sync_run(n: usize) {
-    let s = Stack::start().await;
+    // Each size on a DynamoDB Local of its own: after a first run on the same instance,
+    // a second's writes slowed to a crawl (100,000 members loaded at tens per second).
+    let (s, _own) = Stack::start_alone().await;
     identity_grant(&s, "email", true).await;
     // Loading the members is a bare BatchWriteItem of as many items as the sync writes
     // into its ledger (one per member): the floor of any design with an item per member.
