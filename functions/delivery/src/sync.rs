@@ -454,11 +454,7 @@ pub async fn changes(
                 .delivery_state(cid)
                 .await?
                 .unwrap_or_else(|| DeliveryStateItem::new(cid));
-            state.state = DeliveryState::Failing;
-            state.last_error = Some(why.clone());
-            state.version += 1;
-            core.put_delivery_state(&state).await?;
-            Ok(SyncEnd::Failing(why))
+            failing(core, &mut state, why).await
         }
     }
 }
