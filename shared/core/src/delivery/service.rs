@@ -99,6 +99,47 @@ impl Core {
         })
     }
 
+    /// Whom `b`'s connections to an audience of `owner` deliver to, and which of
+    /// `members` account `b` has proven it saw (one BatchGetItem per 100, all at once).
+    async fn grantee_and_seen(
+        &self,
+        owner: &AccountId,
+        b: &AccountId,
+        members: &[AudienceMemberItem],
+    ) -> Result<(Grantee, HashSet<String>)> {
+        if owner == b {
+            return Ok((Grantee::Owner, HashSet::new()));
+        }
+        let grants = self.identity_grants_of(owner, b).await?;
+        let seen: HashSet<String> = futures::future::try_join_all(
+            members
+                .chunks(100)
+                .map(|chunk| self.seen_by(b, chunk, &grants)),
+        )
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+        Ok((
+            Grantee::Receiver {
+                granted: grants.now,
+            },
+            seen,
+        ))
+    }
+
+    /// The items at `keys` (strong reads), one BatchGetItem per 100, all in flight at
+    /// once (a page of 500 is five requests at the same time, not one after the other).
+    async fn batch_get_at_once<T: serde::de::DeserializeOwned>(
+        &self,
+        keys: &[Key],
+    ) -> Result<Vec<T>> {
+        let chunks =
+            futures::future::try_join_all(keys.chunks(100).map(|c| self.table.batch_get::<T>(c)))
+                .await?;
+        Ok(chunks.into_iter().flatten().collect())
+    }
+
     /// Composes one page of connection `cid`'s sync, from `cursor` (`None`: the first).
     pub async fn sync_page(
         &self,
@@ -200,47 +241,18 @@ impl Core {
         let b = &connection.account_id;
         let cid = &connection.id;
         let owner = &audience.owner_account_id;
-        let read_grantee = async {
-            if owner == b {
-                return Ok::<_, crate::error::Error>((Grantee::Owner, HashSet::new()));
-            }
-            let grants = self.identity_grants_of(owner, b).await?;
-            // One BatchGetItem per 100 members, all at once.
-            let seen: HashSet<String> = futures::future::try_join_all(
-                members
-                    .chunks(100)
-                    .map(|chunk| self.seen_by(b, chunk, &grants)),
-            )
-            .await?
-            .into_iter()
-            .flatten()
-            .collect();
-            Ok((
-                Grantee::Receiver {
-                    granted: grants.now,
-                },
-                seen,
-            ))
-        };
+        let read_grantee = self.grantee_and_seen(owner, b, members);
         let ledger_keys: Vec<Key> = members
             .iter()
             .map(|m| m.user_id.as_str())
             .chain(gone.iter().copied())
             .map(|u| keys::delivery_sent(cid, u))
             .collect();
-        // The ledger's entries (one BatchGetItem per 100, all at once), beside the
-        // grantee's reads.
-        let read_ledger = futures::future::try_join_all(
-            ledger_keys
-                .chunks(100)
-                .map(|chunk| self.table.batch_get::<SentItem>(chunk)),
-        );
+        // The ledger's entries, beside the grantee's reads.
+        let read_ledger = self.batch_get_at_once::<SentItem>(&ledger_keys);
         let ((grantee, seen), sent) = tokio::try_join!(read_grantee, read_ledger)?;
-        let sent: HashMap<String, SentItem> = sent
-            .into_iter()
-            .flatten()
-            .map(|s| (s.user_id.clone(), s))
-            .collect();
+        let sent: HashMap<String, SentItem> =
+            sent.into_iter().map(|s| (s.user_id.clone(), s)).collect();
         // A removal's version: when it is composed (after every change it follows).
         let removed_at = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
         let mut ops = Vec::with_capacity(members.len() + gone.len());
@@ -524,32 +536,10 @@ impl Core {
             .iter()
             .map(|s| keys::audience_member(&connection.audience_id, &s.user_id))
             .collect();
-        let members: Vec<AudienceMemberItem> = futures::future::try_join_all(
-            member_keys
-                .chunks(100)
-                .map(|chunk| self.table.batch_get::<AudienceMemberItem>(chunk)),
-        )
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
-        let owner = &audience.owner_account_id;
-        let (grantee, seen) = if owner == b {
-            (Grantee::Owner, HashSet::new())
-        } else {
-            let grants = self.identity_grants_of(owner, b).await?;
-            let seen = if members.is_empty() {
-                HashSet::new()
-            } else {
-                self.seen_by(b, &members, &grants).await?
-            };
-            (
-                Grantee::Receiver {
-                    granted: grants.now,
-                },
-                seen,
-            )
-        };
+        let members: Vec<AudienceMemberItem> = self.batch_get_at_once(&member_keys).await?;
+        let (grantee, seen) = self
+            .grantee_and_seen(&audience.owner_account_id, b, &members)
+            .await?;
         let by_user: HashMap<&str, &AudienceMemberItem> =
             members.iter().map(|m| (m.user_id.as_str(), m)).collect();
         let composed_at = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
