@@ -346,6 +346,7 @@ impl Table {
         };
         Ok(Page { items, next_cursor })
     }
+
     /// Up to `want` items of a partition from `cursor`, read by Queries of at most 100
     /// one after the other (a page larger than one Query should return), with the cursor
     /// after the last one read.
