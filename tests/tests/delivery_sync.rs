@@ -151,6 +151,29 @@ async fn connected(s: &Stack, url: &str, r: &Shared) -> String {
     c.json["id"].as_str().unwrap().to_owned()
 }
 
+/// The connection's ledger as stored: (sync pages, members they list, members' own
+/// entries holding something, entries without types).
+async fn ledger(s: &Stack) -> (usize, usize, usize, usize) {
+    let dump = s.dump().await;
+    let pages: Vec<&Value> = dump
+        .iter()
+        .filter(|i| i["entityType"] == "delivery_sent_page")
+        .collect();
+    let listed = pages
+        .iter()
+        .map(|p| p["entries"].as_array().map_or(0, Vec::len))
+        .sum();
+    let entries: Vec<&Value> = dump
+        .iter()
+        .filter(|i| i["entityType"] == "delivery_sent")
+        .collect();
+    let holding = entries
+        .iter()
+        .filter(|e| e["types"].as_array().is_some_and(|t| !t.is_empty()))
+        .count();
+    (pages.len(), listed, holding, entries.len() - holding)
+}
+
 /// Every member operation of the received batches that were answered 2xx, in order.
 fn ops(r: &Shared) -> Vec<Value> {
     let r = r.lock().unwrap();
@@ -163,7 +186,11 @@ fn ops(r: &Shared) -> Vec<Value> {
 
 /// What the output holds after every 2xx batch, applied in order.
 fn held(r: &Shared) -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
+    held_after(BTreeMap::new(), r)
+}
+
+/// What an output that held `out` holds after every 2xx batch, applied in order.
+fn held_after(mut out: BTreeMap<String, Value>, r: &Shared) -> BTreeMap<String, Value> {
     for m in ops(r) {
         let user = m["userId"].as_str().unwrap().to_owned();
         if m["op"] == "remove" {
@@ -227,13 +254,11 @@ async fn a_sync_delivers_exactly_what_the_pull_page_delivers_signed() {
         assert_eq!(batch["ownerAccountId"], "mptravel");
         assert_eq!(batch["platform"], "google_ads");
     }
-    let ledger = s
-        .dump()
-        .await
-        .into_iter()
-        .filter(|i| i["entityType"] == "delivery_sent")
-        .count();
-    assert_eq!(ledger, 1102, "the ledger holds every member sent");
+    assert_eq!(
+        ledger(&s).await,
+        (3, 1102, 0, 0),
+        "the ledger lists every member sent, in one item per page of the sync"
+    );
     let state = s.core.delivery_state(&id).await.unwrap().unwrap();
     assert_eq!(serde_json::to_value(state.state).unwrap(), json!("in_sync"));
     assert_eq!(state.members_delivered, 1102);
@@ -369,13 +394,11 @@ async fn a_lowered_grant_takes_back_exactly_what_was_sent_and_a_regrant_syncs_ag
     );
     removed.sort();
     assert_eq!(removed, sent, "a remove for exactly every member sent");
-    let ledger = s
-        .dump()
-        .await
-        .into_iter()
-        .filter(|i| i["entityType"] == "delivery_sent")
-        .count();
-    assert_eq!(ledger, 0, "the ledger is empty after the exit");
+    assert_eq!(
+        ledger(&s).await,
+        (0, 0, 0, 0),
+        "the ledger is empty after the exit"
+    );
     let state = s.core.delivery_state(&id).await.unwrap().unwrap();
     assert_eq!(serde_json::to_value(state.state).unwrap(), json!("stopped"));
     assert_eq!(
@@ -425,6 +448,7 @@ async fn added_changed_and_removed_members_reach_the_output_as_changes() {
             })
             .collect()
     };
+    let after_sync = held(&r);
     r.lock().unwrap().got.clear();
 
     let up = s
@@ -503,6 +527,43 @@ async fn added_changed_and_removed_members_reach_the_output_as_changes() {
         1,
         "nothing sent for a change the output holds"
     );
+
+    // The sync's pages, with the changes' entries over them: NEW and UNSEEN as sent
+    // now, M-007 taken back (an entry without types, newer than its page's).
+    assert_eq!(ledger(&s).await, (3, 1102, 2, 1));
+    // An exit then takes back exactly what the output holds, and empties the ledger.
+    let holds = held_after(after_sync, &r);
+    assert!(holds.contains_key("NEW") && !holds.contains_key("M-007"));
+    let lowered = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/audiences/ibiza-dreamers/sharing/mpdine",
+            Some("ana"),
+            Some(json!({"level": "view_only"})),
+        )
+        .await;
+    assert!(lowered.status < 300, "{}", lowered.json);
+    r.lock().unwrap().got.clear();
+    assert_eq!(
+        delivery::sync::exit(&s.core, &client, &id, 100)
+            .await
+            .unwrap(),
+        SyncEnd::Done
+    );
+    let mut removed: Vec<String> = self::ops(&r)
+        .iter()
+        .map(|m| {
+            assert_eq!(m["op"], "remove");
+            m["userId"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    removed.sort();
+    assert_eq!(
+        removed,
+        holds.into_keys().collect::<Vec<_>>(),
+        "a remove for exactly what the output holds"
+    );
+    assert_eq!(ledger(&s).await, (0, 0, 0, 0));
 }
 
 #[tokio::test]
@@ -601,4 +662,37 @@ async fn a_type_taken_back_during_a_sweep_is_dropped_from_the_members_it_passed(
         SyncEnd::Done
     );
     assert_eq!(r.lock().unwrap().got.len(), before);
+
+    // mobile_number granted anew: a sync over a ledger that holds something (the first
+    // sync's pages, the sweep's entries over them) writes entries, read with the pages.
+    assert_eq!(grant("mobile_number", true).await.status, 200);
+    assert_eq!(
+        sender.reconcile(&id, None, false).await.unwrap(),
+        SyncEnd::Done
+    );
+    let holds = held(&r);
+    assert_eq!(
+        holds,
+        pulled(&s, &cid).await,
+        "the output holds the pull page"
+    );
+    assert_eq!(holds["M-000"].as_object().unwrap().len(), 2);
+    let (pages, listed, holding, _) = ledger(&s).await;
+    assert_eq!((pages, listed, holding), (3, 1103, 1103));
+    // Lowered: the exit takes back exactly what the output holds, pages and entries.
+    let lowered = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/audiences/ibiza-dreamers/sharing/mpdine",
+            Some("ana"),
+            Some(json!({"level": "view_only"})),
+        )
+        .await;
+    assert!(lowered.status < 300, "{}", lowered.json);
+    assert_eq!(
+        sender.reconcile(&id, None, false).await.unwrap(),
+        SyncEnd::Done
+    );
+    assert!(held(&r).is_empty(), "everything taken back");
+    assert_eq!(ledger(&s).await, (0, 0, 0, 0));
 }

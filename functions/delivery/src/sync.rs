@@ -11,7 +11,7 @@ use sharing_core::delivery::batch::{self, Batch, BatchKind, delivery_id};
 use sharing_core::delivery::ledger::{DeliveryState, DeliveryStateItem};
 use sharing_core::delivery::plan::{Grantee, Phase};
 use sharing_core::delivery::reconcile::granted_of;
-use sharing_core::delivery::service::{Composed, SyncPage};
+use sharing_core::delivery::service::{Composed, SyncLedger, SyncPage};
 use sharing_core::ids::ConnectionId;
 
 /// How a sync (or the part of it this invocation did) ended.
@@ -62,7 +62,13 @@ pub async fn sync_as(
     wake_at: Option<i64>,
     max_pages: usize,
 ) -> sharing_core::Result<SyncEnd> {
-    let mut state = run_state(core, cid, SYNC_RUN).await?;
+    let (mut state, new) = run_state(core, cid, SYNC_RUN).await?;
+    if new {
+        // A sync that starts on an empty ledger writes it in pages (a page's members
+        // are in no other): one write per page, not per member.
+        state.ledger_pages = core.ledger_is_empty(cid).await?;
+        state.page_after = None;
+    }
     state.granted = granted_of(grantee);
     state.wake_at = lease(core, wake_at);
     core.put_delivery_state(&state).await?;
@@ -95,7 +101,7 @@ pub async fn sweep(
     // member with all of them, or the members it already passed would keep the new one.
     let types: Vec<&str> = taken_back.iter().map(|t| t.as_str()).collect();
     let prefix = format!("{SWEEP_RUN}{}-", types.join("+"));
-    let mut state = run_state(core, cid, &prefix).await?;
+    let (mut state, _) = run_state(core, cid, &prefix).await?;
     state.wake_at = lease(core, wake_at);
     core.put_delivery_state(&state).await?;
     let pass = Pass::Sweep {
@@ -107,28 +113,31 @@ pub async fn sweep(
 
 /// The state of connection `cid`'s run named by `prefix` ([`SYNC_RUN`], [`SWEEP_RUN`]):
 /// the one under way, to resume, or a new run that keeps what the previous state
-/// counted and the identity types it acted on.
+/// counted and the identity types it acted on (`true`: a new run).
 async fn run_state(
     core: &Core,
     cid: &ConnectionId,
     prefix: &str,
-) -> sharing_core::Result<DeliveryStateItem> {
+) -> sharing_core::Result<(DeliveryStateItem, bool)> {
     Ok(match core.delivery_state(cid).await? {
         Some(s)
             if s.state == DeliveryState::Syncing
                 && s.run.as_deref().is_some_and(|r| r.starts_with(prefix)) =>
         {
-            s
+            (s, false)
         }
-        previous => DeliveryStateItem {
-            state: DeliveryState::Syncing,
-            granted: previous.as_ref().and_then(|p| p.granted.clone()),
-            members_delivered: previous.as_ref().map_or(0, |p| p.members_delivered),
-            last_delivered_at: previous.as_ref().and_then(|p| p.last_delivered_at.clone()),
-            run: Some(format!("{prefix}{}", ulid::Ulid::new())),
-            version: previous.as_ref().map_or(0, |p| p.version) + 1,
-            ..DeliveryStateItem::new(cid)
-        },
+        previous => (
+            DeliveryStateItem {
+                state: DeliveryState::Syncing,
+                granted: previous.as_ref().and_then(|p| p.granted.clone()),
+                members_delivered: previous.as_ref().map_or(0, |p| p.members_delivered),
+                last_delivered_at: previous.as_ref().and_then(|p| p.last_delivered_at.clone()),
+                run: Some(format!("{prefix}{}", ulid::Ulid::new())),
+                version: previous.as_ref().map_or(0, |p| p.version) + 1,
+                ..DeliveryStateItem::new(cid)
+            },
+            true,
+        ),
     })
 }
 
@@ -160,7 +169,16 @@ async fn run_pages(
     for _ in 0..max_pages {
         let cursor = state.resume_after.clone();
         let composed = match &pass {
-            Pass::Sync => core.sync_page(cid, cursor.clone(), PAGE_SIZE).await?,
+            Pass::Sync => {
+                let how = if state.ledger_pages {
+                    SyncLedger::Pages
+                } else {
+                    SyncLedger::Entries
+                };
+                let after = state.page_after.clone().unwrap_or_default();
+                core.sync_page(cid, cursor.clone(), &after, how, PAGE_SIZE)
+                    .await?
+            }
             Pass::Sweep { taken_back, .. } => {
                 core.sweep_page(cid, taken_back, cursor.clone(), PAGE_SIZE)
                     .await?
@@ -202,10 +220,14 @@ async fn run_pages(
         }
         let SyncPage {
             ledger,
+            recording,
             next_cursor,
             ..
         } = *page;
-        core.record_sent(cid, ledger).await?;
+        core.record_sent(cid, ledger, &recording).await?;
+        if let Some((_, through)) = recording.page {
+            state.page_after = Some(through);
+        }
         state.members_delivered += sent;
         if sent > 0 {
             state.last_delivered_at = Some(core.now_rfc3339());
@@ -224,6 +246,8 @@ async fn run_pages(
                 }
                 state.run = None;
                 state.resume_after = None;
+                state.ledger_pages = false;
+                state.page_after = None;
                 state.wake_at = wake_at;
                 core.put_delivery_state(&state).await?;
                 return Ok(SyncEnd::Done);
@@ -367,6 +391,8 @@ pub async fn exit_of(
             state.granted = None;
             state.run = None;
             state.resume_after = None;
+            state.ledger_pages = false;
+            state.page_after = None;
             state.last_error = None;
             state.wake_at = wake_at;
             state.version += 1;
@@ -394,7 +420,7 @@ pub async fn exit_of(
             Outcome::Retry(why) => return Ok(SyncEnd::Retry(why)),
             Outcome::Failing(why) => return failing(core, &mut state, why).await,
         }
-        core.record_sent(cid, page.ledger).await?;
+        core.record_sent(cid, page.ledger, &page.recording).await?;
         state.last_delivered_at = Some(core.now_rfc3339());
     }
     Ok(SyncEnd::Paused)
@@ -438,8 +464,10 @@ pub async fn changes(
                 &page.connection,
                 page.ops.len(),
             );
-            let SyncPage { ledger, .. } = *page;
-            core.record_sent(cid, ledger).await?;
+            let SyncPage {
+                ledger, recording, ..
+            } = *page;
+            core.record_sent(cid, ledger, &recording).await?;
             if let Some(mut state) = core.delivery_state(cid).await? {
                 state.members_delivered += sent;
                 state.last_delivered_at = Some(core.now_rfc3339());

@@ -34,6 +34,7 @@ pub const CONNECTION_COUNT: &str = "connection_count";
 pub const OUTPUT: &str = "output";
 pub const DELIVERY_STATE: &str = "delivery_state";
 pub const DELIVERY_SENT: &str = "delivery_sent";
+pub const DELIVERY_SENT_PAGE: &str = "delivery_sent_page";
 pub const DELIVERY_EXIT: &str = "delivery_exit";
 
 #[cfg(test)]

@@ -118,8 +118,9 @@ pub fn connection(c: &ConnectionId) -> Key {
     Key::same(format!("CONNECTION#{c}"))
 }
 
-/// The partition of one connection's delivery: its state and its ledger, one entry per
-/// member its output holds (so an exit is a paged Query of exactly what was sent).
+/// The partition of one connection's delivery: its state and its ledger of what its
+/// output holds, in a sync's pages and in entries per member (so an exit is a paged
+/// Query of exactly what was sent).
 pub fn delivery_partition(c: &ConnectionId) -> String {
     format!("DELIVERY#{c}")
 }
@@ -140,6 +141,19 @@ pub fn delivery_sent(c: &ConnectionId, user_id: &str) -> Key {
     }
 }
 pub const DELIVERY_SENT_PREFIX: &str = "SENT#";
+
+/// A page of a connection's ledger as a sync wrote it: the members whose key digest
+/// lies after `after` (a member's [`hex_digest`]; empty for a sync's first page).
+pub fn delivery_sent_page(c: &ConnectionId, after: &str) -> Key {
+    Key {
+        pk: delivery_partition(c),
+        sk: format!("{DELIVERY_SENT_PAGE_PREFIX}{after}"),
+    }
+}
+pub const DELIVERY_SENT_PAGE_PREFIX: &str = "SENTPAGE#";
+
+/// What every item of a connection's ledger begins with, entries and pages alike.
+pub const DELIVERY_LEDGER_PREFIX: &str = "SENT";
 
 /// A deleted connection's exit still to be delivered (its old image, the exits'
 /// envelope), written by the deleting transaction itself.

@@ -11,6 +11,10 @@ pub struct Query {
     pub index: Option<&'static str>,
     pub partition: String,
     pub sort_prefix: Option<String>,
+    /// Only sort keys strictly below this one (a key condition; not with a prefix).
+    pub below: Option<String>,
+    /// A strongly consistent read (the table only, not an index).
+    pub strong: bool,
     pub newest_first: bool,
     pub filter: Option<Cond>,
     /// Only items of this entity type (others sharing the partition are skipped).
@@ -23,6 +27,8 @@ impl Query {
             index: None,
             partition,
             sort_prefix: None,
+            below: None,
+            strong: false,
             newest_first: false,
             filter: None,
             entity_type: None,
@@ -38,6 +44,20 @@ impl Query {
 
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.sort_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Only the items whose sort key is strictly below `bound`: with
+    /// [`Query::newest_first`] and a limit of one, the item just below a key (the page
+    /// of a ledger that covers it). Not with [`Query::prefix`].
+    pub fn below(mut self, bound: impl Into<String>) -> Self {
+        self.below = Some(bound.into());
+        self
+    }
+
+    /// Reads strongly consistent (the table only): for reads a decision depends on.
+    pub fn strong(mut self) -> Self {
+        self.strong = true;
         self
     }
 
@@ -67,12 +87,16 @@ impl Query {
 
     /// What a cursor is bound to: the same index, partition and prefix.
     pub(crate) fn scope(&self) -> String {
-        format!(
+        let scope = format!(
             "{}|{}|{}",
             self.index.unwrap_or("table"),
             self.partition,
             self.sort_prefix.as_deref().unwrap_or("")
-        )
+        );
+        match &self.below {
+            Some(bound) => format!("{scope}|<{bound}"),
+            None => scope,
+        }
     }
 
     /// The list a cursor of this query is checked against (`scope`: [`Query::scope`]).

@@ -310,6 +310,9 @@ impl Table {
         if let Some(prefix) = &q.sort_prefix {
             let (n, v) = (p.name(sk_attr), p.value(AttributeValue::S(prefix.clone())));
             key_condition.push_str(&format!(" AND begins_with({n}, {v})"));
+        } else if let Some(bound) = &q.below {
+            let (n, v) = (p.name(sk_attr), p.value(AttributeValue::S(bound.clone())));
+            key_condition.push_str(&format!(" AND {n} < {v}"));
         }
         let filter = q.filter.as_ref().map(|f| p.cond(f));
         let req = self
@@ -320,6 +323,7 @@ impl Table {
             .key_condition_expression(key_condition)
             .set_filter_expression(filter)
             .scan_index_forward(!q.newest_first)
+            .consistent_read(q.strong)
             .limit(page.limit.clamp(1, 100))
             .set_exclusive_start_key(start);
         let out = req

@@ -48,6 +48,13 @@ pub struct DeliveryStateItem {
     pub run: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_after: Option<String>,
+    /// Whether the sync under way writes its ledger in pages (it started on an empty
+    /// ledger), and the key digest of the last member it recorded (the next page's lower
+    /// bound).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ledger_pages: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_after: Option<String>,
     /// When the connection's grant next changes by itself (its window opening or
     /// closing): the schedule looks at it again then (GSI2 `DELIVERY_WAKE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,6 +75,8 @@ impl DeliveryStateItem {
             last_error: None,
             run: None,
             resume_after: None,
+            ledger_pages: false,
+            page_after: None,
             wake_at: None,
             version: 0,
         }

@@ -34,6 +34,19 @@ pub struct Sent {
     pub digest: Option<String>,
 }
 
+impl Sent {
+    /// A member's entry once it was taken back while a page of the ledger still lists
+    /// it: no types (the output holds nothing of it), newer than the page's.
+    pub fn taken_back(member_version: i64, version: i64) -> Self {
+        Sent {
+            types: BTreeSet::new(),
+            member_version,
+            version,
+            digest: None,
+        }
+    }
+}
+
 /// A member as it is now: `identities` is `None` once it left the audience.
 #[derive(Debug, Clone, Copy)]
 pub struct Member<'a> {

@@ -7,10 +7,13 @@
 //! batches were delivered, with where the next page starts, so a sync cut off anywhere
 //! starts again at the page it was on.
 
+mod ledger;
 mod reconcile;
 
+pub use ledger::{Holdings, Recording};
+
 use super::batch::MemberOp;
-use super::ledger::SentItem;
+use super::ledger::{SentItem, SentPageItem};
 use super::plan::{Grantee, Ledger, Member, Why, member_step};
 use crate::Core;
 use crate::audiences::AudienceItem;
@@ -34,8 +37,21 @@ pub struct SyncPage {
     pub ops: Vec<MemberOp>,
     /// What the ledger becomes once they are delivered.
     pub ledger: Vec<(String, Ledger)>,
+    /// How it is recorded.
+    pub recording: Recording,
     /// Where the next page starts (`None`: this is the last).
     pub next_cursor: Option<String>,
+}
+
+/// How a sync writes its ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncLedger {
+    /// In pages, one item per page of members (a sync that started on an empty
+    /// ledger): its members are in no other page, so only their entries are read.
+    Pages,
+    /// An entry per member, read with the pages that cover them (a sync over a ledger
+    /// that holds something, as after a type granted anew).
+    Entries,
 }
 
 /// What composing found.
@@ -140,11 +156,14 @@ impl Core {
         Ok(chunks.into_iter().flatten().collect())
     }
 
-    /// Composes one page of connection `cid`'s sync, from `cursor` (`None`: the first).
+    /// Composes one page of connection `cid`'s sync, from `cursor` (`None`: the first),
+    /// the members after key digest `after` (empty for the first page).
     pub async fn sync_page(
         &self,
         cid: &ConnectionId,
         cursor: Option<String>,
+        after: &str,
+        how: SyncLedger,
         limit: i32,
     ) -> Result<Composed> {
         let Some((connection, output_id)) = self.connection_of(cid).await? else {
@@ -167,7 +186,8 @@ impl Core {
         else {
             return Ok(Composed::Stopped);
         };
-        let page = self
+        let through = members.items.last().map(|m| keys::hex_digest(&m.user_id));
+        let mut page = self
             .compose(
                 connection,
                 &audience,
@@ -175,8 +195,12 @@ impl Core {
                 &members.items,
                 &[],
                 Why::Sync,
+                how == SyncLedger::Entries,
             )
             .await?;
+        if let (SyncLedger::Pages, Some(through)) = (how, through) {
+            page.recording.page = Some((after.to_owned(), through));
+        }
         Ok(Composed::Page(Box::new(SyncPage {
             next_cursor: members.next_cursor,
             ..page
@@ -222,13 +246,23 @@ impl Core {
             .filter(|u| !present.contains(u))
             .collect();
         let page = self
-            .compose(connection, &audience, output, &members, &gone, Why::Change)
+            .compose(
+                connection,
+                &audience,
+                output,
+                &members,
+                &gone,
+                Why::Change,
+                true,
+            )
             .await?;
         Ok(Composed::Page(Box::new(page)))
     }
 
     /// The operations for `members` (present) and `gone` (removed) on a connection that
-    /// delivers, and the ledger after them.
+    /// delivers, and the ledger after them (read with the pages that cover them when
+    /// `in_pages`).
+    #[allow(clippy::too_many_arguments)]
     async fn compose(
         &self,
         connection: ConnectionItem,
@@ -237,22 +271,20 @@ impl Core {
         members: &[AudienceMemberItem],
         gone: &[&str],
         why: Why,
+        in_pages: bool,
     ) -> Result<SyncPage> {
         let b = &connection.account_id;
         let cid = &connection.id;
         let owner = &audience.owner_account_id;
         let read_grantee = self.grantee_and_seen(owner, b, members);
-        let ledger_keys: Vec<Key> = members
+        let users: Vec<&str> = members
             .iter()
             .map(|m| m.user_id.as_str())
             .chain(gone.iter().copied())
-            .map(|u| keys::delivery_sent(cid, u))
             .collect();
-        // The ledger's entries, beside the grantee's reads.
-        let read_ledger = self.batch_get_at_once::<SentItem>(&ledger_keys);
-        let ((grantee, seen), sent) = tokio::try_join!(read_grantee, read_ledger)?;
-        let sent: HashMap<String, SentItem> =
-            sent.into_iter().map(|s| (s.user_id.clone(), s)).collect();
+        // The ledger, beside the grantee's reads.
+        let read_ledger = self.holdings(cid, &users, in_pages);
+        let ((grantee, seen), held) = tokio::try_join!(read_grantee, read_ledger)?;
         // A removal's version: when it is composed (after every change it follows).
         let removed_at = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
         let mut ops = Vec::with_capacity(members.len() + gone.len());
@@ -270,9 +302,10 @@ impl Core {
             version: removed_at,
         });
         for member in now_members.chain(gone_members) {
-            let before = sent.get(member.user_id).map(SentItem::sent);
-            let mut step = member_step(&member, before.as_ref(), &grantee, why);
+            let before = held.sent.get(member.user_id);
+            let mut step = member_step(&member, before, &grantee, why);
             at_least(&mut step, removed_at);
+            take_back_over_pages(&mut step, &held, &member);
             ops.extend(step.op);
             if step.ledger != Ledger::Keep {
                 ledger.push((member.user_id.to_owned(), step.ledger));
@@ -283,38 +316,20 @@ impl Core {
             output,
             ops,
             ledger,
+            recording: Recording {
+                entries: held.entries,
+                ..Recording::default()
+            },
             next_cursor: None,
         })
     }
+}
 
-    /// Records a delivered page in the ledger (batched writes of 25, concurrently).
-    pub async fn record_sent(
-        &self,
-        cid: &ConnectionId,
-        ledger: Vec<(String, Ledger)>,
-    ) -> Result<()> {
-        let mut puts = Vec::new();
-        let mut deletes = Vec::new();
-        for (user, change) in ledger {
-            match change {
-                Ledger::Keep => {}
-                Ledger::Put(sent) => puts.push(SentItem::new(cid, &user, sent)),
-                Ledger::Delete => deletes.push(keys::delivery_sent(cid, &user)),
-            }
-        }
-        if puts.is_empty() && deletes.is_empty() {
-            return Ok(());
-        }
-        // A page's entries in writes of 25, all in flight at once (a page is one batch
-        // of up to 500 members: 20 writes), puts and deletes apart (a key is in one of
-        // them only).
-        let writes = puts
-            .chunks(25)
-            .map(|c| (c, &[][..]))
-            .chain(deletes.chunks(25).map(|d| (&[][..], d)));
-        futures::future::try_join_all(writes.map(|(p, d)| self.table.batch_write(p, d)))
-            .await
-            .map(|_| ())
+/// A member taken back that a page of the ledger lists keeps an entry without types
+/// (newer than the page's), not no entry.
+fn take_back_over_pages(step: &mut super::plan::Step, held: &Holdings, member: &Member<'_>) {
+    if let (Ledger::Delete, Some(op)) = (&step.ledger, &step.op) {
+        step.ledger = held.taken_back(member.user_id, member.version, op.version);
     }
 }
 
@@ -355,13 +370,15 @@ pub struct ExitPage {
     pub output: OutputItem,
     pub ops: Vec<MemberOp>,
     pub ledger: Vec<(String, Ledger)>,
+    pub recording: Recording,
 }
 
 impl Core {
-    /// Composes one page of connection `cid`'s exit: a `remove` for each of the first
-    /// `limit` members its ledger holds (each page's entries are deleted once it is
-    /// delivered, so the next page is the next first). `None`: nothing left to take back,
-    /// or no connection or output to send it through.
+    /// Composes one page of connection `cid`'s exit: a `remove` for each member its
+    /// ledger's first page holds, or else each of the first `limit` members with an
+    /// entry (each page is deleted once it is delivered, so the next page is the next
+    /// first). `None`: nothing left to take back, or no connection or output to send it
+    /// through.
     pub async fn exit_page(&self, cid: &ConnectionId, limit: i32) -> Result<Option<ExitPage>> {
         self.exit_page_of(cid, None, limit).await
     }
@@ -384,37 +401,77 @@ impl Core {
         let Some((connection, output_id)) = found else {
             return Ok(None);
         };
-        let q = Query::table(keys::delivery_partition(cid)).prefix(keys::DELIVERY_SENT_PREFIX);
-        let page = PageRequest {
-            limit,
-            cursor: None,
-        };
         let output_key = keys::output(&connection.account_id, &output_id);
-        let (sent, output) = tokio::try_join!(
-            self.table.query::<SentItem>(&q, &page),
+        let (taking, output) = tokio::try_join!(
+            self.exit_candidates(cid, limit),
             self.table.get::<OutputItem>(&output_key),
         )?;
-        let Some(output) = output else {
+        let (Some(output), Some((users, held, drop_page))) = (output, taking) else {
             return Ok(None);
         };
-        if sent.items.is_empty() {
-            return Ok(None);
-        }
-        let mut ops = Vec::with_capacity(sent.items.len());
-        let mut ledger = Vec::with_capacity(sent.items.len());
+        let mut ops = Vec::with_capacity(users.len());
+        let mut ledger = Vec::with_capacity(users.len());
         let now_ms = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
-        for s in &sent.items {
-            let mut step = super::plan::exit_step(&s.user_id, &s.sent());
-            at_least(&mut step, now_ms);
-            ops.extend(step.op);
-            ledger.push((s.user_id.clone(), step.ledger));
+        for user in users {
+            if let Some(sent) = held.sent.get(&user) {
+                let mut step = super::plan::exit_step(&user, sent);
+                at_least(&mut step, now_ms);
+                ops.extend(step.op);
+            }
+            ledger.push((user, Ledger::Delete));
         }
         Ok(Some(ExitPage {
             connection,
             output,
             ops,
             ledger,
+            recording: Recording {
+                drop_page,
+                entries: held.entries,
+                ..Recording::default()
+            },
         }))
+    }
+
+    /// What an exit's next page takes back: the members of the ledger's first page (with
+    /// their entries over it) and that page, or else the first `limit` entries.
+    async fn exit_candidates(
+        &self,
+        cid: &ConnectionId,
+        limit: i32,
+    ) -> Result<Option<(Vec<String>, Holdings, Option<String>)>> {
+        if let Some(page) = self.first_ledger_page(cid).await? {
+            let users: Vec<String> = page.entries.iter().map(|e| e.user_id.clone()).collect();
+            let keys: Vec<Key> = users.iter().map(|u| keys::delivery_sent(cid, u)).collect();
+            let entries = self.batch_get_at_once::<SentItem>(&keys).await?;
+            let listed = page
+                .entries
+                .iter()
+                .map(|e| (e.user_id.clone(), e.sent()))
+                .collect();
+            return Ok(Some((
+                users,
+                Holdings::merge(listed, entries),
+                Some(page.after),
+            )));
+        }
+        let q = Query::table(keys::delivery_partition(cid))
+            .prefix(keys::DELIVERY_SENT_PREFIX)
+            .strong();
+        let page = PageRequest {
+            limit,
+            cursor: None,
+        };
+        let entries = self.table.query::<SentItem>(&q, &page).await?.items;
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let users = entries.iter().map(|e| e.user_id.clone()).collect();
+        Ok(Some((
+            users,
+            Holdings::merge(HashMap::new(), entries),
+            None,
+        )))
     }
 }
 
@@ -498,13 +555,37 @@ impl Core {
     }
 }
 
+/// Where a sweep stands in the ledger: its pages first, then its entries (a cursor of
+/// each, `p:` and `e:`; a bare one, from before pages, is the entries').
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum SweepAt {
+    Pages(Option<String>),
+    Entries(Option<String>),
+}
+
+impl SweepAt {
+    fn parse(cursor: Option<String>) -> Self {
+        let Some(c) = cursor else {
+            return SweepAt::Pages(None);
+        };
+        let rest = |r: &str| (!r.is_empty()).then(|| r.to_owned());
+        if let Some(r) = c.strip_prefix("p:") {
+            SweepAt::Pages(rest(r))
+        } else if let Some(r) = c.strip_prefix("e:") {
+            SweepAt::Entries(rest(r))
+        } else {
+            SweepAt::Entries(Some(c))
+        }
+    }
+}
+
 impl Core {
     /// Composes one page of the sweep after identity types `taken_back` stopped being
     /// granted to connection `cid`'s account: it pages through the connection's ledger
-    /// (what the output holds), from `cursor`, and only the members that were sent one
-    /// of those types get an operation (an upsert without them, or a remove when none
-    /// is left), read with the grant as it is now. Members never sent one of them are
-    /// not sent again.
+    /// (what the output holds: its sync pages, one at a time, then its entries), from
+    /// `cursor`, and only the members that were sent one of those types get an
+    /// operation (an upsert without them, or a remove when none is left), read with
+    /// the grant as it is now. Members never sent one of them are not sent again.
     pub async fn sweep_page(
         &self,
         cid: &ConnectionId,
@@ -516,25 +597,24 @@ impl Core {
             return Ok(Composed::Stopped);
         };
         let b = &connection.account_id;
-        let q = Query::table(keys::delivery_partition(cid)).prefix(keys::DELIVERY_SENT_PREFIX);
-        let want = usize::try_from(limit).unwrap_or(0);
-        let read_ledger = self.table.query_up_to::<SentItem>(&q, cursor, want);
         let audience_key = keys::audience(&connection.audience_id);
         let output_key = keys::output(b, &output_id);
-        let Some((audience, ledger_page, output)) = self
+        let read_ledger = self.sweep_candidates(cid, SweepAt::parse(cursor), limit);
+        let Some((audience, (held, next_cursor), output)) = self
             .read_delivering(&connection, &audience_key, &output_key, read_ledger)
             .await?
         else {
             return Ok(Composed::Stopped);
         };
-        let affected: Vec<&SentItem> = ledger_page
-            .items
+        let mut affected: Vec<(&String, &super::plan::Sent)> = held
+            .sent
             .iter()
-            .filter(|s| !s.types.is_disjoint(taken_back))
+            .filter(|(_, s)| !s.types.is_disjoint(taken_back))
             .collect();
+        affected.sort_unstable_by_key(|(u, _)| keys::hex_digest(u));
         let member_keys: Vec<Key> = affected
             .iter()
-            .map(|s| keys::audience_member(&connection.audience_id, &s.user_id))
+            .map(|(u, _)| keys::audience_member(&connection.audience_id, u))
             .collect();
         let members: Vec<AudienceMemberItem> = self.batch_get_at_once(&member_keys).await?;
         let (grantee, seen) = self
@@ -545,28 +625,110 @@ impl Core {
         let composed_at = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;
         let mut ops = Vec::with_capacity(affected.len());
         let mut ledger = Vec::with_capacity(affected.len());
-        for s in affected {
-            let sent = s.sent();
-            let member = by_user.get(s.user_id.as_str());
+        for (user, sent) in affected {
+            let member = by_user.get(user.as_str());
             let member = Member {
-                user_id: &s.user_id,
+                user_id: user,
                 identities: member.map(|m| &m.identities),
-                seen: seen.contains(&s.user_id),
+                seen: seen.contains(user),
                 version: member.map_or(sent.member_version, |m| member_version(m)),
             };
-            let mut step = super::plan::sweep_step(&member, &sent, &grantee, taken_back);
+            let mut step = super::plan::sweep_step(&member, sent, &grantee, taken_back);
             at_least(&mut step, composed_at);
+            take_back_over_pages(&mut step, &held, &member);
             ops.extend(step.op);
             if step.ledger != Ledger::Keep {
-                ledger.push((s.user_id.clone(), step.ledger));
+                ledger.push((user.clone(), step.ledger));
             }
         }
+        let recording = Recording {
+            entries: held.entries.clone(),
+            ..Recording::default()
+        };
         Ok(Composed::Page(Box::new(SyncPage {
             connection,
             output,
             ops,
             ledger,
-            next_cursor: ledger_page.next_cursor,
+            recording,
+            next_cursor,
         })))
+    }
+
+    /// What one page of a sweep reads of the ledger from `at`: a sync page's members
+    /// (with their entries over it), or up to `limit` entries (with the pages that
+    /// cover them), and where the next page starts.
+    async fn sweep_candidates(
+        &self,
+        cid: &ConnectionId,
+        at: SweepAt,
+        limit: i32,
+    ) -> Result<(Holdings, Option<String>)> {
+        let partition = keys::delivery_partition(cid);
+        match at {
+            SweepAt::Pages(cursor) => {
+                let q = Query::table(partition)
+                    .prefix(keys::DELIVERY_SENT_PAGE_PREFIX)
+                    .strong();
+                let pages = self
+                    .table
+                    .query_up_to::<SentPageItem>(&q, cursor, 1)
+                    .await?;
+                let next = Some(match pages.next_cursor {
+                    Some(c) => format!("p:{c}"),
+                    None => "e:".to_owned(),
+                });
+                let Some(page) = pages.items.into_iter().next() else {
+                    return Ok((Holdings::default(), next));
+                };
+                let keys: Vec<Key> = page
+                    .entries
+                    .iter()
+                    .map(|e| keys::delivery_sent(cid, &e.user_id))
+                    .collect();
+                let entries = self.batch_get_at_once::<SentItem>(&keys).await?;
+                let listed = page
+                    .entries
+                    .iter()
+                    .map(|e| (e.user_id.clone(), e.sent()))
+                    .collect();
+                Ok((Holdings::merge(listed, entries), next))
+            }
+            SweepAt::Entries(cursor) => {
+                let q = Query::table(partition)
+                    .prefix(keys::DELIVERY_SENT_PREFIX)
+                    .strong();
+                let want = usize::try_from(limit).unwrap_or(0);
+                let entries = self.table.query_up_to::<SentItem>(&q, cursor, want).await?;
+                let users: Vec<&str> = entries.items.iter().map(|e| e.user_id.as_str()).collect();
+                let listed = self.paged_sent(cid, &users).await?;
+                let next = entries.next_cursor.map(|c| format!("e:{c}"));
+                Ok((Holdings::merge(listed, entries.items), next))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SweepAt;
+
+    #[test]
+    fn a_sweep_goes_through_the_pages_then_the_entries() {
+        assert_eq!(SweepAt::parse(None), SweepAt::Pages(None));
+        assert_eq!(
+            SweepAt::parse(Some("p:abc".into())),
+            SweepAt::Pages(Some("abc".into()))
+        );
+        assert_eq!(SweepAt::parse(Some("e:".into())), SweepAt::Entries(None));
+        assert_eq!(
+            SweepAt::parse(Some("e:xyz".into())),
+            SweepAt::Entries(Some("xyz".into()))
+        );
+        assert_eq!(
+            SweepAt::parse(Some("bare".into())),
+            SweepAt::Entries(Some("bare".into())),
+            "a sweep under way from before pages resumes in the entries"
+        );
     }
 }
