@@ -12,6 +12,8 @@ use sharing_core::delivery::ledger::{DeliveryState, DeliveryStateItem};
 use sharing_core::delivery::plan::{Grantee, Phase};
 use sharing_core::delivery::reconcile::granted_of;
 use sharing_core::delivery::service::{Composed, SyncLedger, SyncPage};
+use sharing_core::members::AudienceMemberItem;
+use sharing_core::store::Page;
 use sharing_core::ids::ConnectionId;
 
 /// How a sync (or the part of it this invocation did) ended.
@@ -29,10 +31,8 @@ pub enum SyncEnd {
     Failing(String),
 }
 
-/// Members per page of a sync: one batch's worth (API.md: at most 500 members), so the
-/// grant is read strongly once per batch, and the ledger is read and written once per
-/// batch (its reads and writes in flight together).
-pub const PAGE_SIZE: i32 = 500;
+/// Members per page of a sync or a sweep: one batch's worth (`SYNC_PAGE`).
+pub const PAGE_SIZE: i32 = sharing_core::delivery::service::SYNC_PAGE;
 
 /// Members per page of an exit: one Query of the ledger.
 pub const EXIT_PAGE_SIZE: i32 = 100;
@@ -166,6 +166,8 @@ async fn run_pages(
     max_pages: usize,
 ) -> sharing_core::Result<SyncEnd> {
     let run = state.run.clone().unwrap_or_default();
+    // A sync's next page of members, read while the page before it was sent.
+    let mut ahead: Option<(String, Page<AudienceMemberItem>)> = None;
     for _ in 0..max_pages {
         let cursor = state.resume_after.clone();
         let composed = match &pass {
@@ -176,7 +178,11 @@ async fn run_pages(
                     SyncLedger::Entries
                 };
                 let after = state.page_after.clone().unwrap_or_default();
-                core.sync_page(cid, cursor.clone(), &after, how, PAGE_SIZE)
+                let members = ahead
+                    .take()
+                    .filter(|(c, _)| Some(c) == cursor.as_ref())
+                    .map(|(_, m)| m);
+                core.sync_page(cid, cursor.clone(), members, &after, how)
                     .await?
             }
             Pass::Sweep { taken_back, .. } => {
@@ -189,45 +195,24 @@ async fn run_pages(
             Composed::Page(p) => p,
         };
         let sent = page.ops.len() as i64;
-        let at = cursor.as_deref().unwrap_or("");
-        let outcome = match &pass {
-            Pass::Sync => Some(send_page(core, client, &page, &run, at).await),
-            // A sweep's page with nobody affected sends nothing.
-            Pass::Sweep { .. } if sent == 0 => None,
-            // What a sweep sends is a change of the members it names.
-            Pass::Sweep { .. } => {
-                let composed = Composition {
-                    kind: BatchKind::Changes,
-                    connection: &page.connection,
-                    output: &page.output,
-                    ops: &page.ops,
-                    run: &format!("{run}\n{at}"),
-                };
-                Some(send_ops(core, client, composed).await)
-            }
+        let at = cursor.as_deref().unwrap_or("").to_owned();
+        let read_ahead = match (&pass, &page.next_cursor) {
+            (Pass::Sync, Some(next)) => Some((next.clone(), page.connection.audience_id.clone())),
+            _ => None,
         };
-        if let Some(outcome) = outcome {
-            match outcome {
-                Outcome::Delivered => {}
-                Outcome::Retry(why) => return Ok(SyncEnd::Retry(why)),
-                Outcome::Failing(why) => return failing(core, &mut state, why).await,
-            }
-            core.count_delivery(
-                &page.connection.audience_id,
-                &page.connection,
-                page.ops.len(),
-            );
-        }
-        let SyncPage {
-            ledger,
-            recording,
-            next_cursor,
-            ..
-        } = *page;
-        core.record_sent(cid, ledger, &recording).await?;
-        if let Some((_, through)) = recording.page {
-            state.page_after = Some(through);
-        }
+        let read_ahead = async move {
+            let (next, audience) = read_ahead?;
+            let members = core.sync_members(&audience, Some(next.clone()), PAGE_SIZE);
+            // Not read ahead (the table refused): read again when it is composed.
+            members.await.ok().map(|m| (next, m))
+        };
+        let deliver = deliver_page(core, client, &mut state, &pass, *page, &run, &at);
+        let (delivered, read) = tokio::join!(deliver, read_ahead);
+        let next_cursor = match delivered? {
+            Delivered::Recorded(next_cursor) => next_cursor,
+            Delivered::Ended(end) => return Ok(end),
+        };
+        ahead = read;
         state.members_delivered += sent;
         if sent > 0 {
             state.last_delivered_at = Some(core.now_rfc3339());
@@ -255,6 +240,66 @@ async fn run_pages(
         }
     }
     Ok(SyncEnd::Paused)
+}
+
+/// How delivering one page of a run ended.
+enum Delivered {
+    /// Sent and recorded in the ledger: where the next page starts (`None`: the last).
+    Recorded(Option<String>),
+    /// The run ends here (a send to retry, or refused for good).
+    Ended(SyncEnd),
+}
+
+/// Sends one composed page of a run (a sweep's page with nobody affected sends
+/// nothing), counts it, and records it in the ledger.
+async fn deliver_page(
+    core: &Core,
+    client: &Senders,
+    state: &mut DeliveryStateItem,
+    pass: &Pass<'_>,
+    page: SyncPage,
+    run: &str,
+    at: &str,
+) -> sharing_core::Result<Delivered> {
+    let outcome = match pass {
+        Pass::Sync => Some(send_page(core, client, &page, run, at).await),
+        Pass::Sweep { .. } if page.ops.is_empty() => None,
+        // What a sweep sends is a change of the members it names.
+        Pass::Sweep { .. } => {
+            let composed = Composition {
+                kind: BatchKind::Changes,
+                connection: &page.connection,
+                output: &page.output,
+                ops: &page.ops,
+                run: &format!("{run}\n{at}"),
+            };
+            Some(send_ops(core, client, composed).await)
+        }
+    };
+    if let Some(outcome) = outcome {
+        match outcome {
+            Outcome::Delivered => {}
+            Outcome::Retry(why) => return Ok(Delivered::Ended(SyncEnd::Retry(why))),
+            Outcome::Failing(why) => return failing(core, state, why).await.map(Delivered::Ended),
+        }
+        core.count_delivery(
+            &page.connection.audience_id,
+            &page.connection,
+            page.ops.len(),
+        );
+    }
+    let SyncPage {
+        ledger,
+        recording,
+        next_cursor,
+        ..
+    } = page;
+    core.record_sent(&state.connection_id, ledger, &recording)
+        .await?;
+    if let Some((_, through)) = recording.page {
+        state.page_after = Some(through);
+    }
+    Ok(Delivered::Recorded(next_cursor))
 }
 
 /// Records the destination's refusal for good: the delivery is `failing`, with `why`.

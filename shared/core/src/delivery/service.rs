@@ -20,11 +20,11 @@ use crate::audiences::AudienceItem;
 use crate::audiences::{access_of, platform_allowed};
 use crate::connections::ConnectionItem;
 use crate::error::Result;
-use crate::ids::{AccountId, ConnectionId, OutputId};
+use crate::ids::{AccountId, AudienceId, ConnectionId, OutputId};
 use crate::keys::{self, Key};
 use crate::members::AudienceMemberItem;
 use crate::outputs::OutputItem;
-use crate::store::{PageRequest, Query};
+use crate::store::{Page, PageRequest, Query};
 use sharing_policy::AccessLevel;
 use std::collections::{HashMap, HashSet};
 
@@ -42,6 +42,11 @@ pub struct SyncPage {
     /// Where the next page starts (`None`: this is the last).
     pub next_cursor: Option<String>,
 }
+
+/// Members per page of a sync: one batch's worth (API.md: at most 500 members), so the
+/// grant is read strongly once per batch, and the ledger is read and written once per
+/// batch.
+pub const SYNC_PAGE: i32 = 500;
 
 /// How a sync writes its ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +121,8 @@ impl Core {
     }
 
     /// Whom `b`'s connections to an audience of `owner` deliver to, and which of
-    /// `members` account `b` has proven it saw (one BatchGetItem per 100, all at once).
+    /// `members` account `b` has proven it saw: its grants and its profiles of them
+    /// read at once (one BatchGetItem per 100 members).
     async fn grantee_and_seen(
         &self,
         owner: &AccountId,
@@ -126,16 +132,15 @@ impl Core {
         if owner == b {
             return Ok((Grantee::Owner, HashSet::new()));
         }
-        let grants = self.identity_grants_of(owner, b).await?;
-        let seen: HashSet<String> = futures::future::try_join_all(
+        let profiles = futures::future::try_join_all(
             members
                 .chunks(100)
-                .map(|chunk| self.seen_by(b, chunk, &grants)),
-        )
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
+                .map(|chunk| self.seen_profiles(b, chunk)),
+        );
+        let (grants, profiles) =
+            tokio::try_join!(self.identity_grants_of(owner, b), profiles)?;
+        let profiles: Vec<_> = profiles.into_iter().flatten().collect();
+        let seen = crate::members::seen_with(members, &profiles, &grants);
         Ok((
             Grantee::Receiver {
                 granted: grants.now,
@@ -156,37 +161,56 @@ impl Core {
         Ok(chunks.into_iter().flatten().collect())
     }
 
+    /// One page of the members a sync of audience `audience` sends, from `cursor`
+    /// (`None`: the first): up to `limit` (one batch's worth), read by Queries of at
+    /// most 100 one after the other.
+    pub async fn sync_members(
+        &self,
+        audience: &AudienceId,
+        cursor: Option<String>,
+        limit: i32,
+    ) -> Result<Page<AudienceMemberItem>> {
+        let q = Query::table(keys::audience_members(audience)).prefix(keys::AUDIENCE_MEMBER_PREFIX);
+        let want = usize::try_from(limit).unwrap_or(0);
+        self.table.query_up_to(&q, cursor, want).await
+    }
+
     /// Composes one page of connection `cid`'s sync, from `cursor` (`None`: the first),
-    /// the members after key digest `after` (empty for the first page).
+    /// the members after key digest `after` (empty for the first page): `members` when
+    /// they were read ahead (while the previous page was sent), else read beside the
+    /// strong reads of the grant.
     pub async fn sync_page(
         &self,
         cid: &ConnectionId,
         cursor: Option<String>,
+        members: Option<Page<AudienceMemberItem>>,
         after: &str,
         how: SyncLedger,
-        limit: i32,
     ) -> Result<Composed> {
         let Some((connection, output_id)) = self.connection_of(cid).await? else {
             return Ok(Composed::Stopped);
         };
-        let b = &connection.account_id;
-        let q = Query::table(keys::audience_members(&connection.audience_id))
-            .prefix(keys::AUDIENCE_MEMBER_PREFIX);
         let audience_key = keys::audience(&connection.audience_id);
-        let output_key = keys::output(b, &output_id);
-        // A page is up to `limit` members (one batch's worth), read by Queries of at
-        // most 100 one after the other, beside the strong reads of the grant.
-        let want = usize::try_from(limit).unwrap_or(0);
-        let read_members = self
-            .table
-            .query_up_to::<AudienceMemberItem>(&q, cursor, want);
+        let output_key = keys::output(&connection.account_id, &output_id);
+        let read_members = async {
+            match members {
+                Some(page) => Ok(page),
+                None => {
+                    self.sync_members(&connection.audience_id, cursor, SYNC_PAGE)
+                        .await
+                }
+            }
+        };
         let Some((audience, members, output)) = self
             .read_delivering(&connection, &audience_key, &output_key, read_members)
             .await?
         else {
             return Ok(Composed::Stopped);
         };
-        let through = members.items.last().map(|m| keys::hex_digest(&m.user_id));
+        let through = members
+            .items
+            .last()
+            .map(|m| keys::hex_digest(&m.user_id));
         let mut page = self
             .compose(
                 connection,

@@ -15,6 +15,7 @@
 //! profiles and one BatchGetItem of the 11 identity-grant keys of (owner, receiver).
 
 mod service;
+pub(crate) use service::seen_with;
 
 use crate::activity::{Entry, action};
 use crate::audiences::AudienceItem;

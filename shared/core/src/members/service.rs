@@ -200,6 +200,17 @@ impl Core {
         members: &[AudienceMemberItem],
         grants: &IdentityGrantsOf,
     ) -> Result<HashSet<String>> {
+        let found = self.seen_profiles(account, members).await?;
+        Ok(seen_with(members, &found, grants))
+    }
+
+    /// The profiles account `account` recorded of `members` (one BatchGetItem per 100),
+    /// read without its grants: what [`seen_with`] decides on.
+    pub(crate) async fn seen_profiles(
+        &self,
+        account: &AccountId,
+        members: &[AudienceMemberItem],
+    ) -> Result<Vec<SeenProfileItem>> {
         let keys: Vec<_> = members
             .iter()
             .map(|m| keys::seen_profile(account, &m.user_id))
@@ -207,13 +218,22 @@ impl Core {
         // Eventually consistent: a profile is only ever added, and one not yet visible
         // gets fewer identities (the granted types), never more.
         let found: Vec<SeenProfileItem> = self.table.batch_get_eventually(&keys).await?;
-        let found: Vec<SeenProfileItem> = found
+        Ok(found
             .into_iter()
             .filter(|p| p.account_id == *account)
-            .collect();
-        // A type sent now counts as ever granted, also for grants given before their
-        // history was recorded.
-        let ever: BTreeSet<IdentityType> = grants.ever.union(&grants.now).copied().collect();
-        Ok(proven_seen(members, &found, &ever))
+            .collect())
     }
+}
+
+/// Which of `members` the account whose `profiles` these are has proven it saw, under
+/// the owner's identity `grants` ([`proven_seen`]).
+pub(crate) fn seen_with(
+    members: &[AudienceMemberItem],
+    profiles: &[SeenProfileItem],
+    grants: &IdentityGrantsOf,
+) -> HashSet<String> {
+    // A type sent now counts as ever granted, also for grants given before their
+    // history was recorded.
+    let ever: BTreeSet<IdentityType> = grants.ever.union(&grants.now).copied().collect();
+    proven_seen(members, profiles, &ever)
 }

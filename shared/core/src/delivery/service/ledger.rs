@@ -95,13 +95,18 @@ fn page_bytes(entries: &[PagedSent]) -> usize {
 
 impl Core {
     /// What connection `cid`'s output holds of `users`: their entries (strong reads),
-    /// and, with `in_pages`, the sync pages that cover them.
+    /// and, with `in_pages`, the sync pages that cover them. Without, as for a sync that
+    /// writes pages, a ledger with no entry at all is one Query, not a BatchGetItem per
+    /// 100 members.
     pub(super) async fn holdings(
         &self,
         cid: &ConnectionId,
         users: &[&str],
         in_pages: bool,
     ) -> Result<Holdings> {
+        if !in_pages && !self.has_entries(cid).await? {
+            return Ok(Holdings::default());
+        }
         let keys: Vec<Key> = users.iter().map(|u| keys::delivery_sent(cid, u)).collect();
         let read_pages = async {
             if in_pages {
@@ -185,6 +190,15 @@ impl Core {
             .prefix(keys::DELIVERY_LEDGER_PREFIX)
             .strong();
         Ok(self.table.query_first::<Skip>(&q, 1).await?.is_empty())
+    }
+
+    /// Whether connection `cid`'s ledger has any entry of a member's own (a strong
+    /// read).
+    async fn has_entries(&self, cid: &ConnectionId) -> Result<bool> {
+        let q = Query::table(keys::delivery_partition(cid))
+            .prefix(keys::DELIVERY_SENT_PREFIX)
+            .strong();
+        Ok(!self.table.query_first::<Skip>(&q, 1).await?.is_empty())
     }
 
     /// Records a delivered page in the ledger, as `how` says: a sync's page as one
