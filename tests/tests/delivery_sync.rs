@@ -159,9 +159,13 @@ async fn ledger(s: &Stack) -> (usize, usize, usize, usize) {
         .iter()
         .filter(|i| i["entityType"] == "delivery_sent_page")
         .collect();
+    // A page's members are one JSON text of rows.
     let listed = pages
         .iter()
-        .map(|p| p["entries"].as_array().map_or(0, Vec::len))
+        .map(|p| {
+            let rows: Value = serde_json::from_str(p["entries"].as_str().unwrap()).unwrap();
+            rows.as_array().unwrap().len()
+        })
         .sum();
     let entries: Vec<&Value> = dump
         .iter()

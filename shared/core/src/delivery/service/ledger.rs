@@ -78,21 +78,6 @@ pub struct Recording {
 /// page of members with very long ids is written as entries instead.
 const MAX_PAGE_BYTES: usize = 350_000;
 
-/// A ledger page's stored size, near enough: each member's id, types, versions and
-/// digest with their short names.
-fn page_bytes(entries: &[PagedSent]) -> usize {
-    entries
-        .iter()
-        .map(|e| {
-            e.user_id.len()
-                + e.digest.as_ref().map_or(0, String::len)
-                + e.types.iter().map(|t| t.as_str().len() + 3).sum::<usize>()
-                + 64
-        })
-        .sum::<usize>()
-        + 512
-}
-
 impl Core {
     /// What connection `cid`'s output holds of `users`: their entries (strong reads),
     /// and, with `in_pages`, the sync pages that cover them. Without, as for a sync that
@@ -230,18 +215,17 @@ impl Core {
         if let Some((after, through)) = &how.page
             && !paged.is_empty()
         {
-            let entries: Vec<PagedSent> = paged
-                .iter()
-                .map(|(u, s)| PagedSent::new(u, s.clone()))
-                .collect();
-            if page_bytes(&entries) <= MAX_PAGE_BYTES {
+            let item = SentPageItem {
+                connection_id: cid.clone(),
+                after: after.clone(),
+                through: through.clone(),
+                entries: paged
+                    .iter()
+                    .map(|(u, s)| PagedSent::new(u, s.clone()))
+                    .collect(),
+            };
+            if item.stored_bytes() <= MAX_PAGE_BYTES {
                 // The page first: the entries it supersedes go once it holds them.
-                let item = SentPageItem {
-                    connection_id: cid.clone(),
-                    after: after.clone(),
-                    through: through.clone(),
-                    entries,
-                };
                 self.table.put(&item, None).await?;
                 deletes.extend(
                     paged
@@ -362,14 +346,24 @@ mod tests {
 
     #[test]
     fn a_page_of_long_ids_is_too_large_for_one_item() {
-        let e = |len: usize| PagedSent {
-            user_id: "x".repeat(len),
-            types: [IdentityType::Email].into_iter().collect(),
-            member_version: 1,
-            version: 1,
-            digest: Some("d".repeat(64)),
+        let page = |len: usize| SentPageItem {
+            connection_id: ConnectionId::parse("conn_01").unwrap_or_else(|_| unreachable!()),
+            after: "a".repeat(64),
+            through: "b".repeat(64),
+            entries: vec![
+                PagedSent {
+                    user_id: "x".repeat(len),
+                    types: [IdentityType::Email].into_iter().collect(),
+                    member_version: 1_765_000_000_000,
+                    version: 1_765_000_000_000,
+                    digest: Some("d".repeat(64)),
+                };
+                500
+            ],
         };
-        assert!(page_bytes(&vec![e(20); 500]) <= MAX_PAGE_BYTES);
-        assert!(page_bytes(&vec![e(1024); 500]) > MAX_PAGE_BYTES);
+        assert!(page(20).stored_bytes() <= MAX_PAGE_BYTES);
+        assert!(page(256).stored_bytes() <= MAX_PAGE_BYTES);
+        assert!(page(1024).stored_bytes() > MAX_PAGE_BYTES);
+        assert!(page(256 * 4).stored_bytes() > MAX_PAGE_BYTES);
     }
 }
