@@ -90,14 +90,21 @@ async fn sync_run(n: usize) {
     // a second's writes slowed to a crawl (100,000 members loaded at tens per second).
     let (s, _own) = Stack::start_alone().await;
     identity_grant(&s, "email", true).await;
-    // Loading the members is a bare BatchWriteItem of as many items as the sync writes
-    // into its ledger (one per member): the floor of any design with an item per member.
+    // Loading the members is a bare BatchWriteItem of one item per member: the floor of
+    // any design that writes an item per member (as the ledger did before its pages).
     let t = Instant::now();
     load(&s, n).await;
     let write_floor_rate = n as f64 / t.elapsed().as_secs_f64();
-    let (read, floor_t) = floor(&s).await;
-    assert_eq!(read, n);
-    let floor_rate = n as f64 / floor_t.as_secs_f64();
+    // The floor read three times, its median taken: one read alone varied by half
+    // from run to run on this machine.
+    let mut floors = Vec::with_capacity(3);
+    for _ in 0..3 {
+        let (read, floor_t) = floor(&s).await;
+        assert_eq!(read, n);
+        floors.push(n as f64 / floor_t.as_secs_f64());
+    }
+    floors.sort_by(f64::total_cmp);
+    let floor_rate = floors[1];
     let r = Receiver::start().await;
     let output = output_to(&s, &r).await;
     let _driver = start(&s).await;
@@ -114,12 +121,12 @@ async fn sync_run(n: usize) {
     let rate = n as f64 / took.as_secs_f64();
     let per_k = |x: f64| x * 1000.0 / n as f64;
     println!(
-        "sync of {n:>7} members: {:>8.1?}  {rate:>7.0} members/s   floor (bare paged Query) {floor_rate:>7.0} members/s   ratio {:.2}",
+        "sync of {n:>7} members: {:>8.1?}  {rate:>7.0} members/s   floor (bare paged Query, median of 3) {floor_rate:>7.0} members/s   ratio {:.2}",
         took,
         rate / floor_rate
     );
     println!(
-        "  write floor (bare BatchWriteItem of one item per member, as the ledger) {write_floor_rate:>7.0} members/s   ratio {:.2}",
+        "  write floor (bare BatchWriteItem of one item per member) {write_floor_rate:>7.0} members/s   ratio {:.2}",
         rate / write_floor_rate
     );
     let mut by_op: BTreeMap<&str, u64> = BTreeMap::new();
@@ -149,13 +156,14 @@ async fn sync_run(n: usize) {
         per_k(jobs)
     );
     // Capacity per 1,000 members as measured (on-demand: 1 RRU per RCU, 1 WRU per WCU);
-    // when DynamoDB Local reports none, an estimate for items under 1 KB: the members'
-    // Query ~75 RRU, the ledger's BatchGetItem 1,000, seen profiles 500 (eventually
-    // consistent); the ledger's writes 1,000 WRU, the state and the usage count ~20.
+    // when DynamoDB Local reports none, an estimate for members under 1 KB: the members'
+    // Query ~75 RRU, seen profiles 500 (eventually consistent), the ledger's Query ~10;
+    // the ledger's pages (~50 KB per 500 members) ~100 WRU, the state and the usage
+    // count ~20.
     let (rru, wru) = if calls.rcu > 0.0 {
         (per_k(calls.rcu), per_k(calls.wcu))
     } else {
-        (1_575.0, 1_020.0)
+        (585.0, 120.0)
     };
     let lambda_s = 1000.0 / rate;
     let dollars = 1000.0

@@ -11,9 +11,7 @@ use sharing_core::delivery::batch::{self, Batch, BatchKind, delivery_id};
 use sharing_core::delivery::ledger::{DeliveryState, DeliveryStateItem};
 use sharing_core::delivery::plan::{Grantee, Phase};
 use sharing_core::delivery::reconcile::granted_of;
-use sharing_core::delivery::service::{Composed, SyncLedger, SyncPage};
-use sharing_core::members::AudienceMemberItem;
-use sharing_core::store::Page;
+use sharing_core::delivery::service::{Composed, SyncLedger, SyncPage, SyncRead};
 use sharing_core::ids::ConnectionId;
 
 /// How a sync (or the part of it this invocation did) ended.
@@ -166,8 +164,9 @@ async fn run_pages(
     max_pages: usize,
 ) -> sharing_core::Result<SyncEnd> {
     let run = state.run.clone().unwrap_or_default();
-    // A sync's next page of members, read while the page before it was sent.
-    let mut ahead: Option<(String, Page<AudienceMemberItem>)> = None;
+    // A sync's next page of members (and their seen profiles), read while the page
+    // before it was sent.
+    let mut ahead: Option<(String, SyncRead)> = None;
     for _ in 0..max_pages {
         let cursor = state.resume_after.clone();
         let composed = match &pass {
@@ -197,14 +196,14 @@ async fn run_pages(
         let sent = page.ops.len() as i64;
         let at = cursor.as_deref().unwrap_or("").to_owned();
         let read_ahead = match (&pass, &page.next_cursor) {
-            (Pass::Sync, Some(next)) => Some((next.clone(), page.connection.audience_id.clone())),
+            (Pass::Sync, Some(next)) => Some((next.clone(), page.connection.clone())),
             _ => None,
         };
         let read_ahead = async move {
-            let (next, audience) = read_ahead?;
-            let members = core.sync_members(&audience, Some(next.clone()), PAGE_SIZE);
+            let (next, c) = read_ahead?;
+            let read = core.sync_read(&c.audience_id, c.seen_by(), Some(next.clone()));
             // Not read ahead (the table refused): read again when it is composed.
-            members.await.ok().map(|m| (next, m))
+            read.await.ok().map(|r| (next, r))
         };
         let deliver = deliver_page(core, client, &mut state, &pass, *page, &run, &at);
         let (delivered, read) = tokio::join!(deliver, read_ahead);

@@ -25,6 +25,15 @@ pub struct ConnectionItem {
     pub owner_account_id: Option<AccountId>,
 }
 
+impl ConnectionItem {
+    /// The account whose seen profiles decide what the connection delivers: its own,
+    /// unless it is the audience owner's own connection (`None`; a connection that does
+    /// not name its owner is taken to be a receiver's).
+    pub fn seen_by(&self) -> Option<&AccountId> {
+        (self.owner_account_id.as_ref() != Some(&self.account_id)).then_some(&self.account_id)
+    }
+}
+
 /// Listed on GSI1 among the account's connections to the audience
 /// (`ACCOUNT#{b}#AUDIENCE#{id}` / `CONNECTION#{c}`) and on GSI2 among all of the
 /// account's connections (`CONNECTIONS#{b}` / `CONNECTION#{c}`; connections made before

@@ -108,6 +108,13 @@ mod entries_text {
     use serde::{Deserialize, Deserializer, Serializer};
 
     type Row = (String, BTreeSet<IdentityType>, i64, i64, Option<String>);
+    type RowRef<'a> = (
+        &'a str,
+        &'a BTreeSet<IdentityType>,
+        i64,
+        i64,
+        Option<&'a str>,
+    );
 
     pub fn serialize<S: Serializer>(entries: &[PagedSent], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&text(entries).map_err(S::Error::custom)?)
@@ -115,7 +122,7 @@ mod entries_text {
 
     /// The JSON text of `entries`.
     pub(super) fn text(entries: &[PagedSent]) -> serde_json::Result<String> {
-        let rows: Vec<(&str, &BTreeSet<IdentityType>, i64, i64, Option<&str>)> = entries
+        let rows: Vec<RowRef<'_>> = entries
             .iter()
             .map(|e| {
                 (

@@ -22,7 +22,7 @@ use crate::connections::ConnectionItem;
 use crate::error::Result;
 use crate::ids::{AccountId, AudienceId, ConnectionId, OutputId};
 use crate::keys::{self, Key};
-use crate::members::AudienceMemberItem;
+use crate::members::{AudienceMemberItem, SeenProfileItem};
 use crate::outputs::OutputItem;
 use crate::store::{Page, PageRequest, Query};
 use sharing_policy::AccessLevel;
@@ -47,6 +47,14 @@ pub struct SyncPage {
 /// grant is read strongly once per batch, and the ledger is read and written once per
 /// batch.
 pub const SYNC_PAGE: i32 = 500;
+
+/// One page of the members a sync sends, and the profiles the receiving account
+/// recorded of them (`None`: not read, as for the owner's own connection).
+#[derive(Debug, Clone)]
+pub struct SyncRead {
+    pub members: Page<AudienceMemberItem>,
+    pub profiles: Option<Vec<SeenProfileItem>>,
+}
 
 /// How a sync writes its ledger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,24 +130,32 @@ impl Core {
 
     /// Whom `b`'s connections to an audience of `owner` deliver to, and which of
     /// `members` account `b` has proven it saw: its grants and its profiles of them
-    /// read at once (one BatchGetItem per 100 members).
+    /// (one BatchGetItem per 100 members, unless they were read with the members) read
+    /// at once.
     async fn grantee_and_seen(
         &self,
         owner: &AccountId,
         b: &AccountId,
         members: &[AudienceMemberItem],
+        profiles: Option<Vec<SeenProfileItem>>,
     ) -> Result<(Grantee, HashSet<String>)> {
         if owner == b {
             return Ok((Grantee::Owner, HashSet::new()));
         }
-        let profiles = futures::future::try_join_all(
-            members
-                .chunks(100)
-                .map(|chunk| self.seen_profiles(b, chunk)),
-        );
+        let read_profiles = async {
+            match profiles {
+                Some(read) => Ok(read),
+                None => futures::future::try_join_all(
+                    members
+                        .chunks(100)
+                        .map(|chunk| self.seen_profiles(b, chunk)),
+                )
+                .await
+                .map(|chunks| chunks.into_iter().flatten().collect()),
+            }
+        };
         let (grants, profiles) =
-            tokio::try_join!(self.identity_grants_of(owner, b), profiles)?;
-        let profiles: Vec<_> = profiles.into_iter().flatten().collect();
+            tokio::try_join!(self.identity_grants_of(owner, b), read_profiles)?;
         let seen = crate::members::seen_with(members, &profiles, &grants);
         Ok((
             Grantee::Receiver {
@@ -162,17 +178,56 @@ impl Core {
     }
 
     /// One page of the members a sync of audience `audience` sends, from `cursor`
-    /// (`None`: the first): up to `limit` (one batch's worth), read by Queries of at
-    /// most 100 one after the other.
-    pub async fn sync_members(
+    /// (`None`: the first): up to [`SYNC_PAGE`] (one batch's worth), read by Queries of
+    /// at most 100 one after the other; with `seen_by`, the profiles that account
+    /// recorded of them, read as each Query answers (eventually consistent, as the pull
+    /// page reads them).
+    pub async fn sync_read(
         &self,
         audience: &AudienceId,
+        seen_by: Option<&AccountId>,
         cursor: Option<String>,
-        limit: i32,
-    ) -> Result<Page<AudienceMemberItem>> {
+    ) -> Result<SyncRead> {
+        use futures::{StreamExt, TryStreamExt};
         let q = Query::table(keys::audience_members(audience)).prefix(keys::AUDIENCE_MEMBER_PREFIX);
-        let want = usize::try_from(limit).unwrap_or(0);
-        self.table.query_up_to(&q, cursor, want).await
+        let want = usize::try_from(SYNC_PAGE).unwrap_or(0);
+        let (found, queries) = futures::channel::mpsc::unbounded::<Vec<AudienceMemberItem>>();
+        let read_members = async move {
+            let mut items: Vec<AudienceMemberItem> = Vec::with_capacity(want);
+            let mut cursor = cursor;
+            loop {
+                let limit = i32::try_from(want - items.len()).unwrap_or(100).min(100);
+                let page = self
+                    .table
+                    .query::<AudienceMemberItem>(&q, &PageRequest { limit, cursor })
+                    .await?;
+                if seen_by.is_some() {
+                    // Its profiles are read while the next Query is.
+                    let _ = found.unbounded_send(page.items.clone());
+                }
+                items.extend(page.items);
+                cursor = page.next_cursor;
+                if cursor.is_none() || items.len() >= want {
+                    return Ok::<_, crate::Error>(Page {
+                        items,
+                        next_cursor: cursor,
+                    });
+                }
+            }
+        };
+        let read_profiles = async {
+            let Some(b) = seen_by else {
+                return Ok(None);
+            };
+            queries
+                .map(|chunk| async move { self.seen_profiles(b, &chunk).await })
+                .buffer_unordered(SYNC_PAGE as usize / 100)
+                .try_concat()
+                .await
+                .map(Some)
+        };
+        let (members, profiles) = tokio::try_join!(read_members, read_profiles)?;
+        Ok(SyncRead { members, profiles })
     }
 
     /// Composes one page of connection `cid`'s sync, from `cursor` (`None`: the first),
@@ -183,7 +238,7 @@ impl Core {
         &self,
         cid: &ConnectionId,
         cursor: Option<String>,
-        members: Option<Page<AudienceMemberItem>>,
+        read: Option<SyncRead>,
         after: &str,
         how: SyncLedger,
     ) -> Result<Composed> {
@@ -193,24 +248,22 @@ impl Core {
         let audience_key = keys::audience(&connection.audience_id);
         let output_key = keys::output(&connection.account_id, &output_id);
         let read_members = async {
-            match members {
-                Some(page) => Ok(page),
+            match read {
+                Some(read) => Ok(read),
                 None => {
-                    self.sync_members(&connection.audience_id, cursor, SYNC_PAGE)
+                    let seen_by = connection.seen_by();
+                    self.sync_read(&connection.audience_id, seen_by, cursor)
                         .await
                 }
             }
         };
-        let Some((audience, members, output)) = self
+        let Some((audience, SyncRead { members, profiles }, output)) = self
             .read_delivering(&connection, &audience_key, &output_key, read_members)
             .await?
         else {
             return Ok(Composed::Stopped);
         };
-        let through = members
-            .items
-            .last()
-            .map(|m| keys::hex_digest(&m.user_id));
+        let through = members.items.last().map(|m| keys::hex_digest(&m.user_id));
         let mut page = self
             .compose(
                 connection,
@@ -220,6 +273,7 @@ impl Core {
                 &[],
                 Why::Sync,
                 how == SyncLedger::Entries,
+                profiles,
             )
             .await?;
         if let (SyncLedger::Pages, Some(through)) = (how, through) {
@@ -278,6 +332,7 @@ impl Core {
                 &gone,
                 Why::Change,
                 true,
+                None,
             )
             .await?;
         Ok(Composed::Page(Box::new(page)))
@@ -296,11 +351,12 @@ impl Core {
         gone: &[&str],
         why: Why,
         in_pages: bool,
+        profiles: Option<Vec<SeenProfileItem>>,
     ) -> Result<SyncPage> {
         let b = &connection.account_id;
         let cid = &connection.id;
         let owner = &audience.owner_account_id;
-        let read_grantee = self.grantee_and_seen(owner, b, members);
+        let read_grantee = self.grantee_and_seen(owner, b, members, profiles);
         let users: Vec<&str> = members
             .iter()
             .map(|m| m.user_id.as_str())
@@ -642,7 +698,7 @@ impl Core {
             .collect();
         let members: Vec<AudienceMemberItem> = self.batch_get_at_once(&member_keys).await?;
         let (grantee, seen) = self
-            .grantee_and_seen(&audience.owner_account_id, b, &members)
+            .grantee_and_seen(&audience.owner_account_id, b, &members, None)
             .await?;
         let by_user: HashMap<&str, &AudienceMemberItem> =
             members.iter().map(|m| (m.user_id.as_str(), m)).collect();
