@@ -167,28 +167,47 @@ async fn run_pages(
     // A sync's next page of members (and their seen profiles), read while the page
     // before it was sent.
     let mut ahead: Option<(String, SyncRead)> = None;
+    // A sync that writes pages reads its members' entries only if the ledger has any
+    // (only a change writes one, and none runs beside this job: one per connection).
+    let how = match (&pass, state.ledger_pages) {
+        (Pass::Sync, true) => SyncLedger::Pages {
+            entries: core.has_entries(cid).await?,
+        },
+        _ => SyncLedger::Entries,
+    };
+    // The state after a page, written while the next one is composed (it only reads).
+    let mut recorded: Option<DeliveryStateItem> = None;
     for _ in 0..max_pages {
         let cursor = state.resume_after.clone();
-        let composed = match &pass {
-            Pass::Sync => {
-                let how = if state.ledger_pages {
-                    SyncLedger::Pages
-                } else {
-                    SyncLedger::Entries
-                };
-                let after = state.page_after.clone().unwrap_or_default();
-                let members = ahead
-                    .take()
-                    .filter(|(c, _)| Some(c) == cursor.as_ref())
-                    .map(|(_, m)| m);
-                core.sync_page(cid, cursor.clone(), members, &after, how)
-                    .await?
-            }
-            Pass::Sweep { taken_back, .. } => {
-                core.sweep_page(cid, taken_back, cursor.clone(), PAGE_SIZE)
-                    .await?
+        let write_state = recorded.take();
+        let write_state = async {
+            match &write_state {
+                Some(s) => core.put_delivery_state(s).await,
+                None => Ok(()),
             }
         };
+        // Boxed, as are the page's delivery and the read ahead: held together, their
+        // states would make one future too large for a thread's stack.
+        let compose = Box::pin(async {
+            match &pass {
+                Pass::Sync => {
+                    let after = state.page_after.clone().unwrap_or_default();
+                    let members = ahead
+                        .take()
+                        .filter(|(c, _)| Some(c) == cursor.as_ref())
+                        .map(|(_, m)| m);
+                    core.sync_page(cid, cursor.clone(), members, &after, how)
+                        .await
+                }
+                Pass::Sweep { taken_back, .. } => {
+                    core.sweep_page(cid, taken_back, cursor.clone(), PAGE_SIZE)
+                        .await
+                }
+            }
+        });
+        let (written, composed) = tokio::join!(write_state, compose);
+        written?;
+        let composed = composed?;
         let page = match composed {
             Composed::Stopped => return Ok(SyncEnd::Stopped),
             Composed::Page(p) => p,
@@ -199,13 +218,15 @@ async fn run_pages(
             (Pass::Sync, Some(next)) => Some((next.clone(), page.connection.clone())),
             _ => None,
         };
-        let read_ahead = async move {
+        let read_ahead = Box::pin(async move {
             let (next, c) = read_ahead?;
             let read = core.sync_read(&c.audience_id, c.seen_by(), Some(next.clone()));
             // Not read ahead (the table refused): read again when it is composed.
             read.await.ok().map(|r| (next, r))
-        };
-        let deliver = deliver_page(core, client, &mut state, &pass, *page, &run, &at);
+        });
+        let deliver = Box::pin(deliver_page(
+            core, client, &mut state, &pass, *page, &run, &at,
+        ));
         let (delivered, read) = tokio::join!(deliver, read_ahead);
         let next_cursor = match delivered? {
             Delivered::Recorded(next_cursor) => next_cursor,
@@ -221,7 +242,7 @@ async fn run_pages(
             Some(next) => {
                 state.resume_after = Some(next);
                 state.wake_at = lease(core, wake_at);
-                core.put_delivery_state(&state).await?;
+                recorded = Some(state.clone());
             }
             None => {
                 state.state = DeliveryState::InSync;
@@ -237,6 +258,9 @@ async fn run_pages(
                 return Ok(SyncEnd::Done);
             }
         }
+    }
+    if let Some(s) = recorded {
+        core.put_delivery_state(&s).await?;
     }
     Ok(SyncEnd::Paused)
 }

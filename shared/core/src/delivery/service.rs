@@ -10,7 +10,7 @@
 mod ledger;
 mod reconcile;
 
-pub use ledger::{Holdings, Recording};
+pub use ledger::{Holdings, Lookup, Recording};
 
 use super::batch::MemberOp;
 use super::ledger::{SentItem, SentPageItem};
@@ -60,8 +60,10 @@ pub struct SyncRead {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncLedger {
     /// In pages, one item per page of members (a sync that started on an empty
-    /// ledger): its members are in no other page, so only their entries are read.
-    Pages,
+    /// ledger): its members are in no other page, so only their entries are read, and
+    /// none when `entries` says the ledger had none as this part of the run began (only
+    /// a change, never running beside the sync, writes one).
+    Pages { entries: bool },
     /// An entry per member, read with the pages that cover them (a sync over a ledger
     /// that holds something, as after a type granted anew).
     Entries,
@@ -272,11 +274,15 @@ impl Core {
                 &members.items,
                 &[],
                 Why::Sync,
-                how == SyncLedger::Entries,
+                match how {
+                    SyncLedger::Entries => Lookup::EntriesAndPages,
+                    SyncLedger::Pages { entries: true } => Lookup::Entries,
+                    SyncLedger::Pages { entries: false } => Lookup::Nothing,
+                },
                 profiles,
             )
             .await?;
-        if let (SyncLedger::Pages, Some(through)) = (how, through) {
+        if let (SyncLedger::Pages { .. }, Some(through)) = (how, through) {
             page.recording.page = Some((after.to_owned(), through));
         }
         Ok(Composed::Page(Box::new(SyncPage {
@@ -331,7 +337,7 @@ impl Core {
                 &members,
                 &gone,
                 Why::Change,
-                true,
+                Lookup::EntriesAndPages,
                 None,
             )
             .await?;
@@ -339,8 +345,7 @@ impl Core {
     }
 
     /// The operations for `members` (present) and `gone` (removed) on a connection that
-    /// delivers, and the ledger after them (read with the pages that cover them when
-    /// `in_pages`).
+    /// delivers, and the ledger after them (read as `lookup` says).
     #[allow(clippy::too_many_arguments)]
     async fn compose(
         &self,
@@ -350,7 +355,7 @@ impl Core {
         members: &[AudienceMemberItem],
         gone: &[&str],
         why: Why,
-        in_pages: bool,
+        lookup: Lookup,
         profiles: Option<Vec<SeenProfileItem>>,
     ) -> Result<SyncPage> {
         let b = &connection.account_id;
@@ -363,7 +368,7 @@ impl Core {
             .chain(gone.iter().copied())
             .collect();
         // The ledger, beside the grantee's reads.
-        let read_ledger = self.holdings(cid, &users, in_pages);
+        let read_ledger = self.holdings(cid, &users, lookup);
         let ((grantee, seen), held) = tokio::try_join!(read_grantee, read_ledger)?;
         // A removal's version: when it is composed (after every change it follows).
         let removed_at = (self.now().unix_timestamp_nanos() / 1_000_000) as i64;

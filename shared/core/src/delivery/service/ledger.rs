@@ -61,6 +61,17 @@ impl Holdings {
     }
 }
 
+/// What of the ledger a composition reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// The members' entries and the sync pages that cover them.
+    EntriesAndPages,
+    /// Their entries only (a sync that writes pages: its members are in no other).
+    Entries,
+    /// Nothing (the same, on a ledger with no entry of a member's own).
+    Nothing,
+}
+
 /// How a composed page is recorded in the ledger once it is delivered.
 #[derive(Debug, Clone, Default)]
 pub struct Recording {
@@ -79,19 +90,19 @@ pub struct Recording {
 const MAX_PAGE_BYTES: usize = 350_000;
 
 impl Core {
-    /// What connection `cid`'s output holds of `users`: their entries (strong reads),
-    /// and, with `in_pages`, the sync pages that cover them. Without, as for a sync that
-    /// writes pages, a ledger with no entry at all is one Query, not a BatchGetItem per
-    /// 100 members.
+    /// What connection `cid`'s output holds of `users`, read as `lookup` says: their
+    /// entries (strong reads), and the sync pages that cover them.
     pub(super) async fn holdings(
         &self,
         cid: &ConnectionId,
         users: &[&str],
-        in_pages: bool,
+        lookup: Lookup,
     ) -> Result<Holdings> {
-        if !in_pages && !self.has_entries(cid).await? {
-            return Ok(Holdings::default());
-        }
+        let in_pages = match lookup {
+            Lookup::Nothing => return Ok(Holdings::default()),
+            Lookup::Entries => false,
+            Lookup::EntriesAndPages => true,
+        };
         let keys: Vec<Key> = users.iter().map(|u| keys::delivery_sent(cid, u)).collect();
         let read_pages = async {
             if in_pages {
@@ -179,7 +190,7 @@ impl Core {
 
     /// Whether connection `cid`'s ledger has any entry of a member's own (a strong
     /// read).
-    async fn has_entries(&self, cid: &ConnectionId) -> Result<bool> {
+    pub async fn has_entries(&self, cid: &ConnectionId) -> Result<bool> {
         let q = Query::table(keys::delivery_partition(cid))
             .prefix(keys::DELIVERY_SENT_PREFIX)
             .strong();
