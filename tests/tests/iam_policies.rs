@@ -422,6 +422,42 @@ async fn every_function_is_granted_exactly_the_dynamodb_actions_it_calls() {
             "stream records and their jobs",
             &s.dynamodb_calls.since(mark),
         );
+    // A member changed after the sync (which wrote its ledger in pages): its change goes
+    // into the ledger as an entry of its own.
+    e2e_tests::delivery::members(
+        &s,
+        json!([{"userId": "IAM-1", "identities": {"email": "iam1-changed@example.com"}}]),
+        json!([]),
+    )
+    .await;
+    let mark = s.dynamodb_calls.mark();
+    let changed =
+        json!({"entityType": "audience_member", "audienceId": "ibiza-dreamers", "userId": "IAM-1"});
+    let jobs = delivery::stream::jobs_of(
+        &s.core,
+        &[record("MODIFY", "5a", Some(changed.clone()), Some(changed))],
+    )
+    .await
+    .unwrap();
+    for job in jobs.iter().filter(|j| j.connection_id().as_str() == cid) {
+        assert!(matches!(
+            sender.handle(job).await,
+            delivery::worker::Done::Finished
+        ));
+    }
+    assert_eq!(
+        r.holds()["IAM-1"]["email"],
+        "iam1-changed@example.com",
+        "the change reached the receiver"
+    );
+    s.dynamodb_calls.settle(mark).await;
+    needed
+        .entry("DeliveryFunction".to_owned())
+        .or_default()
+        .add(
+            "a member changed after its sync",
+            &s.dynamodb_calls.since(mark),
+        );
     let departed: Value = s
         .dump()
         .await
