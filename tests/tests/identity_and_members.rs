@@ -677,11 +677,21 @@ async fn members_upload_is_for_the_owner_and_validated() {
         .assert_problem(413, "payload_too_large");
     assert_eq!(s.dump().await, before);
 
-    // A full call of 1000: every member stored (in batches).
+    // A full call of 1000: every member stored (in batches). Retried as its 503 says
+    // (a PUT takes effect once): on two cores shared with the suite's heaviest test, a
+    // starved DynamoDB Local has answered this call 503 (storage too slow).
     let full: Vec<Value> = (0..1000)
         .map(|i| json!({"userId": format!("user-{i:04}"), "identities": {"email": format!("u{i}@example.com")}}))
         .collect();
-    let r = upload(&s, "mptravel", "tom", IBIZA, json!(full)).await;
+    let mut r = upload(&s, "mptravel", "tom", IBIZA, json!(full)).await;
+    for _ in 0..2 {
+        if r.status != 503 {
+            break;
+        }
+        r.assert_problem(503, "unavailable");
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        r = upload(&s, "mptravel", "tom", IBIZA, json!(full)).await;
+    }
     assert_eq!(
         (r.status, r.json.clone()),
         (200, json!({"upserted": 1000, "removed": 0}))

@@ -233,9 +233,9 @@ impl Core {
     }
 
     /// Composes one page of connection `cid`'s sync, from `cursor` (`None`: the first),
-    /// the members after key digest `after` (empty for the first page): `members` when
-    /// they were read ahead (while the previous page was sent), else read beside the
-    /// strong reads of the grant.
+    /// the members after key digest `after` (empty for the first page): `read` when its
+    /// members and their profiles were read ahead (while the previous page was sent),
+    /// else read beside the strong reads of the grant.
     pub async fn sync_page(
         &self,
         cid: &ConnectionId,
