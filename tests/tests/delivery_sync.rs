@@ -151,6 +151,41 @@ async fn connected(s: &Stack, url: &str, r: &Shared) -> String {
     c.json["id"].as_str().unwrap().to_owned()
 }
 
+/// Brings connection `cid`'s delivery to its phase now, and what the output then holds,
+/// which is what the pull page gives.
+async fn reconciled(
+    sender: &delivery::worker::Sender,
+    s: &Stack,
+    r: &Shared,
+    cid: &str,
+) -> BTreeMap<String, Value> {
+    let id = ConnectionId::parse(cid).unwrap();
+    assert_eq!(
+        sender.reconcile(&id, None, false).await.unwrap(),
+        SyncEnd::Done
+    );
+    let holds = held(r);
+    assert_eq!(
+        holds,
+        pulled(s, cid).await,
+        "the output holds the pull page"
+    );
+    holds
+}
+
+/// mPTravel shares Ibiza Dreamers with mPDine at `level`.
+async fn share(s: &Stack, level: &str) {
+    let r = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/audiences/ibiza-dreamers/sharing/mpdine",
+            Some("ana"),
+            Some(json!({ "level": level })),
+        )
+        .await;
+    assert!(r.status < 300, "{}", r.json);
+}
+
 /// The connection's ledger as stored: (sync pages, members they list, members' own
 /// entries holding something, entries without types).
 async fn ledger(s: &Stack) -> (usize, usize, usize, usize) {
@@ -317,15 +352,7 @@ async fn a_connection_no_longer_usable_gets_nothing_composed() {
     let (s, _own) = Stack::start_with_own_dynamodb().await;
     let (url, r) = receiver().await;
     let cid = connected(&s, &url, &r).await;
-    let lowered = s
-        .call(
-            "PUT",
-            "/accounts/mptravel/audiences/ibiza-dreamers/sharing/mpdine",
-            Some("ana"),
-            Some(json!({"level": "view_only"})),
-        )
-        .await;
-    assert!(lowered.status < 300, "{}", lowered.json);
+    share(&s, "view_only").await;
     let client = delivery::Senders::from(WebhookClient::new(Reach::PublicAndLocalHttp).unwrap());
     let id = ConnectionId::parse(&cid).unwrap();
     assert_eq!(
@@ -353,15 +380,7 @@ async fn a_lowered_grant_takes_back_exactly_what_was_sent_and_a_regrant_syncs_ag
         SyncEnd::Done
     );
     let sent: Vec<String> = delivered(&r).into_keys().collect();
-    let level = |level: &'static str| {
-        s.call(
-            "PUT",
-            "/accounts/mptravel/audiences/ibiza-dreamers/sharing/mpdine",
-            Some("ana"),
-            Some(json!({ "level": level })),
-        )
-    };
-    assert!(level("view_only").await.status < 300);
+    share(&s, "view_only").await;
     r.lock().unwrap().got.clear();
 
     // The receiver is down for the first exit batch: the exit resumes, nothing lost.
@@ -415,7 +434,7 @@ async fn a_lowered_grant_takes_back_exactly_what_was_sent_and_a_regrant_syncs_ag
     assert_eq!(r.lock().unwrap().got.len(), got.len());
 
     // Usable again: a full sync again.
-    assert!(level("usable").await.status < 300);
+    share(&s, "usable").await;
     r.lock().unwrap().got.clear();
     assert_eq!(
         sync(&s.core, &client, &id, 100).await.unwrap(),
@@ -538,15 +557,7 @@ async fn added_changed_and_removed_members_reach_the_output_as_changes() {
     // An exit then takes back exactly what the output holds, and empties the ledger.
     let holds = held_after(after_sync, &r);
     assert!(holds.contains_key("NEW") && !holds.contains_key("M-007"));
-    let lowered = s
-        .call(
-            "PUT",
-            "/accounts/mptravel/audiences/ibiza-dreamers/sharing/mpdine",
-            Some("ana"),
-            Some(json!({"level": "view_only"})),
-        )
-        .await;
-    assert!(lowered.status < 300, "{}", lowered.json);
+    share(&s, "view_only").await;
     r.lock().unwrap().got.clear();
     assert_eq!(
         delivery::sync::exit(&s.core, &client, &id, 100)
@@ -637,16 +648,7 @@ async fn a_type_taken_back_during_a_sweep_is_dropped_from_the_members_it_passed(
     // both, from the first member, so the members already passed lose customer_id too.
     assert_eq!(grant("customer_id", false).await.status, 200);
     let sender = delivery::worker::Sender::new(s.core.clone(), client.clone());
-    assert_eq!(
-        sender.reconcile(&id, None, false).await.unwrap(),
-        SyncEnd::Done
-    );
-    let holds = held(&r);
-    assert_eq!(
-        holds,
-        pulled(&s, &cid).await,
-        "the output holds the pull page"
-    );
+    let holds = reconciled(&sender, &s, &r, &cid).await;
     let left: Vec<&String> = holds
         .iter()
         .filter(|(_, ids)| {
@@ -670,29 +672,12 @@ async fn a_type_taken_back_during_a_sweep_is_dropped_from_the_members_it_passed(
     // mobile_number granted anew: a sync over a ledger that holds something (the first
     // sync's pages, the sweep's entries over them) writes entries, read with the pages.
     assert_eq!(grant("mobile_number", true).await.status, 200);
-    assert_eq!(
-        sender.reconcile(&id, None, false).await.unwrap(),
-        SyncEnd::Done
-    );
-    let holds = held(&r);
-    assert_eq!(
-        holds,
-        pulled(&s, &cid).await,
-        "the output holds the pull page"
-    );
+    let holds = reconciled(&sender, &s, &r, &cid).await;
     assert_eq!(holds["M-000"].as_object().unwrap().len(), 2);
     let (pages, listed, holding, _) = ledger(&s).await;
     assert_eq!((pages, listed, holding), (3, 1103, 1103));
     // Lowered: the exit takes back exactly what the output holds, pages and entries.
-    let lowered = s
-        .call(
-            "PUT",
-            "/accounts/mptravel/audiences/ibiza-dreamers/sharing/mpdine",
-            Some("ana"),
-            Some(json!({"level": "view_only"})),
-        )
-        .await;
-    assert!(lowered.status < 300, "{}", lowered.json);
+    share(&s, "view_only").await;
     assert_eq!(
         sender.reconcile(&id, None, false).await.unwrap(),
         SyncEnd::Done

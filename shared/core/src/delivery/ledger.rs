@@ -87,14 +87,11 @@ pub struct SentPageItem {
     pub entries: Vec<PagedSent>,
 }
 
-/// One member of a ledger page.
+/// One member of a ledger page, and what it was sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PagedSent {
     pub user_id: String,
-    pub types: BTreeSet<IdentityType>,
-    pub member_version: i64,
-    pub version: i64,
-    pub digest: Option<String>,
+    pub sent: Sent,
 }
 
 /// A page's members as one attribute: a JSON text of
@@ -102,7 +99,7 @@ pub struct PagedSent {
 /// not 2,500 attributes: DynamoDB Local writes it in a fraction of the time, and the
 /// page reads whole anyway.
 mod entries_text {
-    use super::{BTreeSet, IdentityType, PagedSent};
+    use super::{BTreeSet, IdentityType, PagedSent, Sent};
     use serde::de::Error as _;
     use serde::ser::Error as _;
     use serde::{Deserialize, Deserializer, Serializer};
@@ -125,12 +122,13 @@ mod entries_text {
         let rows: Vec<RowRef<'_>> = entries
             .iter()
             .map(|e| {
+                let s = &e.sent;
                 (
                     e.user_id.as_str(),
-                    &e.types,
-                    e.member_version,
-                    e.version,
-                    e.digest.as_deref(),
+                    &s.types,
+                    s.member_version,
+                    s.version,
+                    s.digest.as_deref(),
                 )
             })
             .collect();
@@ -145,10 +143,12 @@ mod entries_text {
             .map(
                 |(user_id, types, member_version, version, digest)| PagedSent {
                     user_id,
-                    types,
-                    member_version,
-                    version,
-                    digest,
+                    sent: Sent {
+                        types,
+                        member_version,
+                        version,
+                        digest,
+                    },
                 },
             )
             .collect())
@@ -181,19 +181,7 @@ impl PagedSent {
     pub fn new(user_id: &str, sent: Sent) -> Self {
         PagedSent {
             user_id: user_id.to_owned(),
-            types: sent.types,
-            member_version: sent.member_version,
-            version: sent.version,
-            digest: sent.digest,
-        }
-    }
-
-    pub fn sent(&self) -> Sent {
-        Sent {
-            types: self.types.clone(),
-            member_version: self.member_version,
-            version: self.version,
-            digest: self.digest.clone(),
+            sent,
         }
     }
 }
@@ -280,7 +268,7 @@ mod tests {
         assert_eq!(back, page);
         assert!(page.covers("10") && page.covers("9a"));
         assert!(!page.covers("0f") && !page.covers("9b"), "(after, through]");
-        assert_eq!(page.entries[1].sent(), sent(6));
+        assert_eq!(page.entries[1].sent, sent(6));
     }
 
     #[test]

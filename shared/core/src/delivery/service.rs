@@ -526,19 +526,8 @@ impl Core {
         limit: i32,
     ) -> Result<Option<(Vec<String>, Holdings, Option<String>)>> {
         if let Some(page) = self.first_ledger_page(cid).await? {
-            let users: Vec<String> = page.entries.iter().map(|e| e.user_id.clone()).collect();
-            let keys: Vec<Key> = users.iter().map(|u| keys::delivery_sent(cid, u)).collect();
-            let entries = self.batch_get_at_once::<SentItem>(&keys).await?;
-            let listed = page
-                .entries
-                .iter()
-                .map(|e| (e.user_id.clone(), e.sent()))
-                .collect();
-            return Ok(Some((
-                users,
-                Holdings::merge(listed, entries),
-                Some(page.after),
-            )));
+            let (users, held) = self.page_holdings(cid, &page).await?;
+            return Ok(Some((users, held, Some(page.after))));
         }
         let q = Query::table(keys::delivery_partition(cid))
             .prefix(keys::DELIVERY_SENT_PREFIX)
@@ -766,18 +755,8 @@ impl Core {
                 let Some(page) = pages.items.into_iter().next() else {
                     return Ok((Holdings::default(), next));
                 };
-                let keys: Vec<Key> = page
-                    .entries
-                    .iter()
-                    .map(|e| keys::delivery_sent(cid, &e.user_id))
-                    .collect();
-                let entries = self.batch_get_at_once::<SentItem>(&keys).await?;
-                let listed = page
-                    .entries
-                    .iter()
-                    .map(|e| (e.user_id.clone(), e.sent()))
-                    .collect();
-                Ok((Holdings::merge(listed, entries), next))
+                let (_, held) = self.page_holdings(cid, &page).await?;
+                Ok((held, next))
             }
             SweepAt::Entries(cursor) => {
                 let q = Query::table(partition)

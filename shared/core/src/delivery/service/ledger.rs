@@ -151,7 +151,7 @@ impl Core {
                 },
             };
             if let Some(entry) = page.and_then(|p| p.entries.iter().find(|e| e.user_id == *user)) {
-                found.insert((*user).to_owned(), entry.sent());
+                found.insert((*user).to_owned(), entry.sent.clone());
             }
         }
         Ok(found)
@@ -165,6 +165,25 @@ impl Core {
             .strong()
             .of::<SentPageItem>();
         Ok(self.table.query_first(&q, 1).await?.into_iter().next())
+    }
+
+    /// What a page of connection `cid`'s ledger lists, with its members' entries read
+    /// over it (strong reads): the members in the page's order, and what the output
+    /// holds of them.
+    pub(super) async fn page_holdings(
+        &self,
+        cid: &ConnectionId,
+        page: &SentPageItem,
+    ) -> Result<(Vec<String>, Holdings)> {
+        let users: Vec<String> = page.entries.iter().map(|e| e.user_id.clone()).collect();
+        let keys: Vec<Key> = users.iter().map(|u| keys::delivery_sent(cid, u)).collect();
+        let entries = self.batch_get_at_once::<SentItem>(&keys).await?;
+        let listed = page
+            .entries
+            .iter()
+            .map(|e| (e.user_id.clone(), e.sent.clone()))
+            .collect();
+        Ok((users, Holdings::merge(listed, entries)))
     }
 
     /// The first page of connection `cid`'s ledger as a sync wrote it, if any (a
@@ -364,10 +383,12 @@ mod tests {
             entries: vec![
                 PagedSent {
                     user_id: "x".repeat(len),
-                    types: [IdentityType::Email].into_iter().collect(),
-                    member_version: 1_765_000_000_000,
-                    version: 1_765_000_000_000,
-                    digest: Some("d".repeat(64)),
+                    sent: Sent {
+                        types: [IdentityType::Email].into_iter().collect(),
+                        member_version: 1_765_000_000_000,
+                        version: 1_765_000_000_000,
+                        digest: Some("d".repeat(64)),
+                    },
                 };
                 500
             ],
