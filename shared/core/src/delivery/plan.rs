@@ -2,7 +2,7 @@
 //! a change, an identity type taken back and an exit, given the ledger's entry of what
 //! the connection was sent; and what a change of a connection's state asks of delivery.
 //!
-//! The ledger (one entry per connection and member sent) is what makes exits exact: an
+//! The ledger (what each member of a connection was sent) is what makes exits exact: an
 //! exit removes exactly the members the output holds, an identity type taken back is
 //! dropped from exactly the members that were sent it.
 
