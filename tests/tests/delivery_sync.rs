@@ -345,6 +345,67 @@ async fn a_sync_cut_off_resumes_where_it_stood_and_loses_nothing() {
 }
 
 #[tokio::test]
+async fn a_change_ahead_of_a_sync_writing_pages_is_superseded_by_its_page() {
+    // 1,103 members on a DynamoDB Local of its own (see above): three ledger pages.
+    let (s, _own) = Stack::start_with_own_dynamodb().await;
+    let (url, r) = receiver().await;
+    let cid = connected(&s, &url, &r).await;
+    let client = delivery::Senders::from(WebhookClient::new(Reach::PublicAndLocalHttp).unwrap());
+    let id = ConnectionId::parse(&cid).unwrap();
+    assert_eq!(
+        sync(&s.core, &client, &id, 1).await.unwrap(),
+        SyncEnd::Paused
+    );
+    // A member the sync has not reached yet changes, and its change is sent first (as
+    // when the job that goes on with the sync is queued behind it): an entry of its own.
+    let sent = delivered(&r);
+    let ahead = (0..1100)
+        .map(|i| format!("M-{i:03}"))
+        .find(|u| !sent.contains_key(u))
+        .unwrap();
+    let up = s
+        .call(
+            "PUT",
+            "/accounts/mptravel/audiences/ibiza-dreamers/members",
+            Some("ana"),
+            Some(json!({"members": [{"userId": ahead, "identities": {"email": "ahead@example.com"}}]})),
+        )
+        .await;
+    assert_eq!(up.status, 200, "{}", up.json);
+    assert_eq!(
+        delivery::sync::changes(&s.core, &client, &id, std::slice::from_ref(&ahead), "seq-a")
+            .await
+            .unwrap(),
+        SyncEnd::Done
+    );
+    assert_eq!(ledger(&s).await, (1, 500, 1, 0));
+    let change_version = self::ops(&r).last().unwrap()["version"].as_i64().unwrap();
+
+    // The sync goes on: the page that reaches the member reads its entry, sends it
+    // again above that version, and deletes the entry once the page holds it.
+    assert_eq!(
+        sync(&s.core, &client, &id, 100).await.unwrap(),
+        SyncEnd::Done
+    );
+    assert_eq!(
+        held(&r),
+        pulled(&s, &cid).await,
+        "the output holds the pull page"
+    );
+    assert_eq!(held(&r)[&ahead], json!({"email": "ahead@example.com"}));
+    let last = self::ops(&r)
+        .into_iter()
+        .rfind(|m| m["userId"] == ahead.as_str())
+        .unwrap();
+    assert!(last["version"].as_i64().unwrap() > change_version);
+    assert_eq!(
+        ledger(&s).await,
+        (3, 1102, 0, 0),
+        "the entry is superseded by its page"
+    );
+}
+
+#[tokio::test]
 async fn a_connection_no_longer_usable_gets_nothing_composed() {
     // 1,103 members and their ledger on a DynamoDB Local of its own: on the suite's
     // shared one (a single SQLite thread, holding every earlier test's stream records)
