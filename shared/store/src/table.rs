@@ -360,6 +360,18 @@ impl Table {
         cursor: Option<String>,
         want: usize,
     ) -> Result<Page<T>> {
+        self.query_up_to_each(q, cursor, want, |_: &[T]| {}).await
+    }
+
+    /// [`Table::query_up_to`], handing each Query's items to `each` as it answers (so
+    /// work on them can start before the next Query's).
+    pub async fn query_up_to_each<T: DeserializeOwned>(
+        &self,
+        q: &Query,
+        cursor: Option<String>,
+        want: usize,
+        mut each: impl FnMut(&[T]),
+    ) -> Result<Page<T>> {
         let want = want.max(1);
         let mut items: Vec<T> = Vec::with_capacity(want);
         let mut cursor = cursor;
@@ -374,6 +386,7 @@ impl Table {
                     },
                 )
                 .await?;
+            each(&page.items);
             items.extend(page.items);
             cursor = page.next_cursor;
             if cursor.is_none() || items.len() >= want {

@@ -195,27 +195,14 @@ impl Core {
         let want = usize::try_from(SYNC_PAGE).unwrap_or(0);
         let (found, queries) = futures::channel::mpsc::unbounded::<Vec<AudienceMemberItem>>();
         let read_members = async move {
-            let mut items: Vec<AudienceMemberItem> = Vec::with_capacity(want);
-            let mut cursor = cursor;
-            loop {
-                let limit = i32::try_from(want - items.len()).unwrap_or(100).min(100);
-                let page = self
-                    .table
-                    .query::<AudienceMemberItem>(&q, &PageRequest { limit, cursor })
-                    .await?;
+            let each = |items: &[AudienceMemberItem]| {
                 if seen_by.is_some() {
-                    // Its profiles are read while the next Query is.
-                    let _ = found.unbounded_send(page.items.clone());
+                    // Their profiles are read while the next Query is.
+                    let _ = found.unbounded_send(items.to_vec());
                 }
-                items.extend(page.items);
-                cursor = page.next_cursor;
-                if cursor.is_none() || items.len() >= want {
-                    return Ok::<_, crate::Error>(Page {
-                        items,
-                        next_cursor: cursor,
-                    });
-                }
-            }
+            };
+            let page = self.table.store().query_up_to_each(&q, cursor, want, each);
+            Ok::<_, crate::Error>(page.await?)
         };
         let read_profiles = async {
             let Some(b) = seen_by else {
@@ -685,7 +672,7 @@ impl Core {
             .iter()
             .filter(|(_, s)| !s.types.is_disjoint(taken_back))
             .collect();
-        affected.sort_unstable_by_key(|(u, _)| keys::hex_digest(u));
+        affected.sort_by_cached_key(|(u, _)| keys::hex_digest(u));
         let member_keys: Vec<Key> = affected
             .iter()
             .map(|(u, _)| keys::audience_member(&connection.audience_id, u))

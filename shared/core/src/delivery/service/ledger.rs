@@ -186,34 +186,39 @@ impl Core {
         Ok((users, Holdings::merge(listed, entries)))
     }
 
-    /// The first page of connection `cid`'s ledger as a sync wrote it, if any (a
-    /// strong read).
-    pub(super) async fn first_ledger_page(
+    /// The first item of connection `cid`'s ledger whose sort key begins with `prefix`,
+    /// if any (a strong read).
+    async fn first_in_ledger<T: serde::de::DeserializeOwned>(
         &self,
         cid: &ConnectionId,
-    ) -> Result<Option<SentPageItem>> {
+        prefix: &str,
+    ) -> Result<Option<T>> {
         let q = Query::table(keys::delivery_partition(cid))
-            .prefix(keys::DELIVERY_SENT_PAGE_PREFIX)
+            .prefix(prefix)
             .strong();
         Ok(self.table.query_first(&q, 1).await?.into_iter().next())
     }
 
-    /// Whether connection `cid`'s ledger holds nothing, entries or pages (a strong
-    /// read): a sync that starts so writes it in pages.
-    pub async fn ledger_is_empty(&self, cid: &ConnectionId) -> Result<bool> {
-        let q = Query::table(keys::delivery_partition(cid))
-            .prefix(keys::DELIVERY_LEDGER_PREFIX)
-            .strong();
-        Ok(self.table.query_first::<Skip>(&q, 1).await?.is_empty())
+    /// The first page of connection `cid`'s ledger as a sync wrote it, if any.
+    pub(super) async fn first_ledger_page(
+        &self,
+        cid: &ConnectionId,
+    ) -> Result<Option<SentPageItem>> {
+        self.first_in_ledger(cid, keys::DELIVERY_SENT_PAGE_PREFIX)
+            .await
     }
 
-    /// Whether connection `cid`'s ledger has any entry of a member's own (a strong
-    /// read).
+    /// Whether connection `cid`'s ledger holds nothing, entries or pages: a sync that
+    /// starts so writes it in pages.
+    pub async fn ledger_is_empty(&self, cid: &ConnectionId) -> Result<bool> {
+        let first = self.first_in_ledger::<Skip>(cid, keys::DELIVERY_LEDGER_PREFIX);
+        Ok(first.await?.is_none())
+    }
+
+    /// Whether connection `cid`'s ledger has any entry of a member's own.
     pub async fn has_entries(&self, cid: &ConnectionId) -> Result<bool> {
-        let q = Query::table(keys::delivery_partition(cid))
-            .prefix(keys::DELIVERY_SENT_PREFIX)
-            .strong();
-        Ok(!self.table.query_first::<Skip>(&q, 1).await?.is_empty())
+        let first = self.first_in_ledger::<Skip>(cid, keys::DELIVERY_SENT_PREFIX);
+        Ok(first.await?.is_some())
     }
 
     /// Records a delivered page in the ledger, as `how` says: a sync's page as one
